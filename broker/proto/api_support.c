@@ -1,0 +1,26 @@
+/* api_support: see api_support.h. Ranges follow ../shared/reference/client-protocol.md section 0. */
+#include "api_support.h"
+
+const struct proto_api_range proto_broker_apis[] = {
+    {API_PRODUCE, 0, 7},
+    {API_FETCH, 0, 11},
+    {API_LIST_OFFSETS, 0, 2},
+    {API_METADATA, 0, 5},
+    {API_API_VERSIONS, 0, 3},
+    {API_CREATE_TOPICS, 0, 4},
+    {API_DELETE_TOPICS, 0, 3},
+    {API_DESCRIBE_CONFIGS, 0, 2},
+    {API_ALTER_CONFIGS, 0, 1},
+    {API_CREATE_PARTITIONS, 0, 1},
+    {API_INCREMENTAL_ALTER_CONFIGS, 0, 1},
+    {API_DESCRIBE_CLUSTER, 0, 0},
+};
+const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_broker_apis[0];
+
+const struct proto_api_range *proto_api_lookup(int16_t api_key)
+{
+    for (size_t i = 0; i < proto_broker_apis_count; i++)
+        if (proto_broker_apis[i].api_key == api_key)
+            return &proto_broker_apis[i];
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* api_support: the API versions this broker advertises in ApiVersions, per listener kind.
+ *
+ * Every (key, version) listed here is implemented by a handler and covered by a golden byte-vector test
+ * (tests/unit/test_proto_golden.c checks that). Minimums stay 0 where Kafka 3.7 has 0: librdkafka gates
+ * features (compression, groups, idempotence) on version 0 being inside the range. */
+#ifndef FERRY_API_SUPPORT_H
+#define FERRY_API_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct proto_api_range {
+    int16_t api_key;
+    int16_t min_version;
+    int16_t max_version;
+};
+
+/* The client-facing (broker listener) table and its length. */
+extern const struct proto_api_range proto_broker_apis[];
+extern const size_t proto_broker_apis_count;
+
+/* The range advertised for api_key, or NULL if the broker does not serve it. */
+const struct proto_api_range *proto_api_lookup(int16_t api_key);
+
+enum proto_api_key {
+    API_PRODUCE = 0,
+    API_FETCH = 1,
+    API_LIST_OFFSETS = 2,
+    API_METADATA = 3,
+    API_API_VERSIONS = 18,
+    API_CREATE_TOPICS = 19,
+    API_DELETE_TOPICS = 20,
+    API_DESCRIBE_CONFIGS = 32,
+    API_ALTER_CONFIGS = 33,
+    API_CREATE_PARTITIONS = 37,
+    API_INCREMENTAL_ALTER_CONFIGS = 44,
+    API_DESCRIBE_CLUSTER = 60,
+};
+
+#endif
