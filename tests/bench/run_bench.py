@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""run_bench: Ferry's produce/consume benchmark (see README.md beside this file).
+
+Builds Ferry in Release (build-bench/), starts `ferry server` on free loopback ports with a temporary log
+directory, and for every case (partitions x value size x acks) creates a topic with `ferry topics create`,
+produces for a few seconds with librdkafka (tests/bench/ferry_bench.c), then consumes everything back.
+In the same run it measures the limit to compare against (tests/bench/bench_limit.c: one loopback TCP
+connection writing the same bytes into a file under the same flush policy, then reading them back), and
+reads the broker's peak RSS (VmHWM in /proc/<pid>/status). Prints one table and the target checks.
+
+Not a ctest test. Bounded: about SECONDS x (cases + a little) plus the build.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+TARGET_PRODUCE = 0.70  # of the limit, 1 KiB values
+TARGET_CONSUME = 0.80
+TARGET_RSS_MIB = 200
+
+
+def log(msg):
+    sys.stderr.write("[bench] %s\n" % msg)
+    sys.stderr.flush()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_result(out):
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            return dict(kv.split("=", 1) for kv in line.split()[1:])
+    raise RuntimeError("no RESULT line in:\n%s" % out)
+
+
+def run(cmd, timeout, check=True):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def build(build_dir):
+    log("building Release into %s" % build_dir)
+    run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DFERRY_SANITIZE=OFF"], 600)
+    run(["cmake", "--build", build_dir, "-j2", "--target", "ferry", "ferry_bench", "bench_limit"], 3600)
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, ferry, workdir, extra_sets):
+        self.ferry = ferry
+        self.port = free_port()
+        self.cport = free_port()
+        self.data = os.path.join(workdir, "data")
+        self.log_path = os.path.join(workdir, "server.log")
+        self.sets = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "listeners": "PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (self.port, self.cport),
+            "controller.quorum.voters": "1@127.0.0.1:%d" % self.cport,
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": self.data,
+        }
+        self.sets.update(extra_sets)
+        self.proc = None
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=60):
+        cmd = [self.ferry, "server"]
+        for k, v in self.sets.items():
+            cmd += ["--set", "%s=%s" % (k, v)]
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     cwd=os.path.dirname(self.data), start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ferry server exited with %d; log %s:\n%s" % (
+                    self.proc.returncode, self.log_path, self.tail()))
+            p = run([self.ferry, "topics", "list", "--bootstrap-server", self.bootstrap, "--timeout-ms", "2000"],
+                    30, check=False)
+            if p.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("ferry server not ready after %ds; log:\n%s" % (timeout, self.tail()))
+
+    def tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if not self.proc or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already in --build-dir")
+    ap.add_argument("--seconds", type=float, default=3.0, help="produce time per case (default 3)")
+    ap.add_argument("--partitions", default="1,8")
+    ap.add_argument("--sizes", default="100,1024")
+    ap.add_argument("--acks", default="1,all")
+    ap.add_argument("--flush-messages", type=int, default=0,
+                    help="set log.flush.interval.messages on the broker (and fsync the limit's file every "
+                         "that many 1 KiB values); default: Kafka's default, no fsync on the produce path")
+    ap.add_argument("--limit-bytes", type=int, default=1 << 30, help="bytes moved by the limit run")
+    ap.add_argument("--dir", default=None, help="where the temporary log directory goes (default: $TMPDIR)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+
+    if not args.no_build:
+        build(args.build_dir)
+    ferry = os.path.join(args.build_dir, "ferry")
+    bench = os.path.join(args.build_dir, "tests", "bench", "ferry_bench")
+    limit = os.path.join(args.build_dir, "tests", "bench", "bench_limit")
+    for b in (ferry, bench, limit):
+        if not os.access(b, os.X_OK):
+            sys.exit("missing %s (librdkafka-dev installed? build without --no-build)" % b)
+
+    work = tempfile.mkdtemp(prefix="ferry-bench-", dir=args.dir)
+    extra = {}
+    fsync_every = 0
+    if args.flush_messages > 0:
+        extra["log.flush.interval.messages"] = str(args.flush_messages)
+        fsync_every = args.flush_messages * 1024
+    server = Server(ferry, work, extra)
+    rows = []
+    try:
+        # The limit first, while the machine is quiet; then the broker cases.
+        lim = parse_result(run([limit, "--bytes", str(args.limit_bytes), "--file", os.path.join(work, "limit.dat"),
+                                "--fsync-every", str(fsync_every)], 600).stdout)
+        os.unlink(os.path.join(work, "limit.dat"))
+        log("limit: produce %s MB/s, consume %s MB/s" % (lim["limit_produce_mbps"], lim["limit_consume_mbps"]))
+
+        server.start()
+        log("server pid %d on %s, data in %s" % (server.proc.pid, server.bootstrap, server.data))
+        for parts in [int(x) for x in args.partitions.split(",")]:
+            for size in [int(x) for x in args.sizes.split(",")]:
+                for acks in args.acks.split(","):
+                    topic = "bench-p%d-s%d-acks%s" % (parts, size, acks)
+                    run([ferry, "topics", "create", "--bootstrap-server", server.bootstrap, "--topic", topic,
+                         "--partitions", str(parts), "--replication-factor", "1"], 60)
+                    prod = parse_result(run([bench, "produce", "--brokers", server.bootstrap, "--topic", topic,
+                                             "--size", str(size), "--acks", acks, "--seconds", str(args.seconds)],
+                                            args.seconds + 120, check=False).stdout)
+                    cons = parse_result(run([bench, "consume", "--brokers", server.bootstrap, "--topic", topic,
+                                             "--partitions", str(parts), "--messages", prod["delivered"]],
+                                            180, check=False).stdout)
+                    hwm = vm_hwm_kib(server.proc.pid)
+                    rows.append((parts, size, acks, prod, cons, hwm))
+                    log("p=%d size=%d acks=%s: produce %s MB/s (%s), consume %s MB/s (%s), VmHWM %d KiB" % (
+                        parts, size, acks, prod["mbps"], prod["error"], cons["mbps"], cons["error"], hwm))
+        peak_kib = vm_hwm_kib(server.proc.pid)
+    finally:
+        server.stop()
+        if args.keep:
+            log("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    lp, lc = float(lim["limit_produce_mbps"]), float(lim["limit_consume_mbps"])
+    print("Ferry benchmark: %g s of produce per case, librdkafka %s, values uncompressed, null keys" % (
+        args.seconds, rows[0][3].get("librdkafka", "?") if rows else "?"))
+    print("limit (one loopback TCP connection -> file, %s): produce %.1f MB/s, consume (file -> connection) "
+          "%.1f MB/s" % ("fsync every %d bytes" % fsync_every if fsync_every else "no fsync", lp, lc))
+    hdr = ("parts", "value", "acks", "prod MB/s", "prod msg/s", "p50 ms", "p99 ms", "%limit",
+           "cons MB/s", "cons msg/s", "%limit", "errors")
+    print("%5s %6s %4s %10s %11s %8s %8s %7s %10s %11s %7s  %s" % hdr)
+    ok = True
+    for parts, size, acks, prod, cons, hwm in rows:
+        pm, cm = float(prod["mbps"]), float(cons["mbps"])
+        errs = []
+        if prod["error"] != "none" or int(prod["failed"]):
+            errs.append("produce:%s/%s failed" % (prod["error"], prod["failed"]))
+        if cons["error"] != "none" or cons["consumed"] != cons["expected"]:
+            errs.append("consume:%s %s/%s" % (cons["error"], cons["consumed"], cons["expected"]))
+        print("%5d %6d %4s %10.1f %11.0f %8.2f %8.2f %6.0f%% %10.1f %11.0f %6.0f%%  %s" % (
+            parts, size, acks, pm, float(prod["msgps"]), float(prod["p50_ms"]), float(prod["p99_ms"]),
+            100 * pm / lp, cm, float(cons["msgps"]), 100 * cm / lc, ",".join(errs) or "-"))
+        if errs:
+            ok = False
+    print("broker peak RSS (VmHWM): %.1f MiB" % (peak_kib / 1024.0))
+
+    big = [r for r in rows if r[1] == 1024]
+    if big:
+        worst_p = min(float(r[3]["mbps"]) for r in big) / lp
+        worst_c = min(float(r[4]["mbps"]) for r in big) / lc
+        checks = [
+            ("produce, 1 KiB values, worst case >= %d%% of limit" % (TARGET_PRODUCE * 100), worst_p >= TARGET_PRODUCE,
+             "%.0f%%" % (100 * worst_p)),
+            ("consume, 1 KiB values, worst case >= %d%% of limit" % (TARGET_CONSUME * 100), worst_c >= TARGET_CONSUME,
+             "%.0f%%" % (100 * worst_c)),
+        ]
+    else:
+        checks = []
+    checks.append(("broker peak RSS < %d MiB" % TARGET_RSS_MIB, peak_kib < TARGET_RSS_MIB * 1024,
+                   "%.1f MiB" % (peak_kib / 1024.0)))
+    for name, passed, value in checks:
+        print("%-4s %s: %s" % ("PASS" if passed else "MISS", name, value))
+        ok = ok and passed
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
