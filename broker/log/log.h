@@ -22,9 +22,10 @@
  * recovery). At most one flush may be in flight per log, and plog_close/plog_delete must not be called
  * while one is.
  *
- * Crash recovery (plog_open): segments from the one holding the recovery point onwards (all of them
- * without a clean shutdown) are read batch by batch (framing, magic 2, CRC, offsets increasing within the
- * segment). The log is truncated at the first bad batch: the bytes cut off are moved to
+ * Crash recovery (plog_open): without a clean shutdown, segments from the one holding the recovery point
+ * onwards are read batch by batch (framing, magic 2, CRC, offsets increasing within the segment); every
+ * other segment gets cheap checks (each index entry, the tail after the last index entry parses) and is
+ * recovered the same way if they fail, or if an index file is missing. The log is truncated at the first bad batch: the bytes cut off are moved to
  * `<segment>.log.corrupt` (`.corrupt.1`, ... if that exists) and reported at LOG_ERROR with the path and
  * byte position; later segments are taken out of the log as Kafka does (it deletes them), but renamed to
  * `<segment>.log.corrupt` instead of being removed, so that no bytes are destroyed. Indexes of recovered
@@ -32,8 +33,8 @@
  *
  * Errors: 0 or a negative FERRY_E* (broker/common/ferry_err.h). FERRY_ERANGE maps to OFFSET_OUT_OF_RANGE,
  * FERRY_ETOOBIG to RECORD_LIST_TOO_LARGE / MESSAGE_TOO_LARGE, FERRY_EIO to KAFKA_STORAGE_ERROR. */
-#ifndef FERRY_LOG_H
-#define FERRY_LOG_H
+#ifndef FERRY_LOG_PLOG_H
+#define FERRY_LOG_PLOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,8 +67,8 @@ struct plog;
 struct plog_open_opts {
     int64_t recovery_point;   /* from recovery-point-offset-checkpoint; 0 = recover every segment */
     int64_t log_start_offset; /* from log-start-offset-checkpoint; 0 = the first segment's base offset */
-    bool clean_shutdown;      /* the log dir had a clean-shutdown marker: recover nothing below the
-                                 recovery point (segments above it are still recovered) */
+    bool clean_shutdown;      /* the log dir had a clean-shutdown marker: segments are trusted as Kafka
+                                 does (only the cheap checks run) and the recovery point is the log end */
     const proto_uuid *topic_id; /* NULL: leave partition.metadata alone; else write it if absent, and
                                    fail with FERRY_EINVAL if it holds a different id */
     int64_t now_ms;           /* wall clock, for segment.ms of the active segment */
@@ -100,7 +101,7 @@ const char *plog_topic(const struct plog *log);
 int32_t plog_partition(const struct plog *log);
 /* The topic id from partition.metadata; false if there is none. */
 bool plog_topic_id(const struct plog *log, proto_uuid *out);
-/* Writes partition.metadata (tmp + rename; made durable by the next flush). */
+/* Writes partition.metadata (tmp + fsync + rename: blocking, like plog_open). */
 int plog_set_topic_id(struct plog *log, proto_uuid id);
 
 /* ---- append ------------------------------------------------------------------------------------- */
