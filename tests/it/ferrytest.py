@@ -797,6 +797,20 @@ class ConnectionClosed(Exception):
     pass
 
 
+def make_frame(api_key, version, body, corr, client_id="ferry-it", header_version=None):
+    """A length-prefixed request: header v1 (v2 for flexible versions unless header_version says), body."""
+    if header_version is None:
+        header_version = 2 if is_flexible(api_key, version) else 1
+    w = W()
+    w.i16(api_key).i16(version).i32(corr)
+    if header_version >= 1:
+        w.string(client_id)
+    if header_version >= 2:
+        w.tags()
+    payload = w.getvalue() + body
+    return struct.pack(">i", len(payload)) + payload
+
+
 class KafkaConn:
     """A raw Kafka connection. send() frames a request (header v1, or v2 for flexible versions) and returns
     its correlation id; recv() reads the next response frame and returns (correlation_id, payload after the
@@ -828,16 +842,7 @@ class KafkaConn:
         if corr is None:
             corr = self.next_corr
             self.next_corr += 1
-        if header_version is None:
-            header_version = 2 if is_flexible(api_key, version) else 1
-        w = W()
-        w.i16(api_key).i16(version).i32(corr)
-        if header_version >= 1:
-            w.string(self.client_id)
-        if header_version >= 2:
-            w.tags()
-        payload = w.getvalue() + body
-        return corr, struct.pack(">i", len(payload)) + payload
+        return corr, make_frame(api_key, version, body, corr, self.client_id, header_version)
 
     def send_raw(self, data):
         self.sock.sendall(data)
