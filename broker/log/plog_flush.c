@@ -1,0 +1,132 @@
+/* plog_flush: durability (the flush policy and the three-step flush that keeps fsync off the loop).
+ * See log.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "log_fs.h"
+#include "plog_internal.h"
+
+static void release(struct plog_flush *f)
+{
+    for (size_t i = 0; i < f->nfds; i++)
+        close(f->fds[i]);
+    ferry_free(f->fds);
+    ferry_free(f->dir_path);
+    ferry_free(f->epoch_path);
+    ferry_free(f->epoch_text);
+    memset(f, 0, sizeof *f);
+}
+
+int plog_flush_begin(struct plog *log, struct plog_flush *f)
+{
+    memset(f, 0, sizeof *f);
+    if (log->flush_in_flight)
+        return FERRY_EINVAL;
+    f->offset = log->log_end_offset;
+    f->truncations = log->truncations;
+    f->dir_gen = log->dir_gen;
+    f->epoch_gen = log->epoch_gen;
+    int rc = FERRY_ENOMEM;
+    /* Segments holding offsets at or above the recovery point. */
+    size_t first = plog_segment_index(log, log->recovery_point);
+    f->fds = ferry_calloc(log->nsegs - first, sizeof *f->fds);
+    if (!f->fds)
+        goto release_flush;
+    for (size_t i = first; i < log->nsegs; i++) {
+        int fd = fcntl(log->segs[i]->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            LOG_ERROR("log", "%s: cannot dup the fd of %s.log for a flush: %s", log->name, log->segs[i]->stem,
+                      strerror(errno));
+            rc = FERRY_EIO;
+            goto release_flush;
+        }
+        f->fds[f->nfds++] = fd;
+    }
+    if (log->epoch_gen != log->epoch_saved) {
+        f->epoch_path = log_path_join(log->dir, "leader-epoch-checkpoint");
+        if (!f->epoch_path || log_epochs_serialize(&log->epochs, &f->epoch_text, &f->epoch_len) != 0)
+            goto release_flush;
+    }
+    if (log->dir_gen != log->dir_synced || f->epoch_path) {
+        f->dir_path = ferry_strdup(log->dir);
+        if (!f->dir_path)
+            goto release_flush;
+    }
+    log->flush_in_flight = true;
+    log->first_append_in_flight_ms = -1;
+    return 0;
+release_flush:
+    release(f);
+    return rc;
+}
+
+int plog_flush_run(struct plog_flush *f)
+{
+    int rc = 0;
+    for (size_t i = 0; i < f->nfds; i++)
+        if (fdatasync(f->fds[i]) != 0)
+            rc = FERRY_EIO;
+    if (rc == 0 && f->epoch_path)
+        rc = log_write_file_atomic(f->epoch_path, f->epoch_text, f->epoch_len);
+    if (rc == 0 && f->dir_path)
+        rc = log_fsync_dir(f->dir_path);
+    return rc;
+}
+
+void plog_flush_end(struct plog *log, struct plog_flush *f, int rc)
+{
+    log->flush_in_flight = false;
+    if (rc != 0) {
+        LOG_ERROR("log", "%s: flush up to offset %lld failed: %s", log->name, (long long)f->offset, ferry_strerror(rc));
+        release(f);
+        return;
+    }
+    if (f->epoch_path)
+        log->epoch_saved = f->epoch_gen;
+    if (f->dir_path)
+        log->dir_synced = f->dir_gen;
+    if (f->truncations == log->truncations) {
+        if (f->offset > log->recovery_point)
+            log->recovery_point = f->offset;
+        if (log->recovery_point >= log->log_end_offset)
+            log->first_unflushed_ms = -1;
+        else
+            log->first_unflushed_ms = log->first_append_in_flight_ms >= 0 ? log->first_append_in_flight_ms
+                                                                           : log->first_unflushed_ms;
+    }
+    log->first_append_in_flight_ms = -1;
+    release(f);
+}
+
+int plog_flush_sync(struct plog *log)
+{
+    struct plog_flush f;
+    int rc = plog_flush_begin(log, &f);
+    if (rc)
+        return rc;
+    rc = plog_flush_run(&f);
+    plog_flush_end(log, &f, rc);
+    return rc;
+}
+
+int64_t plog_unflushed_messages(const struct plog *log) { return log->log_end_offset - log->recovery_point; }
+
+int64_t plog_unflushed_ms(const struct plog *log, int64_t now_ms)
+{
+    if (log->first_unflushed_ms < 0 || log->recovery_point >= log->log_end_offset)
+        return 0;
+    return now_ms > log->first_unflushed_ms ? now_ms - log->first_unflushed_ms : 0;
+}
+
+bool plog_flush_due(const struct plog *log, int64_t now_ms)
+{
+    int64_t n = plog_unflushed_messages(log);
+    if (n <= 0)
+        return false;
+    return n >= log->cfg.flush_messages || plog_unflushed_ms(log, now_ms) >= log->cfg.flush_ms;
+}

@@ -1,0 +1,633 @@
+/* plog_open: opening a partition log (loading and crash recovery of its segments), closing, deleting,
+ * configuration and partition.metadata. See log.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "log_fs.h"
+#include "plog_internal.h"
+
+#define EPOCH_FILE "leader-epoch-checkpoint"
+#define PARTITION_METADATA_FILE "partition.metadata"
+
+void plog_config_default(struct plog_config *cfg)
+{
+    cfg->segment_bytes = 1073741824;
+    cfg->segment_ms = 7LL * 24 * 3600 * 1000;
+    cfg->retention_ms = 7LL * 24 * 3600 * 1000;
+    cfg->retention_bytes = -1;
+    cfg->flush_messages = INT64_MAX;
+    cfg->flush_ms = INT64_MAX;
+    cfg->index_interval_bytes = 4096;
+    cfg->segment_index_bytes = 10485760;
+    cfg->file_delete_delay_ms = 60000;
+}
+
+static bool config_valid(const struct plog_config *c)
+{
+    /* Kafka's minimums: segment.bytes >= 14 (LegacyRecord.RECORD_OVERHEAD_V0), segment.index.bytes >= 4. */
+    return c->segment_bytes >= 14 && c->segment_bytes <= INT32_MAX && c->segment_ms >= 1 &&
+           c->index_interval_bytes >= 0 && c->segment_index_bytes >= LOG_TINDEX_ENTRY_SIZE &&
+           c->flush_messages >= 1 && c->flush_ms >= 0 && c->file_delete_delay_ms >= 0;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool topic_name_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 249 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+size_t plog_segment_index(const struct plog *log, int64_t offset)
+{
+    size_t lo = 0, hi = log->nsegs; /* first segment with base > offset */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : lo - 1;
+}
+
+static int push_segment(struct plog *log, struct log_segment *s)
+{
+    if (log->nsegs == log->segs_cap) {
+        size_t cap = log->segs_cap ? log->segs_cap * 2 : 8;
+        struct log_segment **ns = ferry_realloc(log->segs, cap * sizeof *ns);
+        if (!ns)
+            return FERRY_ENOMEM;
+        log->segs = ns;
+        log->segs_cap = cap;
+    }
+    log->segs[log->nsegs++] = s;
+    return 0;
+}
+
+int plog_add_segment(struct plog *log, int64_t base_offset, int64_t now_ms)
+{
+    if (log->nsegs == log->segs_cap) {
+        int rc = push_segment(log, NULL); /* grow first so that nothing fails after the files exist */
+        if (rc)
+            return rc;
+        log->nsegs--;
+    }
+    if (log->nsegs > 0) {
+        int rc = log_segment_seal(plog_active(log));
+        if (rc)
+            LOG_WARN("log", "%s: cannot append the final time index entry of segment %lld: %s", log->name,
+                     (long long)plog_active(log)->base_offset, ferry_strerror(rc));
+    }
+    struct log_segment *s;
+    int rc = log_segment_create(log->dir, base_offset, log->cfg.segment_index_bytes, now_ms, &s);
+    if (rc)
+        return rc;
+    log->segs[log->nsegs++] = s;
+    log->dir_gen++;
+    return 0;
+}
+
+void plog_assign_epoch(struct plog *log, int32_t epoch, int64_t start_offset)
+{
+    int rc = log_epochs_assign(&log->epochs, epoch, start_offset, log->name);
+    if (rc > 0)
+        log->epoch_gen++;
+    else if (rc < 0)
+        LOG_ERROR("log", "%s: cannot record leader epoch %d at offset %lld: %s", log->name, epoch,
+                  (long long)start_offset, ferry_strerror(rc));
+}
+
+static void free_log(struct plog *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++)
+        log_segment_close(log->segs[i]);
+    ferry_free(log->segs);
+    for (size_t i = 0; i < log->npending; i++)
+        ferry_free(log->pending[i].stem);
+    ferry_free(log->pending);
+    log_epochs_free(&log->epochs);
+    ferry_free(log->dir);
+    ferry_free(log->topic);
+    ferry_free(log->name);
+    ferry_free(log);
+}
+
+/* ---- partition.metadata ---- */
+
+static int read_partition_metadata(struct plog *log)
+{
+    char *path = log_path_join(log->dir, PARTITION_METADATA_FILE);
+    if (!path)
+        return FERRY_ENOMEM;
+    char *text;
+    size_t len;
+    int rc = log_read_file(path, 4096, &text, &len);
+    if (rc == FERRY_ENOTFOUND) {
+        rc = 0;
+        goto free_path;
+    }
+    if (rc)
+        goto report;
+    bool version_ok = false, id_ok = false;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        char *val = colon + 1;
+        while (*val == ' ' || *val == '\t')
+            val++;
+        size_t vl = strlen(val);
+        while (vl > 0 && (val[vl - 1] == '\r' || val[vl - 1] == ' '))
+            val[--vl] = '\0';
+        if (strcmp(line, "version") == 0)
+            version_ok = strcmp(val, "0") == 0;
+        else if (strcmp(line, "topic_id") == 0)
+            id_ok = log_uuid_from_base64(val, &log->topic_id) == 0;
+    }
+    ferry_free(text);
+    if (version_ok && id_ok) {
+        log->has_topic_id = true;
+        goto free_path;
+    }
+    rc = FERRY_EPARSE;
+report:
+    LOG_ERROR("log", "%s: cannot read %s (%s); ignoring it", log->name, path, ferry_strerror(rc));
+    rc = 0;
+free_path:
+    ferry_free(path);
+    return rc;
+}
+
+int plog_set_topic_id(struct plog *log, proto_uuid id)
+{
+    char b64[LOG_UUID_B64_LEN + 1], text[64];
+    log_uuid_to_base64(id, b64);
+    int n = snprintf(text, sizeof text, "version: 0\ntopic_id: %s\n", b64);
+    char *path = log_path_join(log->dir, PARTITION_METADATA_FILE);
+    if (!path)
+        return FERRY_ENOMEM;
+    int rc = log_write_file_atomic(path, text, (size_t)n);
+    if (rc)
+        LOG_ERROR("log", "%s: cannot write %s: %s", log->name, path, ferry_strerror(rc));
+    ferry_free(path);
+    if (rc == 0) {
+        log->topic_id = id;
+        log->has_topic_id = true;
+    }
+    return rc;
+}
+
+bool plog_topic_id(const struct plog *log, proto_uuid *out)
+{
+    if (log->has_topic_id && out)
+        *out = log->topic_id;
+    return log->has_topic_id;
+}
+
+/* ---- loading ---- */
+
+struct dir_listing {
+    int64_t *bases;
+    size_t n, cap;
+    int64_t *index_bases; /* bases of .index/.timeindex/.txnindex files, to find orphans */
+    char **index_names;
+    size_t ni, capi;
+};
+
+static int add_i64(int64_t **a, size_t *n, size_t *cap, int64_t v)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        int64_t *na = ferry_realloc(*a, c * sizeof *na);
+        if (!na)
+            return FERRY_ENOMEM;
+        *a = na;
+        *cap = c;
+    }
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void free_listing(struct dir_listing *l)
+{
+    ferry_free(l->bases);
+    ferry_free(l->index_bases);
+    for (size_t i = 0; i < l->ni; i++)
+        ferry_free(l->index_names[i]);
+    ferry_free(l->index_names);
+}
+
+static void unlink_in_dir(const struct plog *log, const char *name, const char *why)
+{
+    char *path = log_path_join(log->dir, name);
+    if (!path)
+        return;
+    if (unlink(path) == 0)
+        LOG_INFO("log", "%s: deleted %s (%s)", log->name, path, why);
+    else if (errno != ENOENT)
+        LOG_WARN("log", "%s: cannot delete %s: %s", log->name, path, strerror(errno));
+    ferry_free(path);
+}
+
+/* Lists the directory: segment base offsets, index files; removes leftovers of interrupted operations. */
+static int list_dir(struct plog *log, struct dir_listing *l)
+{
+    DIR *d = opendir(log->dir);
+    if (!d) {
+        LOG_ERROR("log", "%s: cannot list %s: %s", log->name, log->dir, strerror(errno));
+        return FERRY_EIO;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        int64_t base;
+        if (ends_with(name, ".deleted")) {
+            unlink_in_dir(log, name, "left over from a deletion");
+        } else if (ends_with(name, ".cleaned") || strcmp(name, EPOCH_FILE ".tmp") == 0 ||
+                   strcmp(name, PARTITION_METADATA_FILE ".tmp") == 0) {
+            unlink_in_dir(log, name, "left over from an interrupted write");
+        } else if (ends_with(name, ".swap")) {
+            LOG_WARN("log", "%s: ignoring %s/%s (log compaction swap files are not supported)", log->name, log->dir,
+                     name);
+        } else if (log_parse_segment_name(name, ".log", &base)) {
+            rc = add_i64(&l->bases, &l->n, &l->cap, base);
+        } else if (log_parse_segment_name(name, ".index", &base) || log_parse_segment_name(name, ".timeindex", &base) ||
+                   log_parse_segment_name(name, ".txnindex", &base)) {
+            size_t before = l->ni, cap = l->capi;
+            rc = add_i64(&l->index_bases, &l->ni, &l->capi, base);
+            if (rc == 0 && l->capi != cap) {
+                char **nn = ferry_realloc(l->index_names, l->capi * sizeof *nn);
+                if (!nn)
+                    rc = FERRY_ENOMEM;
+                else
+                    l->index_names = nn;
+            }
+            if (rc == 0) {
+                l->index_names[before] = ferry_strdup(name);
+                if (!l->index_names[before]) {
+                    l->ni = before;
+                    rc = FERRY_ENOMEM;
+                }
+            } else {
+                l->ni = before;
+            }
+        }
+    }
+    closedir(d);
+    if (rc)
+        return rc;
+    if (l->n > 1)
+        qsort(l->bases, l->n, sizeof *l->bases, cmp_i64);
+    for (size_t i = 0; i < l->ni; i++) {
+        if (l->n == 0 || !bsearch(&l->index_bases[i], l->bases, l->n, sizeof *l->bases, cmp_i64))
+            unlink_in_dir(log, l->index_names[i], "an orphaned index file");
+    }
+    return 0;
+}
+
+static void recovered_batch(void *arg, const struct rb_header *h)
+{
+    struct plog *log = arg;
+    int32_t epoch = h->partition_leader_epoch;
+    if (epoch >= 0 && epoch > log_epochs_latest(&log->epochs))
+        plog_assign_epoch(log, epoch, h->base_offset);
+}
+
+/* Opens every segment, recovers those that need it and cuts the log at the first corruption. */
+static int load_segments(struct plog *log, const struct plog_open_opts *opts, int64_t now, bool *changed)
+{
+    struct dir_listing l = {0};
+    int rc = list_dir(log, &l);
+    if (rc)
+        goto free_listing;
+
+    char *epoch_path = log_path_join(log->dir, EPOCH_FILE);
+    if (!epoch_path) {
+        rc = FERRY_ENOMEM;
+        goto free_listing;
+    }
+    bool clean = opts->clean_shutdown;
+    int64_t rp = opts->recovery_point > 0 ? opts->recovery_point : 0;
+    rc = log_epochs_load(&log->epochs, epoch_path);
+    if (rc == FERRY_EPARSE) {
+        LOG_ERROR("log", "%s: %s is damaged; recovering every segment to rebuild the epoch cache", log->name,
+                  epoch_path);
+        clean = false;
+        rp = 0;
+        log->epoch_gen++;
+        rc = 0;
+    }
+    ferry_free(epoch_path);
+    if (rc)
+        goto free_listing;
+
+    /* Without a clean shutdown, recovery starts at the segment holding the recovery point. */
+    size_t first_unflushed = SIZE_MAX;
+    if (!clean) {
+        first_unflushed = 0;
+        while (first_unflushed + 1 < l.n && l.bases[first_unflushed + 1] <= rp)
+            first_unflushed++;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        struct log_segment *s;
+        bool suspect = false;
+        rc = log_segment_open(log->dir, l.bases[i], log->cfg.segment_index_bytes, now, &s, &suspect);
+        if (rc)
+            goto free_listing;
+        rc = push_segment(log, s);
+        if (rc) {
+            log_segment_close(s);
+            goto free_listing;
+        }
+        bool recover = i >= first_unflushed || suspect;
+        if (i > 0 && s->base_offset < log->segs[i - 1]->next_offset) {
+            LOG_ERROR("log", "%s: segment %lld overlaps the previous one (which ends at offset %lld)", log->name,
+                      (long long)s->base_offset, (long long)log->segs[i - 1]->next_offset);
+            goto cut_here;
+        }
+        if (!recover) {
+            rc = log_segment_load(s);
+            if (rc == FERRY_ECORRUPT) {
+                LOG_WARN("log", "%s: the indexes or the tail of segment %s.log fail sanity checks; recovering it",
+                         log->name, s->stem);
+                recover = true;
+            } else if (rc) {
+                goto free_listing;
+            }
+        } else if (suspect) {
+            LOG_WARN("log", "%s: index files of segment %s.log are missing or damaged; rebuilding them", log->name,
+                     s->stem);
+        }
+        if (recover) {
+            int64_t cut = log_segment_recover(s, log->cfg.index_interval_bytes, recovered_batch, log);
+            if (cut < 0) {
+                rc = (int)cut;
+                goto free_listing;
+            }
+            *changed = true;
+            if (cut > 0)
+                goto cut_after;
+        }
+        continue;
+    cut_here:
+        log->nsegs--; /* s and all later segments leave the log */
+        log_segment_move_aside(s);
+    cut_after:
+        *changed = true;
+        for (size_t j = i + 1; j < l.n; j++) {
+            struct log_segment *later;
+            bool ignored;
+            if (log_segment_open(log->dir, l.bases[j], log->cfg.segment_index_bytes, now, &later, &ignored) == 0)
+                log_segment_move_aside(later);
+        }
+        break;
+    }
+    rc = 0;
+free_listing:
+    free_listing(&l);
+    return rc;
+}
+
+int plog_open(const char *log_dir, const char *topic, int32_t partition, const struct plog_config *cfg,
+              const struct plog_open_opts *opts_in, struct plog **out)
+{
+    *out = NULL;
+    if (!log_dir || !topic || !topic_name_ok(topic) || partition < 0 || !cfg || !config_valid(cfg))
+        return FERRY_EINVAL;
+    struct plog_open_opts opts = {0};
+    if (opts_in)
+        opts = *opts_in;
+    else
+        opts.now_ms = wall_ms();
+    struct plog *log = ferry_calloc(1, sizeof *log);
+    if (!log)
+        return FERRY_ENOMEM;
+    log->cfg = *cfg;
+    log->partition = partition;
+    log->first_unflushed_ms = -1;
+    log->first_append_in_flight_ms = -1;
+    log->topic = ferry_strdup(topic);
+    log->name = log_path_fmt("%s-%d", topic, partition);
+    log->dir = log_path_fmt("%s/%s-%d", log_dir, topic, partition);
+    int rc = FERRY_ENOMEM;
+    if (!log->topic || !log->name || !log->dir)
+        goto free_log;
+    rc = log_mkdir(log_dir);
+    if (rc == 0)
+        rc = log_mkdir(log->dir);
+    if (rc) {
+        LOG_ERROR("log", "%s: cannot create %s: %s", log->name, log->dir, strerror(errno));
+        goto free_log;
+    }
+    bool changed = false;
+    rc = load_segments(log, &opts, opts.now_ms, &changed);
+    if (rc)
+        goto free_log;
+    int64_t lso = opts.log_start_offset > 0 ? opts.log_start_offset : 0;
+    if (log->nsegs == 0) {
+        rc = plog_add_segment(log, lso, opts.now_ms);
+        if (rc)
+            goto free_log;
+        changed = true;
+    }
+    log->log_end_offset = plog_active(log)->next_offset;
+    if (lso < log->segs[0]->base_offset)
+        lso = log->segs[0]->base_offset;
+    log->log_start_offset = lso;
+    if (lso > log->log_end_offset) {
+        LOG_WARN("log", "%s: log start offset %lld is beyond the log end offset %lld: starting an empty log there",
+                 log->name, (long long)lso, (long long)log->log_end_offset);
+        rc = plog_truncate_fully(log, lso);
+        if (rc)
+            goto free_log;
+        plog_drop_pending(log);
+        changed = true;
+    }
+    int64_t rp = opts.clean_shutdown ? log->log_end_offset : opts.recovery_point;
+    if (rp > log->log_end_offset)
+        rp = log->log_end_offset;
+    if (rp < log->segs[0]->base_offset)
+        rp = log->segs[0]->base_offset;
+    log->recovery_point = rp;
+    if (log_epochs_truncate_from_end(&log->epochs, log->log_end_offset))
+        log->epoch_gen++;
+    if (log_epochs_truncate_from_start(&log->epochs, log->log_start_offset))
+        log->epoch_gen++;
+    if (log->recovery_point < log->log_end_offset)
+        log->first_unflushed_ms = opts.now_ms;
+
+    rc = read_partition_metadata(log);
+    if (rc)
+        goto free_log;
+    if (opts.topic_id) {
+        if (log->has_topic_id && memcmp(log->topic_id.b, opts.topic_id->b, 16) != 0) {
+            char have[LOG_UUID_B64_LEN + 1], want[LOG_UUID_B64_LEN + 1];
+            log_uuid_to_base64(log->topic_id, have);
+            log_uuid_to_base64(*opts.topic_id, want);
+            LOG_ERROR("log", "%s: partition.metadata in %s holds topic id %s, expected %s", log->name, log->dir, have,
+                      want);
+            rc = FERRY_EINVAL;
+            goto free_log;
+        }
+        if (!log->has_topic_id) {
+            rc = plog_set_topic_id(log, *opts.topic_id);
+            if (rc)
+                goto free_log;
+        }
+    }
+    if (changed && log_fsync_dir(log->dir) != 0)
+        LOG_WARN("log", "%s: cannot fsync %s", log->name, log->dir);
+    log->dir_synced = log->dir_gen;
+    LOG_INFO("log", "%s: loaded %zu segment(s) from %s: log start offset %lld, log end offset %lld, recovery point %lld",
+             log->name, log->nsegs, log->dir, (long long)log->log_start_offset, (long long)log->log_end_offset,
+             (long long)log->recovery_point);
+    *out = log;
+    return 0;
+free_log:
+    free_log(log);
+    return rc;
+}
+
+void plog_drop_pending(struct plog *log)
+{
+    for (size_t i = 0; i < log->npending; i++) {
+        log_segment_unlink_files(log->pending[i].stem, ".deleted");
+        ferry_free(log->pending[i].stem);
+    }
+    log->npending = 0;
+}
+
+int plog_close(struct plog *log)
+{
+    if (!log)
+        return 0;
+    int rc = log_segment_seal(plog_active(log));
+    int frc = plog_flush_sync(log);
+    if (frc)
+        rc = frc;
+    plog_drop_pending(log);
+    LOG_INFO("log", "%s: closed at log end offset %lld", log->name, (long long)log->log_end_offset);
+    free_log(log);
+    return rc;
+}
+
+void plog_close_abandon(struct plog *log)
+{
+    if (log)
+        free_log(log);
+}
+
+int plog_delete(struct plog *log)
+{
+    char *parent = NULL, *target = NULL;
+    int rc = FERRY_ENOMEM;
+    const char *slash = strrchr(log->dir, '/');
+    parent = slash ? ferry_strndup(log->dir, (size_t)(slash - log->dir)) : ferry_strdup(".");
+    proto_uuid u;
+    if (!parent || log_uuid_random(&u) != 0)
+        goto free_log;
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u.b[i]);
+    /* Kafka keeps the name within 255 bytes by shortening the topic part. */
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "-%d.%s-delete", log->partition, hex);
+    int keep = (int)strlen(log->topic);
+    if (keep > 255 - (int)strlen(suffix))
+        keep = 255 - (int)strlen(suffix);
+    target = log_path_fmt("%s/%.*s%s", parent, keep, log->topic, suffix);
+    if (!target)
+        goto free_log;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        log_segment_close(log->segs[i]);
+        log->segs[i] = NULL;
+    }
+    log->nsegs = 0;
+    if (rename(log->dir, target) != 0) {
+        LOG_ERROR("log", "%s: cannot rename %s to %s: %s", log->name, log->dir, target, strerror(errno));
+        rc = FERRY_EIO;
+        goto free_log;
+    }
+    log_fsync_dir(parent);
+    rc = log_remove_tree(target);
+    if (rc)
+        LOG_ERROR("log", "%s: cannot remove %s: %s", log->name, target, ferry_strerror(rc));
+    else
+        LOG_INFO("log", "%s: deleted log directory %s", log->name, log->dir);
+    log_fsync_dir(parent);
+free_log:
+    ferry_free(parent);
+    ferry_free(target);
+    for (size_t i = 0; i < log->npending; i++)
+        ferry_free(log->pending[i].stem);
+    log->npending = 0;
+    free_log(log);
+    return rc;
+}
+
+void plog_set_config(struct plog *log, const struct plog_config *cfg)
+{
+    if (!config_valid(cfg)) {
+        LOG_WARN("log", "%s: ignoring an invalid configuration", log->name);
+        return;
+    }
+    log->cfg = *cfg;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        log->segs[i]->oidx.f.max_entries = cfg->segment_index_bytes / LOG_OINDEX_ENTRY_SIZE;
+        log->segs[i]->tidx.f.max_entries = cfg->segment_index_bytes / LOG_TINDEX_ENTRY_SIZE;
+    }
+}
+
+const struct plog_config *plog_config(const struct plog *log) { return &log->cfg; }
+const char *plog_dir(const struct plog *log) { return log->dir; }
+const char *plog_topic(const struct plog *log) { return log->topic; }
+int32_t plog_partition(const struct plog *log) { return log->partition; }
+int64_t plog_log_start_offset(const struct plog *log) { return log->log_start_offset; }
+int64_t plog_log_end_offset(const struct plog *log) { return log->log_end_offset; }
+int64_t plog_recovery_point(const struct plog *log) { return log->recovery_point; }
+size_t plog_segment_count(const struct plog *log) { return log->nsegs; }
+
+int64_t plog_size_bytes(const struct plog *log)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < log->nsegs; i++)
+        n += log->segs[i]->size;
+    return n;
+}
