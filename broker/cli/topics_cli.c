@@ -531,7 +531,10 @@ static int cmd_describe(const struct topics_opts *o, FILE *out, FILE *err)
         fprintf(err, "Error while executing topic command : Topic '%s' does not exist as expected\n", o->topic);
         goto free_arena;
     }
-    if (n > 0 && fetch_topic_configs(&c, sel, n, &a, &cfg, &cfg_version) < 0) {
+    int crc = n > 0 ? fetch_topic_configs(&c, sel, n, &a, &cfg, &cfg_version) : 0;
+    if (crc == KCLIENT_EUNSUPPORTED) {
+        fprintf(err, "Warning: topic configs not shown: %s\n", kclient_errmsg(&c)); /* describe the rest */
+    } else if (crc < 0) {
         print_client_error(err, &c);
         goto free_arena;
     }

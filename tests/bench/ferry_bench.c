@@ -104,8 +104,10 @@ static int run_produce(const struct bench_opts *o)
     conf_set(conf, "acks", strcmp(o->acks, "all") == 0 ? "-1" : o->acks);
     conf_set(conf, "linger.ms", "5");
     conf_set(conf, "compression.codec", "none");
-    conf_set(conf, "queue.buffering.max.messages", "500000");
-    conf_set(conf, "queue.buffering.max.kbytes", "262144");
+    /* librdkafka's default message cap, and 32 MiB of queued data like the Java producer's buffer.memory:
+     * under saturation the reported latency is mostly time spent in this queue. */
+    conf_set(conf, "queue.buffering.max.messages", "100000");
+    conf_set(conf, "queue.buffering.max.kbytes", "32768");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
