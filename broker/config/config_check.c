@@ -77,11 +77,6 @@ static bool listeners_contain(const struct config_listener *ls, size_t n, const 
 static int check_quorum_node(struct ferry_config *cfg, char *err, size_t errlen)
 {
     const struct config_strlist *cln = &cfg->controller_listener_names;
-    if (!config_given(cfg, "node.id") && !config_given(cfg, "broker.id"))
-        return missing(err, errlen, "node.id", "required when process.roles is set");
-    if (cfg->node_id < 0)
-        return config_invalid(err, errlen, "node.id", text_of(cfg, "node.id"),
-                              "must be at least 0 when process.roles is set");
     if (cfg->n_voters == 0)
         return missing(err, errlen, "controller.quorum.voters", "required when process.roles is set");
     if (cln->count == 0)
@@ -144,9 +139,6 @@ static int check_legacy_node(struct ferry_config *cfg, char *err, size_t errlen)
     if (cfg->zookeeper_metadata_migration_enable) {
         if (cfg->n_voters == 0)
             return missing(err, errlen, "controller.quorum.voters", "required when zookeeper.metadata.migration.enable is true");
-        if (cfg->controller_listener_names.count == 0)
-            return missing(err, errlen, "controller.listener.names",
-                           "required when zookeeper.metadata.migration.enable is true");
     } else if (cfg->controller_listener_names.count > 0) {
         return config_invalid(err, errlen, "controller.listener.names", text_of(cfg, "controller.listener.names"),
                               "must be unset in legacy (ZooKeeper) mode");
@@ -208,13 +200,40 @@ static int check_values(struct ferry_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int config_check(struct ferry_config *cfg, char *err, size_t errlen)
+/* Keys a mode cannot do without, checked before the listeners are parsed so that the message names the
+ * missing key rather than a consequence of it. */
+static int check_required(struct ferry_config *cfg, char *err, size_t errlen)
+{
+    bool has_names = config_text(cfg, "controller.listener.names") && *config_text(cfg, "controller.listener.names");
+    if (cfg->mode == FERRY_MODE_LEGACY) {
+        if (cfg->zookeeper_metadata_migration_enable && !has_names)
+            return missing(err, errlen, "controller.listener.names",
+                           "required when zookeeper.metadata.migration.enable is true");
+        return 0;
+    }
+    if (!config_given(cfg, "node.id") && !config_given(cfg, "broker.id"))
+        return missing(err, errlen, "node.id", "required when process.roles is set");
+    if (cfg->node_id < 0)
+        return config_invalid(err, errlen, "node.id", text_of(cfg, "node.id"),
+                              "must be at least 0 when process.roles is set");
+    if (!has_names)
+        return missing(err, errlen, "controller.listener.names", "required when process.roles is set");
+    return 0;
+}
+
+int config_check_mode(struct ferry_config *cfg, char *err, size_t errlen)
 {
     int rc;
     if ((rc = parse_roles(cfg, err, errlen)) < 0)
         return rc;
     if ((rc = detect_mode(cfg, err, errlen)) < 0)
         return rc;
+    return check_required(cfg, err, errlen);
+}
+
+int config_check(struct ferry_config *cfg, char *err, size_t errlen)
+{
+    int rc;
     if (cfg->mode == FERRY_MODE_LEGACY)
         rc = check_legacy_node(cfg, err, errlen);
     else

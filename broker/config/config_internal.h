@@ -1,8 +1,9 @@
 /* config_internal (internal to broker/config): the steps of config_load() shared between its files.
  *
  * Loading runs: collect raw texts (built-in single node or YAML file, then --set overrides) into
- * cfg->given -> parse every key of the table into its field (config_load.c) -> listeners, protocol map,
- * voters, inter-broker listener (config_net.c) -> roles, mode and Kafka's cross-key rules (config_check.c).
+ * cfg->given -> parse every key of the table into its field (config_load.c) -> roles, mode and required
+ * keys (config_check.c) -> listeners, protocol map, voters, inter-broker listener (config_net.c) -> Kafka's
+ * cross-key rules (config_check.c).
  * Every step writes its error message into (err, errlen) and returns a negative FERRY_E* code. */
 #ifndef FERRY_CONFIG_INTERNAL_H
 #define FERRY_CONFIG_INTERNAL_H
@@ -27,7 +28,9 @@ const char *config_text(const struct ferry_config *cfg, const char *key);
 int config_net_parse(struct ferry_config *cfg, bool builtin, char *err, size_t errlen);
 void config_net_free(struct ferry_config *cfg);
 
-/* Roles, node.id/broker.id, mode, and the rules Kafka checks across keys. */
+/* Roles, the mode and the keys it requires (before config_net_parse). */
+int config_check_mode(struct ferry_config *cfg, char *err, size_t errlen);
+/* The rules Kafka checks across keys (after config_net_parse). */
 int config_check(struct ferry_config *cfg, char *err, size_t errlen);
 
 /* snprintf into err; returns `rc`. */

@@ -226,6 +226,8 @@ int config_load(struct ferry_config *cfg, const char *path, const char *const *o
         goto free_config;
     if ((rc = derive_effective(cfg, err, errlen)) < 0)
         goto free_config;
+    if ((rc = config_check_mode(cfg, err, errlen)) < 0)
+        goto free_config;
     if ((rc = config_net_parse(cfg, path == NULL, err, errlen)) < 0)
         goto free_config;
     if ((rc = config_check(cfg, err, errlen)) < 0)

@@ -297,10 +297,15 @@ static int parse_advertised(struct ferry_config *cfg, char *err, size_t errlen)
     }
     for (size_t i = 0; i < cfg->n_advertised; i++) {
         struct config_listener *a = &cfg->advertised[i];
+        if (strcmp(a->host, "0.0.0.0") == 0 && config_given(cfg, "advertised.listeners"))
+            return config_invalid(err, errlen, key, text,
+                                  "cannot advertise the non-routable address 0.0.0.0 (listener '%s'); use a routable "
+                                  "address",
+                                  a->name);
         if (strcmp(a->host, "0.0.0.0") == 0)
             return config_invalid(err, errlen, key, text,
-                                  "advertised.listeners cannot use the non-routable address 0.0.0.0 (listener '%s'); "
-                                  "set advertised.listeners to a routable address",
+                                  "listener '%s' on 0.0.0.0 would be advertised, but 0.0.0.0 is not routable; set "
+                                  "advertised.listeners",
                                   a->name);
         if (a->host[0] == '\0') {
             char name[256] = "localhost";
