@@ -865,16 +865,16 @@ def write_record_batches(path):
         out.append('static const struct golden_record gbr_%s[] = {' % name)
         hi = 0
         for i, (ts, key, value, headers) in enumerate(recs):
-            out.append('    {%d, %d, %s, %s, %d, %d},' % (ts - TS0, i, c_bytes_lit(key), c_bytes_lit(value),
+            out.append('    {%d, %d, %s, %s, %d, %d},' % (ts - recs[0][0], i, c_bytes_lit(key), c_bytes_lit(value),
                                                           len(headers), hi))
             hi += len(headers)
         out.append('};')
     out.append('static const struct golden_batch golden_batches[] = {')
     for name, data, recs, attrs, base, pid, epoch, seq in batches:
         max_ts = max(r[0] for r in recs)
-        out.append('    {"%s", gb_%s, sizeof gb_%s, %d, %d, INT64_C(%d), %d, %d, %d, GOLDEN_TS0, INT64_C(%d), '
-                   'gbr_%s, gbh_%s},' % (name, name, name, attrs, len(recs), base, pid, epoch, seq, max_ts, name,
-                                         name))
+        out.append('    {"%s", gb_%s, sizeof gb_%s, %d, %d, INT64_C(%d), %d, %d, %d, INT64_C(%d), INT64_C(%d), '
+                   'gbr_%s, gbh_%s},' % (name, name, name, attrs, len(recs), base, pid, epoch, seq, recs[0][0],
+                                         max_ts, name, name))
     out.append('};')
     out.append('#define GOLDEN_BATCH_COUNT %d' % len(batches))
     out.append(c_bytes('gb_fetch_blob', FETCH_BLOB))
