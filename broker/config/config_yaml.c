@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "broker/common/ferry_alloc.h"
@@ -102,6 +103,22 @@ static int parser_error(const yaml_parser_t *parser, const char *path, char *err
                        parser->context ? " " : "", parser->context ? parser->context : "");
 }
 
+/* A config file holds one document; a second one (after `---`) is refused rather than ignored. */
+static int refuse_second_document(yaml_parser_t *parser, const char *path, char *err, size_t errlen)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(parser, &next))
+        return parser_error(parser, path, err, errlen);
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    if (root)
+        rc = config_fail(FERRY_EPARSE, err, errlen,
+                         "%s:%d: malformed YAML: a config file holds one document, found a second one", path,
+                         line_of(root));
+    yaml_document_delete(&next);
+    return rc;
+}
+
 int config_yaml_read(const char *path, config_give_fn give, void *ctx, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -110,6 +127,11 @@ int config_yaml_read(const char *path, config_give_fn give, void *ctx, char *err
                            "cannot open config file '%s': %s", path, strerror(errno));
 
     int rc = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = config_fail(FERRY_EIO, err, errlen, "cannot read config file '%s': it is a directory", path);
+        goto close_file;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
@@ -133,6 +155,8 @@ int config_yaml_read(const char *path, config_give_fn give, void *ctx, char *err
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top && rc == 0; p++)
         rc = give_pair(&doc, root, p, path, give, ctx, err, errlen);
+    if (rc == 0)
+        rc = refuse_second_document(&parser, path, err, errlen);
 
 delete_document:
     yaml_document_delete(&doc);

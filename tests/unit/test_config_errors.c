@@ -110,6 +110,17 @@ static void yaml_shape_errors(void **state)
                "duplicate key 'node.id' (first at line 1)");
 }
 
+static void one_document_one_file(void **state)
+{
+    (void)state;
+    LOAD_FAILS(FERRY_EPARSE, "node.id: 1\n---\nnode.id: 2\n", NULL, ":3: malformed YAML", "second");
+    struct ferry_config c;
+    int rc = config_load(&c, tcu_tmpdir(), NULL, 0, tcu_err, sizeof tcu_err);
+    assert_int_equal(rc, FERRY_EIO);
+    assert_non_null(strstr(tcu_err, tcu_tmpdir()));
+    assert_non_null(strstr(tcu_err, "directory"));
+}
+
 static void bad_override(void **state)
 {
     (void)state;
@@ -136,6 +147,7 @@ int main(void)
         cmocka_unit_test(missing_file),
         cmocka_unit_test(malformed_yaml_names_file_and_line),
         cmocka_unit_test(yaml_shape_errors),
+        cmocka_unit_test(one_document_one_file),
         cmocka_unit_test(bad_override),
         cmocka_unit_test(failure_leaves_config_zeroed),
     };
