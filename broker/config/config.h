@@ -264,8 +264,8 @@ struct ferry_config {
  * and leaves `cfg` zeroed: FERRY_ENOTFOUND (no such file), FERRY_EIO (unreadable), FERRY_EPARSE
  * (malformed YAML), FERRY_EINVAL (invalid or missing value), FERRY_ENOMEM.
  * Unknown keys are logged (LOG_WARN) and ignored. */
-int config_load(struct ferry_config *cfg, const char *path, const char *const *overrides, size_t n_overrides,
-                char *err, size_t errlen);
+int config_load(struct ferry_config *cfg, const char *path, const char *const *overrides, size_t n_overrides, char *err,
+                size_t errlen);
 void config_free(struct ferry_config *cfg);
 
 enum ferry_mode config_mode(const struct ferry_config *cfg);
@@ -296,7 +296,7 @@ struct config_entry {
     const char *value;         /* Kafka's string form; NULL when the key is null (no value, no default) */
     enum config_source source; /* STATIC_BROKER when set in the file or by --set, DEFAULT otherwise */
     enum config_type type;
-    bool read_only;  /* always true: Ferry does not change broker configs at run time */
+    bool read_only; /* always true: Ferry does not change broker configs at run time */
     bool sensitive;
     const char *doc; /* what Ferry does with the key */
 };

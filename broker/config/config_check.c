@@ -24,7 +24,8 @@ static int parse_roles(struct ferry_config *cfg, char *err, size_t errlen)
         const char *r = cfg->process_roles.items[i];
         bool *flag = strcmp(r, "broker") == 0 ? &cfg->role_broker : &cfg->role_controller;
         if (*flag)
-            return config_invalid(err, errlen, "process.roles", text_of(cfg, "process.roles"), "duplicate role '%s'", r);
+            return config_invalid(err, errlen, "process.roles", text_of(cfg, "process.roles"), "duplicate role '%s'",
+                                  r);
         *flag = true;
     }
     return 0;
@@ -92,7 +93,8 @@ static int check_quorum_node(struct ferry_config *cfg, char *err, size_t errlen)
     if (cfg->role_controller) {
         if (!voter)
             return config_invalid(err, errlen, "controller.quorum.voters", text_of(cfg, "controller.quorum.voters"),
-                                  "node.id %d is not a voter, but process.roles contains controller", (int)cfg->node_id);
+                                  "node.id %d is not a voter, but process.roles contains controller",
+                                  (int)cfg->node_id);
         for (size_t i = 0; i < cln->count; i++)
             if (!listeners_contain(cfg->listeners, cfg->n_listeners, cln->items[i]))
                 return config_invalid(err, errlen, "controller.listener.names",
@@ -102,7 +104,8 @@ static int check_quorum_node(struct ferry_config *cfg, char *err, size_t errlen)
     } else {
         if (voter)
             return config_invalid(err, errlen, "controller.quorum.voters", text_of(cfg, "controller.quorum.voters"),
-                                  "node.id %d must not be a voter when process.roles is just broker", (int)cfg->node_id);
+                                  "node.id %d must not be a voter when process.roles is just broker",
+                                  (int)cfg->node_id);
         for (size_t i = 0; i < cln->count; i++) {
             enum config_security_protocol p;
             if (listeners_contain(cfg->listeners, cfg->n_listeners, cln->items[i]))
@@ -138,7 +141,8 @@ static int check_legacy_node(struct ferry_config *cfg, char *err, size_t errlen)
                               "must be at least 0 when broker.id.generation.enable is false");
     if (cfg->zookeeper_metadata_migration_enable) {
         if (cfg->n_voters == 0)
-            return missing(err, errlen, "controller.quorum.voters", "required when zookeeper.metadata.migration.enable is true");
+            return missing(err, errlen, "controller.quorum.voters",
+                           "required when zookeeper.metadata.migration.enable is true");
     } else if (cfg->controller_listener_names.count > 0) {
         return config_invalid(err, errlen, "controller.listener.names", text_of(cfg, "controller.listener.names"),
                               "must be unset in legacy (ZooKeeper) mode");
@@ -155,9 +159,10 @@ static int check_broker_listeners(struct ferry_config *cfg, char *err, size_t er
                               "there must be at least one advertised listener that is not a controller listener");
     if (!listeners_contain(cfg->advertised, cfg->n_advertised, cfg->inter_broker_listener_name)) {
         const char *key = config_given(cfg, "inter.broker.listener.name") ? "inter.broker.listener.name"
-                                                                           : "security.inter.broker.protocol";
-        return config_invalid(err, errlen, key, text_of(cfg, key), "the inter-broker listener '%s' is not advertised (%s)",
-                              cfg->inter_broker_listener_name, text_of(cfg, adv_key));
+                                                                          : "security.inter.broker.protocol";
+        return config_invalid(err, errlen, key, text_of(cfg, key),
+                              "the inter-broker listener '%s' is not advertised (%s)", cfg->inter_broker_listener_name,
+                              text_of(cfg, adv_key));
     }
     for (size_t i = 0; i < cfg->n_advertised; i++)
         if (!listeners_contain(cfg->listeners, cfg->n_listeners, cfg->advertised[i].name))
@@ -196,7 +201,8 @@ static int check_values(struct ferry_config *cfg, char *err, size_t errlen)
                               "must not exceed replica.socket.timeout.ms (%d)", (int)cfg->replica_socket_timeout_ms);
     if (cfg->replica_fetch_wait_max_ms > cfg->replica_lag_time_max_ms)
         return config_invalid(err, errlen, "replica.fetch.wait.max.ms", text_of(cfg, "replica.fetch.wait.max.ms"),
-                              "must not exceed replica.lag.time.max.ms (%lld)", (long long)cfg->replica_lag_time_max_ms);
+                              "must not exceed replica.lag.time.max.ms (%lld)",
+                              (long long)cfg->replica_lag_time_max_ms);
     return 0;
 }
 

@@ -8,8 +8,9 @@
 #define F(field) offsetof(struct ferry_config, field)
 #define NOF 0
 
-#define KEY(n, t, r, f, d, c, doc_) \
-    {.name = (n), .type = CONFIG_TYPE_##t, .repr = CONFIG_REPR_##r, .field = (f), .dflt = (d), .check = c, .doc = (doc_)}
+#define KEY(n, t, r, f, d, c, doc_)                                                                               \
+    {.name = (n), .type = CONFIG_TYPE_##t, .repr = CONFIG_REPR_##r, .field = (f), .dflt = (d), .check = c,        \
+     .doc = (doc_)}
 #define NO_CHECK {0}
 
 #define INT64_MAX_S "9223372036854775807"
@@ -46,7 +47,8 @@ const struct config_key config_keys[] = {
     KEY("inter.broker.listener.name", STRING, NONE, NOF, NULL, NO_CHECK,
         "The listener brokers use to reach each other; default: the listener named after "
         "security.inter.broker.protocol."),
-    KEY("security.inter.broker.protocol", STRING, STRING, F(security_inter_broker_protocol), "PLAINTEXT", CHECK_IN(protocols),
+    KEY("security.inter.broker.protocol", STRING, STRING, F(security_inter_broker_protocol), "PLAINTEXT",
+        CHECK_IN(protocols),
         "Picks the inter-broker listener by protocol name when inter.broker.listener.name is unset."),
     KEY("controller.listener.names", STRING, NONE, NOF, NULL, NO_CHECK,
         "Names of the listeners the controllers use; brokers connect to voters with the first one."),
@@ -80,7 +82,8 @@ const struct config_key config_keys[] = {
         F(metadata_log_max_record_bytes_between_snapshots), "20971520", CHECK_AT_LEAST(1),
         "Take a metadata snapshot after this many bytes of new records."),
     KEY("metadata.log.max.snapshot.interval.ms", LONG, I64, F(metadata_log_max_snapshot_interval_ms), "3600000",
-        CHECK_AT_LEAST(0), "Take a metadata snapshot at least this often when there are new records (0 = never by time)."),
+        CHECK_AT_LEAST(0),
+        "Take a metadata snapshot at least this often when there are new records (0 = never by time)."),
     KEY("metadata.max.idle.interval.ms", INT, I32, F(metadata_max_idle_interval_ms), "500", CHECK_AT_LEAST(0),
         "The active controller appends a NoOpRecord this often (0 = never)."),
     KEY("metadata.max.retention.bytes", LONG, I64, F(metadata_max_retention_bytes), "104857600", NO_CHECK,
@@ -239,7 +242,8 @@ const struct config_key config_keys[] = {
     KEY("log.message.timestamp.type", STRING, TIMESTAMP, F(log_message_timestamp_type), "CreateTime", NO_CHECK,
         "Broker default of message.timestamp.type: CreateTime or LogAppendTime."),
     KEY("log.message.timestamp.difference.max.ms", LONG, I64, F(log_message_timestamp_difference_max_ms),
-        INT64_MAX_S, CHECK_AT_LEAST(0), "Broker default of message.timestamp.difference.max.ms (deprecated in Kafka 3.6)."),
+        INT64_MAX_S, CHECK_AT_LEAST(0),
+        "Broker default of message.timestamp.difference.max.ms (deprecated in Kafka 3.6)."),
     KEY("log.message.timestamp.before.max.ms", LONG, I64, F(log_message_timestamp_before_max_ms), INT64_MAX_S,
         CHECK_AT_LEAST(0), "Broker default of message.timestamp.before.max.ms."),
     KEY("log.message.timestamp.after.max.ms", LONG, I64, F(log_message_timestamp_after_max_ms), INT64_MAX_S,

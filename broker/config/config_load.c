@@ -208,8 +208,8 @@ static int derive_effective(struct ferry_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int config_load(struct ferry_config *cfg, const char *path, const char *const *overrides, size_t n_overrides,
-                char *err, size_t errlen)
+int config_load(struct ferry_config *cfg, const char *path, const char *const *overrides, size_t n_overrides, char *err,
+                size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     if (err && errlen)

@@ -49,8 +49,7 @@ static int add_protocol(struct ferry_config *cfg, const char *name, enum config_
             return 0;
         }
     }
-    struct config_protocol_entry *grown =
-        ferry_realloc(cfg->protocol_map, (cfg->n_protocol_map + 1) * sizeof *grown);
+    struct config_protocol_entry *grown = ferry_realloc(cfg->protocol_map, (cfg->n_protocol_map + 1) * sizeof *grown);
     if (!grown)
         return FERRY_ENOMEM;
     cfg->protocol_map = grown;
@@ -82,7 +81,8 @@ static int parse_protocol_map(struct ferry_config *cfg, char *err, size_t errlen
         if (!name || !proto)
             rc = oom(err, errlen);
         else if (protocol_from_name(proto, &p) < 0)
-            rc = config_invalid(err, errlen, key, text, "unknown security protocol '%s' for listener '%s'", proto, name);
+            rc =
+                config_invalid(err, errlen, key, text, "unknown security protocol '%s' for listener '%s'", proto, name);
         else {
             upcase(name);
             if (add_protocol(cfg, name, p) < 0)
@@ -223,9 +223,10 @@ static int check_distinct(const struct config_listener *ls, size_t n, const char
             for (size_t m = 0; m < n; m++)
                 same += ls[m].port == ls[i].port;
             if (!v4v6 || same > 2)
-                return config_invalid(err, errlen, key, text,
-                                      "port %u is used by two listeners (only an IPv4 and an IPv6 address may share one)",
-                                      (unsigned)ls[i].port);
+                return config_invalid(
+                    err, errlen, key, text,
+                    "port %u is used by two listeners (only an IPv4 and an IPv6 address may share one)",
+                    (unsigned)ls[i].port);
         }
     }
     return 0;

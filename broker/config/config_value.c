@@ -195,8 +195,7 @@ static int parse_cleanup(const char *s, unsigned *out, char *why, size_t whylen)
     return rc;
 }
 
-static int parse_list(const struct config_key *k, const char *s, struct config_strlist *out, char *why,
-                      size_t whylen)
+static int parse_list(const struct config_key *k, const char *s, struct config_strlist *out, char *why, size_t whylen)
 {
     struct config_strlist l;
     if (config_split_csv(s, &l) < 0)
@@ -233,8 +232,7 @@ static int parse_trimmed(const struct config_key *k, const char *s, void *base, 
     int64_t v;
     int rc;
     switch (k->repr) {
-    case CONFIG_REPR_NONE:
-        return 0;
+    case CONFIG_REPR_NONE: return 0;
     case CONFIG_REPR_BOOL:
         if (parse_bool(s, FIELD(base, k, bool)) < 0)
             return why_fail(why, whylen, "not a boolean (true or false)");
@@ -283,17 +281,16 @@ static int parse_trimmed(const struct config_key *k, const char *s, void *base, 
         *FIELD(base, k, struct config_strlist) = l;
         return 0;
     }
-    case CONFIG_REPR_CLEANUP:
-        return parse_cleanup(s, FIELD(base, k, unsigned), why, whylen);
+    case CONFIG_REPR_CLEANUP: return parse_cleanup(s, FIELD(base, k, unsigned), why, whylen);
     case CONFIG_REPR_COMPRESSION: {
-        int i;
+        int i = 0;
         if ((rc = parse_choice(compression_names, s, &i, why, whylen)) < 0)
             return rc;
         *FIELD(base, k, enum config_compression) = (enum config_compression)i;
         return 0;
     }
     case CONFIG_REPR_TIMESTAMP: {
-        int i;
+        int i = 0;
         if ((rc = parse_choice(timestamp_names, s, &i, why, whylen)) < 0)
             return rc;
         *FIELD(base, k, enum config_timestamp_type) = (enum config_timestamp_type)i;
@@ -348,8 +345,8 @@ static int render_list(const struct config_strlist *l, char *buf, size_t len)
 {
     size_t need = 0;
     for (size_t i = 0; i < l->count; i++) {
-        int n = snprintf(need < len ? buf + need : NULL, need < len ? len - need : 0, "%s%s", i ? "," : "",
-                         l->items[i]);
+        int n =
+            snprintf(need < len ? buf + need : NULL, need < len ? len - need : 0, "%s%s", i ? "," : "", l->items[i]);
         need += (size_t)n;
     }
     if (l->count == 0 && len)
@@ -362,18 +359,12 @@ int config_value_render(const struct config_key *k, const void *base, char *buf,
     if (len == 0)
         buf = NULL;
     switch (k->repr) {
-    case CONFIG_REPR_NONE:
-        return snprintf(buf, len, "%s", "");
-    case CONFIG_REPR_BOOL:
-        return snprintf(buf, len, "%s", *CFIELD(base, k, bool) ? "true" : "false");
-    case CONFIG_REPR_I16:
-        return snprintf(buf, len, "%d", (int)*CFIELD(base, k, int16_t));
-    case CONFIG_REPR_I32:
-        return snprintf(buf, len, "%" PRId32, *CFIELD(base, k, int32_t));
-    case CONFIG_REPR_I64:
-        return snprintf(buf, len, "%" PRId64, *CFIELD(base, k, int64_t));
-    case CONFIG_REPR_DOUBLE:
-        return render_double(*CFIELD(base, k, double), buf, len);
+    case CONFIG_REPR_NONE: return snprintf(buf, len, "%s", "");
+    case CONFIG_REPR_BOOL: return snprintf(buf, len, "%s", *CFIELD(base, k, bool) ? "true" : "false");
+    case CONFIG_REPR_I16: return snprintf(buf, len, "%d", (int)*CFIELD(base, k, int16_t));
+    case CONFIG_REPR_I32: return snprintf(buf, len, "%" PRId32, *CFIELD(base, k, int32_t));
+    case CONFIG_REPR_I64: return snprintf(buf, len, "%" PRId64, *CFIELD(base, k, int64_t));
+    case CONFIG_REPR_DOUBLE: return render_double(*CFIELD(base, k, double), buf, len);
     case CONFIG_REPR_STRING: {
         const char *s = *CFIELD(base, k, char *const);
         if (!s) {
@@ -383,8 +374,7 @@ int config_value_render(const struct config_key *k, const void *base, char *buf,
         }
         return snprintf(buf, len, "%s", s);
     }
-    case CONFIG_REPR_LIST:
-        return render_list(CFIELD(base, k, struct config_strlist), buf, len);
+    case CONFIG_REPR_LIST: return render_list(CFIELD(base, k, struct config_strlist), buf, len);
     case CONFIG_REPR_CLEANUP: {
         unsigned bits = *CFIELD(base, k, unsigned);
         const char *s = bits == (CONFIG_CLEANUP_COMPACT | CONFIG_CLEANUP_DELETE) ? "compact,delete"

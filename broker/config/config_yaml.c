@@ -64,8 +64,8 @@ static int give_pair(yaml_document_t *doc, const yaml_node_t *map, const yaml_no
     yaml_node_t *k = yaml_document_get_node(doc, pair->key);
     yaml_node_t *v = yaml_document_get_node(doc, pair->value);
     if (!k || !v || k->type != YAML_SCALAR_NODE)
-        return config_fail(FERRY_EPARSE, err, errlen, "%s:%d: malformed YAML: keys must be Kafka property names",
-                           path, k ? line_of(k) : 0);
+        return config_fail(FERRY_EPARSE, err, errlen, "%s:%d: malformed YAML: keys must be Kafka property names", path,
+                           k ? line_of(k) : 0);
     const char *key = (const char *)k->data.scalar.value;
     int first = first_line_of_key(doc, map, pair, key);
     if (first)
@@ -77,8 +77,8 @@ static int give_pair(yaml_document_t *doc, const yaml_node_t *map, const yaml_no
         char *joined = NULL;
         int rc = join_sequence(doc, v, &joined);
         if (rc == FERRY_EPARSE)
-            return config_fail(rc, err, errlen, "%s:%d: malformed YAML: the list of '%s' must hold only scalars",
-                               path, line_of(v), key);
+            return config_fail(rc, err, errlen, "%s:%d: malformed YAML: the list of '%s' must hold only scalars", path,
+                               line_of(v), key);
         if (rc < 0)
             return config_fail(rc, err, errlen, "out of memory reading %s", path);
         rc = give(ctx, key, joined, line_of(k));
@@ -99,8 +99,8 @@ static int parser_error(const yaml_parser_t *parser, const char *path, char *err
         return config_fail(FERRY_EPARSE, err, errlen, "%s: malformed YAML at byte %zu: %s", path,
                            parser->problem_offset, parser->problem ? parser->problem : "unreadable input");
     return config_fail(FERRY_EPARSE, err, errlen, "%s:%zu:%zu: malformed YAML: %s%s%s", path, m->line + 1,
-                       m->column + 1, parser->problem ? parser->problem : "syntax error",
-                       parser->context ? " " : "", parser->context ? parser->context : "");
+                       m->column + 1, parser->problem ? parser->problem : "syntax error", parser->context ? " " : "",
+                       parser->context ? parser->context : "");
 }
 
 /* A config file holds one document; a second one (after `---`) is refused rather than ignored. */

@@ -42,8 +42,8 @@ struct topic_config {
     bool preallocate;
     bool message_downconversion_enable;
 
-    uint32_t overrides;                 /* bit i: key i (topic_config_key_at) is a topic-level override */
-    const struct ferry_config *broker;  /* borrowed; NULL = Kafka's defaults */
+    uint32_t overrides;                /* bit i: key i (topic_config_key_at) is a topic-level override */
+    const struct ferry_config *broker; /* borrowed; NULL = Kafka's defaults */
 };
 
 /* Every key at the broker's default (no overrides). `broker` may be NULL. */
@@ -70,10 +70,10 @@ int64_t topic_config_timestamp_after_max_ms(const struct topic_config *tc);
 /* Enumeration, for DescribeConfigs. */
 struct topic_config_entry {
     const char *name;
-    const char *value;          /* rendered into the caller's buffer */
-    enum config_source source;  /* DYNAMIC_TOPIC (override), STATIC_BROKER (synonym set on the broker), DEFAULT */
-    const char *synonym;        /* the broker key behind the default: the first synonym set on the broker,
-                                 * else Kafka's primary synonym */
+    const char *value;         /* rendered into the caller's buffer */
+    enum config_source source; /* DYNAMIC_TOPIC (override), STATIC_BROKER (synonym set on the broker), DEFAULT */
+    const char *synonym;       /* the broker key behind the default: the first synonym set on the broker,
+                                * else Kafka's primary synonym */
     enum config_type type;
     const char *doc;
 };

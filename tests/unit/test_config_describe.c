@@ -10,11 +10,12 @@ static void broker_enumeration(void **state)
 {
     (void)state;
     struct ferry_config c;
-    LOAD_OK(&c, "process.roles: [broker, controller]\nnode.id: 1\n"
-                "listeners: PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"
-                "controller.listener.names: CONTROLLER\ncontroller.quorum.voters: 1@127.0.0.1:19093\n"
-                "num.partitions: ' 5 '\nauto.create.topics.enable: FALSE\nlog.cleanup.policy: [delete, compact]\n"
-                "log.cleaner.min.cleanable.ratio: 0.50\n",
+    LOAD_OK(&c,
+            "process.roles: [broker, controller]\nnode.id: 1\n"
+            "listeners: PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"
+            "controller.listener.names: CONTROLLER\ncontroller.quorum.voters: 1@127.0.0.1:19093\n"
+            "num.partitions: ' 5 '\nauto.create.topics.enable: FALSE\nlog.cleanup.policy: [delete, compact]\n"
+            "log.cleaner.min.cleanable.ratio: 0.50\n",
             "log.retention.minutes=30");
     size_t n = config_key_count();
     assert_true(n >= 100);
@@ -67,8 +68,9 @@ static void broker_enumeration(void **state)
         assert_int_equal(e.type, rows[i].type);
     }
     /* null defaults stay null until set */
-    static const char *const nulls[] = {"log.retention.ms", "log.roll.ms", "advertised.listeners", "zookeeper.connect",
-                                        "broker.rack", "log.flush.interval.ms", "metadata.log.dir"};
+    static const char *const nulls[] = {"log.retention.ms",  "log.roll.ms", "advertised.listeners",
+                                        "zookeeper.connect", "broker.rack", "log.flush.interval.ms",
+                                        "metadata.log.dir"};
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++) {
         assert_int_equal(config_describe(&c, nulls[i], &e), 0);
         if (e.value)
@@ -127,11 +129,11 @@ static void examples_load(void **state)
         int rc = config_load(&c, path, NULL, 0, err, sizeof err);
         if (rc != 0)
             fail_msg("%s: %s", de->d_name, err);
-        enum ferry_mode want = strncmp(de->d_name, "migration-controller", 20) == 0 ? FERRY_MODE_MIGRATION
-                               : strncmp(de->d_name, "zookeeper", 9) == 0 ||
-                                       strncmp(de->d_name, "migration-broker", 16) == 0
-                                   ? FERRY_MODE_LEGACY
-                                   : FERRY_MODE_QUORUM;
+        enum ferry_mode want =
+            strncmp(de->d_name, "migration-controller", 20) == 0 ? FERRY_MODE_MIGRATION
+            : strncmp(de->d_name, "zookeeper", 9) == 0 || strncmp(de->d_name, "migration-broker", 16) == 0
+                ? FERRY_MODE_LEGACY
+                : FERRY_MODE_QUORUM;
         if (config_mode(&c) != want)
             fail_msg("%s: mode %s", de->d_name, config_mode_name(config_mode(&c)));
         if (strcmp(de->d_name, "single-node.yaml") == 0) {

@@ -2,11 +2,11 @@
  * malformed YAML, bad overrides. */
 #include "test_config_util.h"
 
-#define QUORUM_YAML                                                                                               \
-    "process.roles: broker,controller\n"                                                                          \
-    "node.id: 1\n"                                                                                                \
-    "listeners: PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"                                      \
-    "controller.listener.names: CONTROLLER\n"                                                                     \
+#define QUORUM_YAML                                                                                                    \
+    "process.roles: broker,controller\n"                                                                               \
+    "node.id: 1\n"                                                                                                     \
+    "listeners: PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"                                            \
+    "controller.listener.names: CONTROLLER\n"                                                                          \
     "controller.quorum.voters: 1@127.0.0.1:19093\n"
 
 static void exact_message(void **state)
@@ -83,7 +83,8 @@ static void malformed_yaml_names_file_and_line(void **state)
 {
     (void)state;
     struct ferry_config c;
-    const char *path = tcu_write("process.roles: broker\nnode.id: 1\nlisteners: [PLAINTEXT://:9092\nnum.partitions: 2\n");
+    const char *path =
+        tcu_write("process.roles: broker\nnode.id: 1\nlisteners: [PLAINTEXT://:9092\nnum.partitions: 2\n");
     int rc = config_load(&c, path, NULL, 0, tcu_err, sizeof tcu_err);
     assert_int_equal(rc, FERRY_EPARSE);
     char want[700];
@@ -106,8 +107,8 @@ static void yaml_shape_errors(void **state)
     LOAD_FAILS(FERRY_EPARSE, "node.id: 1\nlisteners:\n  PLAINTEXT: 9092\n", NULL, ":3: malformed YAML",
                "value of 'listeners'");
     LOAD_FAILS(FERRY_EPARSE, "node.id: 1\nlog.dirs: [[/a], /b]\n", NULL, ":2: malformed YAML", "'log.dirs'");
-    LOAD_FAILS(FERRY_EPARSE, "node.id: 1\nnum.partitions: 1\nnode.id: 2\n", NULL, ":3:",
-               "duplicate key 'node.id' (first at line 1)");
+    LOAD_FAILS(FERRY_EPARSE, "node.id: 1\nnum.partitions: 1\nnode.id: 2\n", NULL,
+               ":3:", "duplicate key 'node.id' (first at line 1)");
 }
 
 static void one_document_one_file(void **state)

@@ -6,10 +6,11 @@ static void listener_forms(void **state)
 {
     (void)state;
     struct ferry_config c;
-    LOAD_OK(&c, NULL,
-            "listeners=plaintext://:19092, CONTROLLER://127.0.0.1:19093,INTERNAL://[::1]:19094,EXTERNAL://host-1.example:0",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:ssl,EXTERNAL:SASL_SSL",
-            "advertised.listeners=PLAINTEXT://broker1:19092,INTERNAL://[::1]:19094,EXTERNAL://host-1.example:0");
+    LOAD_OK(
+        &c, NULL,
+        "listeners=plaintext://:19092, CONTROLLER://127.0.0.1:19093,INTERNAL://[::1]:19094,EXTERNAL://host-1.example:0",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:ssl,EXTERNAL:SASL_SSL",
+        "advertised.listeners=PLAINTEXT://broker1:19092,INTERNAL://[::1]:19094,EXTERNAL://host-1.example:0");
     assert_int_equal(c.n_listeners, 4);
     assert_string_equal(c.listeners[0].name, "PLAINTEXT");
     assert_string_equal(c.listeners[0].host, "");
@@ -60,8 +61,8 @@ static void zero_address_is_not_advertisable(void **state)
 {
     (void)state;
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("listeners=PLAINTEXT://0.0.0.0:19092,CONTROLLER://127.0.0.1:19093"),
-               "invalid value 'PLAINTEXT://0.0.0.0:19092,CONTROLLER://127.0.0.1:19093' for key 'listeners'",
-               "0.0.0.0", "set advertised.listeners");
+               "invalid value 'PLAINTEXT://0.0.0.0:19092,CONTROLLER://127.0.0.1:19093' for key 'listeners'", "0.0.0.0",
+               "set advertised.listeners");
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("advertised.listeners=PLAINTEXT://0.0.0.0:19092"),
                "invalid value 'PLAINTEXT://0.0.0.0:19092' for key 'advertised.listeners'", "0.0.0.0");
     struct ferry_config c;
@@ -123,8 +124,8 @@ static void protocol_map(void **state)
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("listener.security.protocol.map=PLAINTEXT"),
                "for key 'listener.security.protocol.map'", "entry 'PLAINTEXT' is not NAME:PROTOCOL");
     /* an explicit map must name the controller listener (Ferry only adds it when the map is unset) */
-    LOAD_FAILS(FERRY_EINVAL, NULL, SETS("listener.security.protocol.map=PLAINTEXT:PLAINTEXT"),
-               "for key 'listeners'", "no security protocol for listener 'CONTROLLER'");
+    LOAD_FAILS(FERRY_EINVAL, NULL, SETS("listener.security.protocol.map=PLAINTEXT:PLAINTEXT"), "for key 'listeners'",
+               "no security protocol for listener 'CONTROLLER'");
 
     struct ferry_config c;
     LOAD_OK(&c, NULL);
@@ -169,7 +170,8 @@ static void inter_broker_listener(void **state)
     assert_int_equal(c.inter_broker_protocol, CONFIG_SP_SSL);
     config_free(&c);
 
-    LOAD_FAILS(FERRY_EINVAL, NULL, SETS("inter.broker.listener.name=PLAINTEXT", "security.inter.broker.protocol=PLAINTEXT"),
+    LOAD_FAILS(FERRY_EINVAL, NULL,
+               SETS("inter.broker.listener.name=PLAINTEXT", "security.inter.broker.protocol=PLAINTEXT"),
                "invalid value 'PLAINTEXT' for key 'inter.broker.listener.name'", "only one of");
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("inter.broker.listener.name=NOPE"),
                "invalid value 'NOPE' for key 'inter.broker.listener.name'", "not in listener.security.protocol.map");

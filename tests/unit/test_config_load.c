@@ -4,12 +4,12 @@
 
 #include <stdint.h>
 
-#define QUORUM_YAML                                                                                               \
-    "process.roles: broker,controller\n"                                                                          \
-    "node.id: 1\n"                                                                                                \
-    "listeners: PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"                                      \
-    "controller.listener.names: CONTROLLER\n"                                                                     \
-    "controller.quorum.voters: 1@127.0.0.1:19093\n"                                                              \
+#define QUORUM_YAML                                                                                                    \
+    "process.roles: broker,controller\n"                                                                               \
+    "node.id: 1\n"                                                                                                     \
+    "listeners: PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"                                            \
+    "controller.listener.names: CONTROLLER\n"                                                                          \
+    "controller.quorum.voters: 1@127.0.0.1:19093\n"                                                                    \
     "log.dirs: /var/lib/ferry\n"
 
 static void builtin_single_node(void **state)
@@ -331,7 +331,8 @@ static void allocation_failures(void **state)
 {
     (void)state;
     const char *path = tcu_write(QUORUM_YAML "num.partitions: [3]\nadvertised.listeners: PLAINTEXT://h:1\n");
-    const char *sets[] = {"log.retention.minutes=5", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"};
+    const char *sets[] = {"log.retention.minutes=5",
+                          "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"};
     for (long n = 0;; n++) {
         struct ferry_config c;
         char err[256];

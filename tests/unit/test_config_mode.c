@@ -9,7 +9,8 @@ static void quorum_combined(void **state)
 {
     (void)state;
     struct ferry_config c;
-    LOAD_OK(&c, "process.roles: broker,controller\nnode.id: 2\n" LISTENERS VOTERS "controller.listener.names: CONTROLLER\n");
+    LOAD_OK(&c, "process.roles: broker,controller\nnode.id: 2\n" LISTENERS VOTERS
+                "controller.listener.names: CONTROLLER\n");
     assert_int_equal(config_mode(&c), FERRY_MODE_QUORUM);
     assert_true(c.role_broker && c.role_controller);
     assert_int_equal(c.n_voters, 3);
@@ -81,8 +82,9 @@ static void legacy_broker_in_migration(void **state)
     assert_int_equal(c.n_voters, 3);
     config_free(&c);
 
-    LOAD_FAILS(FERRY_EINVAL, "zookeeper.connect: zk:2181\nzookeeper.metadata.migration.enable: true\n"
-                             "controller.listener.names: CONTROLLER\n",
+    LOAD_FAILS(FERRY_EINVAL,
+               "zookeeper.connect: zk:2181\nzookeeper.metadata.migration.enable: true\n"
+               "controller.listener.names: CONTROLLER\n",
                NULL, "missing required key 'controller.quorum.voters'");
     LOAD_FAILS(FERRY_EINVAL, "zookeeper.connect: zk:2181\nzookeeper.metadata.migration.enable: true\n" VOTERS, NULL,
                "missing required key 'controller.listener.names'");
@@ -106,8 +108,9 @@ static void migration_controller(void **state)
     assert_int_equal(config_mode(&c), FERRY_MODE_QUORUM);
     config_free(&c);
 
-    LOAD_FAILS(FERRY_EINVAL, "process.roles: controller\nnode.id: 1\nlisteners: CONTROLLER://127.0.0.1:19093\n" VOTERS
-                             "controller.listener.names: CONTROLLER\nzookeeper.metadata.migration.enable: true\n",
+    LOAD_FAILS(FERRY_EINVAL,
+               "process.roles: controller\nnode.id: 1\nlisteners: CONTROLLER://127.0.0.1:19093\n" VOTERS
+               "controller.listener.names: CONTROLLER\nzookeeper.metadata.migration.enable: true\n",
                NULL, "missing required key 'zookeeper.connect'", "zookeeper.metadata.migration.enable");
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("zookeeper.metadata.migration.enable=true", "zookeeper.connect=zk:2181"),
                "invalid value 'broker,controller' for key 'process.roles'", "combined");
@@ -123,9 +126,11 @@ static void neither_mode(void **state)
 static void quorum_required_keys(void **state)
 {
     (void)state;
-    LOAD_FAILS(FERRY_EINVAL, "process.roles: broker,controller\n" LISTENERS VOTERS "controller.listener.names: CONTROLLER\n",
-               NULL, "missing required key 'node.id'");
-    LOAD_FAILS(FERRY_EINVAL, "process.roles: broker,controller\nnode.id: 1\n" LISTENERS "controller.listener.names: CONTROLLER\n",
+    LOAD_FAILS(FERRY_EINVAL,
+               "process.roles: broker,controller\n" LISTENERS VOTERS "controller.listener.names: CONTROLLER\n", NULL,
+               "missing required key 'node.id'");
+    LOAD_FAILS(FERRY_EINVAL,
+               "process.roles: broker,controller\nnode.id: 1\n" LISTENERS "controller.listener.names: CONTROLLER\n",
                NULL, "missing required key 'controller.quorum.voters'");
     LOAD_FAILS(FERRY_EINVAL, "process.roles: broker,controller\nnode.id: 1\n" LISTENERS VOTERS, NULL,
                "missing required key 'controller.listener.names'");
@@ -141,19 +146,21 @@ static void role_rules(void **state)
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("node.id=5", "controller.quorum.voters=1@127.0.0.1:9093"),
                "invalid value '1@127.0.0.1:9093' for key 'controller.quorum.voters'", "node.id 5 is not a voter");
     /* a broker-only node must not be */
-    LOAD_FAILS(FERRY_EINVAL, "process.roles: broker\nnode.id: 1\nlisteners: PLAINTEXT://127.0.0.1:19092\n" VOTERS
-                             "controller.listener.names: CONTROLLER\n",
+    LOAD_FAILS(FERRY_EINVAL,
+               "process.roles: broker\nnode.id: 1\nlisteners: PLAINTEXT://127.0.0.1:19092\n" VOTERS
+               "controller.listener.names: CONTROLLER\n",
                NULL, "for key 'controller.quorum.voters'", "must not be a voter");
     /* controller listener names must be listened on by controllers */
-    LOAD_FAILS(FERRY_EINVAL, NULL, SETS("controller.listener.names=CTRL", "listeners=PLAINTEXT://127.0.0.1:9092",
+    LOAD_FAILS(FERRY_EINVAL, NULL,
+               SETS("controller.listener.names=CTRL", "listeners=PLAINTEXT://127.0.0.1:9092",
                     "controller.quorum.voters=1@127.0.0.1:9093"),
                "invalid value 'CTRL' for key 'controller.listener.names'", "'CTRL' is not in listeners");
     /* and not by broker-only nodes */
-    LOAD_FAILS(FERRY_EINVAL, "process.roles: broker\nnode.id: 4\n" LISTENERS VOTERS "controller.listener.names: CONTROLLER\n",
-               NULL, "for key 'listeners'", "must not contain the controller listener 'CONTROLLER'");
+    LOAD_FAILS(FERRY_EINVAL,
+               "process.roles: broker\nnode.id: 4\n" LISTENERS VOTERS "controller.listener.names: CONTROLLER\n", NULL,
+               "for key 'listeners'", "must not contain the controller listener 'CONTROLLER'");
     /* advertised listeners never contain a controller listener */
-    LOAD_FAILS(FERRY_EINVAL, NULL,
-               SETS("advertised.listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"),
+    LOAD_FAILS(FERRY_EINVAL, NULL, SETS("advertised.listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"),
                "for key 'advertised.listeners'", "controller listener 'CONTROLLER'");
     /* controller-only: no advertised.listeners, only controller listeners */
     LOAD_FAILS(FERRY_EINVAL, NULL, SETS("process.roles=controller", "advertised.listeners=PLAINTEXT://127.0.0.1:9092"),

@@ -68,11 +68,11 @@ static __attribute__((unused)) int tcu_load(struct ferry_config *cfg, const char
     return config_load(cfg, yaml ? tcu_write(yaml) : NULL, sets, n, tcu_err, sizeof tcu_err);
 }
 
-#define LOAD_OK(cfg, ...)                                                                                         \
-    do {                                                                                                        \
-        int rc_ = tcu_load((cfg), __VA_ARGS__, NULL);                                                           \
-        if (rc_ != 0)                                                                                           \
-            fail_msg("config_load failed (%d): %s", rc_, tcu_err);                                              \
+#define LOAD_OK(cfg, ...)                                                                                              \
+    do {                                                                                                               \
+        int rc_ = tcu_load((cfg), __VA_ARGS__, NULL);                                                                  \
+        if (rc_ != 0)                                                                                                  \
+            fail_msg("config_load failed (%d): %s", rc_, tcu_err);                                                     \
     } while (0)
 
 /* Expect failure with `rc`; the message must contain every one of the given fragments. */
@@ -85,20 +85,20 @@ static __attribute__((unused)) void tcu_expect_fail(int rc, int want_rc, const c
             fail_msg("message '%s' lacks '%s'", tcu_err, fragments[i]);
 }
 
-#define LOAD_FAILS(want_rc, yaml, sets, ...)                                                                      \
-    do {                                                                                                        \
-        struct ferry_config c_;                                                                                 \
-        const char *frag_[] = {__VA_ARGS__, NULL};                                                              \
-        const char *const *s_ = sets;                                                                           \
-        size_t n_ = 0;                                                                                          \
-        while (s_ && s_[n_])                                                                                    \
-            n_++;                                                                                               \
-        tcu_err[0] = '\0';                                                                                      \
-        const char *y_ = (yaml);                                                                                \
-        int rc_ = config_load(&c_, y_ ? tcu_write(y_) : NULL, s_, n_, tcu_err, sizeof tcu_err);                 \
-        if (rc_ == 0)                                                                                           \
-            config_free(&c_);                                                                                   \
-        tcu_expect_fail(rc_, (want_rc), frag_);                                                                 \
+#define LOAD_FAILS(want_rc, yaml, sets, ...)                                                                           \
+    do {                                                                                                               \
+        struct ferry_config c_;                                                                                        \
+        const char *frag_[] = {__VA_ARGS__, NULL};                                                                     \
+        const char *const *s_ = sets;                                                                                  \
+        size_t n_ = 0;                                                                                                 \
+        while (s_ && s_[n_])                                                                                           \
+            n_++;                                                                                                      \
+        tcu_err[0] = '\0';                                                                                             \
+        const char *y_ = (yaml);                                                                                       \
+        int rc_ = config_load(&c_, y_ ? tcu_write(y_) : NULL, s_, n_, tcu_err, sizeof tcu_err);                        \
+        if (rc_ == 0)                                                                                                  \
+            config_free(&c_);                                                                                          \
+        tcu_expect_fail(rc_, (want_rc), frag_);                                                                        \
     } while (0)
 
 #define SETS(...) ((const char *const[]){__VA_ARGS__, NULL})
