@@ -71,6 +71,18 @@ static void legacy(void **state)
     config_free(&c);
 }
 
+/* Without a file, the built-in keys stay unless overridden: emptying them gives a legacy broker. */
+static void legacy_from_builtin(void **state)
+{
+    (void)state;
+    struct ferry_config c;
+    LOAD_OK(&c, NULL, "process.roles=", "controller.listener.names=", "zookeeper.connect=127.0.0.1:2181",
+            "listeners=PLAINTEXT://127.0.0.1:19092");
+    assert_int_equal(config_mode(&c), FERRY_MODE_LEGACY);
+    assert_int_equal(c.broker_id, 1); /* node.id 1 of the built-in node, its synonym */
+    config_free(&c);
+}
+
 static void legacy_broker_in_migration(void **state)
 {
     (void)state;
@@ -195,6 +207,7 @@ int main(void)
         cmocka_unit_test(quorum_controller_only),
         cmocka_unit_test(quorum_broker_only),
         cmocka_unit_test(legacy),
+        cmocka_unit_test(legacy_from_builtin),
         cmocka_unit_test(legacy_broker_in_migration),
         cmocka_unit_test(migration_controller),
         cmocka_unit_test(neither_mode),
