@@ -32,6 +32,8 @@ int plog_flush_begin(struct plog *log, struct plog_flush *f)
     f->dir_gen = log->dir_gen;
     f->epoch_gen = log->epoch_gen;
     int rc = FERRY_ENOMEM;
+    /* Index tails go to the page cache too (never fsynced: indexes are validated at open). */
+    log_segment_write_out_indexes(plog_active(log));
     /* Segments holding offsets at or above the recovery point. */
     size_t first = plog_segment_index(log, log->recovery_point);
     f->fds = ferry_calloc(log->nsegs - first, sizeof *f->fds);

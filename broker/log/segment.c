@@ -257,7 +257,7 @@ int log_segment_append(struct log_segment *s, const uint8_t *data, size_t len, i
         ferry_free(path);
         goto restore_log;
     }
-    struct log_segment saved = *s;
+    struct log_segment saved = *s; /* for the scalar fields only */
     rc = index_batches(s, data, len, old_size, index_interval);
     if (rc) {
         char *path = log_segment_log_path(s);
@@ -265,7 +265,12 @@ int log_segment_append(struct log_segment *s, const uint8_t *data, size_t len, i
         ferry_free(path);
         log_idxfile_truncate(&s->oidx.f, saved.oidx.f.entries);
         log_idxfile_truncate(&s->tidx.f, saved.tidx.f.entries);
-        *s = saved;
+        s->oidx.last = saved.oidx.last;
+        s->tidx.last = saved.tidx.last;
+        s->next_offset = saved.next_offset;
+        s->max_ts = saved.max_ts;
+        s->max_ts_offset = saved.max_ts_offset;
+        s->last_index_pos = saved.last_index_pos;
         goto restore_log;
     }
     if (old_size == 0) {
@@ -415,9 +420,17 @@ int log_segment_truncate_to(struct log_segment *s, int64_t offset, int64_t now_m
 
 int log_segment_seal(struct log_segment *s)
 {
-    if (s->max_ts < 0)
-        return 0;
-    return log_tindex_maybe_append(&s->tidx, s->max_ts, s->max_ts_offset, true);
+    int rc = s->max_ts >= 0 ? log_tindex_maybe_append(&s->tidx, s->max_ts, s->max_ts_offset, true) : 0;
+    int orc = log_idxfile_write_out(&s->oidx.f);
+    int trc = log_idxfile_write_out(&s->tidx.f);
+    return rc ? rc : orc ? orc : trc;
+}
+
+int log_segment_write_out_indexes(struct log_segment *s)
+{
+    int orc = log_idxfile_write_out(&s->oidx.f);
+    int trc = log_idxfile_write_out(&s->tidx.f);
+    return orc ? orc : trc;
 }
 
 int64_t log_segment_largest_timestamp(const struct log_segment *s)

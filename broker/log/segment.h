@@ -78,8 +78,11 @@ int log_segment_find_timestamp(const struct log_segment *s, int64_t ts, int64_t 
 /* Cuts everything from the batch containing `offset` on (Kafka's LogSegment.truncateTo). */
 int log_segment_truncate_to(struct log_segment *s, int64_t offset, int64_t now_ms);
 
-/* The segment stops being active: appends the final time index entry (max timestamp so far). */
+/* The segment stops being active: appends the final time index entry (max timestamp so far) and writes
+ * out the indexes' in-memory tails. */
 int log_segment_seal(struct log_segment *s);
+/* Writes out the indexes' in-memory tails (no fsync). */
+int log_segment_write_out_indexes(struct log_segment *s);
 
 /* Largest timestamp for retention: max_ts if >= 0, else the file's mtime in ms. */
 int64_t log_segment_largest_timestamp(const struct log_segment *s);

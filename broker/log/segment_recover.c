@@ -231,6 +231,8 @@ int64_t log_segment_recover(struct log_segment *s, int32_t index_interval, log_s
     s->size = (uint32_t)pos;
     s->disk_size = pos;
     rc = log_tindex_maybe_append(&s->tidx, s->max_ts, s->max_ts_offset, true);
+    if (rc == 0)
+        rc = log_segment_write_out_indexes(s);
     if (rc)
         goto free_reader;
     ferry_free(r.buf);
