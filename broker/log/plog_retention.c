@@ -53,8 +53,12 @@ int plog_remove_segments(struct plog *log, size_t first, size_t n, int64_t now_m
         LOG_INFO("log", "%s: deleting segment %s.log (base offset %lld, %u bytes, next offset %lld): %s", log->name,
                  s->stem, (long long)s->base_offset, s->size, (long long)s->next_offset, reason);
         int r = log_segment_add_suffix(s, ".deleted");
-        if (r && rc == 0)
-            rc = r;
+        if (r) {
+            /* Could not rename: the data must not come back at the next start, so remove it now. */
+            log_segment_unlink_files(s->stem, "");
+            if (rc == 0)
+                rc = r;
+        }
         retire_segment(log, s, now_ms);
     }
     memmove(log->segs + first, log->segs + first + n, (log->nsegs - first - n) * sizeof *log->segs);
@@ -222,8 +226,12 @@ int plog_truncate_fully(struct plog *log, int64_t offset)
     }
     LOG_INFO("log", "%s: truncating fully (%zu segment(s), offsets %lld..%lld) and starting at offset %lld", log->name,
              log->nsegs, (long long)log->log_start_offset, (long long)log->log_end_offset, (long long)offset);
-    for (size_t i = 0; i < log->nsegs; i++)
+    for (size_t i = 0; i < log->nsegs; i++) {
+        /* A segment whose rename failed must not come back at the next start (a no-op otherwise). */
+        if (log->segs[i]->base_offset != offset)
+            log_segment_unlink_files(log->segs[i]->stem, "");
         retire_segment(log, log->segs[i], now);
+    }
     log->segs[0] = fresh; /* segs_cap >= 1: the log always had a segment */
     log->nsegs = 1;
     log->dir_gen++;

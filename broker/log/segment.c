@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -445,23 +446,24 @@ int64_t log_segment_largest_timestamp(const struct log_segment *s)
 
 static const char *const file_exts[] = {".log", ".index", ".timeindex", ".txnindex"};
 
+/* Renames and unlinks build their paths on the stack: removing data must not depend on malloc. */
 int log_segment_add_suffix(struct log_segment *s, const char *suffix)
 {
     int rc = 0;
     for (size_t i = 0; i < sizeof file_exts / sizeof file_exts[0]; i++) {
-        char *from = log_path_fmt("%s%s%s", s->stem, file_exts[i], s->suffix);
-        char *to = log_path_fmt("%s%s%s", s->stem, file_exts[i], suffix);
-        if (!from || !to) {
-            rc = FERRY_ENOMEM;
-        } else if (rename(from, to) != 0 && errno != ENOENT) {
+        char from[PATH_MAX], to[PATH_MAX];
+        if ((size_t)snprintf(from, sizeof from, "%s%s%s", s->stem, file_exts[i], s->suffix) >= sizeof from ||
+            (size_t)snprintf(to, sizeof to, "%s%s%s", s->stem, file_exts[i], suffix) >= sizeof to) {
+            rc = FERRY_EINVAL;
+            continue;
+        }
+        if (rename(from, to) != 0 && errno != ENOENT) {
             LOG_ERROR("log", "cannot rename %s to %s: %s", from, to, strerror(errno));
             rc = FERRY_EIO;
         }
-        ferry_free(from);
-        ferry_free(to);
     }
     s->suffix = suffix;
-    /* The index structs keep their own paths for diagnostics only; refresh them. */
+    /* The index structs keep their own paths for diagnostics only; refresh them when possible. */
     char *op = log_path_fmt("%s.index%s", s->stem, suffix);
     char *tp = log_path_fmt("%s.timeindex%s", s->stem, suffix);
     if (op) {
@@ -478,9 +480,10 @@ int log_segment_add_suffix(struct log_segment *s, const char *suffix)
 void log_segment_unlink_files(const char *stem, const char *suffix)
 {
     for (size_t i = 0; i < sizeof file_exts / sizeof file_exts[0]; i++) {
-        char *path = log_path_fmt("%s%s%s", stem, file_exts[i], suffix);
-        if (path && unlink(path) != 0 && errno != ENOENT)
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", stem, file_exts[i], suffix) >= sizeof path)
+            continue;
+        if (unlink(path) != 0 && errno != ENOENT)
             LOG_WARN("log", "cannot delete %s: %s", path, strerror(errno));
-        ferry_free(path);
     }
 }
