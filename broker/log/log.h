@@ -13,8 +13,15 @@
  *   partition.metadata              "version: 0\ntopic_id: <base64url uuid>\n"
  *   <segment>.log.corrupt           bytes cut off by crash recovery (never read back; see recovery below)
  * Index files are sized to their content (never preallocated), which Kafka reads as-is (it resizes the
- * active segment's indexes itself on load). Index files are not fsynced: every open validates them
- * entry by entry and rebuilds any that fail (or are missing) from the .log file.
+ * active segment's indexes itself on load). Index entries gather in memory and reach the files in groups
+ * (and at every roll, flush and close); they are never fsynced: every open validates the index files
+ * entry by entry and rebuilds any that fail (or are missing) from the .log file, and lookups check the
+ * batch an entry points at before trusting it.
+ * The leader-epoch cache changes in memory on append/truncation; leader-epoch-checkpoint is written
+ * (tmp + fsync + rename) by the next flush, before the recovery point moves past the new entries, so that
+ * the file always covers everything below the recovery point (recovery re-derives epochs above it from the
+ * batches). After plog_truncate_to, the owner should also rewrite the directory's recovery-point checkpoint
+ * soon (logdir_checkpoint_*), as Kafka's LogManager does after truncation.
  *
  * Ownership and threads: a plog belongs to the event-loop thread; every function here except
  * plog_flush_run (and the pure helpers log_uuid_*) must be called on that thread. Nothing here fsyncs
@@ -74,8 +81,9 @@ struct plog_open_opts {
     int64_t now_ms;           /* wall clock, for segment.ms of the active segment */
 };
 
-/* Opens (creating `<log_dir>/<topic>-<partition>/` and an empty first segment if needed) and recovers the
- * partition log. `opts` may be NULL: recovery point 0, no clean shutdown, now = CLOCK_REALTIME.
+/* Opens (creating `<log_dir>/<topic>-<partition>/` (mkdir -p) and an empty first segment if needed) and
+ * recovers the partition log. Files it does not own (quorum-state, snapshots, producer-state snapshots) are
+ * left alone; `*.deleted` and interrupted temp files of its own are removed. `opts` may be NULL: recovery point 0, no clean shutdown, now = CLOCK_REALTIME.
  * Blocking (reads every segment it recovers): call at start-up or for a new partition. */
 int plog_open(const char *log_dir, const char *topic, int32_t partition, const struct plog_config *cfg,
               const struct plog_open_opts *opts, struct plog **out);

@@ -182,6 +182,27 @@ int log_mkdir(const char *path)
 {
     if (mkdir(path, 0755) == 0)
         return 0;
+    if (errno == ENOENT) {
+        /* Create the parents first (mkdir -p). */
+        char *parent = ferry_strdup(path);
+        if (!parent)
+            return FERRY_ENOMEM;
+        char *slash = strrchr(parent, '/');
+        while (slash && slash > parent && slash[1] == '\0') { /* trailing slashes */
+            *slash = '\0';
+            slash = strrchr(parent, '/');
+        }
+        int rc = FERRY_EIO;
+        if (slash && slash != parent) {
+            *slash = '\0';
+            rc = log_mkdir(parent);
+        }
+        ferry_free(parent);
+        if (rc)
+            return rc;
+        if (mkdir(path, 0755) == 0)
+            return 0;
+    }
     if (errno != EEXIST)
         return FERRY_EIO;
     struct stat st;

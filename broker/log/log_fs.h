@@ -27,7 +27,7 @@ int log_write_file_atomic(const char *path, const void *data, size_t len);
  * buffer. FERRY_ENOTFOUND if it does not exist. */
 int log_read_file(const char *path, size_t max_len, char **out, size_t *out_len);
 
-/* mkdir that accepts an existing directory. */
+/* mkdir -p: creates missing parents and accepts an existing directory. */
 int log_mkdir(const char *path);
 /* Removes a file or a directory tree. A missing path is not an error. */
 int log_remove_tree(const char *path);
