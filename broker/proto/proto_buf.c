@@ -187,6 +187,15 @@ uint8_t *proto_write_reserve(struct proto_writer *w, size_t n)
 {
     if (w->err)
         return NULL;
+    if (w->cap == 0) { /* first use: allocate, so the returned pointer is never NULL + 0 */
+        uint8_t *nb = ferry_realloc(w->buf, 256);
+        if (!nb) {
+            w->err = FERRY_ENOMEM;
+            return NULL;
+        }
+        w->buf = nb;
+        w->cap = 256;
+    }
     if (w->cap - w->len < n) {
         size_t cap = w->cap ? w->cap : 256;
         while (cap - w->len < n) {
@@ -211,6 +220,8 @@ uint8_t *proto_write_reserve(struct proto_writer *w, size_t n)
 
 void proto_write_raw(struct proto_writer *w, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     uint8_t *d = proto_write_reserve(w, n);
     if (d && n)
         memcpy(d, p, n);
@@ -270,7 +281,11 @@ void proto_write_uuid(struct proto_writer *w, proto_uuid u) { proto_write_raw(w,
 
 void proto_write_string(struct proto_writer *w, bool compact, proto_str s)
 {
-    if (s.len < 0 || !s.p) {
+    if (!compact && s.len > INT16_MAX) {
+        w->err = FERRY_EINVAL; /* a classic string cannot hold it; Kafka refuses to serialise it too */
+        return;
+    }
+    if (s.len < 0) {
         if (compact)
             proto_write_uvarint(w, 0);
         else
@@ -286,7 +301,7 @@ void proto_write_string(struct proto_writer *w, bool compact, proto_str s)
 
 void proto_write_bytes(struct proto_writer *w, bool compact, proto_bytes b)
 {
-    if (b.len < 0 || !b.p) {
+    if (b.len < 0) {
         if (compact)
             proto_write_uvarint(w, 0);
         else

@@ -54,7 +54,7 @@ struct proto_writer {
     uint8_t *buf;
     size_t len;
     size_t cap;
-    int err; /* 0 or FERRY_ENOMEM */
+    int err; /* 0, FERRY_ENOMEM, or FERRY_EINVAL (a value the format cannot hold) */
 };
 
 void proto_writer_init(struct proto_writer *w);
