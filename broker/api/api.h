@@ -1,0 +1,46 @@
+/* api: the request handlers of the broker and controller listeners, one file per API family.
+ *
+ * A handler decodes its request from req->body into req->arena (api_decode), works only from the
+ * metadata image and the partition registry (design principle 1), and completes the request with
+ * net_respond. Handlers that must wait (Fetch long polls, acks=all produce, controller writes) keep the
+ * request and respond later from a callback on the same loop. */
+#ifndef FERRY_API_H
+#define FERRY_API_H
+
+#include <stdbool.h>
+
+#include "broker/net/net.h"
+#include "proto_codec.h"
+
+struct broker;
+
+/* What a listener serves: the broker's client APIs, or the controller's. */
+struct api_listener {
+    struct broker *broker;
+    bool controller;
+};
+
+/* The dispatch function given to net_server_listen (ctx = struct api_listener). */
+void api_dispatch(void *ctx, struct net_request *req);
+
+/* Decodes the request body as message m into out. On malformed input logs, closes the connection (as
+ * Kafka does for an unparseable request) and returns false. */
+bool api_decode(struct net_request *req, const struct proto_message *m, void *out);
+
+/* Allocates and default-initialises a response struct of message m in the request's arena. */
+void *api_new_response(struct net_request *req, const struct proto_message *m);
+
+void api_handle_api_versions(struct api_listener *l, struct net_request *req);
+void api_handle_metadata(struct broker *b, struct net_request *req);
+void api_handle_produce(struct broker *b, struct net_request *req);
+void api_handle_fetch(struct broker *b, struct net_request *req);
+void api_handle_list_offsets(struct broker *b, struct net_request *req);
+void api_handle_create_topics(struct broker *b, struct net_request *req);
+void api_handle_delete_topics(struct broker *b, struct net_request *req);
+void api_handle_create_partitions(struct broker *b, struct net_request *req);
+void api_handle_describe_configs(struct broker *b, struct net_request *req);
+void api_handle_alter_configs(struct broker *b, struct net_request *req);
+void api_handle_incremental_alter_configs(struct broker *b, struct net_request *req);
+void api_handle_describe_cluster(struct broker *b, struct net_request *req);
+
+#endif

@@ -1,0 +1,137 @@
+/* broker: see broker.h. Start-up order: metadata node (storage check, replay), partition registry fed
+ * by the metadata publisher, then the listeners. Shutdown runs in reverse. */
+#include "broker.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "kraftmode/kraft_node.h"
+
+const struct md_image *broker_image(const struct broker *b) { return kraft_node_image(b->kraft); }
+
+void broker_topic_config(const struct broker *b, const char *topic, struct topic_config *out)
+{
+    topic_config_init(out, b->cfg);
+    const struct md_configs *c = md_image_configs(broker_image(b), MD_RESOURCE_TOPIC, topic);
+    for (int32_t i = 0; c && i < c->n; i++) {
+        char err[256];
+        if (topic_config_set(out, c->entries[i].key, c->entries[i].value, err, sizeof err) != 0)
+            LOG_WARN("broker", "topic %s: ignoring stored config %s=%s: %s", topic, c->entries[i].key,
+                     c->entries[i].value, err);
+    }
+}
+
+static bool hosts_replica(const struct broker *b, const struct md_partition *mp)
+{
+    return md_ints_contains(&mp->replicas, b->node_id);
+}
+
+/* The metadata publisher: partitions follow the deltas of the image (design principle 1). */
+static void publish(void *arg, const struct md_image *img, const struct md_delta *d)
+{
+    struct broker *b = arg;
+    for (int32_t i = 0; i < d->ndeleted; i++)
+        for (int32_t p = 0; p < d->deleted[i].partitions; p++)
+            rp_partition_remove(b->partitions, d->deleted[i].name, p);
+    for (int32_t i = 0; i < d->ntopics; i++) {
+        const struct md_topic_change *tc = d->topics[i];
+        const struct md_topic *t = md_image_topic_by_id(img, tc->id);
+        if (!t)
+            continue;
+        struct topic_config config;
+        broker_topic_config(b, t->name, &config);
+        for (int32_t k = 0; k < tc->npartitions; k++) {
+            const struct md_partition *mp = md_topic_partition(t, tc->partitions[k]);
+            if (!mp || !hosts_replica(b, mp))
+                continue;
+            int rc = rp_partition_open(b->partitions, t->name, mp->id, t->id, &config, mp->leader_epoch, NULL);
+            if (rc)
+                LOG_ERROR("broker", "cannot host %s-%d: %s", t->name, mp->id, ferry_strerror(rc));
+        }
+    }
+    for (int32_t i = 0; i < d->nconfigs; i++) {
+        if (d->configs[i].type != MD_RESOURCE_TOPIC || !md_image_topic(img, d->configs[i].name))
+            continue;
+        struct topic_config config;
+        broker_topic_config(b, d->configs[i].name, &config);
+        rp_topic_config_changed(b->partitions, d->configs[i].name, &config);
+    }
+}
+
+static int start_listeners(struct broker *b, char *err, size_t errlen)
+{
+    const struct ferry_config *cfg = b->cfg;
+    struct net_limits limits = {
+        .max_request_bytes = cfg->socket_request_max_bytes,
+        .idle_timeout_ms = cfg->connections_max_idle_ms,
+    };
+    int rc = net_server_new(b->loop, &limits, &b->net);
+    if (rc)
+        return rc;
+    b->listeners = ferry_calloc(cfg->n_listeners + 1, sizeof *b->listeners);
+    b->bound_ports = ferry_calloc(cfg->n_listeners + 1, sizeof *b->bound_ports);
+    if (!b->listeners || !b->bound_ports)
+        return FERRY_ENOMEM;
+    b->n_listeners = cfg->n_listeners;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const struct config_listener *l = &cfg->listeners[i];
+        bool controller = false;
+        for (size_t k = 0; k < cfg->controller_listener_names.count; k++)
+            if (strcasecmp(cfg->controller_listener_names.items[k], l->name) == 0)
+                controller = true;
+        b->listeners[i].broker = b;
+        b->listeners[i].controller = controller;
+        const char *host = l->host[0] ? l->host : "0.0.0.0";
+        rc = net_server_listen(b->net, l->name, host, l->port, api_dispatch, &b->listeners[i], &b->bound_ports[i]);
+        if (rc) {
+            snprintf(err, errlen, "cannot listen on %s://%s:%u (listeners): see the log above", l->name, host, l->port);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
+                 char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    b->loop = loop;
+    b->cfg = cfg;
+    b->node_id = cfg->node_id;
+    int rc = rp_manager_new(loop, cfg, &b->partitions);
+    if (rc) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    rc = kraft_node_start(loop, cfg, format_if_missing, &b->kraft, err, errlen);
+    if (rc)
+        return rc;
+    kraft_node_set_publisher(b->kraft, publish, b);
+    rc = start_listeners(b, err, errlen);
+    if (rc)
+        return rc;
+    LOG_INFO("broker", "node %d started in %s mode, cluster id %s", b->node_id, config_mode_name(cfg->mode),
+             broker_image(b)->cluster_id);
+    return 0;
+}
+
+void broker_stop(struct broker *b)
+{
+    if (b->net)
+        net_server_close(b->net);
+    b->net = NULL;
+    if (b->partitions)
+        rp_manager_close(b->partitions);
+    b->partitions = NULL;
+    if (b->kraft)
+        kraft_node_stop(b->kraft);
+    b->kraft = NULL;
+    ferry_free(b->listeners);
+    ferry_free(b->bound_ports);
+    b->listeners = NULL;
+    b->bound_ports = NULL;
+}

@@ -1,0 +1,48 @@
+/* broker: one running node: its configuration, the metadata source (the quorum controller node in
+ * quorum mode), the hosted partitions, and the listeners. It also publishes metadata deltas to the
+ * partition registry: partitions are created, reconfigured and deleted only from deltas (principle 1).
+ *
+ * Ownership: broker_start creates everything on the caller's loop; broker_stop closes it in reverse
+ * order. All of it belongs to the loop thread. */
+#ifndef FERRY_BROKER_H
+#define FERRY_BROKER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "api.h"
+#include "broker/config/config.h"
+#include "broker/config/topic_config.h"
+#include "broker/metadata/md_image.h"
+#include "broker/net/net.h"
+#include "broker/replica/partitions.h"
+
+struct kraft_node;
+
+struct broker {
+    uv_loop_t *loop;
+    const struct ferry_config *cfg;
+    int32_t node_id;
+    struct kraft_node *kraft;
+    struct rp_manager *partitions;
+    struct net_server *net;
+    struct api_listener *listeners; /* one per configured listener */
+    size_t n_listeners;
+    int *bound_ports;               /* the port each listener got (port 0 = any) */
+};
+
+/* Starts the node: storage check (formatting the no-config default node on first start), metadata
+ * replay, partition logs, listeners. `format_if_missing` is true only for the built-in default config.
+ * Returns 0 or a negative FERRY_E* with a message in err. */
+int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
+                 char *err, size_t errlen);
+/* Clean shutdown: stops listening, flushes and closes every log and the metadata log. Run the loop
+ * afterwards until it has no more handles. */
+void broker_stop(struct broker *b);
+
+/* The metadata image the data plane reads. */
+const struct md_image *broker_image(const struct broker *b);
+/* A topic's effective configuration: broker defaults with the image's topic overrides applied. */
+void broker_topic_config(const struct broker *b, const char *topic, struct topic_config *out);
+
+#endif

@@ -1,0 +1,60 @@
+/* dispatch: routes a request to its handler by API key (the version range was checked by net against
+ * api_support's table); shared decoding helpers. */
+#include <stdio.h>
+
+#include "api.h"
+#include "api_support.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+
+bool api_decode(struct net_request *req, const struct proto_message *m, void *out)
+{
+    int rc = proto_decode(m, req->hdr.api_version, &req->body, &req->arena, out);
+    if (rc == 0)
+        return true;
+    char why[128];
+    snprintf(why, sizeof why, "malformed %s v%d: %s", m->name, req->hdr.api_version, ferry_strerror(rc));
+    net_close_for(req, why);
+    return false;
+}
+
+void *api_new_response(struct net_request *req, const struct proto_message *m)
+{
+    void *resp = proto_arena_alloc(&req->arena, m->body->size);
+    if (resp)
+        proto_struct_init(m->body, resp);
+    return resp;
+}
+
+void api_dispatch(void *ctx, struct net_request *req)
+{
+    struct api_listener *l = ctx;
+    struct broker *b = l->broker;
+    int16_t key = req->hdr.api_key;
+    if (key == API_API_VERSIONS) {
+        api_handle_api_versions(l, req);
+        return;
+    }
+    const struct proto_api_range *range = l->controller ? NULL : proto_api_lookup(key);
+    if (!range || req->hdr.api_version < range->min_version || req->hdr.api_version > range->max_version) {
+        char why[96];
+        snprintf(why, sizeof why, "api key %d version %d is not served on this listener", key,
+                 req->hdr.api_version);
+        net_close_for(req, why);
+        return;
+    }
+    switch (key) {
+    case API_PRODUCE: api_handle_produce(b, req); break;
+    case API_FETCH: api_handle_fetch(b, req); break;
+    case API_LIST_OFFSETS: api_handle_list_offsets(b, req); break;
+    case API_METADATA: api_handle_metadata(b, req); break;
+    case API_CREATE_TOPICS: api_handle_create_topics(b, req); break;
+    case API_DELETE_TOPICS: api_handle_delete_topics(b, req); break;
+    case API_DESCRIBE_CONFIGS: api_handle_describe_configs(b, req); break;
+    case API_ALTER_CONFIGS: api_handle_alter_configs(b, req); break;
+    case API_CREATE_PARTITIONS: api_handle_create_partitions(b, req); break;
+    case API_INCREMENTAL_ALTER_CONFIGS: api_handle_incremental_alter_configs(b, req); break;
+    case API_DESCRIBE_CLUSTER: api_handle_describe_cluster(b, req); break;
+    default: net_close_for(req, "no handler"); break;
+    }
+}

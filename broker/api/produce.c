@@ -1,0 +1,173 @@
+/* produce: Produce v0-v7. Each partition's records are validated batch by batch (magic 2, framing,
+ * CRC-32C, size against max.message.bytes) and appended as received; offsets are assigned by the log.
+ * acks=0 gets no response; acks=1/-1 are answered once the append is done and, when the partition's
+ * flush policy asks for it, once it is fsynced (off the loop). On one node acks=all equals acks=1: the
+ * ISR is the leader alone. Magic 0/1 message sets (Produce v0-v2) are refused with
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT: Ferry stores record batches v2 only. */
+#include <string.h>
+
+#include "broker.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "broker/proto/record_batch.h"
+
+struct produce_ctx {
+    struct net_request *req;
+    struct ProduceResponse *resp;
+    int pending_flushes;
+    bool acks_zero;
+};
+
+static int16_t validate_records(proto_bytes records, const struct rp_partition *p, int16_t version)
+{
+    if (records.len <= 0)
+        return KERR_CORRUPT_MESSAGE;
+    if (records.len >= 17 && records.p[16] != 2)
+        return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    struct rb_iter it;
+    rb_iter_init(&it, records.p, (size_t)records.len);
+    const uint8_t *batch;
+    size_t blen;
+    struct rb_header h;
+    int n = 0, rc;
+    while ((rc = rb_iter_next(&it, &batch, &blen, &h)) == 1) {
+        n++;
+        if (blen > (size_t)p->config.max_message_bytes)
+            return KERR_MESSAGE_TOO_LARGE;
+        rc = rb_validate(batch, blen, &h);
+        if (rc == FERRY_EUNSUPPORTED)
+            return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+        if (rc)
+            return KERR_CORRUPT_MESSAGE;
+        if (h.attributes & RB_ATTR_CONTROL)
+            return KERR_INVALID_RECORD; /* clients may not write control batches */
+        if (h.attributes & RB_ATTR_TRANSACTIONAL)
+            return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    }
+    if (rc < 0 || it.partial_tail || n == 0)
+        return KERR_CORRUPT_MESSAGE;
+    if (version >= 3 && n != 1)
+        return KERR_INVALID_RECORD; /* Kafka: v3+ carries exactly one batch per partition */
+    return KERR_NONE;
+}
+
+static void produce_finish(struct produce_ctx *ctx)
+{
+    if (ctx->acks_zero)
+        net_respond_none(ctx->req);
+    else
+        net_respond(ctx->req, &proto_msg_ProduceResponse, ctx->resp);
+}
+
+static void flush_done(void *arg, int rc)
+{
+    struct produce_ctx *ctx = arg;
+    if (rc) {
+        /* the append is not durable: tell the client so it retries */
+        for (int32_t t = 0; t < ctx->resp->Responses_n; t++)
+            for (int32_t i = 0; i < ctx->resp->Responses[t].PartitionResponses_n; i++) {
+                struct ProduceResponse_PartitionProduceResponse *pr =
+                    &ctx->resp->Responses[t].PartitionResponses[i];
+                if (pr->ErrorCode == KERR_NONE)
+                    pr->ErrorCode = KERR_KAFKA_STORAGE_ERROR;
+            }
+    }
+    if (--ctx->pending_flushes == 0)
+        produce_finish(ctx);
+}
+
+void api_handle_produce(struct broker *b, struct net_request *req)
+{
+    struct ProduceRequest body;
+    if (!api_decode(req, &proto_msg_ProduceRequest, &body))
+        return;
+    int16_t version = req->hdr.api_version;
+    struct ProduceResponse *resp = api_new_response(req, &proto_msg_ProduceResponse);
+    struct produce_ctx *ctx = proto_arena_alloc(&req->arena, sizeof *ctx);
+    if (!resp || !ctx) {
+        net_close_for(req, "out of memory");
+        return;
+    }
+    ctx->req = req;
+    ctx->resp = resp;
+    ctx->acks_zero = body.Acks == 0;
+    int32_t ntopics = body.TopicData_n > 0 ? body.TopicData_n : 0;
+    resp->Responses = proto_array_new(&req->arena, &desc_ProduceResponse_TopicProduceResponse, ntopics);
+    if (!resp->Responses) {
+        net_close_for(req, "out of memory");
+        return;
+    }
+    resp->Responses_n = ntopics;
+    bool bad_acks = body.Acks != 0 && body.Acks != 1 && body.Acks != -1;
+    bool transactional = body.TransactionalId.len >= 0;
+    int64_t now = rp_now_ms();
+    int32_t total = 0;
+    for (int32_t t = 0; t < ntopics; t++)
+        total += body.TopicData[t].PartitionData_n > 0 ? body.TopicData[t].PartitionData_n : 0;
+    struct rp_partition **to_flush = proto_arena_alloc(&req->arena, sizeof *to_flush * (size_t)(total + 1));
+    if (!to_flush) {
+        net_close_for(req, "out of memory");
+        return;
+    }
+    int nflush = 0;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const struct ProduceRequest_TopicProduceData *td = &body.TopicData[t];
+        struct ProduceResponse_TopicProduceResponse *tr = &resp->Responses[t];
+        tr->Name = td->Name;
+        int32_t np = td->PartitionData_n > 0 ? td->PartitionData_n : 0;
+        tr->PartitionResponses =
+            proto_array_new(&req->arena, &desc_ProduceResponse_PartitionProduceResponse, np);
+        if (!tr->PartitionResponses) {
+            net_close_for(req, "out of memory");
+            return;
+        }
+        tr->PartitionResponses_n = np;
+        for (int32_t i = 0; i < np; i++) {
+            const struct ProduceRequest_PartitionProduceData *pd = &td->PartitionData[i];
+            struct ProduceResponse_PartitionProduceResponse *pr = &tr->PartitionResponses[i];
+            pr->Index = pd->Index;
+            pr->BaseOffset = -1;
+            pr->LogAppendTimeMs = -1;
+            pr->LogStartOffset = -1;
+            struct rp_partition *p = rp_partition_get(b->partitions, td->Name, pd->Index);
+            if (bad_acks) {
+                pr->ErrorCode = KERR_INVALID_REQUIRED_ACKS;
+                continue;
+            }
+            if (transactional) {
+                pr->ErrorCode = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+                continue;
+            }
+            if (!p) {
+                pr->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            pr->ErrorCode = validate_records(pd->Records, p, version);
+            if (pr->ErrorCode != KERR_NONE) {
+                LOG_INFO("produce", "%.*s-%d from %s: rejected with %s", td->Name.len, td->Name.p, pd->Index,
+                         net_request_peer(req), kafka_error_name(pr->ErrorCode));
+                continue;
+            }
+            struct plog_append_info info;
+            int rc = rp_append(b->partitions, p, (uint8_t *)pd->Records.p, (size_t)pd->Records.len, now, &info);
+            if (rc) {
+                pr->ErrorCode = rc == FERRY_ETOOBIG ? KERR_RECORD_LIST_TOO_LARGE : KERR_KAFKA_STORAGE_ERROR;
+                LOG_ERROR("produce", "%s-%d: append failed: %s", p->topic, p->index, ferry_strerror(rc));
+                continue;
+            }
+            pr->BaseOffset = info.first_offset;
+            pr->LogAppendTimeMs = info.log_append_time;
+            pr->LogStartOffset = info.log_start_offset;
+            if (rp_flush_due(b->partitions, p))
+                to_flush[nflush++] = p;
+        }
+    }
+    if (nflush == 0) {
+        produce_finish(ctx);
+        return;
+    }
+    ctx->pending_flushes = nflush + 1;
+    for (int i = 0; i < nflush; i++)
+        rp_flush(b->partitions, to_flush[i], flush_done, ctx);
+    flush_done(ctx, 0);
+}

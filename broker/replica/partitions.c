@@ -1,0 +1,371 @@
+/* partitions: see partitions.h. */
+#include "partitions.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+
+#define HASH_BUCKETS 1024
+#define HOUSEKEEPING_MS 1000
+
+struct rp_flush_waiter {
+    rp_flush_done_fn done;
+    void *arg;
+    struct rp_flush_waiter *next;
+};
+
+struct rp_manager {
+    uv_loop_t *loop;
+    const struct ferry_config *cfg;
+    struct rp_partition *buckets[HASH_BUCKETS];
+    struct rp_watcher *watchers;
+    uv_timer_t housekeeping;
+    int64_t last_retention_ms;
+    int flushes_running;
+    bool closing;
+    bool timer_closed;
+};
+
+struct flush_work {
+    uv_work_t work;
+    struct rp_manager *m;
+    struct rp_partition *p;
+    struct plog_flush f;
+    int rc;
+    struct rp_flush_waiter *waiters; /* completed by this flush */
+};
+
+int64_t rp_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned hash_key(const char *topic, size_t len, int32_t index)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)topic[i]) * 16777619u;
+    h = (h ^ (uint32_t)index) * 16777619u;
+    return h % HASH_BUCKETS;
+}
+
+static void plog_config_from_topic(struct plog_config *pc, const struct topic_config *tc)
+{
+    plog_config_default(pc);
+    pc->segment_bytes = tc->segment_bytes;
+    pc->segment_ms = tc->segment_ms;
+    pc->retention_ms = tc->retention_ms;
+    pc->retention_bytes = tc->retention_bytes;
+    pc->flush_messages = tc->flush_messages;
+    pc->flush_ms = tc->flush_ms;
+    pc->index_interval_bytes = tc->index_interval_bytes;
+    pc->segment_index_bytes = tc->segment_index_bytes;
+    pc->file_delete_delay_ms = tc->file_delete_delay_ms;
+}
+
+static void start_flush(struct rp_manager *m, struct rp_partition *p);
+
+static void housekeeping_tick(uv_timer_t *t)
+{
+    struct rp_manager *m = t->data;
+    int64_t now = rp_now_ms();
+    bool retention = now - m->last_retention_ms >= m->cfg->log_retention_check_interval_ms;
+    if (retention)
+        m->last_retention_ms = now;
+    for (size_t b = 0; b < HASH_BUCKETS; b++)
+        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next) {
+            if (!p->flush_running && plog_flush_due(p->log, now))
+                start_flush(m, p);
+            if (retention && !p->flush_running) {
+                int n = plog_apply_retention(p->log, now, p->high_watermark);
+                if (n > 0)
+                    LOG_INFO("replica", "%s-%d: retention deleted %d segment(s), log start offset now %lld",
+                             p->topic, p->index, n, (long long)plog_log_start_offset(p->log));
+            }
+            plog_housekeeping(p->log, now);
+        }
+}
+
+int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out)
+{
+    struct rp_manager *m = ferry_calloc(1, sizeof *m);
+    if (!m)
+        return FERRY_ENOMEM;
+    m->loop = loop;
+    m->cfg = cfg;
+    m->last_retention_ms = rp_now_ms();
+    uv_timer_init(loop, &m->housekeeping);
+    m->housekeeping.data = m;
+    uv_timer_start(&m->housekeeping, housekeeping_tick, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+    *out = m;
+    return 0;
+}
+
+static void partition_free(struct rp_partition *p)
+{
+    ferry_free(p->topic);
+    ferry_free(p);
+}
+
+/* The manager is freed once its timer is closed and no flush worker still refers to it. */
+static void manager_maybe_free(struct rp_manager *m)
+{
+    if (m->closing && m->timer_closed && m->flushes_running == 0)
+        ferry_free(m);
+}
+
+static void manager_closed(uv_handle_t *h)
+{
+    struct rp_manager *m = h->data;
+    m->timer_closed = true;
+    manager_maybe_free(m);
+}
+
+void rp_manager_close(struct rp_manager *m)
+{
+    m->closing = true;
+    while (m->watchers) {
+        struct rp_watcher *w = m->watchers;
+        rp_unwatch(m, w);
+        w->cancel(w);
+    }
+    for (size_t b = 0; b < HASH_BUCKETS; b++) {
+        struct rp_partition *p = m->buckets[b];
+        while (p) {
+            struct rp_partition *next = p->hash_next;
+            if (p->flush_running) {
+                /* a worker still holds duplicated fds; its completion frees the partition */
+                p->removed = true;
+            } else {
+                int rc = plog_close(p->log);
+                if (rc)
+                    LOG_ERROR("replica", "%s-%d: flush at close failed: %s", p->topic, p->index, ferry_strerror(rc));
+                partition_free(p);
+            }
+            p = next;
+        }
+        m->buckets[b] = NULL;
+    }
+    uv_timer_stop(&m->housekeeping);
+    uv_close((uv_handle_t *)&m->housekeeping, manager_closed);
+}
+
+struct rp_partition *rp_partition_get(struct rp_manager *m, proto_str topic, int32_t index)
+{
+    if (topic.len < 0)
+        return NULL;
+    for (struct rp_partition *p = m->buckets[hash_key(topic.p, (size_t)topic.len, index)]; p; p = p->hash_next)
+        if (p->index == index && strlen(p->topic) == (size_t)topic.len && memcmp(p->topic, topic.p, (size_t)topic.len) == 0)
+            return p;
+    return NULL;
+}
+
+int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, proto_uuid topic_id,
+                      const struct topic_config *config, int32_t leader_epoch, struct rp_partition **out)
+{
+    struct rp_partition *p = rp_partition_get(m, proto_str_from(topic), index);
+    if (p) {
+        p->leader_epoch = leader_epoch;
+        if (out)
+            *out = p;
+        return 0;
+    }
+    p = ferry_calloc(1, sizeof *p);
+    if (!p)
+        return FERRY_ENOMEM;
+    p->topic = ferry_strdup(topic);
+    if (!p->topic) {
+        ferry_free(p);
+        return FERRY_ENOMEM;
+    }
+    p->index = index;
+    p->topic_id = topic_id;
+    p->config = *config;
+    p->leader_epoch = leader_epoch;
+    struct plog_config pc;
+    plog_config_from_topic(&pc, config);
+    struct plog_open_opts opts = {.topic_id = &p->topic_id, .now_ms = rp_now_ms()};
+    const char *dir = m->cfg->log_dirs.count ? m->cfg->log_dirs.items[0] : "./ferry-data";
+    int rc = plog_open(dir, topic, index, &pc, &opts, &p->log);
+    if (rc) {
+        LOG_ERROR("replica", "cannot open log %s-%d in %s: %s", topic, index, dir, ferry_strerror(rc));
+        partition_free(p);
+        return rc;
+    }
+    p->high_watermark = plog_log_end_offset(p->log);
+    unsigned b = hash_key(topic, strlen(topic), index);
+    p->hash_next = m->buckets[b];
+    m->buckets[b] = p;
+    if (out)
+        *out = p;
+    return 0;
+}
+
+void rp_topic_config_changed(struct rp_manager *m, const char *topic, const struct topic_config *config)
+{
+    struct plog_config pc;
+    plog_config_from_topic(&pc, config);
+    for (size_t b = 0; b < HASH_BUCKETS; b++)
+        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
+            if (strcmp(p->topic, topic) == 0) {
+                p->config = *config;
+                plog_set_config(p->log, &pc);
+            }
+}
+
+void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
+{
+    unsigned b = hash_key(topic, strlen(topic), index);
+    for (struct rp_partition **pp = &m->buckets[b]; *pp; pp = &(*pp)->hash_next) {
+        struct rp_partition *p = *pp;
+        if (p->index != index || strcmp(p->topic, topic) != 0)
+            continue;
+        *pp = p->hash_next;
+        if (p->flush_running) {
+            p->removed = true; /* deleted when the running flush completes */
+            return;
+        }
+        int rc = plog_delete(p->log);
+        if (rc)
+            LOG_ERROR("replica", "%s-%d: deleting log failed: %s", topic, index, ferry_strerror(rc));
+        partition_free(p);
+        return;
+    }
+}
+
+int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len, int64_t now_ms,
+              struct plog_append_info *info)
+{
+    unsigned flags = p->config.message_timestamp_type == CONFIG_TIMESTAMP_LOG_APPEND_TIME
+                         ? PLOG_APPEND_LOG_APPEND_TIME
+                         : 0;
+    int rc = plog_append(p->log, batches, len, p->leader_epoch, now_ms, flags, info);
+    if (rc)
+        return rc;
+    p->high_watermark = plog_log_end_offset(p->log);
+    struct rp_watcher *w = m->watchers;
+    while (w) {
+        struct rp_watcher *next = w->next; /* notify may unwatch w */
+        w->notify(w, p);
+        w = next;
+    }
+    return 0;
+}
+
+bool rp_flush_due(struct rp_manager *m, struct rp_partition *p) { return plog_flush_due(p->log, rp_now_ms()); }
+
+static void flush_work_run(uv_work_t *w)
+{
+    struct flush_work *fw = (struct flush_work *)w;
+    fw->rc = plog_flush_run(&fw->f);
+}
+
+static void flush_work_done(uv_work_t *w, int status)
+{
+    struct flush_work *fw = (struct flush_work *)w;
+    struct rp_partition *p = fw->p;
+    struct rp_manager *m = fw->m;
+    int rc = status < 0 ? FERRY_EIO : fw->rc;
+    plog_flush_end(p->log, &fw->f, rc);
+    if (rc)
+        LOG_ERROR("replica", "%s-%d: flush failed: %s", p->topic, p->index, ferry_strerror(rc));
+    p->flush_running = false;
+    m->flushes_running--;
+    struct rp_flush_waiter *wt = fw->waiters;
+    ferry_free(fw);
+    while (wt) {
+        struct rp_flush_waiter *next = wt->next;
+        wt->done(wt->arg, rc);
+        ferry_free(wt);
+        wt = next;
+    }
+    if (p->removed) {
+        if (m->closing) {
+            plog_close(p->log);
+        } else {
+            int drc = plog_delete(p->log);
+            if (drc)
+                LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
+        }
+        partition_free(p);
+        manager_maybe_free(m);
+        return;
+    }
+    if (p->flush_again || p->flush_waiters) {
+        p->flush_again = false;
+        start_flush(m, p);
+    }
+}
+
+/* Starts a flush of everything appended so far; the waiters queued now are completed by it. */
+static void start_flush(struct rp_manager *m, struct rp_partition *p)
+{
+    if (p->flush_running) {
+        p->flush_again = true;
+        return;
+    }
+    struct flush_work *fw = ferry_calloc(1, sizeof *fw);
+    int rc = fw ? plog_flush_begin(p->log, &fw->f) : FERRY_ENOMEM;
+    if (rc) {
+        ferry_free(fw);
+        struct rp_flush_waiter *wt = p->flush_waiters;
+        p->flush_waiters = NULL;
+        while (wt) {
+            struct rp_flush_waiter *next = wt->next;
+            wt->done(wt->arg, rc);
+            ferry_free(wt);
+            wt = next;
+        }
+        return;
+    }
+    fw->m = m;
+    fw->p = p;
+    fw->waiters = p->flush_waiters;
+    p->flush_waiters = NULL;
+    p->flush_running = true;
+    m->flushes_running++;
+    uv_queue_work(m->loop, &fw->work, flush_work_run, flush_work_done);
+}
+
+void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn done, void *arg)
+{
+    struct rp_flush_waiter *wt = ferry_malloc(sizeof *wt);
+    if (!wt) {
+        done(arg, FERRY_ENOMEM);
+        return;
+    }
+    wt->done = done;
+    wt->arg = arg;
+    wt->next = p->flush_waiters;
+    p->flush_waiters = wt;
+    if (p->flush_running)
+        p->flush_again = true; /* the running flush may predate our appends */
+    else
+        start_flush(m, p);
+}
+
+void rp_watch(struct rp_manager *m, struct rp_watcher *w)
+{
+    w->prev = NULL;
+    w->next = m->watchers;
+    if (m->watchers)
+        m->watchers->prev = w;
+    m->watchers = w;
+}
+
+void rp_unwatch(struct rp_manager *m, struct rp_watcher *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (m->watchers == w)
+        m->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}

@@ -1,0 +1,80 @@
+/* partitions: the broker's hosted partitions (the replica manager): one partition log per hosted
+ * topic-partition, its high watermark, flushes run off the loop, and watchers that are woken when data
+ * is appended (Fetch long polls).
+ *
+ * Partitions are created and removed only by the metadata publisher reacting to metadata deltas
+ * (design principle 1); request handlers look them up and append or read. On a single node the high
+ * watermark is the log end offset; replication (a later issue) moves it by follower progress.
+ *
+ * Ownership: the manager owns its partitions and their logs; all of it belongs to the loop thread. */
+#ifndef FERRY_PARTITIONS_H
+#define FERRY_PARTITIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "broker/config/config.h"
+#include "broker/config/topic_config.h"
+#include "broker/log/log.h"
+#include "broker/proto/proto_types.h"
+
+struct rp_manager;
+
+struct rp_partition {
+    char *topic;
+    int32_t index;
+    proto_uuid topic_id;
+    struct plog *log;
+    struct topic_config config;
+    int32_t leader_epoch;
+    int64_t high_watermark;
+    /* private */
+    bool flush_running;
+    bool flush_again;
+    struct rp_flush_waiter *flush_waiters;
+    bool removed;
+    struct rp_partition *hash_next;
+};
+
+/* Someone waiting for appends (a parked Fetch). notify is called after every append to any partition;
+ * the watcher decides whether it cares. It may unwatch itself from notify. */
+struct rp_watcher {
+    void (*notify)(struct rp_watcher *w, struct rp_partition *p);
+    void (*cancel)(struct rp_watcher *w); /* the manager is closing; the watcher is already unwatched */
+    struct rp_watcher *prev, *next;
+};
+
+int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out);
+/* Cancels every watcher, flushes and closes every log (clean shutdown), then frees the manager. */
+void rp_manager_close(struct rp_manager *m);
+
+/* Opens (creating or recovering) the log of a partition this broker hosts. Idempotent. */
+int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, proto_uuid topic_id,
+                      const struct topic_config *config, int32_t leader_epoch, struct rp_partition **out);
+/* Applies a changed topic config to every hosted partition of the topic. */
+void rp_topic_config_changed(struct rp_manager *m, const char *topic, const struct topic_config *config);
+/* Deletes a partition's log and forgets it (topic deletion). */
+void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index);
+
+/* The hosted partition, or NULL. */
+struct rp_partition *rp_partition_get(struct rp_manager *m, proto_str topic, int32_t index);
+
+/* Appends validated batches as the leader (offsets assigned, leader epoch stamped), moves the high
+ * watermark and wakes the watchers. Returns plog_append's result. */
+int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len, int64_t now_ms,
+              struct plog_append_info *info);
+
+/* Calls done(arg, rc) once every append made to p so far is durable (fsynced off the loop). */
+typedef void (*rp_flush_done_fn)(void *arg, int rc);
+void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn done, void *arg);
+/* True when the partition's flush policy (flush.messages / flush.ms) asks for a flush now. */
+bool rp_flush_due(struct rp_manager *m, struct rp_partition *p);
+
+void rp_watch(struct rp_manager *m, struct rp_watcher *w);
+void rp_unwatch(struct rp_manager *m, struct rp_watcher *w);
+
+/* Wall-clock milliseconds (record timestamps, retention). */
+int64_t rp_now_ms(void);
+
+#endif
