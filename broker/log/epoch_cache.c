@@ -143,11 +143,12 @@ int log_epochs_serialize(const struct log_epoch_cache *c, char **text, size_t *l
     log_writer_printf(&w, "0\n%zu\n", c->n);
     for (size_t i = 0; i < c->n; i++)
         log_writer_printf(&w, "%d %lld\n", c->e[i].epoch, (long long)c->e[i].start_offset);
+    proto_write_i8(&w, 0); /* NUL-terminated for the caller, not counted */
     if (w.err) {
         proto_writer_free(&w);
         return FERRY_ENOMEM;
     }
     *text = (char *)w.buf;
-    *len = w.len;
+    *len = w.len - 1;
     return 0;
 }

@@ -31,7 +31,7 @@ void log_epochs_clear(struct log_epoch_cache *c);
 static inline int32_t log_epochs_latest(const struct log_epoch_cache *c) { return c->n ? c->e[c->n - 1].epoch : -1; }
 void log_epochs_end_offset_for(const struct log_epoch_cache *c, int32_t epoch, int64_t log_end_offset,
                                int32_t *out_epoch, int64_t *out_offset);
-/* The checkpoint text (ferry_malloc'd). */
+/* The checkpoint text (ferry_malloc'd, NUL-terminated). */
 int log_epochs_serialize(const struct log_epoch_cache *c, char **text, size_t *len);
 
 #endif

@@ -45,7 +45,8 @@ struct logdir_meta {
  * keys in any order, unknown keys ignored. Version 1 needs node.id and cluster.id, version 0 broker.id.
  * FERRY_EPARSE otherwise. Thread-safe. */
 int logdir_meta_parse(const char *text, size_t len, struct logdir_meta *out);
-/* Formats it as Kafka does ("#\n#Sat Nov 21 14:02:54 UTC 2026\n" then the keys). Thread-safe. */
+/* Formats it as Kafka does ("#\n#Sat Nov 21 14:02:54 UTC 2026\n" then the keys) into a ferry_malloc'd,
+ * NUL-terminated string. Thread-safe. */
 int logdir_meta_format(const struct logdir_meta *m, int64_t now_ms, char **text, size_t *len);
 /* `<dir>/meta.properties`: FERRY_ENOTFOUND if absent. Thread-safe. */
 int logdir_meta_read(const char *dir, struct logdir_meta *out);

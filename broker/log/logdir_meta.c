@@ -189,12 +189,13 @@ int logdir_meta_format(const struct logdir_meta *m, int64_t now_ms, char **text,
     log_writer_printf(&w, "version=%d\n", m->version);
     if (m->cluster_id[0])
         log_writer_printf(&w, "cluster.id=%s\n", m->cluster_id);
+    proto_write_i8(&w, 0); /* NUL-terminated for the caller, not counted */
     if (w.err) {
         proto_writer_free(&w);
         return FERRY_ENOMEM;
     }
     *text = (char *)w.buf;
-    *len = w.len;
+    *len = w.len - 1;
     return 0;
 }
 
