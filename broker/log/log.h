@@ -268,7 +268,8 @@ int plog_flush_sync(struct plog *log);
 int64_t plog_unflushed_messages(const struct plog *log);
 /* How long the oldest unflushed append has waited (0 if nothing is unflushed). */
 int64_t plog_unflushed_ms(const struct plog *log, int64_t now_ms);
-/* True when flush.messages or flush.ms says a flush is due. */
+/* True when flush.messages or flush.ms says a flush is due, or when a segment rolled since the last flush
+ * (Kafka flushes rolled segments in the background, so crash recovery only has the active one to read). */
 bool plog_flush_due(const struct plog *log, int64_t now_ms);
 
 /* ---- uuids (Kafka's Uuid: 16 bytes, printed as 22 chars of unpadded base64url) ------------------------- */

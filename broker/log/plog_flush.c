@@ -130,5 +130,9 @@ bool plog_flush_due(const struct plog *log, int64_t now_ms)
     int64_t n = plog_unflushed_messages(log);
     if (n <= 0)
         return false;
+    /* Kafka also flushes every segment that rolls (in the background), which bounds crash recovery to the
+     * active segment whatever the flush policy. */
+    if (log->recovery_point < plog_active(log)->base_offset)
+        return true;
     return n >= log->cfg.flush_messages || plog_unflushed_ms(log, now_ms) >= log->cfg.flush_ms;
 }

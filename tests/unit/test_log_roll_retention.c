@@ -69,8 +69,12 @@ static void test_roll_by_size(void **state)
     f->cfg.segment_bytes = 3 * b; /* three batches per segment */
     f->cfg.index_interval_bytes = 1;
     open_log(f);
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 3; i++)
         append_n(f->log, 2, T_NOW, 100, 0);
+    assert_false(plog_flush_due(f->log, T_NOW)); /* default policy: never by count or time */
+    for (int i = 3; i < 10; i++)
+        append_n(f->log, 2, T_NOW, 100, 0);
+    assert_true(plog_flush_due(f->log, T_NOW)); /* ...but a rolled segment is flushed */
     assert_int_equal(plog_segment_count(f->log), 4);
     for (int64_t base = 0; base < 20; base += 6) {
         char *p = seg_file(f->log, base, ".log");
