@@ -47,6 +47,11 @@ static inline struct log_segment *plog_active(const struct plog *log) { return l
 
 /* Index of the segment holding offset (the last one whose base is <= offset; 0 if offset is below all). */
 size_t plog_segment_index(const struct plog *log, int64_t offset);
+/* Adds a segment at the end of the array (growing it). */
+int plog_push_segment(struct plog *log, struct log_segment *s);
+/* Opens and recovers the segments found in the directory (plog_load.c). `*changed` when files were cut,
+ * moved aside or rebuilt. */
+int plog_load_segments(struct plog *log, const struct plog_open_opts *opts, int64_t now, bool *changed);
 /* Appends a new empty segment at base_offset (seals the current active one). */
 int plog_add_segment(struct plog *log, int64_t base_offset, int64_t now_ms);
 /* Takes the first `n` segments out of the log: renamed `.deleted`, removed now or after the delay. */
