@@ -1,0 +1,97 @@
+/* kraft_node: a quorum-mode node's metadata side on the event loop (the I/O edge around the pure cores):
+ * the metadata log, the metadata image, and the quorum controller of a single-voter quorum.
+ *
+ * Start (blocking, before the loop runs): checks the storage (kraft_storage_ensure), opens and recovers
+ * the metadata log, replays every batch into the image (through metalog_loader), then, as the single
+ * voter, becomes leader: bumps the epoch in quorum-state (durably, candidate then leader), appends a
+ * LeaderChange control batch, writes the bootstrap records on an empty log (BeginTransaction,
+ * bootstrap.checkpoint's FeatureLevelRecord, ZkMigrationStateRecord NONE, EndTransaction), aborts a
+ * transaction left open by a crash, registers the controller (RegisterControllerRecord) and the local
+ * broker (RegisterBrokerRecord with BrokerEpoch = the offset of that record, the advertised listeners;
+ * then BrokerRegistrationChangeRecord to unfence it, electing it leader of leaderless partitions whose ISR
+ * holds it). Each of these is fsynced before it is applied.
+ *
+ * Writes: operations are queued and run one at a time. For each, the controller decides against the
+ * image as it stands after every earlier write (ctrl.h), the records are appended as one batch (more
+ * than 10000 records: several batches inside Begin/EndTransaction), fsynced off the loop
+ * (uv_queue_work running plog_flush_run), and only then applied to the image; the publisher is told
+ * the delta and the caller's completion runs (durable before acknowledged). The image is only ever
+ * rebuilt from the log, so a restart reproduces it exactly.
+ *
+ * Ownership: the node belongs to the loop thread. Requests, arenas and responses handed to the admin
+ * entry points stay the caller's and must live until `done` runs; responses are filled in the caller's
+ * arena. Completions and the publisher are called from the loop, never from inside the call that
+ * queued the operation. After kraft_node_stop no callback runs again: queued operations are dropped
+ * (one already being written may still become durable) and the node frees itself once the loop has
+ * run its last callbacks. An I/O error on the metadata log stops all writes (Kafka's controller would
+ * exit): later operations complete with UNKNOWN_SERVER_ERROR. */
+#ifndef FERRY_KRAFT_NODE_H
+#define FERRY_KRAFT_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "broker/metadata/md_delta.h"
+#include "broker/metadata/md_image.h"
+#include "kraftmode/metalog_record.h"
+#include "proto_messages.h"
+
+struct ferry_config;
+struct kraft_node;
+
+/* Starts the node (see above). `cfg` must outlive the node. format_if_missing: format unformatted
+ * directories instead of refusing to start (the no-config default node). On failure returns a negative
+ * FERRY_E* with a one-line reason in err, and *out is NULL. */
+int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing, struct kraft_node **out,
+                     char *err, size_t errlen);
+
+/* Begins a clean shutdown: no more callbacks; the metadata log is flushed and closed and the node freed
+ * as the loop runs (uv_run until it returns). */
+void kraft_node_stop(struct kraft_node *node);
+
+/* The image: valid until the next loop iteration that commits a write. */
+const struct md_image *kraft_node_image(const struct kraft_node *node);
+int32_t kraft_node_id(const struct kraft_node *node);
+int32_t kraft_node_epoch(const struct kraft_node *node);           /* the Raft epoch this node leads */
+int64_t kraft_node_end_offset(const struct kraft_node *node);      /* metadata log end offset */
+int64_t kraft_node_committed_offset(const struct kraft_node *node); /* last offset applied to the image */
+const char *kraft_node_cluster_id(const struct kraft_node *node);
+
+/* The publisher: called once (from inside this call) with a delta describing everything applied so far
+ * (delta->initial set: the whole image after replay and start-up), then after every committed write
+ * with that write's delta. One publisher; setting another replaces it, NULL removes it. */
+void kraft_node_set_publisher(struct kraft_node *node,
+                              void (*publish)(void *arg, const struct md_image *img, const struct md_delta *delta),
+                              void *arg);
+
+/* Appends raw metadata records (one batch, or several inside Begin/EndTransaction past 10000 records) and
+ * applies them once durable. recs and what they point to must stay valid until done(arg, rc) runs;
+ * rc is 0, or a FERRY_E* when the write failed (nothing applied). Returns 0, or FERRY_EINVAL (n == 0,
+ * a record that is not metadata) / FERRY_ENOMEM, in which case done is not called. */
+int kraft_node_submit(struct kraft_node *node, const struct metalog_rec *recs, size_t n,
+                      void (*done)(void *arg, int rc), void *arg);
+
+/* Admin operations (see ctrl.h for the decisions). The response is filled in arena `a`; done(arg) runs
+ * once the records are durable and applied (or at once, from the loop, when there are none). */
+void kraft_create_topics(struct kraft_node *node, const struct CreateTopicsRequest *req, int16_t version,
+                         struct proto_arena *a, struct CreateTopicsResponse *resp, void (*done)(void *arg), void *arg);
+void kraft_delete_topics(struct kraft_node *node, const struct DeleteTopicsRequest *req, int16_t version,
+                         struct proto_arena *a, struct DeleteTopicsResponse *resp, void (*done)(void *arg), void *arg);
+void kraft_create_partitions(struct kraft_node *node, const struct CreatePartitionsRequest *req, int16_t version,
+                             struct proto_arena *a, struct CreatePartitionsResponse *resp, void (*done)(void *arg),
+                             void *arg);
+void kraft_alter_configs(struct kraft_node *node, const struct AlterConfigsRequest *req, int16_t version,
+                         struct proto_arena *a, struct AlterConfigsResponse *resp, void (*done)(void *arg), void *arg);
+void kraft_incremental_alter_configs(struct kraft_node *node, const struct IncrementalAlterConfigsRequest *req,
+                                     int16_t version, struct proto_arena *a,
+                                     struct IncrementalAlterConfigsResponse *resp, void (*done)(void *arg), void *arg);
+
+/* Auto-creation for Metadata requests (num.partitions, default.replication.factor; the internal topics
+ * with their own settings). The names are copied. done(arg) runs once the topics exist (or creation
+ * failed: the reason is logged); done may be NULL. */
+void kraft_auto_create_topics(struct kraft_node *node, const char *const *names, size_t n, void (*done)(void *arg),
+                              void *arg);
+
+#endif
