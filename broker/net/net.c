@@ -477,6 +477,15 @@ int net_server_new(uv_loop_t *loop, const struct net_limits *limits, struct net_
     return 0;
 }
 
+static void listener_closed(uv_handle_t *h)
+{
+    struct net_listener *l = h->data;
+    struct net_server *s = l->server;
+    ferry_free(l);
+    if (--s->open_handles == 0 && s->closing)
+        ferry_free(s);
+}
+
 int net_server_listen(struct net_server *s, const char *name, const char *host, int port, net_dispatch_fn dispatch,
                       void *ctx, int *bound_port)
 {
@@ -501,9 +510,7 @@ int net_server_listen(struct net_server *s, const char *name, const char *host, 
         rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
     if (rc != 0) {
         LOG_ERROR("net", "listener %s: cannot listen on %s:%d: %s", name, host, port, uv_strerror(rc));
-        l->tcp.data = s;
-        uv_close((uv_handle_t *)&l->tcp, handle_closed);
-        ferry_free(l);
+        uv_close((uv_handle_t *)&l->tcp, listener_closed);
         return FERRY_EIO;
     }
     struct sockaddr_storage bound;
@@ -517,15 +524,6 @@ int net_server_listen(struct net_server *s, const char *name, const char *host, 
     s->listeners = l;
     LOG_INFO("net", "listening on %s:%d (%s)", host, actual, name);
     return 0;
-}
-
-static void listener_closed(uv_handle_t *h)
-{
-    struct net_listener *l = h->data;
-    struct net_server *s = l->server;
-    ferry_free(l);
-    if (--s->open_handles == 0 && s->closing)
-        ferry_free(s);
 }
 
 void net_server_close(struct net_server *s)
