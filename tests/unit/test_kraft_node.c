@@ -178,6 +178,8 @@ static void test_start_fresh(void **state)
                                          "\"appliedOffset\":0,\"currentVoters\":[{\"voterId\":1}],\"data_version\":0}");
     snprintf(path, sizeof path, "%s/data/__cluster_metadata-0/partition.metadata", f->dir);
     assert_non_null(strstr(read_file(path), "topic_id: AAAAAAAAAAAAAAAAAAAAAQ"));
+    snprintf(path, sizeof path, "%s/data/__cluster_metadata-0/leader-epoch-checkpoint", f->dir);
+    assert_string_equal(read_file(path), "0\n1\n1 0\n");
     snprintf(path, sizeof path, "%s/data/meta.properties", f->dir);
     char *meta = read_file(path);
     assert_non_null(strstr(meta, "cluster.id="));
@@ -198,6 +200,8 @@ static void test_start_fresh(void **state)
     snprintf(path, sizeof path, "%s/data/__cluster_metadata-0/quorum-state", f->dir);
     assert_non_null(strstr(read_file(path), "\"leaderEpoch\":2"));
     assert_int_equal(md_image_broker(kraft_node_image(f->node), 1)->epoch, 10); /* 8 LeaderChange, 9 controller */
+    snprintf(path, sizeof path, "%s/data/__cluster_metadata-0/leader-epoch-checkpoint", f->dir);
+    assert_string_equal(read_file(path), "0\n2\n1 0\n2 8\n");
 }
 
 static struct CreateTopicsRequest *ct(struct proto_arena *a, const char *name, int32_t np, const char *cfg_key,
