@@ -102,11 +102,10 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     b->loop = loop;
     b->cfg = cfg;
     b->node_id = cfg->node_id;
-    int rc = rp_manager_new(loop, cfg, &b->partitions);
-    if (rc) {
-        snprintf(err, errlen, "out of memory");
+    /* the log directories' locks first, so that two nodes never share a directory */
+    int rc = rp_manager_new(loop, cfg, &b->partitions, err, errlen);
+    if (rc)
         return rc;
-    }
     rc = kraft_node_start(loop, cfg, format_if_missing, &b->kraft, err, errlen);
     if (rc)
         return rc;
@@ -124,8 +123,10 @@ void broker_stop(struct broker *b)
     if (b->net)
         net_server_close(b->net);
     b->net = NULL;
-    if (b->partitions)
-        rp_manager_close(b->partitions);
+    if (b->partitions) {
+        const struct md_broker *self = b->kraft ? md_image_broker(broker_image(b), b->node_id) : NULL;
+        rp_manager_close(b->partitions, self ? self->epoch : -1);
+    }
     b->partitions = NULL;
     if (b->kraft)
         kraft_node_stop(b->kraft);

@@ -8,6 +8,7 @@
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "broker/log/logdir.h"
 
 #define HASH_BUCKETS 1024
 #define HOUSEKEEPING_MS 1000
@@ -21,6 +22,11 @@ struct rp_flush_waiter {
 struct rp_manager {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
+    struct logdir **dirs; /* one per log.dirs entry */
+    size_t ndirs;
+    int64_t broker_epoch;   /* for the clean-shutdown markers */
+    int64_t last_checkpoint_ms;
+    bool checkpoint_running;
     struct rp_partition *buckets[HASH_BUCKETS];
     struct rp_watcher *watchers;
     uv_timer_t housekeeping;
@@ -71,10 +77,62 @@ static void plog_config_from_topic(struct plog_config *pc, const struct topic_co
 
 static void start_flush(struct rp_manager *m, struct rp_partition *p);
 
+struct checkpoint_work {
+    uv_work_t work;
+    struct rp_manager *m;
+    struct logdir_checkpoint *cps;
+    size_t n;
+};
+
+static void checkpoint_run(uv_work_t *w)
+{
+    struct checkpoint_work *cw = (struct checkpoint_work *)w;
+    for (size_t i = 0; i < cw->n; i++)
+        if (logdir_checkpoint_write(&cw->cps[i]) != 0)
+            LOG_ERROR("replica", "cannot write the offset checkpoints of %s", cw->cps[i].recovery_path);
+}
+
+static void manager_maybe_free(struct rp_manager *m);
+
+static void checkpoint_done(uv_work_t *w, int status)
+{
+    struct checkpoint_work *cw = (struct checkpoint_work *)w;
+    for (size_t i = 0; i < cw->n; i++)
+        logdir_checkpoint_free(&cw->cps[i]);
+    ferry_free(cw->cps);
+    cw->m->checkpoint_running = false;
+    manager_maybe_free(cw->m);
+    ferry_free(cw);
+}
+
+/* Writes every directory's recovery-point and log-start checkpoints from a worker thread. */
+static void start_checkpoint(struct rp_manager *m)
+{
+    struct checkpoint_work *cw = ferry_calloc(1, sizeof *cw);
+    struct logdir_checkpoint *cps = ferry_calloc(m->ndirs + 1, sizeof *cps);
+    if (!cw || !cps) {
+        ferry_free(cw);
+        ferry_free(cps);
+        return;
+    }
+    for (size_t i = 0; i < m->ndirs; i++) {
+        if (logdir_checkpoint_collect(m->dirs[i], &cps[cw->n]) == 0)
+            cw->n++;
+    }
+    cw->m = m;
+    cw->cps = cps;
+    m->checkpoint_running = true;
+    uv_queue_work(m->loop, &cw->work, checkpoint_run, checkpoint_done);
+}
+
 static void housekeeping_tick(uv_timer_t *t)
 {
     struct rp_manager *m = t->data;
     int64_t now = rp_now_ms();
+    if (!m->checkpoint_running && now - m->last_checkpoint_ms >= m->cfg->log_flush_offset_checkpoint_interval_ms) {
+        m->last_checkpoint_ms = now;
+        start_checkpoint(m);
+    }
     bool retention = now - m->last_retention_ms >= m->cfg->log_retention_check_interval_ms;
     if (retention)
         m->last_retention_ms = now;
@@ -92,19 +150,50 @@ static void housekeeping_tick(uv_timer_t *t)
         }
 }
 
-int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out)
+int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out, char *err,
+                   size_t errlen)
 {
     struct rp_manager *m = ferry_calloc(1, sizeof *m);
-    if (!m)
+    if (!m || !(m->dirs = ferry_calloc(cfg->log_dirs.count + 1, sizeof *m->dirs))) {
+        ferry_free(m);
+        snprintf(err, errlen, "out of memory");
         return FERRY_ENOMEM;
+    }
     m->loop = loop;
     m->cfg = cfg;
-    m->last_retention_ms = rp_now_ms();
+    m->broker_epoch = -1;
+    int64_t now = rp_now_ms();
+    struct plog_config defaults;
+    plog_config_default(&defaults);
+    for (size_t i = 0; i < cfg->log_dirs.count; i++) {
+        const char *path = cfg->log_dirs.items[i];
+        int rc = logdir_open(path, &m->dirs[m->ndirs]);
+        if (rc) {
+            snprintf(err, errlen, "cannot use log directory %s (log.dirs): %s%s", path, ferry_strerror(rc),
+                     rc == FERRY_EEXIST ? " (another process holds its .lock)" : "");
+            goto err_after_dirs;
+        }
+        m->ndirs++;
+        rc = logdir_load_logs(m->dirs[i], &defaults, now);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot load the partition logs of %s: %s", path, ferry_strerror(rc));
+            goto err_after_dirs;
+        }
+    }
+    m->last_retention_ms = now;
+    m->last_checkpoint_ms = now;
     uv_timer_init(loop, &m->housekeeping);
     m->housekeeping.data = m;
     uv_timer_start(&m->housekeeping, housekeeping_tick, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
     *out = m;
     return 0;
+
+err_after_dirs:
+    for (size_t i = 0; i < m->ndirs; i++)
+        logdir_close_abandon(m->dirs[i]);
+    ferry_free(m->dirs);
+    ferry_free(m);
+    return FERRY_EIO;
 }
 
 static void partition_free(struct rp_partition *p)
@@ -113,11 +202,20 @@ static void partition_free(struct rp_partition *p)
     ferry_free(p);
 }
 
-/* The manager is freed once its timer is closed and no flush worker still refers to it. */
+/* The manager closes its log directories and frees itself once its timer is closed and no worker
+ * (flush, checkpoint) still refers to it. */
 static void manager_maybe_free(struct rp_manager *m)
 {
-    if (m->closing && m->timer_closed && m->flushes_running == 0)
-        ferry_free(m);
+    if (!m->closing || !m->timer_closed || m->flushes_running > 0 || m->checkpoint_running)
+        return;
+    for (size_t i = 0; i < m->ndirs; i++) {
+        const char *path = m->cfg->log_dirs.items[i];
+        int rc = logdir_close(m->dirs[i], m->broker_epoch);
+        if (rc)
+            LOG_ERROR("replica", "closing log directory %s: %s", path, ferry_strerror(rc));
+    }
+    ferry_free(m->dirs);
+    ferry_free(m);
 }
 
 static void manager_closed(uv_handle_t *h)
@@ -127,9 +225,10 @@ static void manager_closed(uv_handle_t *h)
     manager_maybe_free(m);
 }
 
-void rp_manager_close(struct rp_manager *m)
+void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
 {
     m->closing = true;
+    m->broker_epoch = broker_epoch;
     while (m->watchers) {
         struct rp_watcher *w = m->watchers;
         rp_unwatch(m, w);
@@ -139,15 +238,10 @@ void rp_manager_close(struct rp_manager *m)
         struct rp_partition *p = m->buckets[b];
         while (p) {
             struct rp_partition *next = p->hash_next;
-            if (p->flush_running) {
-                /* a worker still holds duplicated fds; its completion frees the partition */
-                p->removed = true;
-            } else {
-                int rc = plog_close(p->log);
-                if (rc)
-                    LOG_ERROR("replica", "%s-%d: flush at close failed: %s", p->topic, p->index, ferry_strerror(rc));
-                partition_free(p);
-            }
+            if (p->flush_running)
+                p->removed = true; /* the running flush's completion frees the partition */
+            else
+                partition_free(p); /* its log is closed with its directory */
             p = next;
         }
         m->buckets[b] = NULL;
@@ -190,14 +284,29 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
     p->leader_epoch = leader_epoch;
     struct plog_config pc;
     plog_config_from_topic(&pc, config);
-    struct plog_open_opts opts = {.topic_id = &p->topic_id, .now_ms = rp_now_ms()};
-    const char *dir = m->cfg->log_dirs.count ? m->cfg->log_dirs.items[0] : "./ferry-data";
-    int rc = plog_open(dir, topic, index, &pc, &opts, &p->log);
+    /* a log already on disk stays where it is; a new one goes to the directory with the fewest logs */
+    for (size_t i = 0; i < m->ndirs && !p->dir; i++)
+        if (logdir_find(m->dirs[i], topic, index))
+            p->dir = m->dirs[i];
+    if (!p->dir)
+        for (size_t i = 0; i < m->ndirs; i++)
+            if (!p->dir || logdir_log_count(m->dirs[i]) < logdir_log_count(p->dir))
+                p->dir = m->dirs[i];
+    if (!p->dir) {
+        partition_free(p);
+        return FERRY_EINVAL;
+    }
+    int rc = logdir_create_log(p->dir, topic, index, &pc, &p->topic_id, rp_now_ms(), &p->log);
     if (rc) {
-        LOG_ERROR("replica", "cannot open log %s-%d in %s: %s", topic, index, dir, ferry_strerror(rc));
+        LOG_ERROR("replica", "cannot open log %s-%d in %s: %s", topic, index, logdir_path(p->dir),
+                  ferry_strerror(rc));
         partition_free(p);
         return rc;
     }
+    plog_set_config(p->log, &pc);
+    proto_uuid on_disk;
+    if (plog_topic_id(p->log, &on_disk) && memcmp(on_disk.b, topic_id.b, 16) != 0)
+        LOG_WARN("replica", "%s-%d: partition.metadata holds another topic id than the metadata", topic, index);
     p->high_watermark = plog_log_end_offset(p->log);
     unsigned b = hash_key(topic, strlen(topic), index);
     p->hash_next = m->buckets[b];
@@ -231,7 +340,7 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
             p->removed = true; /* deleted when the running flush completes */
             return;
         }
-        int rc = plog_delete(p->log);
+        int rc = logdir_delete_log(p->dir, p->log);
         if (rc)
             LOG_ERROR("replica", "%s-%d: deleting log failed: %s", topic, index, ferry_strerror(rc));
         partition_free(p);
@@ -286,10 +395,8 @@ static void flush_work_done(uv_work_t *w, int status)
         wt = next;
     }
     if (p->removed) {
-        if (m->closing) {
-            plog_close(p->log);
-        } else {
-            int drc = plog_delete(p->log);
+        if (!m->closing) {
+            int drc = logdir_delete_log(p->dir, p->log);
             if (drc)
                 LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
         }

@@ -21,6 +21,8 @@
 
 struct rp_manager;
 
+struct logdir;
+
 struct rp_partition {
     char *topic;
     int32_t index;
@@ -30,6 +32,7 @@ struct rp_partition {
     int32_t leader_epoch;
     int64_t high_watermark;
     /* private */
+    struct logdir *dir; /* the log directory that owns the log */
     bool flush_running;
     bool flush_again;
     struct rp_flush_waiter *flush_waiters;
@@ -45,9 +48,14 @@ struct rp_watcher {
     struct rp_watcher *prev, *next;
 };
 
-int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out);
-/* Cancels every watcher, flushes and closes every log (clean shutdown), then frees the manager. */
-void rp_manager_close(struct rp_manager *m);
+/* Opens every log directory of log.dirs (taking its lock, reading its checkpoints) and loads the partition
+ * logs found there, recovering them as needed. Blocking: call at start-up. Returns 0, or FERRY_EEXIST
+ * when another process holds a directory (message in err). */
+int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out, char *err,
+                   size_t errlen);
+/* Cancels every watcher, then, once running flushes are done, closes every log directory cleanly (logs
+ * flushed, checkpoints and the clean-shutdown marker written) and frees the manager. */
+void rp_manager_close(struct rp_manager *m, int64_t broker_epoch);
 
 /* Opens (creating or recovering) the log of a partition this broker hosts. Idempotent. */
 int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, proto_uuid topic_id,
