@@ -63,7 +63,7 @@ static int collect_configs(struct ctrl_ctx *c, const creatable_topic *t, struct 
     if (used) {
         char names[MSG_LEN];
         snprintf(names, sizeof names, "%s", msg);
-        snprintf(msg, msglen, "Null value not supported for topic configs: %s", names);
+        snprintf(msg, msglen, "Null value not supported for topic configs: %.900s", names);
         return KERR_INVALID_CONFIG;
     }
     return 0;

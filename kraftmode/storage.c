@@ -399,7 +399,7 @@ int kraft_storage_ensure(const struct ferry_config *cfg, bool format_if_missing,
     if ((rc = check_metadata_location(s, n, cfg->metadata_log_dir, err, errlen)) != 0)
         goto out;
     if (cluster_id_out)
-        snprintf(cluster_id_out, 23, "%s", cluster_id ? cluster_id : "");
+        snprintf(cluster_id_out, 23, "%.22s", cluster_id ? cluster_id : "");
 out:
     ferry_free(s);
     storage_dirs_free(dirs, n);

@@ -43,7 +43,7 @@ static int teardown(void **state)
 /* The built-in single node with its directories under tmp: log.dirs = a,b and metadata.log.dir = m. */
 static void load(struct ferry_config *cfg, int node_id, bool separate_meta)
 {
-    char dirs[700], meta[700], node[64], voters[128];
+    char dirs[1200], meta[700], node[64], voters[128];
     snprintf(dirs, sizeof dirs, "log.dirs=%s/a,%s/b", tmp, tmp);
     snprintf(meta, sizeof meta, "metadata.log.dir=%s/m", tmp);
     snprintf(node, sizeof node, "node.id=%d", node_id);
@@ -133,7 +133,7 @@ static void test_format(void **state)
     config_free(&cfg);
 
     /* A new directory is formatted alongside the others with --ignore-formatted. */
-    char dirs[700], meta[700];
+    char dirs[1700], meta[700];
     snprintf(dirs, sizeof dirs, "log.dirs=%s/a,%s/b,%s/c", tmp, tmp, tmp);
     snprintf(meta, sizeof meta, "metadata.log.dir=%s/m", tmp);
     const char *ov[] = {dirs, meta};
