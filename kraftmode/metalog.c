@@ -92,8 +92,11 @@ int metalog_scan(struct metalog *ml, int (*cb)(void *arg, const uint8_t *batch, 
             return rc;
         if (res.len == 0) {
             ferry_free(res.data);
-            if (res.next_offset <= offset)
-                break; /* nothing more (should not happen below the end) */
+            if (res.next_offset <= offset) {
+                LOG_ERROR("kraft", "%s: no batch found at offset %lld below the log end offset %lld", ml->dir,
+                          (long long)offset, (long long)end);
+                return FERRY_ECORRUPT;
+            }
             offset = res.next_offset;
             continue;
         }

@@ -138,8 +138,8 @@ int metalog_decode_batch(const uint8_t *batch, size_t len, struct proto_arena *a
     if (out->h.attributes & RB_ATTR_COMPRESSION_MASK)
         return FERRY_EUNSUPPORTED;
     out->control = (out->h.attributes & RB_ATTR_CONTROL) != 0;
-    if (out->h.record_count < 0)
-        return FERRY_EPARSE;
+    if (out->h.record_count < 0 || (size_t)out->h.record_count > len - RB_HEADER_SIZE)
+        return FERRY_EPARSE; /* every record takes at least one byte */
     struct proto_reader r;
     proto_reader_init(&r, batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE);
     if (out->control) {
