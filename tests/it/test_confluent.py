@@ -124,6 +124,74 @@ class ConfluentTest(ft.FerryTestCase):
         self.assertEqual(len(reports), 1)
         self.assertIsNotNone(reports[0], "a message to partition 5 of a 1-partition topic was acknowledged")
 
+    def test_large_messages(self):
+        """A record bigger than the consumer's fetch sizes still arrives whole (KIP-74); records over
+        max.message.bytes are refused with MESSAGE_TOO_LARGE (10)."""
+        topic = "cf-large"
+        ft.create_topic(self.n, topic, partitions=1, config={"max.message.bytes": "3000000"})
+        big = bytes((i * 31 + 7) % 251 for i in range(1500 * 1024))
+        reports = []
+        p = Producer({"bootstrap.servers": self.n.bootstrap, "acks": "all", "message.max.bytes": 10000000,
+                      "linger.ms": 0})
+        on = lambda err, msg: reports.append((err, msg.offset()))  # noqa: E731
+        p.produce(topic, b"small-before", on_delivery=on)
+        p.flush(60)
+        p.produce(topic, big, key=b"big", on_delivery=on)
+        p.flush(60)
+        p.produce(topic, b"small-after", on_delivery=on)
+        p.flush(60)
+        self.assertEqual(reports, [(None, 0), (None, 1), (None, 2)])
+        # Default fetch sizes are 1 MiB per partition: smaller than the 1.5 MiB record.
+        got = ft.consume_confluent(self.n, topic, [0], extra_conf={"fetch.message.max.bytes": 1048576})[0]
+        self.assertEqual([m.value() for m in got], [b"small-before", big, b"small-after"])
+        from kafka import KafkaConsumer, TopicPartition as KTP
+        kc = KafkaConsumer(bootstrap_servers=self.n.bootstrap, group_id=None, enable_auto_commit=False,
+                           api_version_auto_timeout_ms=10000, max_partition_fetch_bytes=1048576)
+        try:
+            tp = KTP(topic, 0)
+            kc.assign([tp])
+            kc.seek(tp, 1)
+            recs = []
+            deadline = time.monotonic() + 60
+            while not recs and time.monotonic() < deadline:
+                recs = kc.poll(timeout_ms=500).get(tp, [])
+            self.assertTrue(recs, "kafka-python did not receive the 1.5 MiB record")
+            self.assertEqual((recs[0].offset, recs[0].value), (1, big))
+        finally:
+            kc.close()
+
+        # Over the topic's max.message.bytes: refused, nothing appended.
+        reports.clear()
+        p.produce(topic, b"x" * 3100000, on_delivery=on)
+        p.flush(60)
+        self.assertEqual(len(reports), 1)
+        self.assertIsNotNone(reports[0][0], "a record over max.message.bytes was accepted")
+        self.assertEqual(reports[0][0].code(), 10, str(reports[0][0]))
+        with self.n.conn() as c:
+            self.assertEqual(c.list_offset(topic, 0, -1)["offset"], 3)
+
+    def test_log_append_time(self):
+        """message.timestamp.type=LogAppendTime: the broker stamps the batch (and recomputes its CRC)."""
+        topic = "cf-logappend"
+        ft.create_topic(self.n, topic, partitions=1, config={"message.timestamp.type": "LogAppendTime"})
+        before = int(time.time() * 1000)
+        with self.n.conn() as c:
+            r = c.produce(topic, 0, ft.build_batch([(b"a", b"1", []), (b"b", b"2", [])], base_ts=1000000))
+            after = int(time.time() * 1000)
+            self.assertEqual(r["error"], 0)
+            self.assertTrue(before - 1000 <= r["log_append_time"] <= after + 1000, r)
+            d = c.fetch(topic, 0, 0, version=4)
+            bs = ft.parse_batches(d["records"])
+            self.assertEqual(len(bs), 1)
+            b = bs[0]
+            self.assertTrue(b.crc_ok, "CRC not recomputed after setting LogAppendTime: %r" % b)
+            self.assertTrue(b.attributes & 0x08, "timestamp type bit not set: %r" % b)
+            self.assertEqual(b.max_ts, r["log_append_time"])
+        got = ft.consume_confluent(self.n, topic, [0])[0]
+        self.assertEqual([m.value() for m in got], [b"1", b"2"])
+        for m in got:
+            self.assertEqual(m.timestamp(), (2, r["log_append_time"]))  # TIMESTAMP_LOG_APPEND_TIME
+
     # -- admin ---------------------------------------------------------------------------------------------
     def test_list_topics_metadata(self):
         ft.create_topic(self.n, "cf-meta", partitions=2)

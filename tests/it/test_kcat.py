@@ -130,6 +130,25 @@ class KcatTest(ft.FerryTestCase):
     def test_zstd(self):
         self.roundtrip("zstd", ft.CODEC_ZSTD)
 
+    def test_auto_created_topic(self):
+        """A producer's Metadata request (allow_auto_topic_creation) creates a missing topic with the
+        broker's defaults (auto.create.topics.enable is true by default, num.partitions 1)."""
+        topic = "kcat-auto-created"
+        lines = b"".join(b"auto-%d\n" % i for i in range(100))
+        res = ft.run_kcat(["-P", "-b", self.n.bootstrap, "-t", topic, "-X", "message.timeout.ms=60000"],
+                          input=lines, timeout=120)
+        self.assertEqual(res.returncode, 0, res)
+        res = ft.run_kcat(["-C", "-b", self.n.bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
+                           "-f", "%p %o %s\n"], timeout=120)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(res.stdout, b"".join(b"0 %d auto-%d\n" % (i, i) for i in range(100)))
+        # A consumer's Metadata request does not create topics.
+        res = ft.run_kcat(["-C", "-b", self.n.bootstrap, "-t", "kcat-never-created", "-o", "beginning", "-e",
+                           "-m", "5", "-X", "topic.metadata.refresh.interval.ms=1000"], timeout=30 * 4)
+        with self.n.conn() as c:
+            md = c.metadata(None)
+        self.assertNotIn("kcat-never-created", [t["name"] for t in md["topics"]])
+
     def test_metadata_listing(self):
         topic = "kcat-listing"
         ft.create_topic(self.n, topic, partitions=4)
