@@ -8,8 +8,11 @@
 #include "log_fs.h"
 #include "plog_internal.h"
 
-/* Length of the whole batches at the start of buf (each with last offset < max_offset if >= 0). */
-static size_t whole_batches(const uint8_t *buf, size_t len, int64_t max_offset, int64_t *next_offset)
+/* Length of the whole, valid batches at the start of buf (each with last offset < max_offset if >= 0).
+ * Every batch's CRC is checked, so that a segment damaged after a clean shutdown (which start-up trusts,
+ * as Kafka does) is never served: reads stop before the first bad batch. */
+static size_t whole_batches(const uint8_t *buf, size_t len, int64_t max_offset, int64_t *next_offset,
+                            bool *corrupt)
 {
     struct rb_iter it;
     rb_iter_init(&it, buf, len);
@@ -19,8 +22,12 @@ static size_t whole_batches(const uint8_t *buf, size_t len, int64_t max_offset, 
     size_t end = 0;
     while (rb_iter_next(&it, &b, &blen, &h) == 1) {
         int64_t last = h.base_offset + h.last_offset_delta;
-        if (h.magic != 2 || h.last_offset_delta < 0 || (max_offset >= 0 && last >= max_offset))
+        if (max_offset >= 0 && last >= max_offset)
             break;
+        if (h.magic != 2 || h.last_offset_delta < 0 || rb_validate(b, blen, &h) != 0) {
+            *corrupt = true;
+            break;
+        }
         end += blen;
         *next_offset = last + 1;
     }
@@ -75,10 +82,16 @@ int plog_read(struct plog *log, int64_t offset, size_t max_bytes, bool min_one_b
         return rc == FERRY_ERANGE ? FERRY_EIO : rc;
     }
     int64_t next = offset;
-    size_t len = whole_batches(buf, want, max_offset, &next);
+    bool corrupt = false;
+    size_t len = whole_batches(buf, want, max_offset, &next, &corrupt);
+    if (corrupt)
+        LOG_ERROR("log", "%s: the batch at position %zu of %s/%s.log fails its checks (corrupt segment); it is not "
+                  "served", log->name, (size_t)pos + len, log->dir, s->stem);
     if (len == 0) {
         ferry_free(buf);
-        LOG_ERROR("log", "%s: the batch at position %u of %s.log does not parse", log->name, pos, s->stem);
+        if (!corrupt)
+            LOG_ERROR("log", "%s: the batch at position %u of %s/%s.log does not parse", log->name, pos, log->dir,
+                      s->stem);
         return FERRY_ECORRUPT;
     }
     out->data = buf;

@@ -101,6 +101,39 @@ static void test_read_inside_batch(void **state)
     }
 }
 
+/* A batch damaged on disk while the log is open (or after a clean shutdown, which start-up trusts) is
+ * never served: reads stop before it, and a read starting at it fails with FERRY_ECORRUPT. */
+static void test_read_stops_at_corrupt_batch(void **state)
+{
+    struct fixture *f = *state;
+    append_n(f->log, 2, T_NOW, 50, 0); /* 0..1 */
+    append_n(f->log, 2, T_NOW, 50, 0); /* 2..3 */
+    append_n(f->log, 2, T_NOW, 50, 0); /* 4..5 */
+    struct plog_read_result r;
+    assert_int_equal(plog_read(f->log, 0, 1 << 20, false, -1, &r), 0);
+    struct rb_header h;
+    rb_parse_header(r.data, r.len, &h);
+    size_t first_len = (size_t)h.batch_length + RB_LOG_OVERHEAD;
+    ferry_free(r.data);
+    /* flip a value byte of the second batch in the segment file */
+    char *path = seg_file(f->log, 0, ".log");
+    char *buf;
+    size_t len;
+    assert_int_equal(read_all(path, &buf, &len), 0);
+    buf[first_len + RB_HEADER_SIZE + 10] ^= 0x5a;
+    write_all(path, buf, len);
+    ferry_free(buf);
+    ferry_free(path);
+    assert_int_equal(plog_read(f->log, 0, 1 << 20, false, -1, &r), 0);
+    assert_int_equal(r.len, first_len); /* only the good batch before the damage */
+    assert_int_equal(r.next_offset, 2);
+    ferry_free(r.data);
+    assert_int_equal(plog_read(f->log, 2, 1 << 20, true, -1, &r), FERRY_ECORRUPT);
+    assert_int_equal(plog_read(f->log, 4, 1 << 20, true, -1, &r), 0); /* batches after it still serve */
+    assert_int_equal(r.first_offset, 4);
+    ferry_free(r.data);
+}
+
 static void test_max_bytes_and_min_one_batch(void **state)
 {
     struct fixture *f = *state;
@@ -341,6 +374,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip_offsets_assigned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_inside_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_stops_at_corrupt_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_bytes_and_min_one_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_high_watermark_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
