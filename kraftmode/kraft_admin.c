@@ -126,6 +126,7 @@ int kraft_op_decide(struct kraft_node *n, struct kraft_op *op)
         return ctrl_incremental_alter_configs(img, &n->env, op->req, op->version, op->resp_arena, op->resp,
                                               &op->recs);
     case KRAFT_OP_AUTO_CREATE: return decide_auto_create(n, op);
+    case KRAFT_OP_REGISTER: return kraft_decide_registration(n, op);
     case KRAFT_OP_WRITE: return 0;
     }
     return FERRY_EINVAL;
@@ -191,6 +192,7 @@ void kraft_op_fail_response(struct kraft_op *op, int16_t code, const char *msg)
         break;
     }
     case KRAFT_OP_AUTO_CREATE:
+    case KRAFT_OP_REGISTER:
     case KRAFT_OP_WRITE: break;
     }
 }

@@ -151,6 +151,10 @@ struct kraft_op *kraft_op_new(enum kraft_op_kind kind)
 
 void kraft_op_free(struct kraft_op *op)
 {
+    for (size_t i = 0; i < op->bound.n; i++)
+        ferry_free(op->bound.names[i]);
+    ferry_free(op->bound.names);
+    ferry_free(op->bound.ports);
     for (size_t i = 0; i < op->nnames; i++)
         ferry_free(op->names[i]);
     ferry_free(op->names);

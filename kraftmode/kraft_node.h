@@ -88,6 +88,12 @@ void kraft_incremental_alter_configs(struct kraft_node *node, const struct Incre
                                      int16_t version, struct proto_arena *a,
                                      struct IncrementalAlterConfigsResponse *resp, void (*done)(void *arg), void *arg);
 
+/* Tells the node the ports its listeners are bound to (names[i] -> ports[i], copied). An advertised
+ * endpoint configured with port 0 is registered at start-up with port 0; once the broker's sockets are
+ * open it calls this, and the broker is registered again with the real ports (a new RegisterBrokerRecord,
+ * so a new broker epoch, and its unfencing). Nothing is written when the registration already matches. */
+void kraft_node_listeners_bound(struct kraft_node *node, const char *const *names, const uint16_t *ports, size_t n);
+
 /* Auto-creation for Metadata requests (num.partitions, default.replication.factor; the internal topics
  * with their own settings). The names are copied. done(arg) runs once the topics exist (or creation
  * failed: the reason is logged); done may be NULL. */

@@ -17,6 +17,14 @@ enum kraft_op_kind {
     KRAFT_OP_ALTER_CONFIGS,
     KRAFT_OP_INCREMENTAL_ALTER_CONFIGS,
     KRAFT_OP_AUTO_CREATE,
+    KRAFT_OP_REGISTER, /* the broker again, with its bound listener ports */
+};
+
+/* Listener name -> bound port (owned copies). */
+struct kraft_bound_ports {
+    char **names;
+    uint16_t *ports;
+    size_t n;
 };
 
 /* One queued operation. */
@@ -29,6 +37,7 @@ struct kraft_op {
     void *resp;
     char **names; /* auto-create: owned copies */
     size_t nnames;
+    struct kraft_bound_ports bound; /* KRAFT_OP_REGISTER */
     const struct metalog_rec *raw; /* KRAFT_OP_WRITE: the caller's records */
     size_t nraw;
     void (*done)(void *arg);
@@ -87,6 +96,13 @@ int kraft_node_activate(struct kraft_node *n, char *err, size_t errlen);
 /* Admin (kraft_admin.c): runs the decision of an admin op into op->recs; fills failure responses. */
 int kraft_op_decide(struct kraft_node *n, struct kraft_op *op);
 void kraft_op_fail_response(struct kraft_op *op, int16_t code, const char *msg);
+
+/* The local broker's registration (kraft_register.c): RegisterBrokerRecord with BrokerEpoch = epoch
+ * (advertised ports of 0 taken from `bound`, which may be NULL), and the unfencing records. */
+int kraft_registration_records(struct kraft_node *n, const struct kraft_bound_ports *bound, int64_t epoch,
+                               struct ctrl_records *out);
+int kraft_unfence_records(struct kraft_node *n, int64_t epoch, struct ctrl_records *out);
+int kraft_decide_registration(struct kraft_node *n, struct kraft_op *op);
 
 /* Queues an op (kraft_node.c). */
 void kraft_node_enqueue(struct kraft_node *n, struct kraft_op *op);

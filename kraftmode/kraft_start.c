@@ -17,7 +17,6 @@
 #include "kraftmode/quorum_state.h"
 #include "kraftmode/storage.h"
 
-#define MV_3_3_IV2 6 /* BrokerRegistrationChangeRecord */
 #define MV_3_4_IV0 8 /* ZkMigrationStateRecord */
 #define MV_3_7_IV0 15 /* RegisterControllerRecord */
 
@@ -220,7 +219,10 @@ out:
 
 /* ---- registration ---- */
 
-static struct md_feature_range mv_range(void) { return (struct md_feature_range){NULL, 1, STORAGE_METADATA_VERSION_LATEST}; }
+static struct md_feature_range mv_range(void)
+{
+    return (struct md_feature_range){NULL, 1, STORAGE_METADATA_VERSION_LATEST};
+}
 
 static bool is_controller_listener(const struct ferry_config *cfg, const char *name)
 {
@@ -261,108 +263,26 @@ static int register_controller(struct kraft_node *n)
     return kraft_write_sync(n, &m, 1);
 }
 
-static int register_broker(struct kraft_node *n, int64_t *epoch_out)
+/* The broker's registration (then its unfencing) as two durable writes, in Kafka's order. */
+static int register_broker(struct kraft_node *n)
 {
-    const struct ferry_config *cfg = n->cfg;
-    int16_t mv = n->img.metadata_version;
-    int32_t neps = (int32_t)cfg->n_advertised;
-    struct RegisterBrokerRecord_BrokerEndpoint *eps = ferry_calloc((size_t)(neps ? neps : 1), sizeof *eps);
-    proto_uuid *dirs = ferry_calloc(cfg->log_dirs.count ? cfg->log_dirs.count : 1, sizeof *dirs);
-    int rc = FERRY_ENOMEM;
-    if (!eps || !dirs)
-        goto out;
-    for (int32_t i = 0; i < neps; i++) {
-        const struct config_listener *l = &cfg->advertised[i];
-        eps[i] = (struct RegisterBrokerRecord_BrokerEndpoint){proto_str_from(l->name), proto_str_from(l->host), l->port,
-                                                              (int16_t)l->protocol};
-    }
-    int32_t ndirs = 0;
-    for (size_t i = 0; i < cfg->log_dirs.count; i++) {
-        struct logdir_meta meta;
-        if (logdir_meta_read(cfg->log_dirs.items[i], &meta) == 0 && meta.has_directory_id)
-            dirs[ndirs++] = meta.directory_id;
-    }
-    struct md_feature_range r = mv_range();
-    struct RegisterBrokerRecord_BrokerFeature feat = {proto_str_from(MD_FEATURE_METADATA_VERSION), r.min, r.max};
-    struct RegisterBrokerRecord rec;
-    proto_struct_init(proto_msg_RegisterBrokerRecord.body, &rec);
-    rec.BrokerId = n->node_id;
-    rc = log_uuid_random(&rec.IncarnationId);
-    if (rc)
-        goto out;
-    rec.BrokerEpoch = metalog_end_offset(n->log); /* the offset this record gets */
-    rec.EndPoints = eps;
-    rec.EndPoints_n = neps;
-    rec.Features = &feat;
-    rec.Features_n = 1;
-    rec.Rack = proto_str_from(cfg->broker_rack);
-    rec.Fenced = true;
-    rec.InControlledShutdown = false;
-    rec.IsMigratingZkBroker = false;
-    rec.LogDirs = dirs;
-    rec.LogDirs_n = ndirs;
-    struct metalog_rec m = {&proto_msg_RegisterBrokerRecord, ctrl_register_broker_record_version(mv), &rec};
-    rc = kraft_write_sync(n, &m, 1);
-    if (!rc) {
-        *epoch_out = rec.BrokerEpoch;
-        LOG_INFO("kraft", "node %d: broker registered with epoch %lld, %d endpoint(s)", n->node_id,
-                 (long long)rec.BrokerEpoch, neps);
-    }
-out:
-    ferry_free(eps);
-    ferry_free(dirs);
-    return rc;
-}
-
-/* Unfences the local broker and makes it leader of the leaderless partitions whose ISR holds it (Kafka's
- * handleBrokerUnfenced). */
-static int unfence_broker(struct kraft_node *n, int64_t epoch)
-{
-    int16_t mv = n->img.metadata_version;
     struct proto_arena a;
     proto_arena_init(&a);
     struct ctrl_records out;
     ctrl_records_init(&out, &a);
-    int rc = FERRY_ENOMEM;
-    if (mv >= MV_3_3_IV2) {
-        struct BrokerRegistrationChangeRecord *c =
-            ctrl_records_add(&out, &proto_msg_BrokerRegistrationChangeRecord, ctrl_broker_registration_change_version(mv));
-        if (!c)
-            goto out;
-        c->BrokerId = n->node_id;
-        c->BrokerEpoch = epoch;
-        c->Fenced = -1;
-        c->InControlledShutdown = 0;
-    } else {
-        struct UnfenceBrokerRecord *u = ctrl_records_add(&out, &proto_msg_UnfenceBrokerRecord, 0);
-        if (!u)
-            goto out;
-        u->Id = n->node_id;
-        u->Epoch = epoch;
+    int64_t epoch = metalog_end_offset(n->log); /* the offset the registration record gets */
+    int rc = kraft_registration_records(n, NULL, epoch, &out);
+    if (!rc)
+        rc = kraft_write_sync(n, out.recs, out.n);
+    if (!rc) {
+        LOG_INFO("kraft", "node %d: broker registered with epoch %lld", n->node_id, (long long)epoch);
+        ctrl_records_truncate(&out, 0);
+        rc = kraft_unfence_records(n, epoch, &out);
     }
-    size_t nt;
-    struct md_topic *const *topics = md_image_topics_sorted(&n->img, &nt);
-    for (size_t i = 0; i < nt; i++) {
-        const struct md_topic *t = topics[i];
-        for (int32_t p = 0; p < t->parts_len; p++) {
-            const struct md_partition *mp = md_topic_partition(t, p);
-            if (!mp || mp->leader != MD_NO_LEADER || !md_ints_contains(&mp->isr, n->node_id))
-                continue;
-            struct PartitionChangeRecord *pc =
-                ctrl_records_add(&out, &proto_msg_PartitionChangeRecord, ctrl_partition_record_version(mv));
-            if (!pc)
-                goto out;
-            pc->TopicId = t->id;
-            pc->PartitionId = p;
-            pc->Leader = n->node_id;
-        }
-    }
-    rc = 0;
-    for (size_t i = 0; i < out.n && !rc; i += CTRL_MAX_RECORDS_PER_OP) {
+    for (size_t i = 0; !rc && i < out.n; i += CTRL_MAX_RECORDS_PER_OP) {
         size_t chunk = out.n - i < CTRL_MAX_RECORDS_PER_OP ? out.n - i : CTRL_MAX_RECORDS_PER_OP;
         rc = kraft_write_sync(n, out.recs + i, chunk);
     }
-out:
     ctrl_records_free(&out);
     proto_arena_free(&a);
     return rc;
@@ -402,8 +322,7 @@ int kraft_node_activate(struct kraft_node *n, char *err, size_t errlen)
     if (cfg->role_controller && (rc = register_controller(n)) != 0)
         return fail(err, errlen, rc, "cannot register the controller in %s: %s", n->log->dir, ferry_strerror(rc));
     if (cfg->role_broker) {
-        int64_t epoch = -1;
-        if ((rc = register_broker(n, &epoch)) != 0 || (rc = unfence_broker(n, epoch)) != 0)
+        if ((rc = register_broker(n)) != 0)
             return fail(err, errlen, rc, "cannot register the broker in %s: %s", n->log->dir, ferry_strerror(rc));
     }
     return 0;

@@ -488,6 +488,37 @@ static void test_stop_with_pending_writes(void **state)
     proto_arena_free(&a);
 }
 
+/* Listeners on port 0: the broker registers again once the bound ports are known. */
+static void test_listeners_bound(void **state)
+{
+    struct fx *f = *state;
+    config_free(&f->cfg);
+    char set[600];
+    snprintf(set, sizeof set, "log.dirs=%s/data", f->dir);
+    const char *overrides[] = {set, "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:9093"};
+    char err[512];
+    if (config_load(&f->cfg, NULL, overrides, 2, err, sizeof err) != 0)
+        fail_msg("config: %s", err);
+    start(f, true);
+    kraft_node_set_publisher(f->node, publish, f);
+    const struct md_broker *b = md_image_broker(kraft_node_image(f->node), 1);
+    assert_int_equal(b->endpoints[0].port, 0);
+    const char *names[] = {"PLAINTEXT", "CONTROLLER"};
+    const uint16_t ports[] = {41234, 9093};
+    int64_t end = kraft_node_end_offset(f->node);
+    kraft_node_listeners_bound(f->node, names, ports, 2);
+    run(f);
+    b = md_image_broker(kraft_node_image(f->node), 1);
+    assert_int_equal(b->endpoints[0].port, 41234);
+    assert_int_equal(b->epoch, end);
+    assert_false(b->fenced);
+    assert_int_equal(kraft_node_end_offset(f->node), end + 2);
+    /* Already current: nothing written. */
+    kraft_node_listeners_bound(f->node, names, ports, 2);
+    run(f);
+    assert_int_equal(kraft_node_end_offset(f->node), end + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +529,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_transaction_aborted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unparseable_quorum_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_pending_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listeners_bound, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
