@@ -1,4 +1,4 @@
-/* kraft_node_internal: the node's state, shared by kraft_node.c (queue, writes, lifecycle),
+/* kraft_node_internal: the node's state, shared by kraft_node.c (queue, writes, lifecycle), kraft_register.c,
  * kraft_start.c (start-up and leader activation) and kraft_admin.c (admin entry points). */
 #ifndef FERRY_KRAFT_NODE_INTERNAL_H
 #define FERRY_KRAFT_NODE_INTERNAL_H
