@@ -113,6 +113,22 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     rc = start_listeners(b, err, errlen);
     if (rc)
         return rc;
+    /* listeners configured with port 0 got a port only now: register the real ones */
+    const char **names = ferry_calloc(cfg->n_listeners + 1, sizeof *names);
+    uint16_t *ports = ferry_calloc(cfg->n_listeners + 1, sizeof *ports);
+    if (!names || !ports) {
+        ferry_free(names);
+        ferry_free(ports);
+        snprintf(err, errlen, "out of memory");
+        return FERRY_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        names[i] = cfg->listeners[i].name;
+        ports[i] = (uint16_t)b->bound_ports[i];
+    }
+    kraft_node_listeners_bound(b->kraft, names, ports, cfg->n_listeners);
+    ferry_free(names);
+    ferry_free(ports);
     LOG_INFO("broker", "node %d started in %s mode, cluster id %s", b->node_id, config_mode_name(cfg->mode),
              broker_image(b)->cluster_id);
     return 0;
