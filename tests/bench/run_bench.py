@@ -89,6 +89,30 @@ def measure_limit(limit, path, nbytes, fsync_every):
     return float(res["limit_produce_mbps"]), float(res["limit_consume_mbps"])
 
 
+def write_ballast(limit, work, fsync_every, chunk=512 << 20, max_chunks=8):
+    """Writes kept 512 MiB files until the write rate falls below half the best seen (at most 4 GiB).
+    Memory the guest freed shortly before (say, an earlier run's deleted segments) is several times faster
+    to write into than memory already handed back to the host; this uses it up before anything is
+    measured, so that the broker and the limit both write into the same kind of memory."""
+    best = 0.0
+    for i in range(max_chunks):
+        rate = measure_limit(limit, os.path.join(work, "ballast-%d" % i), chunk, fsync_every)[0]
+        best = max(best, rate)
+        if rate < best / 2:
+            break
+    log("ballast: %d x 512 MiB, last %.0f MB/s, best %.0f MB/s" % (i + 1, rate, best))
+
+
+def warm_up(args, ferry, bench, limit, server, work, fsync_every):
+    """One unreported case before the measured ones: connections, allocators and the page cache settle."""
+    write_ballast(limit, work, fsync_every)
+    run([ferry, "topics", "create", "--bootstrap-server", server.bootstrap, "--topic", "bench-warmup",
+         "--partitions", "8", "--replication-factor", "1"], 60)
+    run([bench, "produce", "--brokers", server.bootstrap, "--topic", "bench-warmup", "--size", "1024",
+         "--acks", "1", "--seconds", "1"], 120, check=False)
+    log("warm-up done")
+
+
 def vm_hwm_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -171,7 +195,7 @@ def main():
     ap.add_argument("--min-limit-bytes", type=int, default=256 << 20,
                     help="each case's limit run moves what the case produced, but at least this much")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
-                    help="skip the unreported warm-up case (8 partitions, 1 KiB, acks=1) before the cases")
+                    help="skip the warm-up (ballast files, then 1 s of unreported produce) before the cases")
     ap.add_argument("--settle", type=float, default=5.0,
                     help="seconds to wait before starting, so memory freed earlier is handed back to the host")
     ap.add_argument("--dir", default=None, help="where the temporary log directory goes (default: $TMPDIR)")
@@ -204,16 +228,7 @@ def main():
         pid = server.proc.pid
         log("server pid %d on %s, data in %s" % (pid, server.bootstrap, server.data))
         if args.warmup:
-            # One unreported case first: connections, allocator and page cache settle, and memory freed
-            # before the run is used up by the warm-up rather than by the first measured case.
-            run([ferry, "topics", "create", "--bootstrap-server", server.bootstrap, "--topic", "bench-warmup",
-                 "--partitions", "8", "--replication-factor", "1"], 60)
-            prod = run_measured([bench, "produce", "--brokers", server.bootstrap, "--topic", "bench-warmup",
-                                 "--size", "1024", "--acks", "1", "--seconds", str(args.seconds)],
-                                args.seconds + 120, pid)
-            measure_limit(limit, os.path.join(work, "warmup.limit"), max(args.min_limit_bytes,
-                                                                        int(prod["delivered"]) * 1024), fsync_every)
-            log("warm-up done")
+            warm_up(args, ferry, bench, limit, server, work, fsync_every)
         for parts in [int(x) for x in args.partitions.split(",")]:
             for size in [int(x) for x in args.sizes.split(",")]:
                 for acks in args.acks.split(","):
