@@ -90,15 +90,17 @@ def measure_limit(limit, path, nbytes, fsync_every):
 
 
 def write_ballast(limit, work, fsync_every, chunk=512 << 20, max_chunks=8):
-    """Writes kept 512 MiB files until the write rate falls below half the best seen (at most 4 GiB).
+    """Writes kept 512 MiB files until the write rate has stayed below half the best seen for two files
+    in a row (at most 4 GiB).
     Memory the guest freed shortly before (say, an earlier run's deleted segments) is several times faster
     to write into than memory already handed back to the host; this uses it up before anything is
     measured, so that the broker and the limit both write into the same kind of memory."""
-    best = 0.0
+    best, slow = 0.0, 0
     for i in range(max_chunks):
         rate = measure_limit(limit, os.path.join(work, "ballast-%d" % i), chunk, fsync_every)[0]
         best = max(best, rate)
-        if rate < best / 2:
+        slow = slow + 1 if rate < best / 2 else 0
+        if slow == 2:
             break
     log("ballast: %d x 512 MiB, last %.0f MB/s, best %.0f MB/s" % (i + 1, rate, best))
 
@@ -192,8 +194,9 @@ def main():
     ap.add_argument("--flush-messages", type=int, default=0,
                     help="set log.flush.interval.messages on the broker (and fsync the limit's file every "
                          "that many 1 KiB values); default: Kafka's default, no fsync on the produce path")
-    ap.add_argument("--min-limit-bytes", type=int, default=256 << 20,
-                    help="each case's limit run moves what the case produced, but at least this much")
+    ap.add_argument("--limit-bytes", type=int, default=512 << 20,
+                    help="bytes each limit run moves (one run just before and one just after each case's "
+                         "produce; the case's limit is their mean)")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
                     help="skip the warm-up (ballast files, then 1 s of unreported produce) before the cases")
     ap.add_argument("--settle", type=float, default=5.0,
@@ -211,6 +214,7 @@ def main():
         if not os.access(b, os.X_OK):
             sys.exit("missing %s (librdkafka-dev installed? build without --no-build)" % b)
 
+    load_before = os.getloadavg()
     work = tempfile.mkdtemp(prefix="ferry-bench-", dir=args.dir)
     extra = {}
     fsync_every = 0
@@ -235,18 +239,22 @@ def main():
                     topic = "bench-p%d-s%d-acks%s" % (parts, size, acks)
                     run([ferry, "topics", "create", "--bootstrap-server", server.bootstrap, "--topic", topic,
                          "--partitions", str(parts), "--replication-factor", "1"], 60)
+                    before = measure_limit(limit, os.path.join(work, topic + ".limit-before"), args.limit_bytes,
+                                           fsync_every)
                     prod = run_measured([bench, "produce", "--brokers", server.bootstrap, "--topic", topic,
                                          "--size", str(size), "--acks", acks, "--seconds", str(args.seconds)],
                                         args.seconds + 120, pid)
-                    nbytes = max(args.min_limit_bytes, int(prod["delivered"]) * size)
-                    lim = measure_limit(limit, os.path.join(work, topic + ".limit"), nbytes, fsync_every)
+                    after = measure_limit(limit, os.path.join(work, topic + ".limit-after"), args.limit_bytes,
+                                          fsync_every)
+                    lim = ((before[0] + after[0]) / 2, (before[1] + after[1]) / 2, before[0], after[0])
                     cons = run_measured([bench, "consume", "--brokers", server.bootstrap, "--topic", topic,
                                          "--partitions", str(parts), "--messages", prod["delivered"]], 180, pid)
                     hwm = vm_hwm_kib(pid)
                     rows.append((parts, size, acks, prod, cons, hwm, lim))
-                    log("p=%d size=%d acks=%s: produce %s MB/s (%s), consume %s MB/s (%s), limit %.1f/%.1f MB/s, "
-                        "VmHWM %d KiB" % (parts, size, acks, prod["mbps"], prod["error"], cons["mbps"],
-                                          cons["error"], lim[0], lim[1], hwm))
+                    log("p=%d size=%d acks=%s: produce %s MB/s (%s), consume %s MB/s (%s), limit %.1f MB/s "
+                        "(before %.1f, after %.1f), read-back %.1f MB/s, VmHWM %d KiB" % (
+                            parts, size, acks, prod["mbps"], prod["error"], cons["mbps"], cons["error"], lim[0],
+                            lim[2], lim[3], lim[1], hwm))
         peak_kib = vm_hwm_kib(pid)
     finally:
         server.stop()
@@ -254,14 +262,17 @@ def main():
             log("kept %s" % work)
         else:
             shutil.rmtree(work, ignore_errors=True)
+    print("machine: %d CPUs, load average %.2f before and %.2f after the run (other work on the machine skews "
+          "every figure)" % (os.cpu_count(), load_before[0], os.getloadavg()[0]))
     return report(args, rows, peak_kib, fsync_every)
 
 
 def report(args, rows, peak_kib, fsync_every):
     print("Ferry benchmark: %g s of produce per case, librdkafka %s, values uncompressed, null keys" % (
         args.seconds, rows[0][3].get("librdkafka", "?") if rows else "?"))
-    print("limit per case (%s): the same bytes through one loopback TCP connection into a file (lim), and "
-          "that file back through one connection (rd)" % (
+    print("limit per case (%s), mean of a run just before and one just after the case's produce: bytes "
+          "through one loopback TCP connection into a file (lim), and that file back through one connection "
+          "(rd)" % (
               "fsync every %d bytes" % fsync_every if fsync_every else "no fsync, as the broker"))
     print("%lim: produce and consume against lim; %rd: consume against rd; cpu: client/broker CPU seconds")
     hdr = ("parts", "value", "acks", "prod MB/s", "msg/s", "p50 ms", "p99 ms", "lim", "%lim", "cpu",
@@ -269,7 +280,7 @@ def report(args, rows, peak_kib, fsync_every):
     fmt = "%5s %5s %4s %9s %8s %7s %7s %6s %5s %9s %9s %8s %6s %5s %4s %9s  %s"
     print(fmt % hdr)
     ok = True
-    for parts, size, acks, prod, cons, hwm, (lp, lc) in rows:
+    for parts, size, acks, prod, cons, hwm, (lp, lc, _, _) in rows:
         pm, cm = float(prod["mbps"]), float(cons["mbps"])
         errs = []
         if prod["error"] != "none" or int(prod["failed"]):
