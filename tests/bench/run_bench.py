@@ -89,9 +89,9 @@ def measure_limit(limit, path, nbytes, fsync_every):
     return float(res["limit_produce_mbps"]), float(res["limit_consume_mbps"])
 
 
-def write_ballast(limit, work, fsync_every, chunk=512 << 20, max_chunks=8):
+def write_ballast(limit, work, fsync_every, chunk=512 << 20, max_chunks=16):
     """Writes kept 512 MiB files until the write rate has stayed below half the best seen for two files
-    in a row (at most 4 GiB).
+    in a row (at most 8 GiB).
     Memory the guest freed shortly before (say, an earlier run's deleted segments) is several times faster
     to write into than memory already handed back to the host; this uses it up before anything is
     measured, so that the broker and the limit both write into the same kind of memory."""
