@@ -27,6 +27,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import zlib
@@ -1107,7 +1108,7 @@ class FerryNode:
         self._log_file.write(("\n===== start #%d: %s\n" % (self.starts + 1, " ".join(self.command()))).encode())
         self._log_file.flush()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, cwd=self.dir, env=env, start_new_session=True)
+                                     stderr=subprocess.STDOUT, cwd=self.dir, env=env)
         self.starts += 1
         _live_nodes.add(self)
         return self.proc
@@ -1239,6 +1240,15 @@ import atexit  # noqa: E402
 atexit.register(_kill_leftovers)
 
 
+def _on_sigterm(signum, frame):
+    # A test runner's timeout (SIGTERM): unwind, so that tearDown/atexit stop the servers by pid.
+    raise KeyboardInterrupt("SIGTERM")
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Subprocess helpers
 # ---------------------------------------------------------------------------------------------------------
@@ -1261,8 +1271,7 @@ def run_proc(args, input=None, timeout=300, text=True, cwd=None, env=None):
     """Runs a command to completion; on timeout it is killed (SIGTERM, then SIGKILL) by pid and an
     AssertionError carries what it printed."""
     p = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env,
-                         start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
     try:
         out, err = p.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
