@@ -1114,14 +1114,35 @@ class FerryNode:
         return self.proc
 
     def start(self, timeout=START_TIMEOUT, wait_metadata=True):
-        self.spawn()
-        try:
-            self.wait_ready(timeout, wait_metadata)
-        except BaseException:
-            self.print_tail(why="did not become ready")
-            self.stop(check=False)
-            raise
+        for attempt in range(3):
+            log_start = len(self.log_text())
+            self.spawn()
+            try:
+                self.wait_ready(timeout, wait_metadata)
+                return self
+            except FerryStartError:
+                text = self.log_text()[log_start:].lower()
+                if self.starts == 1 + attempt and not self.alive() and "in use" in text and attempt < 2:
+                    # Another process took a port between free_port() and the bind: new ports, once more.
+                    log("%s: port taken at start-up, retrying with new ports" % self.name)
+                    self.stop(check=False)
+                    self._new_ports()
+                    continue
+                self.print_tail(why="did not become ready")
+                self.stop(check=False)
+                raise
+            except BaseException:
+                self.print_tail(why="did not become ready")
+                self.stop(check=False)
+                raise
         return self
+
+    def _new_ports(self):
+        old_port, old_ctl = self.port, self.controller_port
+        self.port, self.controller_port = free_port(), free_port()
+        for k, v in list(self.config.items()):
+            self.config[k] = v.replace("127.0.0.1:%d" % old_port, "127.0.0.1:%d" % self.port).replace(
+                "127.0.0.1:%d" % old_ctl, "127.0.0.1:%d" % self.controller_port)
 
     def probe(self, wait_metadata=True):
         """One readiness probe: ApiVersions v0 answers with error 0, and Metadata lists this broker with a
