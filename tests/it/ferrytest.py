@@ -947,6 +947,8 @@ def read_partition_raw(conn, topic, partition, start=0, end=None, version=4, tim
     off = start
     deadline = time.monotonic() + timeout
     while True:
+        if end is not None and off >= end:
+            return out, batches
         d = conn.fetch(topic, partition, off, version=version, max_wait_ms=100)
         if d["error"] != 0:
             raise AssertionError("fetch %s-%d@%d: error %d" % (topic, partition, off, d["error"]))

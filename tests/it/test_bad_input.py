@@ -334,8 +334,10 @@ class CorruptSegmentTest(ft.FerryTestCase):
         self.assertEqual(len(batches), self.BATCHES, "segment %s does not hold the %d batches" % (path, self.BATCHES))
         return path, data, batches
 
-    def check_readable(self, n, topic, p, upto_batch):
-        """Batches [0, upto_batch) read back byte-exact; every batch served up to the HWM is valid."""
+    def check_readable(self, n, topic, p, upto_batch, damaged_at=None):
+        """Batches [0, upto_batch) read back byte-exact; every batch served up to the HWM is valid. With
+        damaged_at, the batch of that index is refused with KAFKA_STORAGE_ERROR (56) and reading resumes
+        after it."""
         with n.conn() as c:
             recs, batches = ft.read_partition_raw(c, topic, p, start=0, end=upto_batch * self.PER_BATCH)
             want = [(b * self.PER_BATCH + r, b"k%d" % r, self.value(b, r), [(b"b", b"%d" % b)])
@@ -346,6 +348,10 @@ class CorruptSegmentTest(ft.FerryTestCase):
             off = 0
             while off < hwm:
                 d = c.fetch(topic, p, off, version=4)
+                if damaged_at is not None and off == damaged_at * self.PER_BATCH:
+                    self.assertEqual(d["error"], 56, "the damaged batch at %d must not be served: %r" % (off, d))
+                    off += self.PER_BATCH
+                    continue
                 self.assertEqual(d["error"], 0, d)
                 bs = ft.parse_batches(d["records"], decode=False)
                 self.assertTrue(bs, "no batch served at offset %d (hwm %d)" % (off, hwm))
@@ -381,10 +387,17 @@ class CorruptSegmentTest(ft.FerryTestCase):
 
         n.start()
         self.assertAlive(n)
-        text = n.log_text()[log_before:]
-        lines = [l for l in text.splitlines() if "00000000000000000000.log" in l and "corrupt-0" in l]
-        self.assertTrue(lines, "the server log does not name the damaged segment %s:\n%s" % (path0, text[-3000:]))
-        self.check_readable(n, topic, 0, self.BAD)
+        if crash:
+            # Recovery after a crash re-reads every segment: the damage is found, named, cut off (the
+            # bytes kept aside in a .corrupt file) and the log continues from there.
+            self.assert_log_names(n, log_before, path0)
+            self.check_readable(n, topic, 0, self.BAD)
+        else:
+            # After a clean shutdown start-up trusts the segments, as Kafka does; the damage is found when
+            # read: batches before it are served byte-exact, the damaged batch is never served (Kafka's
+            # KAFKA_STORAGE_ERROR instead), batches after it still are, and the log names the segment.
+            self.check_readable(n, topic, 0, self.BAD, damaged_at=self.BAD)
+            self.assert_log_names(n, log_before, path0)
         self.check_readable(n, topic, 1, self.BATCHES - 1)
         # The partitions take new writes, readable where the server says they went.
         with n.conn() as c:
@@ -394,9 +407,14 @@ class CorruptSegmentTest(ft.FerryTestCase):
                 self.assertGreaterEqual(r["base_offset"], (self.BAD if p == 0 else self.BATCHES - 1) * self.PER_BATCH)
                 recs, _ = ft.read_partition_raw(c, topic, p, start=r["base_offset"], end=r["base_offset"] + 1)
                 self.assertEqual([x[3] for x in recs], [b"after repair %d" % p])
-        # And the repaired log survives one more clean restart.
+        # And the log survives one more clean restart, still never serving the damaged bytes.
         n.restart()
-        self.check_readable(n, topic, 0, self.BAD)
+        self.check_readable(n, topic, 0, self.BAD, damaged_at=None if crash else self.BAD)
+
+    def assert_log_names(self, n, log_before, path):
+        text = n.log_text()[log_before:]
+        lines = [l for l in text.splitlines() if "00000000000000000000.log" in l and "corrupt-0" in l]
+        self.assertTrue(lines, "the server log does not name the damaged segment %s:\n%s" % (path, text[-3000:]))
 
     def test_corrupt_segment_after_crash(self):
         self.run_case(crash=True)
