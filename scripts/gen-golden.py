@@ -46,6 +46,7 @@ import sys
 import time
 
 import kafka.protocol.admin as kadmin
+import kafka.protocol.commit as kcommit
 import kafka.protocol.fetch as kfetch
 import kafka.protocol.metadata as kmetadata
 import kafka.protocol.offset as koffset
@@ -195,6 +196,11 @@ INCREMENTAL_ALTER_CONFIGS_RESP = [
     ('ThrottleTimeMs', 'int32'),
     ('Responses', ('[]', [('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'), ('ResourceType', 'int8'),
                           ('ResourceName', 'string')])),
+]
+# kafka-python 2.0.2's GroupCoordinatorResponse_v1 lacks Kafka's leading ThrottleTimeMs: encoded here.
+FIND_COORDINATOR_RESP_V1 = [
+    ('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'), ('NodeId', 'int32'),
+    ('Host', 'string'), ('Port', 'int32'),
 ]
 DESCRIBE_CLUSTER_REQ_V0 = [('IncludeClusterAuthorizedOperations', 'bool')]
 DESCRIBE_CLUSTER_RESP_V0 = [
@@ -614,6 +620,19 @@ def create_partitions_response(v):
     ]}
 
 
+def find_coordinator_request(v):
+    if v == 0:
+        return {'consumer_group': 'payments-consumers'}
+    return {'coordinator_key': 'payments-consumers', 'coordinator_type': 0}
+
+
+def find_coordinator_response(v):
+    if v == 0:
+        return {'error_code': 0, 'coordinator_id': 3, 'host': 'broker3.example', 'port': 19092}
+    return {'ThrottleTimeMs': 4, 'ErrorCode': 15, 'ErrorMessage': 'The coordinator is not available.',
+            'NodeId': -1, 'Host': '', 'Port': -1}
+
+
 def incremental_alter_configs_request(v):
     return {'Resources': [
         {'ResourceType': 2, 'ResourceName': 'orders', 'Configs': [
@@ -763,6 +782,18 @@ def build_vectors():
                  c(), True)
     own_response('DescribeClusterResponse_v0_unknown_tags', 60, 0, 1, DESCRIBE_CLUSTER_RESP_V0,
                  describe_cluster_response(0, unknown_tags=True), c(), True, exact=False)
+    # FindCoordinator: kafka-python has v0 and v1; v2 has v1's layout (Kafka's FindCoordinator.json).
+    for v in range(0, 3):
+        req = getattr(kcommit, 'GroupCoordinatorRequest_v%d' % min(v, 1))
+        resp = kcommit.GroupCoordinatorResponse_v0
+        if v == 2:
+            req = type('GroupCoordinatorRequest_v2', (req,), {'API_VERSION': 2})
+        kp_request('FindCoordinatorRequest_v%d' % v, req, find_coordinator_request(v), c())
+        if v == 0:
+            kp_response('FindCoordinatorResponse_v0', resp, find_coordinator_response(v), c())
+        else:
+            own_response('FindCoordinatorResponse_v%d' % v, 10, v, 0, FIND_COORDINATOR_RESP_V1,
+                         find_coordinator_response(v), c(), False)
 
 
 def self_check():

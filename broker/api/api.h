@@ -32,6 +32,7 @@ void *api_new_response(struct net_request *req, const struct proto_message *m);
 
 void api_handle_api_versions(struct api_listener *l, struct net_request *req);
 void api_handle_metadata(struct broker *b, struct net_request *req);
+void api_handle_find_coordinator(struct broker *b, struct net_request *req);
 void api_handle_produce(struct broker *b, struct net_request *req);
 void api_handle_fetch(struct broker *b, struct net_request *req);
 void api_handle_list_offsets(struct broker *b, struct net_request *req);

@@ -48,6 +48,7 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_FETCH: api_handle_fetch(b, req); break;
     case API_LIST_OFFSETS: api_handle_list_offsets(b, req); break;
     case API_METADATA: api_handle_metadata(b, req); break;
+    case API_FIND_COORDINATOR: api_handle_find_coordinator(b, req); break;
     case API_CREATE_TOPICS: api_handle_create_topics(b, req); break;
     case API_DELETE_TOPICS: api_handle_delete_topics(b, req); break;
     case API_DESCRIBE_CONFIGS: api_handle_describe_configs(b, req); break;

@@ -6,6 +6,7 @@ const struct proto_api_range proto_broker_apis[] = {
     {API_FETCH, 0, 11},
     {API_LIST_OFFSETS, 0, 2},
     {API_METADATA, 0, 5},
+    {API_FIND_COORDINATOR, 0, 2},
     {API_API_VERSIONS, 0, 3},
     {API_CREATE_TOPICS, 0, 4},
     {API_DELETE_TOPICS, 0, 3},

@@ -27,6 +27,7 @@ enum proto_api_key {
     API_FETCH = 1,
     API_LIST_OFFSETS = 2,
     API_METADATA = 3,
+    API_FIND_COORDINATOR = 10,
     API_API_VERSIONS = 18,
     API_CREATE_TOPICS = 19,
     API_DELETE_TOPICS = 20,

@@ -34,9 +34,8 @@ KAFKA_37 = {
 REQUIRED = {0: 7, 1: 11, 2: 1, 3: 4, 18: 3, 19: 3, 20: 1, 32: 1, 33: 0, 37: 0}
 
 
-# librdkafka features a broker must enable (LZ4 is checked in pending/test_pending.py until FindCoordinator
-# is advertised).
-FEATURES = ("MsgVer2", "ApiVersion", "ThrottleTime", "ZSTD", "OffsetTime")
+# librdkafka features a broker must enable (LZ4 and BrokerGroupCoordinator need FindCoordinator v0).
+FEATURES = ("MsgVer2", "ApiVersion", "ThrottleTime", "ZSTD", "OffsetTime", "LZ4", "BrokerGroupCoordinator")
 
 
 class ApiVersionsTest(ft.FerryTestCase):

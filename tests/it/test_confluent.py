@@ -115,6 +115,9 @@ class ConfluentTest(ft.FerryTestCase):
     def test_produce_consume_zstd(self):
         self.roundtrip("cf-zstd", "zstd", ft.CODEC_ZSTD)
 
+    def test_produce_consume_lz4(self):
+        self.roundtrip("cf-lz4", "lz4", ft.CODEC_LZ4)
+
     def test_produce_to_missing_partition_fails(self):
         ft.create_topic(self.n, "cf-one", partitions=1)
         reports = []

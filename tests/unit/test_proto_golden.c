@@ -663,6 +663,32 @@ static void check_describe_cluster_response(const struct golden_vector *gv, cons
     assert_int_equal(r->ClusterAuthorizedOperations, 0x0df8);
 }
 
+static void check_find_coordinator_request(const struct golden_vector *gv, const void *msg)
+{
+    const struct FindCoordinatorRequest *r = msg;
+    STR_EQ(r->Key, "payments-consumers");
+    assert_int_equal(r->KeyType, 0);
+    (void)gv;
+}
+
+static void check_find_coordinator_response(const struct golden_vector *gv, const void *msg)
+{
+    const struct FindCoordinatorResponse *r = msg;
+    if (gv->version == 0) {
+        assert_int_equal(r->ErrorCode, 0);
+        assert_int_equal(r->NodeId, 3);
+        STR_EQ(r->Host, "broker3.example");
+        assert_int_equal(r->Port, 19092);
+        return;
+    }
+    assert_int_equal(r->ThrottleTimeMs, 4);
+    assert_int_equal(r->ErrorCode, 15);
+    STR_EQ(r->ErrorMessage, "The coordinator is not available.");
+    assert_int_equal(r->NodeId, -1);
+    STR_EQ(r->Host, "");
+    assert_int_equal(r->Port, -1);
+}
+
 typedef void (*check_fn)(const struct golden_vector *gv, const void *msg);
 
 static const struct {
@@ -682,6 +708,7 @@ static const struct {
     {API_INCREMENTAL_ALTER_CONFIGS, check_incremental_alter_configs_request,
      check_incremental_alter_configs_response},
     {API_DESCRIBE_CLUSTER, check_describe_cluster_request, check_describe_cluster_response},
+    {API_FIND_COORDINATOR, check_find_coordinator_request, check_find_coordinator_response},
 };
 
 static check_fn find_check(const struct golden_vector *gv)

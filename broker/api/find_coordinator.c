@@ -1,0 +1,42 @@
+/* find_coordinator: FindCoordinator v0-v2. Every group's coordinator is this node (one node hosts every
+ * partition of __consumer_offsets), answered with its endpoint on the request's listener. Transaction
+ * coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE. Advertising this API also
+ * matters on its own: librdkafka enables LZ4 only when FindCoordinator v0 is advertised. */
+#include "broker.h"
+#include "broker/common/ferry_err.h"
+#include "cluster.h"
+
+#define KEY_TYPE_GROUP 0
+#define KEY_TYPE_TRANSACTION 1
+
+void api_handle_find_coordinator(struct broker *b, struct net_request *req)
+{
+    struct FindCoordinatorRequest body;
+    if (!api_decode(req, &proto_msg_FindCoordinatorRequest, &body))
+        return;
+    struct FindCoordinatorResponse *resp = api_new_response(req, &proto_msg_FindCoordinatorResponse);
+    if (!resp) {
+        net_close_for(req, "out of memory");
+        return;
+    }
+    resp->NodeId = -1;
+    resp->Host = proto_str_from("");
+    resp->Port = -1;
+    const struct md_broker *self = md_image_broker(broker_image(b), b->node_id);
+    const struct md_endpoint *ep = self ? cluster_endpoint(self, net_request_listener(req)) : NULL;
+    if (body.KeyType == KEY_TYPE_TRANSACTION) {
+        resp->ErrorCode = KERR_COORDINATOR_NOT_AVAILABLE;
+        resp->ErrorMessage = proto_str_from("Ferry has no transaction coordinator yet.");
+    } else if (body.KeyType != KEY_TYPE_GROUP) {
+        resp->ErrorCode = KERR_INVALID_REQUEST;
+        resp->ErrorMessage = proto_str_from("Unknown coordinator key type.");
+    } else if (!ep || self->fenced) {
+        resp->ErrorCode = KERR_COORDINATOR_NOT_AVAILABLE;
+        resp->ErrorMessage = proto_str_from("The coordinator is not available.");
+    } else {
+        resp->NodeId = b->node_id;
+        resp->Host = proto_str_from(ep->host);
+        resp->Port = ep->port;
+    }
+    net_respond(req, &proto_msg_FindCoordinatorResponse, resp);
+}

@@ -1,0 +1,423 @@
+/* Every advertised (API, version) against a live broker: a node runs in this process on its own libuv
+ * loop thread (real listeners on free loopback ports, a temporary log directory), and the blocking
+ * operator client sends each request at each advertised version, decodes the response at that version and
+ * checks its content. A version advertised without a case here fails the test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include "api_support.h"
+#include "broker/api/broker.h"
+#include "broker/cli/kclient.h"
+#include "broker/common/ferry_err.h"
+#include "broker/proto/record_batch.h"
+
+#define TOPIC "everyv"
+
+struct live {
+    uv_loop_t loop;
+    uv_async_t stop;
+    pthread_t thread;
+    struct ferry_config cfg;
+    struct broker broker;
+    char dir[256];
+    int port;
+};
+
+static void on_stop(uv_async_t *a)
+{
+    struct live *l = a->data;
+    broker_stop(&l->broker);
+    uv_close((uv_handle_t *)&l->stop, NULL);
+}
+
+static void *loop_main(void *arg)
+{
+    struct live *l = arg;
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    static struct live l;
+    memset(&l, 0, sizeof l);
+    const char *base = getenv("FERRY_TEST_TMP");
+    snprintf(l.dir, sizeof l.dir, "%s/everyv-XXXXXX", base && *base ? base : "/tmp");
+    char mk[300];
+    snprintf(mk, sizeof mk, "mkdir -p '%s'", base && *base ? base : "/tmp");
+    if (system(mk) != 0 || !mkdtemp(l.dir))
+        return -1;
+    char logdirs[300];
+    snprintf(logdirs, sizeof logdirs, "log.dirs=%s", l.dir);
+    const char *sets[] = {"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", logdirs};
+    char err[512];
+    if (config_load(&l.cfg, NULL, sets, 2, err, sizeof err) != 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return -1;
+    }
+    uv_loop_init(&l.loop);
+    if (broker_start(&l.broker, &l.loop, &l.cfg, true, err, sizeof err) != 0) {
+        fprintf(stderr, "broker: %s\n", err);
+        return -1;
+    }
+    l.port = l.broker.bound_ports[0];
+    uv_async_init(&l.loop, &l.stop, on_stop);
+    l.stop.data = &l;
+    pthread_create(&l.thread, NULL, loop_main, &l);
+    *state = &l;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct live *l = *state;
+    uv_async_send(&l->stop);
+    pthread_join(l->thread, NULL);
+    uv_loop_close(&l->loop);
+    config_free(&l->cfg);
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", l->dir);
+    return system(rm) == 0 ? 0 : -1;
+}
+
+/* ---- one case per API: fill the request, check the response ---- */
+
+struct call {
+    struct kclient *c;
+    struct proto_arena *a;
+    int16_t version;
+};
+
+static void *req_new(struct call *k, const struct proto_message *m)
+{
+    void *r = proto_arena_alloc(k->a, m->body->size);
+    assert_non_null(r);
+    proto_struct_init(m->body, r);
+    return r;
+}
+
+static void *do_call(struct call *k, int16_t key, const void *req)
+{
+    const struct proto_message *rm = proto_find(PROTO_KIND_RESPONSE, key);
+    void *resp = proto_arena_alloc(k->a, rm->body->size);
+    int rc = kclient_call(k->c, key, k->version, req, k->a, resp);
+    if (rc != 0)
+        fail_msg("api %d v%d: %s", key, k->version, kclient_errmsg(k->c));
+    return resp;
+}
+
+static proto_bytes one_batch(struct proto_arena *a)
+{
+    struct proto_writer w;
+    proto_writer_init(&w);
+    struct rb_builder b;
+    rb_builder_begin(&b, &w, 0, -1, 0, 1700000000000LL);
+    rb_builder_add(&b, 1700000000000LL, (proto_bytes){(const uint8_t *)"k", 1}, (proto_bytes){(const uint8_t *)"v", 1});
+    assert_int_equal(rb_builder_finish(&b), 0);
+    uint8_t *p = proto_arena_alloc(a, w.len);
+    memcpy(p, w.buf, w.len);
+    proto_bytes out = {p, (int32_t)w.len};
+    proto_writer_free(&w);
+    return out;
+}
+
+static void case_produce(struct call *k)
+{
+    struct ProduceRequest *r = req_new(k, &proto_msg_ProduceRequest);
+    r->Acks = 1;
+    r->TimeoutMs = 5000;
+    r->TopicData = proto_array_new(k->a, &desc_ProduceRequest_TopicProduceData, 1);
+    r->TopicData_n = 1;
+    r->TopicData[0].Name = proto_str_from(TOPIC);
+    r->TopicData[0].PartitionData = proto_array_new(k->a, &desc_ProduceRequest_PartitionProduceData, 1);
+    r->TopicData[0].PartitionData_n = 1;
+    r->TopicData[0].PartitionData[0].Records = one_batch(k->a);
+    struct ProduceResponse *resp = do_call(k, API_PRODUCE, r);
+    assert_int_equal(resp->Responses_n, 1);
+    assert_int_equal(resp->Responses[0].PartitionResponses_n, 1);
+    assert_int_equal(resp->Responses[0].PartitionResponses[0].ErrorCode, 0);
+    assert_true(resp->Responses[0].PartitionResponses[0].BaseOffset >= 0);
+}
+
+static void case_fetch(struct call *k)
+{
+    struct FetchRequest *r = req_new(k, &proto_msg_FetchRequest);
+    r->ReplicaId = -1;
+    r->MaxWaitMs = 0;
+    r->MinBytes = 1;
+    r->MaxBytes = 1 << 20;
+    r->Topics = proto_array_new(k->a, &desc_FetchRequest_FetchTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Topic = proto_str_from(TOPIC);
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_FetchRequest_FetchPartition, 1);
+    r->Topics[0].Partitions_n = 1;
+    r->Topics[0].Partitions[0].PartitionMaxBytes = 1 << 20;
+    struct FetchResponse *resp = do_call(k, API_FETCH, r);
+    assert_int_equal(resp->Responses_n, 1);
+    struct FetchResponse_PartitionData *pd = &resp->Responses[0].Partitions[0];
+    assert_int_equal(pd->ErrorCode, 0);
+    assert_true(pd->HighWatermark >= 1);
+    assert_true(pd->Records.len > RB_HEADER_SIZE);
+    size_t first = (size_t)proto_be32(pd->Records.p + 8) + RB_LOG_OVERHEAD;
+    assert_true(first <= (size_t)pd->Records.len);
+    struct rb_header h;
+    assert_int_equal(rb_validate(pd->Records.p, first, &h), 0);
+}
+
+static void case_list_offsets(struct call *k)
+{
+    struct ListOffsetsRequest *r = req_new(k, &proto_msg_ListOffsetsRequest);
+    r->ReplicaId = -1;
+    r->Topics = proto_array_new(k->a, &desc_ListOffsetsRequest_ListOffsetsTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_ListOffsetsRequest_ListOffsetsPartition, 1);
+    r->Topics[0].Partitions_n = 1;
+    r->Topics[0].Partitions[0].Timestamp = -1;
+    r->Topics[0].Partitions[0].MaxNumOffsets = 1;
+    struct ListOffsetsResponse *resp = do_call(k, API_LIST_OFFSETS, r);
+    struct ListOffsetsResponse_ListOffsetsPartitionResponse *p = &resp->Topics[0].Partitions[0];
+    assert_int_equal(p->ErrorCode, 0);
+    if (k->version == 0) {
+        assert_int_equal(p->OldStyleOffsets_n, 1);
+        assert_true(p->OldStyleOffsets[0] >= 1);
+    } else {
+        assert_true(p->Offset >= 1);
+    }
+}
+
+static void case_metadata(struct call *k)
+{
+    struct MetadataRequest *r = req_new(k, &proto_msg_MetadataRequest);
+    r->Topics = proto_array_new(k->a, &desc_MetadataRequest_MetadataRequestTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    struct MetadataResponse *resp = do_call(k, API_METADATA, r);
+    assert_int_equal(resp->Brokers_n, 1);
+    assert_int_equal(resp->Brokers[0].NodeId, 1);
+    assert_int_equal(resp->Topics_n, 1);
+    assert_int_equal(resp->Topics[0].ErrorCode, 0);
+    assert_true(resp->Topics[0].Partitions_n >= 1);
+    assert_int_equal(resp->Topics[0].Partitions[0].LeaderId, 1);
+}
+
+static void case_find_coordinator(struct call *k)
+{
+    struct FindCoordinatorRequest *r = req_new(k, &proto_msg_FindCoordinatorRequest);
+    r->Key = proto_str_from("group-a");
+    struct FindCoordinatorResponse *resp = do_call(k, API_FIND_COORDINATOR, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->NodeId, 1);
+    assert_true(resp->Port > 0);
+}
+
+static void case_api_versions(struct call *k)
+{
+    struct ApiVersionsRequest *r = req_new(k, &proto_msg_ApiVersionsRequest);
+    r->ClientSoftwareName = proto_str_from("every-version");
+    r->ClientSoftwareVersion = proto_str_from("1.0");
+    struct ApiVersionsResponse *resp = do_call(k, API_API_VERSIONS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->ApiKeys_n, (int32_t)proto_broker_apis_count);
+}
+
+static void topic_name(struct call *k, const char *prefix, char *out, size_t len)
+{
+    snprintf(out, len, "%s-v%d", prefix, k->version);
+}
+
+static void create_topic(struct call *k, const char *name)
+{
+    struct CreateTopicsRequest *r = req_new(k, &proto_msg_CreateTopicsRequest);
+    r->timeoutMs = 10000;
+    r->Topics = proto_array_new(k->a, &desc_CreateTopicsRequest_CreatableTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(name);
+    r->Topics[0].NumPartitions = 1;
+    r->Topics[0].ReplicationFactor = 1;
+    struct CreateTopicsResponse *resp = do_call(k, API_CREATE_TOPICS, r);
+    assert_int_equal(resp->Topics_n, 1);
+    assert_int_equal(resp->Topics[0].ErrorCode, 0);
+}
+
+static void case_create_topics(struct call *k)
+{
+    char name[64];
+    topic_name(k, "created", name, sizeof name);
+    create_topic(k, name);
+}
+
+static void case_delete_topics(struct call *k)
+{
+    char name[64];
+    topic_name(k, "deleted", name, sizeof name);
+    struct call create = *k;
+    create.version = 4; /* any served version: the topic to delete */
+    create_topic(&create, name);
+    struct DeleteTopicsRequest *r = req_new(k, &proto_msg_DeleteTopicsRequest);
+    r->TimeoutMs = 10000;
+    r->TopicNames = proto_arena_alloc(k->a, sizeof(proto_str));
+    r->TopicNames[0] = proto_str_from(proto_arena_strdup(k->a, proto_str_from(name)));
+    r->TopicNames_n = 1;
+    struct DeleteTopicsResponse *resp = do_call(k, API_DELETE_TOPICS, r);
+    assert_int_equal(resp->Responses_n, 1);
+    assert_int_equal(resp->Responses[0].ErrorCode, 0);
+}
+
+static void case_describe_configs(struct call *k)
+{
+    struct DescribeConfigsRequest *r = req_new(k, &proto_msg_DescribeConfigsRequest);
+    r->Resources = proto_array_new(k->a, &desc_DescribeConfigsRequest_DescribeConfigsResource, 2);
+    r->Resources_n = 2;
+    r->Resources[0].ResourceType = 2;
+    r->Resources[0].ResourceName = proto_str_from(TOPIC);
+    r->Resources[0].ConfigurationKeys_n = -1;
+    r->Resources[1].ResourceType = 4;
+    r->Resources[1].ResourceName = proto_str_from("1");
+    r->Resources[1].ConfigurationKeys_n = -1;
+    r->IncludeSynonyms = true;
+    struct DescribeConfigsResponse *resp = do_call(k, API_DESCRIBE_CONFIGS, r);
+    assert_int_equal(resp->Results_n, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(resp->Results[i].ErrorCode, 0);
+        assert_true(resp->Results[i].Configs_n > 10);
+    }
+}
+
+static void case_alter_configs(struct call *k)
+{
+    struct AlterConfigsRequest *r = req_new(k, &proto_msg_AlterConfigsRequest);
+    r->Resources = proto_array_new(k->a, &desc_AlterConfigsRequest_AlterConfigsResource, 1);
+    r->Resources_n = 1;
+    r->Resources[0].ResourceType = 2;
+    r->Resources[0].ResourceName = proto_str_from(TOPIC);
+    r->Resources[0].Configs = proto_array_new(k->a, &desc_AlterConfigsRequest_AlterableConfig, 1);
+    r->Resources[0].Configs_n = 1;
+    r->Resources[0].Configs[0].Name = proto_str_from("retention.ms");
+    r->Resources[0].Configs[0].Value = proto_str_from("86400000");
+    struct AlterConfigsResponse *resp = do_call(k, API_ALTER_CONFIGS, r);
+    assert_int_equal(resp->Responses_n, 1);
+    assert_int_equal(resp->Responses[0].ErrorCode, 0);
+}
+
+static void case_incremental_alter_configs(struct call *k)
+{
+    struct IncrementalAlterConfigsRequest *r = req_new(k, &proto_msg_IncrementalAlterConfigsRequest);
+    r->Resources = proto_array_new(k->a, &desc_IncrementalAlterConfigsRequest_AlterConfigsResource, 1);
+    r->Resources_n = 1;
+    r->Resources[0].ResourceType = 2;
+    r->Resources[0].ResourceName = proto_str_from(TOPIC);
+    r->Resources[0].Configs = proto_array_new(k->a, &desc_IncrementalAlterConfigsRequest_AlterableConfig, 1);
+    r->Resources[0].Configs_n = 1;
+    r->Resources[0].Configs[0].Name = proto_str_from("segment.ms");
+    r->Resources[0].Configs[0].ConfigOperation = 0; /* SET */
+    r->Resources[0].Configs[0].Value = proto_str_from("3600000");
+    struct IncrementalAlterConfigsResponse *resp = do_call(k, API_INCREMENTAL_ALTER_CONFIGS, r);
+    assert_int_equal(resp->Responses_n, 1);
+    assert_int_equal(resp->Responses[0].ErrorCode, 0);
+}
+
+static void case_create_partitions(struct call *k)
+{
+    char name[64];
+    topic_name(k, "grown", name, sizeof name);
+    struct call create = *k;
+    create.version = 4;
+    create_topic(&create, name);
+    struct CreatePartitionsRequest *r = req_new(k, &proto_msg_CreatePartitionsRequest);
+    r->TimeoutMs = 10000;
+    r->Topics = proto_array_new(k->a, &desc_CreatePartitionsRequest_CreatePartitionsTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(proto_arena_strdup(k->a, proto_str_from(name)));
+    r->Topics[0].Count = 3;
+    r->Topics[0].Assignments_n = -1;
+    struct CreatePartitionsResponse *resp = do_call(k, API_CREATE_PARTITIONS, r);
+    assert_int_equal(resp->Results_n, 1);
+    assert_int_equal(resp->Results[0].ErrorCode, 0);
+}
+
+static void case_describe_cluster(struct call *k)
+{
+    struct DescribeClusterRequest *r = req_new(k, &proto_msg_DescribeClusterRequest);
+    struct DescribeClusterResponse *resp = do_call(k, API_DESCRIBE_CLUSTER, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Brokers_n, 1);
+    assert_int_equal(resp->ControllerId, 1);
+    assert_int_equal(resp->ClusterId.len, 22);
+}
+
+static const struct {
+    int16_t key;
+    void (*run)(struct call *k);
+} cases[] = {
+    {API_PRODUCE, case_produce},
+    {API_FETCH, case_fetch},
+    {API_LIST_OFFSETS, case_list_offsets},
+    {API_METADATA, case_metadata},
+    {API_FIND_COORDINATOR, case_find_coordinator},
+    {API_API_VERSIONS, case_api_versions},
+    {API_CREATE_TOPICS, case_create_topics},
+    {API_DELETE_TOPICS, case_delete_topics},
+    {API_DESCRIBE_CONFIGS, case_describe_configs},
+    {API_ALTER_CONFIGS, case_alter_configs},
+    {API_CREATE_PARTITIONS, case_create_partitions},
+    {API_INCREMENTAL_ALTER_CONFIGS, case_incremental_alter_configs},
+    {API_DESCRIBE_CLUSTER, case_describe_cluster},
+};
+
+static void test_every_advertised_version(void **state)
+{
+    struct live *l = *state;
+    struct kclient c;
+    kclient_init(&c);
+    assert_int_equal(kclient_connect(&c, "127.0.0.1", l->port), 0);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct call setup_call = {&c, &a, 4};
+    create_topic(&setup_call, TOPIC);
+    /* the topic's partition must be hosted before the first produce */
+    for (int tries = 0; tries < 200; tries++) {
+        struct call md = {&c, &a, 1};
+        struct MetadataRequest *r = req_new(&md, &proto_msg_MetadataRequest);
+        r->Topics = proto_array_new(&a, &desc_MetadataRequest_MetadataRequestTopic, 1);
+        r->Topics_n = 1;
+        r->Topics[0].Name = proto_str_from(TOPIC);
+        struct MetadataResponse *resp = do_call(&md, API_METADATA, r);
+        if (resp->Topics_n == 1 && resp->Topics[0].ErrorCode == 0)
+            break;
+        usleep(50000);
+    }
+    for (size_t i = 0; i < proto_broker_apis_count; i++) {
+        const struct proto_api_range *range = &proto_broker_apis[i];
+        void (*run)(struct call *) = NULL;
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+            if (cases[k].key == range->api_key)
+                run = cases[k].run;
+        if (!run)
+            fail_msg("api %d is advertised but this test has no case for it", range->api_key);
+        for (int16_t v = range->min_version; v <= range->max_version; v++) {
+            struct call k = {&c, &a, v};
+            run(&k);
+        }
+    }
+    proto_arena_free(&a);
+    kclient_close(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_advertised_version, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
