@@ -33,6 +33,7 @@ struct net_conn {
     uint8_t *big_frame;  /* a frame larger than rbuf, read into directly */
     size_t big_len, big_have;
     bool reading;
+    bool parsing; /* inside parse_frames: handlers that answer at once must not re-enter it */
     bool closing;
     /* in-flight requests in arrival order; responses leave from the head */
     struct net_request *head, *tail;
@@ -205,6 +206,7 @@ static void write_done(uv_write_t *w, int status)
     struct write_req *wr = (struct write_req *)w;
     struct net_conn *c = wr->conn;
     if (c) {
+        c->inflight--;
         c->unsent_bytes -= wr->req->out.len;
         if (status < 0 && !c->closing)
             conn_close(c, uv_strerror(status));
@@ -223,14 +225,15 @@ static void conn_flush(struct net_conn *c)
         c->head = r->next;
         if (!c->head)
             c->tail = NULL;
-        c->inflight--;
         r->next = NULL;
         if (r->no_response || r->out.len == 0) {
+            c->inflight--;
             request_free(r);
             continue;
         }
         struct write_req *wr = ferry_malloc(sizeof *wr);
         if (!wr) {
+            c->inflight--;
             c->unsent_bytes -= r->out.len;
             request_free(r);
             conn_close(c, "out of memory");
@@ -242,6 +245,7 @@ static void conn_flush(struct net_conn *c)
         uv_buf_t buf = uv_buf_init((char *)r->out.buf, (unsigned)r->out.len);
         int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, write_done);
         if (rc < 0) {
+            c->inflight--;
             c->unsent_bytes -= r->out.len;
             request_free(r);
             ferry_free(wr);
@@ -265,22 +269,33 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(READ_BUF_SIZE - c->rlen));
 }
 
-/* Splits rbuf into frames; returns false if the connection was closed. */
+/* Backpressure: true while the connection may take more requests. */
+static bool conn_may_read(const struct net_conn *c)
+{
+    const struct net_limits *l = &c->server->limits;
+    return c->unsent_bytes <= l->max_unsent_bytes && c->inflight < l->max_inflight;
+}
+
+/* Splits rbuf into frames and dispatches them while backpressure allows (the rest waits in rbuf);
+ * returns false if the connection was closed. */
 static bool parse_frames(struct net_conn *c)
 {
     size_t pos = 0;
-    while (!c->closing && c->rlen - pos >= 4) {
+    c->parsing = true;
+    while (!c->closing && c->rlen - pos >= 4 && conn_may_read(c)) {
         int32_t size = (int32_t)proto_be32(c->rbuf + pos);
         if (size < MIN_FRAME || (int64_t)size > c->server->limits.max_request_bytes) {
             char why[96];
             snprintf(why, sizeof why, "request size %d outside [%d, %lld] (socket.request.max.bytes)", size,
                      MIN_FRAME, (long long)c->server->limits.max_request_bytes);
+            c->parsing = false;
             conn_close(c, why);
             return false;
         }
         size_t have = c->rlen - pos - 4;
         uint8_t *frame = ferry_malloc((size_t)size);
         if (!frame) {
+            c->parsing = false;
             conn_close(c, "out of memory");
             return false;
         }
@@ -305,12 +320,18 @@ static bool parse_frames(struct net_conn *c)
         memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
         c->rlen -= pos;
     }
+    c->parsing = false;
     return !c->closing;
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 {
     struct net_conn *c = stream->data;
+    if (n == UV_ENOBUFS) { /* rbuf is full of frames held back by backpressure */
+        uv_read_stop(stream);
+        c->reading = false;
+        return;
+    }
     if (n < 0) {
         conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
         return;
@@ -328,19 +349,24 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->rlen += (size_t)n;
-    parse_frames(c);
+    if (parse_frames(c))
+        conn_update_reading(c);
 }
 
 static void conn_update_reading(struct net_conn *c)
 {
-    const struct net_limits *l = &c->server->limits;
-    bool want = c->unsent_bytes <= l->max_unsent_bytes && c->inflight < l->max_inflight;
+    bool want = conn_may_read(c);
+    if (c->parsing)
+        return; /* the running parse_frames loop checks the limits itself */
+    if (want && c->rlen >= 4 && !c->big_frame) {
+        /* frames that arrived while paused may already sit in rbuf */
+        if (!parse_frames(c))
+            return;
+        want = conn_may_read(c);
+    }
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
             c->reading = true;
-        /* frames that arrived while paused may already sit in rbuf */
-        if (c->rlen >= 4 && !c->big_frame)
-            parse_frames(c);
     } else if (!want && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -459,9 +485,9 @@ int net_server_new(uv_loop_t *loop, const struct net_limits *limits, struct net_
     s->loop = loop;
     s->limits = *limits;
     if (!s->limits.max_unsent_bytes)
-        s->limits.max_unsent_bytes = 64 * 1024 * 1024;
+        s->limits.max_unsent_bytes = NET_DEFAULT_MAX_UNSENT_BYTES;
     if (!s->limits.max_inflight)
-        s->limits.max_inflight = 1000;
+        s->limits.max_inflight = NET_DEFAULT_MAX_INFLIGHT;
     uv_timer_init(loop, &s->idle_timer);
     s->idle_timer.data = s;
     s->open_handles = 1;

@@ -46,11 +46,17 @@ struct net_request {
  * net_respond, net_respond_none or net_close_for. */
 typedef void (*net_dispatch_fn)(void *ctx, struct net_request *req);
 
+/* Backpressure defaults: a connection is not read while it has this many requests whose responses are
+ * not yet written to the socket (being handled, waiting for their turn, or queued for writing), or this
+ * many response bytes queued. Kafka itself handles one request per connection at a time. */
+#define NET_DEFAULT_MAX_INFLIGHT 100
+#define NET_DEFAULT_MAX_UNSENT_BYTES (16u * 1024 * 1024)
+
 struct net_limits {
     int64_t max_request_bytes;   /* socket.request.max.bytes */
     int64_t idle_timeout_ms;     /* connections.max.idle.ms; <= 0 disables */
-    size_t max_unsent_bytes;     /* stop reading above this many queued response bytes */
-    uint32_t max_inflight;       /* stop reading above this many requests in flight */
+    size_t max_unsent_bytes;     /* stop reading above this many queued response bytes (0: default) */
+    uint32_t max_inflight;       /* stop reading at this many requests not yet answered (0: default) */
 };
 
 int net_server_new(uv_loop_t *loop, const struct net_limits *limits, struct net_server **out);

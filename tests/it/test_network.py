@@ -3,6 +3,7 @@
 abandoned connections, socket.request.max.bytes and connections.max.idle.ms."""
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -62,6 +63,46 @@ class NetworkTest(ft.FerryTestCase):
             self.assertEqual(offs, list(range(offs[0], offs[0] + 50)))
             recs, _ = ft.read_partition_raw(c, "net-pipe", 0, start=offs[0], end=offs[0] + 50)
             self.assertEqual([r[3] for r in recs], [b"p%d" % i for i in range(50)])
+
+    def test_backpressure_bounds_what_a_non_reading_client_costs(self):
+        """A client pipelines 2000 Fetch requests, each answered with about 256 KiB, and reads nothing.
+        Without backpressure the broker would read them all and hold ~500 MiB of responses; it stops
+        reading the connection once 16 MiB of responses (or 100 requests) wait, so its memory stays
+        bounded. Once the client reads, every response arrives, in order and complete."""
+        topic = "net-bp"
+        with self.n.conn() as c:
+            self.assertEqual(c.create_topics([(topic, 1, 1, {})])[topic][0], 0)
+            ft.wait_topic(self.n, topic, 1)
+            for i in range(16):
+                self.assertEqual(c.produce(topic, 0, batch(bytes([65 + i]) * 16384))["error"], 0)
+        body = ft.enc_fetch(4, [(topic, [(0, 0)])], max_wait_ms=0, partition_max_bytes=1 << 20)
+        requests = 2000
+        rss_before = self.rss_kib()
+        c = self.n.conn()
+        self.addCleanup(c.close)
+        sender = threading.Thread(target=lambda: c.send_raw(b"".join(
+            ft.make_frame(ft.API_FETCH, 4, body, 30000 + i) for i in range(requests))))
+        sender.daemon = True
+        sender.start()
+        time.sleep(3)  # let the broker read whatever it is going to read
+        grown = self.rss_kib() - rss_before
+        self.assertLess(grown, 128 * 1024, "broker grew by %d KiB holding responses nobody reads" % grown)
+        for i in range(requests):
+            corr, payload = c.recv()
+            self.assertEqual(corr, 30000 + i, "responses out of order")
+            if i % 500 == 0:
+                part = ft.dec_fetch(4, payload)["parts"][(topic, 0)]
+                self.assertEqual(part["error"], 0)
+                self.assertEqual(len(ft.parse_batches(part["records"])), 16)
+        sender.join(ft.IO_TIMEOUT)
+        self.assertFalse(sender.is_alive())
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.n.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS for the broker")
 
     def test_acks0_no_response(self):
         with self.n.conn() as c:
