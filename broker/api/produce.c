@@ -43,6 +43,24 @@ static int16_t validate_records(proto_bytes records, const struct rp_partition *
             return KERR_INVALID_RECORD; /* clients may not write control batches */
         if (h.attributes & RB_ATTR_TRANSACTIONAL)
             return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        /* Every record, as Kafka's LogValidator walks them. Uncompressed batches are walked in place;
+         * a compressed one is inflated into at most max(64 MiB, 4 x max.message.bytes): room for any
+         * real producer's batch, and a bound on what a decompression bomb costs. Kafka refuses broken
+         * records with INVALID_RECORD; a payload that does not decompress (Kafka: an internal error)
+         * and an unknown codec 5-7 get CORRUPT_MESSAGE; past the bound, MESSAGE_TOO_LARGE (the Java
+         * producer then splits the batch). */
+        size_t max_inflated = (size_t)64 << 20;
+        if (p->config.max_message_bytes > 0 && (size_t)p->config.max_message_bytes * 4 > max_inflated)
+            max_inflated = (size_t)p->config.max_message_bytes * 4;
+        rc = rb_validate_records(batch, blen, &h, max_inflated);
+        if (rc == FERRY_EINVAL)
+            return KERR_INVALID_RECORD;
+        if (rc == FERRY_ETOOBIG)
+            return KERR_MESSAGE_TOO_LARGE;
+        if (rc == FERRY_ENOMEM)
+            return KERR_UNKNOWN_SERVER_ERROR;
+        if (rc)
+            return KERR_CORRUPT_MESSAGE; /* FERRY_ECORRUPT, FERRY_EUNSUPPORTED */
     }
     if (rc < 0 || it.partial_tail || n == 0)
         return KERR_CORRUPT_MESSAGE;

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "../common/ferry_alloc.h"
 #include "../common/ferry_err.h"
+#include "compression.h"
 #include "crc32c.h"
 
 int rb_parse_header(const uint8_t *p, size_t len, struct rb_header *h)
@@ -113,6 +115,58 @@ int rb_read_record(struct proto_reader *r, struct rb_record *rec)
     if (body.err || rec->header_count < 0 || klen < -1 || vlen < -1)
         return FERRY_EPARSE;
     return 0;
+}
+
+/* The headers of one record fill its remaining bytes exactly. */
+static int check_headers(const struct rb_record *rec)
+{
+    struct proto_reader r;
+    proto_reader_init(&r, rec->headers, rec->headers_len);
+    for (int32_t i = 0; i < rec->header_count; i++) {
+        int32_t klen = proto_read_varint(&r);
+        if (r.err || klen < 0 || !proto_read_raw(&r, (size_t)klen))
+            return FERRY_EINVAL;
+        int32_t vlen = proto_read_varint(&r);
+        if (r.err || vlen < -1 || (vlen > 0 && !proto_read_raw(&r, (size_t)vlen)))
+            return FERRY_EINVAL;
+    }
+    return r.err || proto_reader_left(&r) != 0 ? FERRY_EINVAL : 0;
+}
+
+/* The records region (uncompressed): exactly `count` well-formed records, nothing after them. Each record
+ * takes at least two bytes, so a huge count on a short region stops at the region's end. */
+static int check_records(const uint8_t *p, size_t len, int32_t count)
+{
+    struct proto_reader r;
+    proto_reader_init(&r, p, len);
+    for (int32_t i = 0; i < count; i++) {
+        struct rb_record rec;
+        if (rb_read_record(&r, &rec) || rec.attributes != 0 || rec.offset_delta != i || check_headers(&rec))
+            return FERRY_EINVAL;
+    }
+    return proto_reader_left(&r) != 0 ? FERRY_EINVAL : 0;
+}
+
+int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_decompressed)
+{
+    if (len < RB_HEADER_SIZE)
+        return FERRY_ECORRUPT;
+    if (h->record_count <= 0 || h->last_offset_delta != h->record_count - 1)
+        return FERRY_EINVAL;
+    int codec = h->attributes & RB_ATTR_COMPRESSION_MASK;
+    if (codec == COMPRESSION_NONE)
+        return check_records(batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE, h->record_count);
+    if (codec > COMPRESSION_ZSTD)
+        return FERRY_EUNSUPPORTED;
+    uint8_t *records;
+    size_t records_len;
+    int rc = compression_decompress(codec, batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE, max_decompressed,
+                                    &records, &records_len);
+    if (rc)
+        return rc;
+    rc = check_records(records, records_len, h->record_count);
+    ferry_free(records);
+    return rc;
 }
 
 void rb_builder_begin(struct rb_builder *b, struct proto_writer *w, int64_t base_offset, int32_t leader_epoch,

@@ -1,7 +1,8 @@
 /* record_batch: Kafka record batch v2 (magic 2): header parsing and validation, CRC-32C, walking the
  * batches of a records blob and the records of an uncompressed batch, and building batches (used by the
- * metadata log and tests). Compressed batches are never decompressed here: offsets and counts come from
- * the header, and the blob is stored and served as received. */
+ * metadata log and tests), and checking every record of a batch before it is accepted (rb_validate_records,
+ * the one place that decompresses, through compression.h: offsets and counts still come from the header,
+ * and the blob is stored and served as received). */
 #ifndef FERRY_RECORD_BATCH_H
 #define FERRY_RECORD_BATCH_H
 
@@ -76,6 +77,29 @@ struct rb_record {
 };
 /* Reads the records region of an uncompressed batch (the bytes after the 61-byte header). */
 int rb_read_record(struct proto_reader *r, struct rb_record *rec);
+
+/* Walks every record of one v2 batch that rb_validate accepted (decompressing it first when its codec is
+ * 1-4, into at most max_decompressed bytes), with Kafka's rules for a batch a client produces
+ * (LogValidator, DefaultRecordBatch, DefaultRecord):
+ * - recordCount >= 1 and lastOffsetDelta == recordCount - 1;
+ * - exactly recordCount records and no byte after the last one;
+ * - each record's length is within the bytes left and its fields fill it exactly: attributes 0, offset
+ *   delta i for the i-th record, key and value length >= -1 and within the record, header count >= 0,
+ *   every header key length >= 0 and value length >= -1, both within the record.
+ * Two rules are stricter than Kafka's: record attributes must be 0 (Kafka ignores them), and offset deltas
+ * must run 0..n-1 (Kafka ignores them in uncompressed batches and rewrites compressed ones; Ferry stores
+ * the batch as received, so consumers would see the wrong offsets).
+ * Returns:
+ *   0;
+ *   FERRY_EINVAL        a record or the record count is wrong (Kafka: InvalidRecordException,
+ *                       INVALID_RECORD);
+ *   FERRY_ECORRUPT      the compressed payload does not decompress, or the batch is shorter than a header
+ *                       (CORRUPT_MESSAGE);
+ *   FERRY_EUNSUPPORTED  codec 5-7;
+ *   FERRY_ETOOBIG       the payload decompresses to more than max_decompressed bytes;
+ *   FERRY_ENOMEM.
+ * Uncompressed batches are walked in place, without allocating. */
+int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_decompressed);
 
 /* Builds one uncompressed batch into a writer. */
 struct rb_builder {

@@ -1,13 +1,15 @@
 """Hostile input over raw sockets: garbage, absurd frame lengths, truncated requests, unknown APIs and
-versions, corrupt record batches, illegal topic names. After each, the server is alive and a fresh client
-still produces and consumes. Corrupt and torn segment files at start-up: the server starts, names the
-file in its log and serves every batch before the damage."""
+versions, corrupt record batches, broken records inside batches whose CRC is right, illegal topic names.
+After each, the server is alive and a fresh client still produces and consumes. Corrupt and torn segment
+files at start-up: the server starts, names the file in its log and serves every batch before the
+damage."""
 import os
 import random
 import socket
 import struct
 import time
 import unittest
+import zlib
 
 import ferrytest as ft
 
@@ -300,6 +302,77 @@ class BadInputTest(ft.FerryTestCase):
             r = c.produce(ok, 0, ft.build_batch([(None, b"long name works", [])]))
             self.assertEqual(r["error"], 0)
         self.assertServing()
+
+
+class RecordValidationTest(ft.FerryTestCase):
+    """Kafka's LogValidator walks every record of a produced batch, decompressing compressed ones: a batch
+    whose CRC is right but whose records are broken is refused, never appended. Broken records get
+    INVALID_RECORD; a payload that does not decompress, or an unknown codec, CORRUPT_MESSAGE."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.n = cls.start_node(name="bad-records")
+        with cls.n.conn() as c:
+            assert c.create_topics([("recval", 1, 1, {})])["recval"][0] == 0
+        ft.wait_topic(cls.n, "recval", 1)
+
+    @staticmethod
+    def recrc(b):
+        struct.pack_into(">I", b, 17, ft.crc32c(bytes(b[21:])))
+        return bytes(b)
+
+    def test_produce_invalid_records_inside_batch(self):
+        good = ft.build_batch([(b"k1", b"v1", []), (b"k2", b"v2", [])])
+        cases = []
+        b = bytearray(good)
+        b[61] = 0x7E  # first record's length varint: 63, past the end of the batch
+        cases.append(("record length past the end", self.recrc(b), ft.E_INVALID_RECORD))
+        b = bytearray(good)
+        b[-1] = 0x09  # last record's header count: -5
+        cases.append(("negative header count", self.recrc(b), ft.E_INVALID_RECORD))
+        b = bytearray(good)
+        b[62] = 0x01  # first record's attributes: 1
+        cases.append(("record attributes 1", self.recrc(b), ft.E_INVALID_RECORD))
+        b = bytearray(good) + b"\x00"
+        struct.pack_into(">i", b, 8, len(b) - 12)
+        cases.append(("a byte after the last record", self.recrc(b), ft.E_INVALID_RECORD))
+        # gzip attribute, payload that is not gzip (valid CRC)
+        raw = bytearray(ft.build_batch([(b"k", b"v" * 50, [])]))
+        raw[22] |= ft.CODEC_GZIP
+        cases.append(("gzip flag on uncompressed records", self.recrc(raw), ft.E_CORRUPT_MESSAGE))
+        # codec 5: no such codec
+        raw = bytearray(ft.build_batch([(b"k", b"v", [])]))
+        raw[22] |= 5
+        cases.append(("codec 5", self.recrc(raw), ft.E_CORRUPT_MESSAGE))
+        # gzip payload holding garbage records
+        gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+        junk = gz.compress(b"\x7e" + b"\x01" * 10) + gz.flush()
+        bad = bytearray(good[:61]) + junk
+        struct.pack_into(">i", bad, 8, len(bad) - 12)
+        struct.pack_into(">h", bad, 21, ft.CODEC_GZIP)
+        cases.append(("gzip payload with broken records", self.recrc(bad), ft.E_INVALID_RECORD))
+        # gzip payload cut short
+        whole = ft.build_batch([(b"k%d" % i, b"value-%d" % i, [("h", b"x")]) for i in range(5)], codec=ft.CODEC_GZIP)
+        cut = bytearray(whole[:-6])
+        struct.pack_into(">i", cut, 8, len(cut) - 12)
+        cases.append(("gzip payload cut short", self.recrc(cut), ft.E_CORRUPT_MESSAGE))
+        with self.n.conn() as c:
+            end = c.list_offset("recval", 0, -1)["offset"]
+            wrong = []
+            for what, data, code in cases:
+                r = c.produce("recval", 0, data)
+                if r["error"] != code:
+                    wrong.append("%s: error %d, want %d" % (what, r["error"], code))
+            self.assertEqual(wrong, [], "malformed records not refused as Kafka refuses them")
+            self.assertEqual(c.list_offset("recval", 0, -1)["offset"], end, "a malformed batch was appended")
+            # The same records, intact, are accepted and read back.
+            r = c.produce("recval", 0, whole)
+            self.assertEqual((r["error"], r["base_offset"]), (0, end), r)
+            recs, _ = ft.read_partition_raw(c, "recval", 0, start=end, end=end + 5)
+            self.assertEqual([(x[0], x[2], x[3], x[4]) for x in recs],
+                             [(end + i, b"k%d" % i, b"value-%d" % i, [(b"h", b"x")]) for i in range(5)])
+        self.assertAlive(self.n)
 
 
 class CorruptSegmentTest(ft.FerryTestCase):
