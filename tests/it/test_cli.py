@@ -232,5 +232,24 @@ class StorageCliTest(ft.FerryTestCase):
         ft.create_topic(n, "cli-unknown-ok", partitions=1)
 
 
+class StartupPortInUseTest(ft.FerryTestCase):
+    def test_listener_port_in_use(self):
+        """A listener port taken by another process: the server exits non-zero naming the address, with no
+        sanitizer report."""
+        n = self.node(name="port-in-use")
+        holder = socket.socket()
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", n.port))
+        holder.listen()
+        self.addCleanup(holder.close)
+        n.spawn()
+        rc = n.wait_exit(120)
+        self.assertIsNotNone(rc, "ferry server kept running without its client listener")
+        self.assertNotEqual(rc, 0)
+        self.assertIsNone(n.sanitizer_report(), "sanitizer report when the port is in use")
+        self.assertTrue([l for l in n.log_text().splitlines() if str(n.port) in l and "in use" in l.lower()],
+                        n.log_tail(20))
+
+
 if __name__ == "__main__":
     ft.main()
