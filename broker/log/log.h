@@ -62,6 +62,14 @@ struct plog_config {
     int32_t segment_index_bytes;  /* segment.index.bytes, default 10 MiB: a segment rolls when its
                                      offset index (8 B/entry) or time index (12 B/entry) reaches it */
     int64_t file_delete_delay_ms; /* file.delete.delay.ms, default 60000; 0 = remove at once */
+    /* cleanup.policy: `delete` (default) applies retention.ms/bytes; `compact` runs the cleaner
+     * (broker/log/cleaner.h); both may be set. With `compact` alone time/size retention deletes nothing. */
+    bool cleanup_delete;
+    bool cleanup_compact;
+    int64_t delete_retention_ms;      /* delete.retention.ms, default 1 day: how long tombstones stay */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms, default 0 */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms, default INT64_MAX */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio, default 0.5 */
 };
 
 /* Fills Kafka's defaults. */
@@ -227,6 +235,7 @@ void plog_end_offset_for_epoch(const struct plog *log, int32_t epoch, int32_t *o
  * renamed `.deleted` and removed after file.delete.delay.ms (plog_housekeeping). The log start offset
  * moves up to the first remaining segment. Returns the number of segments deleted, or an error. */
 int plog_apply_retention(struct plog *log, int64_t now_ms, int64_t high_watermark);
+/* (With cleanup.policy=compact alone only the log-start-offset rule applies, as in Kafka.) */
 
 /* Removes `.deleted` files whose delay has passed. */
 void plog_housekeeping(struct plog *log, int64_t now_ms);

@@ -41,6 +41,12 @@ struct plog {
 
     struct plog_pending_delete *pending;
     size_t npending, pending_cap;
+
+    /* Log compaction (cleaner*.c). */
+    char *root;                 /* the log dir holding cleaner-offset-checkpoint */
+    bool clean_in_flight;       /* a plog_clean job exists (begin .. end) */
+    int64_t cleaner_offset;     /* first dirty offset (cleaner-offset-checkpoint); -1: none */
+    int64_t tombstone_horizon;  /* earliest delete horizon of tombstones left by the cleaner, INT64_MAX none */
 };
 
 static inline struct log_segment *plog_active(const struct plog *log) { return log->segs[log->nsegs - 1]; }
@@ -58,6 +64,13 @@ int plog_add_segment(struct plog *log, int64_t base_offset, int64_t now_ms);
 int plog_remove_segments(struct plog *log, size_t first, size_t n, int64_t now_ms, const char *reason);
 /* Records a leader epoch seen at start_offset (Kafka's assign) and marks the checkpoint dirty. */
 void plog_assign_epoch(struct plog *log, int32_t epoch, int64_t start_offset);
+/* Completes or rolls back an interrupted compaction swap (`.cleaned`/`.swap` files) as Kafka's LogLoader
+ * does, before the segments are listed (cleaner_recover.c). */
+int plog_clean_recover_files(struct plog *log);
+/* Reads this log's entry of `<root>/cleaner-offset-checkpoint` into cleaner_offset (cleaner_ckpt.c). */
+void plog_clean_load_checkpoint(struct plog *log);
+/* Writes cleaner_offset into it (loop thread, no fsync). */
+int plog_clean_store_checkpoint(struct plog *log);
 /* Deletes all pending .deleted files at once (close). */
 void plog_drop_pending(struct plog *log);
 

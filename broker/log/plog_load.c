@@ -75,6 +75,9 @@ static void unlink_in_dir(const struct plog *log, const char *name, const char *
 /* Lists the directory: segment base offsets, index files; removes leftovers of interrupted operations. */
 static int list_dir(struct plog *log, struct dir_listing *l)
 {
+    int src = plog_clean_recover_files(log);
+    if (src)
+        return src;
     DIR *d = opendir(log->dir);
     if (!d) {
         LOG_ERROR("log", "%s: cannot list %s: %s", log->name, log->dir, strerror(errno));
@@ -90,9 +93,6 @@ static int list_dir(struct plog *log, struct dir_listing *l)
         } else if (ends_with(name, ".cleaned") || strcmp(name, EPOCH_FILE ".tmp") == 0 ||
                    strcmp(name, PARTITION_METADATA_FILE ".tmp") == 0) {
             unlink_in_dir(log, name, "left over from an interrupted write");
-        } else if (ends_with(name, ".swap")) {
-            LOG_WARN("log", "%s: ignoring %s/%s (log compaction swap files are not supported)", log->name, log->dir,
-                     name);
         } else if (log_parse_segment_name(name, ".log", &base)) {
             rc = add_i64(&l->bases, &l->n, &l->cap, base);
         } else if (log_parse_segment_name(name, ".index", &base) || log_parse_segment_name(name, ".timeindex", &base) ||

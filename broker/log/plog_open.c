@@ -26,6 +26,12 @@ void plog_config_default(struct plog_config *cfg)
     cfg->index_interval_bytes = 4096;
     cfg->segment_index_bytes = 10485760;
     cfg->file_delete_delay_ms = 60000;
+    cfg->cleanup_delete = true;
+    cfg->cleanup_compact = false;
+    cfg->delete_retention_ms = 86400000;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
+    cfg->min_cleanable_dirty_ratio = 0.5;
 }
 
 static bool config_valid(const struct plog_config *c)
@@ -127,6 +133,7 @@ static void free_log(struct plog *log)
     ferry_free(log->pending);
     log_epochs_free(&log->epochs);
     ferry_free(log->dir);
+    ferry_free(log->root);
     ferry_free(log->topic);
     ferry_free(log->name);
     ferry_free(log);
@@ -227,8 +234,11 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
     log->topic = ferry_strdup(topic);
     log->name = log_path_fmt("%s-%d", topic, partition);
     log->dir = log_path_fmt("%s/%s-%d", log_dir, topic, partition);
+    log->root = ferry_strdup(log_dir);
+    log->cleaner_offset = -1;
+    log->tombstone_horizon = INT64_MAX;
     int rc = FERRY_ENOMEM;
-    if (!log->topic || !log->name || !log->dir)
+    if (!log->topic || !log->name || !log->dir || !log->root)
         goto free_log;
     rc = log_mkdir(log_dir);
     if (rc == 0)
@@ -271,6 +281,7 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
         log->epoch_gen++;
     if (log_epochs_truncate_from_start(&log->epochs, log->log_start_offset))
         log->epoch_gen++;
+    plog_clean_load_checkpoint(log);
     if (log->recovery_point < log->log_end_offset)
         log->first_unflushed_ms = opts.now_ms;
 

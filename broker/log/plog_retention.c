@@ -171,6 +171,8 @@ int plog_apply_retention(struct plog *log, int64_t now_ms, int64_t high_watermar
         {.name = "below the log start offset", .match = by_start_offset, .now_ms = now_ms},
     };
     for (int k = 0; k < 3; k++) {
+        if (k < 2 && !log->cfg.cleanup_delete)
+            continue; /* cleanup.policy=compact: no time or size retention (Kafka) */
         if (k == 0 && log->cfg.retention_ms < 0)
             continue;
         if (k == 1) {

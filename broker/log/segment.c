@@ -44,8 +44,8 @@ static struct log_segment *segment_new(const char *dir, int64_t base_offset, int
 static int open_indexes(struct log_segment *s, int32_t index_bytes, bool *suspect)
 {
     bool partial = false;
-    char *opath = log_path_fmt("%s.index", s->stem);
-    char *tpath = log_path_fmt("%s.timeindex", s->stem);
+    char *opath = log_path_fmt("%s.index%s", s->stem, s->suffix);
+    char *tpath = log_path_fmt("%s.timeindex%s", s->stem, s->suffix);
     bool had_o = opath && log_path_exists(opath), had_t = tpath && log_path_exists(tpath);
     int rc = log_oindex_open(&s->oidx, opath, s->base_offset, index_bytes, &partial);
     if (rc) {
@@ -63,9 +63,16 @@ static int open_indexes(struct log_segment *s, int32_t index_bytes, bool *suspec
 int log_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
                        struct log_segment **out)
 {
+    return log_segment_create_suffixed(dir, base_offset, "", index_bytes, now_ms, out);
+}
+
+int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
+                                int64_t now_ms, struct log_segment **out)
+{
     struct log_segment *s = segment_new(dir, base_offset, now_ms);
     if (!s)
         return FERRY_ENOMEM;
+    s->suffix = suffix;
     int rc = FERRY_ENOMEM;
     char *path = log_segment_log_path(s);
     if (!path)

@@ -35,6 +35,10 @@ struct log_segment {
 /* Creates a new empty segment (the .log must not exist or be empty; stale index files are emptied). */
 int log_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
                        struct log_segment **out);
+/* The same with every file named `<stem>.<ext><suffix>` (log compaction's ".cleaned"; `suffix` must be a
+ * string literal). Thread-safe: the cleaner's worker uses it for its own files. */
+int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
+                                int64_t now_ms, struct log_segment **out);
 /* Opens an existing segment as found on disk: size from the file, indexes opened or created.
  * `*index_suspect` is set when an index file was missing or has a partial entry. Nothing is validated:
  * see log_segment_load / log_segment_recover. */

@@ -8,6 +8,7 @@
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "broker/log/cleaner.h"
 #include "broker/log/logdir.h"
 
 #define HASH_BUCKETS 1024
@@ -31,7 +32,8 @@ struct rp_manager {
     struct rp_watcher *watchers;
     uv_timer_t housekeeping;
     int64_t last_retention_ms;
-    int flushes_running;
+    int flushes_running;    /* flushes and the clean (a clean holds its partition's flush_running) */
+    bool clean_running;     /* one log compaction at a time */
     bool closing;
     bool timer_closed;
 };
@@ -73,9 +75,16 @@ static void plog_config_from_topic(struct plog_config *pc, const struct topic_co
     pc->index_interval_bytes = tc->index_interval_bytes;
     pc->segment_index_bytes = tc->segment_index_bytes;
     pc->file_delete_delay_ms = tc->file_delete_delay_ms;
+    pc->cleanup_delete = (tc->cleanup_policy & CONFIG_CLEANUP_DELETE) != 0;
+    pc->cleanup_compact = (tc->cleanup_policy & CONFIG_CLEANUP_COMPACT) != 0;
+    pc->delete_retention_ms = tc->delete_retention_ms;
+    pc->min_compaction_lag_ms = tc->min_compaction_lag_ms;
+    pc->max_compaction_lag_ms = tc->max_compaction_lag_ms;
+    pc->min_cleanable_dirty_ratio = tc->min_cleanable_dirty_ratio;
 }
 
 static void start_flush(struct rp_manager *m, struct rp_partition *p);
+static void maybe_start_clean(struct rp_manager *m, struct rp_partition *p, int64_t now);
 
 struct checkpoint_work {
     uv_work_t work;
@@ -146,6 +155,8 @@ static void housekeeping_tick(uv_timer_t *t)
                     LOG_INFO("replica", "%s-%d: retention deleted %d segment(s), log start offset now %lld",
                              p->topic, p->index, n, (long long)plog_log_start_offset(p->log));
             }
+            if (!p->flush_running)
+                maybe_start_clean(m, p, now);
             plog_housekeeping(p->log, now);
         }
 }
@@ -438,6 +449,74 @@ static void start_flush(struct rp_manager *m, struct rp_partition *p)
     p->flush_running = true;
     m->flushes_running++;
     uv_queue_work(m->loop, &fw->work, flush_work_run, flush_work_done);
+}
+
+/* ---- log compaction: one partition at a time; the clean holds the partition's flush_running, so that
+ * flushes, retention and removal wait for it as they wait for a flush ---- */
+
+struct clean_work {
+    uv_work_t work;
+    struct rp_manager *m;
+    struct rp_partition *p;
+    struct plog_clean *c;
+    int rc;
+};
+
+static void clean_work_run(uv_work_t *w)
+{
+    struct clean_work *cw = (struct clean_work *)w;
+    cw->rc = plog_clean_run(cw->c);
+}
+
+static void clean_work_done(uv_work_t *w, int status)
+{
+    struct clean_work *cw = (struct clean_work *)w;
+    struct rp_partition *p = cw->p;
+    struct rp_manager *m = cw->m;
+    int rc = plog_clean_end(p->log, cw->c, status < 0 ? FERRY_EIO : cw->rc);
+    if (rc)
+        LOG_ERROR("replica", "%s-%d: log compaction failed: %s", p->topic, p->index, ferry_strerror(rc));
+    ferry_free(cw);
+    p->flush_running = false;
+    m->flushes_running--;
+    m->clean_running = false;
+    if (p->removed) {
+        if (!m->closing) {
+            int drc = logdir_delete_log(p->dir, p->log);
+            if (drc)
+                LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
+        }
+        partition_free(p);
+        manager_maybe_free(m);
+        return;
+    }
+    if (p->flush_again || p->flush_waiters) {
+        p->flush_again = false;
+        start_flush(m, p);
+    }
+}
+
+static void maybe_start_clean(struct rp_manager *m, struct rp_partition *p, int64_t now)
+{
+    if (!m->cfg->log_cleaner_enable || m->clean_running || m->closing ||
+        !plog_clean_needed(p->log, now, p->high_watermark))
+        return;
+    struct clean_work *cw = ferry_calloc(1, sizeof *cw);
+    if (!cw)
+        return;
+    int rc = plog_clean_begin(p->log, now, p->high_watermark, &cw->c);
+    if (rc) {
+        if (rc != FERRY_ENOTFOUND)
+            LOG_ERROR("replica", "%s-%d: cannot start log compaction: %s", p->topic, p->index, ferry_strerror(rc));
+        ferry_free(cw);
+        return;
+    }
+    cw->m = m;
+    cw->p = p;
+    p->flush_running = true;
+    m->flushes_running++;
+    m->clean_running = true;
+    uv_queue_work(m->loop, &cw->work, clean_work_run, clean_work_done);
 }
 
 void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn done, void *arg)
