@@ -145,6 +145,15 @@ int ctrl_incremental_alter_configs(const struct md_image *img, const struct ctrl
 int ctrl_auto_create_topics(const struct md_image *img, const struct ctrl_env *env, const proto_str *names, size_t n,
                             int16_t *errors, struct ctrl_records *out);
 
+/* AllocateProducerIds (Kafka's ProducerIdControlManager): a broker that is not registered with exactly
+ * BrokerEpoch gets STALE_BROKER_EPOCH; otherwise the next block of CTRL_PRODUCER_ID_BLOCK_SIZE ids
+ * starting at the image's next producer id (0 before any allocation), and one ProducerIdsRecord
+ * (BrokerId, BrokerEpoch, NextProducerId = start + block size). Past INT64_MAX: UNKNOWN_SERVER_ERROR
+ * ("Exhausted all producerIds"). */
+#define CTRL_PRODUCER_ID_BLOCK_SIZE 1000
+int ctrl_allocate_producer_ids(const struct md_image *img, const struct AllocateProducerIdsRequest *req,
+                               struct AllocateProducerIdsResponse *resp, struct ctrl_records *out);
+
 /* Topic config checks shared by create and alter: validates the complete set of overrides of a topic
  * (keys[i] = values[i]); 0 or KERR_INVALID_CONFIG with the reason in msg. */
 int ctrl_check_topic_configs(const struct ctrl_env *env, const char *const *keys, const char *const *values,

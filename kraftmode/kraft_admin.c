@@ -89,6 +89,38 @@ void kraft_auto_create_topics(struct kraft_node *n, const char *const *names, si
     kraft_node_enqueue(n, op);
 }
 
+/* Completion of an AllocateProducerIds op: hands the response to the caller's callback. */
+static void allocate_producer_ids_done(void *arg)
+{
+    struct kraft_op *op = arg;
+    const struct AllocateProducerIdsResponse *r = &op->pid_resp;
+    if (r->ErrorCode)
+        op->pid_done(op->pid_arg, -1, 0, r->ErrorCode);
+    else
+        op->pid_done(op->pid_arg, r->ProducerIdStart, r->ProducerIdLen, KERR_NONE);
+}
+
+void kraft_allocate_producer_ids(struct kraft_node *n, int32_t broker_id, int64_t broker_epoch,
+                                 void (*done)(void *arg, int64_t first, int32_t len, int16_t error), void *arg)
+{
+    struct kraft_op *op = kraft_op_new(KRAFT_OP_ALLOCATE_PRODUCER_IDS);
+    if (!op) {
+        LOG_ERROR("kraft", "node %d: out of memory queueing AllocateProducerIds", n->node_id);
+        return;
+    }
+    proto_struct_init(proto_msg_AllocateProducerIdsRequest.body, &op->pid_req);
+    proto_struct_init(proto_msg_AllocateProducerIdsResponse.body, &op->pid_resp);
+    op->pid_req.BrokerId = broker_id;
+    op->pid_req.BrokerEpoch = broker_epoch;
+    op->req = &op->pid_req;
+    op->resp = &op->pid_resp;
+    op->pid_done = done;
+    op->done = allocate_producer_ids_done;
+    op->pid_arg = arg;
+    op->arg = op; /* allocate_producer_ids_done receives the op itself */
+    kraft_node_enqueue(n, op);
+}
+
 static int decide_auto_create(struct kraft_node *n, struct kraft_op *op)
 {
     if (op->nnames == 0)
@@ -127,6 +159,7 @@ int kraft_op_decide(struct kraft_node *n, struct kraft_op *op)
                                               &op->recs);
     case KRAFT_OP_AUTO_CREATE: return decide_auto_create(n, op);
     case KRAFT_OP_REGISTER: return kraft_decide_registration(n, op);
+    case KRAFT_OP_ALLOCATE_PRODUCER_IDS: return ctrl_allocate_producer_ids(img, op->req, op->resp, &op->recs);
     case KRAFT_OP_WRITE: return 0;
     }
     return FERRY_EINVAL;
@@ -189,6 +222,13 @@ void kraft_op_fail_response(struct kraft_op *op, int16_t code, const char *msg)
             r->Responses[i].ErrorCode = code;
             r->Responses[i].ErrorMessage = m;
         }
+        break;
+    }
+    case KRAFT_OP_ALLOCATE_PRODUCER_IDS: {
+        struct AllocateProducerIdsResponse *r = op->resp;
+        r->ErrorCode = code;
+        r->ProducerIdStart = -1;
+        r->ProducerIdLen = 0;
         break;
     }
     case KRAFT_OP_AUTO_CREATE:

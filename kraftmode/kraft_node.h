@@ -88,6 +88,14 @@ void kraft_incremental_alter_configs(struct kraft_node *node, const struct Incre
                                      int16_t version, struct proto_arena *a,
                                      struct IncrementalAlterConfigsResponse *resp, void (*done)(void *arg), void *arg);
 
+/* AllocateProducerIds (KIP-730's RPC shape, so that a broker of a later multi-node cluster calls the same
+ * thing over the wire): the next block of producer ids for broker_id at broker_epoch (ctrl.h,
+ * ctrl_allocate_producer_ids). done(arg, first, len, error) runs from the loop once the ProducerIdsRecord
+ * is durable and applied; error is a Kafka error code (then first = -1, len = 0): STALE_BROKER_EPOCH, or
+ * UNKNOWN_SERVER_ERROR when the write failed or memory ran out. Never called after kraft_node_stop. */
+void kraft_allocate_producer_ids(struct kraft_node *node, int32_t broker_id, int64_t broker_epoch,
+                                 void (*done)(void *arg, int64_t first, int32_t len, int16_t error), void *arg);
+
 /* Tells the node the ports its listeners are bound to (names[i] -> ports[i], copied). An advertised
  * endpoint configured with port 0 is registered at start-up with port 0; once the broker's sockets are
  * open it calls this, and the broker is registered again with the real ports (a new RegisterBrokerRecord,

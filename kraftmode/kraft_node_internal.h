@@ -18,6 +18,7 @@ enum kraft_op_kind {
     KRAFT_OP_INCREMENTAL_ALTER_CONFIGS,
     KRAFT_OP_AUTO_CREATE,
     KRAFT_OP_REGISTER, /* the broker again, with its bound listener ports */
+    KRAFT_OP_ALLOCATE_PRODUCER_IDS,
 };
 
 /* Listener name -> bound port (owned copies). */
@@ -43,6 +44,11 @@ struct kraft_op {
     void (*done)(void *arg);
     void (*done_rc)(void *arg, int rc);
     void *arg;
+    /* KRAFT_OP_ALLOCATE_PRODUCER_IDS: request and response live in the op (req/resp point here) */
+    struct AllocateProducerIdsRequest pid_req;
+    struct AllocateProducerIdsResponse pid_resp;
+    void (*pid_done)(void *arg, int64_t first, int32_t len, int16_t error);
+    void *pid_arg;
     struct proto_arena arena;  /* records the decision produced */
     struct ctrl_records recs;
     struct metalog_rec *all;   /* what was appended, transaction markers included */

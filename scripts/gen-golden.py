@@ -29,7 +29,8 @@ Where the bytes come from:
     the same wire layout in Kafka 3.7; and FetchRequest v7-11 declare forgotten_topics_data.topic as the
     String class instead of an instance (see kp_fix).
   * Everything kafka-python lacks (CreateTopics v4, ApiVersions v3, IncrementalAlterConfigs v0-1,
-    DescribeCluster v0, request header v2, response headers) is encoded by the small encoder below,
+    DescribeCluster v0, InitProducerId v0-4, request header v2, response headers) is encoded by the
+    small encoder below,
     written from the Kafka protocol guide (https://kafka.apache.org/protocol) and the Kafka 3.7 message
     schemas: classic and compact (KIP-482) strings, bytes and arrays, unsigned varints, tag buffers.
     Where both sources can encode the same bytes, the script checks that they agree (see self_check).
@@ -209,6 +210,11 @@ DESCRIBE_CLUSTER_RESP_V0 = [
     ('Brokers', ('[]', [('BrokerId', 'int32'), ('Host', 'string'), ('Port', 'int32'), ('Rack', 'nstring')])),
     ('ClusterAuthorizedOperations', 'int32'),
 ]
+# InitProducerId: kafka-python 2.0.2 has no class for it (no kafka.protocol.init_producer_id).
+INIT_PRODUCER_ID_REQ_V0 = [('TransactionalId', 'nstring'), ('TransactionTimeoutMs', 'int32')]
+INIT_PRODUCER_ID_REQ_V3 = INIT_PRODUCER_ID_REQ_V0 + [('ProducerId', 'int64'), ('ProducerEpoch', 'int16')]
+INIT_PRODUCER_ID_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ProducerId', 'int64'),
+                         ('ProducerEpoch', 'int16')]
 
 # ---------------------------------------------------------------------------------------------------
 # kafka-python helpers
@@ -656,6 +662,21 @@ def describe_cluster_response(v, unknown_tags=False):
     return d
 
 
+def init_producer_id_request(v):
+    # odd versions carry a transactional id, even ones the null of an idempotent producer
+    d = {'TransactionalId': 'payments-txn-1' if v % 2 else None, 'TransactionTimeoutMs': 60000 + v}
+    if v >= 3:
+        d['ProducerId'] = 4242 if v == 3 else -1
+        d['ProducerEpoch'] = 7 if v == 3 else -1
+    return d
+
+
+def init_producer_id_response(v):
+    if v % 2:
+        return {'ThrottleTimeMs': 3, 'ErrorCode': 53, 'ProducerId': -1, 'ProducerEpoch': -1}
+    return {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'ProducerId': 1000 + v, 'ProducerEpoch': 0}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Vector assembly
 # ---------------------------------------------------------------------------------------------------
@@ -794,6 +815,14 @@ def build_vectors():
         else:
             own_response('FindCoordinatorResponse_v%d' % v, 10, v, 0, FIND_COORDINATOR_RESP_V1,
                          find_coordinator_response(v), c(), False)
+    # InitProducerId v0-4 (flexible from v2; ProducerId/ProducerEpoch from v3): the encoder above.
+    for v in range(0, 5):
+        flex = v >= 2
+        own_request('InitProducerIdRequest_v%d' % v, 22, v, 2 if flex else 1,
+                    INIT_PRODUCER_ID_REQ_V3 if v >= 3 else INIT_PRODUCER_ID_REQ_V0, init_producer_id_request(v),
+                    c(), 'rdkafka', flex)
+        own_response('InitProducerIdResponse_v%d' % v, 22, v, 1 if flex else 0, INIT_PRODUCER_ID_RESP,
+                     init_producer_id_response(v), c(), flex)
 
 
 def self_check():

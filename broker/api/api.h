@@ -43,5 +43,6 @@ void api_handle_describe_configs(struct broker *b, struct net_request *req);
 void api_handle_alter_configs(struct broker *b, struct net_request *req);
 void api_handle_incremental_alter_configs(struct broker *b, struct net_request *req);
 void api_handle_describe_cluster(struct broker *b, struct net_request *req);
+void api_handle_init_producer_id(struct broker *b, struct net_request *req);
 
 #endif

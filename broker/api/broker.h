@@ -15,6 +15,7 @@
 #include "broker/config/topic_config.h"
 #include "broker/metadata/md_image.h"
 #include "broker/net/net.h"
+#include "broker/producer/pid_pool.h"
 #include "broker/replica/partitions.h"
 
 struct kraft_node;
@@ -29,6 +30,8 @@ struct broker {
     struct api_listener *listeners; /* one per configured listener */
     size_t n_listeners;
     int *bound_ports;               /* the port each listener got (port 0 = any) */
+    struct prod_pid_pool pid_pool;  /* producer ids for InitProducerId (init_producer_id.c) */
+    struct pid_waiter *pid_waiters; /* InitProducerId requests waiting for a block */
 };
 
 /* Starts the node: storage check (formatting the no-config default node on first start), metadata

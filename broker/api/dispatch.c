@@ -56,6 +56,7 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_CREATE_PARTITIONS: api_handle_create_partitions(b, req); break;
     case API_INCREMENTAL_ALTER_CONFIGS: api_handle_incremental_alter_configs(b, req); break;
     case API_DESCRIBE_CLUSTER: api_handle_describe_cluster(b, req); break;
+    case API_INIT_PRODUCER_ID: api_handle_init_producer_id(b, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -166,6 +166,22 @@ void api_handle_produce(struct broker *b, struct net_request *req)
                          net_request_peer(req), kafka_error_name(pr->ErrorCode));
                 continue;
             }
+            /* idempotent producers (broker/producer/producer_state.h): a duplicate of one of the last 5
+             * batches is answered with its original offsets and not appended (Kafka's
+             * DUPLICATE_SEQUENCE_NUMBER is internal); epoch and sequence errors refuse the batch */
+            struct prod_verdict pv = prod_state_check_records(&p->producers, pd->Records.p, (size_t)pd->Records.len);
+            if (pv.error) {
+                pr->ErrorCode = pv.error;
+                LOG_INFO("produce", "%.*s-%d from %s: rejected with %s", td->Name.len, td->Name.p, pd->Index,
+                         net_request_peer(req), kafka_error_name(pv.error));
+                continue;
+            }
+            if (pv.duplicate) {
+                pr->BaseOffset = pv.dup_first_offset;
+                pr->LogAppendTimeMs = pv.dup_timestamp; /* as UnifiedLog.append answers a duplicate */
+                pr->LogStartOffset = plog_log_start_offset(p->log);
+                continue;
+            }
             struct plog_append_info info;
             int rc = rp_append(b->partitions, p, (uint8_t *)pd->Records.p, (size_t)pd->Records.len, now, &info);
             if (rc) {

@@ -10,6 +10,7 @@ const struct proto_api_range proto_broker_apis[] = {
     {API_API_VERSIONS, 0, 3},
     {API_CREATE_TOPICS, 0, 4},
     {API_DELETE_TOPICS, 0, 3},
+    {API_INIT_PRODUCER_ID, 0, 4},
     {API_DESCRIBE_CONFIGS, 0, 2},
     {API_ALTER_CONFIGS, 0, 1},
     {API_CREATE_PARTITIONS, 0, 1},

@@ -10,6 +10,8 @@
 #include "broker/common/ferry_log.h"
 #include "broker/log/cleaner.h"
 #include "broker/log/logdir.h"
+#include "broker/log/producer_snapshot.h"
+#include "broker/producer/producer_log.h"
 
 #define HASH_BUCKETS 1024
 #define HOUSEKEEPING_MS 1000
@@ -151,10 +153,13 @@ static void housekeeping_tick(uv_timer_t *t)
                 start_flush(m, p);
             if (retention && !p->flush_running) {
                 int n = plog_apply_retention(p->log, now, p->high_watermark);
-                if (n > 0)
+                if (n > 0) {
                     LOG_INFO("replica", "%s-%d: retention deleted %d segment(s), log start offset now %lld",
                              p->topic, p->index, n, (long long)plog_log_start_offset(p->log));
+                    log_psnap_delete_below(plog_dir(p->log), plog_log_start_offset(p->log));
+                }
             }
+            prod_state_expire(&p->producers, now, m->cfg->producer_id_expiration_ms);
             if (!p->flush_running)
                 maybe_start_clean(m, p, now);
             plog_housekeeping(p->log, now);
@@ -209,6 +214,7 @@ err_after_dirs:
 
 static void partition_free(struct rp_partition *p)
 {
+    prod_state_free(&p->producers);
     ferry_free(p->topic);
     ferry_free(p);
 }
@@ -249,6 +255,8 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
         struct rp_partition *p = m->buckets[b];
         while (p) {
             struct rp_partition *next = p->hash_next;
+            /* clean shutdown: the producer state as of the log end, so the next start needs no replay */
+            prod_log_snapshot(&p->producers, p->log, plog_log_end_offset(p->log));
             if (p->flush_running)
                 p->removed = true; /* the running flush's completion frees the partition */
             else
@@ -319,6 +327,8 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
     if (plog_topic_id(p->log, &on_disk) && memcmp(on_disk.b, topic_id.b, 16) != 0)
         LOG_WARN("replica", "%s-%d: partition.metadata holds another topic id than the metadata", topic, index);
     p->high_watermark = plog_log_end_offset(p->log);
+    prod_state_init(&p->producers);
+    prod_log_load(&p->producers, p->log);
     unsigned b = hash_key(topic, strlen(topic), index);
     p->hash_next = m->buckets[b];
     m->buckets[b] = p;
@@ -365,9 +375,15 @@ int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, si
     unsigned flags = p->config.message_timestamp_type == CONFIG_TIMESTAMP_LOG_APPEND_TIME
                          ? PLOG_APPEND_LOG_APPEND_TIME
                          : 0;
+    size_t segments = plog_segment_count(p->log);
+    int64_t end = plog_log_end_offset(p->log);
     int rc = plog_append(p->log, batches, len, p->leader_epoch, now_ms, flags, info);
     if (rc)
         return rc;
+    if (plog_segment_count(p->log) > segments) /* rolled: the new segment starts at the old log end */
+        prod_log_snapshot(&p->producers, p->log, end);
+    if (prod_log_replay(&p->producers, batches, len))
+        LOG_ERROR("replica", "%s-%d: out of memory recording producer state", p->topic, p->index);
     p->high_watermark = plog_log_end_offset(p->log);
     struct rp_watcher *w = m->watchers;
     while (w) {

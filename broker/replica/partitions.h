@@ -17,6 +17,7 @@
 #include "broker/config/config.h"
 #include "broker/config/topic_config.h"
 #include "broker/log/log.h"
+#include "broker/producer/producer_state.h"
 #include "broker/proto/proto_types.h"
 
 struct rp_manager;
@@ -31,6 +32,9 @@ struct rp_partition {
     struct topic_config config;
     int32_t leader_epoch;
     int64_t high_watermark;
+    /* idempotent producers (producer_state.h): rebuilt on open, updated by rp_append, snapshotted beside
+     * the segments when one rolls and at clean shutdown, expired by the housekeeping timer */
+    struct prod_state producers;
     /* private */
     struct logdir *dir; /* the log directory that owns the log */
     bool flush_running;
@@ -68,8 +72,9 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
 /* The hosted partition, or NULL. */
 struct rp_partition *rp_partition_get(struct rp_manager *m, proto_str topic, int32_t index);
 
-/* Appends validated batches as the leader (offsets assigned, leader epoch stamped), moves the high
- * watermark and wakes the watchers. Returns plog_append's result. */
+/* Appends validated batches as the leader (offsets assigned, leader epoch stamped), records the batches of
+ * idempotent producers in p->producers (a producer-state snapshot is written first when the append
+ * rolled a segment), moves the high watermark and wakes the watchers. Returns plog_append's result. */
 int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len, int64_t now_ms,
               struct plog_append_info *info);
 

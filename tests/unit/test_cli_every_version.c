@@ -356,6 +356,24 @@ static void case_describe_cluster(struct call *k)
     assert_int_equal(resp->ClusterId.len, 22);
 }
 
+static void case_init_producer_id(struct call *k)
+{
+    static int64_t last_id = -1;
+    struct InitProducerIdRequest *r = req_new(k, &proto_msg_InitProducerIdRequest);
+    r->TransactionalId = (proto_str){NULL, -1}; /* an idempotent producer */
+    r->TransactionTimeoutMs = 60000;
+    struct InitProducerIdResponse *resp = do_call(k, API_INIT_PRODUCER_ID, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_true(resp->ProducerId > last_id); /* a new id every time */
+    assert_int_equal(resp->ProducerEpoch, 0);
+    last_id = resp->ProducerId;
+    r = req_new(k, &proto_msg_InitProducerIdRequest);
+    r->TransactionalId = proto_str_from("txn-1"); /* transactions are not supported */
+    resp = do_call(k, API_INIT_PRODUCER_ID, r);
+    assert_int_equal(resp->ErrorCode, 53);
+    assert_int_equal(resp->ProducerId, -1);
+}
+
 static const struct {
     int16_t key;
     void (*run)(struct call *k);
@@ -373,6 +391,7 @@ static const struct {
     {API_CREATE_PARTITIONS, case_create_partitions},
     {API_INCREMENTAL_ALTER_CONFIGS, case_incremental_alter_configs},
     {API_DESCRIBE_CLUSTER, case_describe_cluster},
+    {API_INIT_PRODUCER_ID, case_init_producer_id},
 };
 
 static void test_every_advertised_version(void **state)

@@ -519,6 +519,56 @@ static void test_listeners_bound(void **state)
     assert_int_equal(kraft_node_end_offset(f->node), end + 2);
 }
 
+/* AllocateProducerIds: blocks of 1000 from 0, durable across a restart; a stale broker epoch is refused. */
+struct pid_result {
+    int64_t first;
+    int32_t len;
+    int16_t error;
+    int calls;
+};
+
+static void on_pids(void *arg, int64_t first, int32_t len, int16_t error)
+{
+    struct pid_result *r = arg;
+    r->first = first;
+    r->len = len;
+    r->error = error;
+    r->calls++;
+}
+
+static void test_allocate_producer_ids(void **state)
+{
+    struct fx *f = *state;
+    start(f, true);
+    int64_t epoch = md_image_broker(kraft_node_image(f->node), 1)->epoch;
+    struct pid_result r = {0};
+    kraft_allocate_producer_ids(f->node, 1, epoch, on_pids, &r);
+    assert_int_equal(r.calls, 0); /* never from inside the call */
+    run(f);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.first, 0);
+    assert_int_equal(r.len, 1000);
+    kraft_allocate_producer_ids(f->node, 1, epoch, on_pids, &r);
+    run(f);
+    assert_int_equal(r.first, 1000);
+    assert_int_equal(kraft_node_image(f->node)->producer_ids.next_producer_id, 2000);
+    kraft_allocate_producer_ids(f->node, 1, epoch + 1, on_pids, &r);
+    kraft_allocate_producer_ids(f->node, 7, epoch, on_pids, &r);
+    run(f);
+    assert_int_equal(r.calls, 4);
+    assert_int_equal(r.error, KERR_STALE_BROKER_EPOCH);
+    assert_int_equal(r.first, -1);
+    stop(f);
+    start(f, false);
+    assert_int_equal(kraft_node_image(f->node)->producer_ids.next_producer_id, 2000);
+    epoch = md_image_broker(kraft_node_image(f->node), 1)->epoch;
+    kraft_allocate_producer_ids(f->node, 1, epoch, on_pids, &r);
+    run(f);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.first, 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +580,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unparseable_quorum_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_pending_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listeners_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocate_producer_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -689,6 +689,34 @@ static void check_find_coordinator_response(const struct golden_vector *gv, cons
     assert_int_equal(r->Port, -1);
 }
 
+static void check_init_producer_id_request(const struct golden_vector *gv, const void *msg)
+{
+    const struct InitProducerIdRequest *r = msg;
+    if (gv->version % 2)
+        STR_EQ(r->TransactionalId, "payments-txn-1");
+    else
+        STR_NULL(r->TransactionalId);
+    assert_int_equal(r->TransactionTimeoutMs, 60000 + gv->version);
+    assert_int_equal(r->ProducerId, gv->version == 3 ? 4242 : -1);
+    assert_int_equal(r->ProducerEpoch, gv->version == 3 ? 7 : -1);
+}
+
+static void check_init_producer_id_response(const struct golden_vector *gv, const void *msg)
+{
+    const struct InitProducerIdResponse *r = msg;
+    if (gv->version % 2) {
+        assert_int_equal(r->ThrottleTimeMs, 3);
+        assert_int_equal(r->ErrorCode, 53);
+        assert_int_equal(r->ProducerId, -1);
+        assert_int_equal(r->ProducerEpoch, -1);
+        return;
+    }
+    assert_int_equal(r->ThrottleTimeMs, 0);
+    assert_int_equal(r->ErrorCode, 0);
+    assert_int_equal(r->ProducerId, 1000 + gv->version);
+    assert_int_equal(r->ProducerEpoch, 0);
+}
+
 typedef void (*check_fn)(const struct golden_vector *gv, const void *msg);
 
 static const struct {
@@ -709,6 +737,7 @@ static const struct {
      check_incremental_alter_configs_response},
     {API_DESCRIBE_CLUSTER, check_describe_cluster_request, check_describe_cluster_response},
     {API_FIND_COORDINATOR, check_find_coordinator_request, check_find_coordinator_response},
+    {API_INIT_PRODUCER_ID, check_init_producer_id_request, check_init_producer_id_response},
 };
 
 static check_fn find_check(const struct golden_vector *gv)
