@@ -879,6 +879,52 @@ static void test_topic_ids(void **state)
     assert_false(ctrl_mv_supports_transactions(12));
 }
 
+/* AllocateProducerIds (ProducerIdControlManager): blocks of 1000 from 0, the broker epoch checked, one
+ * ProducerIdsRecord per block, and the end of the id space refused. */
+static void test_allocate_producer_ids(void **state)
+{
+    struct fx *f = *state;
+    int64_t epoch = md_image_broker(&f->img, 1)->epoch;
+    INIT(AllocateProducerIdsRequest, req);
+    req.BrokerId = 1;
+    req.BrokerEpoch = epoch;
+    for (int64_t block = 0; block < 3; block++) {
+        INIT(AllocateProducerIdsResponse, resp);
+        assert_int_equal(ctrl_allocate_producer_ids(&f->img, &req, &resp, &f->recs), 0);
+        assert_int_equal(resp.ErrorCode, 0);
+        assert_int_equal(resp.ProducerIdStart, block * 1000);
+        assert_int_equal(resp.ProducerIdLen, 1000);
+        assert_int_equal(f->recs.n, 1);
+        const struct ProducerIdsRecord *r = f->recs.recs[0].data;
+        assert_ptr_equal(f->recs.recs[0].m, &proto_msg_ProducerIdsRecord);
+        assert_int_equal(r->BrokerId, 1);
+        assert_int_equal(r->BrokerEpoch, epoch);
+        assert_int_equal(r->NextProducerId, (block + 1) * 1000);
+        commit(f);
+    }
+    assert_int_equal(f->img.producer_ids.next_producer_id, 3000);
+    /* a stale epoch or an unknown broker: STALE_BROKER_EPOCH, no record */
+    const int32_t ids[] = {1, 9};
+    const int64_t epochs[] = {epoch + 1, epoch};
+    for (int i = 0; i < 2; i++) {
+        INIT(AllocateProducerIdsResponse, resp);
+        req.BrokerId = ids[i];
+        req.BrokerEpoch = epochs[i];
+        assert_int_equal(ctrl_allocate_producer_ids(&f->img, &req, &resp, &f->recs), 0);
+        assert_int_equal(resp.ErrorCode, KERR_STALE_BROKER_EPOCH);
+        assert_int_equal(resp.ProducerIdStart, -1);
+        assert_int_equal(f->recs.n, 0);
+    }
+    /* the id space is exhausted */
+    f->img.producer_ids.next_producer_id = INT64_MAX - 999;
+    INIT(AllocateProducerIdsResponse, resp);
+    req.BrokerId = 1;
+    req.BrokerEpoch = epoch;
+    assert_int_equal(ctrl_allocate_producer_ids(&f->img, &req, &resp, &f->recs), 0);
+    assert_int_equal(resp.ErrorCode, KERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(f->recs.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -900,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_incremental_alter_configs, setup1, teardown),
         cmocka_unit_test_setup_teardown(test_auto_create, setup1, teardown),
         cmocka_unit_test_setup_teardown(test_topic_ids, setup1, teardown),
+        cmocka_unit_test_setup_teardown(test_allocate_producer_ids, setup1, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
