@@ -248,10 +248,23 @@ static int build_maps(struct plog_clean *c, struct clean_map *keys, struct clean
                 proto_put_be64(pid, (uint64_t)h.producer_id);
                 r = clean_map_put(producers, pid, sizeof pid, h.base_offset);
             }
-            bool plain = !(h.attributes & (RB_ATTR_CONTROL | RB_ATTR_COMPRESSION_MASK));
-            if (r == 0 && i >= c->dirty_idx && plain && h.base_offset + h.last_offset_delta >= c->first_dirty) {
-                struct map_arg a = {keys, c->first_dirty};
-                r = clean_for_each_record(b, blen, &h, map_record, &a);
+            bool data = !(h.attributes & RB_ATTR_CONTROL) && h.record_count > 0;
+            if (r == 0 && i >= c->dirty_idx && data && h.base_offset + h.last_offset_delta >= c->first_dirty) {
+                const uint8_t *recs;
+                size_t recs_len;
+                uint8_t *owned;
+                int d = clean_batch_records(b, blen, &h, &recs, &recs_len, &owned);
+                if (d == 0) {
+                    struct map_arg a = {keys, c->first_dirty};
+                    r = clean_for_each_record(&h, recs, recs_len, map_record, &a);
+                } else if (d == FERRY_ENOMEM) {
+                    r = d;
+                } else {
+                    /* left as it is by the rewrite too, so older values of its keys simply stay */
+                    LOG_WARN("log", "%s: cleaner cannot decompress the batch at offset %lld (%s); keeping it as is",
+                             c->name, (long long)h.base_offset, ferry_strerror(d));
+                }
+                ferry_free(owned);
             }
             if (r) {
                 rc = r;

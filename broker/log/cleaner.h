@@ -8,12 +8,16 @@
  *   - a tombstone (null value) that is the latest for its key stays; the first clean that keeps it sets
  *     the batch's delete horizon (attributes bit 6, baseTimestamp = now + delete.retention.ms, KIP-534)
  *     and a clean after the horizon drops it;
+ *   - compressed batches are decompressed (broker/proto/compression.h) for the map and the rewrite;
  *   - batches keep their producer id/epoch, leader epoch and offsets (gaps appear); a batch that loses
- *     records is rewritten uncompressed, split into runs of consecutive offsets (Ferry's batch check wants
- *     lastOffsetDelta == recordCount - 1), base sequences shifted to match, CRC recomputed; a batch
- *     emptied of records stays as an empty batch when it is its producer's last batch or the last batch
- *     of a cleaned group (so that the group's offset range stays known, which crash recovery relies on);
- *   - control batches and compressed batches are kept as they are and their records are not mapped;
+ *     records (or whose tombstones get a delete horizon) is rewritten uncompressed, split into runs of
+ *     consecutive offsets (Ferry's batch check wants lastOffsetDelta == recordCount - 1), base sequences
+ *     shifted to match, CRC recomputed; a batch that keeps everything is copied byte for byte (still
+ *     compressed); a batch emptied of records stays as an empty batch when it is its producer's last batch
+ *     or the last batch of a cleaned group (so that the group's offset range stays known, which crash
+ *     recovery relies on);
+ *   - control batches, and a compressed batch that fails to decompress, are kept as they are and their
+ *     records are not mapped;
  *   - small segments are grouped into one (total bytes <= segment.bytes).
  * When: plog_clean_needed: dirty bytes / (clean + dirty bytes) >= min.cleanable.dirty.ratio, or the
  * oldest dirty data is older than max.compaction.lag.ms, or a delete horizon has passed.

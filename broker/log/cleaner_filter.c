@@ -4,14 +4,34 @@
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "broker/proto/compression.h"
 #include "cleaner_internal.h"
 
-int clean_for_each_record(const uint8_t *batch, size_t len, const struct rb_header *h, clean_record_fn fn, void *arg)
+int clean_batch_records(const uint8_t *batch, size_t len, const struct rb_header *h, const uint8_t **recs,
+                        size_t *recs_len, uint8_t **owned)
 {
+    *owned = NULL;
     if (len < RB_HEADER_SIZE)
         return FERRY_ECORRUPT;
+    int codec = h->attributes & RB_ATTR_COMPRESSION_MASK;
+    if (codec == 0) {
+        *recs = batch + RB_HEADER_SIZE;
+        *recs_len = len - RB_HEADER_SIZE;
+        return 0;
+    }
+    int rc = compression_decompress(codec, batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE, CLEAN_MAX_DECOMPRESSED,
+                                    owned, recs_len);
+    if (rc == 0)
+        *recs = *owned;
+    return rc;
+}
+
+int clean_for_each_record(const struct rb_header *h, const uint8_t *recs, size_t recs_len, clean_record_fn fn,
+                          void *arg)
+{
     struct proto_reader r;
-    proto_reader_init(&r, batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE);
+    proto_reader_init(&r, recs, recs_len);
     for (int32_t i = 0; i < h->record_count; i++) {
         struct rb_record rec;
         if (rb_read_record(&r, &rec) != 0 || r.err)
@@ -165,16 +185,22 @@ int clean_filter_batch(struct clean_filter *f, const uint8_t *batch, size_t len,
                        struct proto_writer *out, int64_t *next_offset)
 {
     int64_t last = h->base_offset + h->last_offset_delta;
-    if ((h->attributes & (RB_ATTR_CONTROL | RB_ATTR_COMPRESSION_MASK)) || h->record_count == 0) {
-        proto_write_raw(out, batch, len); /* kept as is (see cleaner.h) */
+    const uint8_t *recs;
+    size_t recs_len;
+    uint8_t *owned = NULL;
+    if ((h->attributes & RB_ATTR_CONTROL) || h->record_count == 0 ||
+        clean_batch_records(batch, len, h, &recs, &recs_len, &owned) != 0) {
+        /* kept as is: control batches, empty batches, and a compressed batch that does not decompress */
+        proto_write_raw(out, batch, len);
         *next_offset = last + 1;
         return out->err;
     }
     struct walk w = {.f = f, .h = h, .horizon = (h->attributes & CLEAN_ATTR_DELETE_HORIZON) ? h->base_timestamp : -1};
     w.kept = ferry_malloc((size_t)h->record_count * sizeof *w.kept);
+    int rc = FERRY_ENOMEM;
     if (!w.kept)
-        return FERRY_ENOMEM;
-    int rc = clean_for_each_record(batch, len, h, judge, &w);
+        goto free_kept;
+    rc = clean_for_each_record(h, recs, recs_len, judge, &w);
     if (rc)
         goto free_kept;
     if (w.kept_tombstone && w.horizon < 0) {
@@ -209,5 +235,6 @@ int clean_filter_batch(struct clean_filter *f, const uint8_t *batch, size_t len,
     rc = out->err;
 free_kept:
     ferry_free(w.kept);
+    ferry_free(owned);
     return rc;
 }

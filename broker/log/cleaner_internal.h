@@ -39,9 +39,18 @@ struct clean_filter {
     int64_t records_kept, records_dropped;
 };
 
-/* Walks the records of an uncompressed, non-control batch; fn returns <0 to stop. */
+/* Most bytes a compressed batch may decompress to in the cleaner. */
+#define CLEAN_MAX_DECOMPRESSED (256u << 20)
+
+/* The records region of a batch: in place for an uncompressed batch, else decompressed into `*owned`
+ * (ferry_free it once the records are no longer used). FERRY_ECORRUPT/ETOOBIG/EUNSUPPORTED/ENOMEM. */
+int clean_batch_records(const uint8_t *batch, size_t len, const struct rb_header *h, const uint8_t **recs,
+                        size_t *recs_len, uint8_t **owned);
+
+/* Walks the record_count records of a records region; fn returns <0 to stop. The records point into
+ * `recs`. */
 typedef int (*clean_record_fn)(void *arg, int64_t offset, const struct rb_record *rec);
-int clean_for_each_record(const uint8_t *batch, size_t len, const struct rb_header *h, clean_record_fn fn,
+int clean_for_each_record(const struct rb_header *h, const uint8_t *recs, size_t recs_len, clean_record_fn fn,
                           void *arg);
 
 /* Appends to `out` what the cleaned log keeps of one valid batch (the batch itself, rewritten runs, an

@@ -1,7 +1,8 @@
-"""Log compaction (cleanup.policy=compact): keys overwritten many times in small segments; the cleaner
-(min.cleanable.dirty.ratio 0.01, segment.ms 1 s so that the active segment rolls) rewrites the log so
-that reading it from the beginning yields exactly the latest value of each key at its original offset,
-tombstoned keys disappear after delete.retention.ms, and the compacted log reads the same after a restart.
+"""Log compaction (cleanup.policy=compact): keys overwritten many times in small segments (some rounds in
+gzip batches); the cleaner (min.cleanable.dirty.ratio 0.01, segment.ms 1 s so that the active segment
+rolls) rewrites the log so that reading it from the beginning yields exactly the latest value of each key
+at its original offset, tombstoned keys disappear after delete.retention.ms, and the compacted log reads
+the same after a restart.
 Polls with generous deadlines; no timing assertions."""
 import time
 import unittest
@@ -40,13 +41,20 @@ class CompactionTest(ft.FerryTestCase):
         latest = {}
         with self.n.conn() as c:
             for r in range(ROUNDS):
+                if r % 3 == 1:  # every key in one gzip batch (the cleaner decompresses it)
+                    recs = [(b"key-%02d" % k, b"gz-%02d-%03d" % (k, r), []) for k in range(KEYS)]
+                    res = c.produce(topic, 0, ft.build_batch(recs, codec=ft.CODEC_GZIP))
+                    self.assertEqual(res["error"], 0, "produce: %r" % res)
+                    for k, rec in enumerate(recs):
+                        latest[rec[0]] = (res["base_offset"] + k, rec[1])
+                    continue
                 for k in range(KEYS):
                     key = b"key-%02d" % k
                     value = b"value-%02d-%03d" % (k, r)
                     latest[key] = (self.produce(c, topic, key, value), value)
             # key-00 gets a tombstone
             latest[b"key-00"] = (self.produce(c, topic, b"key-00", None), None)
-        total = ROUNDS * KEYS + 1
+        total = ROUNDS * KEYS + 1  # gzip rounds hold KEYS records too
         time.sleep(1.5)  # segment.ms passes: the next append rolls, so everything above is cleanable
         with self.n.conn() as c:
             sentinel = self.produce(c, topic, b"sentinel", b"s")

@@ -1,6 +1,6 @@
 /* Log compaction (broker/log/cleaner.h): the latest value per key survives, tombstones stay until their
  * delete horizon and then go, the active segment and records newer than min.compaction.lag.ms are left
- * alone, offsets are preserved and reads step over the gaps, the cleaner checkpoint, retention with
+ * alone, offsets are preserved and reads step over the gaps, compressed batches, the cleaner checkpoint, retention with
  * cleanup.policy=compact, and a crash after every step of the segment swap (reopen with plog_open: never a
  * lost latest value, never overlapping segments, no leftover `.cleaned`/`.swap` files). */
 #include <dirent.h>
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "broker/common/ferry_err.h"
 #include "broker/log/cleaner.h"
@@ -86,6 +87,57 @@ static int64_t put_n(struct fixture *f, int k, int n, const char *value, int64_t
 
 static int64_t put(struct fixture *f, int k, const char *value, int64_t ts) { return put_n(f, k, 1, value, ts); }
 
+/* Rewrites the one uncompressed batch in w as a gzip-compressed batch (attributes codec 1, new CRC). */
+static void gzip_batch(struct proto_writer *w)
+{
+    size_t rlen = w->len - RB_HEADER_SIZE;
+    uLong cap = compressBound(rlen) + 64;
+    uint8_t *z = malloc(cap);
+    z_stream zs = {0};
+    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = w->buf + RB_HEADER_SIZE;
+    zs.avail_in = (uInt)rlen;
+    zs.next_out = z;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t zlen = zs.total_out;
+    deflateEnd(&zs);
+    w->len = RB_HEADER_SIZE;
+    proto_write_raw(w, z, zlen);
+    free(z);
+    proto_put_be32(w->buf + 8, (uint32_t)(w->len - RB_LOG_OVERHEAD));
+    proto_put_be16(w->buf + 21, (uint16_t)(proto_be16(w->buf + 21) | 1));
+    proto_put_be32(w->buf + 17, rb_compute_crc(w->buf, w->len));
+}
+
+/* One gzip batch of `n` records for keys k, k+1, ... */
+static int64_t put_gzip(struct fixture *f, int k, int n, const char *value, int64_t ts)
+{
+    struct proto_writer w;
+    proto_writer_init(&w);
+    struct rb_builder b;
+    rb_builder_begin(&b, &w, 0, -1, 0, ts);
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof key, "key%d", (k + i) % NKEYS);
+        rb_builder_add(&b, ts, (proto_bytes){(const uint8_t *)key, kl},
+                       (proto_bytes){(const uint8_t *)value, (int32_t)strlen(value)});
+    }
+    assert_int_equal(rb_builder_finish(&b), 0);
+    gzip_batch(&w);
+    struct rb_header h;
+    assert_int_equal(rb_validate(w.buf, w.len, &h), 0);
+    struct plog_append_info info;
+    assert_int_equal(plog_append(f->log, w.buf, w.len, 0, ts, 0, &info), 0);
+    proto_writer_free(&w);
+    for (int i = 0; i < n; i++) {
+        int key = (k + i) % NKEYS;
+        snprintf(f->latest[key], sizeof f->latest[key], "%s", value);
+        f->latest_off[key] = info.first_offset + i;
+    }
+    return info.first_offset;
+}
+
 /* Writes `rounds` values for every key, one record per batch. */
 static void overwrite(struct fixture *f, int rounds, int64_t ts)
 {
@@ -103,6 +155,7 @@ struct scan {
     char last[NKEYS][32];
     int64_t last_off[NKEYS];
     bool seen_tombstone[NKEYS];
+    int compressed_batches;
 };
 
 /* Reads the whole log from its start: offsets strictly increase, every batch is valid; the last value per
@@ -144,6 +197,66 @@ static void scan_log(struct plog *log, struct scan *s)
             }
         }
         assert_false(it.partial_tail);
+        off = r.next_offset;
+        ferry_free(r.data);
+    }
+}
+
+/* scan_log, also reading gzip batches (inflated here with zlib). */
+static void scan_log_any(struct plog *log, struct scan *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int k = 0; k < NKEYS; k++)
+        s->last_off[k] = -1;
+    int64_t off = plog_log_start_offset(log), prev = -1;
+    while (off < plog_log_end_offset(log)) {
+        struct plog_read_result r;
+        assert_int_equal(plog_read(log, off, 1 << 20, true, -1, &r), 0);
+        struct rb_iter it;
+        rb_iter_init(&it, r.data, r.len);
+        const uint8_t *b;
+        size_t blen;
+        struct rb_header h;
+        while (rb_iter_next(&it, &b, &blen, &h) == 1) {
+            struct rb_header vh;
+            assert_int_equal(rb_validate(b, blen, &vh), 0);
+            const uint8_t *recs = b + RB_HEADER_SIZE;
+            size_t rlen = blen - RB_HEADER_SIZE;
+            uint8_t *inflated = NULL;
+            if (h.attributes & 7) {
+                assert_int_equal(h.attributes & 7, 1);
+                s->compressed_batches++;
+                size_t cap = 1 << 20;
+                inflated = malloc(cap);
+                z_stream zs = {0};
+                assert_int_equal(inflateInit2(&zs, 31), Z_OK);
+                zs.next_in = (uint8_t *)recs;
+                zs.avail_in = (uInt)rlen;
+                zs.next_out = inflated;
+                zs.avail_out = (uInt)cap;
+                assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+                rlen = zs.total_out;
+                inflateEnd(&zs);
+                recs = inflated;
+            }
+            struct proto_reader rd;
+            proto_reader_init(&rd, recs, rlen);
+            for (int32_t i = 0; i < h.record_count; i++) {
+                struct rb_record rec;
+                assert_int_equal(rb_read_record(&rd, &rec), 0);
+                int64_t o = h.base_offset + rec.offset_delta;
+                assert_true(o > prev);
+                prev = o;
+                int k;
+                assert_int_equal(sscanf((const char *)rec.key.p, "key%d", &k), 1);
+                s->records++;
+                s->per_key[k]++;
+                s->last_off[k] = o;
+                snprintf(s->last[k], sizeof s->last[k], "%.*s", rec.value.len > 0 ? (int)rec.value.len : 0,
+                         rec.value.len > 0 ? (const char *)rec.value.p : "");
+            }
+            free(inflated);
+        }
         off = r.next_offset;
         ferry_free(r.data);
     }
@@ -267,6 +380,34 @@ static void test_reads_across_gaps(void **state)
     }
     int64_t ts_off, ts;
     assert_int_equal(plog_offset_for_timestamp(f->log, T_NOW, &ts_off, &ts), 0);
+}
+
+/* Compressed batches: their keys count in the map, they lose superseded records (the rest is rewritten
+ * uncompressed) and a compressed batch that keeps everything stays as it was. */
+static void test_compressed_batches(void **state)
+{
+    struct fixture *f = *state;
+    open_log(f);
+    for (int r = 0; r < 6; r++) {
+        char v[16];
+        snprintf(v, sizeof v, "gz%d", r);
+        put_gzip(f, 0, NKEYS, v, T_NOW); /* every key, compressed */
+        put(f, r % NKEYS, "plain", T_NOW); /* one key, uncompressed */
+    }
+    put_gzip(f, 7, 2, "last", T_NOW); /* key7, key8: their latest, in one compressed batch */
+    int64_t size_before = plog_size_bytes(f->log);
+    assert_int_equal(plog_roll(f->log, T_NOW), 0);
+    put(f, 9, "active", T_NOW);
+    assert_int_equal(plog_clean_sync(f->log, T_NOW, -1), 0);
+    assert_true(plog_size_bytes(f->log) < size_before);
+    struct scan s;
+    scan_log_any(f->log, &s);
+    for (int k = 0; k < NKEYS; k++) {
+        assert_int_equal(s.last_off[k], f->latest_off[k]);
+        assert_string_equal(s.last[k], f->latest[k]);
+        assert_int_equal(s.per_key[k], k == 9 ? 2 : 1);
+    }
+    assert_true(s.compressed_batches >= 1); /* the last one, kept whole */
 }
 
 static void test_tombstones(void **state)
@@ -485,6 +626,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_latest_value_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_across_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_min_compaction_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ratio_and_max_lag, setup, teardown),
