@@ -58,6 +58,8 @@ from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.legacy_records import LegacyRecordBatchBuilder
 from kafka.record.util import calc_crc32c
 
+import golden_groups  # noqa: E402 (scripts/, beside this file)
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 GOLDEN_DIR = os.path.join(ROOT, 'tests', 'unit', 'golden')
 CORPUS_DIR = os.path.join(ROOT, 'tests', 'fuzz', 'corpus')
@@ -803,6 +805,13 @@ def build_vectors():
                  c(), True)
     own_response('DescribeClusterResponse_v0_unknown_tags', 60, 0, 1, DESCRIBE_CLUSTER_RESP_V0,
                  describe_cluster_response(0, unknown_tags=True), c(), True, exact=False)
+    # Consumer groups (scripts/golden_groups.py), with their own correlation ids.
+    gcorr = [3000]
+
+    def gc():
+        gcorr[0] += 1
+        return gcorr[0]
+    golden_groups.build(own_request, own_response, gc)
     # FindCoordinator: kafka-python has v0 and v1; v2 has v1's layout (Kafka's FindCoordinator.json).
     for v in range(0, 3):
         req = getattr(kcommit, 'GroupCoordinatorRequest_v%d' % min(v, 1))
@@ -827,6 +836,7 @@ def build_vectors():
 
 def self_check():
     """Where kafka-python and the encoder above can both produce a message, they must agree."""
+    golden_groups.cross_check(enc_struct, lambda cls, t: kp_fix(cls.SCHEMA).encode(t))
     for v, schema in ((0, API_VERSIONS_RESP_V0), (1, API_VERSIONS_RESP_V1), (2, API_VERSIONS_RESP_V1)):
         cls = getattr(kadmin, 'ApiVersionResponse_v%d' % v)
         assert kp_encode(cls, api_versions_response(v)) == enc_struct(

@@ -43,6 +43,23 @@ void api_handle_describe_configs(struct broker *b, struct net_request *req);
 void api_handle_alter_configs(struct broker *b, struct net_request *req);
 void api_handle_incremental_alter_configs(struct broker *b, struct net_request *req);
 void api_handle_describe_cluster(struct broker *b, struct net_request *req);
+/* group.c: the classic group APIs, and the coordinator's sink that answers parked Join/SyncGroups. */
+struct group_sink;
+struct group_io;
+void api_group_sink(struct broker *b, struct group_sink *sink);
+void api_group_io(struct broker *b, struct group_io *io);
+/* True when __consumer_offsets exists; otherwise starts creating it. */
+bool api_group_offsets_topic(struct broker *b);
+void api_handle_join_group(struct broker *b, struct net_request *req);
+void api_handle_sync_group(struct broker *b, struct net_request *req);
+void api_handle_heartbeat(struct broker *b, struct net_request *req);
+void api_handle_leave_group(struct broker *b, struct net_request *req);
+void api_handle_offset_commit(struct broker *b, struct net_request *req);
+void api_handle_offset_fetch(struct broker *b, struct net_request *req);
+void api_handle_describe_groups(struct broker *b, struct net_request *req);
+void api_handle_list_groups(struct broker *b, struct net_request *req);
+void api_handle_delete_groups(struct broker *b, struct net_request *req);
+void api_handle_offset_delete(struct broker *b, struct net_request *req);
 void api_handle_init_producer_id(struct broker *b, struct net_request *req);
 
 #endif

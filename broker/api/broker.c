@@ -9,6 +9,7 @@
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "broker/group/group_service.h"
 #include "kraftmode/kraft_node.h"
 
 const struct md_image *broker_image(const struct broker *b) { return kraft_node_image(b->kraft); }
@@ -51,6 +52,9 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
             int rc = rp_partition_open(b->partitions, t->name, mp->id, t->id, &config, mp->leader_epoch, NULL);
             if (rc)
                 LOG_ERROR("broker", "cannot host %s-%d: %s", t->name, mp->id, ferry_strerror(rc));
+            else if (strcmp(t->name, "__consumer_offsets") == 0) /* the group coordinator loads it */
+                group_service_hosted(b->groups, mp->id,
+                                     rp_partition_get(b->partitions, proto_str_from(t->name), mp->id)->log);
         }
     }
     for (int32_t i = 0; i < d->nconfigs; i++) {
@@ -109,6 +113,15 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     rc = kraft_node_start(loop, cfg, format_if_missing, &b->kraft, err, errlen);
     if (rc)
         return rc;
+    struct group_sink sink;
+    struct group_io gio;
+    api_group_sink(b, &sink);
+    api_group_io(b, &gio);
+    rc = group_service_new(loop, cfg, &sink, &gio, &b->groups);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the group coordinator: %s", ferry_strerror(rc));
+        return rc;
+    }
     kraft_node_set_publisher(b->kraft, publish, b);
     rc = start_listeners(b, err, errlen);
     if (rc)
@@ -139,6 +152,8 @@ void broker_stop(struct broker *b)
     if (b->net)
         net_server_close(b->net);
     b->net = NULL;
+    group_service_close(b->groups);
+    b->groups = NULL;
     if (b->partitions) {
         const struct md_broker *self = b->kraft ? md_image_broker(broker_image(b), b->node_id) : NULL;
         rp_manager_close(b->partitions, self ? self->epoch : -1);

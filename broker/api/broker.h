@@ -19,6 +19,7 @@
 #include "broker/replica/partitions.h"
 
 struct kraft_node;
+struct group_service;
 
 struct broker {
     uv_loop_t *loop;
@@ -30,6 +31,7 @@ struct broker {
     struct api_listener *listeners; /* one per configured listener */
     size_t n_listeners;
     int *bound_ports;               /* the port each listener got (port 0 = any) */
+    struct group_service *groups;   /* the group coordinator (broker/group) */
     struct prod_pid_pool pid_pool;  /* producer ids for InitProducerId (init_producer_id.c) */
     struct pid_waiter *pid_waiters; /* InitProducerId requests waiting for a block */
 };

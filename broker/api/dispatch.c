@@ -56,6 +56,16 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_CREATE_PARTITIONS: api_handle_create_partitions(b, req); break;
     case API_INCREMENTAL_ALTER_CONFIGS: api_handle_incremental_alter_configs(b, req); break;
     case API_DESCRIBE_CLUSTER: api_handle_describe_cluster(b, req); break;
+    case API_JOIN_GROUP: api_handle_join_group(b, req); break;
+    case API_SYNC_GROUP: api_handle_sync_group(b, req); break;
+    case API_HEARTBEAT: api_handle_heartbeat(b, req); break;
+    case API_LEAVE_GROUP: api_handle_leave_group(b, req); break;
+    case API_OFFSET_COMMIT: api_handle_offset_commit(b, req); break;
+    case API_OFFSET_FETCH: api_handle_offset_fetch(b, req); break;
+    case API_DESCRIBE_GROUPS: api_handle_describe_groups(b, req); break;
+    case API_LIST_GROUPS: api_handle_list_groups(b, req); break;
+    case API_DELETE_GROUPS: api_handle_delete_groups(b, req); break;
+    case API_OFFSET_DELETE: api_handle_offset_delete(b, req); break;
     case API_INIT_PRODUCER_ID: api_handle_init_producer_id(b, req); break;
     default: net_close_for(req, "no handler"); break;
     }

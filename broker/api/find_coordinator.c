@@ -1,5 +1,6 @@
 /* find_coordinator: FindCoordinator v0-v2. Every group's coordinator is this node (one node hosts every
- * partition of __consumer_offsets), answered with its endpoint on the request's listener. Transaction
+ * partition of __consumer_offsets), answered with its endpoint on the request's listener; the first lookup
+ * creates __consumer_offsets and answers COORDINATOR_NOT_AVAILABLE until it exists, as Kafka does. Transaction
  * coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE. Advertising this API also
  * matters on its own: librdkafka enables LZ4 only when FindCoordinator v0 is advertised. */
 #include "broker.h"
@@ -30,7 +31,8 @@ void api_handle_find_coordinator(struct broker *b, struct net_request *req)
     } else if (body.KeyType != KEY_TYPE_GROUP) {
         resp->ErrorCode = KERR_INVALID_REQUEST;
         resp->ErrorMessage = proto_str_from("Unknown coordinator key type.");
-    } else if (!ep || self->fenced) {
+    } else if (!ep || self->fenced || !api_group_offsets_topic(b)) {
+        /* __consumer_offsets is created on the first lookup, as Kafka does: retry */
         resp->ErrorCode = KERR_COORDINATOR_NOT_AVAILABLE;
         resp->ErrorMessage = proto_str_from("The coordinator is not available.");
     } else {

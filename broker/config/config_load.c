@@ -20,6 +20,8 @@ static const char *const builtin_single_node[][2] = {
     {"listeners", "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"},
     {"controller.listener.names", "CONTROLLER"},
     {"log.dirs", "./ferry-data"},
+    /* one node: __consumer_offsets with one replica, as Kafka's config/kraft/server.properties */
+    {"offsets.topic.replication.factor", "1"},
 };
 
 int config_fail(int rc, char *err, size_t errlen, const char *fmt, ...)

@@ -6,7 +6,15 @@ const struct proto_api_range proto_broker_apis[] = {
     {API_FETCH, 0, 11},
     {API_LIST_OFFSETS, 0, 2},
     {API_METADATA, 0, 5},
+    {API_OFFSET_COMMIT, 0, 7},
+    {API_OFFSET_FETCH, 0, 5},
     {API_FIND_COORDINATOR, 0, 2},
+    {API_JOIN_GROUP, 0, 5},
+    {API_HEARTBEAT, 0, 3},
+    {API_LEAVE_GROUP, 0, 3},
+    {API_SYNC_GROUP, 0, 3},
+    {API_DESCRIBE_GROUPS, 0, 4},
+    {API_LIST_GROUPS, 0, 2},
     {API_API_VERSIONS, 0, 3},
     {API_CREATE_TOPICS, 0, 4},
     {API_DELETE_TOPICS, 0, 3},
@@ -16,6 +24,8 @@ const struct proto_api_range proto_broker_apis[] = {
     {API_CREATE_PARTITIONS, 0, 1},
     {API_INCREMENTAL_ALTER_CONFIGS, 0, 1},
     {API_DESCRIBE_CLUSTER, 0, 0},
+    {API_DELETE_GROUPS, 0, 1},
+    {API_OFFSET_DELETE, 0, 0},
 };
 const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_broker_apis[0];
 

@@ -1026,6 +1026,8 @@ class FerryNode:
                 "controller.quorum.voters": "%d@127.0.0.1:%d" % (node_id, self.controller_port),
                 "controller.listener.names": "CONTROLLER",
                 "log.dirs": self.data_dir,
+                # one node: __consumer_offsets with one replica (Kafka's config/kraft/server.properties)
+                "offsets.topic.replication.factor": "1",
             })
         self.config.update({k: str(v) for k, v in (overrides or {}).items()})
         self.config_path = os.path.join(self.dir, "server.yaml")

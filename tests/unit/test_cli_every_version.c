@@ -22,6 +22,7 @@
 #include "broker/proto/record_batch.h"
 
 #define TOPIC "everyv"
+#define STR_CHECK(s, want) assert_true(proto_str_eq((s), (want)))
 
 struct live {
     uv_loop_t loop;
@@ -59,9 +60,11 @@ static int setup(void **state)
         return -1;
     char logdirs[300];
     snprintf(logdirs, sizeof logdirs, "log.dirs=%s", l.dir);
-    const char *sets[] = {"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", logdirs};
+    const char *sets[] = {"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", logdirs,
+                          "group.initial.rebalance.delay.ms=0", "offsets.topic.replication.factor=1",
+                          "offsets.topic.num.partitions=5"};
     char err[512];
-    if (config_load(&l.cfg, NULL, sets, 2, err, sizeof err) != 0) {
+    if (config_load(&l.cfg, NULL, sets, 5, err, sizeof err) != 0) {
         fprintf(stderr, "config: %s\n", err);
         return -1;
     }
@@ -374,6 +377,250 @@ static void case_init_producer_id(struct call *k)
     assert_int_equal(resp->ProducerId, -1);
 }
 
+
+/* ---- the group APIs: each case uses its own group, so versions never share state ---- */
+
+static const char *grp(struct call *k, const char *prefix)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-v%d", prefix, k->version);
+    return proto_arena_strdup(k->a, proto_str_from(name));
+}
+
+/* Joins `group` alone at version v (MEMBER_ID_REQUIRED handled); returns the member id. */
+static const char *join_alone(struct call *k, int16_t v, const char *group, int32_t *generation)
+{
+    struct call j = *k;
+    j.version = v;
+    proto_str member = proto_str_from("");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct JoinGroupRequest *r = req_new(&j, &proto_msg_JoinGroupRequest);
+        r->GroupId = proto_str_from(group);
+        r->SessionTimeoutMs = 10000;
+        r->RebalanceTimeoutMs = 10000;
+        r->MemberId = member;
+        r->ProtocolType = proto_str_from("consumer");
+        r->Protocols = proto_array_new(k->a, &desc_JoinGroupRequest_JoinGroupRequestProtocol, 1);
+        r->Protocols_n = 1;
+        r->Protocols[0].Name = proto_str_from("range");
+        static const uint8_t meta[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        r->Protocols[0].Metadata.p = meta;
+        r->Protocols[0].Metadata.len = sizeof meta;
+        struct JoinGroupResponse *resp = do_call(&j, API_JOIN_GROUP, r);
+        if (resp->ErrorCode == KERR_MEMBER_ID_REQUIRED && attempt == 0) {
+            assert_true(v >= 4);
+            member = resp->MemberId;
+            continue;
+        }
+        assert_int_equal(resp->ErrorCode, 0);
+        assert_int_equal(resp->GenerationId, 1);
+        assert_true(proto_str_eq(resp->Leader, proto_arena_strdup(k->a, resp->MemberId)));
+        assert_int_equal(resp->Members_n, 1);
+        STR_CHECK(resp->ProtocolName, "range");
+        *generation = resp->GenerationId;
+        return proto_arena_strdup(k->a, resp->MemberId);
+    }
+    fail_msg("join did not complete");
+    return NULL;
+}
+
+static void sync_alone(struct call *k, int16_t v, const char *group, const char *member, int32_t gen)
+{
+    struct call s = *k;
+    s.version = v;
+    struct SyncGroupRequest *r = req_new(&s, &proto_msg_SyncGroupRequest);
+    r->GroupId = proto_str_from(group);
+    r->GenerationId = gen;
+    r->MemberId = proto_str_from(member);
+    r->Assignments = proto_array_new(k->a, &desc_SyncGroupRequest_SyncGroupRequestAssignment, 1);
+    r->Assignments_n = 1;
+    r->Assignments[0].MemberId = proto_str_from(member);
+    r->Assignments[0].Assignment.p = (const uint8_t *)"assigned";
+    r->Assignments[0].Assignment.len = 8;
+    struct SyncGroupResponse *resp = do_call(&s, API_SYNC_GROUP, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Assignment.len, 8);
+    assert_memory_equal(resp->Assignment.p, "assigned", 8);
+}
+
+static void commit_one(struct call *k, int16_t v, const char *group, int64_t offset)
+{
+    struct call c = *k;
+    c.version = v;
+    struct OffsetCommitRequest *r = req_new(&c, &proto_msg_OffsetCommitRequest);
+    r->GroupId = proto_str_from(group);
+    r->GenerationIdOrMemberEpoch = -1;
+    r->MemberId = proto_str_from("");
+    r->Topics = proto_array_new(k->a, &desc_OffsetCommitRequest_OffsetCommitRequestTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_OffsetCommitRequest_OffsetCommitRequestPartition, 1);
+    r->Topics[0].Partitions_n = 1;
+    r->Topics[0].Partitions[0].PartitionIndex = 0;
+    r->Topics[0].Partitions[0].CommittedOffset = offset;
+    r->Topics[0].Partitions[0].CommittedMetadata = proto_str_from("md");
+    struct OffsetCommitResponse *resp = do_call(&c, API_OFFSET_COMMIT, r);
+    assert_int_equal(resp->Topics_n, 1);
+    assert_int_equal(resp->Topics[0].Partitions_n, 1);
+    assert_int_equal(resp->Topics[0].Partitions[0].ErrorCode, 0);
+}
+
+static void case_join_group(struct call *k)
+{
+    int32_t gen;
+    join_alone(k, k->version, grp(k, "join"), &gen);
+}
+
+static void case_sync_group(struct call *k)
+{
+    int32_t gen;
+    const char *g = grp(k, "sync");
+    const char *m = join_alone(k, 2, g, &gen);
+    sync_alone(k, k->version, g, m, gen);
+}
+
+static void case_heartbeat(struct call *k)
+{
+    int32_t gen;
+    const char *g = grp(k, "hb");
+    const char *m = join_alone(k, 2, g, &gen);
+    sync_alone(k, 1, g, m, gen);
+    struct HeartbeatRequest *r = req_new(k, &proto_msg_HeartbeatRequest);
+    r->GroupId = proto_str_from(g);
+    r->GenerationId = gen;
+    r->MemberId = proto_str_from(m);
+    struct HeartbeatResponse *resp = do_call(k, API_HEARTBEAT, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    r->MemberId = proto_str_from("nobody");
+    resp = do_call(k, API_HEARTBEAT, r);
+    assert_int_equal(resp->ErrorCode, KERR_UNKNOWN_MEMBER_ID);
+}
+
+static void case_leave_group(struct call *k)
+{
+    int32_t gen;
+    const char *g = grp(k, "leave");
+    const char *m = join_alone(k, 2, g, &gen);
+    struct LeaveGroupRequest *r = req_new(k, &proto_msg_LeaveGroupRequest);
+    r->GroupId = proto_str_from(g);
+    if (k->version >= 3) {
+        r->Members = proto_array_new(k->a, &desc_LeaveGroupRequest_MemberIdentity, 2);
+        r->Members_n = 2;
+        r->Members[0].MemberId = proto_str_from(m);
+        r->Members[1].MemberId = proto_str_from("ghost");
+    } else {
+        r->MemberId = proto_str_from(m);
+    }
+    struct LeaveGroupResponse *resp = do_call(k, API_LEAVE_GROUP, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    if (k->version >= 3) {
+        assert_int_equal(resp->Members_n, 2);
+        assert_int_equal(resp->Members[0].ErrorCode, 0);
+        assert_int_equal(resp->Members[1].ErrorCode, KERR_UNKNOWN_MEMBER_ID);
+    }
+}
+
+static void case_offset_commit(struct call *k)
+{
+    commit_one(k, k->version, grp(k, "commit"), 10 + k->version);
+}
+
+static void case_offset_fetch(struct call *k)
+{
+    const char *g = grp(k, "fetch");
+    commit_one(k, 2, g, 77);
+    struct OffsetFetchRequest *r = req_new(k, &proto_msg_OffsetFetchRequest);
+    r->GroupId = proto_str_from(g);
+    r->Topics = proto_array_new(k->a, &desc_OffsetFetchRequest_OffsetFetchRequestTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    r->Topics[0].PartitionIndexes = proto_arena_alloc(k->a, 2 * sizeof(int32_t));
+    r->Topics[0].PartitionIndexes[0] = 0;
+    r->Topics[0].PartitionIndexes[1] = 5;
+    r->Topics[0].PartitionIndexes_n = 2;
+    struct OffsetFetchResponse *resp = do_call(k, API_OFFSET_FETCH, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Topics_n, 1);
+    assert_int_equal(resp->Topics[0].Partitions_n, 2);
+    assert_int_equal(resp->Topics[0].Partitions[0].CommittedOffset, 77);
+    STR_CHECK(resp->Topics[0].Partitions[0].Metadata, "md");
+    assert_int_equal(resp->Topics[0].Partitions[1].CommittedOffset, -1);
+    if (k->version >= 2) { /* null topics: every committed offset */
+        r->Topics_n = -1;
+        r->Topics = NULL;
+        resp = do_call(k, API_OFFSET_FETCH, r);
+        assert_int_equal(resp->Topics_n, 1);
+        assert_int_equal(resp->Topics[0].Partitions_n, 1);
+        assert_int_equal(resp->Topics[0].Partitions[0].CommittedOffset, 77);
+    }
+}
+
+static void case_describe_groups(struct call *k)
+{
+    int32_t gen;
+    const char *g = grp(k, "describe");
+    const char *m = join_alone(k, 2, g, &gen);
+    sync_alone(k, 1, g, m, gen);
+    struct DescribeGroupsRequest *r = req_new(k, &proto_msg_DescribeGroupsRequest);
+    r->Groups = proto_arena_alloc(k->a, 2 * sizeof(proto_str));
+    r->Groups[0] = proto_str_from(g);
+    r->Groups[1] = proto_str_from("no-such-group");
+    r->Groups_n = 2;
+    struct DescribeGroupsResponse *resp = do_call(k, API_DESCRIBE_GROUPS, r);
+    assert_int_equal(resp->Groups_n, 2);
+    assert_int_equal(resp->Groups[0].ErrorCode, 0);
+    STR_CHECK(resp->Groups[0].GroupState, "Stable");
+    STR_CHECK(resp->Groups[0].ProtocolType, "consumer");
+    STR_CHECK(resp->Groups[0].ProtocolData, "range");
+    assert_int_equal(resp->Groups[0].Members_n, 1);
+    assert_int_equal(resp->Groups[0].Members[0].MemberAssignment.len, 8);
+    STR_CHECK(resp->Groups[1].GroupState, "Dead");
+}
+
+static void case_list_groups(struct call *k)
+{
+    commit_one(k, 2, grp(k, "listed"), 1);
+    struct ListGroupsRequest *r = req_new(k, &proto_msg_ListGroupsRequest);
+    struct ListGroupsResponse *resp = do_call(k, API_LIST_GROUPS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    bool found = false;
+    for (int32_t i = 0; i < resp->Groups_n; i++)
+        found |= proto_str_eq(resp->Groups[i].GroupId, grp(k, "listed"));
+    assert_true(found);
+}
+
+static void case_delete_groups(struct call *k)
+{
+    const char *g = grp(k, "deleted-group");
+    commit_one(k, 2, g, 1);
+    struct DeleteGroupsRequest *r = req_new(k, &proto_msg_DeleteGroupsRequest);
+    r->GroupsNames = proto_arena_alloc(k->a, 2 * sizeof(proto_str));
+    r->GroupsNames[0] = proto_str_from(g);
+    r->GroupsNames[1] = proto_str_from("no-such-group");
+    r->GroupsNames_n = 2;
+    struct DeleteGroupsResponse *resp = do_call(k, API_DELETE_GROUPS, r);
+    assert_int_equal(resp->Results_n, 2);
+    assert_int_equal(resp->Results[0].ErrorCode, 0);
+    assert_int_equal(resp->Results[1].ErrorCode, KERR_GROUP_ID_NOT_FOUND);
+}
+
+static void case_offset_delete(struct call *k)
+{
+    const char *g = grp(k, "offset-deleted");
+    commit_one(k, 2, g, 1);
+    struct OffsetDeleteRequest *r = req_new(k, &proto_msg_OffsetDeleteRequest);
+    r->GroupId = proto_str_from(g);
+    r->Topics = proto_array_new(k->a, &desc_OffsetDeleteRequest_OffsetDeleteRequestTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_OffsetDeleteRequest_OffsetDeleteRequestPartition, 1);
+    r->Topics[0].Partitions_n = 1;
+    struct OffsetDeleteResponse *resp = do_call(k, API_OFFSET_DELETE, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Topics_n, 1);
+    assert_int_equal(resp->Topics[0].Partitions[0].ErrorCode, 0);
+}
+
 static const struct {
     int16_t key;
     void (*run)(struct call *k);
@@ -391,6 +638,16 @@ static const struct {
     {API_CREATE_PARTITIONS, case_create_partitions},
     {API_INCREMENTAL_ALTER_CONFIGS, case_incremental_alter_configs},
     {API_DESCRIBE_CLUSTER, case_describe_cluster},
+    {API_JOIN_GROUP, case_join_group},
+    {API_SYNC_GROUP, case_sync_group},
+    {API_HEARTBEAT, case_heartbeat},
+    {API_LEAVE_GROUP, case_leave_group},
+    {API_OFFSET_COMMIT, case_offset_commit},
+    {API_OFFSET_FETCH, case_offset_fetch},
+    {API_DESCRIBE_GROUPS, case_describe_groups},
+    {API_LIST_GROUPS, case_list_groups},
+    {API_DELETE_GROUPS, case_delete_groups},
+    {API_OFFSET_DELETE, case_offset_delete},
     {API_INIT_PRODUCER_ID, case_init_producer_id},
 };
 
@@ -413,6 +670,21 @@ static void test_every_advertised_version(void **state)
         r->Topics[0].Name = proto_str_from(TOPIC);
         struct MetadataResponse *resp = do_call(&md, API_METADATA, r);
         if (resp->Topics_n == 1 && resp->Topics[0].ErrorCode == 0)
+            break;
+        usleep(50000);
+    }
+    /* the first FindCoordinator creates __consumer_offsets; groups are served once it is loaded */
+    for (int tries = 0; tries < 400; tries++) {
+        struct call fc = {&c, &a, 2};
+        struct FindCoordinatorRequest *r = req_new(&fc, &proto_msg_FindCoordinatorRequest);
+        r->Key = proto_str_from("probe");
+        struct FindCoordinatorResponse *resp = do_call(&fc, API_FIND_COORDINATOR, r);
+        struct call hb = {&c, &a, 0};
+        struct HeartbeatRequest *h = req_new(&hb, &proto_msg_HeartbeatRequest);
+        h->GroupId = proto_str_from("everyv-probe"); /* UNKNOWN_MEMBER_ID once its coordinator is ready */
+        h->MemberId = proto_str_from("m");
+        if (resp->ErrorCode == 0 &&
+            ((struct HeartbeatResponse *)do_call(&hb, API_HEARTBEAT, h))->ErrorCode == KERR_UNKNOWN_MEMBER_ID)
             break;
         usleep(50000);
     }

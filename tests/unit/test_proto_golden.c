@@ -663,6 +663,8 @@ static void check_describe_cluster_response(const struct golden_vector *gv, cons
     assert_int_equal(r->ClusterAuthorizedOperations, 0x0df8);
 }
 
+#include "golden_group_checks.h"
+
 static void check_find_coordinator_request(const struct golden_vector *gv, const void *msg)
 {
     const struct FindCoordinatorRequest *r = msg;
@@ -736,6 +738,7 @@ static const struct {
     {API_INCREMENTAL_ALTER_CONFIGS, check_incremental_alter_configs_request,
      check_incremental_alter_configs_response},
     {API_DESCRIBE_CLUSTER, check_describe_cluster_request, check_describe_cluster_response},
+    GOLDEN_GROUP_CHECKS
     {API_FIND_COORDINATOR, check_find_coordinator_request, check_find_coordinator_response},
     {API_INIT_PRODUCER_ID, check_init_producer_id_request, check_init_producer_id_response},
 };
