@@ -14,6 +14,8 @@
 #include "log_fs.h"
 #include "plog_internal.h"
 
+#define CLEAN_WRITE_CHUNK (1u << 20) /* output is appended to the new segment in pieces of about this */
+
 struct clean_seg {
     struct log_segment *seg; /* identity check at end (loop side only) */
     int64_t base, next;
@@ -185,21 +187,6 @@ int plog_clean_begin(struct plog *log, int64_t now_ms, int64_t high_watermark, s
 
 /* ---- run (worker) ---- */
 
-static int read_segment(const struct plog_clean *c, size_t i, uint8_t **buf)
-{
-    *buf = ferry_malloc(c->segs[i].size ? c->segs[i].size : 1);
-    if (!*buf)
-        return FERRY_ENOMEM;
-    int rc = log_pread_full(c->segs[i].fd, *buf, c->segs[i].size, 0);
-    if (rc) {
-        LOG_ERROR("log", "%s: cleaner cannot read segment %lld: %s", c->name, (long long)c->segs[i].base,
-                  ferry_strerror(rc));
-        ferry_free(*buf);
-        *buf = NULL;
-    }
-    return rc;
-}
-
 struct map_arg {
     struct clean_map *keys;
     int64_t first_dirty;
@@ -213,18 +200,15 @@ static int map_record(void *arg, int64_t offset, const struct rb_record *rec)
     return clean_map_put(a->keys, rec->key.p, (size_t)rec->key.len, offset);
 }
 
-/* Checks one batch of a segment as the cleaner reads it. */
-static int next_batch(const struct plog_clean *c, size_t seg, struct rb_iter *it, const uint8_t **b, size_t *blen,
-                      struct rb_header *h)
+/* The next batch of segment `seg`; a damaged one stops the clean. */
+static int next_batch(const struct plog_clean *c, size_t seg, struct clean_reader *rd, const uint8_t **b,
+                      size_t *blen, struct rb_header *h)
 {
-    int n = rb_iter_next(it, b, blen, h);
-    if (n == 1 && rb_validate(*b, *blen, h) != 0)
-        n = FERRY_ECORRUPT;
-    if (n < 0 || (n == 0 && it->partial_tail)) {
-        LOG_ERROR("log", "%s: cleaner found a damaged batch in segment %lld at position %zu; not cleaning", c->name,
-                  (long long)c->segs[seg].base, it->pos);
-        return FERRY_ECORRUPT;
-    }
+    uint64_t pos = rd->pos;
+    int n = clean_reader_next(rd, b, blen, h);
+    if (n < 0)
+        LOG_ERROR("log", "%s: cleaner cannot read the batch of segment %lld at position %llu (%s); not cleaning",
+                  c->name, (long long)c->segs[seg].base, (unsigned long long)pos, ferry_strerror(n));
     return n;
 }
 
@@ -232,16 +216,13 @@ static int next_batch(const struct plog_clean *c, size_t seg, struct rb_iter *it
 static int build_maps(struct plog_clean *c, struct clean_map *keys, struct clean_map *producers)
 {
     for (size_t i = 0; i < c->nsegs; i++) {
-        uint8_t *buf;
-        int rc = read_segment(c, i, &buf);
-        if (rc)
-            return rc;
-        struct rb_iter it;
-        rb_iter_init(&it, buf, c->segs[i].size);
+        struct clean_reader rd;
+        clean_reader_init(&rd, c->segs[i].fd, c->segs[i].size);
         const uint8_t *b;
         size_t blen;
         struct rb_header h;
-        while ((rc = next_batch(c, i, &it, &b, &blen, &h)) == 1) {
+        int rc;
+        while ((rc = next_batch(c, i, &rd, &b, &blen, &h)) == 1) {
             int r = 0;
             if (h.producer_id >= 0) {
                 uint8_t pid[8];
@@ -271,7 +252,7 @@ static int build_maps(struct plog_clean *c, struct clean_map *keys, struct clean
                 break;
             }
         }
-        ferry_free(buf);
+        clean_reader_free(&rd);
         if (rc < 0)
             return rc;
     }
@@ -299,21 +280,23 @@ static int clean_group(struct plog_clean *c, struct clean_filter *f, size_t firs
     for (size_t i = first; i <= last && rc == 0; i++) {
         if (c->segs[i].size == 0)
             continue;
-        uint8_t *buf;
-        rc = read_segment(c, i, &buf);
-        if (rc)
-            break;
-        struct rb_iter it;
-        rb_iter_init(&it, buf, c->segs[i].size);
+        struct clean_reader rd;
+        clean_reader_init(&rd, c->segs[i].fd, c->segs[i].size);
         const uint8_t *b;
         size_t blen;
         struct rb_header h;
-        while ((rc = next_batch(c, i, &it, &b, &blen, &h)) == 1) {
+        while ((rc = next_batch(c, i, &rd, &b, &blen, &h)) == 1) {
             rc = clean_filter_batch(f, b, blen, &h, &w, &out_next);
+            if (rc == 0 && w.len >= CLEAN_WRITE_CHUNK) {
+                rc = log_segment_append(s, w.buf, w.len, c->cfg.index_interval_bytes);
+                c->bytes_after += w.len;
+                w.len = 0;
+            }
             if (rc)
                 break;
             last_h = h;
         }
+        clean_reader_free(&rd);
         if (rc == 0 && c->segs[i].next > group_end)
             group_end = c->segs[i].next;
         if (rc == 0 && i == last && out_next < group_end) {
@@ -328,7 +311,6 @@ static int clean_group(struct plog_clean *c, struct clean_filter *f, size_t firs
         c->bytes_after += w.len;
         c->bytes_before += c->segs[i].size;
         w.len = 0;
-        ferry_free(buf);
     }
     proto_writer_free(&w);
     if (rc == 0)

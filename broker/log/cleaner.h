@@ -26,6 +26,9 @@
  * the final names, as Kafka's replaceSegments. plog_open completes or rolls back an interrupted swap as
  * Kafka's LogLoader (cleaner_recover.c). `<log.dir>/cleaner-offset-checkpoint` ("0\n<n>\n<topic>
  * <partition> <offset>\n...") holds each log's first dirty offset.
+ * Memory: the worker reads segments through a buffer of about 1 MiB (larger only for a larger batch) and
+ * writes in pieces of about 1 MiB; the key map holds every distinct key of the dirty section (Kafka bounds
+ * it with log.cleaner.dedupe.buffer.size and cleans less at a time; Ferry does not yet).
  * Threads: begin and end on the loop (they own the plog); run on a worker, touching only dups of the
  * immutable segments' fds and its own `.cleaned` files. One clean per log at a time. */
 #ifndef FERRY_LOG_CLEANER_H

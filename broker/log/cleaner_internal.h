@@ -39,6 +39,21 @@ struct clean_filter {
     int64_t records_kept, records_dropped;
 };
 
+/* A segment read batch by batch (cleaner_read.c); the batch returned stays valid until the next call. */
+struct clean_reader {
+    int fd;
+    uint64_t size;    /* bytes of the segment */
+    uint64_t pos;     /* file position of the next batch */
+    uint8_t *buf;
+    size_t cap, len;  /* buf holds file bytes [buf_pos, buf_pos + len) */
+    uint64_t buf_pos;
+};
+void clean_reader_init(struct clean_reader *r, int fd, uint32_t size);
+/* 1 with the next whole, checked batch; 0 at the end; FERRY_ECORRUPT (bad framing, partial or failing
+ * batch), FERRY_EIO, FERRY_ENOMEM. */
+int clean_reader_next(struct clean_reader *r, const uint8_t **batch, size_t *len, struct rb_header *h);
+void clean_reader_free(struct clean_reader *r);
+
 /* Most bytes a compressed batch may decompress to in the cleaner. */
 #define CLEAN_MAX_DECOMPRESSED (256u << 20)
 

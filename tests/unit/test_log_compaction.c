@@ -410,6 +410,35 @@ static void test_compressed_batches(void **state)
     assert_true(s.compressed_batches >= 1); /* the last one, kept whole */
 }
 
+/* Batches larger than the cleaner's 1 MiB read buffer, and reads that straddle its refills. */
+static void test_large_records(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.segment_bytes = 4 << 20;
+    open_log(f);
+    size_t big = (3u << 20) / 2; /* 1.5 MiB */
+    char *v = malloc(big + 1);
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 3; k++) {
+            size_t n = (k == 1) ? big : 700000;
+            memset(v, 'x', n);
+            v[n] = '\0';
+            int pre = snprintf(v, 32, "big-%d-%d-", r, k);
+            v[pre] = 'x';
+            put(f, k, v, T_NOW);
+        }
+    free(v);
+    assert_int_equal(plog_roll(f->log, T_NOW), 0);
+    put(f, 9, "small", T_NOW);
+    int64_t size_before = plog_size_bytes(f->log);
+    assert_int_equal(plog_clean_sync(f->log, T_NOW, -1), 0);
+    assert_true(plog_size_bytes(f->log) < size_before / 2);
+    struct scan s;
+    check_latest(f, &s);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(s.per_key[k], 1);
+}
+
 static void test_tombstones(void **state)
 {
     struct fixture *f = *state;
@@ -627,6 +656,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_latest_value_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_across_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_min_compaction_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ratio_and_max_lag, setup, teardown),
