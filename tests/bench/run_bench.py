@@ -203,6 +203,9 @@ def main():
                     help="seconds to wait before starting, so memory freed earlier is handed back to the host")
     ap.add_argument("--dir", default=None, help="where the temporary log directory goes (default: $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--group", action="store_true",
+                    help="also run the consumer-group case (tests/bench/bench_group.py, confluent-kafka)")
+    ap.add_argument("--group-only", action="store_true", help="run only the consumer-group case")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -216,7 +219,7 @@ def main():
 
     load_before = os.getloadavg()
     work = tempfile.mkdtemp(prefix="ferry-bench-", dir=args.dir)
-    extra = {}
+    extra = {"offsets.topic.replication.factor": "1"}  # one node: __consumer_offsets with one replica
     fsync_every = 0
     if args.flush_messages > 0:
         extra["log.flush.interval.messages"] = str(args.flush_messages)
@@ -233,7 +236,13 @@ def main():
         log("server pid %d on %s, data in %s" % (pid, server.bootstrap, server.data))
         if args.warmup:
             warm_up(args, ferry, bench, limit, server, work, fsync_every)
-        for parts in [int(x) for x in args.partitions.split(",")]:
+        if args.group or args.group_only:
+            # Debian's interpreter: python3-confluent-kafka lives there
+            out = run(["/usr/bin/python3", os.path.join(ROOT, "tests", "bench", "bench_group.py"), "--bootstrap",
+                       server.bootstrap], 900, check=False)
+            group_result = (out.stdout.strip().splitlines() or ["(no result) " + out.stderr[-500:]])[-1]
+            log("consumer group (3 members, 6 partitions): %s" % group_result)
+        for parts in ([] if args.group_only else [int(x) for x in args.partitions.split(",")]):
             for size in [int(x) for x in args.sizes.split(",")]:
                 for acks in args.acks.split(","):
                     topic = "bench-p%d-s%d-acks%s" % (parts, size, acks)
@@ -264,6 +273,8 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     print("machine: %d CPUs, load average %.2f before and %.2f after the run (other work on the machine skews "
           "every figure)" % (os.cpu_count(), load_before[0], os.getloadavg()[0]))
+    if args.group_only:
+        return 0
     return report(args, rows, peak_kib, fsync_every)
 
 
