@@ -647,6 +647,8 @@ void api_handle_list_groups(struct broker *b, struct net_request *req)
     resp->Groups_n = 0;
     struct list_ctx lc = {resp, n};
     group_coord_list(coord(b), list_one, &lc);
+    if (group_service_loading(b->groups)) /* the groups known so far, as Kafka */
+        resp->ErrorCode = KERR_COORDINATOR_LOAD_IN_PROGRESS;
     net_respond(req, &proto_msg_ListGroupsResponse, resp);
 }
 

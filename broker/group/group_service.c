@@ -299,6 +299,14 @@ void group_service_hosted(struct group_service *s, int32_t partition, struct plo
     uv_timer_start(&s->loader, on_load_step, 0, 0);
 }
 
+bool group_service_loading(const struct group_service *s)
+{
+    for (int32_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].state == PART_LOADING)
+            return true;
+    return false;
+}
+
 int16_t group_service_check(struct group_service *s, proto_str group_id)
 {
     switch (s->parts[group_service_partition(s, group_id)].state) {

@@ -46,6 +46,8 @@ void group_service_rearm(struct group_service *s);
 /* Whether this node coordinates the group now: 0, NOT_COORDINATOR (its partition is not hosted) or
  * COORDINATOR_LOAD_IN_PROGRESS. */
 int16_t group_service_check(struct group_service *s, proto_str group_id);
+/* True while a hosted __consumer_offsets partition is still loading (ListGroups reports it). */
+bool group_service_loading(const struct group_service *s);
 /* The __consumer_offsets partition of a group. */
 int32_t group_service_partition(const struct group_service *s, proto_str group_id);
 /* The broker hosts __consumer_offsets-<partition> (log): load it. */
