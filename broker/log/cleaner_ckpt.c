@@ -1,7 +1,7 @@
 /* cleaner_ckpt: `<log.dir>/cleaner-offset-checkpoint` (internal), Kafka's checkpoint format
  * ("0\n<n>\n<topic> <partition> <first dirty offset>\n..."), one file per log dir shared by its logs.
  * Read at plog_open; rewritten (tmp + rename, no fsync: a lost update only makes the next clean redo
- * work) on the loop thread by plog_clean_end. */
+ * work) on the loop thread by plog_clean_end, and without the log's entry by plog_delete. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,7 +68,12 @@ void plog_clean_load_checkpoint(struct plog *log)
         log->cleaner_offset = f.offset;
 }
 
-int plog_clean_store_checkpoint(struct plog *log)
+static int write_ckpt(struct plog *log, bool keep_mine);
+
+int plog_clean_store_checkpoint(struct plog *log) { return write_ckpt(log, true); }
+int plog_clean_forget_checkpoint(struct plog *log) { return write_ckpt(log, false); }
+
+static int write_ckpt(struct plog *log, bool keep_mine)
 {
     struct proto_writer others;
     proto_writer_init(&others);
@@ -79,10 +84,11 @@ int plog_clean_store_checkpoint(struct plog *log)
     }
     struct proto_writer w;
     proto_writer_init(&w);
-    log_writer_printf(&w, "0\n%d\n", f.count + 1);
+    log_writer_printf(&w, "0\n%d\n", f.count + (keep_mine ? 1 : 0));
     if (others.len)
         proto_write_raw(&w, others.buf, others.len);
-    log_writer_printf(&w, "%s %d %lld\n", log->topic, log->partition, (long long)log->cleaner_offset);
+    if (keep_mine)
+        log_writer_printf(&w, "%s %d %lld\n", log->topic, log->partition, (long long)log->cleaner_offset);
     int rc = w.err ? w.err : others.err;
     char *path = log_path_join(log->root, CLEANER_CKPT);
     char *tmp = log_path_fmt("%s/" CLEANER_CKPT ".tmp", log->root);

@@ -71,6 +71,8 @@ int plog_clean_recover_files(struct plog *log);
 void plog_clean_load_checkpoint(struct plog *log);
 /* Writes cleaner_offset into it (loop thread, no fsync). */
 int plog_clean_store_checkpoint(struct plog *log);
+/* Removes this log's entry from it (the log is being deleted). */
+int plog_clean_forget_checkpoint(struct plog *log);
 /* Deletes all pending .deleted files at once (close). */
 void plog_drop_pending(struct plog *log);
 

@@ -348,6 +348,8 @@ void plog_close_abandon(struct plog *log)
 
 int plog_delete(struct plog *log)
 {
+    if (log->cleaner_offset >= 0)
+        plog_clean_forget_checkpoint(log);
     char *parent = NULL, *target = NULL;
     int rc = FERRY_ENOMEM;
     const char *slash = strrchr(log->dir, '/');

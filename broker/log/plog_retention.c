@@ -241,6 +241,8 @@ int plog_truncate_fully(struct plog *log, int64_t offset)
     log_epochs_clear(&log->epochs);
     log->epoch_gen++;
     log->truncations++;
+    if (log->cleaner_offset > offset)
+        log->cleaner_offset = offset; /* Kafka's maybeTruncateCheckpoint */
     log->first_unflushed_ms = -1;
     return 0;
 }
@@ -272,5 +274,7 @@ int plog_truncate_to(struct plog *log, int64_t offset)
     if (log_epochs_truncate_from_end(&log->epochs, offset))
         log->epoch_gen++;
     log->truncations++;
+    if (log->cleaner_offset > offset)
+        log->cleaner_offset = offset; /* Kafka's maybeTruncateCheckpoint */
     return rc;
 }

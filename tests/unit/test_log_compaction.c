@@ -648,6 +648,45 @@ static void test_truncated_meanwhile(void **state)
     struct scan s;
     scan_log(f->log, &s);
     assert_int_equal(s.records, 50);
+    /* a truncation below the cleaner checkpoint lowers it (Kafka's maybeTruncateCheckpoint) */
+    overwrite(f, 5, T_NOW);
+    assert_int_equal(plog_roll(f->log, T_NOW), 0);
+    assert_int_equal(plog_clean_sync(f->log, T_NOW, -1), 0);
+    int64_t ck = plog_cleaner_offset(f->log);
+    assert_true(ck > 60);
+    assert_int_equal(plog_truncate_to(f->log, 60), 0);
+    assert_int_equal(plog_cleaner_offset(f->log), 60);
+}
+
+/* Deleting a log removes its entry from cleaner-offset-checkpoint and keeps the others. */
+static void test_checkpoint_entries(void **state)
+{
+    struct fixture *f = *state;
+    struct plog *other;
+    struct plog_open_opts o = opts_at(T_NOW);
+    assert_int_equal(plog_open(f->root, "u", 3, &f->cfg, &o, &other), 0);
+    open_log(f);
+    overwrite(f, 3, T_NOW);
+    assert_int_equal(plog_roll(f->log, T_NOW), 0);
+    assert_int_equal(plog_clean_sync(f->log, T_NOW, -1), 0);
+    struct fixture g = *f;
+    g.log = other;
+    overwrite(&g, 3, T_NOW);
+    assert_int_equal(plog_roll(other, T_NOW), 0);
+    assert_int_equal(plog_clean_sync(other, T_NOW, -1), 0);
+    char *ck = log_path_join(f->root, "cleaner-offset-checkpoint");
+    char *text;
+    size_t len;
+    assert_int_equal(read_all(ck, &text, &len), 0);
+    assert_non_null(strstr(text, "0\n2\n"));
+    assert_non_null(strstr(text, "t 0 30\n"));
+    assert_non_null(strstr(text, "u 3 30\n"));
+    ferry_free(text);
+    assert_int_equal(plog_delete(other), 0);
+    assert_int_equal(read_all(ck, &text, &len), 0);
+    assert_string_equal(text, "0\n1\nt 0 30\n");
+    ferry_free(text);
+    ferry_free(ck);
 }
 
 int main(void)
@@ -667,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_after_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_swap_renames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_meanwhile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_entries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
