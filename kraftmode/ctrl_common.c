@@ -93,8 +93,8 @@ proto_uuid ctrl_random_topic_id(const struct md_image *img, const struct ctrl_en
         proto_uuid meta = {{0}};
         meta.b[15] = 1;
         char s[23];
-        md_uuid_str(u, s);
-        if (md_uuid_is_zero(u) || md_uuid_eq(u, meta) || s[0] == '-' || (img && md_image_topic_by_id(img, u)))
+        proto_uuid_to_base64(u, s);
+        if (proto_uuid_is_zero(u) || proto_uuid_eq(u, meta) || s[0] == '-' || (img && md_image_topic_by_id(img, u)))
             continue;
         return u;
     }

@@ -513,10 +513,10 @@ int ctrl_delete_topics(const struct md_image *img, const struct ctrl_env *env, c
     md_map_init(&deleted_ids);
     for (int32_t i = 0; i < n && !rc; i++) {
         struct del_entry *e = &entries[i];
-        if (e->name.len >= 0 && !md_uuid_is_zero(e->id)) {
+        if (e->name.len >= 0 && !proto_uuid_is_zero(e->id)) {
             del_result(&c, resp, e->name, e->id, KERR_INVALID_REQUEST, "You may not specify both topic name and topic id.");
             e->name.len = -2; /* handled */
-        } else if (e->name.len < 0 && md_uuid_is_zero(e->id)) {
+        } else if (e->name.len < 0 && proto_uuid_is_zero(e->id)) {
             del_result(&c, resp, (proto_str){NULL, -1}, e->id, KERR_INVALID_REQUEST,
                        "Neither topic name nor id were specified.");
             e->name.len = -2;

@@ -33,7 +33,7 @@ int storage_random_uuid(char out[23])
     int rc = log_uuid_random(&u);
     if (rc)
         return rc;
-    log_uuid_to_base64(u, out);
+    proto_uuid_to_base64(u, out);
     return 0;
 }
 
@@ -220,7 +220,7 @@ static int verify(const struct dir_state *s, size_t n, int32_t node_id, const ch
             if (s[j].read_rc == 0 && s[j].meta.has_directory_id &&
                 memcmp(&s[j].meta.directory_id, &m->directory_id, 16) == 0) {
                 char id[23];
-                log_uuid_to_base64(m->directory_id, id);
+                proto_uuid_to_base64(m->directory_id, id);
                 snprintf(err, errlen, "Duplicate directory ID %s found. It was the ID of %s, but also of %s", id,
                          s[j].path, s[i].path);
                 return FERRY_EINVAL;
@@ -246,7 +246,7 @@ static int check_unreadable(const struct dir_state *s, size_t n, char *err, size
 int storage_format(const struct ferry_config *cfg, const struct storage_format_opts *opts, char *err, size_t errlen)
 {
     proto_uuid cid;
-    if (!opts->cluster_id || log_uuid_from_base64(opts->cluster_id, &cid) != 0) {
+    if (!opts->cluster_id || proto_uuid_from_base64(opts->cluster_id, &cid) != 0) {
         snprintf(err, errlen, "Cluster ID string %s does not appear to be a valid UUID: expected 22 characters of "
                               "base64url (make one with 'ferry storage random-uuid')",
                  opts->cluster_id ? opts->cluster_id : "(none)");

@@ -630,27 +630,3 @@ const char *kclient_kafka_message(int16_t code)
     }
 }
 
-bool kclient_uuid_is_zero(proto_uuid id)
-{
-    for (int i = 0; i < 16; i++)
-        if (id.b[i])
-            return false;
-    return true;
-}
-
-void kclient_format_uuid(proto_uuid id, char out[23])
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    int o = 0;
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)id.b[i] << 16;
-        if (i + 1 < 16)
-            v |= (uint32_t)id.b[i + 1] << 8;
-        if (i + 2 < 16)
-            v |= id.b[i + 2];
-        int chars = i + 2 < 16 ? 4 : (i + 1 < 16 ? 3 : 2);
-        for (int k = 0; k < chars; k++)
-            out[o++] = alphabet[(v >> (18 - 6 * k)) & 63];
-    }
-    out[o] = '\0';
-}

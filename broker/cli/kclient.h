@@ -96,8 +96,5 @@ const char *kclient_strerror(int err);
 /* Kafka's default message for an error code (Errors.java), for responses that carry no message. */
 const char *kclient_kafka_message(int16_t code);
 
-/* Formats a topic id as Kafka prints it (URL-safe base64 without padding, 22 characters + NUL). */
-void kclient_format_uuid(proto_uuid id, char out[23]);
-bool kclient_uuid_is_zero(proto_uuid id);
 
 #endif

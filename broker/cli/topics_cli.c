@@ -369,9 +369,9 @@ static int topics_print_description(FILE *out, const struct MetadataResponse_Met
     qsort(parts, (size_t)np, sizeof *parts, cmp_partition_ptr);
 
     fprintf(out, "Topic: %.*s", (int)t->Name.len, t->Name.p);
-    if (!kclient_uuid_is_zero(t->TopicId)) {
+    if (!proto_uuid_is_zero(t->TopicId)) {
         char id[23];
-        kclient_format_uuid(t->TopicId, id);
+        proto_uuid_to_base64(t->TopicId, id);
         fprintf(out, "\tTopicId: %s", id);
     }
     fprintf(out, "\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: ", np, np ? parts[0]->ReplicaNodes_n : 0);

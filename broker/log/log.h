@@ -281,13 +281,8 @@ int64_t plog_unflushed_ms(const struct plog *log, int64_t now_ms);
  * (Kafka flushes rolled segments in the background, so crash recovery only has the active one to read). */
 bool plog_flush_due(const struct plog *log, int64_t now_ms);
 
-/* ---- uuids (Kafka's Uuid: 16 bytes, printed as 22 chars of unpadded base64url) ------------------------- */
+/* ---- uuids (their text form is proto_uuid_to_base64 / proto_uuid_from_base64 in proto_types.h) ---- */
 
-#define LOG_UUID_B64_LEN 22
-/* Writes 22 characters and a NUL into out (23 bytes). */
-void log_uuid_to_base64(proto_uuid u, char out[LOG_UUID_B64_LEN + 1]);
-/* Parses exactly 22 base64url characters (NUL-terminated): 0 or FERRY_EPARSE. */
-int log_uuid_from_base64(const char *s, proto_uuid *out);
 /* A random version-4 uuid that is not reserved (all-zero high half with low half < 100) and whose string
  * does not start with '-', as Kafka's Uuid.randomUuid. 0 or FERRY_EIO. */
 int log_uuid_random(proto_uuid *out);

@@ -82,7 +82,7 @@ static void on_property(struct props_cb *cb, const char *key, const char *val)
         strcpy(m->cluster_id, val);
         cb->have_cluster = val[0] != '\0';
     } else if (strcmp(key, "directory.id") == 0) {
-        m->has_directory_id = log_uuid_from_base64(val, &m->directory_id) == 0;
+        m->has_directory_id = proto_uuid_from_base64(val, &m->directory_id) == 0;
         if (!m->has_directory_id)
             cb->err = FERRY_EPARSE;
     }
@@ -182,8 +182,8 @@ int logdir_meta_format(const struct logdir_meta *m, int64_t now_ms, char **text,
     else
         log_writer_printf(&w, "broker.id=%d\n", m->node_id);
     if (m->has_directory_id) {
-        char id[LOG_UUID_B64_LEN + 1];
-        log_uuid_to_base64(m->directory_id, id);
+        char id[PROTO_UUID_B64_LEN + 1];
+        proto_uuid_to_base64(m->directory_id, id);
         log_writer_printf(&w, "directory.id=%s\n", id);
     }
     log_writer_printf(&w, "version=%d\n", m->version);

@@ -171,7 +171,7 @@ static int read_partition_metadata(struct plog *log)
         if (strcmp(line, "version") == 0)
             version_ok = strcmp(val, "0") == 0;
         else if (strcmp(line, "topic_id") == 0)
-            id_ok = log_uuid_from_base64(val, &log->topic_id) == 0;
+            id_ok = proto_uuid_from_base64(val, &log->topic_id) == 0;
     }
     ferry_free(text);
     if (version_ok && id_ok) {
@@ -189,8 +189,8 @@ free_path:
 
 int plog_set_topic_id(struct plog *log, proto_uuid id)
 {
-    char b64[LOG_UUID_B64_LEN + 1], text[64];
-    log_uuid_to_base64(id, b64);
+    char b64[PROTO_UUID_B64_LEN + 1], text[64];
+    proto_uuid_to_base64(id, b64);
     int n = snprintf(text, sizeof text, "version: 0\ntopic_id: %s\n", b64);
     char *path = log_path_join(log->dir, PARTITION_METADATA_FILE);
     if (!path)
@@ -290,9 +290,9 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
         goto free_log;
     if (opts.topic_id) {
         if (log->has_topic_id && memcmp(log->topic_id.b, opts.topic_id->b, 16) != 0) {
-            char have[LOG_UUID_B64_LEN + 1], want[LOG_UUID_B64_LEN + 1];
-            log_uuid_to_base64(log->topic_id, have);
-            log_uuid_to_base64(*opts.topic_id, want);
+            char have[PROTO_UUID_B64_LEN + 1], want[PROTO_UUID_B64_LEN + 1];
+            proto_uuid_to_base64(log->topic_id, have);
+            proto_uuid_to_base64(*opts.topic_id, want);
             LOG_ERROR("log", "%s: partition.metadata in %s holds topic id %s, expected %s", log->name, log->dir, have,
                       want);
             rc = FERRY_EINVAL;

@@ -74,7 +74,7 @@ static proto_uuid *dup_uuids(const proto_uuid *v, int32_t n, bool *oom)
     return r;
 }
 
-static void uuid_text(proto_uuid id, char out[23]) { md_uuid_str(id, out); }
+static void uuid_text(proto_uuid id, char out[23]) { proto_uuid_to_base64(id, out); }
 
 /* ---- topics and partitions ---- */
 

@@ -185,16 +185,6 @@ static inline bool md_broker_is_active(const struct md_broker *b) { return !b->f
 bool md_ints_contains(const struct md_ints *l, int32_t id);
 
 /* Uuid helpers: equality, the zero Uuid, and Kafka's base64url (no padding) text form (22 chars + NUL). */
-static inline bool md_uuid_eq(proto_uuid a, proto_uuid b)
-{
-    for (int i = 0; i < 16; i++)
-        if (a.b[i] != b.b[i])
-            return false;
-    return true;
-}
-static inline bool md_uuid_is_zero(proto_uuid a) { return md_uuid_eq(a, (proto_uuid){{0}}); }
-void md_uuid_str(proto_uuid u, char out[23]);
 /* Parses a 22-char base64url Uuid; 0 or FERRY_EPARSE. */
-int md_uuid_parse(const char *s, proto_uuid *out);
 
 #endif

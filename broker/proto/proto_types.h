@@ -27,6 +27,14 @@ typedef struct {
     uint8_t b[16];
 } proto_uuid;
 
+/* Kafka's Uuid text form: 22 characters of unpadded base64url (proto_uuid.c). */
+#define PROTO_UUID_B64_LEN 22
+void proto_uuid_to_base64(proto_uuid u, char out[PROTO_UUID_B64_LEN + 1]);
+/* 22 base64url characters (or 24 with "==" padding): 0 or FERRY_EPARSE. */
+int proto_uuid_from_base64(const char *s, proto_uuid *out);
+bool proto_uuid_eq(proto_uuid a, proto_uuid b);
+bool proto_uuid_is_zero(proto_uuid a);
+
 enum proto_type {
     PROTO_T_BOOL = 1,
     PROTO_T_INT8,

@@ -232,16 +232,16 @@ static void test_format_uuid(void **state)
     (void)state;
     proto_uuid id = {{0}};
     char out[23];
-    kclient_format_uuid(id, out);
+    proto_uuid_to_base64(id, out);
     assert_string_equal(out, "AAAAAAAAAAAAAAAAAAAAAA");
-    assert_true(kclient_uuid_is_zero(id));
+    assert_true(proto_uuid_is_zero(id));
     for (int i = 0; i < 16; i++)
         id.b[i] = (uint8_t)(i * 17 + 0xf0);
-    kclient_format_uuid(id, out);
+    proto_uuid_to_base64(id, out);
     assert_string_equal(out, "8AESIzRFVmd4iZqrvM3e7w"); /* base64url of f0 01 12 ... ef, unpadded */
-    assert_false(kclient_uuid_is_zero(id));
+    assert_false(proto_uuid_is_zero(id));
     memset(id.b, 0xfb, 16);
-    kclient_format_uuid(id, out);
+    proto_uuid_to_base64(id, out);
     assert_string_equal(out, "-_v7-_v7-_v7-_v7-_v7-w"); /* the URL-safe alphabet's last two characters */
 }
 

@@ -184,7 +184,7 @@ static void test_create_topic_records(void **state)
     assert_str(r.Topics[0].Name, "orders");
     assert_int_equal(r.Topics[0].NumPartitions, 3);
     assert_int_equal(r.Topics[0].ReplicationFactor, 1);
-    assert_false(md_uuid_is_zero(r.Topics[0].TopicId));
+    assert_false(proto_uuid_is_zero(r.Topics[0].TopicId));
     assert_true(r.Topics[0].Configs_n > 10); /* v5: effective configs, sorted */
     for (int32_t i = 1; i < r.Topics[0].Configs_n; i++)
         assert_true(memcmp(r.Topics[0].Configs[i - 1].Name.p, r.Topics[0].Configs[i].Name.p, 1) <= 0);
@@ -206,7 +206,7 @@ static void test_create_topic_records(void **state)
     commit(f);
     const struct md_topic *t = md_image_topic(&f->img, "orders");
     assert_non_null(t);
-    assert_true(md_uuid_eq(t->id, r.Topics[0].TopicId));
+    assert_true(proto_uuid_eq(t->id, r.Topics[0].TopicId));
     assert_int_equal(t->nparts, 3);
     assert_int_equal(md_topic_partition(t, 2)->leader, 1);
 
@@ -868,7 +868,7 @@ static void test_topic_ids(void **state)
         assert_int_equal(u.b[6] >> 4, 4);      /* version 4 */
         assert_int_equal(u.b[8] & 0xc0, 0x80); /* IETF variant */
         char s[23];
-        md_uuid_str(u, s);
+        proto_uuid_to_base64(u, s);
         assert_true(s[0] != '-');
     }
     assert_int_equal(ctrl_partition_record_version(19), 1);

@@ -112,7 +112,7 @@ static void dump_topics_and_configs(const struct md_image *img, char *buf, size_
     struct md_topic *const *ts = md_image_topics_sorted(img, &n);
     for (size_t i = 0; i < n; i++) {
         char id[23];
-        md_uuid_str(ts[i]->id, id);
+        proto_uuid_to_base64(ts[i]->id, id);
         used += (size_t)snprintf(buf + used, len - used, "topic %s %s %d\n", ts[i]->name, id, ts[i]->nparts);
         for (int32_t p = 0; p < ts[i]->parts_len; p++) {
             const struct md_partition *mp = md_topic_partition(ts[i], p);

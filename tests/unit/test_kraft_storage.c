@@ -65,7 +65,7 @@ static void test_random_uuid(void **state)
     assert_int_equal(strlen(a), 22);
     assert_string_not_equal(a, b);
     proto_uuid u;
-    assert_int_equal(log_uuid_from_base64(a, &u), 0);
+    assert_int_equal(proto_uuid_from_base64(a, &u), 0);
     assert_string_equal(storage_metadata_version_name(19), "3.7-IV4");
     assert_string_equal(storage_metadata_version_name(1), "3.0-IV1");
     assert_string_equal(storage_metadata_version_name(99), "unknown");

@@ -17,29 +17,29 @@ static void test_uuid_base64(void **state)
     (void)state;
     proto_uuid one = {{0}};
     one.b[15] = 1;
-    char s[LOG_UUID_B64_LEN + 1];
-    log_uuid_to_base64(one, s);
+    char s[PROTO_UUID_B64_LEN + 1];
+    proto_uuid_to_base64(one, s);
     assert_string_equal(s, "AAAAAAAAAAAAAAAAAAAAAQ"); /* Kafka's metadata topic id */
     proto_uuid back;
-    assert_int_equal(log_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAQ", &back), 0);
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAQ", &back), 0);
     assert_memory_equal(back.b, one.b, 16);
     proto_uuid all;
     memset(all.b, 0xff, 16);
-    log_uuid_to_base64(all, s);
+    proto_uuid_to_base64(all, s);
     assert_string_equal(s, "_____________________w");
-    assert_int_equal(log_uuid_from_base64("_____________________w", &back), 0);
+    assert_int_equal(proto_uuid_from_base64("_____________________w", &back), 0);
     assert_memory_equal(back.b, all.b, 16);
-    assert_int_equal(log_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAA", &back), FERRY_EPARSE);
-    assert_int_equal(log_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAA+", &back), FERRY_EPARSE);
-    assert_int_equal(log_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAQ=", &back), FERRY_EPARSE);
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAA", &back), FERRY_EPARSE);
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAA+", &back), FERRY_EPARSE);
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAQ=", &back), FERRY_EPARSE);
     for (int i = 0; i < 200; i++) {
         proto_uuid r;
         assert_int_equal(log_uuid_random(&r), 0);
-        log_uuid_to_base64(r, s);
+        proto_uuid_to_base64(r, s);
         assert_int_equal(strlen(s), 22);
         assert_true(s[0] != '-');
         assert_int_equal(r.b[6] >> 4, 4);
-        assert_int_equal(log_uuid_from_base64(s, &back), 0);
+        assert_int_equal(proto_uuid_from_base64(s, &back), 0);
         assert_memory_equal(back.b, r.b, 16);
     }
 }
@@ -230,7 +230,7 @@ static void test_clean_shutdown_and_load(void **state)
     size_t len;
     assert_int_equal(read_all(pm, &text, &len), 0);
     char b64[23], expect[64];
-    log_uuid_to_base64(tid, b64);
+    proto_uuid_to_base64(tid, b64);
     snprintf(expect, sizeof expect, "version: 0\ntopic_id: %s\n", b64);
     assert_string_equal(text, expect);
     ferry_free(text);

@@ -259,7 +259,7 @@ static void test_remove_topic(void **state)
     assert_int_equal(d.ndeleted, 1);
     assert_string_equal(d.deleted[0].name, "gone");
     assert_int_equal(d.deleted[0].partitions, 4);
-    assert_true(md_uuid_eq(d.deleted[0].id, uuid_n(3)));
+    assert_true(proto_uuid_eq(d.deleted[0].id, uuid_n(3)));
     assert_true(md_delta_config_changed(&d, MD_RESOURCE_TOPIC, "gone"));
 
     /* Removing it again is refused. */
@@ -277,7 +277,7 @@ static void test_remove_topic(void **state)
     assert_non_null(md_delta_topic(&d, uuid_n(6)));
     add_topic(&img, "brief", uuid_n(5), 1, &off, &d);
     assert_int_equal(d.ntopics, 2);
-    assert_true(md_uuid_eq(md_image_topic(&img, "brief")->id, uuid_n(5)));
+    assert_true(proto_uuid_eq(md_image_topic(&img, "brief")->id, uuid_n(5)));
     md_delta_free(&d);
     md_image_free(&img);
 }
@@ -528,24 +528,24 @@ static void test_uuid_text(void **state)
     proto_uuid one = {{0}};
     one.b[15] = 1;
     char s[23];
-    md_uuid_str(one, s);
+    proto_uuid_to_base64(one, s);
     assert_string_equal(s, "AAAAAAAAAAAAAAAAAAAAAQ");
     proto_uuid back;
-    assert_int_equal(md_uuid_parse("AAAAAAAAAAAAAAAAAAAAAQ", &back), 0);
-    assert_true(md_uuid_eq(back, one));
-    assert_int_equal(md_uuid_parse("AAAAAAAAAAAAAAAAAAAAAQ==", &back), 0);
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAQ", &back), 0);
+    assert_true(proto_uuid_eq(back, one));
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAQ==", &back), 0);
     proto_uuid u;
     for (int i = 0; i < 16; i++)
         u.b[i] = (uint8_t)(i * 37 + 250);
-    md_uuid_str(u, s);
+    proto_uuid_to_base64(u, s);
     assert_int_equal(strlen(s), 22);
-    assert_int_equal(md_uuid_parse(s, &back), 0);
-    assert_true(md_uuid_eq(back, u));
-    assert_int_equal(md_uuid_parse("AAAAAAAAAAAAAAAAAAAAA", &back), FERRY_EPARSE);   /* 21 chars */
-    assert_int_equal(md_uuid_parse("AAAAAAAAAAAAAAAAAAAA+Q", &back), FERRY_EPARSE);  /* not url-safe */
-    assert_int_equal(md_uuid_parse("AAAAAAAAAAAAAAAAAAAAAB", &back), FERRY_EPARSE);  /* stray low bits */
-    assert_true(md_uuid_is_zero((proto_uuid){{0}}));
-    assert_false(md_uuid_is_zero(one));
+    assert_int_equal(proto_uuid_from_base64(s, &back), 0);
+    assert_true(proto_uuid_eq(back, u));
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAA", &back), FERRY_EPARSE);   /* 21 chars */
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAA+Q", &back), FERRY_EPARSE);  /* not url-safe */
+    assert_int_equal(proto_uuid_from_base64("AAAAAAAAAAAAAAAAAAAAAB", &back), FERRY_EPARSE);  /* stray low bits */
+    assert_true(proto_uuid_is_zero((proto_uuid){{0}}));
+    assert_false(proto_uuid_is_zero(one));
 }
 
 /* Every allocation failure during a run of records leaves a consistent image and leaks nothing. */
