@@ -52,7 +52,8 @@ static int16_t validate_records(proto_bytes records, const struct rp_partition *
         size_t max_inflated = (size_t)64 << 20;
         if (p->config.max_message_bytes > 0 && (size_t)p->config.max_message_bytes * 4 > max_inflated)
             max_inflated = (size_t)p->config.max_message_bytes * 4;
-        rc = rb_validate_records(batch, blen, &h, max_inflated);
+        rc = rb_validate_records(batch, blen, &h, max_inflated,
+                                 (p->config.cleanup_policy & CONFIG_CLEANUP_COMPACT) != 0);
         if (rc == FERRY_EINVAL)
             return KERR_INVALID_RECORD;
         if (rc == FERRY_ETOOBIG)

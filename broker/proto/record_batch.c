@@ -135,7 +135,7 @@ static int check_headers(const struct rb_record *rec)
 
 /* The records region (uncompressed): exactly `count` well-formed records, nothing after them. Each record
  * takes at least two bytes, so a huge count on a short region stops at the region's end. */
-static int check_records(const uint8_t *p, size_t len, int32_t count)
+static int check_records(const uint8_t *p, size_t len, int32_t count, bool require_keys)
 {
     struct proto_reader r;
     proto_reader_init(&r, p, len);
@@ -143,11 +143,14 @@ static int check_records(const uint8_t *p, size_t len, int32_t count)
         struct rb_record rec;
         if (rb_read_record(&r, &rec) || rec.attributes != 0 || rec.offset_delta != i || check_headers(&rec))
             return FERRY_EINVAL;
+        if (require_keys && rec.key.len < 0)
+            return FERRY_EINVAL; /* Kafka: "Compacted topic cannot accept message without key" */
     }
     return proto_reader_left(&r) != 0 ? FERRY_EINVAL : 0;
 }
 
-int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_decompressed)
+int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_decompressed,
+                        bool require_keys)
 {
     if (len < RB_HEADER_SIZE)
         return FERRY_ECORRUPT;
@@ -155,7 +158,7 @@ int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header
         return FERRY_EINVAL;
     int codec = h->attributes & RB_ATTR_COMPRESSION_MASK;
     if (codec == COMPRESSION_NONE)
-        return check_records(batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE, h->record_count);
+        return check_records(batch + RB_HEADER_SIZE, len - RB_HEADER_SIZE, h->record_count, require_keys);
     if (codec > COMPRESSION_ZSTD)
         return FERRY_EUNSUPPORTED;
     uint8_t *records;
@@ -164,7 +167,7 @@ int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header
                                     &records, &records_len);
     if (rc)
         return rc;
-    rc = check_records(records, records_len, h->record_count);
+    rc = check_records(records, records_len, h->record_count, require_keys);
     ferry_free(records);
     return rc;
 }

@@ -85,7 +85,8 @@ int rb_read_record(struct proto_reader *r, struct rb_record *rec);
  * - exactly recordCount records and no byte after the last one;
  * - each record's length is within the bytes left and its fields fill it exactly: attributes 0, offset
  *   delta i for the i-th record, key and value length >= -1 and within the record, header count >= 0,
- *   every header key length >= 0 and value length >= -1, both within the record.
+ *   every header key length >= 0 and value length >= -1, both within the record;
+ * - with require_keys (a compacted topic), every record has a key (Kafka: INVALID_RECORD).
  * Two rules are stricter than Kafka's: record attributes must be 0 (Kafka ignores them), and offset deltas
  * must run 0..n-1 (Kafka ignores them in uncompressed batches and rewrites compressed ones; Ferry stores
  * the batch as received, so consumers would see the wrong offsets).
@@ -99,7 +100,8 @@ int rb_read_record(struct proto_reader *r, struct rb_record *rec);
  *   FERRY_ETOOBIG       the payload decompresses to more than max_decompressed bytes;
  *   FERRY_ENOMEM.
  * Uncompressed batches are walked in place, without allocating. */
-int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_decompressed);
+int rb_validate_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_decompressed,
+                        bool require_keys);
 
 /* Builds one uncompressed batch into a writer. */
 struct rb_builder {

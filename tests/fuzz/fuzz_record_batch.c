@@ -65,7 +65,7 @@ static int read_records(const uint8_t *batch, size_t len, const struct rb_header
 static void read_and_check_records(const uint8_t *batch, size_t len, const struct rb_header *h)
 {
     int all_read = read_records(batch, len, h);
-    int rc = rb_validate_records(batch, len, h, 1 << 20);
+    int rc = rb_validate_records(batch, len, h, 1 << 20, (len & 1) != 0);
     FUZZ_CHECK(rc == 0 || rc == FERRY_EINVAL || rc == FERRY_ECORRUPT || rc == FERRY_EUNSUPPORTED ||
                rc == FERRY_ETOOBIG);
     FUZZ_CHECK(rc != 0 || (h->attributes & RB_ATTR_COMPRESSION_MASK) || all_read);

@@ -29,6 +29,19 @@ class CompactionTest(ft.FerryTestCase):
             recs, _ = ft.read_partition_raw(c, topic, 0, start=0)
         return recs
 
+    def test_keyless_records_refused(self):
+        """A compacted topic refuses a batch holding a record without a key (INVALID_RECORD, 87), as Kafka
+        does; keyed records and tombstones are accepted, and a delete-policy topic takes keyless ones."""
+        ft.create_topic(self.n, "compacted-keys", config={"cleanup.policy": "compact"})
+        ft.create_topic(self.n, "plain-keys")
+        with self.n.conn() as c:
+            r = c.produce("compacted-keys", 0, ft.build_batch([(b"k", b"v", []), (None, b"no key", [])]))
+            self.assertEqual(r["error"], 87, r)
+            self.produce(c, "compacted-keys", b"k", b"v")
+            self.produce(c, "compacted-keys", b"k", None)
+            self.produce(c, "plain-keys", None, b"no key")
+        self.assertEqual([(x[2], x[3]) for x in self.read_all("compacted-keys")], [(b"k", b"v"), (b"k", None)])
+
     def test_latest_value_per_key(self):
         topic = "compacted"
         ft.create_topic(self.n, topic, config={

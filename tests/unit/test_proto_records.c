@@ -179,7 +179,7 @@ static int validate(const struct blob *b, size_t max_out)
 {
     struct rb_header h;
     assert_int_equal(rb_parse_header(b->p, b->len, &h), 0);
-    return rb_validate_records(b->p, b->len, &h, max_out);
+    return rb_validate_records(b->p, b->len, &h, max_out, false);
 }
 
 /* ---- writing records, right and wrong ---- */
@@ -281,7 +281,7 @@ static void test_golden_batches(void **state)
         memcpy(b.p, gb->bytes, gb->len);
         struct rb_header h;
         assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-        if (rb_validate_records(b.p, b.len, &h, MAX_OUT) != 0)
+        if (rb_validate_records(b.p, b.len, &h, MAX_OUT, false) != 0)
             fail_msg("golden batch %s refused", gb->name);
         free(b.p);
     }
@@ -298,7 +298,7 @@ static void test_good_batches_every_codec(void **state)
             struct blob b = make_batch(all_codecs[c], r.p, r.len, counts[k], counts[k] - 1);
             struct rb_header h;
             assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-            int rc = rb_validate_records(b.p, b.len, &h, MAX_OUT);
+            int rc = rb_validate_records(b.p, b.len, &h, MAX_OUT, false);
             if (rc != 0)
                 fail_msg("codec %d, %d records: rc %d", all_codecs[c], counts[k], rc);
             free(b.p);
@@ -444,7 +444,7 @@ static void test_payload_does_not_decompress(void **state)
         fix_crc(&b);
         struct rb_header h;
         assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-        int rc = rb_validate_records(b.p, b.len, &h, MAX_OUT);
+        int rc = rb_validate_records(b.p, b.len, &h, MAX_OUT, false);
         if (rc != FERRY_ECORRUPT)
             fail_msg("codec %d on plain records: rc %d", codec, rc);
         free(b.p);
@@ -507,7 +507,7 @@ static void test_bomb_and_short_batch(void **state)
         uint8_t *p = malloc(len ? len : 1);
         assert_non_null(p);
         memcpy(p, b.p, len);
-        assert_int_equal(rb_validate_records(p, len, &h, MAX_OUT), FERRY_ECORRUPT);
+        assert_int_equal(rb_validate_records(p, len, &h, MAX_OUT, false), FERRY_ECORRUPT);
         free(p);
     }
     free(b.p);
@@ -558,27 +558,54 @@ static void test_pending_it_cases(void **state)
     struct blob b = make_batch(COMPRESSION_NONE, w.buf, w.len, 2, 1);
     struct rb_header h;
     assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT), 0);
+    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT, false), 0);
     /* the first record's length varint says 63: past the end of the batch */
     uint8_t saved = b.p[61];
     b.p[61] = 0x7e;
     fix_crc(&b);
     assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT), FERRY_EINVAL);
+    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT, false), FERRY_EINVAL);
     /* the last record's header count: -5 */
     b.p[61] = saved;
     b.p[b.len - 1] = 0x09;
     fix_crc(&b);
     assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT), FERRY_EINVAL);
+    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT, false), FERRY_EINVAL);
     free(b.p);
     proto_writer_free(&w);
     /* gzip holding garbage records */
     static const uint8_t junk[] = {0x7e, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     b = make_batch(COMPRESSION_GZIP, junk, sizeof junk, 2, 1);
     assert_int_equal(rb_validate(b.p, b.len, &h), 0);
-    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT), FERRY_EINVAL);
+    assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT, false), FERRY_EINVAL);
     free(b.p);
+}
+
+/* A compacted topic needs a key on every record (Kafka: INVALID_RECORD); a null value (tombstone) is fine.
+ * Checked in every codec, since compressed records are only seen after decompression. */
+static void test_compacted_topic_requires_keys(void **state)
+{
+    (void)state;
+    const struct rec keyed[2] = {{.offset_delta = 0, .key = "k1", .value = "v1"},
+                                 {.offset_delta = 1, .key = "k2", .value = NULL}};
+    const struct rec keyless[2] = {{.offset_delta = 0, .key = "k1", .value = "v1"},
+                                   {.offset_delta = 1, .key = NULL, .value = "v2"}};
+    for (size_t c = 0; c < CODEC_COUNT; c++) {
+        for (int which = 0; which < 2; which++) {
+            const struct rec *recs = which ? keyless : keyed;
+            struct proto_writer w;
+            proto_writer_init(&w);
+            put_record(&w, &recs[0]);
+            put_record(&w, &recs[1]);
+            struct blob b = make_batch(all_codecs[c], w.buf, w.len, 2, 1);
+            struct rb_header h;
+            assert_int_equal(rb_validate(b.p, b.len, &h), 0);
+            assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT, false), 0);
+            assert_int_equal(rb_validate_records(b.p, b.len, &h, MAX_OUT, true), which ? FERRY_EINVAL : 0);
+            free(b.p);
+            proto_writer_free(&w);
+        }
+    }
 }
 
 /* ---- random damage with the CRC fixed: never a crash, only the documented answers ---- */
@@ -627,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_allocation),
         cmocka_unit_test(test_pending_it_cases),
         cmocka_unit_test(test_random_mutations),
+        cmocka_unit_test(test_compacted_topic_requires_keys),
     };
     return cmocka_run_group_tests(tests, load_snappy, NULL);
 }
