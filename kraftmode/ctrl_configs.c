@@ -197,14 +197,14 @@ static bool duplicate_keys(proto_str *names, size_t stride, int32_t n)
 }
 
 /* Same (type, name) as an earlier or later resource of the request. */
-#define RESOURCE_DUPLICATED(arr, n, i)                                                                       \
-    ({                                                                                                        \
-        bool d_ = false;                                                                                      \
-        for (int32_t j_ = 0; j_ < (n) && !d_; j_++)                                                           \
-            d_ = j_ != (i) && (arr)[j_].ResourceType == (arr)[i].ResourceType &&                              \
-                 ctrl_str_same((arr)[j_].ResourceName, (arr)[i].ResourceName);                                \
-        d_;                                                                                                   \
-    })
+/* True when resource i appears again in the request (same type and name). */
+static bool resource_duplicated(const int8_t *types, const proto_str *names, int32_t n, int32_t i)
+{
+    for (int32_t j = 0; j < n; j++)
+        if (j != i && types[j] == types[i] && ctrl_str_same(names[j], names[i]))
+            return true;
+    return false;
+}
 
 /* Emits ConfigRecords turning `before` (the image) into `after`: changed keys get their value, keys of
  * `after` with a NULL value are deleted. `always`: emit even when unchanged (BROKER resources, as Kafka's
@@ -301,6 +301,62 @@ static int resource_type_check(int8_t type, bool incremental, char *msg, size_t 
     return KERR_INVALID_REQUEST;
 }
 
+/* Changes one resource of the request (index i) and appends its records; returns a Kafka error code (with
+ * msg) or a negative FERRY_E*. */
+typedef int (*alter_resource_fn)(const struct md_image *img, const struct ctrl_env *env, const void *req, int32_t i,
+                                 const char *name, struct ctrl_records *out, char *msg, size_t msglen);
+
+/* The loop AlterConfigs and IncrementalAlterConfigs share: per resource the duplicate, name and type checks,
+ * then `alter`; a failed resource's records are dropped; an operation over the record limit fails as a
+ * whole (POLICY_VIOLATION); validate_only keeps no records. Fills codes[i] and msgs[i]. */
+static int alter_resources(const struct md_image *img, const struct ctrl_env *env, struct ctrl_ctx *c,
+                           const void *req, int32_t n, const int8_t *types, const proto_str *names, bool incremental,
+                           bool validate_only, alter_resource_fn alter, struct ctrl_records *out, int16_t *codes,
+                           proto_str *msgs)
+{
+    size_t rec_start = out->n;
+    int rc = 0;
+    for (int32_t i = 0; i < n && !rc; i++) {
+        char msg[MSG_LEN] = "";
+        const char *name = ctrl_cstr(c, names[i]);
+        size_t before = out->n;
+        int code;
+        if (resource_duplicated(types, names, n, i)) {
+            snprintf(msg, sizeof msg, "Each resource must appear at most once.");
+            code = KERR_INVALID_REQUEST;
+        } else if (!name) {
+            code = names[i].len < 0 ? KERR_INVALID_REQUEST : FERRY_ENOMEM;
+            snprintf(msg, sizeof msg, "Invalid null resource name.");
+        } else if ((code = resource_type_check(types[i], incremental, msg, sizeof msg)) == 0) {
+            code = alter(img, env, req, i, name, out, msg, sizeof msg);
+        }
+        if (code < 0) {
+            rc = code;
+            break;
+        }
+        codes[i] = (int16_t)code;
+        msgs[i] = code ? ctrl_strf(c, "%s", msg) : (proto_str){NULL, -1};
+        if (code)
+            ctrl_records_truncate(out, before);
+    }
+    if (!rc && out->n - rec_start > CTRL_MAX_RECORDS_PER_OP) {
+        for (int32_t i = 0; i < n; i++) {
+            codes[i] = KERR_POLICY_VIOLATION;
+            msgs[i] = ctrl_strf(c, CTRL_TOO_LARGE_MESSAGE);
+        }
+        ctrl_records_truncate(out, rec_start);
+    }
+    if (validate_only || rc)
+        ctrl_records_truncate(out, rec_start);
+    return rc;
+}
+
+static int alter_resource(const struct md_image *img, const struct ctrl_env *env, const void *req, int32_t i,
+                          const char *name, struct ctrl_records *out, char *msg, size_t msglen)
+{
+    return alter_one(img, env, &((const struct AlterConfigsRequest *)req)->Resources[i], name, out, msg, msglen);
+}
+
 int ctrl_alter_configs(const struct md_image *img, const struct ctrl_env *env, const struct AlterConfigsRequest *req,
                        int16_t version, struct proto_arena *a, struct AlterConfigsResponse *resp,
                        struct ctrl_records *out)
@@ -311,46 +367,25 @@ int ctrl_alter_configs(const struct md_image *img, const struct ctrl_env *env, c
     int32_t n = req->Resources_n > 0 ? req->Resources_n : 0;
     resp->Responses = proto_array_new(a, &desc_AlterConfigsResponse_AlterConfigsResourceResponse, n);
     resp->Responses_n = n;
-    if (!resp->Responses)
+    int8_t *types = proto_arena_alloc(a, sizeof *types * (size_t)(n + 1));
+    proto_str *names = proto_arena_alloc(a, sizeof *names * (size_t)(n + 1));
+    int16_t *codes = proto_arena_alloc(a, sizeof *codes * (size_t)(n + 1));
+    proto_str *msgs = proto_arena_alloc(a, sizeof *msgs * (size_t)(n + 1));
+    if (!resp->Responses || !types || !names || !codes || !msgs)
         return FERRY_ENOMEM;
-    size_t rec_start = out->n;
-    int rc = 0;
-    for (int32_t i = 0; i < n && !rc; i++) {
-        const struct AlterConfigsRequest_AlterConfigsResource *res = &req->Resources[i];
+    for (int32_t i = 0; i < n; i++) {
+        types[i] = req->Resources[i].ResourceType;
+        names[i] = req->Resources[i].ResourceName;
+    }
+    int rc = alter_resources(img, env, &c, req, n, types, names, false, req->ValidateOnly, alter_resource, out,
+                             codes, msgs);
+    for (int32_t i = 0; i < n; i++) {
         struct AlterConfigsResponse_AlterConfigsResourceResponse *r = &resp->Responses[i];
-        r->ResourceType = res->ResourceType;
-        r->ResourceName = ctrl_copy(&c, res->ResourceName);
-        char msg[MSG_LEN] = "";
-        const char *name = ctrl_cstr(&c, res->ResourceName);
-        size_t before = out->n;
-        int code;
-        if (RESOURCE_DUPLICATED(req->Resources, n, i)) {
-            snprintf(msg, sizeof msg, "Each resource must appear at most once.");
-            code = KERR_INVALID_REQUEST;
-        } else if (!name) {
-            code = res->ResourceName.len < 0 ? KERR_INVALID_REQUEST : FERRY_ENOMEM;
-            snprintf(msg, sizeof msg, "Invalid null resource name.");
-        } else if ((code = resource_type_check(res->ResourceType, false, msg, sizeof msg)) == 0) {
-            code = alter_one(img, env, res, name, out, msg, sizeof msg);
-        }
-        if (code < 0) {
-            rc = code;
-            break;
-        }
-        r->ErrorCode = (int16_t)code;
-        r->ErrorMessage = code ? ctrl_strf(&c, "%s", msg) : (proto_str){NULL, -1};
-        if (code)
-            ctrl_records_truncate(out, before);
+        r->ResourceType = types[i];
+        r->ResourceName = ctrl_copy(&c, names[i]);
+        r->ErrorCode = codes[i];
+        r->ErrorMessage = msgs[i];
     }
-    if (!rc && out->n - rec_start > CTRL_MAX_RECORDS_PER_OP) {
-        for (int32_t i = 0; i < n; i++) {
-            resp->Responses[i].ErrorCode = KERR_POLICY_VIOLATION;
-            resp->Responses[i].ErrorMessage = ctrl_strf(&c, CTRL_TOO_LARGE_MESSAGE);
-        }
-        ctrl_records_truncate(out, rec_start);
-    }
-    if (req->ValidateOnly || rc)
-        ctrl_records_truncate(out, rec_start);
     return rc ? rc : c.oom ? FERRY_ENOMEM : 0;
 }
 
@@ -504,6 +539,13 @@ static int incremental_one(const struct md_image *img, const struct ctrl_env *en
     return rc;
 }
 
+static int incremental_resource(const struct md_image *img, const struct ctrl_env *env, const void *req, int32_t i,
+                                const char *name, struct ctrl_records *out, char *msg, size_t msglen)
+{
+    return incremental_one(img, env, &((const struct IncrementalAlterConfigsRequest *)req)->Resources[i], name, out,
+                           msg, msglen);
+}
+
 int ctrl_incremental_alter_configs(const struct md_image *img, const struct ctrl_env *env,
                                    const struct IncrementalAlterConfigsRequest *req, int16_t version,
                                    struct proto_arena *a, struct IncrementalAlterConfigsResponse *resp,
@@ -515,45 +557,24 @@ int ctrl_incremental_alter_configs(const struct md_image *img, const struct ctrl
     int32_t n = req->Resources_n > 0 ? req->Resources_n : 0;
     resp->Responses = proto_array_new(a, &desc_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse, n);
     resp->Responses_n = n;
-    if (!resp->Responses)
+    int8_t *types = proto_arena_alloc(a, sizeof *types * (size_t)(n + 1));
+    proto_str *names = proto_arena_alloc(a, sizeof *names * (size_t)(n + 1));
+    int16_t *codes = proto_arena_alloc(a, sizeof *codes * (size_t)(n + 1));
+    proto_str *msgs = proto_arena_alloc(a, sizeof *msgs * (size_t)(n + 1));
+    if (!resp->Responses || !types || !names || !codes || !msgs)
         return FERRY_ENOMEM;
-    size_t rec_start = out->n;
-    int rc = 0;
-    for (int32_t i = 0; i < n && !rc; i++) {
-        const struct IncrementalAlterConfigsRequest_AlterConfigsResource *res = &req->Resources[i];
+    for (int32_t i = 0; i < n; i++) {
+        types[i] = req->Resources[i].ResourceType;
+        names[i] = req->Resources[i].ResourceName;
+    }
+    int rc = alter_resources(img, env, &c, req, n, types, names, true, req->ValidateOnly, incremental_resource, out,
+                             codes, msgs);
+    for (int32_t i = 0; i < n; i++) {
         struct IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *r = &resp->Responses[i];
-        r->ResourceType = res->ResourceType;
-        r->ResourceName = ctrl_copy(&c, res->ResourceName);
-        char msg[MSG_LEN] = "";
-        const char *name = ctrl_cstr(&c, res->ResourceName);
-        size_t before = out->n;
-        int code;
-        if (RESOURCE_DUPLICATED(req->Resources, n, i)) {
-            snprintf(msg, sizeof msg, "Each resource must appear at most once.");
-            code = KERR_INVALID_REQUEST;
-        } else if (!name) {
-            code = res->ResourceName.len < 0 ? KERR_INVALID_REQUEST : FERRY_ENOMEM;
-            snprintf(msg, sizeof msg, "Invalid null resource name.");
-        } else if ((code = resource_type_check(res->ResourceType, true, msg, sizeof msg)) == 0) {
-            code = incremental_one(img, env, res, name, out, msg, sizeof msg);
-        }
-        if (code < 0) {
-            rc = code;
-            break;
-        }
-        r->ErrorCode = (int16_t)code;
-        r->ErrorMessage = code ? ctrl_strf(&c, "%s", msg) : (proto_str){NULL, -1};
-        if (code)
-            ctrl_records_truncate(out, before);
+        r->ResourceType = types[i];
+        r->ResourceName = ctrl_copy(&c, names[i]);
+        r->ErrorCode = codes[i];
+        r->ErrorMessage = msgs[i];
     }
-    if (!rc && out->n - rec_start > CTRL_MAX_RECORDS_PER_OP) {
-        for (int32_t i = 0; i < n; i++) {
-            resp->Responses[i].ErrorCode = KERR_POLICY_VIOLATION;
-            resp->Responses[i].ErrorMessage = ctrl_strf(&c, CTRL_TOO_LARGE_MESSAGE);
-        }
-        ctrl_records_truncate(out, rec_start);
-    }
-    if (req->ValidateOnly || rc)
-        ctrl_records_truncate(out, rec_start);
     return rc ? rc : c.oom ? FERRY_ENOMEM : 0;
 }
