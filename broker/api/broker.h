@@ -19,6 +19,7 @@
 #include "broker/replica/partitions.h"
 
 struct kraft_node;
+struct produce_ctx;
 struct group_service;
 
 struct broker {
@@ -34,6 +35,9 @@ struct broker {
     struct group_service *groups;   /* the group coordinator (broker/group) */
     struct prod_pid_pool pid_pool;  /* producer ids for InitProducerId (init_producer_id.c) */
     struct pid_waiter *pid_waiters; /* InitProducerId requests waiting for a block */
+    /* Produce requests in arrival order while some wait for record checks in a worker: appends happen
+     * strictly in this order (produce.c). */
+    struct produce_ctx *produce_head, *produce_tail;
 };
 
 /* Starts the node: storage check (formatting the no-config default node on first start), metadata

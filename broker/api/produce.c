@@ -3,7 +3,11 @@
  * acks=0 gets no response; acks=1/-1 are answered once the append is done and, when the partition's
  * flush policy asks for it, once it is fsynced (off the loop). On one node acks=all equals acks=1: the
  * ISR is the leader alone. Magic 0/1 message sets (Produce v0-v2) are refused with
- * UNSUPPORTED_FOR_MESSAGE_FORMAT: Ferry stores record batches v2 only. */
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT: Ferry stores record batches v2 only.
+ *
+ * Every record is checked as Kafka's LogValidator does. For uncompressed batches that walk is cheap and
+ * runs on the loop; compressed batches must be inflated first, so when a request holds any, their record
+ * checks run in a libuv worker (design principle 3) and the appends follow on the loop. */
 #include <string.h>
 
 #include "broker.h"
@@ -12,12 +16,89 @@
 #include "broker/proto/record_batch.h"
 
 struct produce_ctx {
+    uv_work_t work;
+    struct broker *broker;
     struct net_request *req;
+    struct ProduceRequest body;
     struct ProduceResponse *resp;
+    /* per partition, in request order: the inputs and result of the compressed-record check */
+    struct record_check *checks;
+    int32_t nchecks;
     int pending_flushes;
     bool acks_zero;
+    bool checked;             /* the worker's record checks are done (or none were needed) */
+    struct produce_ctx *next; /* in the broker's arrival-order queue */
 };
 
+/* What the worker needs to check one partition's compressed batches: read on the loop before it starts. */
+struct record_check {
+    proto_bytes records;
+    size_t max_inflated;
+    bool require_keys;
+    bool needed; /* the records hold a compressed batch */
+    int16_t error;
+};
+
+/* Every record of one batch, as Kafka's LogValidator walks them. A compressed batch is inflated into at
+ * most max_inflated bytes: room for any real producer's batch, and a bound on what a decompression bomb
+ * costs. Kafka refuses broken records with INVALID_RECORD; a payload that does not decompress (Kafka: an
+ * internal error) and an unknown codec 5-7 get CORRUPT_MESSAGE; past the bound, MESSAGE_TOO_LARGE (the
+ * Java producer then splits the batch). Pure: safe in a worker thread. */
+static int16_t check_batch_records(const uint8_t *batch, size_t len, const struct rb_header *h, size_t max_inflated,
+                                   bool keys)
+{
+    int rc = rb_validate_records(batch, len, h, max_inflated, keys);
+    if (rc == FERRY_EINVAL)
+        return KERR_INVALID_RECORD;
+    if (rc == FERRY_ETOOBIG)
+        return KERR_MESSAGE_TOO_LARGE;
+    if (rc == FERRY_ENOMEM)
+        return KERR_UNKNOWN_SERVER_ERROR;
+    if (rc)
+        return KERR_CORRUPT_MESSAGE; /* FERRY_ECORRUPT, FERRY_EUNSUPPORTED */
+    return KERR_NONE;
+}
+
+/* max(64 MiB, 4 x max.message.bytes) */
+static size_t max_inflated(const struct rp_partition *p)
+{
+    size_t bound = (size_t)64 << 20;
+    if (p->config.max_message_bytes > 0 && (size_t)p->config.max_message_bytes * 4 > bound)
+        bound = (size_t)p->config.max_message_bytes * 4;
+    return bound;
+}
+
+/* A compacted topic needs a key on every record. */
+static bool require_keys(const struct rp_partition *p) { return (p->config.cleanup_policy & CONFIG_CLEANUP_COMPACT) != 0; }
+
+/* The records of every compressed batch (worker thread; the framing was checked on the loop). */
+static void check_compressed(struct record_check *c)
+{
+    struct rb_iter it;
+    rb_iter_init(&it, c->records.p, (size_t)c->records.len);
+    const uint8_t *batch;
+    size_t blen;
+    struct rb_header h;
+    while (c->error == KERR_NONE && rb_iter_next(&it, &batch, &blen, &h) == 1)
+        if (h.attributes & RB_ATTR_COMPRESSION_MASK)
+            c->error = check_batch_records(batch, blen, &h, c->max_inflated, c->require_keys);
+}
+
+static bool has_compressed_batch(proto_bytes records)
+{
+    struct rb_iter it;
+    rb_iter_init(&it, records.p, records.len > 0 ? (size_t)records.len : 0);
+    const uint8_t *batch;
+    size_t blen;
+    struct rb_header h;
+    while (rb_iter_next(&it, &batch, &blen, &h) == 1)
+        if (h.attributes & RB_ATTR_COMPRESSION_MASK)
+            return true;
+    return false;
+}
+
+/* The batch framing and headers (CRC, magic, size, control and transactional bits) and the records of
+ * uncompressed batches: on the loop. */
 static int16_t validate_records(proto_bytes records, const struct rp_partition *p, int16_t version)
 {
     if (records.len <= 0)
@@ -43,25 +124,11 @@ static int16_t validate_records(proto_bytes records, const struct rp_partition *
             return KERR_INVALID_RECORD; /* clients may not write control batches */
         if (h.attributes & RB_ATTR_TRANSACTIONAL)
             return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-        /* Every record, as Kafka's LogValidator walks them. Uncompressed batches are walked in place;
-         * a compressed one is inflated into at most max(64 MiB, 4 x max.message.bytes): room for any
-         * real producer's batch, and a bound on what a decompression bomb costs. Kafka refuses broken
-         * records with INVALID_RECORD; a payload that does not decompress (Kafka: an internal error)
-         * and an unknown codec 5-7 get CORRUPT_MESSAGE; past the bound, MESSAGE_TOO_LARGE (the Java
-         * producer then splits the batch). */
-        size_t max_inflated = (size_t)64 << 20;
-        if (p->config.max_message_bytes > 0 && (size_t)p->config.max_message_bytes * 4 > max_inflated)
-            max_inflated = (size_t)p->config.max_message_bytes * 4;
-        rc = rb_validate_records(batch, blen, &h, max_inflated,
-                                 (p->config.cleanup_policy & CONFIG_CLEANUP_COMPACT) != 0);
-        if (rc == FERRY_EINVAL)
-            return KERR_INVALID_RECORD;
-        if (rc == FERRY_ETOOBIG)
-            return KERR_MESSAGE_TOO_LARGE;
-        if (rc == FERRY_ENOMEM)
-            return KERR_UNKNOWN_SERVER_ERROR;
-        if (rc)
-            return KERR_CORRUPT_MESSAGE; /* FERRY_ECORRUPT, FERRY_EUNSUPPORTED */
+        if (!(h.attributes & RB_ATTR_COMPRESSION_MASK)) {
+            rc = check_batch_records(batch, blen, &h, max_inflated(p), require_keys(p));
+            if (rc != KERR_NONE)
+                return (int16_t)rc;
+        }
     }
     if (rc < 0 || it.partial_tail || n == 0)
         return KERR_CORRUPT_MESSAGE;
@@ -95,42 +162,33 @@ static void flush_done(void *arg, int rc)
         produce_finish(ctx);
 }
 
-void api_handle_produce(struct broker *b, struct net_request *req)
+/* Validates, appends and answers: on the loop, after any compressed-record checks have run. */
+static void produce_apply(struct produce_ctx *ctx)
 {
-    struct ProduceRequest body;
-    if (!api_decode(req, &proto_msg_ProduceRequest, &body))
-        return;
+    struct broker *b = ctx->broker;
+    struct net_request *req = ctx->req;
+    const struct ProduceRequest *body = &ctx->body;
+    struct ProduceResponse *resp = ctx->resp;
     int16_t version = req->hdr.api_version;
-    struct ProduceResponse *resp = api_new_response(req, &proto_msg_ProduceResponse);
-    struct produce_ctx *ctx = proto_arena_alloc(&req->arena, sizeof *ctx);
-    if (!resp || !ctx) {
-        net_close_for(req, "out of memory");
-        return;
-    }
-    ctx->req = req;
-    ctx->resp = resp;
-    ctx->acks_zero = body.Acks == 0;
-    int32_t ntopics = body.TopicData_n > 0 ? body.TopicData_n : 0;
+    int32_t ntopics = body->TopicData_n > 0 ? body->TopicData_n : 0;
     resp->Responses = proto_array_new(&req->arena, &desc_ProduceResponse_TopicProduceResponse, ntopics);
     if (!resp->Responses) {
         net_close_for(req, "out of memory");
         return;
     }
     resp->Responses_n = ntopics;
-    bool bad_acks = body.Acks != 0 && body.Acks != 1 && body.Acks != -1;
-    bool transactional = body.TransactionalId.len >= 0;
+    bool bad_acks = body->Acks != 0 && body->Acks != 1 && body->Acks != -1;
+    bool transactional = body->TransactionalId.len >= 0;
     int64_t now = rp_now_ms();
-    int32_t total = 0;
-    for (int32_t t = 0; t < ntopics; t++)
-        total += body.TopicData[t].PartitionData_n > 0 ? body.TopicData[t].PartitionData_n : 0;
-    struct rp_partition **to_flush = proto_arena_alloc(&req->arena, sizeof *to_flush * (size_t)(total + 1));
+    int32_t k = 0; /* index into ctx->checks, one per partition in request order */
+    struct rp_partition **to_flush = proto_arena_alloc(&req->arena, sizeof *to_flush * (size_t)(ctx->nchecks + 1));
     if (!to_flush) {
         net_close_for(req, "out of memory");
         return;
     }
     int nflush = 0;
     for (int32_t t = 0; t < ntopics; t++) {
-        const struct ProduceRequest_TopicProduceData *td = &body.TopicData[t];
+        const struct ProduceRequest_TopicProduceData *td = &body->TopicData[t];
         struct ProduceResponse_TopicProduceResponse *tr = &resp->Responses[t];
         tr->Name = td->Name;
         int32_t np = td->PartitionData_n > 0 ? td->PartitionData_n : 0;
@@ -144,6 +202,7 @@ void api_handle_produce(struct broker *b, struct net_request *req)
         for (int32_t i = 0; i < np; i++) {
             const struct ProduceRequest_PartitionProduceData *pd = &td->PartitionData[i];
             struct ProduceResponse_PartitionProduceResponse *pr = &tr->PartitionResponses[i];
+            const struct record_check *check = &ctx->checks[k++];
             pr->Index = pd->Index;
             pr->BaseOffset = -1;
             pr->LogAppendTimeMs = -1;
@@ -162,6 +221,14 @@ void api_handle_produce(struct broker *b, struct net_request *req)
                 continue;
             }
             pr->ErrorCode = validate_records(pd->Records, p, version);
+            if (pr->ErrorCode == KERR_NONE && check->needed) {
+                pr->ErrorCode = check->error;
+            } else if (pr->ErrorCode == KERR_NONE && has_compressed_batch(pd->Records)) {
+                /* the partition appeared while the worker ran: check here (rare) */
+                struct record_check late = {pd->Records, max_inflated(p), require_keys(p), true, KERR_NONE};
+                check_compressed(&late);
+                pr->ErrorCode = late.error;
+            }
             if (pr->ErrorCode != KERR_NONE) {
                 LOG_INFO("produce", "%.*s-%d from %s: rejected with %s", td->Name.len, td->Name.p, pd->Index,
                          net_request_peer(req), kafka_error_name(pr->ErrorCode));
@@ -205,4 +272,99 @@ void api_handle_produce(struct broker *b, struct net_request *req)
     for (int i = 0; i < nflush; i++)
         rp_flush(b->partitions, to_flush[i], flush_done, ctx);
     flush_done(ctx, 0);
+}
+
+static void checks_run(uv_work_t *w)
+{
+    struct produce_ctx *ctx = w->data;
+    for (int32_t k = 0; k < ctx->nchecks; k++)
+        if (ctx->checks[k].needed)
+            check_compressed(&ctx->checks[k]);
+}
+
+/* Applies queued requests in arrival order while the head's checks are done, so that pipelined requests
+ * to a partition are appended in the order they were sent, whichever worker finished first. */
+static void drain(struct broker *b)
+{
+    while (b->produce_head && b->produce_head->checked) {
+        struct produce_ctx *ctx = b->produce_head;
+        b->produce_head = ctx->next;
+        if (!b->produce_head)
+            b->produce_tail = NULL;
+        if (!ctx->req->conn)
+            net_close_for(ctx->req, "client gone"); /* orphaned (client left or broker stopping): free it */
+        else
+            produce_apply(ctx);
+    }
+}
+
+static void enqueue(struct broker *b, struct produce_ctx *ctx)
+{
+    if (b->produce_tail)
+        b->produce_tail->next = ctx;
+    else
+        b->produce_head = ctx;
+    b->produce_tail = ctx;
+}
+
+static void checks_done(uv_work_t *w, int status)
+{
+    struct produce_ctx *ctx = w->data;
+    if (status < 0) { /* cancelled: refuse the compressed partitions rather than append unchecked */
+        for (int32_t k = 0; k < ctx->nchecks; k++)
+            if (ctx->checks[k].needed)
+                ctx->checks[k].error = KERR_UNKNOWN_SERVER_ERROR;
+    }
+    ctx->checked = true;
+    drain(ctx->broker);
+}
+
+void api_handle_produce(struct broker *b, struct net_request *req)
+{
+    struct produce_ctx *ctx = proto_arena_alloc(&req->arena, sizeof *ctx);
+    if (!ctx) {
+        net_close_for(req, "out of memory");
+        return;
+    }
+    if (!api_decode(req, &proto_msg_ProduceRequest, &ctx->body))
+        return;
+    ctx->broker = b;
+    ctx->req = req;
+    ctx->resp = api_new_response(req, &proto_msg_ProduceResponse);
+    ctx->acks_zero = ctx->body.Acks == 0;
+    int32_t ntopics = ctx->body.TopicData_n > 0 ? ctx->body.TopicData_n : 0;
+    for (int32_t t = 0; t < ntopics; t++)
+        ctx->nchecks += ctx->body.TopicData[t].PartitionData_n > 0 ? ctx->body.TopicData[t].PartitionData_n : 0;
+    ctx->checks = proto_arena_alloc(&req->arena, sizeof *ctx->checks * (size_t)(ctx->nchecks + 1));
+    if (!ctx->resp || !ctx->checks) {
+        net_close_for(req, "out of memory");
+        return;
+    }
+    bool any = false;
+    int32_t k = 0;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const struct ProduceRequest_TopicProduceData *td = &ctx->body.TopicData[t];
+        for (int32_t i = 0; i < (td->PartitionData_n > 0 ? td->PartitionData_n : 0); i++) {
+            struct record_check *c = &ctx->checks[k++];
+            const struct rp_partition *p = rp_partition_get(b->partitions, td->Name, td->PartitionData[i].Index);
+            c->records = td->PartitionData[i].Records;
+            if (!p || c->records.len <= 0 || !has_compressed_batch(c->records))
+                continue;
+            c->needed = true;
+            c->max_inflated = max_inflated(p);
+            c->require_keys = require_keys(p);
+            any = true;
+        }
+    }
+    if (!any && !b->produce_head) {
+        produce_apply(ctx); /* nothing to wait for and nothing queued before it */
+        return;
+    }
+    enqueue(b, ctx);
+    if (!any) {
+        ctx->checked = true; /* waits only for the requests queued before it */
+        return;
+    }
+    ctx->work.data = ctx;
+    uv_queue_work(b->loop, &ctx->work, checks_run, checks_done);
 }
