@@ -114,11 +114,15 @@ int zk_broker_info_decode(const char *data, size_t len, zk_broker_info *out, zk_
             rc = FERRY_EPARSE;
             goto out;
         }
-        if (!strstr(json_string_value(x), "://")) {
-            zkj_err(e, "endpoints[%zu]: not LISTENER://host:port", i);
-            rc = FERRY_EPARSE;
+        zk_endpoint ep;
+        if ((rc = zk_endpoint_parse(json_string_value(x), &ep))) {
+            if (rc == FERRY_ENOMEM)
+                zkj_err(e, "out of memory");
+            else
+                zkj_err(e, "endpoints[%zu]: not LISTENER://host:port", i);
             goto out;
         }
+        zk_endpoint_free(&ep);
         if (!(b.endpoints[i] = ferry_strdup(json_string_value(x)))) {
             zkj_err(e, "out of memory");
             rc = FERRY_ENOMEM;
@@ -544,4 +548,49 @@ int zk_migration_encode(const zk_migration_state *m, char **out, size_t *out_len
 fail:
     json_decref(r);
     return FERRY_ENOMEM;
+}
+
+/* ---- endpoint strings ---- */
+
+void zk_endpoint_free(zk_endpoint *ep)
+{
+    ferry_free(ep->listener);
+    ferry_free(ep->host);
+    memset(ep, 0, sizeof *ep);
+}
+
+int zk_endpoint_parse(const char *s, zk_endpoint *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *sep = strstr(s, "://");
+    if (!sep || sep == s)
+        return FERRY_EPARSE;
+    const char *h = sep + 3;
+    const char *colon = strrchr(h, ':');
+    if (!colon)
+        return FERRY_EPARSE;
+    const char *he = colon;
+    if (*h == '[') {
+        if (he == h + 1 || he[-1] != ']')
+            return FERRY_EPARSE;
+        h++;
+        he--;
+    }
+    for (const char *c = h; c < he; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '%' || *c == '.' || *c == '_' || *c == ':'))
+            return FERRY_EPARSE;
+    }
+    int64_t port;
+    int rc = zkj_parse_dec(colon + 1, strlen(colon + 1), false, 0, 65535, &port);
+    if (rc)
+        return rc;
+    out->listener = ferry_strndup(s, (size_t)(sep - s));
+    out->host = ferry_strndup(h, (size_t)(he - h));
+    if (!out->listener || !out->host) {
+        zk_endpoint_free(out);
+        return FERRY_ENOMEM;
+    }
+    out->port = (int32_t)port;
+    return 0;
 }

@@ -65,6 +65,17 @@ int zk_broker_info_decode(const char *data, size_t len, zk_broker_info *out, zk_
 int zk_broker_info_encode(const zk_broker_info *b, char **out, size_t *out_len);
 void zk_broker_info_free(zk_broker_info *b);
 
+/* One endpoint string, "LISTENER://host:port" (IPv6 hosts in brackets, which are dropped), as Kafka's
+ * EndPoint.createEndPoint parses it: the host may be empty; port 0..65535. listener and host are
+ * ferry_malloc'd (zk_endpoint_free). 0 or FERRY_EPARSE/FERRY_ERANGE/FERRY_ENOMEM. */
+typedef struct {
+    char *listener;
+    char *host;
+    int32_t port;
+} zk_endpoint;
+int zk_endpoint_parse(const char *s, zk_endpoint *out);
+void zk_endpoint_free(zk_endpoint *ep);
+
 /* ---- /controller (version 2; 1 is read) ---- */
 typedef struct {
     int32_t version;               /* 1 or 2 */

@@ -331,6 +331,43 @@ static void test_misc_fields(void **state)
     assert_int_equal(zk_seqid_broker_id(INT32_MAX, ZK_RESERVED_BROKER_MAX_ID, &bid), FERRY_ERANGE);
 }
 
+static void test_endpoints(void **state)
+{
+    (void)state;
+    zk_endpoint ep;
+    assert_int_equal(zk_endpoint_parse("PLAINTEXT://b1:9092", &ep), 0);
+    assert_string_equal(ep.listener, "PLAINTEXT");
+    assert_string_equal(ep.host, "b1");
+    assert_int_equal(ep.port, 9092);
+    zk_endpoint_free(&ep);
+    assert_int_equal(zk_endpoint_parse("CLIENT://[::1]:9093", &ep), 0);
+    assert_string_equal(ep.host, "::1");
+    assert_int_equal(ep.port, 9093);
+    zk_endpoint_free(&ep);
+    assert_int_equal(zk_endpoint_parse("INTERNAL://:0", &ep), 0);
+    assert_string_equal(ep.host, "");
+    zk_endpoint_free(&ep);
+    assert_int_equal(zk_endpoint_parse("b1:9092", &ep), FERRY_EPARSE);
+    assert_int_equal(zk_endpoint_parse("://b1:9092", &ep), FERRY_EPARSE);
+    assert_int_equal(zk_endpoint_parse("A://b1", &ep), FERRY_EPARSE);
+    assert_int_equal(zk_endpoint_parse("A://b1:x", &ep), FERRY_EPARSE);
+    assert_int_equal(zk_endpoint_parse("A://b 1:1", &ep), FERRY_EPARSE);
+    assert_int_equal(zk_endpoint_parse("A://[::1:1", &ep), FERRY_EPARSE);
+    assert_int_equal(zk_endpoint_parse("A://b1:65536", &ep), FERRY_ERANGE);
+    assert_null(ep.listener);
+    for (long n = 0; n < 10; n++) {
+        ferry_alloc_fail_after(n);
+        int rc = zk_endpoint_parse("PLAINTEXT://b1:9092", &ep);
+        ferry_alloc_fail_after(-1);
+        if (rc == 0) {
+            zk_endpoint_free(&ep);
+            break;
+        }
+        assert_int_equal(rc, FERRY_ENOMEM);
+        assert_null(ep.listener);
+    }
+}
+
 static const struct {
     rt_fn fn;
     const char *json;
@@ -359,6 +396,8 @@ static const struct {
                 "\"host\":\"b1\",\"version\":5,\"timestamp\":\"1\"}", FERRY_EPARSE, "endpoints[0]"},
     {rt_broker, "{\"features\":{},\"listener_security_protocol_map\":{},\"endpoints\":[\"b1:9092\"],\"jmx_port\":-1,\"port\":9092,"
                 "\"host\":\"b1\",\"version\":5,\"timestamp\":\"1\"}", FERRY_EPARSE, "endpoints[0]"},
+    {rt_broker, "{\"features\":{},\"listener_security_protocol_map\":{},\"endpoints\":[\"A://h:99999\"],\"jmx_port\":-1,\"port\":9092,"
+                "\"host\":\"b1\",\"version\":5,\"timestamp\":\"1\"}", FERRY_ERANGE, "endpoints[0]"},
     {rt_broker, "{\"features\":{},\"listener_security_protocol_map\":{},\"endpoints\":\"x\",\"jmx_port\":-1,\"port\":9092,"
                 "\"host\":\"b1\",\"version\":5,\"timestamp\":\"1\"}", FERRY_EPARSE, "endpoints"},
     {rt_broker, "{\"features\":{},\"listener_security_protocol_map\":{},\"endpoints\":[],\"jmx_port\":-1,\"port\":9092,"
@@ -573,7 +612,7 @@ int main(void)
         cmocka_unit_test(test_golden_round_trips), cmocka_unit_test(test_broker_fields),
         cmocka_unit_test(test_controller_and_epoch), cmocka_unit_test(test_topic_fields),
         cmocka_unit_test(test_misc_fields),         cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_truncations),         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_truncations),         cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_endpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
