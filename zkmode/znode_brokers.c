@@ -86,13 +86,8 @@ int zk_broker_info_decode(const char *data, size_t len, zk_broker_info *out, zk_
         return rc;
     zk_broker_info b = {0};
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 4, 5, &v, e)))
         goto out;
-    if (v != 4 && v != 5) {
-        zkj_err(e, "version: %lld is not supported (4 or 5)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     b.version = (int32_t)v;
     json_t *m = zkj_obj(r, "listener_security_protocol_map", true, e, &rc);
     if (rc || (rc = zkj_str_map_decode(m, "listener_security_protocol_map", &b.protocol_map, e)))
@@ -206,13 +201,8 @@ int zk_controller_decode(const char *data, size_t len, zk_controller *out, zk_er
     zk_controller c = {0};
     int64_t v;
     bool present;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 2, &v, e)))
         goto out;
-    if (v != 1 && v != 2) {
-        zkj_err(e, "version: %lld is not supported (1 or 2)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     c.version = (int32_t)v;
     if ((rc = zkj_int(r, "brokerid", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
         goto out;
@@ -348,13 +338,8 @@ int zk_feature_decode(const char *data, size_t len, zk_feature_znode *out, zk_er
         return rc;
     zk_feature_znode f = {0};
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 2, &v, e)))
         goto out;
-    if (v != 1 && v != 2) {
-        zkj_err(e, "version: %lld is not supported (1 or 2)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     f.version = (int32_t)v;
     if ((rc = zkj_int(r, "status", true, 0, 1, &v, NULL, e)))
         goto out;
@@ -443,13 +428,8 @@ int zk_producer_id_block_decode(const char *data, size_t len, zk_producer_id_blo
         return rc;
     zk_producer_id_block p = {0};
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 1, &v, e)))
         goto out;
-    if (v != 1) {
-        zkj_err(e, "version: %lld is not supported (1)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     if ((rc = zkj_int(r, "broker", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
         goto out;
     p.broker = (int32_t)v;
@@ -507,13 +487,8 @@ int zk_migration_decode(const char *data, size_t len, zk_migration_state *out, z
         return rc;
     zk_migration_state m = {0};
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 0, 0, &v, e)))
         goto out;
-    if (v != 0) {
-        zkj_err(e, "version: %lld is not supported (0)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     if ((rc = zkj_int(r, "kraft_controller_id", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
         goto out;
     m.kraft_controller_id = (int32_t)v;

@@ -27,13 +27,8 @@ int zk_config_entity_decode(const char *data, size_t len, zk_config_entity *out,
     if (rc)
         return rc;
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 1, &v, e)))
         goto out;
-    if (v != 1) {
-        zkj_err(e, "version: %lld is not supported (1)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     json_t *o = zkj_obj(r, "config", true, e, &rc);
     if (!rc)
         rc = zkj_str_map_decode(o, "config", &out->config, e);
@@ -75,13 +70,8 @@ int zk_config_change_decode(const char *data, size_t len, zk_config_change *out,
         return rc;
     zk_config_change c = {0};
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 2, &v, e)))
         goto out;
-    if (v != 1 && v != 2) {
-        zkj_err(e, "version: %lld is not supported (1 or 2)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     c.version = (int32_t)v;
     if (v == 2) {
         if ((rc = zkj_str(r, "entity_path", true, false, &c.entity_path, e)))

@@ -100,6 +100,19 @@ int zkj_parse_dec(const char *s, size_t len, bool canonical, int64_t min, int64_
     return 0;
 }
 
+int zkj_version(json_t *o, int64_t lo, int64_t hi, int64_t *out, zk_err *e)
+{
+    int rc = zkj_int(o, "version", true, INT32_MIN, INT32_MAX, out, NULL, e);
+    if (rc || (*out >= lo && *out <= hi))
+        return rc;
+    if (lo == hi)
+        zkj_err(e, "version: %lld is not supported (%lld)", (long long)*out, (long long)lo);
+    else
+        zkj_err(e, "version: %lld is not supported (%lld %s %lld)", (long long)*out, (long long)lo,
+                hi == lo + 1 ? "or" : "to", (long long)hi);
+    return FERRY_EUNSUPPORTED;
+}
+
 int zkj_strnum(json_t *o, const char *key, int64_t min, int64_t max, int64_t *out, zk_err *e)
 {
     json_t *v = json_object_get(o, key);

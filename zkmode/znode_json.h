@@ -15,6 +15,8 @@ int zkj_load(const char *data, size_t len, json_t **root, zk_err *e);
 int zkj_int(json_t *o, const char *key, bool required, int64_t min, int64_t max, int64_t *out, bool *present,
             zk_err *e);
 /* A JSON string holding a decimal integer in [min, max] (Kafka's timestamps, producer-id bounds). */
+/* The znode's "version" (required integer) within [lo, hi]; FERRY_EUNSUPPORTED outside it, naming it. */
+int zkj_version(json_t *o, int64_t lo, int64_t hi, int64_t *out, zk_err *e);
 int zkj_strnum(json_t *o, const char *key, int64_t min, int64_t max, int64_t *out, zk_err *e);
 /* Strict decimal text (optional '-', digits, no spaces) in [min, max]; canonical: also no leading zeros. */
 int zkj_parse_dec(const char *s, size_t len, bool canonical, int64_t min, int64_t max, int64_t *out);

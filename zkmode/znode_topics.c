@@ -90,13 +90,8 @@ int zk_topic_assignment_decode(const char *data, size_t len, zk_topic_assignment
         return rc;
     zk_topic_assignment t = {0};
     int64_t v;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 3, &v, e)))
         goto out;
-    if (v < 1 || v > 3) {
-        zkj_err(e, "version: %lld is not supported (1 to 3)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     t.version = (int32_t)v;
     json_t *o = zkj_obj(r, "partitions", true, e, &rc);
     if (rc || (rc = replica_map_decode(o, "partitions", &t.partitions, &t.n_partitions, e)))
@@ -167,13 +162,8 @@ int zk_partition_state_decode(const char *data, size_t len, zk_partition_state *
     zk_partition_state s = {0};
     int64_t v;
     bool present;
-    if ((rc = zkj_int(r, "version", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
+    if ((rc = zkj_version(r, 1, 1, &v, e)))
         goto out;
-    if (v != 1) {
-        zkj_err(e, "version: %lld is not supported (1)", (long long)v);
-        rc = FERRY_EUNSUPPORTED;
-        goto out;
-    }
     if ((rc = zkj_int(r, "controller_epoch", true, INT32_MIN, INT32_MAX, &v, NULL, e)))
         goto out;
     s.controller_epoch = (int32_t)v;
