@@ -113,6 +113,11 @@ static char *dir_of(const char *path)
 
 int log_write_file_atomic(const char *path, const void *data, size_t len)
 {
+    return log_write_file_replace(path, data, len, true);
+}
+
+int log_write_file_replace(const char *path, const void *data, size_t len, bool sync)
+{
     int rc = FERRY_ENOMEM;
     char *tmp = log_path_fmt("%s.tmp", path);
     char *dir = dir_of(path);
@@ -124,7 +129,7 @@ int log_write_file_atomic(const char *path, const void *data, size_t len)
         goto free_names;
     }
     rc = log_pwrite_full(fd, data, len, 0);
-    if (rc == 0 && fsync(fd) != 0)
+    if (rc == 0 && sync && fsync(fd) != 0)
         rc = FERRY_EIO;
     if (close(fd) != 0 && rc == 0)
         rc = FERRY_EIO;
@@ -134,7 +139,7 @@ int log_write_file_atomic(const char *path, const void *data, size_t len)
         rc = FERRY_EIO;
         goto remove_tmp;
     }
-    rc = log_fsync_dir(dir);
+    rc = sync ? log_fsync_dir(dir) : 0;
     goto free_names;
 remove_tmp:
     unlink(tmp);

@@ -23,6 +23,9 @@ int log_pwrite_full(int fd, const void *buf, size_t len, off_t pos);
 int log_fsync_dir(const char *dir);
 /* Writes `len` bytes to `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory. */
 int log_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same without the fsyncs (sync false): the new file replaces the old one whole, but may be lost or
+ * torn by a power loss. For files that are only a cache of what can be rebuilt. */
+int log_write_file_replace(const char *path, const void *data, size_t len, bool sync);
 /* Reads a whole file (at most max_len bytes, else FERRY_ETOOBIG) into a NUL-terminated ferry_malloc'd
  * buffer. FERRY_ENOTFOUND if it does not exist. */
 int log_read_file(const char *path, size_t max_len, char **out, size_t *out_len);

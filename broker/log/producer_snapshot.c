@@ -93,7 +93,7 @@ int log_psnap_decode(const uint8_t *b, size_t len, struct log_psnap_entry **out,
     return 0;
 }
 
-int log_psnap_write(const char *dir, int64_t offset, const struct log_psnap_entry *e, size_t n)
+int log_psnap_write(const char *dir, int64_t offset, const struct log_psnap_entry *e, size_t n, bool sync)
 {
     uint8_t *buf;
     size_t len;
@@ -101,7 +101,7 @@ int log_psnap_write(const char *dir, int64_t offset, const struct log_psnap_entr
     if (rc)
         return rc;
     char *path = log_segment_path(dir, offset, ".snapshot");
-    rc = path ? log_write_file_atomic(path, buf, len) : FERRY_ENOMEM;
+    rc = path ? log_write_file_replace(path, buf, len, sync) : FERRY_ENOMEM;
     if (rc && path)
         LOG_ERROR("log", "cannot write producer snapshot %s: %s", path, ferry_strerror(rc));
     ferry_free(path);

@@ -13,6 +13,7 @@
 #ifndef FERRY_PRODUCER_SNAPSHOT_H
 #define FERRY_PRODUCER_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,8 +37,9 @@ struct log_psnap_entry {
 int log_psnap_encode(const struct log_psnap_entry *e, size_t n, uint8_t **out, size_t *out_len);
 int log_psnap_decode(const uint8_t *buf, size_t len, struct log_psnap_entry **out, size_t *n);
 
-/* Writes <dir>/<offset>.snapshot atomically. */
-int log_psnap_write(const char *dir, int64_t offset, const struct log_psnap_entry *e, size_t n);
+/* Writes <dir>/<offset>.snapshot atomically (tmp + rename); with sync, fsynced too. An unsynced snapshot
+ * lost or torn by a crash is skipped at load (CRC) and the state is replayed from the log instead. */
+int log_psnap_write(const char *dir, int64_t offset, const struct log_psnap_entry *e, size_t n, bool sync);
 /* Reads <dir>/<offset>.snapshot: FERRY_ENOTFOUND, FERRY_ECORRUPT, ... */
 int log_psnap_read(const char *dir, int64_t offset, struct log_psnap_entry **out, size_t *n);
 /* The offsets of the snapshot files in dir, ascending (ferry_malloc'd, NULL when none). Left-over

@@ -93,7 +93,7 @@ int prod_log_load(struct prod_state *s, struct plog *log)
     return rc;
 }
 
-int prod_log_snapshot(const struct prod_state *s, struct plog *log, int64_t offset)
+int prod_log_snapshot(const struct prod_state *s, struct plog *log, int64_t offset, bool sync)
 {
     struct log_psnap_entry *e = NULL;
     if (s->n) {
@@ -110,7 +110,7 @@ int prod_log_snapshot(const struct prod_state *s, struct plog *log, int64_t offs
         e[k++] = (struct log_psnap_entry){pe->producer_id, pe->epoch, b->last_seq, b->last_offset, b->offset_delta,
                                           b->timestamp, -1, -1};
     }
-    int rc = log_psnap_write(plog_dir(log), offset, e, k);
+    int rc = log_psnap_write(plog_dir(log), offset, e, k, sync);
     ferry_free(e);
     return rc;
 }

@@ -256,7 +256,7 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
         while (p) {
             struct rp_partition *next = p->hash_next;
             /* clean shutdown: the producer state as of the log end, so the next start needs no replay */
-            prod_log_snapshot(&p->producers, p->log, plog_log_end_offset(p->log));
+            prod_log_snapshot(&p->producers, p->log, plog_log_end_offset(p->log), true);
             if (p->flush_running)
                 p->removed = true; /* the running flush's completion frees the partition */
             else
@@ -381,7 +381,7 @@ int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, si
     if (rc)
         return rc;
     if (plog_segment_count(p->log) > segments) /* rolled: the new segment starts at the old log end */
-        prod_log_snapshot(&p->producers, p->log, end);
+        prod_log_snapshot(&p->producers, p->log, end, false);
     if (prod_log_replay(&p->producers, batches, len))
         LOG_ERROR("replica", "%s-%d: out of memory recording producer state", p->topic, p->index);
     p->high_watermark = plog_log_end_offset(p->log);

@@ -174,9 +174,9 @@ static void test_snapshot_files(void **state)
     (void)state;
     char *dir = tmpdir_make();
     struct log_psnap_entry in[2] = {{1, 0, 9, 109, 4, T_NOW, -1, -1}, {1234567890123LL, 7, INT32_MAX, 5, 0, 1, -1, -1}};
-    assert_int_equal(log_psnap_write(dir, 110, in, 2), 0);
-    assert_int_equal(log_psnap_write(dir, 5, NULL, 0), 0);
-    assert_int_equal(log_psnap_write(dir, 300, in, 1), 0);
+    assert_int_equal(log_psnap_write(dir, 110, in, 2, true), 0);
+    assert_int_equal(log_psnap_write(dir, 5, NULL, 0, false), 0);
+    assert_int_equal(log_psnap_write(dir, 300, in, 1, true), 0);
     struct log_psnap_entry *out;
     size_t n;
     assert_int_equal(log_psnap_read(dir, 110, &out, &n), 0);
@@ -248,10 +248,10 @@ static void test_rebuild_after_crash(void **state)
     append_pbatch(log, 2, 0, 0, 1);  /* 3 */
     assert_int_equal(prod_log_load(&s, log), 0);
     assert_int_equal(s.n, 2);
-    assert_int_equal(prod_log_snapshot(&s, log, 4), 0);
+    assert_int_equal(prod_log_snapshot(&s, log, 4, true), 0);
     append_pbatch(log, 1, 0, 3, 2);  /* 4-5 */
     append_pbatch(log, 2, 1, 0, 1);  /* 6 */
-    assert_int_equal(prod_log_snapshot(&s, log, 99), 0); /* beyond the end: a crash cut the log */
+    assert_int_equal(prod_log_snapshot(&s, log, 99, true), 0); /* beyond the end: a crash cut the log */
     plog_close_abandon(log);         /* kill -9 */
     assert_int_equal(plog_open(dir, "t", 0, &cfg, &o, &log), 0);
     prod_state_free(&s);
