@@ -28,7 +28,7 @@ foreach(src ${IT_TESTS})
     ENVIRONMENT "FERRY_BIN=$<TARGET_FILE:ferry>;FERRY_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp;PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/it")
 endforeach()
 
-foreach(sub fuzz bench)
+foreach(sub sim fuzz bench)
   if(EXISTS ${CMAKE_SOURCE_DIR}/tests/${sub}/CMakeLists.txt)
     add_subdirectory(${CMAKE_SOURCE_DIR}/tests/${sub} ${CMAKE_BINARY_DIR}/tests/${sub})
   endif()

@@ -1,4 +1,4 @@
-/* Unit tests for the znode codecs (zkmode/znode_codec.h): the JSON Kafka 3.7 writes (golden strings from
+/* Unit tests for the znode codecs (zkmode/znode/znode_codec.h): the JSON Kafka 3.7 writes (golden strings from
  * shared/reference/zk-layout.md) decodes to the expected struct and re-encodes byte-identically; strict
  * rejections (wrong types, missing keys, versions, malformed/truncated JSON, huge numbers, bad partition
  * keys) with the field named in the error; an allocation-failure sweep over every codec. */
@@ -13,7 +13,7 @@
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
-#include "zkmode/znode_codec.h"
+#include "zkmode/znode/znode_codec.h"
 
 #define G_BROKER                                                                                            \
     "{\"features\":{},\"listener_security_protocol_map\":{\"PLAINTEXT\":\"PLAINTEXT\",\"SSL\":\"SSL\"},"   \

@@ -1,6 +1,6 @@
 /* znode_json: strict jansson getters and the compact dump used by every znode codec (see znode_json.h).
  * Nothing here keeps state; strings handed out are ferry_malloc'd and owned by the caller. */
-#include "zkmode/znode_json.h"
+#include "zkmode/znode/znode_json.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "zkmode/znode_codec.h"
+#include "zkmode/znode/znode_codec.h"
 
 void zkj_err(zk_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses one JSON object (no trailing bytes, no duplicate keys). */

@@ -6,7 +6,7 @@
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
-#include "zkmode/znode_json.h"
+#include "zkmode/znode/znode_json.h"
 
 #define SET(o, k, v)                        \
     do {                                    \
