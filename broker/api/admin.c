@@ -2,7 +2,6 @@
  * IncrementalAlterConfigs). The quorum controller decides and writes the records; the response is sent
  * once they are committed (durable) and applied to the image. The handler only decodes and encodes. */
 #include "broker.h"
-#include "kraftmode/kraft_node.h"
 
 struct admin_call {
     struct net_request *req;
@@ -34,7 +33,7 @@ static struct admin_call *admin_begin(struct net_request *req, const struct prot
     return c;
 }
 
-#define ADMIN_HANDLER(fn, Req, Resp, kraft_fn)                                                                 \
+#define ADMIN_HANDLER(fn, Req, Resp, source_op)                                                                 \
     void fn(struct broker *b, struct net_request *req)                                                        \
     {                                                                                                          \
         struct Req *body = proto_arena_alloc(&req->arena, sizeof *body);                                       \
@@ -44,13 +43,13 @@ static struct admin_call *admin_begin(struct net_request *req, const struct prot
         }                                                                                                      \
         struct admin_call *c = admin_begin(req, &proto_msg_##Req, &proto_msg_##Resp, body);                    \
         if (c)                                                                                                 \
-            kraft_fn(b->kraft, body, req->hdr.api_version, &req->arena, c->resp, admin_done, c);               \
+            b->meta.ops->source_op(b->meta.impl, body, req->hdr.api_version, &req->arena, c->resp, admin_done, c); \
     }
 
-ADMIN_HANDLER(api_handle_create_topics, CreateTopicsRequest, CreateTopicsResponse, kraft_create_topics)
-ADMIN_HANDLER(api_handle_delete_topics, DeleteTopicsRequest, DeleteTopicsResponse, kraft_delete_topics)
+ADMIN_HANDLER(api_handle_create_topics, CreateTopicsRequest, CreateTopicsResponse, create_topics)
+ADMIN_HANDLER(api_handle_delete_topics, DeleteTopicsRequest, DeleteTopicsResponse, delete_topics)
 ADMIN_HANDLER(api_handle_create_partitions, CreatePartitionsRequest, CreatePartitionsResponse,
-              kraft_create_partitions)
-ADMIN_HANDLER(api_handle_alter_configs, AlterConfigsRequest, AlterConfigsResponse, kraft_alter_configs)
+              create_partitions)
+ADMIN_HANDLER(api_handle_alter_configs, AlterConfigsRequest, AlterConfigsResponse, alter_configs)
 ADMIN_HANDLER(api_handle_incremental_alter_configs, IncrementalAlterConfigsRequest,
-              IncrementalAlterConfigsResponse, kraft_incremental_alter_configs)
+              IncrementalAlterConfigsResponse, incremental_alter_configs)

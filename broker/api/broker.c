@@ -1,5 +1,6 @@
-/* broker: see broker.h. Start-up order: metadata node (storage check, replay), partition registry fed
- * by the metadata publisher, then the listeners. Shutdown runs in reverse. */
+/* broker: see broker.h. Start-up order: log directories, metadata source (quorum mode: storage check
+ * and replay; legacy mode: the ZooKeeper session), partition registry fed by the metadata publisher, then
+ * the listeners. Shutdown runs in reverse. */
 #include "broker.h"
 
 #include <stdio.h>
@@ -10,9 +11,10 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/group/group_service.h"
-#include "kraftmode/kraft_node.h"
+#include "kraftmode/kraft_source.h"
+#include "zkmode/zk_source.h"
 
-const struct md_image *broker_image(const struct broker *b) { return kraft_node_image(b->kraft); }
+const struct md_image *broker_image(const struct broker *b) { return b->meta.ops->image(b->meta.impl); }
 
 void broker_topic_config(const struct broker *b, const char *topic, struct topic_config *out)
 {
@@ -99,6 +101,17 @@ static int start_listeners(struct broker *b, char *err, size_t errlen)
     return 0;
 }
 
+static int start_metadata_source(struct broker *b, bool format_if_missing, char *err, size_t errlen)
+{
+    if (b->cfg->mode == FERRY_MODE_LEGACY)
+        return zk_source_start(b->loop, b->cfg, &b->meta, err, errlen);
+    struct kraft_node *node;
+    int rc = kraft_node_start(b->loop, b->cfg, format_if_missing, &node, err, errlen);
+    if (rc == 0)
+        kraft_source_init(node, &b->meta);
+    return rc;
+}
+
 int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
                  char *err, size_t errlen)
 {
@@ -110,7 +123,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     int rc = rp_manager_new(loop, cfg, &b->partitions, err, errlen);
     if (rc)
         return rc;
-    rc = kraft_node_start(loop, cfg, format_if_missing, &b->kraft, err, errlen);
+    rc = start_metadata_source(b, format_if_missing, err, errlen);
     if (rc)
         return rc;
     struct group_sink sink;
@@ -122,7 +135,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
         snprintf(err, errlen, "cannot start the group coordinator: %s", ferry_strerror(rc));
         return rc;
     }
-    kraft_node_set_publisher(b->kraft, publish, b);
+    b->meta.ops->set_publisher(b->meta.impl, publish, b);
     rc = start_listeners(b, err, errlen);
     if (rc)
         return rc;
@@ -139,7 +152,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
         names[i] = cfg->listeners[i].name;
         ports[i] = (uint16_t)b->bound_ports[i];
     }
-    kraft_node_listeners_bound(b->kraft, names, ports, cfg->n_listeners);
+    b->meta.ops->listeners_bound(b->meta.impl, names, ports, cfg->n_listeners);
     ferry_free(names);
     ferry_free(ports);
     LOG_INFO("broker", "node %d started in %s mode, cluster id %s", b->node_id, config_mode_name(cfg->mode),
@@ -155,13 +168,14 @@ void broker_stop(struct broker *b)
     group_service_close(b->groups);
     b->groups = NULL;
     if (b->partitions) {
-        const struct md_broker *self = b->kraft ? md_image_broker(broker_image(b), b->node_id) : NULL;
+        const struct md_broker *self = b->meta.ops ? md_image_broker(broker_image(b), b->node_id) : NULL;
         rp_manager_close(b->partitions, self ? self->epoch : -1);
     }
     b->partitions = NULL;
-    if (b->kraft)
-        kraft_node_stop(b->kraft);
-    b->kraft = NULL;
+    if (b->meta.ops)
+        b->meta.ops->stop(b->meta.impl);
+    b->meta.ops = NULL;
+    b->meta.impl = NULL;
     ferry_free(b->listeners);
     ferry_free(b->bound_ports);
     b->listeners = NULL;

@@ -1,5 +1,5 @@
-/* broker: one running node: its configuration, the metadata source (the quorum controller node in
- * quorum mode), the hosted partitions, and the listeners. It also publishes metadata deltas to the
+/* broker: one running node: its configuration, the metadata source (broker/metadata/md_source.h: the
+ * KRaft node in quorum mode, the ZooKeeper side in legacy mode), the hosted partitions, and the listeners. It also publishes metadata deltas to the
  * partition registry: partitions are created, reconfigured and deleted only from deltas (principle 1).
  *
  * Ownership: broker_start creates everything on the caller's loop; broker_stop closes it in reverse
@@ -14,11 +14,11 @@
 #include "broker/config/config.h"
 #include "broker/config/topic_config.h"
 #include "broker/metadata/md_image.h"
+#include "broker/metadata/md_source.h"
 #include "broker/net/net.h"
 #include "broker/producer/pid_pool.h"
 #include "broker/replica/partitions.h"
 
-struct kraft_node;
 struct produce_ctx;
 struct group_service;
 
@@ -26,7 +26,7 @@ struct broker {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
     int32_t node_id;
-    struct kraft_node *kraft;
+    struct md_source meta; /* where the image comes from and metadata writes go */
     struct rp_manager *partitions;
     struct net_server *net;
     struct api_listener *listeners; /* one per configured listener */

@@ -15,7 +15,6 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/group/group_service.h"
-#include "kraftmode/kraft_node.h"
 
 #define OFFSETS_TOPIC "__consumer_offsets"
 
@@ -52,7 +51,7 @@ bool api_group_offsets_topic(struct broker *b)
     if (md_image_topic(broker_image(b), OFFSETS_TOPIC))
         return true;
     const char *names[] = {OFFSETS_TOPIC};
-    kraft_auto_create_topics(b->kraft, names, 1, NULL, NULL);
+    b->meta.ops->auto_create_topics(b->meta.impl, names, 1, NULL, NULL);
     return false;
 }
 

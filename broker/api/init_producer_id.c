@@ -2,7 +2,7 @@
  * TransactionalId gets a new producer id with epoch 0 (Kafka's TransactionCoordinator answers a null id
  * "blindly" with a fresh id, whatever ProducerId/ProducerEpoch v3+ carries). Ids come from the broker's
  * pool (broker/producer/pid_pool.h), refilled in blocks of 1000 from the quorum controller
- * (kraft_allocate_producer_ids, AllocateProducerIds' shape); a request that finds the pool empty waits
+ * (the metadata source's allocate_producer_ids, AllocateProducerIds' shape); a request that finds the pool empty waits
  * for the block. Transactions are not supported: a non-null TransactionalId gets
  * TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), the error Produce already gives transactional batches: it
  * is fatal in the clients, so a transactional producer stops at once with a clear error instead of
@@ -10,7 +10,6 @@
 #include "broker.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
-#include "kraftmode/kraft_node.h"
 
 struct pid_waiter {
     struct pid_waiter *next;
@@ -32,7 +31,7 @@ static void maybe_fetch(struct broker *b)
         return;
     const struct md_broker *self = md_image_broker(broker_image(b), b->node_id);
     prod_pid_fetch_started(&b->pid_pool);
-    kraft_allocate_producer_ids(b->kraft, b->node_id, self ? self->epoch : -1, block_arrived, b);
+    b->meta.ops->allocate_producer_ids(b->meta.impl, b->node_id, self ? self->epoch : -1, block_arrived, b);
 }
 
 static void block_arrived(void *arg, int64_t first, int32_t len, int16_t error)

@@ -12,7 +12,6 @@
 #include "broker/common/ferry_log.h"
 #include "cluster.h"
 #include "kraftmode/ctrl.h"
-#include "kraftmode/kraft_node.h"
 
 static bool fill_partitions(struct net_request *req, const struct md_topic *t,
                             struct MetadataResponse_MetadataResponseTopic *tr)
@@ -122,7 +121,7 @@ void api_handle_metadata(struct broker *b, struct net_request *req)
         }
     }
     if (ncreate > 0)
-        kraft_auto_create_topics(b->kraft, create, ncreate, auto_create_done, NULL);
+        b->meta.ops->auto_create_topics(b->meta.impl, create, ncreate, auto_create_done, NULL);
     net_respond(req, &proto_msg_MetadataResponse, resp);
     return;
 oom:

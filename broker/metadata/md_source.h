@@ -1,0 +1,61 @@
+/* md_source: where a broker's metadata comes from and where its metadata writes go. The data plane
+ * (broker/api) talks only to this interface, never to a mode directly (design principle 1): in quorum mode
+ * the source is the KRaft node (kraftmode/kraft_source.c), in legacy mode the ZooKeeper side
+ * (zkmode/). A source owns its image and publishes every change to it as a delta.
+ *
+ * Every operation keeps the contract of the quorum-mode functions it mirrors (kraftmode/kraft_node.h):
+ * requests, arenas and responses stay the caller's until `done` runs; responses are filled in the caller's
+ * arena; callbacks run from the loop, never from inside the call that started the operation, and never
+ * after stop. A source that cannot do an operation (for example a broker whose controller is elsewhere)
+ * still answers: it fills the response with the Kafka error the protocol defines and calls done.
+ *
+ * Ownership: the broker holds one source for its whole life, on the loop thread; `stop` starts its clean
+ * shutdown and the source frees itself as the loop runs. */
+#ifndef FERRY_MD_SOURCE_H
+#define FERRY_MD_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/metadata/md_delta.h"
+#include "broker/metadata/md_image.h"
+#include "proto_buf.h"
+#include "proto_messages.h"
+
+typedef void (*md_publish_fn)(void *arg, const struct md_image *img, const struct md_delta *delta);
+typedef void (*md_done_fn)(void *arg);
+typedef void (*md_pids_done_fn)(void *arg, int64_t first, int32_t len, int16_t error);
+
+struct md_source_ops {
+    const struct md_image *(*image)(const void *impl);
+    /* One publisher: called at once with delta->initial set (the whole image), then after every change. */
+    void (*set_publisher)(void *impl, md_publish_fn publish, void *arg);
+    /* The ports the broker's listeners got (names[i] -> ports[i]); the source registers them. */
+    void (*listeners_bound)(void *impl, const char *const *names, const uint16_t *ports, size_t n);
+    void (*stop)(void *impl);
+
+    void (*create_topics)(void *impl, const struct CreateTopicsRequest *req, int16_t version, struct proto_arena *a,
+                          struct CreateTopicsResponse *resp, md_done_fn done, void *arg);
+    void (*delete_topics)(void *impl, const struct DeleteTopicsRequest *req, int16_t version, struct proto_arena *a,
+                          struct DeleteTopicsResponse *resp, md_done_fn done, void *arg);
+    void (*create_partitions)(void *impl, const struct CreatePartitionsRequest *req, int16_t version,
+                              struct proto_arena *a, struct CreatePartitionsResponse *resp, md_done_fn done,
+                              void *arg);
+    void (*alter_configs)(void *impl, const struct AlterConfigsRequest *req, int16_t version, struct proto_arena *a,
+                          struct AlterConfigsResponse *resp, md_done_fn done, void *arg);
+    void (*incremental_alter_configs)(void *impl, const struct IncrementalAlterConfigsRequest *req, int16_t version,
+                                      struct proto_arena *a, struct IncrementalAlterConfigsResponse *resp,
+                                      md_done_fn done, void *arg);
+    /* The next producer-id block for broker_id at broker_epoch; done gets a Kafka error code on failure. */
+    void (*allocate_producer_ids)(void *impl, int32_t broker_id, int64_t broker_epoch, md_pids_done_fn done,
+                                  void *arg);
+    /* Creates missing topics for Metadata / FindCoordinator (names copied); done may be NULL. */
+    void (*auto_create_topics)(void *impl, const char *const *names, size_t n, md_done_fn done, void *arg);
+};
+
+struct md_source {
+    const struct md_source_ops *ops;
+    void *impl;
+};
+
+#endif
