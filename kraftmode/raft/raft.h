@@ -294,8 +294,9 @@ int raft_tick(struct raft *r, int64_t now_ms);
  * FERRY_ENOMEM. */
 int raft_step(struct raft *r, int64_t now_ms, const struct raft_msg *msg);
 /* Leader only: appends one batch of `count` records in the current epoch; *base_offset gets its offset.
- * data/len are borrowed for the append action. FERRY_EINVAL when not the leader (the caller answers
- * NOT_CONTROLLER) or count < 1. */
+ * data/len are borrowed for the append action. The batch is committed once RAFT_ACT_COMMIT passes
+ * base_offset + count. FERRY_EINVAL when not the leader (the caller answers NOT_CONTROLLER), count < 1,
+ * or more than 64 proposals since the last raft_actions_clear. */
 int raft_propose(struct raft *r, int64_t now_ms, int32_t count, const void *data, size_t len, int64_t *base_offset);
 int raft_state_persisted(struct raft *r, int64_t now_ms, uint64_t seq);
 int raft_log_persisted(struct raft *r, int64_t now_ms, uint64_t seq);

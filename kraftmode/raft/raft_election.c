@@ -41,41 +41,35 @@ static void leave_role(struct raft *r)
         r->hw = -1; /* a follower learns it again from the next leader */
 }
 
-int raft_become_unattached(struct raft *r, int32_t epoch)
+/* A durable transition: the new (epoch, leader, vote) is written to quorum-state before anything that
+ * depends on it is sent. */
+static int durable_transition(struct raft *r, enum raft_role role, int32_t epoch, int32_t leader, int32_t voted)
 {
     leave_role(r);
-    r->role = RAFT_UNATTACHED;
+    r->role = role;
     r->epoch = epoch;
-    r->leader_id = r->voted_id = RAFT_NO_ID;
+    r->leader_id = leader;
+    r->voted_id = voted;
+    if (role == RAFT_FOLLOWER)
+        r->election_retries = 0;
     raft_reset_election_timer(r);
     int rc = raft_persist_state(r);
     return rc ? rc : announce(r);
+}
+
+int raft_become_unattached(struct raft *r, int32_t epoch)
+{
+    return durable_transition(r, RAFT_UNATTACHED, epoch, RAFT_NO_ID, RAFT_NO_ID);
 }
 
 int raft_become_voted(struct raft *r, int32_t epoch, int32_t candidate)
 {
-    leave_role(r);
-    r->role = RAFT_VOTED;
-    r->epoch = epoch;
-    r->leader_id = RAFT_NO_ID;
-    r->voted_id = candidate;
-    raft_reset_election_timer(r);
-    int rc = raft_persist_state(r);
-    return rc ? rc : announce(r);
+    return durable_transition(r, RAFT_VOTED, epoch, RAFT_NO_ID, candidate);
 }
 
 int raft_become_follower(struct raft *r, int32_t epoch, int32_t leader)
 {
-    leave_role(r);
-    r->role = RAFT_FOLLOWER;
-    r->epoch = epoch;
-    r->leader_id = leader;
-    r->voted_id = RAFT_NO_ID;
-    r->election_retries = 0;
-    raft_reset_election_timer(r);
-    int rc = raft_persist_state(r);
-    if (rc == 0)
-        rc = announce(r);
+    int rc = durable_transition(r, RAFT_FOLLOWER, epoch, leader, RAFT_NO_ID);
     return rc ? rc : raft_send_fetch(r);
 }
 
