@@ -70,6 +70,9 @@ struct ctrl_env {
     int32_t txn_topic_min_isr;
     int32_t txn_topic_segment_bytes;
     const struct ferry_config *broker_cfg; /* topic config defaults; NULL = Kafka's own */
+    bool unclean_leader_election_enable;   /* unclean.leader.election.enable (topic overrides win) */
+    bool zk_migration_enabled;             /* zookeeper.metadata.migration.enable */
+    int64_t broker_session_timeout_ms;     /* broker.session.timeout.ms */
     uint64_t (*rand)(void *arg);           /* uniform 64-bit random numbers */
     void *rand_arg;
 };
@@ -158,5 +161,145 @@ int ctrl_allocate_producer_ids(const struct md_image *img, const struct Allocate
  * (keys[i] = values[i]); 0 or KERR_INVALID_CONFIG with the reason in msg. */
 int ctrl_check_topic_configs(const struct ctrl_env *env, const char *const *keys, const char *const *values,
                              size_t n, char *msg, size_t msglen);
+
+
+/* ==== broker lifecycle, elections and ISR changes (Kafka 3.7's ClusterControlManager,
+ * BrokerHeartbeatManager, ReplicationControlManager and PartitionChangeBuilder) ====
+ *
+ * `next_offset` is the log offset the first record of the decision will get (the I/O's metadata log end
+ * offset; records are appended contiguously from there). A broker's epoch is the offset of its
+ * RegisterBrokerRecord. Like Kafka's active controller these decisions expect an image that already holds
+ * every record decided before (kraft_node runs one operation at a time and applies it before the next).
+ *
+ * Records written, per metadata.version (MV) as Kafka 3.7 does:
+ *  - fence/unfence: BrokerRegistrationChangeRecord v0 with Fenced = 1 / -1 (MV >= 3.3-IV2), else
+ *    FenceBrokerRecord / UnfenceBrokerRecord;
+ *  - controlled shutdown: BrokerRegistrationChangeRecord v1 with InControlledShutdown = 1 (MV >= 3.3-IV3);
+ *  - leadership and ISR: PartitionChangeRecord at the MV's version (0, 1 from 3.7-IV2, 2 from 3.8-IV0). */
+
+#define CTRL_DEFAULT_SESSION_TIMEOUT_MS 9000
+#define CTRL_MAX_ELECTIONS_PER_IMBALANCE 1000
+#define CTRL_KERR_INVALID_REGISTRATION 119 /* Kafka 3.7's INVALID_REGISTRATION (not yet in ferry_err.h) */
+
+/* The controller-side heartbeat tracker (Kafka's BrokerHeartbeatManager): what the active controller
+ * knows about each registered broker's session. Owned by the caller, changed only by the ctrl_ functions
+ * below; rebuilt from the image with ctrl_heartbeats_activate when a controller becomes active. */
+struct ctrl_hb_broker {
+    int32_t id;
+    int64_t last_contact_ms;
+    int64_t metadata_offset;  /* CurrentMetadataOffset of its last heartbeat, -1 before any */
+    int64_t shutdown_offset;  /* controlled shutdown completes once active brokers reach it; -1: none */
+    bool fenced;
+};
+
+struct ctrl_heartbeats {
+    struct ctrl_hb_broker *b; /* sorted by id */
+    int32_t n, cap;
+    int64_t session_timeout_ms;
+};
+
+void ctrl_heartbeats_init(struct ctrl_heartbeats *h, int64_t session_timeout_ms);
+void ctrl_heartbeats_free(struct ctrl_heartbeats *h);
+/* Tracks every broker of the image with its fencing and a fresh session at now_ms (Kafka's
+ * ClusterControlManager.activate). 0 or FERRY_ENOMEM. */
+int ctrl_heartbeats_activate(struct ctrl_heartbeats *h, const struct md_image *img, int64_t now_ms);
+/* The tracked state of a broker, or NULL. */
+const struct ctrl_hb_broker *ctrl_heartbeats_get(const struct ctrl_heartbeats *h, int32_t id);
+/* True when the broker is tracked, unfenced and heard from within the session timeout. */
+bool ctrl_heartbeats_valid_session(const struct ctrl_heartbeats *h, int32_t id, int64_t now_ms);
+/* When the periodic fencing check is next due (the oldest unfenced contact + session timeout), or
+ * INT64_MAX when no broker is unfenced. */
+int64_t ctrl_heartbeats_next_check_ms(const struct ctrl_heartbeats *h);
+
+/* BrokerRegistration v0-3. Checks in Kafka's order: cluster id (INCONSISTENT_CLUSTER_ID); a live session
+ * (unfenced, heard from within the timeout) of another incarnation (DUPLICATE_BROKER_REGISTRATION; the
+ * same incarnation is a retry and registers again); ZooKeeper brokers (v1 IsMigratingZkBroker) without
+ * migration, or KRaft brokers in pre-migration (BROKER_ID_NOT_REGISTERED); from MV 3.7-IV2 the log dirs
+ * (none, reserved, duplicate, or another broker's: INVALID_REGISTRATION); an unknown security protocol
+ * (UNKNOWN_SERVER_ERROR); every feature finalized in the image must be within the broker's range
+ * (UNSUPPORTED_VERSION; a broker that sends no metadata.version range supports only level 1).
+ * On success: one RegisterBrokerRecord (Fenced, BrokerEpoch = next_offset), resp->BrokerEpoch, and the
+ * broker tracked as fenced with contact now_ms. On an error: no records, tracker unchanged except that an
+ * expired other incarnation's session is dropped (as Kafka). Returns 0 or FERRY_ENOMEM. */
+int ctrl_register_broker(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
+                         const struct BrokerRegistrationRequest *req, int16_t version, int64_t next_offset,
+                         int64_t now_ms, struct BrokerRegistrationResponse *resp, struct ctrl_records *out);
+
+/* BrokerHeartbeat v0-1 (QuorumController/ReplicationControlManager.processBrokerHeartbeat). A broker not
+ * registered, or with another epoch, gets STALE_BROKER_EPOCH (no records, tracker unchanged). Otherwise,
+ * from the tracked state (FENCED, UNFENCED or CONTROLLED_SHUTDOWN):
+ *  - fenced: WantShutDown -> ShouldShutDown; WantFence = false and CurrentMetadataOffset >= its
+ *    registration offset -> unfenced (record, then leaders elected for leaderless partitions it can lead);
+ *  - unfenced: WantFence -> fenced (with WantShutDown: shut down now); WantShutDown -> controlled shutdown
+ *    if it leads partitions (InControlledShutdown record, leadership and ISR membership moved off it), else
+ *    fenced and shut down at once;
+ *  - in controlled shutdown: ShouldShutDown (and fenced) once it leads nothing and every active broker's
+ *    metadata offset has reached the shutdown offset (the last offset written by the heartbeat that
+ *    started it).
+ * Fencing moves leadership and ISR membership off the broker (an ISR never loses its last member; the
+ * partition is left leaderless instead) and writes the fencing record. The response carries IsCaughtUp
+ * (offset >= registration offset), IsFenced and ShouldShutDown; the tracker gets contact now_ms. v1's
+ * OfflineLogDirs are not acted on yet. Returns 0 or FERRY_ENOMEM. */
+int ctrl_broker_heartbeat(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
+                          const struct BrokerHeartbeatRequest *req, int16_t version, int64_t next_offset,
+                          int64_t now_ms, struct BrokerHeartbeatResponse *resp, struct ctrl_records *out);
+
+/* The periodic session check (Kafka's maybeFenceOneStaleBroker): the unfenced broker heard from longest
+ * ago, if silent for more than the session timeout, is fenced as above. One broker per call (*fenced_id,
+ * -1 when none); call again while it fences. Returns 0 or FERRY_ENOMEM. */
+int ctrl_fence_stale_broker(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
+                            int64_t now_ms, int32_t *fenced_id, struct ctrl_records *out);
+
+/* UnregisterBroker v0: BROKER_ID_NOT_REGISTERED "Broker ID <id> is not currently registered"; otherwise
+ * leadership and ISR membership moved off it, then UnregisterBrokerRecord (id, epoch); the broker leaves
+ * the tracker. Response strings in `a`. Returns 0 or FERRY_ENOMEM. */
+int ctrl_unregister_broker(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
+                           const struct UnregisterBrokerRequest *req, struct proto_arena *a,
+                           struct UnregisterBrokerResponse *resp, struct ctrl_records *out);
+
+/* ControllerRegistration v0: MV below 3.7-IV0 -> UNSUPPORTED_VERSION; an unknown security protocol ->
+ * UNKNOWN_SERVER_ERROR; otherwise one RegisterControllerRecord v0. Returns 0 or FERRY_ENOMEM. */
+int ctrl_register_controller(const struct md_image *img, const struct ControllerRegistrationRequest *req,
+                             struct proto_arena *a, struct ControllerRegistrationResponse *resp,
+                             struct ctrl_records *out);
+
+/* ElectLeaders v0-2 (v0 is always PREFERRED). Per partition: UNKNOWN_TOPIC_OR_PARTITION, ELECTION_NOT_NEEDED
+ * (PREFERRED: the first replica leads; UNCLEAN: there is a leader), PREFERRED_LEADER_NOT_AVAILABLE /
+ * ELIGIBLE_LEADERS_NOT_AVAILABLE when no record would change anything, else NONE and a
+ * PartitionChangeRecord. PREFERRED picks the first replica if it is in the ISR and active, else keeps a
+ * valid leader, else the next ISR replica; UNCLEAN falls back to any active replica, with the ISR set to
+ * it and LeaderRecoveryState RECOVERING. Null TopicPartitions: every partition, without the
+ * ELECTION_NOT_NEEDED ones. An unknown election type (or more than CTRL_MAX_RECORDS_PER_OP records) fails
+ * every listed partition and the top-level error (v1+) with INVALID_REQUEST (POLICY_VIOLATION) and no
+ * records. Returns 0 or FERRY_ENOMEM. */
+int ctrl_elect_leaders(const struct md_image *img, const struct ctrl_env *env, const struct ElectLeadersRequest *req,
+                       int16_t version, struct proto_arena *a, struct ElectLeadersResponse *resp,
+                       struct ctrl_records *out);
+
+/* auto.leader.rebalance.enable: true when some partition's leader is not its first replica (Kafka's
+ * imbalancedPartitions is not empty). */
+bool ctrl_leaders_imbalanced(const struct md_image *img);
+/* The periodic preferred-leader rebalance (Kafka's maybeBalancePartitionLeaders): a PREFERRED election for
+ * each imbalanced partition, in topic-name order, up to CTRL_MAX_ELECTIONS_PER_IMBALANCE records; *more is
+ * set when it stopped at that limit (Kafka then runs again at once, else after
+ * leader.imbalance.check.interval.seconds). Returns 0 or FERRY_ENOMEM. */
+int ctrl_balance_partition_leaders(const struct md_image *img, const struct ctrl_env *env, bool *more,
+                                   struct ctrl_records *out);
+
+/* AlterPartition v0-3 (ReplicationControlManager.alterPartition). The requesting broker must be registered
+ * with BrokerEpoch, else the top-level STALE_BROKER_EPOCH and no topics. Topics by name (v0-1:
+ * UNKNOWN_TOPIC_OR_PARTITION) or id (v2+: UNKNOWN_TOPIC_ID). Per partition, in Kafka's order: unknown
+ * partition (UNKNOWN_TOPIC_OR_PARTITION); leader or partition epoch above the controller's (NOT_CONTROLLER);
+ * leader epoch below (FENCED_LEADER_EPOCH); not from the leader (INVALID_REQUEST); partition epoch below
+ * (INVALID_UPDATE_VERSION); ISR not a duplicate-free subset of the replicas holding the leader, or a
+ * RECOVERING ISR of more than one, or RECOVERED -> RECOVERING (INVALID_REQUEST); an ISR member that is not
+ * registered, fenced, in controlled shutdown or (v3) of another broker epoch (INELIGIBLE_REPLICA, v0-1
+ * OPERATION_NOT_ATTEMPTED). Then a PartitionChangeRecord when anything changes (completing a reassignment
+ * when the ISR holds every target replica; if that moves leadership: NEW_LEADER_ELECTED, v0-1
+ * FENCED_LEADER_EPOCH), and the partition's new state in the response (leader, ISR, epochs).
+ * Returns 0 or FERRY_ENOMEM. */
+int ctrl_alter_partition(const struct md_image *img, const struct ctrl_env *env,
+                         const struct AlterPartitionRequest *req, int16_t version, struct proto_arena *a,
+                         struct AlterPartitionResponse *resp, struct ctrl_records *out);
 
 #endif

@@ -20,6 +20,9 @@ void ctrl_env_default(struct ctrl_env *env, uint64_t (*rand)(void *), void *rand
     env->txn_topic_replication_factor = 3;
     env->txn_topic_min_isr = 2;
     env->txn_topic_segment_bytes = 104857600;
+    env->unclean_leader_election_enable = false;
+    env->zk_migration_enabled = false;
+    env->broker_session_timeout_ms = 9000;
     env->rand = rand;
     env->rand_arg = rand_arg;
 }
@@ -39,6 +42,9 @@ void ctrl_env_from_config(struct ctrl_env *env, const struct ferry_config *cfg, 
     env->txn_topic_replication_factor = cfg->transaction_state_log_replication_factor;
     env->txn_topic_min_isr = cfg->transaction_state_log_min_isr;
     env->txn_topic_segment_bytes = cfg->transaction_state_log_segment_bytes;
+    env->unclean_leader_election_enable = cfg->unclean_leader_election_enable;
+    env->zk_migration_enabled = cfg->zookeeper_metadata_migration_enable;
+    env->broker_session_timeout_ms = cfg->broker_session_timeout_ms;
     env->broker_cfg = cfg;
 }
 

@@ -36,6 +36,50 @@ int ctrl_add_config_record(struct ctrl_records *out, int8_t type, const char *re
 /* Kafka's default message of some error codes (Errors.java), for responses that carry it. */
 const char *ctrl_default_message(int16_t code);
 
+/* ---- partition changes (ctrl_partition_change.c, Kafka's PartitionChangeBuilder) ---- */
+
+enum ctrl_election {
+    CTRL_ELECT_ONLINE,    /* keep a valid leader, else the first valid ISR replica */
+    CTRL_ELECT_PREFERRED, /* the first replica if it is a valid leader, else as ONLINE */
+    CTRL_ELECT_UNCLEAN,   /* as ONLINE, else any acceptable replica (ISR reset to it, RECOVERING) */
+};
+
+/* One partition change to decide. Fields not set by ctrl_pcb_init keep the partition's values. */
+struct ctrl_pcb {
+    const struct md_image *img;
+    const struct md_topic *topic;
+    const struct md_partition *part;
+    enum ctrl_election election;
+    int32_t remove_broker;     /* never an acceptable leader (-1: none) */
+    int32_t add_broker;        /* acceptable even while still fenced in the image (-1: none) */
+    const int32_t *target_isr; /* NULL: the current ISR */
+    int32_t ntarget_isr;
+    int8_t target_lrs;         /* target LeaderRecoveryState; -1: unchanged */
+    bool zk_migration;
+};
+
+void ctrl_pcb_init(struct ctrl_pcb *b, const struct md_image *img, const struct ctrl_env *env,
+                   const struct md_topic *t, const struct md_partition *p);
+/* Appends the PartitionChangeRecord the change calls for; *rec = it, or NULL when nothing changes.
+ * 0 or FERRY_ENOMEM. */
+int ctrl_pcb_build(const struct ctrl_pcb *b, struct ctrl_records *out, struct PartitionChangeRecord **rec);
+/* unclean.leader.election.enable for a topic: its override, else the environment's. */
+bool ctrl_unclean_enabled(const struct md_image *img, const struct ctrl_env *env, const struct md_topic *t);
+/* Kafka's generateLeaderAndIsrUpdates: for every partition whose ISR holds remove_broker (or, with
+ * remove_broker -1, every leaderless partition), the broker leaves the ISR (never emptying it) and
+ * leadership is re-elected (add_broker counts as active). 0 or FERRY_ENOMEM. */
+int ctrl_leader_isr_updates(const struct md_image *img, const struct ctrl_env *env, int32_t remove_broker,
+                            int32_t add_broker, struct ctrl_records *out);
+/* Does the broker lead any partition? */
+bool ctrl_broker_leads(const struct md_image *img, int32_t broker);
+/* The directory a new replica on `broker` gets (Kafka's ClusterDescriber.defaultDir). */
+proto_uuid ctrl_default_dir(const struct md_image *img, int32_t broker);
+
+/* Tracker updates (ctrl_heartbeat.c): Kafka's register (track, or keep the offset when the fencing
+ * changes; contact now) and remove. */
+int ctrl_hb_register(struct ctrl_heartbeats *h, int32_t id, bool fenced, int64_t now_ms);
+void ctrl_hb_remove(struct ctrl_heartbeats *h, int32_t id);
+
 #define CTRL_TOO_LARGE_MESSAGE "Unable to perform excessively large batch operation."
 
 #endif

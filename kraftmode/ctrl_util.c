@@ -133,15 +133,12 @@ int ctrl_add_partition_record(const struct md_image *img, struct ctrl_records *o
     if (!p->Replicas || !p->Isr)
         return FERRY_ENOMEM;
     if (version >= 1) {
-        /* Each replica's directory: the broker's only log dir when it registered exactly one, else
-         * UNASSIGNED (the zero uuid), as Kafka's ClusterDescriber.defaultDir. */
+        /* Each replica's directory, as Kafka's ClusterDescriber.defaultDir. */
         p->Directories = proto_arena_alloc(out->a, (size_t)(nreplicas > 0 ? nreplicas : 1) * sizeof(proto_uuid));
         if (!p->Directories)
             return FERRY_ENOMEM;
-        for (int32_t i = 0; i < nreplicas; i++) {
-            const struct md_broker *b = md_image_broker(img, replicas[i]);
-            p->Directories[i] = b && b->nlog_dirs == 1 ? b->log_dirs[0] : (proto_uuid){{0}};
-        }
+        for (int32_t i = 0; i < nreplicas; i++)
+            p->Directories[i] = ctrl_default_dir(img, replicas[i]);
         p->Directories_n = nreplicas;
     }
     if (version >= 2) {

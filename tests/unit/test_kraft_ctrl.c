@@ -1,101 +1,7 @@
 /* Unit tests for the pure quorum-controller decisions: CreateTopics, DeleteTopics, CreatePartitions,
  * AlterConfigs, IncrementalAlterConfigs and auto-creation, with Kafka's error codes and messages. Every
  * produced record is framed, decoded back and applied to the image, so that records and image agree. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "broker/common/ferry_err.h"
-#include "broker/metadata/md_delta.h"
-#include "broker/metadata/md_image.h"
-#include "kraftmode/ctrl.h"
-#include "kraftmode/metalog_record.h"
-#include "proto_codec.h"
-
-struct fx {
-    struct md_image img;
-    struct ctrl_env env;
-    uint64_t seed;
-    struct proto_arena a; /* requests, responses and records */
-    struct ctrl_records recs;
-    int64_t off;
-};
-
-static uint64_t xorshift(void *arg)
-{
-    uint64_t *s = arg;
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-#define INIT(type, var) \
-    struct type var;    \
-    proto_struct_init(proto_msg_##type.body, &var)
-
-/* Frames every pending record, decodes it back and applies it to the image. */
-static void commit(struct fx *f)
-{
-    for (size_t i = 0; i < f->recs.n; i++) {
-        struct proto_writer w;
-        proto_writer_init(&w);
-        assert_int_equal(metalog_encode_value(&w, &f->recs.recs[i]), 0);
-        const struct proto_message *m;
-        int16_t v;
-        void *obj;
-        assert_int_equal(metalog_decode_value(w.buf, w.len, &f->a, &m, &v, &obj), 0);
-        assert_ptr_equal(m, f->recs.recs[i].m);
-        assert_int_equal(md_image_apply(&f->img, m, obj, f->off++, NULL), 0);
-        proto_writer_free(&w);
-    }
-    ctrl_records_truncate(&f->recs, 0);
-}
-
-static void add_broker(struct fx *f, int32_t id, const char *rack, bool fenced)
-{
-    INIT(RegisterBrokerRecord, r);
-    r.BrokerId = id;
-    r.BrokerEpoch = f->off;
-    r.Rack = proto_str_from(rack);
-    r.Fenced = fenced;
-    proto_uuid dir = {{0}};
-    dir.b[0] = (uint8_t)id;
-    dir.b[15] = 7;
-    r.LogDirs = &dir;
-    r.LogDirs_n = 1;
-    assert_int_equal(md_image_apply(&f->img, &proto_msg_RegisterBrokerRecord, &r, f->off++, NULL), 0);
-}
-
-static struct fx *fx_new(int nbrokers)
-{
-    struct fx *f = test_calloc(1, sizeof *f);
-    md_image_init(&f->img);
-    f->seed = 0x9e3779b97f4a7c15ULL;
-    ctrl_env_default(&f->env, xorshift, &f->seed);
-    proto_arena_init(&f->a);
-    ctrl_records_init(&f->recs, &f->a);
-    INIT(FeatureLevelRecord, fl);
-    fl.Name = proto_str_from("metadata.version");
-    fl.FeatureLevel = 19;
-    assert_int_equal(md_image_apply(&f->img, &proto_msg_FeatureLevelRecord, &fl, f->off++, NULL), 0);
-    for (int i = 1; i <= nbrokers; i++)
-        add_broker(f, i, NULL, false);
-    return f;
-}
-
-static void fx_free(struct fx *f)
-{
-    ctrl_records_free(&f->recs);
-    proto_arena_free(&f->a);
-    md_image_free(&f->img);
-    test_free(f);
-}
+#include "test_kraft_ctrl_fx.h"
 
 static int setup1(void **state)
 {
@@ -159,8 +65,6 @@ static struct CreateTopicsResponse create1(struct fx *f, const char *name, int32
     ct_topic(req, 0, name, np, rf);
     return create(f, req, 5);
 }
-
-#define assert_str(ps, c) assert_true(proto_str_eq((ps), (c)))
 
 static void expect_error(struct CreateTopicsResponse r, int16_t code, const char *msg)
 {
