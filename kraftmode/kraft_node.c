@@ -68,6 +68,7 @@ int kraft_append_records(struct kraft_node *n, const struct metalog_rec *recs, s
     struct plog_append_info info;
     if (!rc)
         rc = metalog_append(n->log, w.buf, w.len, n->epoch, now, &info);
+    size_t appended = w.len;
     proto_writer_free(&w);
     if (rc) {
         LOG_ERROR("kraft", "node %d: cannot append %zu record(s) to the metadata log at offset %lld: %s", n->node_id,
@@ -75,6 +76,8 @@ int kraft_append_records(struct kraft_node *n, const struct metalog_rec *recs, s
         ferry_free(all);
         return rc;
     }
+    n->snap.bytes_since += (int64_t)appended;
+    n->snap.last_append_ms = now;
     *all_out = all;
     *nall_out = nall;
     *base_offset = info.first_offset;
@@ -201,8 +204,6 @@ static void complete(struct kraft_node *n, struct kraft_op *op, int rc)
     kraft_op_free(op);
 }
 
-static void finish_stop(struct kraft_node *n);
-
 static void flush_work(uv_work_t *w)
 {
     struct kraft_node *n = w->data;
@@ -219,7 +220,8 @@ static void flush_after(uv_work_t *w, int status)
     n->busy = false;
     if (n->stopping) {
         kraft_op_free(op);
-        finish_stop(n);
+        if (!n->snap.busy)
+            kraft_node_finish_stop(n);
         return;
     }
     if (rc) {
@@ -233,6 +235,8 @@ static void flush_after(uv_work_t *w, int status)
         publish_delta(n, d);
     }
     complete(n, op, rc);
+    kraft_snapshot_idle(n);
+    kraft_snapshot_maybe(n);
     if (!n->stopping)
         kick(n);
 }
@@ -308,7 +312,7 @@ static void on_closed(uv_handle_t *h)
     ferry_free(n);
 }
 
-static void finish_stop(struct kraft_node *n)
+void kraft_node_finish_stop(struct kraft_node *n)
 {
     while (n->head) {
         struct kraft_op *op = n->head;
@@ -325,6 +329,7 @@ static void finish_stop(struct kraft_node *n)
                      (long long)n->img.last_offset);
     }
     n->log = NULL;
+    kraft_snapshot_free(n);
     md_delta_free(&n->pending);
     md_image_free(&n->img);
     uv_timer_stop(&n->kick);
@@ -337,9 +342,9 @@ void kraft_node_stop(struct kraft_node *n)
         return;
     n->stopping = true;
     n->publish = NULL;
-    if (!n->busy)
-        finish_stop(n);
-    /* else flush_after finishes the stop once the fsync in flight returns */
+    if (!n->busy && !n->snap.busy)
+        kraft_node_finish_stop(n);
+    /* else the fsync or the snapshot write in flight finishes the stop once it returns */
 }
 
 int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing, struct kraft_node **out,
@@ -366,6 +371,7 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
     if (rc) {
         if (n->log)
             metalog_close(n->log);
+        kraft_snapshot_free(n);
         md_delta_free(&n->pending);
         md_image_free(&n->img);
         ferry_free(n);
@@ -373,6 +379,7 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
     }
     uv_timer_init(loop, &n->kick);
     n->kick.data = n;
+    kraft_snapshot_maybe(n); /* a long log replayed since the last snapshot */
     *out = n;
     return 0;
 }

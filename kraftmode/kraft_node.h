@@ -2,7 +2,8 @@
  * the metadata log, the metadata image, and the quorum controller of a single-voter quorum.
  *
  * Start (blocking, before the loop runs): checks the storage (kraft_storage_ensure), opens and recovers
- * the metadata log, replays every batch into the image (through metalog_loader), then, as the single
+ * the metadata log, loads the newest valid snapshot (snapshot.h; bad ones are set aside) and replays the
+ * batches after it into the image (through metalog_loader), then, as the single
  * voter, becomes leader: bumps the epoch in quorum-state (durably, candidate then leader), appends a
  * LeaderChange control batch, writes the bootstrap records on an empty log (BeginTransaction,
  * bootstrap.checkpoint's FeatureLevelRecord, ZkMigrationStateRecord NONE, EndTransaction), aborts a
@@ -36,6 +37,7 @@
 #include "broker/metadata/md_delta.h"
 #include "broker/metadata/md_image.h"
 #include "kraftmode/metalog_record.h"
+#include "kraftmode/snapshot.h"
 #include "proto_messages.h"
 
 struct ferry_config;
@@ -58,6 +60,12 @@ int32_t kraft_node_epoch(const struct kraft_node *node);           /* the Raft e
 int64_t kraft_node_end_offset(const struct kraft_node *node);      /* metadata log end offset */
 int64_t kraft_node_committed_offset(const struct kraft_node *node); /* last offset applied to the image */
 const char *kraft_node_cluster_id(const struct kraft_node *node);
+
+/* The newest valid snapshot of the metadata log (snapshot.h): its id and the directory holding it (the
+ * partition directory, valid while the node runs), for FetchSnapshot (snapshot_read_chunk). false when
+ * there is none yet. Snapshots are taken after commits (metadata.log.max.record.bytes.between.snapshots,
+ * metadata.log.max.snapshot.interval.ms) and loaded at start-up: see docs/architecture.md. */
+bool kraft_node_latest_snapshot(const struct kraft_node *node, struct snapshot_id *id, const char **dir);
 
 /* The publisher: called once (from inside this call) with a delta describing everything applied so far
  * (delta->initial set: the whole image after replay and start-up), then after every committed write

@@ -8,6 +8,7 @@
 #include "kraftmode/kraft_node.h"
 #include "kraftmode/metalog.h"
 #include "kraftmode/metalog_loader.h"
+#include "kraftmode/snapshot.h"
 
 enum kraft_op_kind {
     KRAFT_OP_WRITE,
@@ -56,6 +57,22 @@ struct kraft_op {
     int64_t base_offset;       /* offset of all[0] */
 };
 
+/* Snapshots of the image (snapshot_node.c). */
+struct kraft_snap {
+    struct snapshot_id latest; /* the newest valid snapshot on disk; end_offset -1 when none */
+    int64_t bytes_since;       /* record-batch bytes appended since the last snapshot was taken */
+    int64_t last_ms;           /* when the last snapshot was taken (the node's start before any) */
+    int64_t last_append_ms;    /* timestamp of the newest appended batch (LastContainedLogTimestamp) */
+    bool busy;                 /* a snapshot is being written off the loop */
+    bool clean_pending;        /* log cleaning waits for the metadata-log fsync in flight */
+    struct snapshot_id writing;
+    int64_t bytes_at_start;    /* bytes_since when the write began (restored if it fails) */
+    struct proto_writer buf;   /* the snapshot being written */
+    char *dir;                 /* the partition directory, for the worker */
+    uv_work_t work;
+    int rc;
+};
+
 struct kraft_node {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
@@ -78,6 +95,7 @@ struct kraft_node {
     uv_work_t work;
     struct plog_flush flush;
     int flush_rc;
+    struct kraft_snap snap;
 };
 
 uint64_t kraft_node_rand(void *arg);
@@ -109,6 +127,20 @@ int kraft_registration_records(struct kraft_node *n, const struct kraft_bound_po
                                struct ctrl_records *out);
 int kraft_unfence_records(struct kraft_node *n, int64_t epoch, struct ctrl_records *out);
 int kraft_decide_registration(struct kraft_node *n, struct kraft_op *op);
+
+/* Snapshots (snapshot_node.c). kraft_snapshot_recover (start-up, after the log is opened, before the
+ * replay): removes interrupted `.checkpoint.part` files, loads the newest valid snapshot into the (empty)
+ * image, setting aside the ones that fail validation, fully truncates the log when the snapshot lies
+ * beyond it, and gives the offset the replay starts from. Fails when the log has been cleaned and no
+ * snapshot covers what was cleaned. kraft_snapshot_maybe (after a commit, on the loop) starts a snapshot
+ * when metadata.log.max.record.bytes.between.snapshots or metadata.log.max.snapshot.interval.ms says so;
+ * kraft_snapshot_idle (the metadata-log fsync has returned) runs log cleaning that had to wait for it. */
+int kraft_snapshot_recover(struct kraft_node *n, int64_t *replay_from, char *err, size_t errlen);
+void kraft_snapshot_maybe(struct kraft_node *n);
+void kraft_snapshot_idle(struct kraft_node *n);
+void kraft_snapshot_free(struct kraft_node *n);
+/* The node stops once both the metadata-log fsync and the snapshot write in flight have returned. */
+void kraft_node_finish_stop(struct kraft_node *n);
 
 /* Queues an op (kraft_node.c). */
 void kraft_node_enqueue(struct kraft_node *n, struct kraft_op *op);

@@ -63,6 +63,8 @@ static int elect(struct kraft_node *n, char *err, size_t errlen)
                         n->log->dir, QUORUM_STATE_FILE);
     }
     int32_t log_epoch = metalog_last_epoch(n->log);
+    if (n->snap.latest.epoch > log_epoch)
+        log_epoch = n->snap.latest.epoch; /* a log restarted at a snapshot */
     int32_t prev = qs.leader_epoch > log_epoch ? qs.leader_epoch : log_epoch;
     if (prev < 0)
         prev = 0;
@@ -290,6 +292,18 @@ static int register_broker(struct kraft_node *n)
 
 /* ---- start ---- */
 
+struct replay {
+    struct metalog_loader loader;
+    int64_t bytes; /* replayed after the snapshot: they count towards the next one */
+};
+
+static int replay_batch(void *arg, const uint8_t *batch, size_t len)
+{
+    struct replay *r = arg;
+    r->bytes += (int64_t)len;
+    return metalog_loader_batch(&r->loader, batch, len);
+}
+
 int kraft_node_activate(struct kraft_node *n, char *err, size_t errlen)
 {
     const struct ferry_config *cfg = n->cfg;
@@ -297,20 +311,26 @@ int kraft_node_activate(struct kraft_node *n, char *err, size_t errlen)
     if (rc)
         return fail(err, errlen, rc, "cannot open the metadata log in %s/%s: %s", cfg->metadata_log_dir,
                     METALOG_PARTITION_DIR, ferry_strerror(rc));
-    /* Replay what the log holds. */
-    struct metalog_loader loader;
-    metalog_loader_init(&loader, &n->img, &n->pending);
-    rc = metalog_scan(n->log, metalog_loader_batch_cb, &loader);
-    bool txn_open = loader.in_txn;
-    int64_t refused = loader.refused;
-    metalog_loader_free(&loader);
+    /* The newest valid snapshot, then the log after it. */
+    int64_t from = 0;
+    if ((rc = kraft_snapshot_recover(n, &from, err, errlen)) != 0)
+        return rc;
+    struct replay r;
+    r.bytes = 0;
+    metalog_loader_init(&r.loader, &n->img, &n->pending);
+    rc = metalog_scan_from(n->log, from, replay_batch, &r);
+    bool txn_open = r.loader.in_txn;
+    int64_t refused = r.loader.refused;
+    metalog_loader_free(&r.loader);
+    n->snap.bytes_since = r.bytes;
     if (rc)
         return fail(err, errlen, rc, "cannot replay the metadata log in %s: %s (see the log above)", n->log->dir,
                     ferry_strerror(rc));
     bool empty = metalog_end_offset(n->log) == 0;
-    LOG_INFO("kraft", "node %d: replayed the metadata log up to offset %lld (%zu topic(s), %d broker(s)%s)",
-             n->node_id, (long long)metalog_end_offset(n->log), md_image_topic_count(&n->img), n->img.nbrokers,
-             refused ? ", some records refused: see above" : "");
+    LOG_INFO("kraft", "node %d: replayed the metadata log from offset %lld up to offset %lld (%zu topic(s), "
+                      "%d broker(s)%s)",
+             n->node_id, (long long)from, (long long)metalog_end_offset(n->log), md_image_topic_count(&n->img),
+             n->img.nbrokers, refused ? ", some records refused: see above" : "");
     if (txn_open)
         LOG_WARN("kraft", "node %d: the metadata log ends inside a transaction; aborting it", n->node_id);
     if ((rc = elect(n, err, errlen)) != 0)

@@ -1,16 +1,13 @@
 /* metalog: see metalog.h. */
 #include "kraftmode/metalog.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "kraftmode/snapshot.h"
 
 proto_uuid metalog_topic_id(void)
 {
@@ -83,7 +80,13 @@ int32_t metalog_last_epoch(const struct metalog *ml) { return plog_latest_epoch(
 
 int metalog_scan(struct metalog *ml, int (*cb)(void *arg, const uint8_t *batch, size_t len), void *arg)
 {
-    int64_t offset = plog_log_start_offset(ml->log);
+    return metalog_scan_from(ml, plog_log_start_offset(ml->log), cb, arg);
+}
+
+int metalog_scan_from(struct metalog *ml, int64_t from, int (*cb)(void *arg, const uint8_t *batch, size_t len),
+                      void *arg)
+{
+    int64_t offset = from > plog_log_start_offset(ml->log) ? from : plog_log_start_offset(ml->log);
     int64_t end = plog_log_end_offset(ml->log);
     while (offset < end) {
         struct plog_read_result res;
@@ -133,148 +136,50 @@ int metalog_append(struct metalog *ml, uint8_t *batches, size_t len, int32_t epo
 
 /* ---- snapshot-format files ---- */
 
-static int fsync_parent(const char *path)
-{
-    char *dir = ferry_strdup(path);
-    if (!dir)
-        return FERRY_ENOMEM;
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
-    ferry_free(dir);
-    if (fd < 0)
-        return FERRY_EIO;
-    int rc = fsync(fd) == 0 ? 0 : FERRY_EIO;
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return FERRY_EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int metalog_write_snapshot_file(const char *path, const struct metalog_rec *recs, size_t n, int64_t now_ms)
 {
     struct proto_writer w;
     proto_writer_init(&w);
-    struct SnapshotHeaderRecord hdr = {.Version = 0, .LastContainedLogTimestamp = 0};
-    struct SnapshotFooterRecord ftr = {.Version = 0};
-    int64_t offset = 0;
-    int rc = metalog_build_control_batch(&w, offset++, 0, now_ms, METALOG_CTRL_SNAPSHOT_HEADER,
-                                         &proto_msg_SnapshotHeaderRecord, &hdr);
-    for (size_t i = 0; !rc && i < n; i += METALOG_MAX_RECORDS_PER_BATCH) {
-        size_t k = n - i < METALOG_MAX_RECORDS_PER_BATCH ? n - i : METALOG_MAX_RECORDS_PER_BATCH;
-        rc = metalog_build_batch(&w, offset, 0, now_ms, recs + i, k);
-        offset += (int64_t)k;
-    }
-    if (!rc)
-        rc = metalog_build_control_batch(&w, offset, 0, now_ms, METALOG_CTRL_SNAPSHOT_FOOTER,
-                                         &proto_msg_SnapshotFooterRecord, &ftr);
-    char *tmp = NULL;
+    char *tmp = NULL, *dir = NULL;
+    int rc = snapshot_build(&w, recs, n, 0, 0, now_ms);
     if (rc)
         goto out;
     rc = FERRY_ENOMEM;
     size_t tlen = strlen(path) + 5;
     tmp = ferry_malloc(tlen);
-    if (!tmp)
+    dir = ferry_strdup(path);
+    if (!tmp || !dir)
         goto out;
     snprintf(tmp, tlen, "%s.tmp", path);
-    unlink(tmp);
-    rc = FERRY_EIO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        LOG_ERROR("kraft", "cannot create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (write_all(fd, w.buf, w.len) || fsync(fd) != 0) {
-        LOG_ERROR("kraft", "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        LOG_ERROR("kraft", "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = fsync_parent(path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    rc = snapshot_write_atomic(tmp, path, slash ? dir : ".", w.buf, w.len);
 out:
     ferry_free(tmp);
+    ferry_free(dir);
     proto_writer_free(&w);
     return rc;
 }
 
 int metalog_read_snapshot_file(const char *path, int (*cb)(void *arg, const uint8_t *batch, size_t len), void *arg)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size > 1024 * 1024 * 1024) {
-        close(fd);
-        return FERRY_EIO;
-    }
-    size_t len = (size_t)st.st_size;
-    uint8_t *buf = ferry_malloc(len ? len : 1);
-    if (!buf) {
-        close(fd);
-        return FERRY_ENOMEM;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    int rc = got == len ? 0 : FERRY_EIO;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = snapshot_read_whole(path, &buf, &len);
+    if (rc)
+        return rc;
+    char why[256] = "";
+    rc = snapshot_load_buf(buf, len, -1, 0, NULL, NULL, why, sizeof why);
+    if (rc && rc != FERRY_ENOMEM)
+        LOG_ERROR("kraft", "%s is not a valid snapshot file: %s", path, why);
     struct rb_iter it;
     rb_iter_init(&it, buf, len);
     const uint8_t *b;
     size_t blen;
     struct rb_header h;
-    int r = 0, nb = 0;
-    bool footer = false;
-    struct proto_arena a;
-    proto_arena_init(&a);
-    while (!rc && (r = rb_iter_next(&it, &b, &blen, &h)) == 1) {
-        struct metalog_batch mb;
-        rc = metalog_decode_batch(b, blen, &a, &mb);
-        if (rc)
-            break;
-        if (footer) {
-            rc = FERRY_ECORRUPT; /* batches after the footer */
-            break;
-        }
-        if (nb == 0 && !(mb.control && mb.control_type == METALOG_CTRL_SNAPSHOT_HEADER)) {
-            rc = FERRY_ECORRUPT;
-            break;
-        }
-        if (mb.control && mb.control_type == METALOG_CTRL_SNAPSHOT_FOOTER)
-            footer = true;
-        nb++;
+    while (!rc && rb_iter_next(&it, &b, &blen, &h) == 1)
         rc = cb(arg, b, blen);
-    }
-    if (!rc && (r < 0 || it.partial_tail || !footer))
-        rc = FERRY_ECORRUPT;
-    if (rc && rc != FERRY_ENOMEM)
-        LOG_ERROR("kraft", "%s is not a valid snapshot file: %s", path, ferry_strerror(rc));
-    proto_arena_free(&a);
     ferry_free(buf);
     return rc;
 }

@@ -4,8 +4,8 @@
  * partitionLeaderEpoch, next to the `quorum-state` file (quorum_state.h). Kafka's own retention is off for
  * this log (retention.ms = retention.bytes = -1).
  *
- * Also: snapshot-format files (header control batch, data batches, footer control batch, offsets from 0),
- * used for bootstrap.checkpoint written by `ferry storage format`.
+ * Also: snapshot-format files (header control batch, data batches, footer control batch, offsets from 0;
+ * the format is snapshot.h's), used for bootstrap.checkpoint written by `ferry storage format`.
  *
  * Ownership: a struct metalog belongs to the loop thread, like its plog. Opening recovers the whole log
  * (a torn tail is cut off by plog recovery and kept aside in `.corrupt`). Reads and appends do not fsync;
@@ -49,6 +49,10 @@ int32_t metalog_last_epoch(const struct metalog *ml);
 /* Reads the log from its start to its end, handing every whole batch (raw bytes, valid until the callback
  * returns) to cb; a non-zero return from cb stops the walk and is returned. */
 int metalog_scan(struct metalog *ml, int (*cb)(void *arg, const uint8_t *batch, size_t len), void *arg);
+/* Same, from the batch holding offset `from` on (batches ending below it are skipped; `from` below the
+ * log start means the log start). */
+int metalog_scan_from(struct metalog *ml, int64_t from, int (*cb)(void *arg, const uint8_t *batch, size_t len),
+                      void *arg);
 
 /* Appends whole batches on the leader path (offsets from the log end, epoch stamped). No fsync. */
 int metalog_append(struct metalog *ml, uint8_t *batches, size_t len, int32_t epoch, int64_t now_ms,
