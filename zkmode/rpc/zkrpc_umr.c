@@ -191,8 +191,8 @@ static int cmp_deletion(const void *a, const void *b)
         return c;
     if (x->topic.len != y->topic.len)
         return x->topic.len < y->topic.len ? -1 : 1;
-    int32_t a = state(x)->PartitionIndex, b = state(y)->PartitionIndex;
-    return a < b ? -1 : a > b;
+    int32_t px = state(x)->PartitionIndex, py = state(y)->PartitionIndex;
+    return px < py ? -1 : px > py;
 }
 
 /* dels[0..n): partitions with leader -2, sorted by topic. */
