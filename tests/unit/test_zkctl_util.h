@@ -1,0 +1,544 @@
+/* test_zkctl_util.h: a simulated ZooKeeper for the zkctl unit tests. It runs the core's znode actions on an
+ * in-memory tree (versions, NONODE/NODEEXISTS/BADVERSION/NOTEMPTY, the /controller_epoch check of every
+ * multi), feeds the results back, and records the requests and responses the core emits. Snapshots for
+ * zkctl_become_controller are read from the tree through the znode codecs, as the adapter does. */
+#ifndef TEST_ZKCTL_UTIL_H
+#define TEST_ZKCTL_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "zkmode/controller/zkctl.h"
+
+#define TZ static __attribute__((unused))
+
+struct sim_node {
+    char *path;
+    char *data;
+    size_t len;
+    int32_t version;
+};
+
+struct sim_broker {
+    int32_t id;
+    int64_t epoch;
+};
+
+struct sim {
+    zkctl *c;
+    int32_t epoch, epoch_zkv;   /* what /controller_epoch holds */
+    size_t n_nodes;
+    struct sim_node nodes[512];
+    size_t n_brokers;
+    struct sim_broker brokers[16];
+    size_t n_sent;
+    zkctl_action *sent[4096];   /* SEND and RESPOND actions, in order */
+    size_t n_multis;
+    bool resigned;
+    bool unchecked_write;       /* a multi without the epoch check as op 0 */
+    bool auto_stop_replica;     /* answer StopReplica(delete) at once, success */
+    int16_t stop_replica_error; /* ... with this partition error */
+    /* one-shot fault: the next op on a path containing inject_path gets inject_rc; inject_apply: the op is
+     * applied anyway (a CONNLOSS after the server applied it) */
+    const char *inject_path;
+    enum zkctl_zk_rc inject_rc;
+    bool inject_apply;
+    bool hold;                  /* keep actions queued (tests that look at in-flight state) */
+    bool arm_fail;              /* sim_become arms ferry_alloc_fail_after(fail_at) just before the event */
+    long fail_at;
+};
+
+/* Results fed back must be accepted; under an allocation-failure sweep FERRY_ENOMEM is accepted too. */
+#define SIM_OK(s, call)                                                  \
+    do {                                                                 \
+        int rc_ = (call);                                                \
+        if ((s)->arm_fail)                                               \
+            assert_true(rc_ == 0 || rc_ == FERRY_ENOMEM);                \
+        else                                                             \
+            assert_int_equal(rc_, 0);                                    \
+    } while (0)
+
+TZ struct sim_node *sim_node(struct sim *s, const char *path)
+{
+    for (size_t i = 0; i < s->n_nodes; i++)
+        if (strcmp(s->nodes[i].path, path) == 0)
+            return &s->nodes[i];
+    return NULL;
+}
+
+TZ void sim_put(struct sim *s, const char *path, const char *data)
+{
+    struct sim_node *n = sim_node(s, path);
+    if (!n) {
+        assert_true(s->n_nodes < 512);
+        n = &s->nodes[s->n_nodes++];
+        n->path = strdup(path);
+        n->version = -1;
+        n->data = NULL;
+    }
+    free(n->data);
+    n->data = data ? strdup(data) : NULL;
+    n->len = data ? strlen(data) : 0;
+    n->version++;
+}
+
+TZ void sim_del(struct sim *s, const char *path)
+{
+    struct sim_node *n = sim_node(s, path);
+    if (!n)
+        return;
+    free(n->path);
+    free(n->data);
+    *n = s->nodes[--s->n_nodes];
+}
+
+TZ bool sim_has_children(struct sim *s, const char *path)
+{
+    size_t l = strlen(path);
+    for (size_t i = 0; i < s->n_nodes; i++)
+        if (strncmp(s->nodes[i].path, path, l) == 0 && s->nodes[i].path[l] == '/')
+            return true;
+    return false;
+}
+
+TZ bool sim_parent_exists(struct sim *s, const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return true;
+    *slash = 0;
+    /* the top-level folders Kafka creates at startup exist implicitly */
+    if (!strcmp(buf, "/brokers/topics") || !strcmp(buf, "/config/topics") || !strcmp(buf, "/admin/delete_topics"))
+        return true;
+    return sim_node(s, buf) != NULL;
+}
+
+TZ void sim_init(struct sim *s, int32_t controller_id)
+{
+    memset(s, 0, sizeof(*s));
+    zkctl_config cfg;
+    zkctl_config_default(&cfg, controller_id);
+    assert_int_equal(zkctl_new(&cfg, &s->c), 0);
+}
+
+TZ void sim_init_cfg(struct sim *s, const zkctl_config *cfg)
+{
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(zkctl_new(cfg, &s->c), 0);
+}
+
+TZ void sim_clear_sent(struct sim *s)
+{
+    for (size_t i = 0; i < s->n_sent; i++)
+        zkctl_action_free(s->sent[i]);
+    s->n_sent = 0;
+}
+
+TZ void sim_free(struct sim *s)
+{
+    sim_clear_sent(s);
+    zkctl_free(s->c);
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        free(s->nodes[i].path);
+        free(s->nodes[i].data);
+    }
+    s->n_nodes = 0;
+}
+
+TZ bool sim_inject(struct sim *s, const char *path, enum zkctl_zk_rc *rc, bool *apply)
+{
+    if (!s->inject_path || !strstr(path, s->inject_path))
+        return false;
+    *rc = s->inject_rc;
+    *apply = s->inject_apply;
+    s->inject_path = NULL;
+    return true;
+}
+
+TZ void sim_stop_replica_answer(struct sim *s, const zkctl_action *a);
+
+/* Runs the queued actions (and the ones their results queue) until none is left. */
+TZ void sim_run(struct sim *s)
+{
+    zkctl_action *a;
+    while (!s->hold && (a = zkctl_next_action(s->c))) {
+        if (a->kind == ZKCTL_ACT_ZK_MULTI) {
+            s->n_multis++;
+            enum zkctl_zk_rc rc = ZKCTL_ZK_OK;
+            size_t failed = 0;
+            int32_t version = 0;
+            if (a->n_ops < 2 || a->ops[0].kind != ZKCTL_OP_CHECK || strcmp(a->ops[0].path, "/controller_epoch") != 0)
+                s->unchecked_write = true;
+            if (a->ops[0].version != s->epoch_zkv) {
+                rc = ZKCTL_ZK_BADVERSION;
+            } else {
+                assert_int_equal(a->n_ops, 2);
+                zkctl_zk_op *op = &a->ops[1];
+                struct sim_node *n = sim_node(s, op->path);
+                bool apply = true;
+                failed = 1;
+                if (sim_inject(s, op->path, &rc, &apply)) {
+                    if (apply && op->kind == ZKCTL_OP_CREATE && !n)
+                        sim_put(s, op->path, op->data);
+                    else if (apply && op->kind == ZKCTL_OP_SET && n) {
+                        sim_put(s, op->path, op->data);
+                    } else if (apply && op->kind == ZKCTL_OP_DELETE && n)
+                        sim_del(s, op->path);
+                } else if (op->kind == ZKCTL_OP_CREATE) {
+                    if (n)
+                        rc = ZKCTL_ZK_NODEEXISTS;
+                    else if (!sim_parent_exists(s, op->path))
+                        rc = ZKCTL_ZK_NONODE;
+                    else {
+                        sim_put(s, op->path, op->data);
+                        version = 0;
+                    }
+                } else if (op->kind == ZKCTL_OP_SET) {
+                    if (!n)
+                        rc = ZKCTL_ZK_NONODE;
+                    else if (op->version != -1 && op->version != n->version)
+                        rc = ZKCTL_ZK_BADVERSION;
+                    else {
+                        sim_put(s, op->path, op->data);
+                        version = sim_node(s, op->path)->version;
+                    }
+                } else if (op->kind == ZKCTL_OP_DELETE) {
+                    if (!n)
+                        rc = ZKCTL_ZK_NONODE;
+                    else if (sim_has_children(s, op->path))
+                        rc = ZKCTL_ZK_OTHER;
+                    else
+                        sim_del(s, op->path);
+                }
+            }
+            SIM_OK(s, zkctl_zk_result(s->c, a->id, rc, rc == ZKCTL_ZK_OK ? 0 : failed, version));
+            zkctl_action_free(a);
+        } else if (a->kind == ZKCTL_ACT_ZK_READ) {
+            struct sim_node *n = sim_node(s, a->path);
+            enum zkctl_zk_rc rc = n ? ZKCTL_ZK_OK : ZKCTL_ZK_NONODE;
+            SIM_OK(s, zkctl_zk_read_result(s->c, a->id, rc, n ? n->data : NULL, n ? n->len : 0,
+                                           n ? n->version : 0));
+            zkctl_action_free(a);
+        } else if (a->kind == ZKCTL_ACT_RESIGN) {
+            s->resigned = true;
+            zkctl_action_free(a);
+        } else {
+            assert_true(s->n_sent < 4096);
+            s->sent[s->n_sent++] = a;
+            if (s->auto_stop_replica && a->kind == ZKCTL_ACT_SEND && a->api_key == ZKCTL_API_STOP_REPLICA)
+                sim_stop_replica_answer(s, a);
+        }
+    }
+}
+
+TZ void sim_stop_replica_answer(struct sim *s, const zkctl_action *a)
+{
+    const struct StopReplicaRequest *r = a->body;
+    struct StopReplicaResponse_StopReplicaPartitionError pe[64];
+    int32_t n = 0;
+    for (int32_t i = 0; i < r->TopicStates_n; i++)
+        for (int32_t j = 0; j < r->TopicStates[i].PartitionStates_n; j++) {
+            if (!r->TopicStates[i].PartitionStates[j].DeletePartition)
+                continue;
+            assert_true(n < 64);
+            pe[n].TopicName = r->TopicStates[i].TopicName;
+            pe[n].PartitionIndex = r->TopicStates[i].PartitionStates[j].PartitionIndex;
+            pe[n].ErrorCode = s->stop_replica_error;
+            n++;
+        }
+    if (!n)
+        return;
+    struct StopReplicaResponse resp = {.ErrorCode = 0, .PartitionErrors = pe, .PartitionErrors_n = n};
+    SIM_OK(s, zkctl_stop_replica_response(s->c, a->broker_id, &resp));
+}
+
+/* ---- building the tree the way Kafka writes it ---- */
+TZ void sim_topic(struct sim *s, const char *name, const char *partitions_json, const char *topic_id)
+{
+    char path[256], json[1024];
+    snprintf(path, sizeof(path), "/brokers/topics/%s", name);
+    snprintf(json, sizeof(json),
+             "{\"version\":3,\"partitions\":%s,\"adding_replicas\":{},\"removing_replicas\":{},\"topic_id\":\"%s\"}",
+             partitions_json, topic_id);
+    sim_put(s, path, json);
+    snprintf(path, sizeof(path), "/config/topics/%s", name);
+    sim_put(s, path, "{\"version\":1,\"config\":{}}");
+}
+
+/* A state znode with the given zkVersion: isr is a JSON array like "[1,2]". */
+TZ void sim_state(struct sim *s, const char *topic, int partition, int leader, int leader_epoch, const char *isr,
+                  int ctrl_epoch, int zkversion)
+{
+    char path[256], json[512];
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions", topic);
+    if (!sim_node(s, path))
+        sim_put(s, path, NULL);
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d", topic, partition);
+    if (!sim_node(s, path))
+        sim_put(s, path, NULL);
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state", topic, partition);
+    snprintf(json, sizeof(json), "{\"controller_epoch\":%d,\"leader\":%d,\"version\":1,\"leader_epoch\":%d,\"isr\":%s}",
+             ctrl_epoch, leader, leader_epoch, isr);
+    sim_put(s, path, json);
+    sim_node(s, path)->version = zkversion;
+}
+
+TZ void sim_add_broker(struct sim *s, int32_t id, int64_t epoch)
+{
+    for (size_t i = 0; i < s->n_brokers; i++)
+        if (s->brokers[i].id == id) {
+            s->brokers[i].epoch = epoch;
+            return;
+        }
+    s->brokers[s->n_brokers].id = id;
+    s->brokers[s->n_brokers].epoch = epoch;
+    s->n_brokers++;
+}
+
+TZ void sim_remove_broker(struct sim *s, int32_t id)
+{
+    for (size_t i = 0; i < s->n_brokers; i++)
+        if (s->brokers[i].id == id) {
+            s->brokers[i] = s->brokers[--s->n_brokers];
+            return;
+        }
+}
+
+struct sim_ep_store {
+    char host[32];
+    zkctl_endpoint ep;
+};
+
+TZ void sim_fill_broker(zkctl_broker *b, struct sim_ep_store *st, int32_t id, int64_t epoch)
+{
+    snprintf(st->host, sizeof(st->host), "b%d", (int)id);
+    st->ep.listener = "PLAINTEXT";
+    st->ep.host = st->host;
+    st->ep.port = 9090 + id;
+    st->ep.security_protocol = 0;
+    b->id = id;
+    b->epoch = epoch;
+    b->n_endpoints = 1;
+    b->endpoints = &st->ep;
+    b->rack = NULL;
+}
+
+/* Registers (or bounces) a broker with the controller. */
+TZ int sim_register(struct sim *s, int32_t id, int64_t epoch)
+{
+    sim_add_broker(s, id, epoch);
+    zkctl_broker b;
+    struct sim_ep_store st;
+    sim_fill_broker(&b, &st, id, epoch);
+    int rc = zkctl_broker_registered(s->c, &b);
+    sim_run(s);
+    return rc;
+}
+
+TZ int sim_gone(struct sim *s, int32_t id)
+{
+    sim_remove_broker(s, id);
+    int rc = zkctl_broker_gone(s->c, id);
+    sim_run(s);
+    return rc;
+}
+
+/* Reads every topic of the tree and its states through the codecs and makes the core controller with the
+ * next epoch (the election's multi is simulated: /controller_epoch's zkVersion goes up by one). */
+TZ int sim_become(struct sim *s)
+{
+    s->epoch++;
+    s->epoch_zkv++;
+    zkctl_broker brokers[16];
+    struct sim_ep_store eps[16];
+    for (size_t i = 0; i < s->n_brokers; i++)
+        sim_fill_broker(&brokers[i], &eps[i], s->brokers[i].id, s->brokers[i].epoch);
+    zkctl_topic_in topics[32];
+    zk_topic_assignment assigns[32];
+    zkctl_state_in states[32][16];
+    zk_partition_state pstates[32][16];
+    const char *dels[32];
+    size_t n_topics = 0, n_dels = 0;
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        const char *p = s->nodes[i].path;
+        if (!strncmp(p, "/admin/delete_topics/", 21))
+            dels[n_dels++] = p + 21;
+        if (strncmp(p, "/brokers/topics/", 16) || strchr(p + 16, '/'))
+            continue;
+        zkctl_topic_in *t = &topics[n_topics];
+        memset(t, 0, sizeof(*t));
+        t->name = p + 16;
+        assert_int_equal(zk_topic_assignment_decode(s->nodes[i].data, s->nodes[i].len, &assigns[n_topics], NULL), 0);
+        t->assignment = &assigns[n_topics];
+        for (size_t k = 0; k < assigns[n_topics].n_partitions; k++) {
+            char sp[256];
+            snprintf(sp, sizeof(sp), "%s/partitions/%d/state", p, (int)assigns[n_topics].partitions[k].partition);
+            struct sim_node *sn = sim_node(s, sp);
+            if (!sn)
+                continue;
+            zkctl_state_in *si = &states[n_topics][t->n_states];
+            assert_int_equal(zk_partition_state_decode(sn->data, sn->len, &pstates[n_topics][t->n_states], NULL), 0);
+            si->partition = assigns[n_topics].partitions[k].partition;
+            si->state = &pstates[n_topics][t->n_states];
+            si->zkversion = sn->version;
+            t->n_states++;
+        }
+        t->states = states[n_topics];
+        char cp[256];
+        snprintf(cp, sizeof(cp), "/config/topics/%s", t->name);
+        struct sim_node *cn = sim_node(s, cp);
+        if (cn && cn->data) {
+            zk_config_entity ce;
+            assert_int_equal(zk_config_entity_decode(cn->data, cn->len, &ce, NULL), 0);
+            const char *v = zk_str_map_get(&ce.config, "unclean.leader.election.enable");
+            t->has_unclean = v != NULL;
+            t->unclean = v && !strcmp(v, "true");
+            zk_config_entity_free(&ce);
+        }
+        n_topics++;
+    }
+    zkctl_snapshot snap = {.epoch = s->epoch, .epoch_zkversion = s->epoch_zkv, .now_ms = 1000,
+                           .n_brokers = s->n_brokers, .brokers = brokers, .n_topics = n_topics, .topics = topics,
+                           .n_deletions = n_dels, .deletions = dels};
+    if (s->arm_fail)
+        ferry_alloc_fail_after(s->fail_at);
+    int rc = zkctl_become_controller(s->c, &snap);
+    for (size_t i = 0; i < n_topics; i++) {
+        for (size_t k = 0; k < topics[i].n_states; k++)
+            zk_partition_state_free(&pstates[i][k]);
+        zk_topic_assignment_free(&assigns[i]);
+    }
+    sim_run(s);
+    return rc;
+}
+
+/* The state znode decoded (asserts it exists and decodes). */
+TZ int32_t sim_read_state(struct sim *s, const char *topic, int partition, zk_partition_state *out)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state", topic, partition);
+    struct sim_node *n = sim_node(s, path);
+    assert_non_null(n);
+    assert_int_equal(zk_partition_state_decode(n->data, n->len, out, NULL), 0);
+    return n->version;
+}
+
+TZ bool isr_is(const zk_partition_state *st, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    bool ok = st->n_isr == n;
+    for (size_t i = 0; i < n; i++) {
+        int v = va_arg(ap, int);
+        if (ok && st->isr[i] != v)
+            ok = false;
+    }
+    va_end(ap);
+    return ok;
+}
+
+/* Number of recorded requests with api_key to broker (-1: any broker). */
+TZ size_t sim_count(struct sim *s, int16_t api_key, int32_t broker)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_sent; i++)
+        if (s->sent[i]->kind == ZKCTL_ACT_SEND && s->sent[i]->api_key == api_key &&
+            (broker < 0 || s->sent[i]->broker_id == broker))
+            n++;
+    return n;
+}
+
+/* The last recorded request with api_key to broker, or NULL. */
+TZ const zkctl_action *sim_last(struct sim *s, int16_t api_key, int32_t broker)
+{
+    for (size_t i = s->n_sent; i-- > 0;)
+        if (s->sent[i]->kind == ZKCTL_ACT_SEND && s->sent[i]->api_key == api_key && s->sent[i]->broker_id == broker)
+            return s->sent[i];
+    return NULL;
+}
+
+TZ const zkctl_action *sim_response(struct sim *s, uint64_t token)
+{
+    for (size_t i = 0; i < s->n_sent; i++)
+        if (s->sent[i]->kind == ZKCTL_ACT_RESPOND && s->sent[i]->token == token)
+            return s->sent[i];
+    return NULL;
+}
+
+/* The partition state for (topic, partition) in a LeaderAndIsr request, or NULL. */
+TZ const struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *lair_part(const zkctl_action *a, const char *topic,
+                                                                            int partition)
+{
+    if (!a)
+        return NULL;
+    const struct LeaderAndIsrRequest *r = a->body;
+    for (int32_t i = 0; i < r->TopicStates_n; i++) {
+        const struct LeaderAndIsrRequest_LeaderAndIsrTopicState *t = &r->TopicStates[i];
+        if ((size_t)t->TopicName.len != strlen(topic) || memcmp(t->TopicName.p, topic, strlen(topic)))
+            continue;
+        for (int32_t j = 0; j < t->PartitionStates_n; j++)
+            if (t->PartitionStates[j].PartitionIndex == partition)
+                return &t->PartitionStates[j];
+    }
+    return NULL;
+}
+
+TZ const struct UpdateMetadataRequest_UpdateMetadataPartitionState *um_part(const zkctl_action *a, const char *topic,
+                                                                             int partition)
+{
+    if (!a)
+        return NULL;
+    const struct UpdateMetadataRequest *r = a->body;
+    for (int32_t i = 0; i < r->TopicStates_n; i++) {
+        const struct UpdateMetadataRequest_UpdateMetadataTopicState *t = &r->TopicStates[i];
+        if ((size_t)t->TopicName.len != strlen(topic) || memcmp(t->TopicName.p, topic, strlen(topic)))
+            continue;
+        for (int32_t j = 0; j < t->PartitionStates_n; j++)
+            if (t->PartitionStates[j].PartitionIndex == partition)
+                return &t->PartitionStates[j];
+    }
+    return NULL;
+}
+
+/* The partition's state in the last LeaderAndIsr to broker that carries it, or NULL. */
+TZ const struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *sim_lair(struct sim *s, int32_t broker,
+                                                                         const char *topic, int partition)
+{
+    for (size_t i = s->n_sent; i-- > 0;) {
+        const zkctl_action *a = s->sent[i];
+        if (a->kind == ZKCTL_ACT_SEND && a->api_key == ZKCTL_API_LEADER_AND_ISR && a->broker_id == broker &&
+            lair_part(a, topic, partition))
+            return lair_part(a, topic, partition);
+    }
+    return NULL;
+}
+
+/* The partition's state in the last UpdateMetadata to broker that carries it, or NULL. */
+TZ const struct UpdateMetadataRequest_UpdateMetadataPartitionState *sim_um(struct sim *s, int32_t broker,
+                                                                           const char *topic, int partition)
+{
+    for (size_t i = s->n_sent; i-- > 0;) {
+        const zkctl_action *a = s->sent[i];
+        if (a->kind == ZKCTL_ACT_SEND && a->api_key == ZKCTL_API_UPDATE_METADATA && a->broker_id == broker &&
+            um_part(a, topic, partition))
+            return um_part(a, topic, partition);
+    }
+    return NULL;
+}
+
+#define TID "q2mT0lT5QjWcT7d3bZ0s8A"
+#define TID2 "AAAAAAAAAAAAAAAAAAAAAQ"
+
+#endif

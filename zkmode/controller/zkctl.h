@@ -1,0 +1,193 @@
+/* zkctl: the decisions of Kafka 3.7's ZooKeeper-mode controller as a pure, deterministic core.
+ *
+ * Events and time in, actions out (design principle 2). No ZooKeeper client, no sockets, no clock: the
+ * adapter (the .c files of zkmode/) feeds events (became controller with a full picture of ZooKeeper, broker changes,
+ * topic changes, deletion markers, AlterPartition and ControlledShutdown requests, results of the znode
+ * operations and RPCs it ran, ticks with now_ms, resign) and drains actions (fenced znode multis, znode
+ * reads, controller-to-broker requests as generated wire structs, responses to brokers, resign).
+ *
+ * Rules follow apache/kafka 3.7 KafkaController, PartitionStateMachine, ReplicaStateMachine,
+ * TopicDeletionManager, Election.scala and ControllerChannelManager; docs/architecture.md ("ZooKeeper-mode
+ * controller") lists them and what is not done.
+ *
+ * Ownership: every event copies what it keeps from its arguments (the caller may free them on return).
+ * Each action returned by zkctl_next_action belongs to the caller, who frees it with zkctl_action_free; the
+ * wire structs in an action live in the action's arena. All functions return 0 or a negative FERRY_E*
+ * (FERRY_EINVAL for bad input, which changes nothing; FERRY_ENOMEM). After FERRY_ENOMEM inside an event the
+ * core may have queued part of the event's actions; it stays consistent (nothing is freed twice or leaked). */
+#ifndef FERRY_ZKCTL_H
+#define FERRY_ZKCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/proto/proto_buf.h"
+#include "proto_messages.h"
+#include "zkmode/znode/znode_codec.h"
+
+/* Versions the core sends (Kafka 3.7 at IBP >= 3.4-IV0). */
+#define ZKCTL_LEADER_AND_ISR_VERSION 7
+#define ZKCTL_UPDATE_METADATA_VERSION 8
+#define ZKCTL_STOP_REPLICA_VERSION 4
+#define ZKCTL_API_LEADER_AND_ISR 4
+#define ZKCTL_API_STOP_REPLICA 5
+#define ZKCTL_API_UPDATE_METADATA 6
+#define ZKCTL_API_CONTROLLED_SHUTDOWN 7
+#define ZKCTL_API_ALTER_PARTITION 56
+
+typedef struct {
+    int32_t controller_id;            /* this broker's id */
+    const char *inter_broker_listener; /* LiveLeaders use this listener's endpoint; NULL = "PLAINTEXT" */
+    bool auto_leader_rebalance_enable;  /* auto.leader.rebalance.enable (true) */
+    int32_t leader_imbalance_per_broker_percentage; /* 10 */
+    int64_t leader_imbalance_check_interval_ms;     /* leader.imbalance.check.interval.seconds * 1000 (300 s) */
+    bool delete_topic_enable;           /* delete.topic.enable (true) */
+    bool unclean_leader_election_enable; /* broker default for unclean.leader.election.enable (false) */
+} zkctl_config;
+/* Kafka's defaults, with controller_id. */
+void zkctl_config_default(zkctl_config *cfg, int32_t controller_id);
+
+/* ---- inputs ---- */
+typedef struct {
+    const char *listener;       /* listener name, e.g. "PLAINTEXT" */
+    const char *host;
+    int32_t port;
+    int16_t security_protocol;  /* 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL */
+} zkctl_endpoint;
+
+typedef struct {
+    int32_t id;
+    int64_t epoch;              /* czxid of /brokers/ids/<id> */
+    size_t n_endpoints;
+    const zkctl_endpoint *endpoints;
+    const char *rack;           /* NULL: none */
+} zkctl_broker;
+
+typedef struct {
+    int32_t partition;
+    const zk_partition_state *state; /* decoded partitions/<n>/state */
+    int32_t zkversion;               /* its Stat.version: the partition epoch */
+} zkctl_state_in;
+
+typedef struct {
+    const char *name;
+    const zk_topic_assignment *assignment; /* decoded /brokers/topics/<t>; topic_id used when present */
+    size_t n_states;                       /* partitions without a state znode are new */
+    const zkctl_state_in *states;
+    bool has_unclean;                      /* /config/topics/<t> sets unclean.leader.election.enable */
+    bool unclean;
+} zkctl_topic_in;
+
+/* The full picture read on failover. */
+typedef struct {
+    int32_t epoch;            /* /controller_epoch value written by the election (E+1) */
+    int32_t epoch_zkversion;  /* its zkVersion after the election's setData: every write checks it */
+    int64_t now_ms;
+    size_t n_brokers;
+    const zkctl_broker *brokers;
+    size_t n_topics;
+    const zkctl_topic_in *topics;
+    size_t n_deletions;       /* children of /admin/delete_topics */
+    const char *const *deletions;
+} zkctl_snapshot;
+
+/* Results of znode operations. */
+enum zkctl_zk_rc {
+    ZKCTL_ZK_OK = 0,
+    ZKCTL_ZK_BADVERSION,
+    ZKCTL_ZK_NONODE,
+    ZKCTL_ZK_NODEEXISTS,
+    ZKCTL_ZK_CONNLOSS,  /* outcome unknown */
+    ZKCTL_ZK_OTHER,
+};
+
+/* ---- actions ---- */
+enum zkctl_action_kind {
+    ZKCTL_ACT_ZK_MULTI = 1,  /* run ops as one multi; report with zkctl_zk_result(id, ...) */
+    ZKCTL_ACT_ZK_READ,       /* read path's data and Stat.version; report with zkctl_zk_read_result(id, ...) */
+    ZKCTL_ACT_SEND,          /* send body (api_key, api_version) to broker_id */
+    ZKCTL_ACT_RESPOND,       /* answer the request given with `token` (api_key says which) with body */
+    ZKCTL_ACT_RESIGN,        /* the epoch check failed: another controller was elected; resign */
+};
+
+enum zkctl_op_kind { ZKCTL_OP_CHECK = 1, ZKCTL_OP_CREATE, ZKCTL_OP_SET, ZKCTL_OP_DELETE };
+
+typedef struct {
+    enum zkctl_op_kind kind;
+    char *path;
+    char *data;       /* create/set: the codec's bytes (NULL for null data) */
+    size_t len;
+    int32_t version;  /* check/set/delete: expected version (-1 any); create: unused (persistent node) */
+} zkctl_zk_op;
+
+typedef struct zkctl_action {
+    enum zkctl_action_kind kind;
+    uint64_t id;            /* ZK_MULTI, ZK_READ */
+    size_t n_ops;           /* ZK_MULTI: ops[0] is always check(/controller_epoch, epoch zkVersion) */
+    zkctl_zk_op *ops;
+    char *path;             /* ZK_READ */
+    int32_t broker_id;      /* SEND */
+    uint64_t token;         /* RESPOND */
+    int16_t api_key;        /* SEND, RESPOND */
+    int16_t api_version;
+    void *body;             /* struct LeaderAndIsrRequest / UpdateMetadataRequest / StopReplicaRequest /
+                               AlterPartitionResponse / ControlledShutdownResponse, in arena */
+    struct proto_arena arena;
+    struct zkctl_action *next;
+} zkctl_action;
+
+void zkctl_action_free(zkctl_action *a);
+
+typedef struct zkctl zkctl;
+
+int zkctl_new(const zkctl_config *cfg, zkctl **out);
+void zkctl_free(zkctl *c);
+bool zkctl_is_active(const zkctl *c);
+/* The next action in order, or NULL. The caller owns it. Actions must be run in this order (znode ops on
+ * one session are applied in order; requests to one broker are sent in order). */
+zkctl_action *zkctl_next_action(zkctl *c);
+
+/* ---- events ---- */
+int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s);
+/* /brokers/ids changed: a broker registered (new id), bounced (same id, larger epoch: handled as a failure
+ * then a start) or updated its endpoints (same epoch: UpdateMetadata to all). */
+int zkctl_broker_registered(zkctl *c, const zkctl_broker *b);
+int zkctl_broker_gone(zkctl *c, int32_t broker_id);
+/* /brokers/topics/<t> created or changed: new topics and new partitions get state znodes. */
+int zkctl_topic_changed(zkctl *c, const char *name, const zk_topic_assignment *a);
+/* /config/topics/<t>: unclean.leader.election.enable override (has = false: use the broker default). */
+int zkctl_topic_config(zkctl *c, const char *name, bool has_unclean, bool unclean);
+/* /admin/delete_topics/<t> appeared. */
+int zkctl_delete_requested(zkctl *c, const char *name);
+/* Requests from brokers: answered later by a RESPOND action carrying `token`. */
+int zkctl_alter_partition(zkctl *c, uint64_t token, int16_t version, const struct AlterPartitionRequest *req);
+int zkctl_controlled_shutdown(zkctl *c, uint64_t token, int16_t version,
+                              const struct ControlledShutdownRequest *req);
+/* The outcome of a ZK_MULTI: rc, the index of the failing op when rc != OK (0 = the epoch check), and the
+ * Stat.version of the last op on OK (set: new version; create: 0). */
+int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, int32_t version);
+int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char *data, size_t len,
+                         int32_t version);
+/* A StopReplica response (topic deletion progress); error_code != 0 or a partition error marks the
+ * replica ineligible until one of the topic's brokers starts again. */
+int zkctl_stop_replica_response(zkctl *c, int32_t broker_id, const struct StopReplicaResponse *resp);
+int zkctl_tick(zkctl *c, int64_t now_ms);
+/* Stop being controller (session expired, /controller changed): pending requests get NOT_CONTROLLER. */
+int zkctl_resign(zkctl *c);
+
+/* ---- inspection (tests, adapter logs) ---- */
+typedef struct {
+    bool has_state;
+    int32_t leader, leader_epoch, controller_epoch, zkversion;
+    size_t n_isr;
+    const int32_t *isr;
+    size_t n_replicas;
+    const int32_t *replicas;
+    int8_t leader_recovery_state;
+    bool deleting;
+} zkctl_partition_view;
+/* FERRY_ENOTFOUND when the controller does not know the partition. Pointers valid until the next event. */
+int zkctl_partition(const zkctl *c, const char *topic, int32_t partition, zkctl_partition_view *out);
+
+#endif

@@ -1,0 +1,477 @@
+/* zkctl_batch.c: controller-to-broker requests gathered during one event and sent per broker as Kafka's
+ * ControllerChannelManager does (one LeaderAndIsr v7, one UpdateMetadata v8, one StopReplica v4 per broker
+ * and batch, in that order), built as the generated wire structs in each action's arena. */
+#include <string.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/proto/proto_codec.h"
+#include "zkctl_internal.h"
+
+void zc_batch_free(struct zc_batch *b)
+{
+    for (size_t i = 0; i < b->n_brq; i++) {
+        ferry_free(b->brq[i].lair);
+        ferry_free(b->brq[i].sr);
+    }
+    ferry_free(b->brq);
+    ferry_free(b->um_brokers);
+    ferry_free(b->um_parts);
+    memset(b, 0, sizeof(*b));
+}
+
+static struct zc_brq *brq_get(zkctl *c, int32_t broker)
+{
+    struct zc_batch *b = &c->batch;
+    size_t at = 0;
+    while (at < b->n_brq && b->brq[at].broker < broker)
+        at++;
+    if (at < b->n_brq && b->brq[at].broker == broker)
+        return &b->brq[at];
+    struct zc_brq *arr = ferry_realloc(b->brq, (b->n_brq + 1) * sizeof(*arr));
+    if (!arr) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return NULL;
+    }
+    b->brq = arr;
+    memmove(&arr[at + 1], &arr[at], (b->n_brq - at) * sizeof(*arr));
+    memset(&arr[at], 0, sizeof(*arr));
+    arr[at].broker = broker;
+    b->n_brq++;
+    return &arr[at];
+}
+
+/* Adds (t, p) to list unless present; returns the entry or NULL. */
+static struct zc_tp *tp_add(zkctl *c, struct zc_tp **list, size_t *n, struct zc_topic *t, struct zc_part *p)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*list)[i].t == t && (*list)[i].p == p)
+            return &(*list)[i];
+    struct zc_tp *arr = ferry_realloc(*list, (*n + 1) * sizeof(*arr));
+    if (!arr) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return NULL;
+    }
+    *list = arr;
+    memset(&arr[*n], 0, sizeof(*arr));
+    arr[*n].t = t;
+    arr[*n].p = p;
+    return &arr[(*n)++];
+}
+
+void zc_batch_lair(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool is_new)
+{
+    struct zc_brq *q = brq_get(c, broker);
+    struct zc_tp *e = q ? tp_add(c, &q->lair, &q->n_lair, t, p) : NULL;
+    if (e)
+        e->flag |= is_new;
+}
+
+void zc_batch_sr(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool del, int32_t epoch)
+{
+    struct zc_brq *q = brq_get(c, broker);
+    struct zc_tp *e = q ? tp_add(c, &q->sr, &q->n_sr, t, p) : NULL;
+    if (e && !e->flag) { /* never overwrite a deletePartition=true */
+        e->flag = del;
+        e->epoch = epoch;
+    }
+}
+
+void zc_batch_um_brokers(zkctl *c, int32_t broker)
+{
+    struct zc_batch *b = &c->batch;
+    if (zc_contains(b->um_brokers, b->n_um_brokers, broker))
+        return;
+    int32_t *arr = ferry_realloc(b->um_brokers, (b->n_um_brokers + 1) * sizeof(int32_t));
+    if (!arr) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return;
+    }
+    b->um_brokers = arr;
+    arr[b->n_um_brokers++] = broker;
+}
+
+void zc_batch_um_all_brokers(zkctl *c)
+{
+    for (size_t i = 0; i < c->n_brokers; i++)
+        zc_batch_um_brokers(c, c->brokers[i].id);
+}
+
+void zc_batch_um_part(zkctl *c, struct zc_topic *t, struct zc_part *p)
+{
+    tp_add(c, &c->batch.um_parts, &c->batch.n_um_parts, t, p);
+}
+
+void zc_batch_partition_change(zkctl *c, struct zc_topic *t, struct zc_part *p, bool is_new,
+                               const int32_t *skip, size_t n_skip)
+{
+    for (size_t k = 0; k < p->n_replicas; k++)
+        if (zc_up(c, p->replicas[k]) && !zc_contains(skip, n_skip, p->replicas[k]))
+            zc_batch_lair(c, p->replicas[k], t, p, is_new);
+    zc_batch_um_part(c, t, p);
+    zc_batch_um_all_brokers(c);
+}
+
+static void forget(struct zc_tp *list, size_t *n, const struct zc_topic *t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (list[i].t != t)
+            list[k++] = list[i];
+    *n = k;
+}
+
+void zc_batch_forget_topic(zkctl *c, const struct zc_topic *t)
+{
+    for (size_t i = 0; i < c->batch.n_brq; i++) {
+        forget(c->batch.brq[i].lair, &c->batch.brq[i].n_lair, t);
+        forget(c->batch.brq[i].sr, &c->batch.brq[i].n_sr, t);
+    }
+    forget(c->batch.um_parts, &c->batch.n_um_parts, t);
+}
+
+/* ---- building the wire structs ---- */
+static proto_str astr(struct proto_arena *a, const char *s, int *err)
+{
+    proto_str r = {NULL, -1};
+    if (!s)
+        return r;
+    size_t n = strlen(s);
+    char *p = proto_arena_alloc(a, n + 1);
+    if (!p) {
+        *err = FERRY_ENOMEM;
+        return r;
+    }
+    memcpy(p, s, n);
+    r.p = p;
+    r.len = (int32_t)n;
+    return r;
+}
+
+static int32_t *aints(struct proto_arena *a, const int32_t *v, size_t n, int *err)
+{
+    int32_t *p = proto_arena_alloc(a, (n ? n : 1) * sizeof(int32_t));
+    if (!p) {
+        *err = FERRY_ENOMEM;
+        return NULL;
+    }
+    if (n)
+        memcpy(p, v, n * sizeof(int32_t));
+    return p;
+}
+
+static zkctl_action *send_action(zkctl *c, int32_t broker, int16_t key, int16_t version, const struct proto_message *m,
+                                 size_t size)
+{
+    zkctl_action *a = ferry_calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    proto_arena_init(&a->arena);
+    a->kind = ZKCTL_ACT_SEND;
+    a->broker_id = broker;
+    a->api_key = key;
+    a->api_version = version;
+    a->body = proto_arena_alloc(&a->arena, size);
+    if (!a->body) {
+        zkctl_action_free(a);
+        return NULL;
+    }
+    proto_struct_init(m->body, a->body);
+    (void)c;
+    return a;
+}
+
+/* Topics of a list in first-appearance order: returns the count, fills order[] with the first index of
+ * each topic. */
+static size_t topic_groups(const struct zc_tp *l, size_t n, size_t *first)
+{
+    size_t g = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < g && !seen; k++)
+            seen = l[first[k]].t == l[i].t;
+        if (!seen)
+            first[g++] = i;
+    }
+    return g;
+}
+
+static size_t count_topic(const struct zc_tp *l, size_t n, const struct zc_topic *t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += l[i].t == t;
+    return k;
+}
+
+static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struct zc_brq *q, int *err)
+{
+    zkctl_action *a = send_action(c, b->id, ZKCTL_API_LEADER_AND_ISR, ZKCTL_LEADER_AND_ISR_VERSION,
+                                  &proto_msg_LeaderAndIsrRequest, sizeof(struct LeaderAndIsrRequest));
+    size_t *first = ferry_malloc((q->n_lair + 1) * sizeof(size_t));
+    int32_t *leaders = ferry_malloc((q->n_lair + 1) * sizeof(int32_t));
+    if (!a || !first || !leaders) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    struct LeaderAndIsrRequest *r = a->body;
+    r->ControllerId = c->cfg.controller_id;
+    r->isKRaftController = false;
+    r->ControllerEpoch = c->epoch;
+    r->BrokerEpoch = b->epoch;
+    r->Type = 0;
+    size_t g = topic_groups(q->lair, q->n_lair, first);
+    r->TopicStates = proto_arena_alloc(&a->arena, (g ? g : 1) * sizeof(*r->TopicStates));
+    if (!r->TopicStates) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    r->TopicStates_n = (int32_t)g;
+    size_t n_leaders = 0;
+    for (size_t k = 0; k < g; k++) {
+        const struct zc_topic *t = q->lair[first[k]].t;
+        struct LeaderAndIsrRequest_LeaderAndIsrTopicState *ts = &r->TopicStates[k];
+        ts->TopicName = astr(&a->arena, t->name, err);
+        ts->TopicId = t->id;
+        size_t np = count_topic(q->lair, q->n_lair, t);
+        ts->PartitionStates = proto_arena_alloc(&a->arena, np * sizeof(*ts->PartitionStates));
+        if (!ts->PartitionStates) {
+            *err = FERRY_ENOMEM;
+            goto out;
+        }
+        ts->PartitionStates_n = (int32_t)np;
+        size_t j = 0;
+        for (size_t i = 0; i < q->n_lair; i++) {
+            if (q->lair[i].t != t)
+                continue;
+            const struct zc_part *p = q->lair[i].p;
+            struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[j++];
+            ps->TopicName.p = NULL;
+            ps->TopicName.len = -1;
+            ps->PartitionIndex = p->id;
+            ps->ControllerEpoch = p->ctrl_epoch;
+            ps->Leader = p->st.leader;
+            ps->LeaderEpoch = p->st.leader_epoch;
+            ps->Isr = aints(&a->arena, p->st.isr, p->st.n_isr, err);
+            ps->Isr_n = (int32_t)p->st.n_isr;
+            ps->PartitionEpoch = p->zkv;
+            ps->Replicas = aints(&a->arena, p->replicas, p->n_replicas, err);
+            ps->Replicas_n = (int32_t)p->n_replicas;
+            ps->AddingReplicas = aints(&a->arena, NULL, 0, err);
+            ps->AddingReplicas_n = 0;
+            ps->RemovingReplicas = aints(&a->arena, NULL, 0, err);
+            ps->RemovingReplicas_n = 0;
+            ps->IsNew = q->lair[i].flag;
+            ps->LeaderRecoveryState = p->st.lrs;
+            if (p->st.leader >= 0 && !zc_contains(leaders, n_leaders, p->st.leader))
+                leaders[n_leaders++] = p->st.leader;
+        }
+    }
+    /* LiveLeaders: the leaders among live brokers, on the inter-broker listener */
+    r->LiveLeaders = proto_arena_alloc(&a->arena, (n_leaders ? n_leaders : 1) * sizeof(*r->LiveLeaders));
+    if (!r->LiveLeaders) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    r->LiveLeaders_n = 0;
+    for (size_t bi = 0; bi < c->n_brokers; bi++) {
+        const struct zc_broker *lb = &c->brokers[bi];
+        if (!zc_contains(leaders, n_leaders, lb->id))
+            continue;
+        for (size_t e = 0; e < lb->n_ep; e++) {
+            if (strcmp(lb->ep[e].listener, c->ibl) != 0)
+                continue;
+            struct LeaderAndIsrRequest_LeaderAndIsrLiveLeader *ll = &r->LiveLeaders[r->LiveLeaders_n++];
+            ll->BrokerId = lb->id;
+            ll->HostName = astr(&a->arena, lb->ep[e].host, err);
+            ll->Port = lb->ep[e].port;
+            break;
+        }
+    }
+out:
+    ferry_free(first);
+    ferry_free(leaders);
+    if (*err) {
+        zkctl_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
+{
+    const struct zc_batch *q = &c->batch;
+    zkctl_action *a = send_action(c, b->id, ZKCTL_API_UPDATE_METADATA, ZKCTL_UPDATE_METADATA_VERSION,
+                                  &proto_msg_UpdateMetadataRequest, sizeof(struct UpdateMetadataRequest));
+    size_t *first = ferry_malloc((q->n_um_parts + 1) * sizeof(size_t));
+    if (!a || !first) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    struct UpdateMetadataRequest *r = a->body;
+    r->ControllerId = c->cfg.controller_id;
+    r->isKRaftController = false;
+    r->Type = 0;
+    r->ControllerEpoch = c->epoch;
+    r->BrokerEpoch = b->epoch;
+    size_t g = topic_groups(q->um_parts, q->n_um_parts, first);
+    r->TopicStates = proto_arena_alloc(&a->arena, (g ? g : 1) * sizeof(*r->TopicStates));
+    r->LiveBrokers = proto_arena_alloc(&a->arena, (c->n_brokers ? c->n_brokers : 1) * sizeof(*r->LiveBrokers));
+    if (!r->TopicStates || !r->LiveBrokers) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    r->TopicStates_n = (int32_t)g;
+    for (size_t k = 0; k < g; k++) {
+        const struct zc_topic *t = q->um_parts[first[k]].t;
+        struct UpdateMetadataRequest_UpdateMetadataTopicState *ts = &r->TopicStates[k];
+        ts->TopicName = astr(&a->arena, t->name, err);
+        ts->TopicId = t->id;
+        size_t np = count_topic(q->um_parts, q->n_um_parts, t);
+        ts->PartitionStates = proto_arena_alloc(&a->arena, np * sizeof(*ts->PartitionStates));
+        if (!ts->PartitionStates) {
+            *err = FERRY_ENOMEM;
+            goto out;
+        }
+        ts->PartitionStates_n = (int32_t)np;
+        size_t j = 0;
+        for (size_t i = 0; i < q->n_um_parts; i++) {
+            if (q->um_parts[i].t != t)
+                continue;
+            const struct zc_part *p = q->um_parts[i].p;
+            struct UpdateMetadataRequest_UpdateMetadataPartitionState *ps = &ts->PartitionStates[j++];
+            ps->TopicName.p = NULL;
+            ps->TopicName.len = -1;
+            ps->PartitionIndex = p->id;
+            ps->ControllerEpoch = p->ctrl_epoch;
+            /* a topic being deleted: LeaderAndIsr.duringDelete (leader -2, epochs 0) */
+            ps->Leader = t->deleting ? ZC_LEADER_DURING_DELETE : p->st.leader;
+            ps->LeaderEpoch = t->deleting ? 0 : p->st.leader_epoch;
+            ps->Isr = aints(&a->arena, p->st.isr, p->st.n_isr, err);
+            ps->Isr_n = (int32_t)p->st.n_isr;
+            ps->ZkVersion = t->deleting ? 0 : p->zkv;
+            ps->Replicas = aints(&a->arena, p->replicas, p->n_replicas, err);
+            ps->Replicas_n = (int32_t)p->n_replicas;
+            ps->OfflineReplicas = proto_arena_alloc(&a->arena, p->n_replicas * sizeof(int32_t));
+            if (!ps->OfflineReplicas) {
+                *err = FERRY_ENOMEM;
+                goto out;
+            }
+            ps->OfflineReplicas_n = 0;
+            for (size_t k2 = 0; k2 < p->n_replicas; k2++)
+                if (!zc_live(c, p->replicas[k2]))
+                    ps->OfflineReplicas[ps->OfflineReplicas_n++] = p->replicas[k2];
+        }
+    }
+    r->LiveBrokers_n = (int32_t)c->n_brokers;
+    for (size_t i = 0; i < c->n_brokers; i++) {
+        const struct zc_broker *lb = &c->brokers[i];
+        struct UpdateMetadataRequest_UpdateMetadataBroker *ub = &r->LiveBrokers[i];
+        ub->Id = lb->id;
+        ub->V0Host.p = NULL;
+        ub->V0Host.len = -1;
+        ub->Rack = astr(&a->arena, lb->rack, err);
+        ub->Endpoints = proto_arena_alloc(&a->arena, (lb->n_ep ? lb->n_ep : 1) * sizeof(*ub->Endpoints));
+        if (!ub->Endpoints) {
+            *err = FERRY_ENOMEM;
+            goto out;
+        }
+        ub->Endpoints_n = (int32_t)lb->n_ep;
+        for (size_t e = 0; e < lb->n_ep; e++) {
+            ub->Endpoints[e].Port = lb->ep[e].port;
+            ub->Endpoints[e].Host = astr(&a->arena, lb->ep[e].host, err);
+            ub->Endpoints[e].Listener = astr(&a->arena, lb->ep[e].listener, err);
+            ub->Endpoints[e].SecurityProtocol = lb->ep[e].sp;
+        }
+    }
+out:
+    ferry_free(first);
+    if (*err) {
+        zkctl_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct zc_brq *q, int *err)
+{
+    zkctl_action *a = send_action(c, b->id, ZKCTL_API_STOP_REPLICA, ZKCTL_STOP_REPLICA_VERSION,
+                                  &proto_msg_StopReplicaRequest, sizeof(struct StopReplicaRequest));
+    size_t *first = ferry_malloc((q->n_sr + 1) * sizeof(size_t));
+    if (!a || !first) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    struct StopReplicaRequest *r = a->body;
+    r->ControllerId = c->cfg.controller_id;
+    r->isKRaftController = false;
+    r->ControllerEpoch = c->epoch;
+    r->BrokerEpoch = b->epoch;
+    size_t g = topic_groups(q->sr, q->n_sr, first);
+    r->TopicStates = proto_arena_alloc(&a->arena, (g ? g : 1) * sizeof(*r->TopicStates));
+    if (!r->TopicStates) {
+        *err = FERRY_ENOMEM;
+        goto out;
+    }
+    r->TopicStates_n = (int32_t)g;
+    for (size_t k = 0; k < g; k++) {
+        const struct zc_topic *t = q->sr[first[k]].t;
+        struct StopReplicaRequest_StopReplicaTopicState *ts = &r->TopicStates[k];
+        ts->TopicName = astr(&a->arena, t->name, err);
+        size_t np = count_topic(q->sr, q->n_sr, t);
+        ts->PartitionStates = proto_arena_alloc(&a->arena, np * sizeof(*ts->PartitionStates));
+        if (!ts->PartitionStates) {
+            *err = FERRY_ENOMEM;
+            goto out;
+        }
+        ts->PartitionStates_n = (int32_t)np;
+        size_t j = 0;
+        for (size_t i = 0; i < q->n_sr; i++) {
+            if (q->sr[i].t != t)
+                continue;
+            ts->PartitionStates[j].PartitionIndex = q->sr[i].p->id;
+            ts->PartitionStates[j].LeaderEpoch = q->sr[i].epoch;
+            ts->PartitionStates[j].DeletePartition = q->sr[i].flag;
+            j++;
+        }
+    }
+out:
+    ferry_free(first);
+    if (*err) {
+        zkctl_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void zc_batch_flush(zkctl *c)
+{
+    struct zc_batch *q = &c->batch;
+    /* every broker that gets something, ascending */
+    for (size_t bi = 0; bi < c->n_brokers; bi++) {
+        const struct zc_broker *b = &c->brokers[bi];
+        const struct zc_brq *r = NULL;
+        for (size_t i = 0; i < q->n_brq; i++)
+            if (q->brq[i].broker == b->id)
+                r = &q->brq[i];
+        int err = 0;
+        if (r && r->n_lair) {
+            zkctl_action *a = build_lair(c, b, r, &err);
+            if (a)
+                zc_enqueue(c, a);
+        }
+        if (!err && zc_contains(q->um_brokers, q->n_um_brokers, b->id)) {
+            zkctl_action *a = build_um(c, b, &err);
+            if (a)
+                zc_enqueue(c, a);
+        }
+        if (!err && r && r->n_sr) {
+            zkctl_action *a = build_sr(c, b, r, &err);
+            if (a)
+                zc_enqueue(c, a);
+        }
+        if (err)
+            zc_set_error(c, err);
+    }
+    zc_batch_free(q);
+}

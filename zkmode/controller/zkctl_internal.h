@@ -1,0 +1,224 @@
+/* zkctl_internal: the controller core's state, shared by the zkctl_*.c files of zkmode/controller only.
+ * The core owns everything here; see zkctl.h for the contract. */
+#ifndef FERRY_ZKCTL_INTERNAL_H
+#define FERRY_ZKCTL_INTERNAL_H
+
+#include "zkctl.h"
+
+#define ZC_MOD "zkctl"
+#define ZC_NO_LEADER (-1)
+#define ZC_LEADER_DURING_DELETE (-2)
+#define ZC_EPOCH_DURING_DELETE (-2)
+
+struct zc_ep {
+    char *listener;
+    char *host;
+    int32_t port;
+    int16_t sp;
+};
+
+struct zc_broker {
+    int32_t id;
+    int64_t epoch;
+    size_t n_ep;
+    struct zc_ep *ep;
+    char *rack;
+    bool shutting_down;
+};
+
+/* Partition flags: edge-triggered work that the reconcile pass finishes (Kafka's one-shot transitions). */
+#define ZC_F_SHRINK_DEAD 1u  /* a broker in the ISR died: remove dead brokers from the ISR */
+#define ZC_F_CS 2u           /* controlled shutdown: move leadership off / drop shutting-down followers */
+#define ZC_F_PREFERRED 4u    /* preferred-leader election requested */
+
+enum zc_del_state { ZC_DEL_PENDING = 0, ZC_DEL_STARTED, ZC_DEL_SUCCESS, ZC_DEL_INELIGIBLE };
+
+/* Leader, epoch and ISR: a state znode's decision part. */
+struct zc_lisr {
+    int32_t leader;
+    int32_t leader_epoch;
+    int8_t lrs;
+    size_t n_isr;
+    int32_t *isr;
+};
+
+struct zc_part {
+    int32_t id;
+    size_t n_replicas;
+    int32_t *replicas;
+    bool has_state;
+    bool bad_state;  /* undecodable state znode: left alone, logged */
+    struct zc_lisr st;
+    int32_t ctrl_epoch;
+    int32_t zkv;
+    uint64_t busy;   /* id of the znode op in flight for this partition, 0 if none */
+    unsigned flags;
+    uint8_t *del;    /* per replica (index as replicas), zc_del_state */
+};
+
+struct zc_topic {
+    char *name;
+    proto_uuid id;
+    bool has_unclean, unclean;
+    bool deleting;
+    bool parents_made;   /* /brokers/topics/<t>/partitions create issued */
+    size_t n_parts;
+    struct zc_part *parts;
+    size_t del_step;     /* next znode to delete once every replica stopped */
+    uint64_t del_busy;
+};
+
+enum zc_pend_kind { ZC_P_PARENT = 1, ZC_P_CREATE, ZC_P_SET, ZC_P_READ, ZC_P_DELETE, ZC_P_ALTER };
+
+struct zc_alter;
+
+struct zc_pending {
+    uint64_t id;
+    enum zc_pend_kind kind;
+    char *topic;
+    int32_t partition;
+    struct zc_lisr prop;   /* CREATE/SET/ALTER: the state written */
+    int32_t old_leader;
+    size_t n_skip;         /* shutting-down followers dropped: StopReplica instead of LeaderAndIsr */
+    int32_t *skip;
+    struct zc_alter *alter; /* ALTER */
+    size_t alter_t, alter_p;
+};
+
+struct zc_alter_part {
+    int32_t partition;
+    int32_t leader_epoch;
+    int32_t pepoch;
+    int8_t lrs;
+    size_t n_isr;
+    int32_t *isr;
+    int16_t err;
+    bool ok;
+    struct zc_lisr res;
+    int32_t res_pepoch;
+};
+struct zc_alter_topic {
+    char *name;  /* NULL: unknown topic id */
+    proto_uuid id;
+    size_t n;
+    struct zc_alter_part *parts;
+};
+struct zc_alter {
+    uint64_t token;
+    int16_t version;
+    int32_t broker;
+    int64_t broker_epoch;
+    size_t n_topics;
+    struct zc_alter_topic *topics;
+    bool started;
+    size_t outstanding;
+    struct zc_alter *next;
+};
+struct zc_cs {
+    uint64_t token;
+    int16_t version;
+    int32_t broker;
+    struct zc_cs *next;
+};
+
+/* The requests being gathered during one event (Kafka's AbstractControllerBrokerRequestBatch). */
+struct zc_tp {
+    struct zc_topic *t;
+    struct zc_part *p;
+    bool flag;  /* LeaderAndIsr: IsNew; StopReplica: DeletePartition */
+    int32_t epoch;  /* StopReplica: leader epoch */
+};
+struct zc_brq {
+    int32_t broker;
+    size_t n_lair, n_sr;
+    struct zc_tp *lair, *sr;
+};
+struct zc_batch {
+    size_t n_brq;
+    struct zc_brq *brq;
+    size_t n_um_brokers;
+    int32_t *um_brokers;
+    size_t n_um_parts;
+    struct zc_tp *um_parts;
+};
+
+struct zkctl {
+    zkctl_config cfg;
+    char *ibl;
+    bool active;
+    int32_t epoch, epoch_zkv;
+    int64_t now_ms, next_rebalance_ms;
+    uint64_t next_id;
+    size_t n_brokers;
+    struct zc_broker *brokers;
+    size_t n_topics;
+    struct zc_topic **topics;
+    size_t n_pend;
+    struct zc_pending *pend;
+    struct zc_alter *alters;
+    struct zc_cs *css;
+    struct zc_batch batch;
+    zkctl_action *q_head, *q_tail;
+    int err;  /* first FERRY_ENOMEM during an event */
+};
+
+/* zkctl.c */
+struct zc_broker *zc_broker_find(const zkctl *c, int32_t id);
+bool zc_live(const zkctl *c, int32_t id);    /* registered and not shutting down */
+bool zc_up(const zkctl *c, int32_t id);      /* registered (live or shutting down) */
+struct zc_topic *zc_topic_find(const zkctl *c, const char *name);
+struct zc_topic *zc_topic_find_id(const zkctl *c, proto_uuid id);
+struct zc_part *zc_part_find(const struct zc_topic *t, int32_t id);
+bool zc_contains(const int32_t *v, size_t n, int32_t x);
+struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *topic, int32_t partition);
+void zc_pending_drop(zkctl *c, struct zc_pending *p);
+void zc_lisr_free(struct zc_lisr *l);
+int zc_lisr_copy(struct zc_lisr *dst, const struct zc_lisr *src);
+void zc_enqueue(zkctl *c, zkctl_action *a);
+/* Queues the fenced multi [check, op] (op path/data copied); returns its id or 0 after FERRY_ENOMEM. */
+uint64_t zc_zk_op(zkctl *c, enum zkctl_op_kind kind, const char *path, const char *data, size_t len,
+                  int32_t version);
+uint64_t zc_zk_read(zkctl *c, const char *path);
+void zc_state_path(char *buf, size_t cap, const char *topic, int32_t partition);
+/* Writes a state znode (create when !has_state, set otherwise) with prop; marks p busy. */
+int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_lisr *prop,
+                   enum zc_pend_kind kind, struct zc_pending **out);
+void zc_set_error(zkctl *c, int err);
+void zc_reconcile(zkctl *c);
+
+/* zkctl_elect.c: the decisions of one reconcile pass for one partition. Returns true and fills out when
+ * the state should change (leader epoch already bumped); skip receives shutting-down followers dropped. */
+bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p, struct zc_lisr *out,
+               int32_t **skip, size_t *n_skip, int *err);
+void zc_rebalance_check(zkctl *c);
+
+/* zkctl_batch.c */
+void zc_batch_lair(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool is_new);
+void zc_batch_um_brokers(zkctl *c, int32_t broker);
+void zc_batch_um_all_brokers(zkctl *c);
+void zc_batch_um_part(zkctl *c, struct zc_topic *t, struct zc_part *p);
+void zc_batch_sr(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool del, int32_t epoch);
+/* LeaderAndIsr for p to its replicas that are up (except skip), and UpdateMetadata to all. */
+void zc_batch_partition_change(zkctl *c, struct zc_topic *t, struct zc_part *p, bool is_new,
+                               const int32_t *skip, size_t n_skip);
+/* Sends the batch: per broker (ascending id) LeaderAndIsr, UpdateMetadata, StopReplica. */
+void zc_batch_flush(zkctl *c);
+void zc_batch_forget_topic(zkctl *c, const struct zc_topic *t);
+void zc_batch_free(struct zc_batch *b);
+
+/* zkctl_requests.c */
+void zc_requests_progress(zkctl *c);
+void zc_alter_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, int32_t version);
+void zc_requests_fail_all(zkctl *c, int16_t err);
+void zc_requests_free(zkctl *c);
+
+/* zkctl_delete.c */
+void zc_delete_progress(zkctl *c);
+void zc_delete_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc);
+void zc_delete_broker_up(zkctl *c, int32_t broker);
+void zc_delete_broker_down(zkctl *c, int32_t broker);
+int zc_delete_start(zkctl *c, struct zc_topic *t);
+void zc_topic_free(struct zc_topic *t);
+void zc_topic_remove(zkctl *c, struct zc_topic *t);
+
+#endif
