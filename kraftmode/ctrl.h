@@ -238,8 +238,10 @@ int ctrl_register_broker(const struct md_image *img, const struct ctrl_env *env,
  *    started it).
  * Fencing moves leadership and ISR membership off the broker (an ISR never loses its last member; the
  * partition is left leaderless instead) and writes the fencing record. The response carries IsCaughtUp
- * (offset >= registration offset), IsFenced and ShouldShutDown; the tracker gets contact now_ms. v1's
- * OfflineLogDirs are not acted on yet. Returns 0 or FERRY_ENOMEM. */
+ * (offset >= registration offset), IsFenced and ShouldShutDown; the tracker gets contact now_ms. From MV
+ * 3.7-IV2, v1's OfflineLogDirs that are registered directories of the broker move leadership and ISR
+ * membership off the broker for the partitions with a replica there, and a BrokerRegistrationChangeRecord
+ * v2 lists the directories left online. Returns 0 or FERRY_ENOMEM. */
 int ctrl_broker_heartbeat(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
                           const struct BrokerHeartbeatRequest *req, int16_t version, int64_t next_offset,
                           int64_t now_ms, struct BrokerHeartbeatResponse *resp, struct ctrl_records *out);

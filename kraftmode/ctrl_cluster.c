@@ -271,7 +271,7 @@ int ctrl_unregister_broker(const struct md_image *img, const struct ctrl_env *en
         return c.oom ? FERRY_ENOMEM : 0;
     }
     size_t mark = out->n;
-    int rc = ctrl_leader_isr_updates(img, env, b->id, -1, out);
+    int rc = ctrl_leader_isr_updates(img, env, b->id, -1, NULL, NULL, out);
     struct UnregisterBrokerRecord *u = rc ? NULL : ctrl_records_add(out, &proto_msg_UnregisterBrokerRecord, 0);
     if (!u) {
         ctrl_records_truncate(out, mark);

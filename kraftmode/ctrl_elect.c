@@ -161,23 +161,13 @@ int ctrl_elect_leaders(const struct md_image *img, const struct ctrl_env *env, c
     return 0;
 }
 
-static bool imbalanced(const struct md_partition *p)
+static bool imbalanced(const struct md_partition *p, void *arg)
 {
+    (void)arg;
     return p->replicas.n > 0 && p->leader != p->replicas.v[0];
 }
 
-bool ctrl_leaders_imbalanced(const struct md_image *img)
-{
-    size_t nt;
-    struct md_topic *const *topics = md_image_topics_sorted(img, &nt);
-    for (size_t i = 0; i < nt; i++)
-        for (int32_t pid = 0; pid < topics[i]->parts_len; pid++) {
-            const struct md_partition *p = md_topic_partition(topics[i], pid);
-            if (p && imbalanced(p))
-                return true;
-        }
-    return false;
-}
+bool ctrl_leaders_imbalanced(const struct md_image *img) { return ctrl_any_partition(img, imbalanced, NULL); }
 
 int ctrl_balance_partition_leaders(const struct md_image *img, const struct ctrl_env *env, bool *more,
                                    struct ctrl_records *out)
@@ -190,7 +180,7 @@ int ctrl_balance_partition_leaders(const struct md_image *img, const struct ctrl
     for (size_t i = 0; i < nt; i++) {
         for (int32_t pid = 0; pid < topics[i]->parts_len; pid++) {
             const struct md_partition *p = md_topic_partition(topics[i], pid);
-            if (!p || !imbalanced(p))
+            if (!p || !imbalanced(p, NULL))
                 continue;
             if (out->n - mark >= CTRL_MAX_ELECTIONS_PER_IMBALANCE) {
                 *more = true;

@@ -12,6 +12,7 @@
 
 #define MV_3_3_IV2 6 /* BrokerRegistrationChangeRecord replaces Fence/UnfenceBrokerRecord */
 #define MV_3_3_IV3 7 /* InControlledShutdown in the registration */
+#define MV_3_7_IV2 17 /* directory assignment: OfflineLogDirs are acted on */
 
 /* ---- the tracker ---- */
 
@@ -172,7 +173,7 @@ static int fencing_record(const struct md_image *img, const struct md_broker *b,
 static int fence_records(const struct md_image *img, const struct ctrl_env *env, const struct md_broker *b,
                          struct ctrl_records *out)
 {
-    int rc = ctrl_leader_isr_updates(img, env, b->id, -1, out);
+    int rc = ctrl_leader_isr_updates(img, env, b->id, -1, NULL, NULL, out);
     return rc ? rc : fencing_record(img, b, 1, out);
 }
 
@@ -181,7 +182,7 @@ static int unfence_records(const struct md_image *img, const struct ctrl_env *en
                            struct ctrl_records *out)
 {
     int rc = fencing_record(img, b, -1, out);
-    return rc ? rc : ctrl_leader_isr_updates(img, env, -1, b->id, out);
+    return rc ? rc : ctrl_leader_isr_updates(img, env, -1, b->id, NULL, NULL, out);
 }
 
 /* handleBrokerInControlledShutdown: the InControlledShutdown record (once), then leadership and ISR
@@ -197,7 +198,58 @@ static int shutdown_records(const struct md_image *img, const struct ctrl_env *e
         c->BrokerEpoch = b->epoch;
         c->InControlledShutdown = 1;
     }
-    return ctrl_leader_isr_updates(img, env, b->id, -1, out);
+    return ctrl_leader_isr_updates(img, env, b->id, -1, NULL, NULL, out);
+}
+
+static bool uuid_in(const proto_uuid *v, int32_t n, proto_uuid u)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (proto_uuid_eq(v[i], u))
+            return true;
+    return false;
+}
+
+/* A partition with a replica in the directory *arg. */
+static bool in_dir(const struct md_partition *p, void *arg)
+{
+    return uuid_in(p->dirs, p->ndirs, *(const proto_uuid *)arg);
+}
+
+/* handleDirectoriesOffline: for each of the broker's registered directories now reported offline, its
+ * partitions lose the broker from ISR and leadership; then a BrokerRegistrationChangeRecord v2 with the
+ * directories still online. Nothing when no registered directory is newly offline. */
+static int offline_dir_records(const struct md_image *img, const struct ctrl_env *env, const struct md_broker *b,
+                               const struct BrokerHeartbeatRequest *req, struct ctrl_records *out)
+{
+    int32_t noff = req->OfflineLogDirs_n > 0 ? req->OfflineLogDirs_n : 0;
+    int32_t nonline = 0;
+    for (int32_t i = 0; i < b->nlog_dirs; i++)
+        if (!uuid_in(req->OfflineLogDirs, noff, b->log_dirs[i]))
+            nonline++;
+    if (nonline == b->nlog_dirs)
+        return 0;
+    for (int32_t i = 0; i < b->nlog_dirs; i++) {
+        proto_uuid d = b->log_dirs[i];
+        if (!uuid_in(req->OfflineLogDirs, noff, d))
+            continue;
+        int rc = ctrl_leader_isr_updates(img, env, b->id, -1, in_dir, &d, out);
+        if (rc)
+            return rc;
+    }
+    struct BrokerRegistrationChangeRecord *c = ctrl_records_add(out, &proto_msg_BrokerRegistrationChangeRecord, 2);
+    proto_uuid *online = proto_arena_alloc(out->a, (size_t)(nonline ? nonline : 1) * sizeof *online);
+    if (!c || !online)
+        return FERRY_ENOMEM;
+    c->BrokerId = b->id;
+    c->BrokerEpoch = b->epoch;
+    int32_t k = 0;
+    for (int32_t i = 0; i < b->nlog_dirs; i++)
+        if (!uuid_in(req->OfflineLogDirs, noff, b->log_dirs[i]))
+            online[k++] = b->log_dirs[i];
+    c->LogDirs = online;
+    c->LogDirs_n = k;
+    LOG_WARN("ctrl", "broker %d: %d log dir(s) offline, %d remaining", b->id, b->nlog_dirs - k, k);
+    return 0;
 }
 
 /* ---- BrokerHeartbeat ---- */
@@ -275,6 +327,8 @@ int ctrl_broker_heartbeat(const struct md_image *img, const struct ctrl_env *env
         case HB_CONTROLLED_SHUTDOWN: rc = shutdown_records(img, env, b, out); break;
         }
     }
+    if (!rc && img->metadata_version >= MV_3_7_IV2)
+        rc = offline_dir_records(img, env, b, req, out);
     if (rc) {
         ctrl_records_truncate(out, mark);
         return rc;

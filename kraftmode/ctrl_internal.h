@@ -65,11 +65,17 @@ void ctrl_pcb_init(struct ctrl_pcb *b, const struct md_image *img, const struct 
 int ctrl_pcb_build(const struct ctrl_pcb *b, struct ctrl_records *out, struct PartitionChangeRecord **rec);
 /* unclean.leader.election.enable for a topic: its override, else the environment's. */
 bool ctrl_unclean_enabled(const struct md_image *img, const struct ctrl_env *env, const struct md_topic *t);
-/* Kafka's generateLeaderAndIsrUpdates: for every partition whose ISR holds remove_broker (or, with
- * remove_broker -1, every leaderless partition), the broker leaves the ISR (never emptying it) and
- * leadership is re-elected (add_broker counts as active). 0 or FERRY_ENOMEM. */
+/* Kafka's generateLeaderAndIsrUpdates, in topic-name and partition order: for every partition whose ISR
+ * holds remove_broker (with remove_broker -1: every leaderless partition; with `only`: the partitions it
+ * accepts), the broker leaves the ISR (never emptying it) and leadership is re-elected (add_broker counts
+ * as active, remove_broker never does; ONLINE, or UNCLEAN where the topic allows it). 0 or FERRY_ENOMEM
+ * (records of earlier partitions may then remain: callers truncate). */
 int ctrl_leader_isr_updates(const struct md_image *img, const struct ctrl_env *env, int32_t remove_broker,
-                            int32_t add_broker, struct ctrl_records *out);
+                            int32_t add_broker, bool (*only)(const struct md_partition *p, void *arg), void *arg,
+                            struct ctrl_records *out);
+/* True when pred holds for some partition of the image (in no particular order). */
+bool ctrl_any_partition(const struct md_image *img, bool (*pred)(const struct md_partition *p, void *arg),
+                        void *arg);
 /* Does the broker lead any partition? */
 bool ctrl_broker_leads(const struct md_image *img, int32_t broker);
 /* The directory a new replica on `broker` gets (Kafka's ClusterDescriber.defaultDir). */

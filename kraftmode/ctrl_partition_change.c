@@ -312,21 +312,33 @@ free_buf:
     return rc;
 }
 
-bool ctrl_broker_leads(const struct md_image *img, int32_t broker)
+bool ctrl_any_partition(const struct md_image *img, bool (*pred)(const struct md_partition *p, void *arg),
+                        void *arg)
 {
-    size_t nt;
-    struct md_topic *const *topics = md_image_topics_sorted(img, &nt);
-    for (size_t i = 0; i < nt; i++)
-        for (int32_t p = 0; p < topics[i]->parts_len; p++) {
-            const struct md_partition *mp = md_topic_partition(topics[i], p);
-            if (mp && mp->leader == broker)
+    size_t pos = 0, klen;
+    const void *key;
+    void *val;
+    while (md_map_next(&img->topics_by_name, &pos, &key, &klen, &val)) {
+        const struct md_topic *t = val;
+        for (int32_t p = 0; p < t->parts_len; p++) {
+            const struct md_partition *mp = md_topic_partition(t, p);
+            if (mp && pred(mp, arg))
                 return true;
         }
+    }
     return false;
 }
 
+static bool led_by(const struct md_partition *p, void *arg) { return p->leader == *(const int32_t *)arg; }
+
+bool ctrl_broker_leads(const struct md_image *img, int32_t broker)
+{
+    return ctrl_any_partition(img, led_by, &broker);
+}
+
 int ctrl_leader_isr_updates(const struct md_image *img, const struct ctrl_env *env, int32_t remove_broker,
-                            int32_t add_broker, struct ctrl_records *out)
+                            int32_t add_broker, bool (*only)(const struct md_partition *p, void *arg), void *arg,
+                            struct ctrl_records *out)
 {
     size_t nt;
     struct md_topic *const *topics = md_image_topics_sorted(img, &nt);
@@ -339,7 +351,8 @@ int ctrl_leader_isr_updates(const struct md_image *img, const struct ctrl_env *e
             const struct md_partition *p = md_topic_partition(t, pid);
             if (!p)
                 continue;
-            if (remove_broker >= 0 ? !md_ints_contains(&p->isr, remove_broker) : p->leader != MD_NO_LEADER)
+            if (only ? !only(p, arg)
+                     : remove_broker >= 0 ? !md_ints_contains(&p->isr, remove_broker) : p->leader != MD_NO_LEADER)
                 continue;
             int32_t *isr = ferry_malloc((size_t)(p->isr.n > 0 ? p->isr.n : 1) * sizeof *isr);
             if (!isr)

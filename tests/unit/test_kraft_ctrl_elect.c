@@ -37,13 +37,23 @@ static struct ElectLeadersRequest *el_req(struct fx *f, int8_t type, int ntopics
     return r;
 }
 
-static void el_topic(struct ElectLeadersRequest *r, int i, const char *name, const int32_t *parts)
+/* A copy of a -1-terminated list in the fixture's arena (requests outlive the literals they are built from). */
+static int32_t *arena_list(struct fx *f, const int32_t *v, int32_t *n)
 {
-    int32_t n = 0;
-    while (parts[n] >= 0)
-        n++;
+    *n = 0;
+    while (v[*n] >= 0)
+        (*n)++;
+    int32_t *p = proto_arena_alloc(&f->a, (size_t)(*n + 1) * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, v, (size_t)*n * sizeof *p);
+    return p;
+}
+
+static void el_topic(struct fx *f, struct ElectLeadersRequest *r, int i, const char *name, const int32_t *parts)
+{
+    int32_t n;
     r->TopicPartitions[i].Topic = proto_str_from(name);
-    r->TopicPartitions[i].Partitions = (int32_t *)parts;
+    r->TopicPartitions[i].Partitions = arena_list(f, parts, &n);
     r->TopicPartitions[i].Partitions_n = n;
 }
 
@@ -75,8 +85,8 @@ static void test_elect_preferred(void **state)
     fx_partition(f, t, 2, L(3, 1), L(1), 1);
     fx_partition(f, t, 3, L(1, 2), L(2), MD_NO_LEADER);
     struct ElectLeadersRequest *req = el_req(f, 0, 2);
-    el_topic(req, 0, "e", L(0, 1, 2, 3, 7));
-    el_topic(req, 1, "nope", L(0));
+    el_topic(f, req, 0, "e", L(0, 1, 2, 3, 7));
+    el_topic(f, req, 1, "nope", L(0));
     struct ElectLeadersResponse r = elect(f, req, 2);
     assert_int_equal(r.ErrorCode, KERR_NONE);
     assert_int_equal(r.ReplicaElectionResults_n, 2);
@@ -104,7 +114,7 @@ static void test_elect_preferred(void **state)
     assert_int_equal(fx_part(f, "e", 3)->leader, 2);
     /* Again: nothing left to do for e-0. */
     req = el_req(f, 0, 1);
-    el_topic(req, 0, "e", L(0));
+    el_topic(f, req, 0, "e", L(0));
     r = elect(f, req, 1);
     expect_result(&r.ReplicaElectionResults[0].PartitionResult[0], 0, KERR_ELECTION_NOT_NEEDED, NULL);
     assert_int_equal(f->recs.n, 0);
@@ -119,7 +129,7 @@ static void test_elect_unclean(void **state)
     fx_partition(f, t, 2, L(3), L(3), MD_NO_LEADER);
     fence(f, 3);
     struct ElectLeadersRequest *req = el_req(f, 1, 1);
-    el_topic(req, 0, "v", L(0, 1, 2));
+    el_topic(f, req, 0, "v", L(0, 1, 2));
     /* v0 has no election type: PREFERRED, whatever the field holds. */
     struct ElectLeadersResponse r = elect(f, req, 0);
     const struct ElectLeadersResponse_PartitionResult *pr = r.ReplicaElectionResults[0].PartitionResult;
@@ -166,7 +176,7 @@ static void test_elect_all_and_bad_requests(void **state)
     ctrl_records_truncate(&f->recs, 0);
     /* An unknown election type fails every listed partition and the request, with no records. */
     req = el_req(f, 5, 1);
-    el_topic(req, 0, "a", L(1));
+    el_topic(f, req, 0, "a", L(1));
     r = elect(f, req, 2);
     assert_int_equal(r.ErrorCode, KERR_INVALID_REQUEST);
     expect_result(&r.ReplicaElectionResults[0].PartitionResult[0], 1, KERR_INVALID_REQUEST, "Unknown election type 5");
@@ -226,13 +236,11 @@ static struct AlterPartitionRequest *ap_req(struct fx *f, int32_t broker, const 
     td->Partitions = proto_array_new(&f->a, &desc_AlterPartitionRequest_PartitionData, 1);
     td->Partitions_n = 1;
     struct AlterPartitionRequest_PartitionData *pd = &td->Partitions[0];
-    int32_t n = 0;
-    while (isr[n] >= 0)
-        n++;
+    int32_t n;
     pd->PartitionIndex = pid;
     pd->LeaderEpoch = leader_epoch;
     pd->PartitionEpoch = part_epoch;
-    pd->NewIsr = (int32_t *)isr;
+    pd->NewIsr = arena_list(f, isr, &n);
     pd->NewIsr_n = n;
     pd->NewIsrWithEpochs = proto_array_new(&f->a, &desc_AlterPartitionRequest_BrokerState, n);
     pd->NewIsrWithEpochs_n = n;
@@ -403,6 +411,75 @@ static void test_alter_partition_completes_reassignment(void **state)
     assert_int_equal(mp->leader, 2);
 }
 
+/* ---- allocation failures: FERRY_ENOMEM and no record ---- */
+
+static struct fx *elect_fx(void)
+{
+    struct fx *f = fx_new(3);
+    proto_uuid t = fx_topic(f, "e");
+    fx_partition(f, t, 0, L(1, 2, 3), L(1, 2, 3), 2);
+    fx_partition(f, t, 1, L(1, 2), L(1, 2), 1);
+    fx_partition(f, t, 2, L(2, 1), L(1), MD_NO_LEADER);
+    struct ElectLeadersRequest *req = el_req(f, 0, 2);
+    el_topic(f, req, 0, "e", L(0, 1, 2));
+    el_topic(f, req, 1, "nope", L(0));
+    f->req = req;
+    return f;
+}
+
+static int decide_elect(struct fx *f)
+{
+    INIT(ElectLeadersResponse, resp);
+    return ctrl_elect_leaders(&f->img, &f->env, f->req, 2, &f->a, &resp, &f->recs);
+}
+
+static int decide_elect_all(struct fx *f)
+{
+    struct ElectLeadersRequest *req = f->req;
+    req->TopicPartitions_n = -1;
+    return decide_elect(f);
+}
+
+static int decide_balance(struct fx *f)
+{
+    bool more;
+    return ctrl_balance_partition_leaders(&f->img, &f->env, &more, &f->recs);
+}
+
+static struct fx *alter_fx(void)
+{
+    struct fx *f = fx_new(3);
+    proto_uuid t = fx_topic(f, "a");
+    fx_partition(f, t, 0, L(1, 2, 3), L(1, 2, 3), 1);
+    fx_partition(f, t, 1, L(1, 2, 3), L(1, 2, 3), 1);
+    struct AlterPartitionRequest *req = ap_req(f, 1, "a", 0, 0, 0, L(1, 2));
+    /* Both partitions shrink. */
+    struct AlterPartitionRequest_TopicData *td = &req->Topics[0];
+    struct AlterPartitionRequest_PartitionData *pd = proto_array_new(&f->a, &desc_AlterPartitionRequest_PartitionData, 2);
+    pd[0] = td->Partitions[0];
+    pd[1] = td->Partitions[0];
+    pd[1].PartitionIndex = 1;
+    td->Partitions = pd;
+    td->Partitions_n = 2;
+    f->req = req;
+    return f;
+}
+
+static int decide_alter(struct fx *f)
+{
+    INIT(AlterPartitionResponse, resp);
+    return ctrl_alter_partition(&f->img, &f->env, f->req, 3, &f->a, &resp, &f->recs);
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    fx_alloc_sweep(elect_fx, decide_elect, 2);
+    fx_alloc_sweep(elect_fx, decide_elect_all, 2);
+    fx_alloc_sweep(elect_fx, decide_balance, 2);
+    fx_alloc_sweep(alter_fx, decide_alter, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alter_partition_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter_partition_old_mv_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter_partition_completes_reassignment, setup, teardown),
+        cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/metadata/md_delta.h"
 #include "broker/metadata/md_image.h"
@@ -29,6 +30,7 @@ struct fx {
     struct ctrl_records recs;
     int64_t off;                /* the offset the next record gets */
     struct ctrl_heartbeats hb;  /* the lifecycle tests' heartbeat tracker */
+    void *req;                  /* a request built before an allocation-failure sweep */
 };
 
 static inline uint64_t xorshift(void *arg)
@@ -174,6 +176,29 @@ static inline const void *fx_rec(struct fx *f, size_t index, const struct proto_
     assert_true(index < f->recs.n);
     assert_ptr_equal(f->recs.recs[index].m, m);
     return f->recs.recs[index].data;
+}
+
+/* Allocation-failure sweep: for n = 0, 1, ... a fresh fixture from make(), and decide(f) with its
+ * allocation number n failing must return FERRY_ENOMEM and leave no record, until it succeeds with
+ * `want` records (which must then apply). */
+static inline void fx_alloc_sweep(struct fx *(*make)(void), int (*decide)(struct fx *), size_t want)
+{
+    for (long n = 0;; n++) {
+        struct fx *f = make();
+        ferry_alloc_fail_after(n);
+        int rc = decide(f);
+        ferry_alloc_fail_after(-1);
+        if (rc == 0) {
+            assert_int_equal(f->recs.n, want);
+            commit(f);
+            fx_free(f);
+            assert_true(n > 0);
+            return;
+        }
+        assert_int_equal(rc, FERRY_ENOMEM);
+        assert_int_equal(f->recs.n, 0);
+        fx_free(f);
+    }
 }
 
 #define L(...) ((const int32_t[]){__VA_ARGS__, -1})

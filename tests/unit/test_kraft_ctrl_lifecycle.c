@@ -389,6 +389,62 @@ static void test_fencing_old_metadata_version(void **state)
     assert_false(md_image_broker(&f->img, 1)->fenced);
 }
 
+/* Directories of a partition's replicas, set in the image. */
+static void set_dirs(struct fx *f, proto_uuid topic, int32_t pid, proto_uuid d0, proto_uuid d1)
+{
+    proto_uuid dirs[2] = {d0, d1};
+    INIT(PartitionChangeRecord, c);
+    c.TopicId = topic;
+    c.PartitionId = pid;
+    c.Directories = dirs;
+    c.Directories_n = 2;
+    assert_int_equal(md_image_apply(&f->img, &proto_msg_PartitionChangeRecord, &c, f->off++, NULL), 0);
+}
+
+static void test_heartbeat_offline_log_dirs(void **state)
+{
+    struct fx *f = *state;
+    struct BrokerRegistrationRequest *req = reg_req(f, 4, 0xa);
+    proto_uuid d1 = fx_uuid(4, 0x71), d2 = fx_uuid(4, 0x72), other = fx_uuid(9, 0x79);
+    req->LogDirs[0] = d1;
+    req->LogDirs[1] = d2;
+    req->LogDirs_n = 2;
+    assert_int_equal(reg(f, req, 0).ErrorCode, KERR_NONE);
+    commit(f);
+    assert_false(beat(f, 4, f->off, false, false, 1).IsFenced);
+    commit(f);
+    proto_uuid t = fx_topic(f, "d");
+    fx_partition(f, t, 0, L(4, 1), L(4, 1), 4);
+    fx_partition(f, t, 1, L(4, 2), L(4, 2), 4);
+    set_dirs(f, t, 0, d1, md_image_broker(&f->img, 1)->log_dirs[0]);
+    set_dirs(f, t, 1, d2, md_image_broker(&f->img, 2)->log_dirs[0]);
+    INIT(BrokerHeartbeatRequest, hb);
+    hb.BrokerId = 4;
+    hb.BrokerEpoch = md_image_broker(&f->img, 4)->epoch;
+    hb.CurrentMetadataOffset = f->off;
+    proto_uuid offline[2] = {other, d1};
+    hb.OfflineLogDirs = offline;
+    hb.OfflineLogDirs_n = 2;
+    INIT(BrokerHeartbeatResponse, resp);
+    assert_int_equal(ctrl_broker_heartbeat(&f->img, &f->env, &f->hb, &hb, 1, f->off, 2, &resp, &f->recs), 0);
+    assert_false(resp.IsFenced);
+    assert_int_equal(f->recs.n, 2);
+    expect_change(f, 0, "d", 0, 1, L(1));
+    const struct BrokerRegistrationChangeRecord *c = fx_rec(f, 1, &proto_msg_BrokerRegistrationChangeRecord);
+    assert_int_equal(f->recs.recs[1].version, 2);
+    assert_int_equal(c->LogDirs_n, 1);
+    assert_true(proto_uuid_eq(c->LogDirs[0], d2));
+    commit(f);
+    const struct md_broker *b = md_image_broker(&f->img, 4);
+    assert_int_equal(b->nlog_dirs, 1);
+    assert_int_equal(fx_part(f, "d", 0)->leader, 1);
+    assert_int_equal(fx_part(f, "d", 1)->leader, 4);
+    /* Reported again: nothing newly offline, nothing written. */
+    hb.CurrentMetadataOffset = f->off;
+    assert_int_equal(ctrl_broker_heartbeat(&f->img, &f->env, &f->hb, &hb, 1, f->off, 3, &resp, &f->recs), 0);
+    assert_int_equal(f->recs.n, 0);
+}
+
 /* ---- controlled shutdown ---- */
 
 static void test_controlled_shutdown(void **state)
@@ -522,6 +578,97 @@ static void test_register_controller(void **state)
     assert_int_equal(f->recs.n, 0);
 }
 
+/* ---- allocation failures: FERRY_ENOMEM, no record, the tracker as before ---- */
+
+static struct fx *shutdown_fx(void)
+{
+    struct fx *f = lc_new();
+    proto_uuid t = fx_topic(f, "s");
+    fx_partition(f, t, 0, L(1, 2), L(1, 2), 1);
+    fx_partition(f, t, 1, L(1), L(1), 1);
+    fx_partition(f, t, 2, L(2, 1), L(2, 1), 2);
+    return f;
+}
+
+static int decide_shutdown(struct fx *f)
+{
+    INIT(BrokerHeartbeatRequest, req);
+    req.BrokerId = 1;
+    req.BrokerEpoch = md_image_broker(&f->img, 1)->epoch;
+    req.CurrentMetadataOffset = f->off;
+    req.WantShutDown = true;
+    INIT(BrokerHeartbeatResponse, resp);
+    int rc = ctrl_broker_heartbeat(&f->img, &f->env, &f->hb, &req, 1, f->off, 100, &resp, &f->recs);
+    const struct ctrl_hb_broker *h = ctrl_heartbeats_get(&f->hb, 1);
+    assert_int_equal(h->shutdown_offset >= 0, rc == 0);
+    assert_int_equal(h->last_contact_ms, rc == 0 ? 100 : 0);
+    return rc;
+}
+
+static int decide_fence_stale(struct fx *f)
+{
+    int32_t fenced;
+    int rc = ctrl_fence_stale_broker(&f->img, &f->env, &f->hb, 10000, &fenced, &f->recs);
+    assert_int_equal(ctrl_heartbeats_get(&f->hb, 1)->fenced, rc == 0);
+    return rc;
+}
+
+static struct fx *register_fx(void)
+{
+    struct fx *f = shutdown_fx();
+    f->req = reg_req(f, 4, 0xa);
+    return f;
+}
+
+static int decide_register(struct fx *f)
+{
+    INIT(BrokerRegistrationResponse, resp);
+    int rc = ctrl_register_broker(&f->img, &f->env, &f->hb, f->req, 3, f->off, 0, &resp, &f->recs);
+    assert_int_equal(ctrl_heartbeats_get(&f->hb, 4) != NULL, rc == 0);
+    return rc;
+}
+
+static int decide_unregister(struct fx *f)
+{
+    INIT(UnregisterBrokerRequest, req);
+    INIT(UnregisterBrokerResponse, resp);
+    req.BrokerId = 1;
+    int rc = ctrl_unregister_broker(&f->img, &f->env, &f->hb, &req, &f->a, &resp, &f->recs);
+    assert_int_equal(ctrl_heartbeats_get(&f->hb, 1) == NULL, rc == 0);
+    return rc;
+}
+
+static struct fx *controller_fx(void)
+{
+    struct fx *f = lc_new();
+    struct ControllerRegistrationRequest *req = proto_arena_alloc(&f->a, sizeof *req);
+    proto_struct_init(proto_msg_ControllerRegistrationRequest.body, req);
+    req->ControllerId = 3000;
+    req->Listeners = proto_array_new(&f->a, &desc_ControllerRegistrationRequest_Listener, 1);
+    req->Listeners_n = 1;
+    req->Listeners[0] = (struct ControllerRegistrationRequest_Listener){proto_str_from("CONTROLLER"),
+                                                                       proto_str_from("127.0.0.1"), 9093, 0};
+    req->Features_n = 0;
+    f->req = req;
+    return f;
+}
+
+static int decide_register_controller(struct fx *f)
+{
+    INIT(ControllerRegistrationResponse, resp);
+    return ctrl_register_controller(&f->img, f->req, &f->a, &resp, &f->recs);
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    fx_alloc_sweep(shutdown_fx, decide_shutdown, 4);
+    fx_alloc_sweep(shutdown_fx, decide_fence_stale, 4); /* broker 1 (lowest id) goes first */
+    fx_alloc_sweep(register_fx, decide_register, 1);
+    fx_alloc_sweep(shutdown_fx, decide_unregister, 4);
+    fx_alloc_sweep(controller_fx, decide_register_controller, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,10 +681,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_timeout_fencing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fencing_unclean_topic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fencing_old_metadata_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_offline_log_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_controlled_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_without_leaderships, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unregister_broker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_controller, setup, teardown),
+        cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
