@@ -1,18 +1,484 @@
-/* zk_source: see zk_source.h. Legacy mode is being built (issue 4): until the ZooKeeper session, the
- * registration and the controller are wired here, a legacy-mode configuration is refused with a clear
- * error instead of starting a broker that would not be part of the cluster. */
+/* zk_source: see zk_source.h. The md_source operations and the runtime on the broker's loop:
+ * registration when the listeners are bound, the election, session-state reactions, admin answers. */
 #include "zk_source.h"
 
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
+#include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "broker/metadata/md_delta.h"
+#include "proto_codec.h"
+#include "zk_source_internal.h"
+#include "zkmode/znode/znode_codec.h"
 
-int zk_source_start(uv_loop_t *loop, const struct ferry_config *cfg, struct md_source *out, char *err, size_t errlen)
+#define RETRY_MS 1000
+
+/* ---- deferred completions ---- */
+
+struct zk_deferred {
+    struct zk_deferred *next;
+    md_done_fn done;
+    md_pids_done_fn pids_done;
+    int16_t error;
+    void *arg;
+};
+
+static void on_defer(uv_timer_t *t)
 {
-    (void)loop;
-    (void)cfg;
-    (void)out;
-    snprintf(err, errlen, "legacy mode (zookeeper.connect without process.roles) cannot run a broker yet: "
-                          "this build has no ZooKeeper-mode broker; use quorum mode (process.roles)");
-    return FERRY_EINVAL;
+    struct zk_src *z = t->data;
+    struct zk_deferred *q = z->dq_head;
+    z->dq_head = z->dq_tail = NULL;
+    while (q) {
+        struct zk_deferred *n = q->next;
+        if (!z->stopping) {
+            if (q->done)
+                q->done(q->arg);
+            else if (q->pids_done)
+                q->pids_done(q->arg, -1, 0, q->error);
+        }
+        ferry_free(q);
+        q = n;
+    }
 }
+
+static void defer(struct zk_src *z, md_done_fn done, md_pids_done_fn pids_done, int16_t error, void *arg)
+{
+    if (!done && !pids_done)
+        return;
+    struct zk_deferred *d = ferry_calloc(1, sizeof *d);
+    if (!d) {
+        LOG_ERROR("zk", "out of memory deferring a completion: the request stays unanswered");
+        return;
+    }
+    *d = (struct zk_deferred){.done = done, .pids_done = pids_done, .error = error, .arg = arg};
+    if (z->dq_tail)
+        z->dq_tail->next = d;
+    else
+        z->dq_head = d;
+    z->dq_tail = d;
+    uv_timer_start(z->defer_timer, on_defer, 0, 0);
+}
+
+/* ---- admin answers ---- */
+
+static int16_t admin_error(const struct zk_src *z, const char **msg)
+{
+    if (!z->elect.active) {
+        *msg = "this broker is not the controller";
+        return KERR_NOT_CONTROLLER;
+    }
+    *msg = "not implemented in legacy (ZooKeeper) mode yet";
+    return KERR_UNKNOWN_SERVER_ERROR;
+}
+
+static void create_topics(void *impl, const struct CreateTopicsRequest *req, int16_t version, struct proto_arena *a,
+                          struct CreateTopicsResponse *resp, md_done_fn done, void *arg)
+{
+    (void)version;
+    struct zk_src *z = impl;
+    const char *msg;
+    int16_t code = admin_error(z, &msg);
+    int32_t n = req->Topics_n > 0 ? req->Topics_n : 0;
+    resp->Topics = proto_array_new(a, &desc_CreateTopicsResponse_CreatableTopicResult, n);
+    resp->Topics_n = resp->Topics ? n : 0;
+    for (int32_t i = 0; i < resp->Topics_n; i++) {
+        resp->Topics[i].Name = req->Topics[i].Name;
+        resp->Topics[i].ErrorCode = code;
+        resp->Topics[i].ErrorMessage = proto_str_from(msg);
+        resp->Topics[i].NumPartitions = -1;
+        resp->Topics[i].ReplicationFactor = -1;
+        resp->Topics[i].Configs_n = -1;
+    }
+    defer(z, done, NULL, 0, arg);
+}
+
+static void delete_topics(void *impl, const struct DeleteTopicsRequest *req, int16_t version, struct proto_arena *a,
+                          struct DeleteTopicsResponse *resp, md_done_fn done, void *arg)
+{
+    (void)version;
+    struct zk_src *z = impl;
+    const char *msg;
+    int16_t code = admin_error(z, &msg);
+    int32_t nt = req->Topics_n > 0 ? req->Topics_n : 0;
+    int32_t nn = req->TopicNames_n > 0 ? req->TopicNames_n : 0;
+    resp->Responses = proto_array_new(a, &desc_DeleteTopicsResponse_DeletableTopicResult, nt + nn);
+    resp->Responses_n = resp->Responses ? nt + nn : 0;
+    for (int32_t i = 0; i < resp->Responses_n; i++) {
+        struct DeleteTopicsResponse_DeletableTopicResult *r = &resp->Responses[i];
+        if (i < nt) {
+            r->Name = req->Topics[i].Name;
+            r->TopicId = req->Topics[i].TopicId;
+        } else {
+            r->Name = req->TopicNames[i - nt];
+        }
+        r->ErrorCode = code;
+        r->ErrorMessage = proto_str_from(msg);
+    }
+    defer(z, done, NULL, 0, arg);
+}
+
+static void create_partitions(void *impl, const struct CreatePartitionsRequest *req, int16_t version,
+                              struct proto_arena *a, struct CreatePartitionsResponse *resp, md_done_fn done, void *arg)
+{
+    (void)version;
+    struct zk_src *z = impl;
+    const char *msg;
+    int16_t code = admin_error(z, &msg);
+    int32_t n = req->Topics_n > 0 ? req->Topics_n : 0;
+    resp->Results = proto_array_new(a, &desc_CreatePartitionsResponse_CreatePartitionsTopicResult, n);
+    resp->Results_n = resp->Results ? n : 0;
+    for (int32_t i = 0; i < resp->Results_n; i++) {
+        resp->Results[i].Name = req->Topics[i].Name;
+        resp->Results[i].ErrorCode = code;
+        resp->Results[i].ErrorMessage = proto_str_from(msg);
+    }
+    defer(z, done, NULL, 0, arg);
+}
+
+/* AlterConfigs and IncrementalAlterConfigs answer alike: one error per resource. */
+#define ANSWER_RESOURCES(desc, req, resp, a, code, msg)                                                               \
+    do {                                                                                                              \
+        int32_t n_ = (req)->Resources_n > 0 ? (req)->Resources_n : 0;                                                 \
+        (resp)->Responses = proto_array_new((a), &(desc), n_);                                                        \
+        (resp)->Responses_n = (resp)->Responses ? n_ : 0;                                                             \
+        for (int32_t i_ = 0; i_ < (resp)->Responses_n; i_++) {                                                        \
+            (resp)->Responses[i_].ResourceType = (req)->Resources[i_].ResourceType;                                   \
+            (resp)->Responses[i_].ResourceName = (req)->Resources[i_].ResourceName;                                   \
+            (resp)->Responses[i_].ErrorCode = (code);                                                                 \
+            (resp)->Responses[i_].ErrorMessage = proto_str_from(msg);                                                 \
+        }                                                                                                             \
+    } while (0)
+
+static void alter_configs(void *impl, const struct AlterConfigsRequest *req, int16_t version, struct proto_arena *a,
+                          struct AlterConfigsResponse *resp, md_done_fn done, void *arg)
+{
+    (void)version;
+    struct zk_src *z = impl;
+    const char *msg;
+    int16_t code = admin_error(z, &msg);
+    ANSWER_RESOURCES(desc_AlterConfigsResponse_AlterConfigsResourceResponse, req, resp, a, code, msg);
+    defer(z, done, NULL, 0, arg);
+}
+
+static void incremental_alter_configs(void *impl, const struct IncrementalAlterConfigsRequest *req, int16_t version,
+                                      struct proto_arena *a, struct IncrementalAlterConfigsResponse *resp,
+                                      md_done_fn done, void *arg)
+{
+    (void)version;
+    struct zk_src *z = impl;
+    const char *msg;
+    int16_t code = admin_error(z, &msg);
+    ANSWER_RESOURCES(desc_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse, req, resp, a, code, msg);
+    defer(z, done, NULL, 0, arg);
+}
+
+static void allocate_producer_ids(void *impl, int32_t broker_id, int64_t broker_epoch, md_pids_done_fn done,
+                                  void *arg)
+{
+    (void)broker_id;
+    (void)broker_epoch;
+    struct zk_src *z = impl;
+    const char *msg;
+    defer(z, NULL, done, admin_error(z, &msg), arg);
+}
+
+static void auto_create_topics(void *impl, const char *const *names, size_t n, md_done_fn done, void *arg)
+{
+    struct zk_src *z = impl;
+    if (n > 0)
+        LOG_DEBUG("zk", "auto-creation of %zu topic(s) (first: %s) is not implemented in legacy mode", n, names[0]);
+    defer(z, done, NULL, 0, arg);
+}
+
+/* ---- image and publisher ---- */
+
+static const struct md_image *image(const void *impl) { return &((const struct zk_src *)impl)->img; }
+
+static void set_publisher(void *impl, md_publish_fn publish, void *arg)
+{
+    struct zk_src *z = impl;
+    z->publish = publish;
+    z->publish_arg = arg;
+    if (!publish || z->stopping)
+        return;
+    struct md_delta d;
+    md_delta_init(&d);
+    d.initial = true;
+    for (int32_t i = 0; i < z->img.nbrokers; i++)
+        md_delta_broker(&d, z->img.brokers[i]->id);
+    publish(arg, &z->img, &d);
+    md_delta_free(&d);
+}
+
+/* ---- registration and election ---- */
+
+static const char *protocol_name(enum config_security_protocol p)
+{
+    switch (p) {
+    case CONFIG_SP_PLAINTEXT: return "PLAINTEXT";
+    case CONFIG_SP_SSL: return "SSL";
+    case CONFIG_SP_SASL_PLAINTEXT: return "SASL_PLAINTEXT";
+    case CONFIG_SP_SASL_SSL: return "SASL_SSL";
+    }
+    return "PLAINTEXT";
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The version 5 JSON of /brokers/ids/<id> for the advertised listeners (a port 0 takes the bound one). */
+static int broker_json(const struct zk_src *z, const char *const *names, const uint16_t *ports, size_t n, char **out)
+{
+    const struct ferry_config *cfg = z->cfg;
+    zk_broker_info b;
+    memset(&b, 0, sizeof b);
+    b.version = 5;
+    b.jmx_port = -1;
+    b.port = -1;
+    b.timestamp = wall_ms();
+    b.rack = cfg->broker_rack;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cfg->n_protocol_map; i++)
+        rc = zk_str_map_add(&b.protocol_map, cfg->protocol_map[i].listener_name,
+                            protocol_name(cfg->protocol_map[i].protocol));
+    b.endpoints = ferry_calloc(cfg->n_advertised + 1, sizeof *b.endpoints);
+    if (!b.endpoints)
+        rc = FERRY_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cfg->n_advertised; i++) {
+        const struct config_listener *l = &cfg->advertised[i];
+        unsigned port = l->port;
+        for (size_t k = 0; port == 0 && k < n; k++)
+            if (strcmp(names[k], l->name) == 0)
+                port = ports[k];
+        bool v6 = strchr(l->host, ':') != NULL;
+        char ep[512];
+        snprintf(ep, sizeof ep, "%s://%s%s%s:%u", l->name, v6 ? "[" : "", l->host, v6 ? "]" : "", port);
+        if (!(b.endpoints[i] = ferry_strdup(ep)))
+            rc = FERRY_ENOMEM;
+        b.n_endpoints = i + 1;
+        if (rc == 0 && !b.host && l->protocol == CONFIG_SP_PLAINTEXT) {
+            b.host = l->host;
+            b.port = (int32_t)port;
+        }
+    }
+    size_t len;
+    if (rc == 0)
+        rc = zk_broker_info_encode(&b, out, &len);
+    for (size_t i = 0; i < b.n_endpoints; i++)
+        ferry_free(b.endpoints[i]);
+    ferry_free(b.endpoints);
+    zk_str_map_free(&b.protocol_map);
+    return rc;
+}
+
+static void on_became(void *arg, int32_t epoch, int32_t zkversion)
+{
+    struct zk_src *z = arg;
+    LOG_INFO("zk", "broker %d became the controller (epoch %d, zkVersion %d)", z->broker_id, epoch, zkversion);
+}
+
+static void on_resigned(void *arg)
+{
+    struct zk_src *z = arg;
+    LOG_INFO("zk", "broker %d is no longer the controller", z->broker_id);
+}
+
+static void on_controller(void *arg, int32_t id)
+{
+    struct zk_src *z = arg;
+    LOG_INFO("zk", "broker %d: the controller is now %d", z->broker_id, id);
+}
+
+static void register_self(struct zk_src *z);
+
+static void on_retry(uv_timer_t *t) { register_self(t->data); }
+
+static void on_registered(void *arg, int rc, int64_t czxid)
+{
+    struct zk_src *z = arg;
+    if (z->stopping)
+        return;
+    if (rc == ZOK) {
+        z->registered = true;
+        LOG_INFO("zk", "broker %d registered, broker epoch %" PRId64, z->broker_id, czxid);
+        if (!z->elect_started) {
+            static const struct zk_elect_cbs cbs = {on_became, on_resigned, on_controller};
+            if (zk_elect_start(&z->elect, z->s, z->broker_id, &cbs, z) == 0)
+                z->elect_started = true;
+        }
+        return;
+    }
+    if (rc == ZSESSIONEXPIRED || rc == ZCLOSING)
+        return; /* the new session registers again */
+    LOG_WARN("zk", "broker %d: registration failed (%s), retrying in %d ms", z->broker_id, zk_rc_name(rc), RETRY_MS);
+    uv_timer_start(z->retry_timer, on_retry, RETRY_MS, 0);
+}
+
+static void register_self(struct zk_src *z)
+{
+    if (z->stopping || !z->reg_json)
+        return;
+    int rc = zk_registration_run(&z->reg, z->s, z->broker_id, z->reg_json, on_registered, z);
+    if (rc == FERRY_ENOMEM)
+        uv_timer_start(z->retry_timer, on_retry, RETRY_MS, 0);
+}
+
+static void listeners_bound(void *impl, const char *const *names, const uint16_t *ports, size_t n)
+{
+    struct zk_src *z = impl;
+    char *json = NULL;
+    int rc = broker_json(z, names, ports, n, &json);
+    if (rc) {
+        LOG_ERROR("zk", "broker %d: cannot build /brokers/ids/%d: %s", z->broker_id, z->broker_id, ferry_strerror(rc));
+        return;
+    }
+    ferry_free(z->reg_json);
+    z->reg_json = json;
+    register_self(z);
+}
+
+void zk_src_on_state(void *arg, enum zk_session_event ev)
+{
+    struct zk_src *z = arg;
+    if (z->start) {
+        zk_start_on_state(z, ev);
+        return;
+    }
+    if (z->stopping)
+        return;
+    switch (ev) {
+    case ZK_EV_EXPIRED:
+        z->registered = false;
+        if (z->elect_started)
+            zk_elect_session_expired(&z->elect);
+        break;
+    case ZK_EV_NEW_SESSION:
+        register_self(z); /* the election runs again once registered, as Kafka's re-initialisation */
+        if (z->elect_started)
+            zk_elect_new_session(&z->elect);
+        zk_brokers_reload(z);
+        break;
+    case ZK_EV_AUTH_FAILED:
+        LOG_ERROR("zk", "broker %d: ZooKeeper refused the credentials of zookeeper.auth.digest.file: the broker cannot write its znodes",
+                  z->broker_id);
+        break;
+    case ZK_EV_CONNECTED:
+    case ZK_EV_DISCONNECTED:
+        break;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void free_src(struct zk_src *z)
+{
+    zk_registration_free(&z->reg);
+    ferry_free(z->reg_json);
+    md_image_free(&z->img);
+    for (struct zk_deferred *d = z->dq_head, *n; d; d = n) {
+        n = d->next;
+        ferry_free(d);
+    }
+    ferry_free(z);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct zk_src *z = h->data;
+    ferry_free(h);
+    if (z->retry_timer == (uv_timer_t *)h)
+        z->retry_timer = NULL;
+    else
+        z->defer_timer = NULL;
+    if (!z->retry_timer && !z->defer_timer)
+        free_src(z);
+}
+
+static void stop(void *impl)
+{
+    struct zk_src *z = impl;
+    if (z->stopping)
+        return;
+    z->stopping = true;
+    LOG_INFO("zk", "broker %d: closing the ZooKeeper session", z->broker_id);
+    if (z->elect_started)
+        zk_elect_stop(&z->elect);
+    zk_session_close(z->s);
+    z->s = NULL;
+    uv_timer_stop(z->retry_timer);
+    uv_timer_stop(z->defer_timer);
+    uv_close((uv_handle_t *)z->retry_timer, on_timer_closed);
+    uv_close((uv_handle_t *)z->defer_timer, on_timer_closed);
+}
+
+static const struct md_source_ops zk_source_ops = {
+    .image = image,
+    .set_publisher = set_publisher,
+    .listeners_bound = listeners_bound,
+    .stop = stop,
+    .create_topics = create_topics,
+    .delete_topics = delete_topics,
+    .create_partitions = create_partitions,
+    .alter_configs = alter_configs,
+    .incremental_alter_configs = incremental_alter_configs,
+    .allocate_producer_ids = allocate_producer_ids,
+    .auto_create_topics = auto_create_topics,
+};
+
+int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **out)
+{
+    struct zk_src *z = ferry_calloc(1, sizeof *z);
+    if (!z)
+        return FERRY_ENOMEM;
+    z->loop = loop;
+    z->cfg = cfg;
+    md_image_init(&z->img);
+    z->reg.czxid = -1;
+    z->elect.controller_id = -1;
+    z->elect.known_epoch = -1;
+    *out = z;
+    return 0;
+}
+
+void zk_src_free_unstarted(struct zk_src *z) { free_src(z); }
+
+int zk_src_finish_start(struct zk_src *z, struct md_source *out, char *err, size_t errlen)
+{
+    z->retry_timer = ferry_calloc(1, sizeof *z->retry_timer);
+    z->defer_timer = ferry_calloc(1, sizeof *z->defer_timer);
+    if (!z->retry_timer || !z->defer_timer) {
+        ferry_free(z->retry_timer);
+        ferry_free(z->defer_timer);
+        z->retry_timer = z->defer_timer = NULL;
+        zk_session_close(z->s);
+        free_src(z);
+        snprintf(err, errlen, "out of memory");
+        return FERRY_ENOMEM;
+    }
+    uv_timer_init(z->loop, z->retry_timer);
+    uv_timer_init(z->loop, z->defer_timer);
+    z->retry_timer->data = z->defer_timer->data = z;
+    out->ops = &zk_source_ops;
+    out->impl = z;
+    return 0;
+}
+
+int32_t zk_source_controller_id(const void *impl) { return ((const struct zk_src *)impl)->elect.controller_id; }
+
+bool zk_source_is_controller(const void *impl) { return ((const struct zk_src *)impl)->elect.active; }
+
+int64_t zk_source_broker_epoch(const void *impl)
+{
+    const struct zk_src *z = impl;
+    return z->registered ? z->reg.czxid : -1;
+}
+
+int32_t zk_source_controller_epoch(const void *impl) { return ((const struct zk_src *)impl)->elect.known_epoch; }

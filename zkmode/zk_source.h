@@ -1,6 +1,21 @@
 /* zk_source: a legacy-mode broker's metadata source (broker/metadata/md_source.h): the ZooKeeper session,
- * the broker's registration, the controller election and the metadata learned from the controller, seen
- * through the interface the data plane uses.
+ * the broker's registration, the controller election and the metadata read from ZooKeeper, seen through
+ * the interface the data plane uses.
+ *
+ * zk_source_start blocks the caller (before the broker's loop runs, on a private loop) until ZooKeeper is
+ * reachable (zookeeper.connection.timeout.ms; the chroot of zookeeper.connect is created when missing),
+ * the persistent paths exist, /cluster/id is created or adopted, every log dir's meta.properties agrees
+ * with it (version 0 written when missing) and /brokers/ids has been read. From then on everything runs
+ * on the broker's loop: the broker registers when its listeners are bound (checked ephemeral create,
+ * broker epoch = czxid), races for /controller, and the image follows /brokers/ids (one
+ * RegisterBrokerRecord per live broker, with epoch = czxid; UnregisterBrokerRecord when one goes),
+ * published as deltas. A session expiry resigns the controller, then the new session re-registers (new
+ * epoch), re-reads the brokers and runs the election again.
+ *
+ * Admin writes are not implemented in legacy mode yet: a broker that is not the controller answers
+ * NOT_CONTROLLER (as Kafka 3.7 in ZooKeeper mode), the controller UNKNOWN_SERVER_ERROR with a message;
+ * producer-id blocks answer NOT_CONTROLLER / UNKNOWN_SERVER_ERROR the same way; auto-creation creates
+ * nothing.
  *
  * Ownership: zk_source_start creates the source on the caller's loop; its `stop` operation starts the
  * clean shutdown (the session is closed, so the broker's ephemeral znodes go at once) and the source frees
@@ -8,14 +23,22 @@
 #ifndef FERRY_ZK_SOURCE_H
 #define FERRY_ZK_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "broker/config/config.h"
 #include "broker/metadata/md_source.h"
 
 /* Starts the legacy-mode metadata source for `cfg` (which must outlive it). Returns 0 and fills *out, or a
- * negative FERRY_E* with a one-line reason in err. */
+ * negative FERRY_E* with a one-line reason in err that names the config key at fault. */
 int zk_source_start(uv_loop_t *loop, const struct ferry_config *cfg, struct md_source *out, char *err, size_t errlen);
+
+/* What the ZooKeeper side knows, for the broker's legacy-mode paths (impl is out->impl). */
+int32_t zk_source_controller_id(const void *impl); /* -1 when none */
+bool zk_source_is_controller(const void *impl);
+int64_t zk_source_broker_epoch(const void *impl);  /* the czxid of /brokers/ids/<id>, -1 before registration */
+int32_t zk_source_controller_epoch(const void *impl); /* the newest /controller_epoch read, -1 before any */
 
 #endif

@@ -156,6 +156,7 @@ struct ferry_config {
     int32_t zookeeper_session_timeout_ms;
     int32_t zookeeper_connection_timeout_ms; /* effective: defaults to the session timeout */
     bool zookeeper_set_acl;
+    char *zookeeper_auth_digest_file; /* Ferry's zookeeper.auth.digest.file: holds "user:password" (NULL = none) */
     int32_t zookeeper_max_in_flight_requests;
     bool zookeeper_metadata_migration_enable;
 

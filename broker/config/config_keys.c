@@ -105,7 +105,10 @@ const struct config_key config_keys[] = {
     KEY("zookeeper.connection.timeout.ms", INT, I32, F(zookeeper_connection_timeout_ms), NULL, NO_CHECK,
         "How long to wait for the ZooKeeper connection; default: zookeeper.session.timeout.ms."),
     KEY("zookeeper.set.acl", BOOLEAN, BOOL, F(zookeeper_set_acl), "false", NO_CHECK,
-        UNUSED_DOC "Ferry has no ZooKeeper authentication yet, so it creates znodes with open ACLs."),
+        "Create znodes with Kafka's secure ACLs (creator-only write, world read); needs zookeeper.auth.digest.file."),
+    KEY("zookeeper.auth.digest.file", STRING, STRING, F(zookeeper_auth_digest_file), NULL, NO_CHECK,
+        "Ferry's own key (Kafka uses a JAAS Client section): a file holding user:password for ZooKeeper's digest "
+        "authentication."),
     KEY("zookeeper.max.in.flight.requests", INT, I32, F(zookeeper_max_in_flight_requests), "10",
         CHECK_AT_LEAST(1), "Most unacknowledged ZooKeeper requests at a time."),
     KEY("zookeeper.metadata.migration.enable", BOOLEAN, BOOL, F(zookeeper_metadata_migration_enable), "false",

@@ -1,0 +1,136 @@
+"""zkcluster: legacy-mode (ZooKeeper) Ferry brokers for integration tests, on top of ferrytest.FerryNode and
+zkharness.ZooKeeperServer, plus a strict reader of the znodes Kafka 3.7 writes (keys, types, which numbers
+are strings), so that tests check what Ferry writes against Kafka's formats rather than against Ferry's
+own decoder.
+
+    zk = zkharness.start_for_test(self)
+    nodes = [legacy_node(self, zk.connect_string, i) for i in (1, 2, 3)]   # owned by the test
+    for n in nodes: n.start()
+    c = zk.client(); broker_znode(c, 1) ...
+
+Run with /usr/bin/python3."""
+import json
+import time
+
+import ferrytest
+from ferrytest import FerryNode
+
+SESSION_TIMEOUT_MS = 6000
+
+
+def legacy_config(node, zk_connect, broker_id, extra=None):
+    cfg = {
+        "broker.id": str(broker_id),
+        "listeners": "PLAINTEXT://127.0.0.1:%d" % node.port,
+        "log.dirs": node.data_dir,
+        "zookeeper.connect": zk_connect,
+        "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
+        "offsets.topic.replication.factor": "1",
+    }
+    cfg.update({k: str(v) for k, v in (extra or {}).items()})
+    return cfg
+
+
+def legacy_node(tc, zk_connect, broker_id, extra=None, name=None):
+    """A legacy-mode FerryNode (not started). With a FerryTestCase tc the node belongs to the test (stopped and
+    cleaned up by it); with tc None the caller stops it."""
+    name = name or "broker%d" % broker_id
+    if tc is not None:
+        n = tc.node(name=name, node_id=broker_id, base_config=False, mode="config", auto_format=False)
+    else:
+        n = FerryNode(name=name, node_id=broker_id, base_config=False, mode="config", auto_format=False)
+    n.config.update(legacy_config(n, zk_connect, broker_id, extra))
+    return n
+
+
+# ---- strict readers of Kafka 3.7's znodes -------------------------------------------------------------------
+
+def _expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_broker_json(raw, broker_id=None):
+    """/brokers/ids/<id> version 5 exactly as Kafka 3.7 writes it: returns the parsed dict."""
+    d = json.loads(raw.decode("utf-8"))
+    keys = {"features", "listener_security_protocol_map", "endpoints", "jmx_port", "port", "host", "version",
+            "timestamp"}
+    _expect(keys <= set(d) <= keys | {"rack"}, "broker znode keys %s" % sorted(d))
+    _expect(d["version"] == 5 and _is_int(d["version"]), "version %r" % (d["version"],))
+    _expect(isinstance(d["features"], dict), "features %r" % (d["features"],))
+    _expect(isinstance(d["timestamp"], str) and d["timestamp"].isdigit(), "timestamp must be a digit string")
+    _expect(_is_int(d["jmx_port"]) and d["jmx_port"] == -1, "jmx_port %r" % (d["jmx_port"],))
+    pm = d["listener_security_protocol_map"]
+    _expect(isinstance(pm, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in pm.items()),
+            "listener_security_protocol_map %r" % (pm,))
+    eps = d["endpoints"]
+    _expect(isinstance(eps, list) and eps and all(isinstance(e, str) and "://" in e for e in eps),
+            "endpoints %r" % (eps,))
+    for e in eps:
+        _expect(e.split("://", 1)[0] in pm, "endpoint %s has no protocol map entry" % e)
+    plaintext = [e for e in eps if pm.get(e.split("://", 1)[0]) == "PLAINTEXT"]
+    if plaintext:
+        host, port = plaintext[0].split("://", 1)[1].rsplit(":", 1)
+        _expect(d["host"] == host.strip("[]") and d["port"] == int(port) and _is_int(d["port"]),
+                "host/port %r/%r do not copy the first PLAINTEXT endpoint %s" % (d["host"], d["port"], plaintext[0]))
+    else:
+        _expect(d["host"] is None and d["port"] == -1, "host/port without a PLAINTEXT endpoint")
+    if "rack" in d:
+        _expect(isinstance(d["rack"], str), "rack %r" % (d["rack"],))
+    return d
+
+
+def check_controller_json(raw):
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "brokerid", "timestamp", "kraftControllerEpoch"}, "controller keys %s" % sorted(d))
+    _expect(d["version"] == 2 and _is_int(d["brokerid"]), "controller %r" % (d,))
+    _expect(isinstance(d["timestamp"], str) and d["timestamp"].isdigit(), "timestamp must be a digit string")
+    _expect(d["kraftControllerEpoch"] == -1, "a ZooKeeper-mode controller writes kraftControllerEpoch -1")
+    return d
+
+
+def check_cluster_id_json(raw):
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "id"} and d["version"] == "1", "cluster id %r" % (d,))
+    _expect(isinstance(d["id"], str) and len(d["id"]) == 22, "cluster id %r" % (d["id"],))
+    return d["id"]
+
+
+def controller_epoch(client):
+    """(epoch, zkVersion, mzxid) of /controller_epoch: a bare ASCII integer."""
+    data, st = client.get("/controller_epoch")
+    text = data.decode("ascii")
+    _expect(text.isdigit(), "/controller_epoch %r is not a bare integer" % text)
+    return int(text), st.version, st.mzxid
+
+
+def controller(client):
+    """(broker id, Stat) of /controller, or (None, None)."""
+    if not client.exists("/controller"):
+        return None, None
+    try:
+        data, st = client.get("/controller")
+    except Exception:  # noqa: BLE001 - gone in between
+        return None, None
+    return check_controller_json(data)["brokerid"], st
+
+
+def live_broker_ids(client):
+    return sorted(int(c) for c in client.get_children("/brokers/ids"))
+
+
+def wait_until(pred, timeout=90.0, what="condition"):
+    return ferrytest.wait_until(pred, timeout=timeout, what=what)
+
+
+def metadata(node, version=1):
+    with node.conn(timeout=10) as c:
+        return c.metadata([], version=version)
+
+
+def elapsed_since(t0):
+    return time.monotonic() - t0
