@@ -365,18 +365,20 @@ TZ int sim_become(struct sim *s)
     struct sim_ep_store eps[16];
     for (size_t i = 0; i < s->n_brokers; i++)
         sim_fill_broker(&brokers[i], &eps[i], s->brokers[i].id, s->brokers[i].epoch);
-    zkctl_topic_in topics[32];
-    zk_topic_assignment assigns[32];
-    zkctl_state_in states[32][16];
-    zk_partition_state pstates[32][16];
+    zkctl_topic_in topics[16];
+    zk_topic_assignment assigns[16];
+    zkctl_state_in states[16][64];
+    zk_partition_state pstates[16][64];
     const char *dels[32];
     size_t n_topics = 0, n_dels = 0;
     for (size_t i = 0; i < s->n_nodes; i++) {
         const char *p = s->nodes[i].path;
         if (!strncmp(p, "/admin/delete_topics/", 21))
-            dels[n_dels++] = p + 21;
+            if (n_dels < 32)
+                dels[n_dels++] = p + 21;
         if (strncmp(p, "/brokers/topics/", 16) || strchr(p + 16, '/'))
             continue;
+        assert_true(n_topics < 16);
         zkctl_topic_in *t = &topics[n_topics];
         memset(t, 0, sizeof(*t));
         t->name = p + 16;
@@ -388,6 +390,7 @@ TZ int sim_become(struct sim *s)
             struct sim_node *sn = sim_node(s, sp);
             if (!sn)
                 continue;
+            assert_true(t->n_states < 64);
             zkctl_state_in *si = &states[n_topics][t->n_states];
             assert_int_equal(zk_partition_state_decode(sn->data, sn->len, &pstates[n_topics][t->n_states], NULL), 0);
             si->partition = assigns[n_topics].partitions[k].partition;
