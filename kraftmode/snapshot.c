@@ -194,6 +194,37 @@ int snapshot_load_buf(const uint8_t *buf, size_t len, int32_t epoch, int64_t end
     return 0;
 }
 
+/* pread until len bytes, the end of the file (*got tells) or an error (FERRY_EIO). */
+static int pread_all(int fd, uint8_t *buf, size_t len, int64_t pos, size_t *got)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t r = pread(fd, buf + *got, len - *got, (off_t)(pos + (int64_t)*got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return FERRY_EIO;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+/* pwrite everything, or FERRY_EIO. */
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, int64_t pos)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(fd, buf + done, len - done, (off_t)(pos + (int64_t)done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return FERRY_EIO;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
 int snapshot_read_whole(const char *path, uint8_t **buf, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -211,26 +242,21 @@ int snapshot_read_whole(const char *path, uint8_t **buf, size_t *len)
         return FERRY_ENOMEM;
     }
     size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    int rc = pread_all(fd, p, n, 0, &got);
     close(fd);
+    if (rc) {
+        ferry_free(p);
+        return rc;
+    }
     *buf = p;
     *len = got; /* a file that shrank under us reads as truncated */
     return 0;
 }
 
-int snapshot_load_file(const char *dir, struct snapshot_id id, struct md_image *img, struct md_delta *delta, char *err,
-                       size_t errlen)
+/* Reads and loads (or with img NULL validates) the file at path as snapshot id. */
+static int load_path(const char *path, struct snapshot_id id, struct md_image *img, struct md_delta *delta, char *err,
+                     size_t errlen)
 {
-    char *path = path_of(dir, id, NULL);
-    if (!path)
-        return FERRY_ENOMEM;
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = snapshot_read_whole(path, &buf, &len);
@@ -245,6 +271,14 @@ int snapshot_load_file(const char *dir, struct snapshot_id id, struct md_image *
             bad(err, errlen, rc, "%s is not a valid snapshot: %s", path, why);
     }
     ferry_free(buf);
+    return rc;
+}
+
+int snapshot_load_file(const char *dir, struct snapshot_id id, struct md_image *img, struct md_delta *delta, char *err,
+                       size_t errlen)
+{
+    char *path = path_of(dir, id, NULL);
+    int rc = path ? load_path(path, id, img, delta, err, errlen) : FERRY_ENOMEM;
     ferry_free(path);
     return rc;
 }
@@ -268,17 +302,8 @@ int snapshot_write_atomic(const char *tmp, const char *path, const char *dir, co
         LOG_ERROR("kraft", "cannot create %s: %s", tmp, strerror(errno));
         return FERRY_EIO;
     }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    if (done < len || fsync(fd) != 0) {
-        LOG_ERROR("kraft", "cannot write %s: %s", tmp, done < len && errno == 0 ? "short write" : strerror(errno));
+    if (pwrite_all(fd, buf, len, 0) || fsync(fd) != 0) {
+        LOG_ERROR("kraft", "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return FERRY_EIO;
@@ -377,9 +402,10 @@ int snapshot_remove_partial(const char *dir)
     return removed;
 }
 
-int snapshot_set_aside(const char *dir, struct snapshot_id id)
+/* Renames `path` (the snapshot id's file with `suffix`) to the id's first free `.checkpoint.corrupt[.N]`. */
+static int move_aside(const char *dir, struct snapshot_id id, const char *suffix)
 {
-    char *path = path_of(dir, id, NULL);
+    char *path = path_of(dir, id, suffix);
     char *target = path_of(dir, id, SNAPSHOT_CORRUPT_SUFFIX);
     int rc = FERRY_ENOMEM;
     if (!path || !target)
@@ -406,6 +432,8 @@ out:
     return rc;
 }
 
+int snapshot_set_aside(const char *dir, struct snapshot_id id) { return move_aside(dir, id, NULL); }
+
 int snapshot_delete(const char *dir, struct snapshot_id id)
 {
     char *path = path_of(dir, id, NULL);
@@ -418,6 +446,51 @@ int snapshot_delete(const char *dir, struct snapshot_id id)
     } else {
         LOG_INFO("kraft", "deleted the old snapshot %s", path);
     }
+    ferry_free(path);
+    return rc;
+}
+
+int snapshot_part_write(const char *dir, struct snapshot_id id, int64_t position, const uint8_t *buf, size_t len)
+{
+    char *part = path_of(dir, id, SNAPSHOT_PART_SUFFIX);
+    if (!part)
+        return FERRY_ENOMEM;
+    int rc = 0;
+    int fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        LOG_ERROR("kraft", "cannot open %s: %s", part, strerror(errno));
+        rc = FERRY_EIO;
+    } else if (position < 0 || position > st.st_size) {
+        rc = FERRY_ERANGE;
+    }
+    if (!rc && (rc = pwrite_all(fd, buf, len, position)) != 0)
+        LOG_ERROR("kraft", "cannot write %s: %s", part, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    ferry_free(part);
+    return rc;
+}
+
+int snapshot_part_freeze(const char *dir, struct snapshot_id id, char *err, size_t errlen)
+{
+    char *part = path_of(dir, id, SNAPSHOT_PART_SUFFIX);
+    char *path = path_of(dir, id, NULL);
+    int rc = part && path ? load_path(part, id, NULL, NULL, err, errlen) : FERRY_ENOMEM;
+    if (rc == FERRY_ECORRUPT || rc == FERRY_EPARSE || rc == FERRY_EUNSUPPORTED) {
+        LOG_ERROR("kraft", "%s", err);
+        move_aside(dir, id, SNAPSHOT_PART_SUFFIX);
+    }
+    int fd = -1;
+    if (!rc && ((fd = open(part, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) != 0))
+        rc = bad(err, errlen, FERRY_EIO, "cannot fsync %s: %s", part, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (!rc && rename(part, path) != 0)
+        rc = bad(err, errlen, FERRY_EIO, "cannot rename %s to %s: %s", part, path, strerror(errno));
+    if (!rc && (rc = fsync_dir(dir)) != 0)
+        bad(err, errlen, rc, "cannot fsync %s: %s", dir, strerror(errno));
+    ferry_free(part);
     ferry_free(path);
     return rc;
 }
@@ -446,16 +519,7 @@ int snapshot_read_chunk(const char *dir, struct snapshot_id id, int64_t position
         goto out;
     }
     size_t want = (uint64_t)(st.st_size - position) < max ? (size_t)(st.st_size - position) : max;
-    while (*got < want) {
-        ssize_t r = pread(fd, buf + *got, want - *got, (off_t)(position + (int64_t)*got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = FERRY_EIO;
-            break;
-        }
-        *got += (size_t)r;
-    }
+    rc = pread_all(fd, buf, want, position, got);
 out:
     close(fd);
     return rc;

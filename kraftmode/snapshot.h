@@ -106,6 +106,15 @@ int snapshot_set_aside(const char *dir, struct snapshot_id id);
 /* Deletes snapshot `id` (retention of older, valid snapshots). */
 int snapshot_delete(const char *dir, struct snapshot_id id);
 
+/* FetchSnapshot's follower side (the Raft I/O's SNAPSHOT_WRITE / SNAPSHOT_INSTALL actions).
+ * snapshot_part_write writes len bytes at `position` of `<name>.checkpoint.part` (created if absent; no
+ * fsync). position must not be past the file's current size (FERRY_ERANGE). snapshot_part_freeze
+ * validates the whole `.part` as a snapshot `id` (FERRY_ECORRUPT with the reason in err: then it is set
+ * aside as `.checkpoint.corrupt`, never deleted), fsyncs it, renames it to `<name>.checkpoint` and fsyncs
+ * dir. FERRY_ENOTFOUND when there is no .part. Both blocking and thread-safe. */
+int snapshot_part_write(const char *dir, struct snapshot_id id, int64_t position, const uint8_t *buf, size_t len);
+int snapshot_part_freeze(const char *dir, struct snapshot_id id, char *err, size_t errlen);
+
 /* FetchSnapshot's read: up to max bytes of snapshot `id` from byte `position`, into buf (max bytes).
  * *got receives the bytes read, *size the file size. FERRY_ENOTFOUND (no such snapshot), FERRY_ERANGE
  * (position < 0 or > size), FERRY_EIO. Blocking; thread-safe. */
