@@ -455,7 +455,8 @@ static struct fx *alter_fx(void)
     struct AlterPartitionRequest *req = ap_req(f, 1, "a", 0, 0, 0, L(1, 2));
     /* Both partitions shrink. */
     struct AlterPartitionRequest_TopicData *td = &req->Topics[0];
-    struct AlterPartitionRequest_PartitionData *pd = proto_array_new(&f->a, &desc_AlterPartitionRequest_PartitionData, 2);
+    struct AlterPartitionRequest_PartitionData *pd =
+        proto_array_new(&f->a, &desc_AlterPartitionRequest_PartitionData, 2);
     pd[0] = td->Partitions[0];
     pd[1] = td->Partitions[0];
     pd[1].PartitionIndex = 1;

@@ -578,6 +578,110 @@ static void test_register_controller(void **state)
     assert_int_equal(f->recs.n, 0);
 }
 
+/* ---- a cluster's life: every decision against the image the previous ones built ---- */
+
+/* Every partition: ISR a non-empty subset of the replicas; the leader in the ISR and active, or none. */
+static void check_invariants(struct fx *f)
+{
+    size_t nt;
+    struct md_topic *const *topics = md_image_topics_sorted(&f->img, &nt);
+    for (size_t i = 0; i < nt; i++)
+        for (int32_t pid = 0; pid < topics[i]->parts_len; pid++) {
+            const struct md_partition *p = md_topic_partition(topics[i], pid);
+            if (!p)
+                continue;
+            assert_true(p->isr.n > 0);
+            for (int32_t k = 0; k < p->isr.n; k++)
+                assert_true(md_ints_contains(&p->replicas, p->isr.v[k]));
+            if (p->leader != MD_NO_LEADER) {
+                assert_true(md_ints_contains(&p->isr, p->leader));
+                assert_true(md_broker_is_active(md_image_broker(&f->img, p->leader)));
+            }
+        }
+}
+
+static void join(struct fx *f, int32_t id, uint8_t incarnation, int64_t now)
+{
+    assert_int_equal(reg(f, reg_req(f, id, incarnation), now).ErrorCode, KERR_NONE);
+    commit(f);
+    assert_false(beat(f, id, f->off, false, false, now).IsFenced);
+    commit(f);
+    check_invariants(f);
+}
+
+static void test_cluster_life(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(0);
+    snprintf(f->img.cluster_id, sizeof f->img.cluster_id, "%s", CLUSTER);
+    for (int32_t id = 1; id <= 3; id++)
+        join(f, id, (uint8_t)id, 0);
+    /* A topic placed over the three brokers. */
+    INIT(CreateTopicsRequest, ct);
+    ct.Topics = proto_array_new(&f->a, &desc_CreateTopicsRequest_CreatableTopic, 1);
+    ct.Topics_n = 1;
+    ct.Topics[0].Name = proto_str_from("w");
+    ct.Topics[0].NumPartitions = 6;
+    ct.Topics[0].ReplicationFactor = 3;
+    ct.Topics[0].Assignments_n = 0;
+    ct.Topics[0].Configs_n = 0;
+    INIT(CreateTopicsResponse, ctr);
+    assert_int_equal(ctrl_create_topics(&f->img, &f->env, &ct, 5, &f->a, &ctr, &f->recs), 0);
+    assert_int_equal(ctr.Topics[0].ErrorCode, KERR_NONE);
+    commit(f);
+    check_invariants(f);
+    assert_false(ctrl_leaders_imbalanced(&f->img));
+    /* Broker 2 goes silent and is fenced: it leads nothing and is in no ISR. */
+    beat(f, 1, f->off, false, false, 5000);
+    beat(f, 3, f->off, false, false, 5000);
+    int32_t fenced;
+    assert_int_equal(ctrl_fence_stale_broker(&f->img, &f->env, &f->hb, 9001, &fenced, &f->recs), 0);
+    assert_int_equal(fenced, 2);
+    commit(f);
+    check_invariants(f);
+    for (int32_t pid = 0; pid < 6; pid++)
+        assert_false(md_ints_contains(&fx_part(f, "w", pid)->isr, 2));
+    assert_true(ctrl_leaders_imbalanced(&f->img));
+    /* It restarts (a new incarnation), catches up and is unfenced; the leaders add it back to their ISRs. */
+    join(f, 2, 0x22, 9500);
+    for (int32_t pid = 0; pid < 6; pid++) {
+        const struct md_partition *p = fx_part(f, "w", pid);
+        INIT(AlterPartitionRequest, req);
+        req.BrokerId = p->leader;
+        req.BrokerEpoch = md_image_broker(&f->img, p->leader)->epoch;
+        req.Topics = proto_array_new(&f->a, &desc_AlterPartitionRequest_TopicData, 1);
+        req.Topics_n = 1;
+        req.Topics[0].TopicId = md_image_topic(&f->img, "w")->id;
+        req.Topics[0].Partitions = proto_array_new(&f->a, &desc_AlterPartitionRequest_PartitionData, 1);
+        req.Topics[0].Partitions_n = 1;
+        struct AlterPartitionRequest_PartitionData *pd = &req.Topics[0].Partitions[0];
+        pd->PartitionIndex = pid;
+        pd->LeaderEpoch = p->leader_epoch;
+        pd->PartitionEpoch = p->partition_epoch;
+        pd->NewIsrWithEpochs = proto_array_new(&f->a, &desc_AlterPartitionRequest_BrokerState, 3);
+        pd->NewIsrWithEpochs_n = 3;
+        for (int32_t k = 0; k < 3; k++) {
+            int32_t r = p->replicas.v[k];
+            pd->NewIsrWithEpochs[k] = (struct AlterPartitionRequest_BrokerState){r, md_image_broker(&f->img, r)->epoch};
+        }
+        INIT(AlterPartitionResponse, resp);
+        assert_int_equal(ctrl_alter_partition(&f->img, &f->env, &req, 3, &f->a, &resp, &f->recs), 0);
+        assert_int_equal(resp.Topics[0].Partitions[0].ErrorCode, KERR_NONE);
+        assert_int_equal(resp.Topics[0].Partitions[0].Isr_n, 3);
+        commit(f);
+        check_invariants(f);
+    }
+    /* The periodic rebalance gives broker 2 back the partitions it prefers. */
+    bool more;
+    assert_int_equal(ctrl_balance_partition_leaders(&f->img, &f->env, &more, &f->recs), 0);
+    assert_false(more);
+    assert_true(f->recs.n > 0);
+    commit(f);
+    check_invariants(f);
+    assert_false(ctrl_leaders_imbalanced(&f->img));
+    fx_free(f);
+}
+
 /* ---- allocation failures: FERRY_ENOMEM, no record, the tracker as before ---- */
 
 static struct fx *shutdown_fx(void)
@@ -686,6 +790,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_without_leaderships, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unregister_broker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_controller, setup, teardown),
+        cmocka_unit_test(test_cluster_life),
         cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
