@@ -85,6 +85,186 @@ class LegacyCluster(ferrytest.FerryTestCase):
             wait_until(lambda: sorted(b["node_id"] for b in metadata(n)["brokers"]) ==
                        sorted(m.node_id for m in survivors), what="%s sees the dead broker go" % n.name)
 
+    def test_zombie_controller_is_fenced_and_reregisters(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk)
+        c = self.zk_client(zk)
+        ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
+        zombie = [n for n in nodes if n.node_id == ctl][0]
+        old_czxid = c.get("/brokers/ids/%d" % ctl)[1].czxid
+        os.kill(zombie.pid, signal.SIGSTOP)
+        try:
+            new, _ = wait_until(lambda: controller(c)[0] not in (None, ctl) and controller(c),
+                                timeout=SESSION_TIMEOUT_MS / 1000.0 + 60, what="a controller other than the zombie")
+            wait_until(lambda: ctl not in live_broker_ids(c), what="the zombie's registration to expire")
+            epoch, epoch_version, epoch_mzxid = controller_epoch(c)
+            _, ctl_stat = controller(c)
+            # a marker: every znode changed after this zxid is checked below
+            c.create("/zombie-marker", b"")
+            marker = c.get("/zombie-marker")[1].mzxid
+        finally:
+            os.kill(zombie.pid, signal.SIGCONT)
+        wait_until(lambda: "the ZooKeeper session expired" in zombie.log_text(), what="the zombie to resign")
+        wait_until(lambda: ctl in live_broker_ids(c), what="the zombie to register again")
+        data, st = c.get("/brokers/ids/%d" % ctl)
+        check_broker_json(data)
+        self.assertGreater(st.czxid, old_czxid)  # a new broker epoch
+        wait_until(lambda: "lost the controller election" in zombie.log_text() or
+                   "the controller is now %d" % new in zombie.log_text(), what="the zombie to see the new controller")
+        time.sleep(1.0)  # room for a stray write to land before the check (the check itself does not time)
+        self.assertEqual(controller_epoch(c), (epoch, epoch_version, epoch_mzxid))
+        now_id, now_stat = controller(c)
+        self.assertEqual((now_id, now_stat.czxid, now_stat.mzxid), (new, ctl_stat.czxid, ctl_stat.mzxid))
+        changed = []
+
+        def walk(path):
+            for child in c.get_children(path):
+                p = (path.rstrip("/") + "/" + child)
+                if p == "/zookeeper":
+                    continue
+                st = c.exists(p)
+                if st and st.mzxid > marker:
+                    changed.append(p)
+                walk(p)
+        walk("/")
+        self.assertEqual(changed, ["/brokers/ids/%d" % ctl])
+        self.assertEqual(zombie.log_text().count("is the controller: epoch"), 1)  # never elected again
+        for n in nodes:
+            wait_until(lambda: sorted(b["node_id"] for b in metadata(n)["brokers"]) == [1, 2, 3],
+                       what="%s to list the 3 brokers again" % n.name)
+
+    def test_zookeeper_restart_and_outage(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk)
+        c = self.zk_client(zk)
+        wait_until(lambda: live_broker_ids(c) == [1, 2, 3], what="3 registered brokers")
+        c.stop()
+        c.close()
+        zk.restart()
+        c2 = self.zk_client(zk)
+        wait_until(lambda: live_broker_ids(c2) == [1, 2, 3], what="3 brokers after a ZooKeeper restart")
+        wait_until(lambda: all("session 0x" in n.log_text() and "disconnected" in n.log_text() for n in nodes),
+                   what="every broker to notice the restart")
+        # a short outage: ZooKeeper down for 2 s, then back (sessions survive: shorter than their timeout)
+        c2.stop()
+        c2.close()
+        zk.stop()
+        time.sleep(2.0)
+        zk.start()
+        c3 = self.zk_client(zk)
+        wait_until(lambda: live_broker_ids(c3) == [1, 2, 3] and controller(c3)[0] in (1, 2, 3),
+                   what="3 brokers and a controller after an outage")
+        for n in nodes:
+            self.assertAlive(n)
+            md = metadata(n)
+            self.assertEqual(sorted(b["node_id"] for b in md["brokers"]), [1, 2, 3])
+
+    def test_chroot_is_created(self):
+        zk = zkharness.start_for_test(self)
+        connect = zk.chroot("/kafka/prod")
+        nodes = self.start_cluster(zk, ids=(1, 2), connect=connect)
+        c = self.zk_client(zk)
+        self.assertTrue(c.exists("/kafka/prod"))
+        wait_until(lambda: sorted(int(x) for x in c.get_children("/kafka/prod/brokers/ids")) == [1, 2],
+                   what="brokers under the chroot")
+        check_cluster_id_json(c.get("/kafka/prod/cluster/id")[0])
+        self.assertFalse(c.exists("/brokers"))  # nothing outside the chroot
+        self.assertTrue(c.exists("/kafka/prod/controller"))
+        self.assertEqual(len(nodes), 2)
+
+    def test_admin_on_a_non_controller_answers_not_controller(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
+        other = [n for n in nodes if n.node_id != ctl][0]
+        with other.conn() as conn:
+            res = conn.create_topics([("t1", 1, 1, {})])
+        self.assertEqual(res["t1"][0], 41)  # NOT_CONTROLLER
+        self.assertFalse(c.exists("/brokers/topics/t1"))
+
+
+class LegacyStartErrors(ferrytest.FerryTestCase):
+    def fails_with(self, node, *needles):
+        node.spawn()
+        rc = node.wait_exit(timeout=120)
+        text = node.log_text()
+        self.assertIsNotNone(rc, "%s still running" % node.name)
+        self.assertNotEqual(rc, 0)
+        for s in needles:
+            self.assertIn(s, text)
+        return text
+
+    def test_unreachable_zookeeper(self):
+        port = ferrytest.free_port()
+        n = legacy_node(self, "127.0.0.1:%d" % port, 1, extra={"zookeeper.connection.timeout.ms": "2000"})
+        self.fails_with(n, "zookeeper.connect=127.0.0.1:%d" % port, "zookeeper.connection.timeout.ms=2000")
+
+    def test_bad_chroot_and_connect(self):
+        zk = zkharness.start_for_test(self)
+        n = legacy_node(self, zk.connect_string + "/a//b", 1)
+        self.fails_with(n, "zookeeper.connect", "chroot '/a//b'")
+        n2 = legacy_node(self, "127.0.0.1", 2)
+        self.fails_with(n2, "zookeeper.connect", "is not host:port")
+
+    def test_unset_broker_id(self):
+        zk = zkharness.start_for_test(self)
+        n = legacy_node(self, zk.connect_string, 1)
+        del n.config["broker.id"]
+        self.fails_with(n, "broker.id is not set")
+
+    def test_acl_without_credentials_or_with_a_missing_file(self):
+        zk = zkharness.start_for_test(self)
+        n = legacy_node(self, zk.connect_string, 1, extra={"zookeeper.set.acl": "true"})
+        self.fails_with(n, "zookeeper.set.acl", "zookeeper.auth.digest.file")
+        n2 = legacy_node(self, zk.connect_string, 2, extra={"zookeeper.auth.digest.file": "/nonexistent/digest"})
+        self.fails_with(n2, "zookeeper.auth.digest.file /nonexistent/digest")
+
+    def test_cluster_id_mismatch_refused(self):
+        zk = zkharness.start_for_test(self)
+        n = legacy_node(self, zk.connect_string, 1)
+        os.makedirs(n.data_dir, exist_ok=True)
+        with open(os.path.join(n.data_dir, "meta.properties"), "w") as f:
+            f.write("#\nversion=0\nbroker.id=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\n")
+        self.fails_with(n, "InconsistentClusterIdException", "AAAAAAAAAAAAAAAAAAAAAA", "meta.properties")
+
+
+class LegacySecureAcls(ferrytest.FerryTestCase):
+    def test_set_acl_with_digest(self):
+        zk = zkharness.start_for_test(self)
+        n = legacy_node(self, zk.connect_string, 1, extra={"zookeeper.set.acl": "true"})
+        digest = os.path.join(n.dir, "zk-digest")
+        with open(digest, "w") as f:
+            f.write("ferry:secret\n")
+        n.config["zookeeper.auth.digest.file"] = digest
+        n.start()
+        c = zk.client()
+        self.addCleanup(c.close)
+        self.addCleanup(c.stop)
+        wait_until(lambda: live_broker_ids(c) == [1], what="the broker registered")
+        # ZooKeeper shows a digest ACL's hash only to a client with ADMIN on the node: read as the broker
+        ca = zk.client(auth_data=[("digest", "ferry:secret")])
+        self.addCleanup(ca.close)
+        self.addCleanup(ca.stop)
+        acls, _ = ca.get_acls("/brokers/ids/1")
+        got = sorted((a.id.scheme, a.id.id, a.perms) for a in acls)
+        self.assertEqual(got, [("digest", "ferry:" + digest_of("ferry", "secret"), 31), ("world", "anyone", 1)])
+        acls, _ = ca.get_acls("/config/users")
+        self.assertEqual([(a.id.scheme, a.perms) for a in acls], [("digest", 31)])  # no world read
+        acls, _ = ca.get_acls("/consumers")
+        self.assertEqual([(a.id.scheme, a.id.id, a.perms) for a in acls], [("world", "anyone", 31)])
+        # an anonymous client may read but not write
+        from kazoo.exceptions import NoAuthError
+        c.get("/brokers/ids/1")
+        with self.assertRaises(NoAuthError):
+            c.set("/cluster/id", b"x")
+
+
+def digest_of(user, password):
+    import base64
+    import hashlib
+    return base64.b64encode(hashlib.sha1(("%s:%s" % (user, password)).encode()).digest()).decode()
+
 
 if __name__ == "__main__":
     ferrytest.main()
