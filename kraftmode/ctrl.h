@@ -246,6 +246,12 @@ int ctrl_broker_heartbeat(const struct md_image *img, const struct ctrl_env *env
                           const struct BrokerHeartbeatRequest *req, int16_t version, int64_t next_offset,
                           int64_t now_ms, struct BrokerHeartbeatResponse *resp, struct ctrl_records *out);
 
+/* Kafka's processBatchEndOffset for a heartbeat that started a controlled shutdown: the I/O may call it
+ * with the offset its last appended record really got (when it wrapped the records in a metadata
+ * transaction, they moved by one) so that shutdown waits for that offset. No effect on a broker that is
+ * not in controlled shutdown. */
+void ctrl_heartbeats_batch_end(struct ctrl_heartbeats *h, int32_t id, int64_t last_offset);
+
 /* The periodic session check (Kafka's maybeFenceOneStaleBroker): the unfenced broker heard from longest
  * ago, if silent for more than the session timeout, is fenced as above. One broker per call (*fenced_id,
  * -1 when none); call again while it fences. Returns 0 or FERRY_ENOMEM. */

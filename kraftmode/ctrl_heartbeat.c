@@ -118,6 +118,13 @@ bool ctrl_heartbeats_valid_session(const struct ctrl_heartbeats *h, int32_t id, 
     return e && session_valid(h, e, now_ms);
 }
 
+void ctrl_heartbeats_batch_end(struct ctrl_heartbeats *h, int32_t id, int64_t last_offset)
+{
+    struct ctrl_hb_broker *e = hb_find(h, id);
+    if (e && !e->fenced && e->shutdown_offset >= 0)
+        e->shutdown_offset = last_offset;
+}
+
 /* The unfenced broker heard from longest ago (lowest id on ties), or NULL. */
 static struct ctrl_hb_broker *oldest_unfenced(const struct ctrl_heartbeats *h)
 {
