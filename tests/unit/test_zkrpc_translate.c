@@ -15,14 +15,19 @@
 #include "broker/metadata/md_delta.h"
 #include "zkmode/rpc/zkrpc.h"
 
+#include "golden/zkrpc_vectors.inc"
+
 #define ME 1
 #define MY_EPOCH 4096
 #define INTS(...) (int32_t[]){__VA_ARGS__}, (int32_t)(sizeof((int32_t[]){__VA_ARGS__}) / sizeof(int32_t))
 #define NO_INTS NULL, 0
 
-static const proto_uuid ORDERS = {{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01}};
-static const proto_uuid ORDERS2 = {{0x21, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x02}};
-static const proto_uuid PAYMENTS = {{0x31, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x03}};
+static const proto_uuid ORDERS =
+    {{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01}};
+static const proto_uuid ORDERS2 =
+    {{0x21, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x02}};
+static const proto_uuid PAYMENTS =
+    {{0x31, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x03}};
 
 struct fixture {
     struct md_image img;
@@ -527,6 +532,34 @@ static void test_umr_recreated_topic(void **state)
     assert_null(md_image_topic(&f->img, "refunds"));
 }
 
+/* A FULL UpdateMetadata from a KRaft controller (migration) drops the topics it does not list. */
+static void test_umr_full_from_kraft(void **state)
+{
+    struct fixture *f = *state;
+    host_orders(f, 3);
+    struct UpdateMetadataRequest_UpdateMetadataPartitionState pay[] = {
+        {.PartitionIndex = 0, .Leader = 3, .Isr = (int32_t[]){3}, .Isr_n = 1, .Replicas = (int32_t[]){3},
+         .Replicas_n = 1}};
+    struct UpdateMetadataRequest_UpdateMetadataTopicState ts[] = {{proto_str_from("payments"), PAYMENTS, pay, 1}};
+    struct UpdateMetadataRequest req = umr(NULL, 0, ts, 1);
+    req.isKRaftController = true;
+    req.Type = 2;
+    /* without migration enabled on this broker: not a full update */
+    assert_int_equal(zkrpc_update_metadata(&f->b, &f->img, 8, &req, &f->res), 0);
+    assert_int_equal(apply(f), 2);
+    assert_non_null(md_image_topic(&f->img, "orders"));
+    assert_true(f->b.controller_is_kraft);
+    reset(f);
+    f->b.zk_migration_enabled = true;
+    assert_int_equal(zkrpc_update_metadata(&f->b, &f->img, 8, &req, &f->res), 0);
+    assert_int_equal(apply(f), 1);
+    assert_null(md_image_topic(&f->img, "orders"));
+    assert_non_null(md_image_topic(&f->img, "payments"));
+    reset(f);
+    assert_int_equal(zkrpc_update_metadata(&f->b, &f->img, 8, &req, &f->res), 0);
+    assert_int_equal(apply(f), 0);
+}
+
 /* ---- StopReplica ---- */
 
 static struct StopReplicaRequest stop(struct StopReplicaRequest_StopReplicaTopicState *ts, int32_t n)
@@ -628,6 +661,96 @@ static void test_stop_v1_layout(void **state)
     assert_int_equal(part(f, "orders", 1)->leader, 2);
 }
 
+/* ---- from the wire: the golden request bodies, decoded, translated, the responses encoded and read back ---- */
+
+static void *decode_golden(struct proto_arena *a, const char *name, const struct proto_message *m)
+{
+    for (size_t i = 0; i < sizeof zkrpc_goldens / sizeof zkrpc_goldens[0]; i++) {
+        const struct zkrpc_golden *g = &zkrpc_goldens[i];
+        if (strcmp(g->name, name) != 0)
+            continue;
+        void *msg = proto_arena_alloc(a, m->body->size);
+        struct proto_reader r;
+        proto_reader_init(&r, g->bytes, g->len);
+        assert_int_equal(proto_decode(m, g->version, &r, a, msg), 0);
+        return msg;
+    }
+    fail_msg("no golden vector %s", name);
+    return NULL;
+}
+
+/* Encodes the result's response at version and decodes it again into a. */
+static void *round_trip(struct fixture *f, struct proto_arena *a, int16_t version)
+{
+    struct proto_writer w;
+    proto_writer_init(&w);
+    assert_int_equal(proto_encode(f->res.response_m, version, &w, f->res.response), 0);
+    size_t len = w.len;
+    uint8_t *copy = proto_arena_alloc(a, len);
+    memcpy(copy, w.buf, len);
+    proto_writer_free(&w);
+    void *msg = proto_arena_alloc(a, f->res.response_m->body->size);
+    struct proto_reader r;
+    proto_reader_init(&r, copy, len);
+    assert_int_equal(proto_decode(f->res.response_m, version, &r, a, msg), 0);
+    assert_int_equal(proto_reader_left(&r), 0);
+    return msg;
+}
+
+static void test_golden_requests(void **state)
+{
+    struct fixture *f = *state;
+    struct proto_arena a;
+    proto_arena_init(&a);
+    f->b.broker_epoch = 4294967301LL;
+    /* LeaderAndIsr v7: orders 0 and 5 are this broker's (1), payments.eu 2 is not */
+    const struct LeaderAndIsrRequest *lreq = decode_golden(&a, "leader_and_isr_req_v7", &proto_msg_LeaderAndIsrRequest);
+    assert_int_equal(zkrpc_leader_and_isr(&f->b, &f->img, 7, lreq, &f->res), 0);
+    assert_int_equal(apply(f), 3);
+    const struct LeaderAndIsrResponse *lr = round_trip(f, &a, 7);
+    assert_int_equal(lr->ErrorCode, KERR_NONE);
+    assert_int_equal(lr->Topics_n, 2);
+    assert_int_equal(lr->Topics[0].PartitionErrors[0].ErrorCode, KERR_NONE);
+    assert_int_equal(lr->Topics[0].PartitionErrors[1].PartitionIndex, 5);
+    assert_int_equal(lr->Topics[0].PartitionErrors[1].ErrorCode, KERR_NONE);
+    assert_int_equal(lr->Topics[1].PartitionErrors[0].ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    const struct md_partition *p = part(f, "orders", 5);
+    ints_are(&p->adding, INTS(4));
+    ints_are(&p->removing, INTS(1));
+    assert_int_equal(p->leader_recovery_state, 1);
+    assert_int_equal(zkrpc_hosted_leader_epoch(&f->b, "orders", 0), 7);
+    reset(f);
+    /* UpdateMetadata v8: two live brokers, a new ISR for orders-0, a partial deletion (kept) */
+    f->b.broker_epoch = 4294967302LL;
+    const struct UpdateMetadataRequest *ureq = decode_golden(&a, "update_metadata_req_v8",
+                                                             &proto_msg_UpdateMetadataRequest);
+    assert_int_equal(zkrpc_update_metadata(&f->b, &f->img, 8, ureq, &f->res), 0);
+    assert_int_equal(apply(f), 3);
+    assert_int_equal(((const struct UpdateMetadataResponse *)round_trip(f, &a, 8))->ErrorCode, KERR_NONE);
+    ints_are(&part(f, "orders", 0)->isr, INTS(1, 2));
+    assert_string_equal(md_image_broker(&f->img, 1)->endpoints[1].name, "SSL_INT");
+    assert_null(md_image_broker(&f->img, 2)->rack);
+    assert_non_null(part(f, "orders", 5));
+    reset(f);
+    /* StopReplica v4: orders-0 moves away from this broker, orders-5 stops without deletion */
+    f->b.broker_epoch = 4294967303LL;
+    const struct StopReplicaRequest *sreq = decode_golden(&a, "stop_replica_req_v4", &proto_msg_StopReplicaRequest);
+    assert_int_equal(zkrpc_stop_replica(&f->b, &f->img, 4, sreq, &f->res), 0);
+    assert_int_equal(apply(f), 1);
+    const struct StopReplicaResponse *sr = round_trip(f, &a, 4);
+    assert_int_equal(sr->ErrorCode, KERR_NONE);
+    assert_int_equal(sr->PartitionErrors_n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sr->PartitionErrors[i].ErrorCode, KERR_NONE);
+    assert_true(proto_str_eq(sr->PartitionErrors[2].TopicName, "payments.eu"));
+    ints_are(&part(f, "orders", 0)->replicas, INTS(2, 3));
+    ints_are(&part(f, "orders", 0)->isr, INTS(2));
+    assert_int_equal(part(f, "orders", 0)->leader, MD_NO_LEADER);
+    assert_int_equal(f->res.nstops, 3);
+    assert_false(f->res.stops[1].del);
+    proto_arena_free(&a);
+}
+
 /* ---- allocation failures: FERRY_ENOMEM, an empty result, the broker unchanged; eventually success ---- */
 
 static void test_alloc_failures(void **state)
@@ -685,9 +808,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_umr_v2_and_invalid_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_umr_partitions_and_deletion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_umr_recreated_topic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_umr_full_from_kraft, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_topic_deletion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_replica_moved_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_v1_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_golden_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests_name("zkrpc_translate", tests, NULL, NULL);

@@ -48,6 +48,8 @@ struct zkrpc_broker {
     int32_t controller_epoch; /* highest seen; 0 at start (Kafka's InitialControllerEpoch) */
     int32_t controller_id;    /* from the last accepted UpdateMetadata; -1 before */
     bool controller_is_kraft; /* that UpdateMetadata came from a KRaft controller (migration) */
+    bool zk_migration_enabled; /* zookeeper.metadata.migration.enable: a FULL UpdateMetadata from a KRaft
+                                * controller then deletes the topics it does not list (KAFKA-16180) */
     struct zkrpc_hosted *hosted; /* sorted by (topic, partition) */
     size_t nhosted, hosted_cap;
 };

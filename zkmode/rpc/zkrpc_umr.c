@@ -6,7 +6,9 @@
  *  - a partition state that differs from the image (leader, leader epoch, ISR, replicas, partition epoch
  *    = ZkVersion) gets a PartitionRecord (and its topic a TopicRecord when new to the image);
  *  - leader -2 marks a partition deleted: when every partition of a topic is, a RemoveTopicRecord. The
- *    image cannot drop single partitions, so a deletion of only some is logged and left out. */
+ *    image cannot drop single partitions, so a deletion of only some is logged and left out;
+ *  - a FULL request (v8+, Type 2) from a KRaft controller to a broker with migration enabled first removes
+ *    the topics whose id it does not list (ZkMetadataCache.transformKRaftControllerFullMetadataRequest). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +237,41 @@ static int deletions(struct zr_view *v, struct zr_part *dels, size_t n)
     return 0;
 }
 
+#define UMR_TYPE_FULL 2
+
+static int cmp_uuid(const void *a, const void *b) { return memcmp(a, b, sizeof(proto_uuid)); }
+
+/* A FULL request from a KRaft controller lists every topic: the others were deleted meanwhile. */
+static int unlisted_topics(struct zr_view *v, const struct UpdateMetadataRequest *req)
+{
+    size_t n = req->TopicStates_n > 0 ? (size_t)req->TopicStates_n : 0;
+    proto_uuid *listed = zr_array(v->out, n, sizeof *listed);
+    if (!listed)
+        return FERRY_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        listed[i] = req->TopicStates[i].TopicId;
+    qsort(listed, n, sizeof *listed, cmp_uuid);
+    size_t pos = 0;
+    const void *key;
+    size_t klen;
+    void *val;
+    while (md_map_next(&v->img->topics_by_id, &pos, &key, &klen, &val)) {
+        const struct md_topic *t = val;
+        if (bsearch(&t->id, listed, n, sizeof *listed, cmp_uuid))
+            continue;
+        bool oom = false;
+        struct zr_topic *zt = zr_topic_by_id(v, t->id, &oom);
+        if (oom)
+            return FERRY_ENOMEM;
+        if (zt) {
+            LOG_INFO("zkrpc", "topic %s is not in a full UpdateMetadata from the KRaft controller: removed", t->name);
+            if (zr_topic_remove(v, zt))
+                return FERRY_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int zkrpc_update_metadata(struct zkrpc_broker *b, const struct md_image *img, int16_t version,
                           const struct UpdateMetadataRequest *req, struct zkrpc_result *out)
 {
@@ -271,6 +308,9 @@ int zkrpc_update_metadata(struct zkrpc_broker *b, const struct md_image *img, in
         goto nomem;
     struct zr_view v;
     zr_view_init(&v, img, out);
+    if (req->isKRaftController && req->Type == UMR_TYPE_FULL && version >= 8 && b->zk_migration_enabled &&
+        unlisted_topics(&v, req))
+        goto nomem;
     for (size_t i = 0; i < n; i++) {
         const struct zr_part *p = &parts[i];
         if (state(p)->PartitionIndex < 0 || state(p)->PartitionIndex > ZR_MAX_PARTITION_ID || p->topic.len <= 0) {
