@@ -14,6 +14,9 @@
 
 struct broker;
 
+/* OffsetForLeaderEpoch (not yet in api_support.h's enum). */
+#define API_KEY_OFFSET_FOR_LEADER_EPOCH 23
+
 /* What a listener serves: the broker's client APIs, or the controller's. */
 struct api_listener {
     struct broker *broker;
@@ -36,6 +39,7 @@ void api_handle_find_coordinator(struct broker *b, struct net_request *req);
 void api_handle_produce(struct broker *b, struct net_request *req);
 void api_handle_fetch(struct broker *b, struct net_request *req);
 void api_handle_list_offsets(struct broker *b, struct net_request *req);
+void api_handle_offset_for_leader_epoch(struct broker *b, struct net_request *req);
 void api_handle_create_topics(struct broker *b, struct net_request *req);
 void api_handle_delete_topics(struct broker *b, struct net_request *req);
 void api_handle_create_partitions(struct broker *b, struct net_request *req);

@@ -12,9 +12,16 @@
 #include "broker/common/ferry_log.h"
 #include "broker/group/group_service.h"
 #include "kraftmode/kraft_source.h"
+#include "replication.h"
 #include "zkmode/zk_source.h"
 
 const struct md_image *broker_image(const struct broker *b) { return b->meta.ops->image(b->meta.impl); }
+
+int16_t broker_not_hosted_error(const struct broker *b, proto_str topic, int32_t partition)
+{
+    const struct md_topic *t = md_image_topic_n(broker_image(b), topic.p, topic.len > 0 ? (size_t)topic.len : 0);
+    return t && md_topic_partition(t, partition) ? KERR_NOT_LEADER_OR_FOLLOWER : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
 
 void broker_topic_config(const struct broker *b, const char *topic, struct topic_config *out)
 {
@@ -51,14 +58,16 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
             const struct md_partition *mp = md_topic_partition(t, tc->partitions[k]);
             if (!mp || !hosts_replica(b, mp))
                 continue;
-            int rc = rp_partition_open(b->partitions, t->name, mp->id, t->id, &config, mp->leader_epoch, NULL);
+            struct rp_partition *p;
+            int rc = rp_partition_open(b->partitions, t->name, mp->id, t->id, &config, mp->leader_epoch, &p);
             if (rc)
                 LOG_ERROR("broker", "cannot host %s-%d: %s", t->name, mp->id, ferry_strerror(rc));
-            else if (strcmp(t->name, "__consumer_offsets") == 0) /* the group coordinator loads it */
-                group_service_hosted(b->groups, mp->id,
-                                     rp_partition_get(b->partitions, proto_str_from(t->name), mp->id)->log);
+            else /* leader or follower, as the image says (groups follow __consumer_offsets leadership) */
+                api_repl_partition(b, t, mp, p);
         }
     }
+    if (d->nbrokers > 0)
+        api_repl_brokers_changed(b);
     for (int32_t i = 0; i < d->nconfigs; i++) {
         if (d->configs[i].type != MD_RESOURCE_TOPIC || !md_image_topic(img, d->configs[i].name))
             continue;
@@ -103,6 +112,8 @@ static int start_listeners(struct broker *b, char *err, size_t errlen)
 
 static int start_metadata_source(struct broker *b, bool format_if_missing, char *err, size_t errlen)
 {
+    if (b->meta.ops)
+        return 0; /* given by the caller */
     if (b->cfg->mode == FERRY_MODE_LEGACY)
         return zk_source_start(b->loop, b->cfg, &b->meta, err, errlen);
     struct kraft_node *node;
@@ -112,10 +123,12 @@ static int start_metadata_source(struct broker *b, bool format_if_missing, char 
     return rc;
 }
 
-int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
-                 char *err, size_t errlen)
+static int start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
+                 const struct md_source *source, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
+    if (source)
+        b->meta = *source;
     b->loop = loop;
     b->cfg = cfg;
     b->node_id = cfg->node_id;
@@ -133,6 +146,11 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     rc = group_service_new(loop, cfg, &sink, &gio, &b->groups);
     if (rc) {
         snprintf(err, errlen, "cannot start the group coordinator: %s", ferry_strerror(rc));
+        return rc;
+    }
+    rc = api_repl_start(b);
+    if (rc) {
+        snprintf(err, errlen, "cannot start replication: %s", ferry_strerror(rc));
         return rc;
     }
     b->meta.ops->set_publisher(b->meta.impl, publish, b);
@@ -160,8 +178,21 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     return 0;
 }
 
+int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
+                 char *err, size_t errlen)
+{
+    return start(b, loop, cfg, format_if_missing, NULL, err, errlen);
+}
+
+int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg,
+                             const struct md_source *source, char *err, size_t errlen)
+{
+    return start(b, loop, cfg, false, source, err, errlen);
+}
+
 void broker_stop(struct broker *b)
 {
+    api_repl_stop(b);
     if (b->net)
         net_server_close(b->net);
     b->net = NULL;

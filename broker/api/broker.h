@@ -21,6 +21,7 @@
 
 struct produce_ctx;
 struct group_service;
+struct repl_fetchers;
 
 struct broker {
     uv_loop_t *loop;
@@ -38,6 +39,10 @@ struct broker {
     /* Produce requests in arrival order while some wait for record checks in a worker: appends happen
      * strictly in this order (produce.c). */
     struct produce_ctx *produce_head, *produce_tail;
+    /* replication (replication.h): the ISR timer of led partitions and the follower fetchers */
+    uv_timer_t isr_timer;
+    bool isr_timer_started;
+    struct repl_fetchers *fetchers;
 };
 
 /* Starts the node: storage check (formatting the no-config default node on first start), metadata
@@ -45,12 +50,19 @@ struct broker {
  * Returns 0 or a negative FERRY_E* with a message in err. */
 int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
                  char *err, size_t errlen);
+/* The same with a metadata source the caller built (tests serving one image to several brokers; a mode's
+ * own wiring). The broker takes the source and stops it in broker_stop. */
+int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg,
+                             const struct md_source *source, char *err, size_t errlen);
 /* Clean shutdown: stops listening, flushes and closes every log and the metadata log. Run the loop
  * afterwards until it has no more handles. */
 void broker_stop(struct broker *b);
 
 /* The metadata image the data plane reads. */
 const struct md_image *broker_image(const struct broker *b);
+/* The error for a partition this broker does not host: NOT_LEADER_OR_FOLLOWER when the image knows the
+ * partition (the client should refresh its metadata), else UNKNOWN_TOPIC_OR_PARTITION. */
+int16_t broker_not_hosted_error(const struct broker *b, proto_str topic, int32_t partition);
 /* A topic's effective configuration: broker defaults with the image's topic overrides applied. */
 void broker_topic_config(const struct broker *b, const char *topic, struct topic_config *out);
 

@@ -47,6 +47,7 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_PRODUCE: api_handle_produce(b, req); break;
     case API_FETCH: api_handle_fetch(b, req); break;
     case API_LIST_OFFSETS: api_handle_list_offsets(b, req); break;
+    case API_KEY_OFFSET_FOR_LEADER_EPOCH: api_handle_offset_for_leader_epoch(b, req); break;
     case API_METADATA: api_handle_metadata(b, req); break;
     case API_FIND_COORDINATOR: api_handle_find_coordinator(b, req); break;
     case API_CREATE_TOPICS: api_handle_create_topics(b, req); break;

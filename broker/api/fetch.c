@@ -1,4 +1,8 @@
-/* fetch: Fetch v0-v11 for consumers. Reads whole batches up to the high watermark, honouring max_bytes
+/* fetch: Fetch v0-v11 for consumers and follower replicas. Only the partition's leader answers (else
+ * NOT_LEADER_OR_FOLLOWER), after the CurrentLeaderEpoch check (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+ * A consumer (ReplicaId < 0) reads whole batches up to the high watermark, never past it; a follower
+ * (ReplicaId >= 0, one of the partition's replicas) reads up to the log end, and its fetch offset is its
+ * log end offset for the leader's replication state (leader_state.h: high watermark, ISR). Honouring max_bytes
  * (v3+), each partition's partition_max_bytes and KIP-74 (the first batch of the first partition with
  * data is returned whole). When less than min_bytes is available the request parks (long poll) until an
  * append brings enough data or max_wait_ms passes. Every requested partition is answered, records are
@@ -10,6 +14,7 @@
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "replication.h"
 
 struct fetch_wait {
     struct rp_watcher watcher;
@@ -20,10 +25,19 @@ struct fetch_wait {
     bool timer_started;
 };
 
-/* Reads every partition into a new response; returns the number of record bytes gathered. */
-static size_t fetch_read(struct broker *b, struct net_request *req, const struct FetchRequest *body,
-                         struct FetchResponse **out)
+static int32_t replica_id(const struct net_request *req, const struct FetchRequest *body)
 {
+    return req->hdr.api_version >= 15 ? body->ReplicaState.ReplicaId : body->ReplicaId;
+}
+
+/* Reads every partition into a new response; returns the number of record bytes gathered and sets
+ * *errors when a partition got an error. `first`: the request's first read (a follower's fetch offset is
+ * recorded then, not again when a parked fetch re-reads). */
+static size_t fetch_read(struct broker *b, struct net_request *req, const struct FetchRequest *body, bool first,
+                         struct FetchResponse **out, bool *errors)
+{
+    *errors = false;
+    int32_t replica = replica_id(req, body);
     int16_t version = req->hdr.api_version;
     struct FetchResponse *resp = api_new_response(req, &proto_msg_FetchResponse);
     *out = resp;
@@ -62,28 +76,49 @@ static size_t fetch_read(struct broker *b, struct net_request *req, const struct
             pd->Records = (proto_bytes){(const uint8_t *)"", 0};
             struct rp_partition *p = rp_partition_get(b->partitions, ft->Topic, fp->Partition);
             if (!p) {
-                pd->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                pd->ErrorCode = broker_not_hosted_error(b, ft->Topic, fp->Partition);
+                *errors = true;
                 continue;
             }
             if (version >= 9 && fp->CurrentLeaderEpoch >= 0 && fp->CurrentLeaderEpoch != p->leader_epoch) {
                 pd->ErrorCode = fp->CurrentLeaderEpoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH
                                                                          : KERR_UNKNOWN_LEADER_EPOCH;
+                *errors = true;
                 continue;
+            }
+            if (!p->is_leader) {
+                pd->ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER;
+                *errors = true;
+                continue;
+            }
+            int64_t end = plog_log_end_offset(p->log);
+            pd->LogStartOffset = plog_log_start_offset(p->log);
+            /* followers read to the log end, consumers to the high watermark */
+            int64_t limit = replica >= 0 ? end : p->high_watermark;
+            if (fp->FetchOffset < pd->LogStartOffset || fp->FetchOffset > limit) {
+                pd->HighWatermark = p->high_watermark;
+                pd->LastStableOffset = p->high_watermark;
+                pd->ErrorCode = KERR_OFFSET_OUT_OF_RANGE;
+                *errors = true;
+                continue;
+            }
+            if (replica >= 0 && first) {
+                if (!rp_partition_follower_fetched(b->partitions, p, replica, fp->FetchOffset)) {
+                    pd->ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER; /* not a replica of the partition */
+                    *errors = true;
+                    continue;
+                }
+                api_repl_isr_check(b, p); /* a follower that caught up may join the ISR */
             }
             pd->HighWatermark = p->high_watermark;
             pd->LastStableOffset = p->high_watermark;
-            pd->LogStartOffset = plog_log_start_offset(p->log);
-            if (fp->FetchOffset < pd->LogStartOffset || fp->FetchOffset > p->high_watermark) {
-                pd->ErrorCode = KERR_OFFSET_OUT_OF_RANGE;
-                continue;
-            }
-            if (fp->FetchOffset == p->high_watermark || response_left <= 0)
+            if (fp->FetchOffset == limit || response_left <= 0)
                 continue;
             size_t max = (size_t)(fp->PartitionMaxBytes > 0 ? fp->PartitionMaxBytes : 0);
             if ((int64_t)max > response_left)
                 max = (size_t)response_left;
             struct plog_read_result rr;
-            int rc = plog_read(p->log, fp->FetchOffset, max, total == 0, p->high_watermark, &rr);
+            int rc = plog_read(p->log, fp->FetchOffset, max, total == 0, replica >= 0 ? -1 : p->high_watermark, &rr);
             if (rc == FERRY_ERANGE) {
                 pd->ErrorCode = KERR_OFFSET_OUT_OF_RANGE;
                 continue;
@@ -123,7 +158,8 @@ static void wait_finish(struct fetch_wait *w)
 {
     rp_unwatch(w->broker->partitions, &w->watcher);
     struct FetchResponse *resp;
-    fetch_read(w->broker, w->req, &w->body, &resp);
+    bool errors;
+    fetch_read(w->broker, w->req, &w->body, false, &resp, &errors);
     fetch_respond(w, resp);
     uv_timer_stop(&w->timer);
     uv_close((uv_handle_t *)&w->timer, wait_timer_closed);
@@ -156,8 +192,9 @@ static void wait_notify(struct rp_watcher *watcher, struct rp_partition *p)
     /* Re-read to see whether min_bytes is reached now (page-cache reads; with the default min_bytes of 1
      * the first append to a wanted partition completes the fetch). */
     struct FetchResponse *resp;
-    size_t bytes = fetch_read(w->broker, w->req, &w->body, &resp);
-    if (resp && bytes >= (size_t)(w->body.MinBytes > 0 ? w->body.MinBytes : 1)) {
+    bool errors; /* e.g. leadership moved away: answer now, as Kafka's DelayedFetch does */
+    size_t bytes = fetch_read(w->broker, w->req, &w->body, false, &resp, &errors);
+    if (resp && (errors || bytes >= (size_t)(w->body.MinBytes > 0 ? w->body.MinBytes : 1))) {
         rp_unwatch(w->broker->partitions, &w->watcher);
         fetch_respond(w, resp);
         uv_timer_stop(&w->timer);
@@ -188,13 +225,8 @@ void api_handle_fetch(struct broker *b, struct net_request *req)
     w->broker = b;
     w->req = req;
     struct FetchResponse *resp;
-    size_t bytes = fetch_read(b, req, &w->body, &resp);
-    bool has_error = false;
-    if (resp)
-        for (int32_t t = 0; t < resp->Responses_n && !has_error; t++)
-            for (int32_t i = 0; i < resp->Responses[t].Partitions_n; i++)
-                if (resp->Responses[t].Partitions[i].ErrorCode != KERR_NONE)
-                    has_error = true;
+    bool has_error;
+    size_t bytes = fetch_read(b, req, &w->body, true, &resp, &has_error);
     if (!resp || has_error || w->body.MaxWaitMs <= 0 || bytes >= (size_t)(w->body.MinBytes > 0 ? w->body.MinBytes : 1) ||
         w->body.Topics_n <= 0) {
         fetch_respond(w, resp);

@@ -1,4 +1,5 @@
-/* list_offsets: ListOffsets v0-v2: earliest (-2), latest (-1, the high watermark) and by timestamp
+/* list_offsets: ListOffsets v0-v2, answered by the partition's leader only (else NOT_LEADER_OR_FOLLOWER):
+ * earliest (-2), latest (-1, the high watermark) and by timestamp
  * (the first offset whose timestamp is at or after it; -1/-1 when there is none, as Kafka). v0 answers
  * with the old-style offsets array holding that one offset. */
 #include "broker.h"
@@ -12,7 +13,11 @@ static void lookup(struct broker *b, proto_str topic, const struct ListOffsetsRe
     pr->Offset = -1;
     struct rp_partition *p = rp_partition_get(b->partitions, topic, rq->PartitionIndex);
     if (!p) {
-        pr->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        pr->ErrorCode = broker_not_hosted_error(b, topic, rq->PartitionIndex);
+        return;
+    }
+    if (!p->is_leader) {
+        pr->ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER;
         return;
     }
     pr->LeaderEpoch = p->leader_epoch;

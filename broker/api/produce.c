@@ -1,8 +1,13 @@
 /* produce: Produce v0-v7. Each partition's records are validated batch by batch (magic 2, framing,
  * CRC-32C, size against max.message.bytes) and appended as received; offsets are assigned by the log.
- * acks=0 gets no response; acks=1/-1 are answered once the append is done and, when the partition's
- * flush policy asks for it, once it is fsynced (off the loop). On one node acks=all equals acks=1: the
- * ISR is the leader alone. Magic 0/1 message sets (Produce v0-v2) are refused with
+ * Only the partition's leader appends (else NOT_LEADER_OR_FOLLOWER). acks=0 gets no response; acks=1 is
+ * answered once the append is done and, when the partition's flush policy asks for it, once it is fsynced
+ * (off the loop). acks=all (-1), as Kafka: an ISR smaller than min.insync.replicas refuses the append
+ * (NOT_ENOUGH_REPLICAS); after the append the request waits (a purgatory woken by high-watermark moves)
+ * until the high watermark covers its batches, then answers NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND if
+ * the ISR shrank below min.insync.replicas meanwhile; NOT_LEADER_OR_FOLLOWER if leadership moved; at the
+ * request's timeout REQUEST_TIMED_OUT. With the leader alone in the ISR the high watermark is the log end,
+ * so acks=all answers at once. Magic 0/1 message sets (Produce v0-v2) are refused with
  * UNSUPPORTED_FOR_MESSAGE_FORMAT: Ferry stores record batches v2 only.
  *
  * Every record is checked as Kafka's LogValidator does. For uncompressed batches that walk is cheap and
@@ -11,6 +16,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/proto/record_batch.h"
@@ -26,6 +32,8 @@ struct produce_ctx {
     int32_t nchecks;
     int pending_flushes;
     bool acks_zero;
+    /* acks=all: per partition in request order, the offset the high watermark must reach (-1: none) */
+    int64_t *required;
     bool checked;             /* the worker's record checks are done (or none were needed) */
     struct produce_ctx *next; /* in the broker's arrival-order queue */
 };
@@ -137,12 +145,108 @@ static int16_t validate_records(proto_bytes records, const struct rp_partition *
     return KERR_NONE;
 }
 
+/* ---- acks=all: waiting for the high watermark (Kafka's DelayedProduce) ---- */
+
+struct produce_wait {
+    struct rp_watcher watcher;
+    uv_timer_t timer;
+    struct produce_ctx *ctx; /* NULL once answered */
+};
+
+static void produce_wait_closed(uv_handle_t *h) { ferry_free(h->data); }
+
+/* Walks the partitions still waiting: answered ones get their final error. Returns true when none waits. */
+static bool acks_check(struct produce_ctx *ctx, bool timed_out)
+{
+    struct broker *b = ctx->broker;
+    bool done = true;
+    int32_t k = 0;
+    for (int32_t t = 0; t < ctx->resp->Responses_n; t++) {
+        struct ProduceResponse_TopicProduceResponse *tr = &ctx->resp->Responses[t];
+        for (int32_t i = 0; i < tr->PartitionResponses_n; i++, k++) {
+            if (ctx->required[k] < 0)
+                continue;
+            struct ProduceResponse_PartitionProduceResponse *pr = &tr->PartitionResponses[i];
+            struct rp_partition *p = rp_partition_get(b->partitions, tr->Name, pr->Index);
+            if (!p || !p->is_leader) {
+                pr->ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER;
+            } else if (rp_leader_reached(&p->repl, ctx->required[k])) {
+                /* checkEnoughReplicasReachOffset */
+                if (p->repl.nisr < p->config.min_insync_replicas)
+                    pr->ErrorCode = KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+            } else if (timed_out) {
+                pr->ErrorCode = KERR_REQUEST_TIMED_OUT;
+            } else {
+                done = false;
+                continue;
+            }
+            ctx->required[k] = -1;
+        }
+    }
+    return done;
+}
+
+static void produce_wait_end(struct produce_wait *w)
+{
+    struct produce_ctx *ctx = w->ctx;
+    w->ctx = NULL;
+    rp_unwatch(ctx->broker->partitions, &w->watcher);
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, produce_wait_closed);
+    net_respond(ctx->req, &proto_msg_ProduceResponse, ctx->resp);
+}
+
+static void produce_wait_notify(struct rp_watcher *watcher, struct rp_partition *p)
+{
+    struct produce_wait *w = (struct produce_wait *)watcher;
+    if (acks_check(w->ctx, false))
+        produce_wait_end(w);
+}
+
+static void produce_wait_timeout(uv_timer_t *t)
+{
+    struct produce_wait *w = t->data;
+    acks_check(w->ctx, true);
+    produce_wait_end(w);
+}
+
+static void produce_wait_cancel(struct rp_watcher *watcher)
+{
+    struct produce_wait *w = (struct produce_wait *)watcher;
+    struct produce_ctx *ctx = w->ctx;
+    w->ctx = NULL;
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, produce_wait_closed);
+    net_close_for(ctx->req, "broker shutting down");
+}
+
+/* Answers now, or parks the request until the high watermark covers its appends. */
+static void produce_answer(struct produce_ctx *ctx)
+{
+    if (!ctx->required || acks_check(ctx, false)) {
+        net_respond(ctx->req, &proto_msg_ProduceResponse, ctx->resp);
+        return;
+    }
+    struct produce_wait *w = ferry_calloc(1, sizeof *w);
+    if (!w) {
+        net_close_for(ctx->req, "out of memory");
+        return;
+    }
+    w->ctx = ctx;
+    uv_timer_init(ctx->broker->loop, &w->timer);
+    w->timer.data = w;
+    w->watcher.notify = produce_wait_notify;
+    w->watcher.cancel = produce_wait_cancel;
+    rp_watch(ctx->broker->partitions, &w->watcher);
+    uv_timer_start(&w->timer, produce_wait_timeout, (uint64_t)(ctx->body.TimeoutMs > 0 ? ctx->body.TimeoutMs : 0), 0);
+}
+
 static void produce_finish(struct produce_ctx *ctx)
 {
     if (ctx->acks_zero)
         net_respond_none(ctx->req);
     else
-        net_respond(ctx->req, &proto_msg_ProduceResponse, ctx->resp);
+        produce_answer(ctx);
 }
 
 static void flush_done(void *arg, int rc)
@@ -187,6 +291,16 @@ static void produce_apply(struct produce_ctx *ctx)
         return;
     }
     int nflush = 0;
+    bool acks_all = body->Acks == -1;
+    if (acks_all) {
+        ctx->required = proto_arena_alloc(&req->arena, sizeof *ctx->required * (size_t)(ctx->nchecks + 1));
+        if (!ctx->required) {
+            net_close_for(req, "out of memory");
+            return;
+        }
+        for (int32_t i = 0; i < ctx->nchecks; i++)
+            ctx->required[i] = -1;
+    }
     for (int32_t t = 0; t < ntopics; t++) {
         const struct ProduceRequest_TopicProduceData *td = &body->TopicData[t];
         struct ProduceResponse_TopicProduceResponse *tr = &resp->Responses[t];
@@ -217,7 +331,11 @@ static void produce_apply(struct produce_ctx *ctx)
                 continue;
             }
             if (!p) {
-                pr->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->ErrorCode = broker_not_hosted_error(b, td->Name, pd->Index);
+                continue;
+            }
+            if (!p->is_leader) {
+                pr->ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
             pr->ErrorCode = validate_records(pd->Records, p, version);
@@ -250,6 +368,12 @@ static void produce_apply(struct produce_ctx *ctx)
                 pr->LogStartOffset = plog_log_start_offset(p->log);
                 continue;
             }
+            if (acks_all && p->repl.nisr < p->config.min_insync_replicas) {
+                pr->ErrorCode = KERR_NOT_ENOUGH_REPLICAS;
+                LOG_INFO("produce", "%s-%d: ISR of %d below min.insync.replicas %d: NOT_ENOUGH_REPLICAS", p->topic,
+                         p->index, p->repl.nisr, p->config.min_insync_replicas);
+                continue;
+            }
             struct plog_append_info info;
             int rc = rp_append(b->partitions, p, (uint8_t *)pd->Records.p, (size_t)pd->Records.len, now, &info);
             if (rc) {
@@ -260,6 +384,8 @@ static void produce_apply(struct produce_ctx *ctx)
             pr->BaseOffset = info.first_offset;
             pr->LogAppendTimeMs = info.log_append_time;
             pr->LogStartOffset = info.log_start_offset;
+            if (acks_all)
+                ctx->required[k - 1] = info.last_offset + 1;
             if (rp_flush_due(b->partitions, p))
                 to_flush[nflush++] = p;
         }

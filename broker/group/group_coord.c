@@ -1497,6 +1497,9 @@ int group_coord_load_group(struct group_coord *gc, proto_str group_id, proto_str
 void group_coord_unload_group(struct group_coord *gc, proto_str group_id)
 {
     struct group *g = find_group(gc, group_id);
-    if (g)
-        remove_group(gc, g);
+    if (!g)
+        return;
+    while (g->members_n > 0) /* parked Join/SyncGroups learn that the coordinator moved */
+        drop_member(gc, g, 0, KERR_NOT_COORDINATOR);
+    remove_group(gc, g);
 }

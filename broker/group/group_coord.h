@@ -246,6 +246,8 @@ int group_coord_load_offset(struct group_coord *gc, proto_str group_id, proto_st
                             const struct group_offset_value *v);
 int group_coord_load_group(struct group_coord *gc, proto_str group_id, proto_str protocol_type,
                            int32_t generation, proto_str protocol_name, int64_t state_timestamp);
+/* Forgets a group (a tombstone while loading, or its partition's leadership moved away); parked requests of
+ * its members are answered NOT_COORDINATOR. */
 void group_coord_unload_group(struct group_coord *gc, proto_str group_id);
 
 /* Java's String.hashCode of a group id (ASCII/UTF-16 for the BMP), and the __consumer_offsets partition

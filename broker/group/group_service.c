@@ -299,6 +299,52 @@ void group_service_hosted(struct group_service *s, int32_t partition, struct plo
     uv_timer_start(&s->loader, on_load_step, 0, 0);
 }
 
+struct unload_list {
+    struct group_service *s;
+    int32_t partition;
+    char **ids;
+    size_t n, cap;
+};
+
+static void collect_group(void *arg, const char *group_id, const char *protocol_type, const char *state)
+{
+    struct unload_list *u = arg;
+    proto_str g = {group_id, (int32_t)strlen(group_id)};
+    if (group_service_partition(u->s, g) != u->partition)
+        return;
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 8;
+        char **ids = ferry_realloc(u->ids, cap * sizeof *ids);
+        if (!ids)
+            return;
+        u->ids = ids;
+        u->cap = cap;
+    }
+    if ((u->ids[u->n] = ferry_strdup(group_id)))
+        u->n++;
+}
+
+void group_service_unhosted(struct group_service *s, int32_t partition)
+{
+    if (!s || partition < 0 || partition >= s->nparts || s->parts[partition].state == PART_NOT_HOSTED)
+        return;
+    struct part *p = &s->parts[partition];
+    p->state = PART_NOT_HOSTED;
+    p->log = NULL;
+    proto_writer_free(&p->keys);
+    proto_writer_init(&p->keys);
+    p->n = 0;
+    struct unload_list u = {.s = s, .partition = partition};
+    group_coord_list(s->coord, collect_group, &u);
+    for (size_t i = 0; i < u.n; i++) {
+        group_coord_unload_group(s->coord, (proto_str){u.ids[i], (int32_t)strlen(u.ids[i])});
+        ferry_free(u.ids[i]);
+    }
+    ferry_free(u.ids);
+    LOG_INFO("group", "__consumer_offsets-%d: no longer led here, %zu group(s) unloaded", partition, u.n);
+    group_service_rearm(s);
+}
+
 bool group_service_loading(const struct group_service *s)
 {
     for (int32_t i = 0; i < s->nparts; i++)

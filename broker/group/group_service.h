@@ -53,6 +53,10 @@ int32_t group_service_partition(const struct group_service *s, proto_str group_i
 /* The broker hosts __consumer_offsets-<partition> (log): load it. */
 void group_service_hosted(struct group_service *s, int32_t partition, struct plog *log);
 
+/* The broker no longer leads __consumer_offsets-<partition>: its groups are unloaded (parked requests get
+ * NOT_COORDINATOR) and the partition answers NOT_COORDINATOR until it is hosted again. */
+void group_service_unhosted(struct group_service *s, int32_t partition);
+
 /* Writes the records collected so far; done(arg, kafka error) once every append finished (at once when
  * there is nothing to write). done may be NULL. */
 typedef void (*group_persist_fn)(void *arg, int16_t err);

@@ -25,6 +25,19 @@
 typedef void (*md_publish_fn)(void *arg, const struct md_image *img, const struct md_delta *delta);
 typedef void (*md_done_fn)(void *arg);
 typedef void (*md_pids_done_fn)(void *arg, int64_t first, int32_t len, int16_t error);
+typedef void (*md_alter_done_fn)(void *arg, int16_t error);
+
+/* One ISR change proposed by a partition's leader: Kafka's AlterPartition for one partition. */
+struct md_alter_partition {
+    int32_t broker_id; /* the leader */
+    int64_t broker_epoch;
+    proto_uuid topic_id;
+    int32_t partition;
+    int32_t leader_epoch;
+    const int32_t *new_isr; /* copied by the source before the call returns */
+    int32_t nisr;
+    int32_t partition_epoch; /* of the state the change is based on */
+};
 
 struct md_source_ops {
     const struct md_image *(*image)(const void *impl);
@@ -51,6 +64,11 @@ struct md_source_ops {
                                   void *arg);
     /* Creates missing topics for Metadata / FindCoordinator (names copied); done may be NULL. */
     void (*auto_create_topics)(void *impl, const char *const *names, size_t n, md_done_fn done, void *arg);
+    /* Proposes an ISR change (AlterPartition). done(arg, error) says whether the controller accepted it
+     * (0) or the Kafka error it answered; the change itself takes effect only when it comes back through
+     * the image (a PartitionChangeRecord), as in Kafka. May be NULL: the source does not support it (its
+     * ISRs never change from the broker's side); callers then propose nothing. */
+    void (*alter_partition)(void *impl, const struct md_alter_partition *req, md_alter_done_fn done, void *arg);
 };
 
 struct md_source {

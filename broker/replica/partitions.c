@@ -214,6 +214,7 @@ err_after_dirs:
 
 static void partition_free(struct rp_partition *p)
 {
+    rp_leader_free(&p->repl);
     prod_state_free(&p->producers);
     ferry_free(p->topic);
     ferry_free(p);
@@ -283,8 +284,7 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
                       const struct topic_config *config, int32_t leader_epoch, struct rp_partition **out)
 {
     struct rp_partition *p = rp_partition_get(m, proto_str_from(topic), index);
-    if (p) {
-        p->leader_epoch = leader_epoch;
+    if (p) { /* the leader epoch of a hosted partition changes through make_leader / make_follower */
         if (out)
             *out = p;
         return 0;
@@ -327,6 +327,8 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
     if (plog_topic_id(p->log, &on_disk) && memcmp(on_disk.b, topic_id.b, 16) != 0)
         LOG_WARN("replica", "%s-%d: partition.metadata holds another topic id than the metadata", topic, index);
     p->high_watermark = plog_log_end_offset(p->log);
+    p->leader_id = -1;
+    rp_leader_init(&p->repl);
     prod_state_init(&p->producers);
     prod_log_load(&p->producers, p->log);
     unsigned b = hash_key(topic, strlen(topic), index);
@@ -369,6 +371,17 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
     }
 }
 
+/* Wakes every watcher about p (after an append or a high-watermark move). */
+static void notify_all(struct rp_manager *m, struct rp_partition *p)
+{
+    struct rp_watcher *w = m->watchers;
+    while (w) {
+        struct rp_watcher *next = w->next; /* notify may unwatch w */
+        w->notify(w, p);
+        w = next;
+    }
+}
+
 int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len, int64_t now_ms,
               struct plog_append_info *info)
 {
@@ -384,13 +397,116 @@ int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, si
         prod_log_snapshot(&p->producers, p->log, end, false);
     if (prod_log_replay(&p->producers, batches, len))
         LOG_ERROR("replica", "%s-%d: out of memory recording producer state", p->topic, p->index);
-    p->high_watermark = plog_log_end_offset(p->log);
-    struct rp_watcher *w = m->watchers;
-    while (w) {
-        struct rp_watcher *next = w->next; /* notify may unwatch w */
-        w->notify(w, p);
-        w = next;
+    if (p->is_leader)
+        rp_leader_update_hw(&p->repl, plog_log_end_offset(p->log), now_ms, m->cfg->replica_lag_time_max_ms);
+    else
+        p->high_watermark = plog_log_end_offset(p->log); /* not led through the image (tools, tests) */
+    if (p->is_leader)
+        p->high_watermark = p->repl.high_watermark;
+    notify_all(m, p);
+    return 0;
+}
+
+int rp_partition_make_leader(struct rp_manager *m, struct rp_partition *p, int32_t self, int32_t leader_epoch,
+                             int32_t partition_epoch, const int32_t *replicas, int32_t nreplicas, const int32_t *isr,
+                             int32_t nisr)
+{
+    int64_t end = plog_log_end_offset(p->log);
+    int rc = rp_leader_sync(&p->repl, self, leader_epoch, partition_epoch, replicas, nreplicas, isr, nisr, end,
+                            p->high_watermark, rp_now_ms());
+    if (rc)
+        return rc;
+    if (!p->is_leader || p->leader_epoch != leader_epoch)
+        LOG_INFO("replica", "%s-%d: leader at epoch %d (log end %lld, high watermark %lld, isr of %d)", p->topic,
+                 p->index, leader_epoch, (long long)end, (long long)p->repl.high_watermark, nisr);
+    p->is_leader = true;
+    p->leader_id = self;
+    p->leader_epoch = leader_epoch;
+    rp_partition_update_hw(m, p);
+    p->high_watermark = p->repl.high_watermark;
+    notify_all(m, p); /* parked requests re-check leadership */
+    return 0;
+}
+
+void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, int32_t leader, int32_t leader_epoch)
+{
+    if (p->is_leader || p->leader_id != leader || p->leader_epoch != leader_epoch) {
+        LOG_INFO("replica", "%s-%d: follower of %d at epoch %d", p->topic, p->index, leader, leader_epoch);
+        p->truncate_check = true;
     }
+    bool was_leader = p->is_leader;
+    p->is_leader = false;
+    p->leader_id = leader;
+    p->leader_epoch = leader_epoch;
+    if (was_leader)
+        rp_leader_free(&p->repl);
+    notify_all(m, p); /* parked produces and fetches answer NOT_LEADER_OR_FOLLOWER */
+}
+
+bool rp_partition_update_hw(struct rp_manager *m, struct rp_partition *p)
+{
+    if (!p->is_leader)
+        return false;
+    bool moved = rp_leader_update_hw(&p->repl, plog_log_end_offset(p->log), rp_now_ms(), m->cfg->replica_lag_time_max_ms);
+    p->high_watermark = p->repl.high_watermark;
+    if (moved)
+        notify_all(m, p);
+    return moved;
+}
+
+bool rp_partition_follower_fetched(struct rp_manager *m, struct rp_partition *p, int32_t replica_id,
+                                   int64_t fetch_offset)
+{
+    if (!p->is_leader)
+        return false;
+    if (!rp_leader_follower_fetch(&p->repl, replica_id, fetch_offset, plog_log_end_offset(p->log), rp_now_ms()))
+        return false;
+    rp_partition_update_hw(m, p);
+    return true;
+}
+
+int rp_append_follower(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len,
+                       struct plog_append_info *info)
+{
+    size_t segments = plog_segment_count(p->log);
+    int64_t end = plog_log_end_offset(p->log);
+    int rc = plog_append(p->log, batches, len, p->leader_epoch, rp_now_ms(), PLOG_APPEND_FOLLOWER, info);
+    if (rc)
+        return rc;
+    if (plog_segment_count(p->log) > segments)
+        prod_log_snapshot(&p->producers, p->log, end, false);
+    if (prod_log_replay(&p->producers, batches, len))
+        LOG_ERROR("replica", "%s-%d: out of memory recording producer state", p->topic, p->index);
+    notify_all(m, p);
+    return 0;
+}
+
+void rp_partition_follower_hw(struct rp_manager *m, struct rp_partition *p, int64_t leader_hw)
+{
+    int64_t end = plog_log_end_offset(p->log);
+    int64_t hw = leader_hw < end ? leader_hw : end;
+    if (hw <= p->high_watermark)
+        return;
+    p->high_watermark = hw;
+    notify_all(m, p);
+}
+
+int rp_partition_truncate(struct rp_manager *m, struct rp_partition *p, int64_t offset)
+{
+    if (offset >= plog_log_end_offset(p->log))
+        return 0;
+    if (p->flush_running)
+        return FERRY_EEXIST; /* a flush or compaction holds the log: the caller retries later */
+    LOG_INFO("replica", "%s-%d: truncating from %lld to %lld (diverged from the leader)", p->topic, p->index,
+             (long long)plog_log_end_offset(p->log), (long long)offset);
+    int rc = plog_truncate_to(p->log, offset);
+    if (rc)
+        return rc;
+    if (p->high_watermark > offset)
+        p->high_watermark = offset;
+    prod_state_free(&p->producers);
+    prod_state_init(&p->producers);
+    prod_log_load(&p->producers, p->log);
     return 0;
 }
 
@@ -550,6 +666,13 @@ void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn don
         p->flush_again = true; /* the running flush may predate our appends */
     else
         start_flush(m, p);
+}
+
+void rp_foreach(struct rp_manager *m, void (*fn)(void *arg, struct rp_partition *p), void *arg)
+{
+    for (size_t b = 0; b < HASH_BUCKETS; b++)
+        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
+            fn(arg, p);
 }
 
 void rp_watch(struct rp_manager *m, struct rp_watcher *w)

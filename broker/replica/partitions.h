@@ -3,8 +3,11 @@
  * is appended (Fetch long polls).
  *
  * Partitions are created and removed only by the metadata publisher reacting to metadata deltas
- * (design principle 1); request handlers look them up and append or read. On a single node the high
- * watermark is the log end offset; replication (a later issue) moves it by follower progress.
+ * (design principle 1); request handlers look them up and append or read. Each hosted partition is the
+ * leader or a follower, as the image says (rp_partition_make_leader / rp_partition_make_follower, called
+ * by the publisher only). As leader its high watermark moves by the ISR's progress (leader_state.h: with
+ * the leader alone in the ISR it is the log end offset); as follower it follows the leader's, capped at
+ * the local log end. Watchers are woken after every append and every high-watermark move.
  *
  * Ownership: the manager owns its partitions and their logs; all of it belongs to the loop thread. */
 #ifndef FERRY_PARTITIONS_H
@@ -19,6 +22,7 @@
 #include "broker/log/log.h"
 #include "broker/producer/producer_state.h"
 #include "broker/proto/proto_types.h"
+#include "broker/replica/leader_state.h"
 
 struct rp_manager;
 
@@ -35,6 +39,12 @@ struct rp_partition {
     /* idempotent producers (producer_state.h): rebuilt on open, updated by rp_append, snapshotted beside
      * the segments when one rolls and at clean shutdown, expired by the housekeeping timer */
     struct prod_state producers;
+    /* replication, from the image: the leader's id (-1: none), whether it is this broker, and the leader's
+     * view of its followers (leader_state.h; meaningful while is_leader) */
+    int32_t leader_id;
+    bool is_leader;
+    struct rp_leader repl;
+    bool truncate_check; /* follower: the leader or its epoch changed, compare epochs before fetching */
     /* private */
     struct logdir *dir; /* the log directory that owns the log */
     bool flush_running;
@@ -83,6 +93,35 @@ typedef void (*rp_flush_done_fn)(void *arg, int rc);
 void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn done, void *arg);
 /* True when the partition's flush policy (flush.messages / flush.ms) asks for a flush now. */
 bool rp_flush_due(struct rp_manager *m, struct rp_partition *p);
+
+/* ---- replication (driven by the metadata publisher and by Fetch) ---- */
+
+/* This broker leads the partition at leader_epoch (image: replicas, ISR, partition epoch). Resets the
+ * follower states when the epoch is new. Returns 0 or FERRY_ENOMEM. */
+int rp_partition_make_leader(struct rp_manager *m, struct rp_partition *p, int32_t self, int32_t leader_epoch,
+                             int32_t partition_epoch, const int32_t *replicas, int32_t nreplicas, const int32_t *isr,
+                             int32_t nisr);
+/* This broker follows `leader` (-1: no leader) at leader_epoch; a new leader or epoch sets truncate_check. */
+void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, int32_t leader, int32_t leader_epoch);
+/* The leader saw a Fetch from follower replica_id at fetch_offset: records it and moves the high
+ * watermark (waking watchers). False if replica_id is not a replica or this broker is not the leader. */
+bool rp_partition_follower_fetched(struct rp_manager *m, struct rp_partition *p, int32_t replica_id,
+                                   int64_t fetch_offset);
+/* Periodic high-watermark check (a caught-up replica outside the ISR stops holding it back once the lag
+ * window passes); true when the high watermark moved (watchers woken). */
+bool rp_partition_update_hw(struct rp_manager *m, struct rp_partition *p);
+/* Appends batches fetched from the leader as they are (offsets and leader epochs kept; CRCs were checked
+ * by the caller), replays producer state, and wakes watchers. Returns plog_append's result. */
+int rp_append_follower(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len,
+                       struct plog_append_info *info);
+/* A follower's high watermark: min(leader's, local log end); only forward. */
+void rp_partition_follower_hw(struct rp_manager *m, struct rp_partition *p, int64_t leader_hw);
+/* Truncates a follower's log to `offset` (divergence from the leader), rebuilding its producer state.
+ * FERRY_EEXIST while a flush or compaction holds the log (retry later). */
+int rp_partition_truncate(struct rp_manager *m, struct rp_partition *p, int64_t offset);
+
+/* Calls fn for every hosted partition (fn must not open or remove partitions). */
+void rp_foreach(struct rp_manager *m, void (*fn)(void *arg, struct rp_partition *p), void *arg);
 
 void rp_watch(struct rp_manager *m, struct rp_watcher *w);
 void rp_unwatch(struct rp_manager *m, struct rp_watcher *w);

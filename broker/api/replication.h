@@ -1,0 +1,35 @@
+/* replication: the broker's side of partition replication, driven only by the metadata image (design
+ * principle 1).
+ *  - Roles: the publisher calls api_repl_partition for every changed partition this broker hosts; the
+ *    image's leader, leader epoch, replicas and ISR make it the leader (broker/replica/leader_state.h) or a
+ *    follower of the leader named there.
+ *  - ISR: a timer every replica.lag.time.max.ms / 2 (and every follower fetch, for expansion) asks the
+ *    leader core for an ISR change and proposes it through md_source's alter_partition; it takes effect
+ *    when it comes back through the image.
+ *  - Followers: one fetcher per leader broker (repl_fetcher.h) pulls the partitions this broker follows.
+ *
+ * Ownership: everything belongs to the broker and its loop; api_repl_start after the listeners,
+ * api_repl_stop first in broker_stop. */
+#ifndef FERRY_API_REPLICATION_H
+#define FERRY_API_REPLICATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/metadata/md_image.h"
+#include "broker/replica/partitions.h"
+
+struct broker;
+
+/* Applies the image's view of a hosted partition: leader or follower. */
+void api_repl_partition(struct broker *b, const struct md_topic *t, const struct md_partition *mp,
+                        struct rp_partition *p);
+/* The hosted partitions whose leader is `leader_id` changed in the image (a registration changed). */
+void api_repl_brokers_changed(struct broker *b);
+/* Asks the leader core for an ISR change of p and proposes it (no-op unless p is led here). */
+void api_repl_isr_check(struct broker *b, struct rp_partition *p);
+
+int api_repl_start(struct broker *b);
+void api_repl_stop(struct broker *b);
+
+#endif

@@ -1,0 +1,305 @@
+/* net_client: see net_client.h. */
+#include "net_client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "broker/proto/proto_codec.h"
+#include "broker/proto/proto_header.h"
+
+#define MAX_RESPONSE (256 * 1024 * 1024)
+
+struct net_client {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_getaddrinfo_t gai;
+    uv_connect_t connect_req;
+    uv_write_t write_req;
+    char host[256];
+    char port[8];
+    char *client_id;
+    int64_t timeout_ms;
+    int handles;      /* tcp + timer, closed on close */
+    bool resolving;
+    bool connected;
+    bool writing;
+    bool closing;
+    bool broken;
+    net_client_connect_fn connected_cb;
+    void *connect_arg;
+    /* the request in flight */
+    bool pending;
+    int16_t api_key, version;
+    int32_t corr, next_corr;
+    net_client_response_fn done;
+    void *done_arg;
+    struct proto_writer out;
+    /* bytes received */
+    uint8_t *in;
+    size_t in_len, in_cap;
+};
+
+static void maybe_free(struct net_client *c)
+{
+    if (!c->closing || c->handles > 0 || c->resolving || c->writing)
+        return;
+    proto_writer_free(&c->out);
+    ferry_free(c->in);
+    ferry_free(c->client_id);
+    ferry_free(c);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct net_client *c = h->data;
+    c->handles--;
+    maybe_free(c);
+}
+
+/* Reports a failure once, through whatever is waiting. */
+static void fail(struct net_client *c, int rc, const char *what)
+{
+    if (c->broken || c->closing)
+        return;
+    c->broken = true;
+    uv_timer_stop(&c->timer);
+    LOG_DEBUG("net", "connection to %s:%s: %s", c->host, c->port, what);
+    if (c->connected_cb) {
+        net_client_connect_fn cb = c->connected_cb;
+        c->connected_cb = NULL;
+        cb(c->connect_arg, rc);
+    } else if (c->pending) {
+        c->pending = false;
+        c->done(c->done_arg, rc, NULL);
+    }
+}
+
+static void on_timeout(uv_timer_t *t) { fail(t->data, FERRY_EIO, "timed out"); }
+
+static void arm_timer(struct net_client *c) { uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0); }
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct net_client *c = h->data;
+    if (c->in_cap - c->in_len < 65536) {
+        size_t cap = c->in_cap ? c->in_cap * 2 : 131072;
+        uint8_t *in = ferry_realloc(c->in, cap);
+        if (!in) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->in = in;
+        c->in_cap = cap;
+    }
+    *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+/* One whole response frame: decode it for the pending request. */
+static void deliver(struct net_client *c, const uint8_t *frame, size_t len)
+{
+    if (!c->pending) {
+        fail(c, FERRY_EPARSE, "a response nobody asked for");
+        return;
+    }
+    struct proto_reader r;
+    proto_reader_init(&r, frame, len);
+    int32_t corr = proto_read_i32(&r);
+    if (proto_response_header_version(c->api_key, c->version) >= 1)
+        proto_skip_tags(&r);
+    if (r.err || corr != c->corr) {
+        fail(c, FERRY_EPARSE, "bad response header");
+        return;
+    }
+    const struct proto_message *m = proto_find(PROTO_KIND_RESPONSE, c->api_key);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    void *resp = m ? proto_arena_alloc(&a, m->body->size) : NULL;
+    int rc = resp ? proto_decode(m, c->version, &r, &a, resp) : FERRY_ENOMEM;
+    if (rc) {
+        proto_arena_free(&a);
+        fail(c, rc, "response does not decode");
+        return;
+    }
+    uv_timer_stop(&c->timer);
+    c->pending = false;
+    c->done(c->done_arg, 0, resp);
+    proto_arena_free(&a);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct net_client *c = s->data;
+    if (c->closing || c->broken)
+        return;
+    if (n < 0) {
+        fail(c, FERRY_EIO, n == UV_EOF ? "closed by the peer" : uv_strerror((int)n));
+        return;
+    }
+    if (n == 0 && !buf->base) {
+        fail(c, FERRY_ENOMEM, "out of memory");
+        return;
+    }
+    c->in_len += (size_t)n;
+    while (c->in_len >= 4 && !c->broken && !c->closing) {
+        uint32_t size = proto_be32(c->in);
+        if (size < 4 || size > MAX_RESPONSE) {
+            fail(c, FERRY_EPARSE, "implausible response size");
+            return;
+        }
+        if (c->in_len < 4 + (size_t)size)
+            break;
+        /* the callback may send the next request (and read into the buffer only later): copy the rest first */
+        uint8_t *frame = ferry_malloc(size);
+        if (!frame) {
+            fail(c, FERRY_ENOMEM, "out of memory");
+            return;
+        }
+        memcpy(frame, c->in + 4, size);
+        memmove(c->in, c->in + 4 + size, c->in_len - 4 - size);
+        c->in_len -= 4 + (size_t)size;
+        deliver(c, frame, size);
+        ferry_free(frame);
+    }
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct net_client *c = req->data;
+    if (c->closing || c->broken)
+        return;
+    if (status < 0) {
+        fail(c, FERRY_EIO, uv_strerror(status));
+        return;
+    }
+    uv_timer_stop(&c->timer);
+    c->connected = true;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    net_client_connect_fn cb = c->connected_cb;
+    c->connected_cb = NULL;
+    cb(c->connect_arg, 0);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct net_client *c = req->data;
+    c->resolving = false;
+    if (c->closing) {
+        uv_freeaddrinfo(res);
+        maybe_free(c);
+        return;
+    }
+    if (status < 0 || !res) {
+        uv_freeaddrinfo(res);
+        fail(c, FERRY_ENOTFOUND, "cannot resolve");
+        return;
+    }
+    c->connect_req.data = c;
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connect);
+    uv_freeaddrinfo(res);
+    if (rc < 0)
+        fail(c, FERRY_EIO, uv_strerror(rc));
+}
+
+int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const char *client_id, int64_t timeout_ms,
+                       net_client_connect_fn connected, void *arg, struct net_client **out)
+{
+    struct net_client *c = ferry_calloc(1, sizeof *c);
+    if (!c || !(c->client_id = ferry_strdup(client_id))) {
+        ferry_free(c);
+        return FERRY_ENOMEM;
+    }
+    c->loop = loop;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    snprintf(c->port, sizeof c->port, "%u", port);
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+    c->connected_cb = connected;
+    c->connect_arg = arg;
+    c->next_corr = 1;
+    proto_writer_init(&c->out);
+    uv_tcp_init(loop, &c->tcp);
+    uv_timer_init(loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles = 2;
+    c->gai.data = c;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    arm_timer(c);
+    int rc = uv_getaddrinfo(loop, &c->gai, on_resolved, c->host, c->port, &hints);
+    if (rc < 0) {
+        /* report from the loop, not from inside this call */
+        c->timeout_ms = 0;
+        uv_timer_start(&c->timer, on_timeout, 0, 0);
+    } else {
+        c->resolving = true;
+    }
+    *out = c;
+    return 0;
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct net_client *c = req->data;
+    c->writing = false;
+    if (c->closing) {
+        maybe_free(c);
+        return;
+    }
+    if (status < 0)
+        fail(c, FERRY_EIO, uv_strerror(status));
+}
+
+int net_client_send(struct net_client *c, int16_t api_key, int16_t version, const void *req,
+                    net_client_response_fn done, void *arg)
+{
+    if (!c->connected || c->broken || c->closing || c->pending || c->writing)
+        return FERRY_EINVAL;
+    const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, api_key);
+    if (!m)
+        return FERRY_EINVAL;
+    c->out.len = 0;
+    c->out.err = 0;
+    proto_write_i32(&c->out, 0);
+    struct proto_request_header h = {
+        .api_key = api_key,
+        .api_version = version,
+        .correlation_id = c->next_corr++,
+        .client_id = proto_str_from(c->client_id),
+    };
+    proto_write_request_header(&c->out, &h);
+    int rc = proto_encode(m, version, &c->out, req);
+    if (rc == 0 && c->out.err)
+        rc = c->out.err;
+    if (rc)
+        return rc;
+    proto_patch_i32(&c->out, 0, (int32_t)(c->out.len - 4));
+    uv_buf_t buf = uv_buf_init((char *)c->out.buf, (unsigned)c->out.len);
+    c->write_req.data = c;
+    rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (rc < 0)
+        return FERRY_EIO;
+    c->writing = true;
+    c->pending = true;
+    c->api_key = api_key;
+    c->version = version;
+    c->corr = h.correlation_id;
+    c->done = done;
+    c->done_arg = arg;
+    arm_timer(c);
+    return 0;
+}
+
+void net_client_close(struct net_client *c)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = true;
+    if (c->resolving)
+        uv_cancel((uv_req_t *)&c->gai);
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, handle_closed);
+}

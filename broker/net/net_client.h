@@ -1,0 +1,38 @@
+/* net_client: one outbound Kafka connection on the event loop (a follower's fetcher talking to its
+ * leader). Resolves and connects without blocking, sends one request at a time (framed, with the request
+ * header its (api key, version) needs) and decodes the response into the generated response struct.
+ *
+ * Every failure (resolution, connect, write, a closed connection, a response that does not decode, no
+ * answer within the request timeout) is reported once, through the pending callback, and leaves the
+ * client broken: the owner then calls net_client_close and may make a new one (after a backoff).
+ *
+ * Ownership: the owner creates and closes it on the loop thread. Callbacks run on the loop, never from
+ * inside the call that started the operation, and never after net_client_close. The decoded response and
+ * its arena belong to the client and are valid only during the callback. */
+#ifndef FERRY_NET_CLIENT_H
+#define FERRY_NET_CLIENT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "broker/proto/proto_buf.h"
+
+struct net_client;
+
+typedef void (*net_client_connect_fn)(void *arg, int rc);
+/* rc 0: resp is the decoded response struct; else a negative FERRY_E* and resp NULL. */
+typedef void (*net_client_response_fn)(void *arg, int rc, void *resp);
+
+/* Starts connecting to host:port; connected(arg, rc) follows. timeout_ms bounds the connect and each
+ * request. Returns 0 or FERRY_ENOMEM. */
+int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const char *client_id, int64_t timeout_ms,
+                       net_client_connect_fn connected, void *arg, struct net_client **out);
+/* Sends `req` (the generated request struct of api_key) at `version`; done(arg, rc, resp) follows. One
+ * request at a time: FERRY_EINVAL if one is in flight or the client is not connected; FERRY_EINVAL or
+ * FERRY_ENOMEM when it does not encode (no callback then). */
+int net_client_send(struct net_client *c, int16_t api_key, int16_t version, const void *req,
+                    net_client_response_fn done, void *arg);
+/* Closes the connection; no callback runs afterwards; freed once libuv is done with it. */
+void net_client_close(struct net_client *c);
+
+#endif
