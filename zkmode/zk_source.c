@@ -482,3 +482,8 @@ int64_t zk_source_broker_epoch(const void *impl)
 }
 
 int32_t zk_source_controller_epoch(const void *impl) { return ((const struct zk_src *)impl)->elect.known_epoch; }
+
+bool zk_source_stale_controller_epoch(void *impl, int32_t controller_epoch)
+{
+    return zk_elect_stale_epoch(&((struct zk_src *)impl)->elect, controller_epoch);
+}

@@ -40,5 +40,9 @@ int32_t zk_source_controller_id(const void *impl); /* -1 when none */
 bool zk_source_is_controller(const void *impl);
 int64_t zk_source_broker_epoch(const void *impl);  /* the czxid of /brokers/ids/<id>, -1 before registration */
 int32_t zk_source_controller_epoch(const void *impl); /* the newest /controller_epoch read, -1 before any */
+/* The STALE_CONTROLLER_EPOCH check for a request from a controller (LeaderAndIsr, UpdateMetadata,
+ * StopReplica): true when controller_epoch is older than the newest epoch this broker knows (read from
+ * /controller_epoch or seen in an earlier request); a newer one is remembered. */
+bool zk_source_stale_controller_epoch(void *impl, int32_t controller_epoch);
 
 #endif

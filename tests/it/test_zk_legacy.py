@@ -159,6 +159,23 @@ class LegacyCluster(ferrytest.FerryTestCase):
             md = metadata(n)
             self.assertEqual(sorted(b["node_id"] for b in md["brokers"]), [1, 2, 3])
 
+    def test_fast_restart_waits_for_its_old_session(self):
+        """kill -9 and an immediate restart: the old session still owns /brokers/ids/N; the new process
+        leaves it alone, and registers with a new epoch once ZooKeeper expires the old session."""
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        wait_until(lambda: live_broker_ids(c) == [1, 2], what="2 registered brokers")
+        b2 = nodes[1]
+        old = c.get("/brokers/ids/2")[1]
+        b2.kill9()
+        b2.start()
+        wait_until(lambda: "belongs to session" in b2.log_text(), what="the restarted broker to see its old node")
+        new = wait_until(lambda: (lambda st: st if st and st.czxid > old.czxid else None)(c.exists("/brokers/ids/2")),
+                         timeout=SESSION_TIMEOUT_MS / 1000.0 + 60, what="a new registration of broker 2")
+        self.assertNotEqual(new.ephemeralOwner, old.ephemeralOwner)
+        check_broker_json(c.get("/brokers/ids/2")[0])
+
     def test_chroot_is_created(self):
         zk = zkharness.start_for_test(self)
         connect = zk.chroot("/kafka/prod")

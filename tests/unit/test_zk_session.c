@@ -607,8 +607,75 @@ static void test_unreachable(void **state)
         uv_run(&loop, UV_RUN_NOWAIT);
 }
 
+
+/* Driven by tests/it/test_zk_session.py through stdout lines (FERRY_ZK_LATE_CONNECT set): requests made
+ * before the server exists wait and succeed once it is up; requests made during an outage are sent again
+ * after the reconnection, within the same session. */
+static void say(const char *line)
+{
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+static void test_late_server_and_outage(void **state)
+{
+    (void)state;
+    const char *late = getenv("FERRY_ZK_LATE_CONNECT");
+    struct zk_session_conf conf = {.connect = late, .session_timeout_ms = 30000, .max_in_flight = 10};
+    struct zk_session *s = NULL;
+    struct conn_state st = {0};
+    assert_int_equal(zk_session_new(&loop, &conf, on_state, &st, &s), 0);
+    struct res early = {0}, early2 = {0};
+    char path[64];
+    snprintf(path, sizeof path, "/late-%d", (int)getpid());
+    assert_int_equal(zk_create(s, path, "1", 1, ZOO_PERSISTENT, cb, &early), 0);
+    assert_int_equal(zk_get(s, path, false, cb, &early2), 0);
+    bool never = false;
+    run_until(&never, 300);
+    assert_false(early.done);
+    say("START-SERVER");
+    assert_true(run_until(&early2.done, 120000));
+    assert_int_equal(early.rc, ZOK);
+    assert_int_equal(early2.rc, ZOK);
+    assert_string_equal(early2.data, "1");
+    int64_t sid = zk_session_id(s);
+    /* an outage: the requests made while disconnected are sent once the server is back */
+    st.n = 0;
+    say("STOP-SERVER");
+    bool down = false;
+    uint64_t deadline = uv_now(&loop) + 120000;
+    while (!down && uv_now(&loop) < deadline) {
+        uv_run(&loop, UV_RUN_ONCE);
+        for (int i = 0; i < st.n; i++)
+            down = down || st.events[i] == ZK_EV_DISCONNECTED;
+    }
+    assert_true(down);
+    struct res during = {0};
+    char path2[80];
+    snprintf(path2, sizeof path2, "%s/during", path);
+    assert_int_equal(zk_create(s, path2, "2", 1, ZOO_PERSISTENT, cb, &during), 0);
+    run_until(&never, 300);
+    assert_false(during.done);
+    say("START-SERVER");
+    assert_true(run_until(&during.done, 120000));
+    assert_int_equal(during.rc, ZOK);
+    assert_int_equal(zk_session_id(s), sid); /* the same session */
+    struct res g = {0};
+    zk_get(s, path2, false, cb, &g);
+    assert_int_equal(wait_res(&g), ZOK);
+    assert_string_equal(g.data, "2");
+    struct zk_session *all[] = {s};
+    close_all(all, 1);
+}
+
 int main(void)
 {
+    if (getenv("FERRY_ZK_LATE_CONNECT")) {
+        const struct CMUnitTest late_tests[] = {
+            cmocka_unit_test_setup_teardown(test_late_server_and_outage, setup, teardown),
+        };
+        return cmocka_run_group_tests(late_tests, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_split),
         cmocka_unit_test(test_acls),
