@@ -201,6 +201,42 @@ static inline void fx_alloc_sweep(struct fx *(*make)(void), int (*decide)(struct
     }
 }
 
+/* The partition invariants Kafka's controller keeps:
+ *  - the ISR is a non-empty, duplicate-free subset of the replicas;
+ *  - a leader is in the ISR and active (registered, unfenced, not in controlled shutdown);
+ *  - a partition without a leader has no active ISR member;
+ *  - a fenced broker is in an ISR only as its last member. */
+static inline void fx_check_invariants(struct fx *f)
+{
+    size_t nt;
+    struct md_topic *const *topics = md_image_topics_sorted(&f->img, &nt);
+    for (size_t i = 0; i < nt; i++)
+        for (int32_t pid = 0; pid < topics[i]->parts_len; pid++) {
+            const struct md_partition *p = md_topic_partition(topics[i], pid);
+            if (!p)
+                continue;
+            assert_true(p->isr.n > 0);
+            bool any_active = false;
+            for (int32_t k = 0; k < p->isr.n; k++) {
+                int32_t r = p->isr.v[k];
+                assert_true(md_ints_contains(&p->replicas, r));
+                for (int32_t j = 0; j < k; j++)
+                    assert_int_not_equal(p->isr.v[j], r);
+                const struct md_broker *b = md_image_broker(&f->img, r);
+                assert_non_null(b);
+                if (b->fenced && p->isr.n != 1)
+                    fail_msg("%s-%d: fenced broker %d in an ISR of %d", topics[i]->name, pid, r, p->isr.n);
+                any_active |= md_broker_is_active(b);
+            }
+            if (p->leader != MD_NO_LEADER) {
+                assert_true(md_ints_contains(&p->isr, p->leader));
+                assert_true(md_broker_is_active(md_image_broker(&f->img, p->leader)));
+            } else if (any_active) {
+                fail_msg("%s-%d has no leader but an active ISR member", topics[i]->name, pid);
+            }
+        }
+}
+
 #define L(...) ((const int32_t[]){__VA_ARGS__, -1})
 #define NONE_L ((const int32_t[]){-1})
 

@@ -589,33 +589,13 @@ static void test_register_controller(void **state)
 
 /* ---- a cluster's life: every decision against the image the previous ones built ---- */
 
-/* Every partition: ISR a non-empty subset of the replicas; the leader in the ISR and active, or none. */
-static void check_invariants(struct fx *f)
-{
-    size_t nt;
-    struct md_topic *const *topics = md_image_topics_sorted(&f->img, &nt);
-    for (size_t i = 0; i < nt; i++)
-        for (int32_t pid = 0; pid < topics[i]->parts_len; pid++) {
-            const struct md_partition *p = md_topic_partition(topics[i], pid);
-            if (!p)
-                continue;
-            assert_true(p->isr.n > 0);
-            for (int32_t k = 0; k < p->isr.n; k++)
-                assert_true(md_ints_contains(&p->replicas, p->isr.v[k]));
-            if (p->leader != MD_NO_LEADER) {
-                assert_true(md_ints_contains(&p->isr, p->leader));
-                assert_true(md_broker_is_active(md_image_broker(&f->img, p->leader)));
-            }
-        }
-}
-
 static void join(struct fx *f, int32_t id, uint8_t incarnation, int64_t now)
 {
     assert_int_equal(reg(f, reg_req(f, id, incarnation), now).ErrorCode, KERR_NONE);
     commit(f);
     assert_false(beat(f, id, f->off, false, false, now).IsFenced);
     commit(f);
-    check_invariants(f);
+    fx_check_invariants(f);
 }
 
 static void test_cluster_life(void **state)
@@ -638,7 +618,7 @@ static void test_cluster_life(void **state)
     assert_int_equal(ctrl_create_topics(&f->img, &f->env, &ct, 5, &f->a, &ctr, &f->recs), 0);
     assert_int_equal(ctr.Topics[0].ErrorCode, KERR_NONE);
     commit(f);
-    check_invariants(f);
+    fx_check_invariants(f);
     assert_false(ctrl_leaders_imbalanced(&f->img));
     /* Broker 2 goes silent and is fenced: it leads nothing and is in no ISR. */
     beat(f, 1, f->off, false, false, 5000);
@@ -647,7 +627,7 @@ static void test_cluster_life(void **state)
     assert_int_equal(ctrl_fence_stale_broker(&f->img, &f->env, &f->hb, 9001, &fenced, &f->recs), 0);
     assert_int_equal(fenced, 2);
     commit(f);
-    check_invariants(f);
+    fx_check_invariants(f);
     for (int32_t pid = 0; pid < 6; pid++)
         assert_false(md_ints_contains(&fx_part(f, "w", pid)->isr, 2));
     assert_true(ctrl_leaders_imbalanced(&f->img));
@@ -678,7 +658,7 @@ static void test_cluster_life(void **state)
         assert_int_equal(resp.Topics[0].Partitions[0].ErrorCode, KERR_NONE);
         assert_int_equal(resp.Topics[0].Partitions[0].Isr_n, 3);
         commit(f);
-        check_invariants(f);
+        fx_check_invariants(f);
     }
     /* The periodic rebalance gives broker 2 back the partitions it prefers. */
     bool more;
@@ -686,7 +666,7 @@ static void test_cluster_life(void **state)
     assert_false(more);
     assert_true(f->recs.n > 0);
     commit(f);
-    check_invariants(f);
+    fx_check_invariants(f);
     assert_false(ctrl_leaders_imbalanced(&f->img));
     fx_free(f);
 }
