@@ -255,8 +255,20 @@ static void test_broker_failure(void **state)
     assert_int_equal(((const struct UpdateMetadataRequest *)um->body)->LiveBrokers_n, 2);
     assert_int_equal(sim_um(&s, 2, "solo", 0)->OfflineReplicas_n, 1);
     assert_int_equal(zkctl_broker_gone(s.c, 1), FERRY_ENOTFOUND);
-    /* broker 1 returns: the leaderless partition gets it back as leader */
+    /* broker 1 returns: a full UpdateMetadata first, then LeaderAndIsr for its replicas; the leaderless
+     * partition gets it back as leader */
+    sim_clear_sent(&s);
     assert_int_equal(sim_register(&s, 1, 201), 0);
+    size_t first_um = s.n_sent, first_lair = s.n_sent;
+    for (size_t i = s.n_sent; i-- > 0;) {
+        if (s.sent[i]->broker_id == 1 && s.sent[i]->api_key == ZKCTL_API_UPDATE_METADATA)
+            first_um = i;
+        if (s.sent[i]->broker_id == 1 && s.sent[i]->api_key == ZKCTL_API_LEADER_AND_ISR)
+            first_lair = i;
+    }
+    assert_true(first_um < first_lair && first_lair < s.n_sent);
+    assert_int_equal(((const struct UpdateMetadataRequest *)s.sent[first_um]->body)->TopicStates_n, 2);
+    assert_non_null(lair_part(s.sent[first_lair], "orders", 0));
     assert_int_equal(sim_read_state(&s, "solo", 0, &st), 2);
     assert_int_equal(st.leader, 1);
     assert_int_equal(st.leader_epoch, 2);

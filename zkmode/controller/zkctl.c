@@ -746,20 +746,24 @@ static void broker_up(zkctl *c, const zkctl_broker *in)
         if (c->brokers[i].id != in->id)
             zc_batch_um_brokers(c, c->brokers[i].id);
     zc_batch_flush(c);
-    for (size_t k = 0; k < c->n_topics; k++) {
-        struct zc_topic *t = c->topics[k];
-        for (size_t j = 0; j < t->n_parts; j++) {
-            struct zc_part *p = &t->parts[j];
-            if (p->has_state && !t->deleting && zc_contains(p->replicas, p->n_replicas, in->id))
-                zc_batch_lair(c, in->id, t, p, false);
-        }
-    }
-    zc_batch_flush(c);
     for (size_t k = 0; k < c->n_topics; k++)
         for (size_t j = 0; j < c->topics[k]->n_parts; j++)
             if (c->topics[k]->parts[j].has_state)
                 zc_batch_um_part(c, c->topics[k], &c->topics[k]->parts[j]);
     zc_batch_um_brokers(c, in->id);
+    zc_batch_flush(c);
+    /* OnlineReplica: LeaderAndIsr for its replicas, with UpdateMetadata for those partitions to all */
+    for (size_t k = 0; k < c->n_topics; k++) {
+        struct zc_topic *t = c->topics[k];
+        for (size_t j = 0; j < t->n_parts; j++) {
+            struct zc_part *p = &t->parts[j];
+            if (p->has_state && !t->deleting && zc_contains(p->replicas, p->n_replicas, in->id)) {
+                zc_batch_lair(c, in->id, t, p, false);
+                zc_batch_um_part(c, t, p);
+                zc_batch_um_all_brokers(c);
+            }
+        }
+    }
     zc_batch_flush(c);
     zc_delete_broker_up(c, in->id);
 }
@@ -897,6 +901,20 @@ int zkctl_delete_requested(zkctl *c, const char *name)
 /* ---- results ---- */
 static void do_resign(zkctl *c)
 {
+    /* like Kafka's controller channel shutdown: queued znode operations and requests are dropped; answers to
+     * brokers and the RESIGN action stay */
+    zkctl_action **pp = &c->q_head;
+    c->q_tail = NULL;
+    while (*pp) {
+        zkctl_action *a = *pp;
+        if (a->kind == ZKCTL_ACT_ZK_MULTI || a->kind == ZKCTL_ACT_ZK_READ || a->kind == ZKCTL_ACT_SEND) {
+            *pp = a->next;
+            zkctl_action_free(a);
+        } else {
+            c->q_tail = a;
+            pp = &a->next;
+        }
+    }
     zc_requests_fail_all(c, KERR_NOT_CONTROLLER);
     model_clear(c);
     c->active = false;

@@ -64,6 +64,24 @@ typedef struct {
     const char *rack;           /* NULL: none */
 } zkctl_broker;
 
+/* Security protocol ids as Kafka's SecurityProtocol: PLAINTEXT 0, SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3;
+ * FERRY_EPARSE for another name. */
+int zkctl_security_protocol_id(const char *name);
+
+/* A zkctl_broker made from a decoded /brokers/ids/<id> (zk_broker_info) and the znode's czxid: each endpoint
+ * is parsed (zk_endpoint_parse) and its protocol taken from listener_security_protocol_map (without a map,
+ * the listener name must be a protocol name, as Kafka does).
+ * out->broker points into out and into info (rack): both must outlive it. 0, FERRY_EPARSE (bad endpoint,
+ * unknown protocol) or FERRY_ENOMEM; on failure out is left empty. */
+typedef struct {
+    zkctl_broker broker;
+    size_t n;
+    zkctl_endpoint *endpoints;
+    zk_endpoint *parsed;
+} zkctl_broker_buf;
+int zkctl_broker_from_znode(int32_t id, int64_t czxid, const zk_broker_info *info, zkctl_broker_buf *out);
+void zkctl_broker_buf_free(zkctl_broker_buf *b);
+
 typedef struct {
     int32_t partition;
     const zk_partition_state *state; /* decoded partitions/<n>/state */
