@@ -13,6 +13,7 @@
 #include "broker/metadata/md_delta.h"
 #include "proto_messages.h"
 #include "zk_source_internal.h"
+#include "zkmode/controller/zkctl.h"
 #include "zkmode/znode/znode_codec.h"
 
 #define IDS_PATH "/brokers/ids"
@@ -48,58 +49,38 @@ void zk_src_publish(struct zk_src *z, struct md_delta *d)
     md_delta_free(d);
 }
 
-static int16_t protocol_id(const char *name)
-{
-    static const char *const names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
-    for (int16_t i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
-}
-
-/* Applies one RegisterBrokerRecord for a decoded /brokers/ids/<id>. */
+/* Applies one RegisterBrokerRecord for a decoded /brokers/ids/<id> (endpoints and protocols read as the
+ * controller core reads them: zkctl_broker_from_znode). */
 static int register_one(struct zk_src *z, const struct brk_slot *b, struct md_delta *d)
 {
-    const zk_broker_info *info = &b->info;
+    zkctl_broker_buf buf;
+    int rc = zkctl_broker_from_znode(b->id, b->czxid, &b->info, &buf);
+    if (rc) {
+        LOG_ERROR("zk", "%s/%d: %s: broker skipped", IDS_PATH, b->id,
+                  rc == FERRY_EPARSE ? "an endpoint is malformed or has no known security protocol"
+                                     : ferry_strerror(rc));
+        return rc;
+    }
+    const zkctl_broker *zb = &buf.broker;
     struct RegisterBrokerRecord r;
     memset(&r, 0, sizeof r);
-    r.BrokerId = b->id;
-    r.BrokerEpoch = b->czxid;
-    r.Rack = proto_str_from(info->rack);
-    r.LogDirs_n = 0;
-    r.Features_n = 0;
-    struct RegisterBrokerRecord_BrokerEndpoint *eps = ferry_calloc(info->n_endpoints + 1, sizeof *eps);
-    zk_endpoint *parsed = ferry_calloc(info->n_endpoints + 1, sizeof *parsed);
-    int rc = eps && parsed ? 0 : FERRY_ENOMEM;
-    size_t n = 0;
-    for (size_t i = 0; rc == 0 && i < info->n_endpoints; i++) {
-        rc = zk_endpoint_parse(info->endpoints[i], &parsed[i]);
-        if (rc) {
-            LOG_ERROR("zk", "%s/%d: endpoint '%s' is malformed: broker skipped", IDS_PATH, b->id, info->endpoints[i]);
-            break;
-        }
-        n = i + 1;
-        const char *proto = zk_str_map_get(&info->protocol_map, parsed[i].listener);
-        int16_t sp = protocol_id(proto ? proto : parsed[i].listener);
-        if (sp < 0) {
-            LOG_ERROR("zk", "%s/%d: endpoint %s has no known security protocol: broker skipped", IDS_PATH, b->id,
-                      info->endpoints[i]);
-            rc = FERRY_EPARSE;
-            break;
-        }
-        eps[i] = (struct RegisterBrokerRecord_BrokerEndpoint){proto_str_from(parsed[i].listener),
-                                                              proto_str_from(parsed[i].host),
-                                                              (uint16_t)parsed[i].port, sp};
+    r.BrokerId = zb->id;
+    r.BrokerEpoch = zb->epoch;
+    r.Rack = proto_str_from(zb->rack);
+    struct RegisterBrokerRecord_BrokerEndpoint *eps = ferry_calloc(zb->n_endpoints + 1, sizeof *eps);
+    rc = eps ? 0 : FERRY_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < zb->n_endpoints; i++) {
+        const zkctl_endpoint *e = &zb->endpoints[i];
+        eps[i] = (struct RegisterBrokerRecord_BrokerEndpoint){proto_str_from(e->listener), proto_str_from(e->host),
+                                                              (uint16_t)e->port, e->security_protocol};
     }
     if (rc == 0) {
         r.EndPoints = eps;
-        r.EndPoints_n = (int32_t)info->n_endpoints;
+        r.EndPoints_n = (int32_t)zb->n_endpoints;
         rc = md_image_apply(&z->img, &proto_msg_RegisterBrokerRecord, &r, z->next_offset++, d);
     }
-    for (size_t i = 0; parsed && i < n; i++)
-        zk_endpoint_free(&parsed[i]);
-    ferry_free(parsed);
     ferry_free(eps);
+    zkctl_broker_buf_free(&buf);
     return rc;
 }
 

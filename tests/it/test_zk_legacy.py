@@ -176,6 +176,28 @@ class LegacyCluster(ferrytest.FerryTestCase):
         self.assertNotEqual(new.ephemeralOwner, old.ephemeralOwner)
         check_broker_json(c.get("/brokers/ids/2")[0])
 
+    def test_malformed_broker_znode_is_logged_and_skipped(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        wait_until(lambda: live_broker_ids(c) == [1, 2], what="2 registered brokers")
+        c.create("/brokers/ids/99", b'{"version":5,"endpoints":"oops"}', ephemeral=True)
+        c.create("/brokers/ids/98", b'{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},'
+                 b'"endpoints":["PLAINTEXT://h:x"],"jmx_port":-1,"port":1,"host":"h","version":5,"timestamp":"1"}',
+                 ephemeral=True)
+        for n in nodes:
+            wait_until(lambda: "/brokers/ids/99 is malformed" in n.log_text() and
+                       "/brokers/ids/98" in n.log_text(), what="%s to log both bad znodes" % n.name)
+            self.assertEqual(sorted(b["node_id"] for b in metadata(n)["brokers"]), [1, 2])
+            self.assertAlive(n)
+        # a good broker registering afterwards is still seen
+        c.delete("/brokers/ids/99")
+        good = legacy_node(self, zk.connect_string, 3)
+        good.start()
+        for n in nodes:
+            wait_until(lambda: sorted(b["node_id"] for b in metadata(n)["brokers"]) == [1, 2, 3],
+                       what="%s to see broker 3" % n.name)
+
     def test_chroot_is_created(self):
         zk = zkharness.start_for_test(self)
         connect = zk.chroot("/kafka/prod")
