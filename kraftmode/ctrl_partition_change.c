@@ -8,6 +8,7 @@
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
 #include "broker/metadata/md_image.h"
 #include "kraftmode/ctrl_internal.h"
 
@@ -272,6 +273,7 @@ int ctrl_pcb_build(const struct ctrl_pcb *b, struct ctrl_records *out, struct Pa
     if (leader != p->leader) {
         r->Leader = leader;
         if (unclean) {
+            LOG_INFO("ctrl", "partition %s-%d: new leader %d by an unclean election", b->topic->name, p->id, leader);
             if (!set_list(out->a, &r->Isr, &r->Isr_n, &leader, 1))
                 rc = FERRY_ENOMEM;
             if (p->leader_recovery_state != LRS_RECOVERING && mv >= MV_3_2_IV0)

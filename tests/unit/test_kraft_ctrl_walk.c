@@ -126,8 +126,19 @@ static void step_alter_partition(struct walk *w)
     pd->NewIsrWithEpochs_n = n;
     INIT(AlterPartitionResponse, resp);
     assert_int_equal(ctrl_alter_partition(&f->img, &f->env, &req, 3, &f->a, &resp, &f->recs), 0);
-    int16_t code = resp.Topics[0].Partitions[0].ErrorCode;
-    assert_int_equal(code, eligible ? KERR_NONE : KERR_INELIGIBLE_REPLICA);
+    const struct AlterPartitionResponse_PartitionData *r = &resp.Topics[0].Partitions[0];
+    assert_int_equal(r->ErrorCode, eligible ? KERR_NONE : KERR_INELIGIBLE_REPLICA);
+    if (r->ErrorCode != KERR_NONE)
+        return;
+    /* The answer is the partition as the image will hold it. */
+    int32_t pid = p->id;
+    commit(f);
+    p = md_topic_partition(md_image_topic(&f->img, t->name), pid);
+    assert_int_equal(r->LeaderId, p->leader);
+    assert_int_equal(r->LeaderEpoch, p->leader_epoch);
+    assert_int_equal(r->PartitionEpoch, p->partition_epoch);
+    assert_int_equal(r->Isr_n, p->isr.n);
+    assert_memory_equal(r->Isr, p->isr.v, (size_t)p->isr.n * sizeof *r->Isr);
 }
 
 static void step_elect(struct walk *w)
@@ -188,6 +199,12 @@ static void walk(uint64_t seed)
     assert_int_equal(ctrl_heartbeats_activate(&f->hb, &f->img, 0), 0);
     create_topic(f, "p", 12, 3);
     create_topic(f, "q", 4, 2);
+    INIT(ConfigRecord, unclean); /* q may elect out-of-sync replicas when its ISR is gone */
+    unclean.ResourceType = MD_RESOURCE_TOPIC;
+    unclean.ResourceName = proto_str_from("q");
+    unclean.Name = proto_str_from("unclean.leader.election.enable");
+    unclean.Value = proto_str_from("true");
+    assert_int_equal(md_image_apply(&f->img, &proto_msg_ConfigRecord, &unclean, f->off++, NULL), 0);
     fx_check_invariants(f);
     for (int step = 0; step < STEPS; step++) {
         w.now += pick(&w, 800);
