@@ -679,6 +679,36 @@ def init_producer_id_response(v):
     return {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'ProducerId': 1000 + v, 'ProducerEpoch': 0}
 
 
+def ofle_request_schema(v):
+    # OffsetForLeaderEpochRequest.json: ReplicaId v3+, CurrentLeaderEpoch v2+, flexible v4+
+    part = [('Partition', 'int32')] + ([('CurrentLeaderEpoch', 'int32')] if v >= 2 else []) + [('LeaderEpoch', 'int32')]
+    topic = [('Topic', 'string'), ('Partitions', ('[]', part))]
+    return ([('ReplicaId', 'int32')] if v >= 3 else []) + [('Topics', ('[]', topic))]
+
+
+def ofle_response_schema(v):
+    # OffsetForLeaderEpochResponse.json: ThrottleTimeMs v2+, LeaderEpoch v1+, flexible v4+
+    part = [('ErrorCode', 'int16'), ('Partition', 'int32')] + ([('LeaderEpoch', 'int32')] if v >= 1 else []) + \
+        [('EndOffset', 'int64')]
+    topic = [('Topic', 'string'), ('Partitions', ('[]', part))]
+    return ([('ThrottleTimeMs', 'int32')] if v >= 2 else []) + [('Topics', ('[]', topic))]
+
+
+def ofle_request(v):
+    # a follower (replica 2) asking about two partitions of one topic and one of another
+    return {'ReplicaId': 2 if v >= 3 else -2, 'Topics': [
+        {'Topic': 'orders', 'Partitions': [{'Partition': 0, 'CurrentLeaderEpoch': 7, 'LeaderEpoch': 5},
+                                           {'Partition': 3, 'CurrentLeaderEpoch': -1, 'LeaderEpoch': 0}]},
+        {'Topic': 'audit', 'Partitions': [{'Partition': 1, 'CurrentLeaderEpoch': 2, 'LeaderEpoch': 2}]}]}
+
+
+def ofle_response(v):
+    return {'ThrottleTimeMs': 4, 'Topics': [
+        {'Topic': 'orders', 'Partitions': [{'ErrorCode': 0, 'Partition': 0, 'LeaderEpoch': 5, 'EndOffset': 1234},
+                                           {'ErrorCode': 74, 'Partition': 3, 'LeaderEpoch': -1, 'EndOffset': -1}]},
+        {'Topic': 'audit', 'Partitions': [{'ErrorCode': 6, 'Partition': 1, 'LeaderEpoch': -1, 'EndOffset': -1}]}]}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Vector assembly
 # ---------------------------------------------------------------------------------------------------
@@ -832,6 +862,13 @@ def build_vectors():
                     c(), 'rdkafka', flex)
         own_response('InitProducerIdResponse_v%d' % v, 22, v, 1 if flex else 0, INIT_PRODUCER_ID_RESP,
                      init_producer_id_response(v), c(), flex)
+    # OffsetForLeaderEpoch v0-4 (flexible from v4): the encoder above, from Kafka's schema.
+    for v in range(0, 5):
+        flex = v >= 4
+        own_request('OffsetForLeaderEpochRequest_v%d' % v, 23, v, 2 if flex else 1, ofle_request_schema(v),
+                    ofle_request(v), c(), 'ferry-replica-2', flex)
+        own_response('OffsetForLeaderEpochResponse_v%d' % v, 23, v, 1 if flex else 0, ofle_response_schema(v),
+                     ofle_response(v), c(), flex)
 
 
 def self_check():

@@ -5,6 +5,7 @@ const struct proto_api_range proto_broker_apis[] = {
     {API_PRODUCE, 0, 7},
     {API_FETCH, 0, 11},
     {API_LIST_OFFSETS, 0, 2},
+    {23 /* OffsetForLeaderEpoch (followers find where their log diverged) */, 0, 4},
     {API_METADATA, 0, 5},
     {API_OFFSET_COMMIT, 0, 7},
     {API_OFFSET_FETCH, 0, 5},

@@ -621,6 +621,34 @@ static void case_offset_delete(struct call *k)
     assert_int_equal(resp->Topics[0].Partitions[0].ErrorCode, 0);
 }
 
+/* Runs after the produce cases: the partition holds records at leader epoch 0 (a single node's new topic). */
+static void case_offset_for_leader_epoch(struct call *k)
+{
+    struct OffsetForLeaderEpochRequest *r = req_new(k, &proto_msg_OffsetForLeaderEpochRequest);
+    r->ReplicaId = -1; /* a consumer (v3+) */
+    r->Topics = proto_array_new(k->a, &desc_OffsetForLeaderEpochRequest_OffsetForLeaderTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Topic = proto_str_from(TOPIC);
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_OffsetForLeaderEpochRequest_OffsetForLeaderPartition, 3);
+    r->Topics[0].Partitions_n = 3;
+    struct OffsetForLeaderEpochRequest_OffsetForLeaderPartition *p = r->Topics[0].Partitions;
+    p[0] = (struct OffsetForLeaderEpochRequest_OffsetForLeaderPartition){0, 0, 0};
+    p[1] = (struct OffsetForLeaderEpochRequest_OffsetForLeaderPartition){99, -1, 0};
+    p[2] = (struct OffsetForLeaderEpochRequest_OffsetForLeaderPartition){0, 5, 0}; /* a leader epoch from the future */
+    struct OffsetForLeaderEpochResponse *resp = do_call(k, 23, r);
+    assert_int_equal(resp->Topics_n, 1);
+    STR_CHECK(resp->Topics[0].Topic, TOPIC);
+    assert_int_equal(resp->Topics[0].Partitions_n, 3);
+    const struct OffsetForLeaderEpochResponse_EpochEndOffset *e = resp->Topics[0].Partitions;
+    assert_int_equal(e[0].ErrorCode, 0);
+    assert_int_equal(e[0].Partition, 0);
+    assert_int_equal(e[0].LeaderEpoch, k->version >= 1 ? 0 : -1);
+    assert_true(e[0].EndOffset >= 8); /* the latest epoch ends at the log end: 8 produce cases ran */
+    assert_int_equal(e[1].ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* CurrentLeaderEpoch exists from v2 */
+    assert_int_equal(e[2].ErrorCode, k->version >= 2 ? KERR_UNKNOWN_LEADER_EPOCH : KERR_NONE);
+}
+
 static const struct {
     int16_t key;
     void (*run)(struct call *k);
@@ -628,6 +656,7 @@ static const struct {
     {API_PRODUCE, case_produce},
     {API_FETCH, case_fetch},
     {API_LIST_OFFSETS, case_list_offsets},
+    {23 /* OffsetForLeaderEpoch */, case_offset_for_leader_epoch},
     {API_METADATA, case_metadata},
     {API_FIND_COORDINATOR, case_find_coordinator},
     {API_API_VERSIONS, case_api_versions},

@@ -9,7 +9,8 @@
  * Covered: replication to followers and their high watermark; acks=all with min.insync.replicas=2; a
  * stopped follower dropped from the ISR, then NOT_ENOUGH_REPLICAS; consumers never reading past the high
  * watermark; a follower catching up after a restart and rejoining the ISR; a leader change with a diverged
- * follower that truncates; NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH answers. */
+ * follower (its high watermark above the divergence) that truncates by comparing leader epochs
+ * (OffsetForLeaderEpoch); NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -833,9 +834,13 @@ static void test_leader_change_truncates(void **state)
     assert_int_equal(produce(0, 1, 30000, "lost0", &off), KERR_NONE);
     assert_int_equal(off, 6);
     assert_int_equal(produce(0, 1, 30000, "lost1", &off), KERR_NONE);
+    /* 2 drops out of the ISR, so 1 alone commits them: its high watermark is 8, above where the logs will
+     * diverge, and only the epoch comparison (OffsetForLeaderEpoch) can find the divergence */
+    wait_isr(1);
+    wait_caught_up(0, 8);
     struct probe old = probe(0);
     assert_int_equal(old.log_end, 8);
-    /* the controller elects 2 (in the ISR, though behind): 1 becomes its follower */
+    /* an unclean election of 2 (out of the ISR, behind): 1 becomes its follower */
     struct leader_change lc = {.leader = 2, .isr = {2}, .nisr = 1};
     on_loop(do_leader_change, &lc);
     struct probe pr = probe(0);

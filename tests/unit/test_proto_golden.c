@@ -719,6 +719,52 @@ static void check_init_producer_id_response(const struct golden_vector *gv, cons
     assert_int_equal(r->ProducerEpoch, 0);
 }
 
+static void check_ofle_request(const struct golden_vector *gv, const void *msg)
+{
+    const struct OffsetForLeaderEpochRequest *r = msg;
+    bool cur = gv->version >= 2;
+    assert_int_equal(r->ReplicaId, gv->version >= 3 ? 2 : -2);
+    assert_int_equal(r->Topics_n, 2);
+    STR_EQ(r->Topics[0].Topic, "orders");
+    assert_int_equal(r->Topics[0].Partitions_n, 2);
+    assert_int_equal(r->Topics[0].Partitions[0].Partition, 0);
+    assert_int_equal(r->Topics[0].Partitions[0].CurrentLeaderEpoch, cur ? 7 : -1);
+    assert_int_equal(r->Topics[0].Partitions[0].LeaderEpoch, 5);
+    assert_int_equal(r->Topics[0].Partitions[1].Partition, 3);
+    assert_int_equal(r->Topics[0].Partitions[1].CurrentLeaderEpoch, -1);
+    assert_int_equal(r->Topics[0].Partitions[1].LeaderEpoch, 0);
+    STR_EQ(r->Topics[1].Topic, "audit");
+    assert_int_equal(r->Topics[1].Partitions_n, 1);
+    assert_int_equal(r->Topics[1].Partitions[0].Partition, 1);
+    assert_int_equal(r->Topics[1].Partitions[0].CurrentLeaderEpoch, cur ? 2 : -1);
+    assert_int_equal(r->Topics[1].Partitions[0].LeaderEpoch, 2);
+}
+
+static void check_ofle_response(const struct golden_vector *gv, const void *msg)
+{
+    const struct OffsetForLeaderEpochResponse *r = msg;
+    assert_int_equal(r->ThrottleTimeMs, gv->version >= 2 ? 4 : 0);
+    assert_int_equal(r->Topics_n, 2);
+    STR_EQ(r->Topics[0].Topic, "orders");
+    assert_int_equal(r->Topics[0].Partitions_n, 2);
+    const struct OffsetForLeaderEpochResponse_EpochEndOffset *e = r->Topics[0].Partitions;
+    assert_int_equal(e[0].ErrorCode, 0);
+    assert_int_equal(e[0].Partition, 0);
+    assert_int_equal(e[0].LeaderEpoch, gv->version >= 1 ? 5 : -1);
+    assert_int_equal(e[0].EndOffset, 1234);
+    assert_int_equal(e[1].ErrorCode, 74);
+    assert_int_equal(e[1].Partition, 3);
+    assert_int_equal(e[1].LeaderEpoch, -1);
+    assert_int_equal(e[1].EndOffset, -1);
+    STR_EQ(r->Topics[1].Topic, "audit");
+    assert_int_equal(r->Topics[1].Partitions_n, 1);
+    e = r->Topics[1].Partitions;
+    assert_int_equal(e[0].ErrorCode, 6);
+    assert_int_equal(e[0].Partition, 1);
+    assert_int_equal(e[0].LeaderEpoch, -1);
+    assert_int_equal(e[0].EndOffset, -1);
+}
+
 typedef void (*check_fn)(const struct golden_vector *gv, const void *msg);
 
 static const struct {
@@ -741,6 +787,7 @@ static const struct {
     GOLDEN_GROUP_CHECKS
     {API_FIND_COORDINATOR, check_find_coordinator_request, check_find_coordinator_response},
     {API_INIT_PRODUCER_ID, check_init_producer_id_request, check_init_producer_id_response},
+    {23 /* OffsetForLeaderEpoch */, check_ofle_request, check_ofle_response},
 };
 
 static check_fn find_check(const struct golden_vector *gv)
