@@ -532,6 +532,33 @@ static void test_umr_recreated_topic(void **state)
     assert_null(md_image_topic(&f->img, "refunds"));
 }
 
+/* One request deleting a topic (leader -2 under its old id) and carrying its new incarnation. */
+static void test_umr_delete_and_recreate(void **state)
+{
+    struct fixture *f = *state;
+    host_orders(f, 3);
+    struct UpdateMetadataRequest_UpdateMetadataPartitionState fresh[] = {
+        {.PartitionIndex = 0, .Leader = 2, .Isr = (int32_t[]){2}, .Isr_n = 1, .Replicas = (int32_t[]){2},
+         .Replicas_n = 1}};
+    struct UpdateMetadataRequest_UpdateMetadataPartitionState gone[] = {
+        {.PartitionIndex = 0, .Leader = ZKRPC_LEADER_DURING_DELETE}, {.PartitionIndex = 1, .Leader = -2}};
+    struct UpdateMetadataRequest_UpdateMetadataTopicState ts[] = {{proto_str_from("orders"), ORDERS2, fresh, 1},
+                                                                  {proto_str_from("orders"), ORDERS, gone, 2}};
+    struct UpdateMetadataRequest req = umr(NULL, 0, ts, 2);
+    assert_int_equal(zkrpc_update_metadata(&f->b, &f->img, 8, &req, &f->res), 0);
+    assert_int_equal(apply(f), 3);
+    assert_true(proto_uuid_eq(f->res.records[0].m == &proto_msg_RemoveTopicRecord
+                                  ? ((const struct RemoveTopicRecord *)f->res.records[0].data)->TopicId
+                                  : (proto_uuid){{0}},
+                              ORDERS));
+    const struct md_topic *t = md_image_topic(&f->img, "orders");
+    assert_true(proto_uuid_eq(t->id, ORDERS2));
+    assert_int_equal(t->nparts, 1);
+    reset(f);
+    assert_int_equal(zkrpc_update_metadata(&f->b, &f->img, 8, &req, &f->res), 0);
+    assert_int_equal(apply(f), 0);
+}
+
 /* A FULL UpdateMetadata from a KRaft controller (migration) drops the topics it does not list. */
 static void test_umr_full_from_kraft(void **state)
 {
@@ -808,6 +835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_umr_v2_and_invalid_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_umr_partitions_and_deletion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_umr_recreated_topic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_umr_delete_and_recreate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_umr_full_from_kraft, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_topic_deletion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_replica_moved_away, setup, teardown),

@@ -6,7 +6,9 @@
  *  - a partition state that differs from the image (leader, leader epoch, ISR, replicas, partition epoch
  *    = ZkVersion) gets a PartitionRecord (and its topic a TopicRecord when new to the image);
  *  - leader -2 marks a partition deleted: when every partition of a topic is, a RemoveTopicRecord. The
- *    image cannot drop single partitions, so a deletion of only some is logged and left out;
+ *    image cannot drop single partitions, so a deletion of only some is logged and left out. Deletions
+ *    are applied before the other states, so that a topic deleted and re-created in one request ends as
+ *    the new one;
  *  - a FULL request (v8+, Type 2) from a KRaft controller to a broker with migration enabled first removes
  *    the topics whose id it does not list (ZkMetadataCache.transformKRaftControllerFullMetadataRequest). */
 #include <stddef.h>
@@ -210,10 +212,10 @@ static int deletions(struct zr_view *v, struct zr_part *dels, size_t n)
         struct zr_topic *t = zr_topic_by_name(v, dels[i].topic, &oom);
         if (oom)
             return FERRY_ENOMEM;
-        if (!t)
+        if (!t || !t->img)
             continue; /* already gone */
-        if (!t->img) {
-            LOG_WARN("zkrpc", "UpdateMetadata deletes partitions of %.*s, created by the same request: ignored",
+        if (!proto_uuid_is_zero(dels[i].topic_id) && !proto_uuid_eq(dels[i].topic_id, t->id)) {
+            LOG_WARN("zkrpc", "UpdateMetadata deletes %.*s with another topic id than the image's: ignored",
                      ZR_STR(t->name));
             continue;
         }
@@ -311,20 +313,26 @@ int zkrpc_update_metadata(struct zkrpc_broker *b, const struct md_image *img, in
     if (req->isKRaftController && req->Type == UMR_TYPE_FULL && version >= 8 && b->zk_migration_enabled &&
         unlisted_topics(&v, req))
         goto nomem;
+    /* Deletions first (as the KRaft controller's full requests put them): a name deleted and re-created
+     * in one request then ends as the new topic, and an id freed by a deletion can be reused. */
     for (size_t i = 0; i < n; i++) {
         const struct zr_part *p = &parts[i];
-        if (state(p)->PartitionIndex < 0 || state(p)->PartitionIndex > ZR_MAX_PARTITION_ID || p->topic.len <= 0) {
+        bool valid = state(p)->PartitionIndex >= 0 && state(p)->PartitionIndex <= ZR_MAX_PARTITION_ID &&
+                     p->topic.len > 0;
+        if (!valid)
             LOG_WARN("zkrpc", "UpdateMetadata: state of %.*s-%d ignored: invalid topic or partition",
                      ZR_STR(p->topic), state(p)->PartitionIndex);
-            continue;
-        }
-        if (state(p)->Leader == ZKRPC_LEADER_DURING_DELETE)
+        if (valid && state(p)->Leader == ZKRPC_LEADER_DURING_DELETE)
             dels[ndel++] = *p;
-        else if (partition_state(&v, p))
-            goto nomem;
     }
     if (deletions(&v, dels, ndel))
         goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        const struct zr_part *p = &parts[i];
+        if (state(p)->PartitionIndex >= 0 && state(p)->PartitionIndex <= ZR_MAX_PARTITION_ID && p->topic.len > 0 &&
+            state(p)->Leader != ZKRPC_LEADER_DURING_DELETE && partition_state(&v, p))
+            goto nomem;
+    }
     b->controller_epoch = req->ControllerEpoch;
     b->controller_id = req->ControllerId < 0 ? -1 : req->ControllerId;
     b->controller_is_kraft = req->isKRaftController;
