@@ -258,15 +258,16 @@ void ctrl_heartbeats_batch_end(struct ctrl_heartbeats *h, int32_t id, int64_t la
 int ctrl_fence_stale_broker(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
                             int64_t now_ms, int32_t *fenced_id, struct ctrl_records *out);
 
-/* UnregisterBroker v0: BROKER_ID_NOT_REGISTERED "Broker ID <id> is not currently registered"; otherwise
+/* UnregisterBroker v0: BROKER_ID_NOT_REGISTERED (the code alone, as ControllerApis answers); otherwise
  * leadership and ISR membership moved off it, then UnregisterBrokerRecord (id, epoch); the broker leaves
- * the tracker. Response strings in `a`. Returns 0 or FERRY_ENOMEM. */
+ * the tracker. `a` is unused (no response strings). Returns 0 or FERRY_ENOMEM. */
 int ctrl_unregister_broker(const struct md_image *img, const struct ctrl_env *env, struct ctrl_heartbeats *hb,
                            const struct UnregisterBrokerRequest *req, struct proto_arena *a,
                            struct UnregisterBrokerResponse *resp, struct ctrl_records *out);
 
 /* ControllerRegistration v0: MV below 3.7-IV0 -> UNSUPPORTED_VERSION; an unknown security protocol ->
- * UNKNOWN_SERVER_ERROR; otherwise one RegisterControllerRecord v0. Returns 0 or FERRY_ENOMEM. */
+ * UNKNOWN_SERVER_ERROR (each with the code's default message, as getErrorResponse); otherwise one
+ * RegisterControllerRecord v0. Returns 0 or FERRY_ENOMEM. */
 int ctrl_register_controller(const struct md_image *img, const struct ControllerRegistrationRequest *req,
                              struct proto_arena *a, struct ControllerRegistrationResponse *resp,
                              struct ctrl_records *out);

@@ -261,14 +261,15 @@ int ctrl_unregister_broker(const struct md_image *img, const struct ctrl_env *en
                            const struct UnregisterBrokerRequest *req, struct proto_arena *a,
                            struct UnregisterBrokerResponse *resp, struct ctrl_records *out)
 {
-    struct ctrl_ctx c = {a, false};
+    (void)a;
     resp->ErrorCode = KERR_NONE;
     resp->ErrorMessage = (proto_str){NULL, -1};
     const struct md_broker *b = md_image_broker(img, req->BrokerId);
+    /* ControllerApis answers errors with the code alone (no message). */
     if (!b) {
+        LOG_INFO("ctrl", "UnregisterBroker: Broker ID %d is not currently registered", req->BrokerId);
         resp->ErrorCode = KERR_BROKER_ID_NOT_REGISTERED;
-        resp->ErrorMessage = ctrl_strf(&c, "Broker ID %d is not currently registered", req->BrokerId);
-        return c.oom ? FERRY_ENOMEM : 0;
+        return 0;
     }
     size_t mark = out->n;
     int rc = ctrl_leader_isr_updates(img, env, b->id, -1, NULL, NULL, out);
@@ -282,8 +283,7 @@ int ctrl_unregister_broker(const struct md_image *img, const struct ctrl_env *en
     if (out->n - mark > CTRL_MAX_RECORDS_PER_OP) {
         ctrl_records_truncate(out, mark);
         resp->ErrorCode = KERR_POLICY_VIOLATION;
-        resp->ErrorMessage = ctrl_strf(&c, CTRL_TOO_LARGE_MESSAGE);
-        return c.oom ? FERRY_ENOMEM : 0;
+        return 0;
     }
     ctrl_hb_remove(hb, b->id);
     LOG_INFO("ctrl", "unregistering broker %d (epoch %lld), %zu partition change(s)", b->id, (long long)b->epoch,
@@ -298,10 +298,13 @@ int ctrl_register_controller(const struct md_image *img, const struct Controller
     struct ctrl_ctx c = {a, false};
     resp->ErrorCode = KERR_NONE;
     resp->ErrorMessage = (proto_str){NULL, -1};
+    /* Errors reach the wire as ControllerRegistrationRequest.getErrorResponse builds them: the code and
+     * the code's default message; the reason goes to the log. */
     if (img->metadata_version < MV_3_7_IV0) {
+        LOG_INFO("ctrl", "controller %d: The current MetadataVersion is too old to support controller "
+                 "registrations.", req->ControllerId);
         resp->ErrorCode = KERR_UNSUPPORTED_VERSION;
-        resp->ErrorMessage = ctrl_strf(&c, "The current MetadataVersion is too old to support controller "
-                                           "registrations.");
+        resp->ErrorMessage = ctrl_strf(&c, "The version of API is not supported.");
         return c.oom ? FERRY_ENOMEM : 0;
     }
     int32_t n = req->Listeners_n > 0 ? req->Listeners_n : 0;
@@ -316,8 +319,9 @@ int ctrl_register_controller(const struct md_image *img, const struct Controller
     int32_t nls = unique_listeners(ls, n, msg, sizeof msg);
     if (nls < 0) {
         ferry_free(ls);
+        LOG_INFO("ctrl", "controller %d: %s", req->ControllerId, msg);
         resp->ErrorCode = KERR_UNKNOWN_SERVER_ERROR;
-        resp->ErrorMessage = ctrl_strf(&c, "%s", msg);
+        resp->ErrorMessage = ctrl_strf(&c, "The server experienced an unexpected error when processing the request.");
         return c.oom ? FERRY_ENOMEM : 0;
     }
     size_t mark = out->n;

@@ -533,7 +533,7 @@ static void test_unregister_broker(void **state)
     req.BrokerId = 9;
     assert_int_equal(ctrl_unregister_broker(&f->img, &f->env, &f->hb, &req, &f->a, &resp, &f->recs), 0);
     assert_int_equal(resp.ErrorCode, KERR_BROKER_ID_NOT_REGISTERED);
-    assert_str(resp.ErrorMessage, "Broker ID 9 is not currently registered");
+    assert_int_equal(resp.ErrorMessage.len, -1); /* ControllerApis sends the code alone */
     assert_int_equal(f->recs.n, 0);
     req.BrokerId = 2;
     int64_t epoch = md_image_broker(&f->img, 2)->epoch;
@@ -580,10 +580,11 @@ static void test_register_controller(void **state)
     req.Listeners[0].SecurityProtocol = -1;
     assert_int_equal(ctrl_register_controller(&f->img, &req, &f->a, &resp, &f->recs), 0);
     assert_int_equal(resp.ErrorCode, KERR_UNKNOWN_SERVER_ERROR);
-    assert_str(resp.ErrorMessage, "Unknown security protocol -1 in listener CONTROLLER");
+    assert_str(resp.ErrorMessage, "The server experienced an unexpected error when processing the request.");
     f->img.metadata_version = 14;
     assert_int_equal(ctrl_register_controller(&f->img, &req, &f->a, &resp, &f->recs), 0);
     assert_int_equal(resp.ErrorCode, KERR_UNSUPPORTED_VERSION);
+    assert_str(resp.ErrorMessage, "The version of API is not supported.");
     assert_int_equal(f->recs.n, 0);
 }
 
