@@ -116,6 +116,22 @@ void zkctl_action_free(zkctl_action *a)
     ferry_free(a);
 }
 
+zkctl_action *zc_action_new(enum zkctl_action_kind kind, int16_t api_key, int16_t api_version, size_t body_size)
+{
+    zkctl_action *a = ferry_calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    proto_arena_init(&a->arena);
+    a->kind = kind;
+    a->api_key = api_key;
+    a->api_version = api_version;
+    if (body_size && !(a->body = proto_arena_alloc(&a->arena, body_size))) {
+        zkctl_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
 void zc_enqueue(zkctl *c, zkctl_action *a)
 {
     a->next = NULL;
@@ -611,7 +627,7 @@ void zkctl_free(zkctl *c)
 
 bool zkctl_is_active(const zkctl *c) { return c->active; }
 
-static int finish_event(zkctl *c)
+int zc_finish(zkctl *c)
 {
     zc_reconcile(c);
     zc_batch_flush(c);
@@ -708,7 +724,7 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
     zc_batch_flush(c);
     for (size_t i = 0; i < s->n_deletions; i++)
         delete_requested(c, s->deletions[i]);
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 /* ---- broker changes ---- */
@@ -790,7 +806,7 @@ int zkctl_broker_registered(zkctl *c, const zkctl_broker *in)
         broker_clear(b);
         *b = nb;
         zc_batch_um_all_brokers(c);
-        return finish_event(c);
+        return zc_finish(c);
     }
     if (b) {
         LOG_INFO(ZC_MOD, "broker %" PRId32 " bounced: epoch %" PRId64 " -> %" PRId64, in->id, b->epoch, in->epoch);
@@ -799,7 +815,7 @@ int zkctl_broker_registered(zkctl *c, const zkctl_broker *in)
         zc_batch_flush(c);
     }
     broker_up(c, in);
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 int zkctl_broker_gone(zkctl *c, int32_t broker_id)
@@ -809,7 +825,7 @@ int zkctl_broker_gone(zkctl *c, int32_t broker_id)
     if (!zc_broker_find(c, broker_id))
         return FERRY_ENOTFOUND;
     broker_down(c, broker_id);
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 /* ---- topics ---- */
@@ -825,11 +841,11 @@ int zkctl_topic_changed(zkctl *c, const char *name, const zk_topic_assignment *a
         if (rc)
             return rc;
         LOG_INFO(ZC_MOD, "topic %s: new, %zu partitions", name, a->n_partitions);
-        return finish_event(c);
+        return zc_finish(c);
     }
     if (t->deleting) {
         LOG_WARN(ZC_MOD, "topic %s: assignment changed while being deleted: ignored", name);
-        return finish_event(c);
+        return zc_finish(c);
     }
     if (!t->n_parts && a->has_topic_id)
         t->id = a->topic_id;
@@ -849,7 +865,7 @@ int zkctl_topic_changed(zkctl *c, const char *name, const zk_topic_assignment *a
                      name, pr->partition);
         }
     }
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 int zkctl_topic_config(zkctl *c, const char *name, bool has_unclean, bool unclean)
@@ -863,7 +879,7 @@ int zkctl_topic_config(zkctl *c, const char *name, bool has_unclean, bool unclea
         return FERRY_ENOTFOUND;
     t->has_unclean = has_unclean;
     t->unclean = unclean;
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 static void delete_requested(zkctl *c, const char *name)
@@ -895,7 +911,7 @@ int zkctl_delete_requested(zkctl *c, const char *name)
     if (!c->active)
         return 0;
     delete_requested(c, name);
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 /* ---- results ---- */
@@ -938,7 +954,7 @@ int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op
             zc_enqueue(c, a);
         }
         do_resign(c);
-        return finish_event(c);
+        return zc_finish(c);
     }
     struct zc_topic *t = pd->topic ? zc_topic_find(c, pd->topic) : NULL;
     struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
@@ -985,7 +1001,7 @@ int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op
     case ZC_P_READ:
         return FERRY_EINVAL; /* a read answered as a multi */
     }
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 static bool lisr_eq(const struct zc_lisr *a, const zk_partition_state *s)
@@ -1008,7 +1024,7 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
     struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
     if (!p || p->busy != id) {
         zc_pending_drop(c, pd);
-        return finish_event(c);
+        return zc_finish(c);
     }
     p->busy = 0;
     if (rc == ZKCTL_ZK_OK) {
@@ -1037,7 +1053,7 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
         reread_state(c, t, p, NULL);
     }
     zc_pending_drop(c, pending_find(c, id));
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 int zkctl_tick(zkctl *c, int64_t now_ms)
@@ -1049,7 +1065,7 @@ int zkctl_tick(zkctl *c, int64_t now_ms)
         zc_rebalance_check(c);
         c->next_rebalance_ms = now_ms + c->cfg.leader_imbalance_check_interval_ms;
     }
-    return finish_event(c);
+    return zc_finish(c);
 }
 
 int zkctl_resign(zkctl *c)

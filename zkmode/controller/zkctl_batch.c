@@ -160,25 +160,29 @@ static int32_t *aints(struct proto_arena *a, const int32_t *v, size_t n, int *er
     return p;
 }
 
-static zkctl_action *send_action(zkctl *c, int32_t broker, int16_t key, int16_t version, const struct proto_message *m,
+static zkctl_action *send_action(int32_t broker, int16_t key, int16_t version, const struct proto_message *m,
                                  size_t size)
 {
-    zkctl_action *a = ferry_calloc(1, sizeof(*a));
-    if (!a)
-        return NULL;
-    proto_arena_init(&a->arena);
-    a->kind = ZKCTL_ACT_SEND;
-    a->broker_id = broker;
-    a->api_key = key;
-    a->api_version = version;
-    a->body = proto_arena_alloc(&a->arena, size);
-    if (!a->body) {
-        zkctl_action_free(a);
-        return NULL;
+    zkctl_action *a = zc_action_new(ZKCTL_ACT_SEND, key, version, size);
+    if (a) {
+        a->broker_id = broker;
+        proto_struct_init(m->body, a->body);
     }
-    proto_struct_init(m->body, a->body);
-    (void)c;
     return a;
+}
+
+/* The array of t's partitions in a request: count entries of list for t, allocate them (elem bytes each). */
+static void *group_alloc(struct proto_arena *a, const struct zc_tp *list, size_t n, const struct zc_topic *t,
+                         size_t elem, int32_t *count, int *err)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+        np += list[i].t == t;
+    void *arr = proto_arena_alloc(a, (np ? np : 1) * elem);
+    if (!arr)
+        *err = FERRY_ENOMEM;
+    *count = (int32_t)np;
+    return arr;
 }
 
 /* Topics of a list in first-appearance order: returns the count, fills order[] with the first index of
@@ -196,17 +200,9 @@ static size_t topic_groups(const struct zc_tp *l, size_t n, size_t *first)
     return g;
 }
 
-static size_t count_topic(const struct zc_tp *l, size_t n, const struct zc_topic *t)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += l[i].t == t;
-    return k;
-}
-
 static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struct zc_brq *q, int *err)
 {
-    zkctl_action *a = send_action(c, b->id, ZKCTL_API_LEADER_AND_ISR, ZKCTL_LEADER_AND_ISR_VERSION,
+    zkctl_action *a = send_action(b->id, ZKCTL_API_LEADER_AND_ISR, ZKCTL_LEADER_AND_ISR_VERSION,
                                   &proto_msg_LeaderAndIsrRequest, sizeof(struct LeaderAndIsrRequest));
     size_t *first = ferry_malloc((q->n_lair + 1) * sizeof(size_t));
     int32_t *leaders = ferry_malloc((q->n_lair + 1) * sizeof(int32_t));
@@ -233,13 +229,10 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
         struct LeaderAndIsrRequest_LeaderAndIsrTopicState *ts = &r->TopicStates[k];
         ts->TopicName = astr(&a->arena, t->name, err);
         ts->TopicId = t->id;
-        size_t np = count_topic(q->lair, q->n_lair, t);
-        ts->PartitionStates = proto_arena_alloc(&a->arena, np * sizeof(*ts->PartitionStates));
-        if (!ts->PartitionStates) {
-            *err = FERRY_ENOMEM;
+        ts->PartitionStates = group_alloc(&a->arena, q->lair, q->n_lair, t, sizeof(*ts->PartitionStates),
+                                          &ts->PartitionStates_n, err);
+        if (!ts->PartitionStates)
             goto out;
-        }
-        ts->PartitionStates_n = (int32_t)np;
         size_t j = 0;
         for (size_t i = 0; i < q->n_lair; i++) {
             if (q->lair[i].t != t)
@@ -301,7 +294,7 @@ out:
 static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
 {
     const struct zc_batch *q = &c->batch;
-    zkctl_action *a = send_action(c, b->id, ZKCTL_API_UPDATE_METADATA, ZKCTL_UPDATE_METADATA_VERSION,
+    zkctl_action *a = send_action(b->id, ZKCTL_API_UPDATE_METADATA, ZKCTL_UPDATE_METADATA_VERSION,
                                   &proto_msg_UpdateMetadataRequest, sizeof(struct UpdateMetadataRequest));
     size_t *first = ferry_malloc((q->n_um_parts + 1) * sizeof(size_t));
     if (!a || !first) {
@@ -327,13 +320,10 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
         struct UpdateMetadataRequest_UpdateMetadataTopicState *ts = &r->TopicStates[k];
         ts->TopicName = astr(&a->arena, t->name, err);
         ts->TopicId = t->id;
-        size_t np = count_topic(q->um_parts, q->n_um_parts, t);
-        ts->PartitionStates = proto_arena_alloc(&a->arena, np * sizeof(*ts->PartitionStates));
-        if (!ts->PartitionStates) {
-            *err = FERRY_ENOMEM;
+        ts->PartitionStates = group_alloc(&a->arena, q->um_parts, q->n_um_parts, t, sizeof(*ts->PartitionStates),
+                                          &ts->PartitionStates_n, err);
+        if (!ts->PartitionStates)
             goto out;
-        }
-        ts->PartitionStates_n = (int32_t)np;
         size_t j = 0;
         for (size_t i = 0; i < q->n_um_parts; i++) {
             if (q->um_parts[i].t != t)
@@ -395,7 +385,7 @@ out:
 
 static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct zc_brq *q, int *err)
 {
-    zkctl_action *a = send_action(c, b->id, ZKCTL_API_STOP_REPLICA, ZKCTL_STOP_REPLICA_VERSION,
+    zkctl_action *a = send_action(b->id, ZKCTL_API_STOP_REPLICA, ZKCTL_STOP_REPLICA_VERSION,
                                   &proto_msg_StopReplicaRequest, sizeof(struct StopReplicaRequest));
     size_t *first = ferry_malloc((q->n_sr + 1) * sizeof(size_t));
     if (!a || !first) {
@@ -418,13 +408,10 @@ static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct 
         const struct zc_topic *t = q->sr[first[k]].t;
         struct StopReplicaRequest_StopReplicaTopicState *ts = &r->TopicStates[k];
         ts->TopicName = astr(&a->arena, t->name, err);
-        size_t np = count_topic(q->sr, q->n_sr, t);
-        ts->PartitionStates = proto_arena_alloc(&a->arena, np * sizeof(*ts->PartitionStates));
-        if (!ts->PartitionStates) {
-            *err = FERRY_ENOMEM;
+        ts->PartitionStates = group_alloc(&a->arena, q->sr, q->n_sr, t, sizeof(*ts->PartitionStates),
+                                          &ts->PartitionStates_n, err);
+        if (!ts->PartitionStates)
             goto out;
-        }
-        ts->PartitionStates_n = (int32_t)np;
         size_t j = 0;
         for (size_t i = 0; i < q->n_sr; i++) {
             if (q->sr[i].t != t)

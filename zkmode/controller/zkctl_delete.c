@@ -215,9 +215,5 @@ int zkctl_stop_replica_response(zkctl *c, int32_t broker_id, const struct StopRe
             }
         }
     }
-    zc_reconcile(c);
-    zc_batch_flush(c);
-    int rc = c->err;
-    c->err = 0;
-    return rc;
+    return zc_finish(c);
 }

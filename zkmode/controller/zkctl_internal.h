@@ -175,6 +175,10 @@ void zc_pending_drop(zkctl *c, struct zc_pending *p);
 void zc_lisr_free(struct zc_lisr *l);
 int zc_lisr_copy(struct zc_lisr *dst, const struct zc_lisr *src);
 void zc_enqueue(zkctl *c, zkctl_action *a);
+/* A new action with a zeroed body of body_size bytes in its arena (none when 0); NULL on FERRY_ENOMEM. */
+zkctl_action *zc_action_new(enum zkctl_action_kind kind, int16_t api_key, int16_t api_version, size_t body_size);
+/* The end of every event: reconcile, send the batch, return (and clear) the event's first error. */
+int zc_finish(zkctl *c);
 /* Queues the fenced multi [check, op] (op path/data copied); returns its id or 0 after FERRY_ENOMEM. */
 uint64_t zc_zk_op(zkctl *c, enum zkctl_op_kind kind, const char *path, const char *data, size_t len,
                   int32_t version);

@@ -11,19 +11,9 @@
 
 static zkctl_action *respond_action(uint64_t token, int16_t key, int16_t version, size_t size)
 {
-    zkctl_action *a = ferry_calloc(1, sizeof(*a));
-    if (!a)
-        return NULL;
-    proto_arena_init(&a->arena);
-    a->kind = ZKCTL_ACT_RESPOND;
-    a->token = token;
-    a->api_key = key;
-    a->api_version = version;
-    a->body = proto_arena_alloc(&a->arena, size);
-    if (!a->body) {
-        zkctl_action_free(a);
-        return NULL;
-    }
+    zkctl_action *a = zc_action_new(ZKCTL_ACT_RESPOND, key, version, size);
+    if (a)
+        a->token = token;
     return a;
 }
 
@@ -203,15 +193,6 @@ static int alter_check(const struct AlterPartitionRequest *req)
     return 0;
 }
 
-static int finish(zkctl *c)
-{
-    zc_reconcile(c);
-    zc_batch_flush(c);
-    int rc = c->err;
-    c->err = 0;
-    return rc;
-}
-
 int zkctl_alter_partition(zkctl *c, uint64_t token, int16_t version, const struct AlterPartitionRequest *req)
 {
     if (version < 0 || version > 3 || alter_check(req))
@@ -223,13 +204,13 @@ int zkctl_alter_partition(zkctl *c, uint64_t token, int16_t version, const struc
     if (!c->active) {
         alter_respond(c, al, KERR_NOT_CONTROLLER);
         alter_free(al);
-        return finish(c);
+        return zc_finish(c);
     }
     struct zc_alter **tail = &c->alters;
     while (*tail)
         tail = &(*tail)->next;
     *tail = al;
-    return finish(c);
+    return zc_finish(c);
 }
 
 static struct zc_topic *alter_topic(const zkctl *c, const struct zc_alter *al, const struct zc_alter_topic *at)
@@ -386,7 +367,7 @@ int zkctl_controlled_shutdown(zkctl *c, uint64_t token, int16_t version, const s
     if (err) {
         cs_respond(c, cs, err);
         ferry_free(cs);
-        return finish(c);
+        return zc_finish(c);
     }
     LOG_INFO(ZC_MOD, "controlled shutdown of broker %" PRId32, cs->broker);
     b->shutting_down = true;
@@ -407,7 +388,7 @@ int zkctl_controlled_shutdown(zkctl *c, uint64_t token, int16_t version, const s
     while (*tail)
         tail = &(*tail)->next;
     *tail = cs;
-    return finish(c);
+    return zc_finish(c);
 }
 
 static bool cs_settled(const zkctl *c, int32_t broker)
