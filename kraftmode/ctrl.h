@@ -73,6 +73,8 @@ struct ctrl_env {
     bool unclean_leader_election_enable;   /* unclean.leader.election.enable (topic overrides win) */
     bool zk_migration_enabled;             /* zookeeper.metadata.migration.enable */
     int64_t broker_session_timeout_ms;     /* broker.session.timeout.ms */
+    bool auto_leader_rebalance_enable;     /* auto.leader.rebalance.enable */
+    int64_t leader_imbalance_check_interval_ms; /* leader.imbalance.check.interval.seconds * 1000 */
     uint64_t (*rand)(void *arg);           /* uniform 64-bit random numbers */
     void *rand_arg;
 };
@@ -294,6 +296,11 @@ bool ctrl_leaders_imbalanced(const struct md_image *img);
  * leader.imbalance.check.interval.seconds). Returns 0 or FERRY_ENOMEM. */
 int ctrl_balance_partition_leaders(const struct md_image *img, const struct ctrl_env *env, bool *more,
                                    struct ctrl_records *out);
+
+/* When the rebalance should run next (QuorumController.maybeScheduleNextBalancePartitionLeaders): -1 when
+ * auto.leader.rebalance.enable is off or no partition is imbalanced; 10 ms after now when the last run
+ * stopped at its limit (`more`); else now + leader.imbalance.check.interval. */
+int64_t ctrl_rebalance_next_ms(const struct md_image *img, const struct ctrl_env *env, bool more, int64_t now_ms);
 
 /* AlterPartition v0-3 (ReplicationControlManager.alterPartition). The requesting broker must be registered
  * with BrokerEpoch, else the top-level STALE_BROKER_EPOCH and no topics. Topics by name (v0-1:

@@ -23,6 +23,8 @@ void ctrl_env_default(struct ctrl_env *env, uint64_t (*rand)(void *), void *rand
     env->unclean_leader_election_enable = false;
     env->zk_migration_enabled = false;
     env->broker_session_timeout_ms = 9000;
+    env->auto_leader_rebalance_enable = true;
+    env->leader_imbalance_check_interval_ms = 300000;
     env->rand = rand;
     env->rand_arg = rand_arg;
 }
@@ -45,6 +47,8 @@ void ctrl_env_from_config(struct ctrl_env *env, const struct ferry_config *cfg, 
     env->unclean_leader_election_enable = cfg->unclean_leader_election_enable;
     env->zk_migration_enabled = cfg->zookeeper_metadata_migration_enable;
     env->broker_session_timeout_ms = cfg->broker_session_timeout_ms;
+    env->auto_leader_rebalance_enable = cfg->auto_leader_rebalance_enable;
+    env->leader_imbalance_check_interval_ms = cfg->leader_imbalance_check_interval_seconds * 1000;
     env->broker_cfg = cfg;
 }
 

@@ -169,6 +169,13 @@ static bool imbalanced(const struct md_partition *p, void *arg)
 
 bool ctrl_leaders_imbalanced(const struct md_image *img) { return ctrl_any_partition(img, imbalanced, NULL); }
 
+int64_t ctrl_rebalance_next_ms(const struct md_image *img, const struct ctrl_env *env, bool more, int64_t now_ms)
+{
+    if (!env->auto_leader_rebalance_enable || !ctrl_leaders_imbalanced(img))
+        return -1;
+    return now_ms + (more ? 10 : env->leader_imbalance_check_interval_ms);
+}
+
 int ctrl_balance_partition_leaders(const struct md_image *img, const struct ctrl_env *env, bool *more,
                                    struct ctrl_records *out)
 {

@@ -194,15 +194,21 @@ static void test_rebalance(void **state)
     struct fx *f = *state;
     proto_uuid t = fx_topic(f, "r");
     assert_false(ctrl_leaders_imbalanced(&f->img));
+    assert_int_equal(ctrl_rebalance_next_ms(&f->img, &f->env, false, 0), -1); /* nothing to balance */
     for (int32_t p = 0; p < CTRL_MAX_ELECTIONS_PER_IMBALANCE + 1; p++)
         fx_partition(f, t, p, L(1, 2), L(1, 2), 2);
     proto_uuid s = fx_topic(f, "s");
     fx_partition(f, s, 0, L(3, 1), L(1), 1); /* the preferred replica is out of sync: stays */
     fx_partition(f, s, 1, L(1, 2), L(1, 2), 1);
     assert_true(ctrl_leaders_imbalanced(&f->img));
+    assert_int_equal(ctrl_rebalance_next_ms(&f->img, &f->env, false, 1000), 1000 + 300000);
+    f->env.auto_leader_rebalance_enable = false;
+    assert_int_equal(ctrl_rebalance_next_ms(&f->img, &f->env, false, 1000), -1);
+    f->env.auto_leader_rebalance_enable = true;
     bool more;
     assert_int_equal(ctrl_balance_partition_leaders(&f->img, &f->env, &more, &f->recs), 0);
     assert_true(more);
+    assert_int_equal(ctrl_rebalance_next_ms(&f->img, &f->env, more, 2000), 2010);
     assert_int_equal(f->recs.n, CTRL_MAX_ELECTIONS_PER_IMBALANCE);
     commit(f);
     assert_int_equal(ctrl_balance_partition_leaders(&f->img, &f->env, &more, &f->recs), 0);
@@ -212,7 +218,7 @@ static void test_rebalance(void **state)
     for (int32_t p = 0; p < CTRL_MAX_ELECTIONS_PER_IMBALANCE + 1; p++)
         assert_int_equal(fx_part(f, "r", p)->leader, 1);
     assert_int_equal(fx_part(f, "s", 0)->leader, 1);
-    assert_true(ctrl_leaders_imbalanced(&f->img));
+    assert_true(ctrl_leaders_imbalanced(&f->img)); /* s-0 stays imbalanced until 3 is back in sync */
     assert_int_equal(ctrl_balance_partition_leaders(&f->img, &f->env, &more, &f->recs), 0);
     assert_int_equal(f->recs.n, 0);
 }
