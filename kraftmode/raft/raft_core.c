@@ -44,6 +44,11 @@ int raft_voter_index(const struct raft *r, int32_t id)
 
 bool raft_is_voter(const struct raft *r, int32_t id) { return raft_voter_index(r, id) >= 0; }
 
+int32_t raft_live_leader(const struct raft *r)
+{
+    return r->role == RAFT_LEADER || r->role == RAFT_FOLLOWER ? r->leader_id : RAFT_NO_ID;
+}
+
 size_t raft_majority(const struct raft *r) { return r->cfg.nvoters / 2 + 1; }
 
 uint64_t raft_rand(struct raft *r, uint64_t bound) { return bound ? r->cfg.rand(r->cfg.rand_arg) % bound : 0; }
@@ -168,6 +173,7 @@ int raft_new(const struct raft_config *cfg, const struct raft_persisted *p, int6
     r->is_voter = raft_voter_index(r, cfg->node_id) >= 0;
     r->now = now_ms;
     r->hw = -1;
+    r->leader_contact_ms = INT64_MIN / 2;
     r->backoff_until = RAFT_NEVER;
     r->check_quorum_deadline = RAFT_NEVER;
     r->log_start = p->log_start_offset;

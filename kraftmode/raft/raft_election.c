@@ -46,13 +46,20 @@ static void leave_role(struct raft *r)
 static int durable_transition(struct raft *r, enum raft_role role, int32_t epoch, int32_t leader, int32_t voted)
 {
     leave_role(r);
+    if (epoch != r->epoch || leader != r->leader_id)
+        r->leader_contact_ms = INT64_MIN / 2;
     r->role = role;
     r->epoch = epoch;
     r->leader_id = leader;
     r->voted_id = voted;
     if (role == RAFT_FOLLOWER)
         r->election_retries = 0;
+    int64_t old_deadline = r->election_deadline;
     raft_reset_election_timer(r);
+    /* only a vote granted (or a leader found) restarts a running election timer: learning a higher epoch
+     * alone must not, or a candidate that can never win would keep everyone else from standing */
+    if (role == RAFT_UNATTACHED && old_deadline < r->election_deadline)
+        r->election_deadline = old_deadline;
     int rc = raft_persist_state(r);
     return rc ? rc : announce(r);
 }
@@ -331,7 +338,7 @@ static int respond(struct raft *r, const struct raft_msg *req, enum raft_msg_typ
     m->to = req->from;
     m->corr = req->corr;
     m->epoch = r->epoch;
-    m->leader_id = r->leader_id;
+    m->leader_id = raft_live_leader(r);
     m->error = error;
     return raft_send(r, m, 0);
 }
@@ -341,7 +348,7 @@ static bool pre_vote_grantable(const struct raft *r, const struct raft_msg *m)
 {
     if (r->role == RAFT_LEADER)
         return false;
-    if (r->role == RAFT_FOLLOWER && r->now < r->election_deadline)
+    if (r->leader_id >= 0 && r->now < r->leader_contact_ms + r->cfg.fetch_timeout_ms)
         return false;
     return (r->cfg.test_bugs & RAFT_BUG_VOTE_WITHOUT_LOG_CHECK) ||
            raft_log_up_to_date(r, m->u.vote.last_epoch, m->u.vote.last_offset);
@@ -396,7 +403,8 @@ int raft_common_response(struct raft *r, const struct raft_msg *m, bool *stop)
         return named ? raft_become_follower(r, m->epoch, m->leader_id) : raft_become_unattached(r, m->epoch);
     if (named && r->leader_id >= 0 && r->leader_id != m->leader_id)
         return raft_set_fatal(r, "two leaders in one epoch");
-    if (named && r->leader_id < 0 && r->role != RAFT_LEADER)
+    /* a leader of our epoch is named: follow it (a Prospective goes back to the leader it had) */
+    if (named && (r->leader_id < 0 || r->role == RAFT_PROSPECTIVE) && r->role != RAFT_LEADER)
         return raft_become_follower(r, m->epoch, m->leader_id);
     *stop = false;
     return 0;
@@ -405,19 +413,31 @@ int raft_common_response(struct raft *r, const struct raft_msg *m, bool *stop)
 int raft_handle_vote_resp(struct raft *r, const struct raft_msg *m)
 {
     int idx = raft_voter_index(r, m->from);
-    if (m->u.vote_resp.pre_vote && r->role == RAFT_PROSPECTIVE && m->epoch <= r->epoch + 1 && idx >= 0 &&
-        m->error == KERR_NONE) {
-        /* a pre-vote answer: the responder may be one epoch ahead (it voted in the epoch we aim at) */
-        if (m->epoch > r->epoch && m->leader_id >= 0)
-            return raft_become_follower(r, m->epoch, m->leader_id);
-        (m->u.vote_resp.granted ? r->votes_granted : r->votes_rejected)[idx] = true;
-    } else {
+    bool pre = m->u.vote_resp.pre_vote;
+    /* a pre-vote answer may come from a voter one epoch ahead (it voted in the epoch we aim at). A refusal
+     * that names another leader means that voter still hears from it: it goes through the common rules
+     * (back to Follower) */
+    bool granted = m->u.vote_resp.granted;
+    bool names_live_leader = m->leader_id >= 0 && m->leader_id != r->cfg.node_id && !granted;
+    if (pre && r->role == RAFT_PROSPECTIVE && m->error == KERR_NONE && m->epoch < r->epoch) {
+        /* the voter is behind our epoch (we lost an election there): whatever leader it follows can never
+         * lead us, so only a new epoch ends this; count it as a yes (Kafka 3.7 would simply campaign) */
+        granted = true;
+        names_live_leader = false;
+    }
+    bool plain_pre = pre && r->role == RAFT_PROSPECTIVE && m->error == KERR_NONE && !names_live_leader &&
+                     m->epoch <= r->epoch + 1;
+    if (!plain_pre) {
         bool stop;
         int rc = raft_common_response(r, m, &stop);
-        if (rc || stop || r->role != RAFT_CANDIDATE || idx < 0 || m->error != KERR_NONE || m->u.vote_resp.pre_vote)
+        if (rc || stop || m->error != KERR_NONE)
             return rc;
-        (m->u.vote_resp.granted ? r->votes_granted : r->votes_rejected)[idx] = true;
+        if (r->role != (pre ? RAFT_PROSPECTIVE : RAFT_CANDIDATE))
+            return 0;
     }
+    if (idx < 0)
+        return 0;
+    (granted ? r->votes_granted : r->votes_rejected)[idx] = true;
     if (count(r->votes_granted, r->cfg.nvoters) >= raft_majority(r))
         return r->role == RAFT_PROSPECTIVE ? raft_become_candidate(r) : raft_become_leader(r);
     if (count(r->votes_rejected, r->cfg.nvoters) > r->cfg.nvoters - raft_majority(r) && r->backoff_until == RAFT_NEVER)
@@ -437,6 +457,7 @@ int raft_handle_begin_epoch(struct raft *r, const struct raft_msg *m)
         rc = raft_become_follower(r, m->epoch, m->leader_id);
     else if (r->leader_id != m->leader_id)
         return raft_set_fatal(r, "two leaders in one epoch");
+    r->leader_contact_ms = r->now;
     return rc ? rc : respond(r, m, RAFT_MSG_BEGIN_EPOCH_RESP, KERR_NONE, &resp);
 }
 

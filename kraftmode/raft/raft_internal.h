@@ -48,6 +48,7 @@ struct raft {
     int32_t leader_id;
     int32_t voted_id;
     int64_t election_deadline; /* election / fetch timeout, per role */
+    int64_t leader_contact_ms; /* last answer from (or BeginQuorumEpoch of) the current leader */
     int64_t backoff_until;     /* candidate/prospective backoff: next election attempt (RAFT_NEVER: none) */
     uint32_t election_retries;
     bool votes_granted[RAFT_MAX_VOTERS];
@@ -113,6 +114,9 @@ int raft_update_commit(struct raft *r);
 uint64_t raft_rand(struct raft *r, uint64_t bound);
 int raft_voter_index(const struct raft *r, int32_t id);
 size_t raft_majority(const struct raft *r);
+/* The leader named in responses (LeaderId / CurrentLeader): only one this node leads or follows now; a
+ * Resigned ex-leader or a Prospective that lost its leader names none. */
+int32_t raft_live_leader(const struct raft *r);
 uint32_t raft_new_corr(struct raft *r);
 
 /* raft_log.c: the epoch cache and log actions */

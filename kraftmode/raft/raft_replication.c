@@ -82,7 +82,7 @@ static void fetch_resp_init(struct raft *r, const struct raft_msg *req, int16_t 
     m->to = req->from;
     m->corr = req->corr;
     m->epoch = r->epoch;
-    m->leader_id = r->leader_id;
+    m->leader_id = raft_live_leader(r);
     m->error = error;
     m->u.fetch_resp.high_watermark = r->hw;
     m->u.fetch_resp.log_start_offset = r->log_start;
@@ -225,7 +225,7 @@ int raft_handle_fetch_snapshot(struct raft *r, const struct raft_msg *m)
     if (!err)
         note_fetch(r, progress_of(r, m->from), -1);
     resp.epoch = r->epoch;
-    resp.leader_id = r->leader_id;
+    resp.leader_id = raft_live_leader(r);
     resp.error = err;
     resp.u.fetch_snapshot_resp.snapshot = m->u.fetch_snapshot.snapshot;
     resp.u.fetch_snapshot_resp.position = m->u.fetch_snapshot.position;
@@ -280,6 +280,7 @@ int raft_handle_fetch_resp(struct raft *r, const struct raft_msg *m)
         return 0; /* retried after the request timeout */
     r->fetch_corr = 0;
     r->election_deadline = r->now + r->cfg.fetch_timeout_ms;
+    r->leader_contact_ms = r->now;
     const struct raft_snapshot_id *snap = &m->u.fetch_resp.snapshot;
     if (m->u.fetch_resp.diverging_epoch >= 0) {
         rc = truncate_diverging(r, m->u.fetch_resp.diverging_epoch, m->u.fetch_resp.diverging_end_offset);
@@ -323,6 +324,7 @@ int raft_handle_fetch_snapshot_resp(struct raft *r, const struct raft_msg *m)
     if (m->error != KERR_NONE)
         return 0;
     r->election_deadline = r->now + r->cfg.fetch_timeout_ms;
+    r->leader_contact_ms = r->now;
     if (id->end_offset != r->snap_id.end_offset || id->epoch != r->snap_id.epoch ||
         m->u.fetch_snapshot_resp.position != r->snap_position || m->u.fetch_snapshot_resp.size < 0)
         return raft_send_fetch(r);

@@ -16,6 +16,7 @@
 #define SIM_MAX_NODES 12
 #define SIM_SNAP_BYTES 8   /* a snapshot is the state machine's hash */
 #define SIM_MAX_FETCH 16   /* batches per fetch response */
+#define SIM_QUIET_MS 1500  /* the fault-free tail of every run (liveness) */
 
 struct entry {
     int32_t epoch;
@@ -675,7 +676,7 @@ static void handle(struct sim *s, struct event *e)
             raft_tick(n->r, s->now);
             perform(s, n);
         }
-        ev_push(s, ev_new(s, EV_TICK, s->now + rnd_range(s, 3, 12), e->node));
+        ev_push(s, ev_new(s, EV_TICK, s->now + rnd_range(s, 5, 20), e->node));
         break;
     case EV_CRASH:
         if (n->up)
@@ -720,13 +721,61 @@ static void handle(struct sim *s, struct event *e)
     }
 }
 
+/* Processes events up to `until` (inclusive); later ones stay queued. */
+static void run_until(struct sim *s, int64_t until, int64_t *steps)
+{
+    while (s->nheap && !s->res->violation && s->heap[0]->at <= until) {
+        struct event *e = ev_pop(s);
+        s->now = e->at;
+        handle(s, e);
+        ev_free(e);
+        if (++*steps % 64 == 0)
+            check_log_matching(s);
+    }
+    s->now = until;
+}
+
+/* Liveness: once the faults stop (network healed and reliable, every node up), a leader is elected, the
+ * commit moves on and every node catches up with it. */
+static void quiet_phase(struct sim *s, int64_t *steps)
+{
+    int64_t start = s->p->duration_ms;
+    trace(s, "quiet: faults stop");
+    memset(s->group, 0, sizeof s->group);
+    s->loss_pct = s->dup_pct = 0;
+    for (int i = 0; i < s->nn; i++)
+        if (!s->nodes[i].up)
+            node_start(s, &s->nodes[i]);
+    for (size_t i = 0; i < s->nheap; i++) /* faults scheduled past the run are void */
+        if (s->heap[i]->type == EV_CRASH || s->heap[i]->type == EV_PARTITION || s->heap[i]->type == EV_RESIGN)
+            s->heap[i]->type = EV_HEAL;
+    int64_t before = s->max_commit;
+    for (int64_t t = start + 5; t < start + SIM_QUIET_MS / 2; t += 20)
+        ev_push(s, ev_new(s, EV_PROPOSE, t, -1));
+    run_until(s, start + SIM_QUIET_MS, steps);
+    if (s->res->violation)
+        return;
+    if (s->max_commit <= before) {
+        violation(s, "liveness: no commit in the %d ms after the faults stopped (commit %lld)", SIM_QUIET_MS,
+                  (long long)s->max_commit);
+        return;
+    }
+    for (int i = 0; i < s->nn; i++)
+        if (raft_commit(s->nodes[i].r) != s->max_commit) {
+            violation(s, "liveness: node %d (%s, epoch %d) committed %lld of %lld after the faults stopped",
+                      s->nodes[i].id, raft_role_name(raft_role(s->nodes[i].r)), raft_epoch(s->nodes[i].r),
+                      (long long)raft_commit(s->nodes[i].r), (long long)s->max_commit);
+            return;
+        }
+}
+
 void raft_sim_params_default(struct raft_sim_params *p, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
     p->seed = seed;
     p->voters = 3;
     p->observers = 1;
-    p->duration_ms = 1500;
+    p->duration_ms = 1000;
     p->pre_vote = true;
 }
 
@@ -756,18 +805,9 @@ int raft_sim_run(const struct raft_sim_params *p, struct raft_sim_result *res)
         node_start(s, &s->nodes[i]);
     schedule_faults(s);
     int64_t steps = 0;
-    while (s->nheap && !res->violation) {
-        struct event *e = ev_pop(s);
-        if (e->at > p->duration_ms) {
-            ev_free(e);
-            break;
-        }
-        s->now = e->at;
-        handle(s, e);
-        ev_free(e);
-        if (++steps % 64 == 0)
-            check_log_matching(s);
-    }
+    run_until(s, p->duration_ms, &steps);
+    if (!res->violation)
+        quiet_phase(s, &steps);
     if (!res->violation)
         check_log_matching(s);
     res->events = steps;
