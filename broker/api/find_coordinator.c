@@ -1,10 +1,12 @@
-/* find_coordinator: FindCoordinator v0-v2. Every group's coordinator is this node (one node hosts every
- * partition of __consumer_offsets), answered with its endpoint on the request's listener; the first lookup
+/* find_coordinator: FindCoordinator v0-v2. A group's coordinator is the leader of its __consumer_offsets
+ * partition in the metadata image (groups follow partition leadership), answered with that broker's
+ * endpoint on the request's listener (COORDINATOR_NOT_AVAILABLE while the partition has no live leader); the first lookup
  * creates __consumer_offsets and answers COORDINATOR_NOT_AVAILABLE until it exists, as Kafka does. Transaction
  * coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE. Advertising this API also
  * matters on its own: librdkafka enables LZ4 only when FindCoordinator v0 is advertised. */
 #include "broker.h"
 #include "broker/common/ferry_err.h"
+#include "broker/group/group_service.h"
 #include "cluster.h"
 
 #define KEY_TYPE_GROUP 0
@@ -23,20 +25,24 @@ void api_handle_find_coordinator(struct broker *b, struct net_request *req)
     resp->NodeId = -1;
     resp->Host = proto_str_from("");
     resp->Port = -1;
-    const struct md_broker *self = md_image_broker(broker_image(b), b->node_id);
-    const struct md_endpoint *ep = self ? cluster_endpoint(self, net_request_listener(req)) : NULL;
+    const struct md_image *img = broker_image(b);
+    const struct md_topic *offsets = md_image_topic(img, "__consumer_offsets");
+    const struct md_partition *mp =
+        offsets ? md_topic_partition(offsets, group_service_partition(b->groups, body.Key)) : NULL;
+    const struct md_broker *coord = mp && mp->leader >= 0 ? md_image_broker(img, mp->leader) : NULL;
+    const struct md_endpoint *ep = coord ? cluster_endpoint(coord, net_request_listener(req)) : NULL;
     if (body.KeyType == KEY_TYPE_TRANSACTION) {
         resp->ErrorCode = KERR_COORDINATOR_NOT_AVAILABLE;
         resp->ErrorMessage = proto_str_from("Ferry has no transaction coordinator yet.");
     } else if (body.KeyType != KEY_TYPE_GROUP) {
         resp->ErrorCode = KERR_INVALID_REQUEST;
         resp->ErrorMessage = proto_str_from("Unknown coordinator key type.");
-    } else if (!ep || self->fenced || !api_group_offsets_topic(b)) {
+    } else if (!api_group_offsets_topic(b) || !ep || coord->fenced) {
         /* __consumer_offsets is created on the first lookup, as Kafka does: retry */
         resp->ErrorCode = KERR_COORDINATOR_NOT_AVAILABLE;
         resp->ErrorMessage = proto_str_from("The coordinator is not available.");
     } else {
-        resp->NodeId = b->node_id;
+        resp->NodeId = coord->id;
         resp->Host = proto_str_from(ep->host);
         resp->Port = ep->port;
     }

@@ -7,7 +7,8 @@
  * only through the image. Clients are the blocking operator client on the test thread.
  *
  * Covered: replication to followers and their high watermark; acks=all with min.insync.replicas=2; a
- * stopped follower dropped from the ISR, then NOT_ENOUGH_REPLICAS; consumers never reading past the high
+ * stopped follower dropped from the ISR (NOT_ENOUGH_REPLICAS_AFTER_APPEND for the waiting request), then
+ * NOT_ENOUGH_REPLICAS; consumers never reading past the high
  * watermark; a follower catching up after a restart and rejoining the ISR; a leader change with a diverged
  * follower (its high watermark above the divergence) that truncates by comparing leader epochs
  * (OffsetForLeaderEpoch); NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH answers. */
@@ -418,10 +419,41 @@ static void do_create_topic(struct cluster *cl, void *arg)
     publish_all(cl);
 }
 
+#define OFFSETS "__consumer_offsets"
+
+/* __consumer_offsets with one partition on replicas 1 and 2, led by 1. */
+static void do_create_offsets_topic(struct cluster *cl, void *arg)
+{
+    (void)arg;
+    struct TopicRecord t;
+    proto_struct_init(proto_msg_TopicRecord.body, &t);
+    t.Name = proto_str_from(OFFSETS);
+    t.TopicId.b[0] = 0x43;
+    t.TopicId.b[15] = 9;
+    apply(cl, &proto_msg_TopicRecord, &t);
+    struct PartitionRecord p;
+    proto_struct_init(proto_msg_PartitionRecord.body, &p);
+    int32_t reps[] = {1, 2};
+    p.PartitionId = 0;
+    p.TopicId = t.TopicId;
+    p.Replicas = reps;
+    p.Replicas_n = 2;
+    p.Isr = reps;
+    p.Isr_n = 2;
+    p.RemovingReplicas_n = 0;
+    p.AddingReplicas_n = 0;
+    p.Leader = 1;
+    p.LeaderEpoch = 0;
+    p.PartitionEpoch = 0;
+    apply(cl, &proto_msg_PartitionRecord, &p);
+    publish_all(cl);
+}
+
 struct leader_change {
     int32_t leader;
     int32_t isr[NODES];
     int32_t nisr;
+    const char *topic; /* NULL: TOPIC */
 };
 
 static void do_leader_change(struct cluster *cl, void *arg)
@@ -429,7 +461,7 @@ static void do_leader_change(struct cluster *cl, void *arg)
     struct leader_change *lc = arg;
     struct PartitionChangeRecord r;
     proto_struct_init(proto_msg_PartitionChangeRecord.body, &r);
-    r.TopicId = cl->topic_id;
+    r.TopicId = lc->topic ? md_image_topic(&cl->img, lc->topic)->id : cl->topic_id;
     r.PartitionId = 0;
     r.Leader = lc->leader;
     r.Isr = lc->isr;
@@ -667,7 +699,9 @@ static int setup(void **state)
                               "replica.lag.time.max.ms=1500",
                               "replica.fetch.wait.max.ms=100",
                               "replica.fetch.backoff.ms=50",
-                              "offsets.topic.replication.factor=1"};
+                              "offsets.topic.replication.factor=2",
+                              "offsets.topic.num.partitions=1",
+                              "group.initial.rebalance.delay.ms=0"};
         char err[512];
         if (config_load(&n->cfg, NULL, sets, sizeof sets / sizeof sets[0], err, sizeof err) != 0) {
             fprintf(stderr, "config: %s\n", err);
@@ -801,11 +835,15 @@ static void test_min_insync(void **state)
 {
     (void)state;
     stop_node(1); /* now only the leader is left */
-    /* a follower at the log end is in sync (Kafka's isCaughtUp): new data makes the stopped one lag */
+    /* a follower at the log end is in sync (Kafka's isCaughtUp): this record makes the stopped one lag. The
+     * ISR still has 2 members when it is appended; the request waits for the high watermark, which moves
+     * only once the ISR shrank to the leader alone: NOT_ENOUGH_REPLICAS_AFTER_APPEND */
     int64_t off;
-    assert_int_equal(produce(0, 1, 30000, "c1", &off), KERR_NONE);
-    assert_int_equal(off, 4);
+    assert_int_equal(produce(0, -1, 30000, "c1", &off), KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
     wait_isr(1);
+    struct fetched f = fetch(0, -1, -1, 4);
+    assert_int_equal(f.nrecords, 1);
+    assert_string_equal(f.values[0], "c1");
     assert_int_equal(produce(0, -1, 30000, "c0", &off), KERR_NOT_ENOUGH_REPLICAS);
     assert_int_equal(probe(0).log_end, 5); /* refused before the append */
 }
@@ -877,6 +915,158 @@ static void test_leader_change_truncates(void **state)
     assert_string_equal(f.values[7], "new1");
 }
 
+/* ---- groups follow __consumer_offsets leadership ---- */
+
+static int32_t find_coordinator(int node, const char *group)
+{
+    struct kclient c;
+    connect_node(&c, node);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct FindCoordinatorRequest r;
+    proto_struct_init(proto_msg_FindCoordinatorRequest.body, &r);
+    r.Key = proto_str_from(group);
+    struct FindCoordinatorResponse resp;
+    if (kclient_call(&c, API_FIND_COORDINATOR, 1, &r, &a, &resp) != 0)
+        fail_msg("FindCoordinator on node %d: %s", node + 1, kclient_errmsg(&c));
+    int32_t id = resp.ErrorCode == KERR_NONE ? resp.NodeId : -1;
+    proto_arena_free(&a);
+    kclient_close(&c);
+    return id;
+}
+
+static int16_t heartbeat(int node, const char *group)
+{
+    struct kclient c;
+    connect_node(&c, node);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct HeartbeatRequest r;
+    proto_struct_init(proto_msg_HeartbeatRequest.body, &r);
+    r.GroupId = proto_str_from(group);
+    r.MemberId = proto_str_from("m");
+    struct HeartbeatResponse resp;
+    if (kclient_call(&c, API_HEARTBEAT, 0, &r, &a, &resp) != 0)
+        fail_msg("Heartbeat on node %d: %s", node + 1, kclient_errmsg(&c));
+    proto_arena_free(&a);
+    kclient_close(&c);
+    return resp.ErrorCode;
+}
+
+/* A standalone commit (generation -1) of TOPIC-0 at `offset`; returns the partition's error. */
+static int16_t commit(int node, const char *group, int64_t offset)
+{
+    struct kclient c;
+    connect_node(&c, node);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct OffsetCommitRequest r;
+    proto_struct_init(proto_msg_OffsetCommitRequest.body, &r);
+    r.GroupId = proto_str_from(group);
+    r.GenerationIdOrMemberEpoch = -1;
+    r.MemberId = proto_str_from("");
+    r.Topics = proto_array_new(&a, &desc_OffsetCommitRequest_OffsetCommitRequestTopic, 1);
+    r.Topics_n = 1;
+    r.Topics[0].Name = proto_str_from(TOPIC);
+    r.Topics[0].Partitions = proto_array_new(&a, &desc_OffsetCommitRequest_OffsetCommitRequestPartition, 1);
+    r.Topics[0].Partitions_n = 1;
+    r.Topics[0].Partitions[0].CommittedOffset = offset;
+    r.Topics[0].Partitions[0].CommittedMetadata = proto_str_from("");
+    struct OffsetCommitResponse resp;
+    if (kclient_call(&c, API_OFFSET_COMMIT, 2, &r, &a, &resp) != 0)
+        fail_msg("OffsetCommit on node %d: %s", node + 1, kclient_errmsg(&c));
+    int16_t err = resp.Topics[0].Partitions[0].ErrorCode;
+    proto_arena_free(&a);
+    kclient_close(&c);
+    return err;
+}
+
+/* The committed offset of TOPIC-0 (-1: none); *error gets the partition's or the top-level error. */
+static int64_t committed(int node, const char *group, int16_t *error)
+{
+    struct kclient c;
+    connect_node(&c, node);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct OffsetFetchRequest r;
+    proto_struct_init(proto_msg_OffsetFetchRequest.body, &r);
+    r.GroupId = proto_str_from(group);
+    int32_t parts[] = {0};
+    r.Topics = proto_array_new(&a, &desc_OffsetFetchRequest_OffsetFetchRequestTopic, 1);
+    r.Topics_n = 1;
+    r.Topics[0].Name = proto_str_from(TOPIC);
+    r.Topics[0].PartitionIndexes = parts;
+    r.Topics[0].PartitionIndexes_n = 1;
+    struct OffsetFetchResponse resp;
+    if (kclient_call(&c, API_OFFSET_FETCH, 2, &r, &a, &resp) != 0)
+        fail_msg("OffsetFetch on node %d: %s", node + 1, kclient_errmsg(&c));
+    *error = resp.ErrorCode != KERR_NONE ? resp.ErrorCode : resp.Topics[0].Partitions[0].ErrorCode;
+    int64_t off = resp.Topics[0].Partitions[0].CommittedOffset;
+    proto_arena_free(&a);
+    kclient_close(&c);
+    return off;
+}
+
+/* The log ends of __consumer_offsets-0 on nodes 1 and 2 (-1: not hosted). */
+static void do_offsets_ends(struct cluster *cl, void *arg)
+{
+    int64_t *ends = arg;
+    for (int i = 0; i < 2; i++) {
+        struct rp_partition *p =
+            cl->nodes[i].b ? rp_partition_get(cl->nodes[i].b->partitions, proto_str_from(OFFSETS), 0) : NULL;
+        ends[i] = p ? plog_log_end_offset(p->log) : -1;
+    }
+}
+
+static void wait_offsets_replicated(void)
+{
+    int64_t until = mono_ms() + DEADLINE_MS;
+    int64_t ends[2];
+    while (on_loop(do_offsets_ends, ends), !(ends[0] > 0 && ends[1] == ends[0])) {
+        if (mono_ms() > until)
+            fail_msg("__consumer_offsets-0 log ends: node 1 %lld, node 2 %lld", (long long)ends[0], (long long)ends[1]);
+        sleep_ms(20);
+    }
+}
+
+/* Polls until node answers the group's Heartbeat with `want` (its coordinator loaded or unloaded). */
+static void wait_heartbeat(int node, const char *group, int16_t want)
+{
+    int64_t until = mono_ms() + DEADLINE_MS;
+    int16_t got;
+    while ((got = heartbeat(node, group)) != want) {
+        if (mono_ms() > until)
+            fail_msg("node %d answers Heartbeat with %d, want %d", node + 1, got, want);
+        sleep_ms(20);
+    }
+}
+
+static void test_groups_follow_leadership(void **state)
+{
+    (void)state;
+    on_loop(do_create_offsets_topic, NULL);
+    const char *g = "payments";
+    assert_int_equal(find_coordinator(1, g), 1);
+    assert_int_equal(find_coordinator(0, g), 1);
+    wait_heartbeat(0, g, KERR_UNKNOWN_MEMBER_ID); /* node 1 coordinates once the partition is loaded */
+    assert_int_equal(heartbeat(1, g), KERR_NOT_COORDINATOR);
+    assert_int_equal(commit(1, g, 5), KERR_NOT_COORDINATOR);
+    assert_int_equal(commit(0, g, 5), KERR_NONE);
+    int16_t err;
+    assert_int_equal(committed(0, g, &err), 5);
+    assert_int_equal(err, KERR_NONE);
+    /* the commit record reaches follower 2; then leadership of __consumer_offsets-0 moves to 2: 1 unloads
+     * the group, 2 loads what it replicated */
+    wait_offsets_replicated();
+    struct leader_change lc = {.leader = 2, .isr = {2, 1}, .nisr = 2, .topic = OFFSETS};
+    on_loop(do_leader_change, &lc);
+    assert_int_equal(heartbeat(0, g), KERR_NOT_COORDINATOR);
+    assert_int_equal(find_coordinator(0, g), 2);
+    wait_heartbeat(1, g, KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(committed(1, g, &err), 5);
+    assert_int_equal(err, KERR_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -886,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_min_insync),
         cmocka_unit_test(test_restart_catches_up),
         cmocka_unit_test(test_leader_change_truncates),
+        cmocka_unit_test(test_groups_follow_leadership),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
