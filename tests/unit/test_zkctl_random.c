@@ -1,19 +1,21 @@
 /* Randomized test of the ZooKeeper-mode controller core (zkmode/controller/zkctl.h), seeded and replayable:
  * brokers go down, come back, bounce and shut down in a controlled way, leaders send AlterPartition, ticks
- * trigger rebalancing, and znode writes fail now and then (BADVERSION, CONNLOSS before or after the server
+ * trigger rebalancing, topics are created and deleted (StopReplica failing now and then), and znode writes fail (BADVERSION, CONNLOSS before or after the server
  * applied them). After every step, with the simulated ZooKeeper quiescent, it checks:
  *  - the ISR is never empty and stays inside the replicas;
  *  - every partition with an eligible (registered, not shutting down) ISR member has a registered leader
  *    that is in the ISR;
  *  - leader epochs and partition epochs only grow, in ZooKeeper and in the LeaderAndIsr each broker gets;
  *  - every znode write was a multi starting with the /controller_epoch check;
- *  - the controller's view equals what ZooKeeper holds.
- * ZKCTL_SEED=<n> runs one seed; ZKCTL_SEEDS=<n> sets how many seeds run (default 100). A failure names the
+ *  - the controller's view equals what ZooKeeper holds;
+ *  - a deleted topic leaves nothing behind (its znodes, config and marker).
+ * ZKCTL_SEED=<n> runs one seed; ZKCTL_SEEDS=<n> sets how many seeds run (default 60). A failure names the
  * seed and the step. */
 #include "test_zkctl_util.h"
 
 #define NB 5
 #define MAXP 16
+#define MAXT 12
 
 struct world {
     struct sim s;
@@ -25,14 +27,28 @@ struct world {
     int64_t epoch[NB + 1];
     int64_t next_epoch;
     uint64_t token;
+    /* topics: a, b, c from the start, then created and deleted ones */
+    size_t n_topics;
+    char names[MAXT][8];
+    int n_parts[MAXT];
+    bool deleting[MAXT];
+    bool deleted[MAXT];
+    int created;
     /* highest seen per partition (index = topic * MAXP + partition) */
-    int32_t max_le[3 * MAXP], max_ver[3 * MAXP];
-    int32_t max_lair_le[NB + 1][3 * MAXP];
+    int32_t max_le[MAXT * MAXP], max_ver[MAXT * MAXP];
+    int32_t max_lair_le[NB + 1][MAXT * MAXP];
     size_t lair_seen;
 };
 
-static const char *topics[] = {"a", "b", "c"};
-static const int n_parts[] = {6, 4, 3};
+static unsigned deletions_done; /* over all seeds: the randomized run must reach the end of a deletion */
+
+static int topic_index(const struct world *w, const char *name, size_t len)
+{
+    for (size_t i = 0; i < w->n_topics; i++)
+        if (strlen(w->names[i]) == len && !memcmp(w->names[i], name, len))
+            return (int)i;
+    return -1;
+}
 static const char *assign_json[] = {
     "{\"0\":[1,2,3],\"1\":[2,3,4],\"2\":[3,4,5],\"3\":[4,5,1],\"4\":[5,1,2],\"5\":[1,3,5]}",
     "{\"0\":[1,2],\"1\":[2,3],\"2\":[4,5],\"3\":[5,1]}",
@@ -72,15 +88,32 @@ static void check_invariants(struct world *w)
     struct sim *s = &w->s;
     CHECK(w, !s->unchecked_write, "a znode write without the epoch check");
     CHECK(w, zkctl_is_active(s->c), "the controller resigned");
-    for (int t = 0; t < 3; t++) {
-        for (int p = 0; p < n_parts[t]; p++) {
+    for (int t = 0; t < (int)w->n_topics; t++) {
+        const char *name = w->names[t];
+        if (w->deleting[t]) {
+            /* once the core forgets it, nothing of it is left in ZooKeeper */
+            zkctl_partition_view v;
             char path[128];
-            snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state", topics[t], p);
+            if (zkctl_partition(s->c, name, 0, &v) == FERRY_ENOTFOUND) {
+                if (!w->deleted[t])
+                    deletions_done++;
+                w->deleted[t] = true;
+                for (const char *fmt = "/brokers/topics/%s"; fmt; fmt = !strcmp(fmt, "/brokers/topics/%s") ?
+                     "/config/topics/%s" : !strcmp(fmt, "/config/topics/%s") ? "/admin/delete_topics/%s" : NULL) {
+                    snprintf(path, sizeof(path), fmt, name);
+                    CHECK(w, !sim_node(s, path) && !sim_has_children(s, path), "%s left after deletion", path);
+                }
+            }
+            continue;
+        }
+        for (int p = 0; p < w->n_parts[t]; p++) {
+            char path[128];
+            snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state", name, p);
             struct sim_node *n = sim_node(s, path);
             zkctl_partition_view v;
-            CHECK(w, zkctl_partition(s->c, topics[t], p, &v) == 0, "%s-%d unknown to the controller", topics[t], p);
+            CHECK(w, zkctl_partition(s->c, name, p, &v) == 0, "%s-%d unknown to the controller", name, p);
             if (!n) {
-                CHECK(w, !v.has_state, "%s-%d: the controller has a state ZooKeeper does not", topics[t], p);
+                CHECK(w, !v.has_state, "%s-%d: the controller has a state ZooKeeper does not", name, p);
                 continue;
             }
             zk_partition_state st;
@@ -122,7 +155,8 @@ static void check_invariants(struct world *w)
         CHECK(w, r->BrokerEpoch == w->epoch[a->broker_id], "LeaderAndIsr to %d with broker epoch %lld, not %lld",
               (int)a->broker_id, (long long)r->BrokerEpoch, (long long)w->epoch[a->broker_id]);
         for (int32_t ti = 0; ti < r->TopicStates_n; ti++) {
-            int t = r->TopicStates[ti].TopicName.p[0] - 'a';
+            int t = topic_index(w, r->TopicStates[ti].TopicName.p, (size_t)r->TopicStates[ti].TopicName.len);
+            CHECK(w, t >= 0, "LeaderAndIsr for an unknown topic");
             for (int32_t j = 0; j < r->TopicStates[ti].PartitionStates_n; j++) {
                 const struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &r->TopicStates[ti].PartitionStates[j];
                 int k = t * MAXP + ps->PartitionIndex;
@@ -152,9 +186,10 @@ static void maybe_fault(struct world *w)
 static void step_alter(struct world *w)
 {
     struct sim *s = &w->s;
-    int t = (int)(rnd(w) % 3), p = (int)(rnd(w) % (uint32_t)n_parts[t]);
+    int t = (int)(rnd(w) % w->n_topics), p = (int)(rnd(w) % (uint32_t)w->n_parts[t]);
     zkctl_partition_view v;
-    if (zkctl_partition(s->c, topics[t], p, &v) || !v.has_state || v.leader < 1 || !w->up[v.leader])
+    if (w->deleting[t] || zkctl_partition(s->c, w->names[t], p, &v) || !v.has_state || v.leader < 1 ||
+        !w->up[v.leader])
         return;
     int32_t isr[8];
     size_t n = v.n_isr;
@@ -178,7 +213,8 @@ static void step_alter(struct world *w)
     struct AlterPartitionRequest_PartitionData pd = {.PartitionIndex = p, .LeaderEpoch = v.leader_epoch,
                                                      .PartitionEpoch = v.zkversion - (stale ? 1 : 0),
                                                      .NewIsr = isr, .NewIsr_n = (int32_t)n};
-    struct AlterPartitionRequest_TopicData td = {.TopicName = {topics[t], 1}, .Partitions = &pd, .Partitions_n = 1};
+    struct AlterPartitionRequest_TopicData td = {.TopicName = {w->names[t], (int32_t)strlen(w->names[t])},
+                                                 .Partitions = &pd, .Partitions_n = 1};
     struct AlterPartitionRequest req = {.BrokerId = v.leader, .BrokerEpoch = w->epoch[v.leader], .Topics = &td,
                                         .Topics_n = 1};
     uint64_t token = ++w->token;
@@ -215,14 +251,62 @@ static void step_shutdown(struct world *w, int32_t b)
     CHECK(w, r->ErrorCode == 0, "ControlledShutdown error %d", r->ErrorCode);
     /* what it still leads has no other eligible ISR member, or no other replica */
     for (int32_t i = 0; i < r->RemainingPartitions_n; i++) {
-        int t = r->RemainingPartitions[i].TopicName.p[0] - 'a';
+        int t = topic_index(w, r->RemainingPartitions[i].TopicName.p, (size_t)r->RemainingPartitions[i].TopicName.len);
+        CHECK(w, t >= 0, "a remaining partition of an unknown topic");
+        if (w->deleting[t])
+            continue;
         zkctl_partition_view v;
-        CHECK(w, zkctl_partition(s->c, topics[t], r->RemainingPartitions[i].PartitionIndex, &v) == 0, "unknown");
+        CHECK(w, zkctl_partition(s->c, w->names[t], r->RemainingPartitions[i].PartitionIndex, &v) == 0, "unknown");
         CHECK(w, v.leader == b, "a remaining partition not led by the broker");
         for (size_t k = 0; k < v.n_isr && v.n_replicas > 1; k++)
-            CHECK(w, !eligible(w, v.isr[k]), "%s-%d still led by %d with eligible ISR member %d", topics[t],
+            CHECK(w, !eligible(w, v.isr[k]), "%s-%d still led by %d with eligible ISR member %d", w->names[t],
                   (int)r->RemainingPartitions[i].PartitionIndex, (int)b, (int)v.isr[k]);
     }
+}
+
+static void step_create(struct world *w)
+{
+    if (w->n_topics >= MAXT)
+        return;
+    int t = (int)w->n_topics;
+    snprintf(w->names[t], sizeof(w->names[t]), "d%d", w->created++);
+    int np = 1 + (int)(rnd(w) % 3), rf = 1 + (int)(rnd(w) % 3);
+    char json[256] = "{";
+    for (int p = 0; p < np; p++) {
+        int first = 1 + (int)(rnd(w) % NB);
+        snprintf(json + strlen(json), sizeof(json) - strlen(json), "%s\"%d\":[", p ? "," : "", p);
+        for (int r = 0; r < rf; r++)
+            snprintf(json + strlen(json), sizeof(json) - strlen(json), "%s%d", r ? "," : "", (first - 1 + r) % NB + 1);
+        strcat(json, "]");
+    }
+    strcat(json, "}");
+    char id[23];
+    snprintf(id, sizeof(id), "AAAAAAAAAAAAAAAAAAA%c%cA", 'B' + t, 'A' + (w->created % 26)); /* unique, valid */
+    sim_topic(&w->s, w->names[t], json, id);
+    w->n_parts[t] = np;
+    w->deleting[t] = false;
+    w->n_topics++;
+    char path[64];
+    snprintf(path, sizeof(path), "/brokers/topics/%s", w->names[t]);
+    struct sim_node *n = sim_node(&w->s, path);
+    zk_topic_assignment a;
+    CHECK(w, zk_topic_assignment_decode(n->data, n->len, &a, NULL) == 0, "assignment");
+    CHECK(w, zkctl_topic_changed(w->s.c, w->names[t], &a) == 0, "topic_changed failed");
+    zk_topic_assignment_free(&a);
+    sim_run(&w->s);
+}
+
+static void step_delete(struct world *w)
+{
+    int t = 3 + (int)(rnd(w) % 9);
+    if (t >= (int)w->n_topics || w->deleting[t])
+        return;
+    char path[64];
+    snprintf(path, sizeof(path), "/admin/delete_topics/%s", w->names[t]);
+    sim_put(&w->s, path, NULL);
+    w->deleting[t] = true;
+    CHECK(w, zkctl_delete_requested(w->s.c, w->names[t]) == 0, "delete_requested failed");
+    sim_run(&w->s);
 }
 
 static void run_seed(unsigned seed, int steps)
@@ -242,8 +326,14 @@ static void run_seed(unsigned seed, int steps)
             sim_add_broker(&w->s, b, w->epoch[b]);
         }
     }
-    for (int t = 0; t < 3; t++)
-        sim_topic(&w->s, topics[t], assign_json[t], t == 0 ? TID : t == 1 ? TID2 : "AAAAAAAAAAAAAAAAAAAAAg");
+    static const int initial_parts[] = {6, 4, 3};
+    for (int t = 0; t < 3; t++) {
+        snprintf(w->names[t], sizeof(w->names[t]), "%c", 'a' + t);
+        w->n_parts[t] = initial_parts[t];
+        sim_topic(&w->s, w->names[t], assign_json[t], t == 0 ? TID : t == 1 ? TID2 : "AAAAAAAAAAAAAAAAAAAAAg");
+    }
+    w->n_topics = 3;
+    w->s.auto_stop_replica = true;
     w->step = -1;
     CHECK(w, sim_become(&w->s) == 0, "become_controller failed");
     int64_t now = 1000;
@@ -251,7 +341,8 @@ static void run_seed(unsigned seed, int steps)
     for (w->step = 0; w->step < steps; w->step++) {
         maybe_fault(w);
         int32_t b = (int32_t)(rnd(w) % NB) + 1;
-        switch (rnd(w) % 8) {
+        w->s.stop_replica_error = rnd(w) % 6 == 0 ? KERR_KAFKA_STORAGE_ERROR : 0;
+        switch (rnd(w) % 10) {
         case 0:
         case 1:
             if (w->up[b]) {
@@ -286,10 +377,16 @@ static void run_seed(unsigned seed, int steps)
         case 7: {
             int t = (int)(rnd(w) % 3);
             bool on = rnd(w) % 2;
-            CHECK(w, zkctl_topic_config(w->s.c, topics[t], true, on) == 0, "config failed");
+            CHECK(w, zkctl_topic_config(w->s.c, w->names[t], true, on) == 0, "config failed");
             sim_run(&w->s);
             break;
         }
+        case 8:
+            step_create(w);
+            break;
+        case 9:
+            step_delete(w);
+            break;
         }
         w->s.inject_path = NULL;
         check_invariants(w);
@@ -307,9 +404,11 @@ static void test_random(void **state)
         return;
     }
     const char *ns = getenv("ZKCTL_SEEDS");
-    unsigned n = ns ? (unsigned)strtoul(ns, NULL, 10) : 100;
+    unsigned n = ns ? (unsigned)strtoul(ns, NULL, 10) : 60;
     for (unsigned seed = 1; seed <= n; seed++)
         run_seed(seed, 300);
+    print_message("%u topic deletions completed over %u seeds\n", deletions_done, n);
+    assert_true(n < 10 || deletions_done > 0);
 }
 
 int main(void)

@@ -773,7 +773,7 @@ static void broker_up(zkctl *c, const zkctl_broker *in)
         struct zc_topic *t = c->topics[k];
         for (size_t j = 0; j < t->n_parts; j++) {
             struct zc_part *p = &t->parts[j];
-            if (p->has_state && !t->deleting && zc_contains(p->replicas, p->n_replicas, in->id)) {
+            if (p->has_state && zc_contains(p->replicas, p->n_replicas, in->id)) {
                 zc_batch_lair(c, in->id, t, p, false);
                 zc_batch_um_part(c, t, p);
                 zc_batch_um_all_brokers(c);
