@@ -315,14 +315,18 @@ struct fenced_ctx {
     void *arg;
 };
 
+void zk_elect_controller_moved(struct zk_elect *e)
+{
+    resign(e, "the /controller_epoch check failed: the controller moved");
+    e->fenced_out = true;
+    elect_run(e);
+}
+
 static void on_fenced(void *arg, const struct zk_result *r)
 {
     struct fenced_ctx *c = arg;
-    if (r->nresults > 0 && r->results[0].err == ZBADVERSION) {
-        resign(c->e, "the /controller_epoch check failed: the controller moved");
-        c->e->fenced_out = true;
-        elect_run(c->e);
-    }
+    if (r->nresults > 0 && r->results[0].err == ZBADVERSION)
+        zk_elect_controller_moved(c->e);
     c->done(c->arg, r);
     ferry_free(c);
 }

@@ -73,6 +73,10 @@ void zk_elect_stop(struct zk_elect *e);
  * a failed check (the controller moved) resigns before done runs. */
 int zk_elect_fenced_multi(struct zk_elect *e, const struct zk_op *ops, int n, zk_done_fn done, void *arg);
 
+/* The controller learnt another way that it was displaced (the controller core's RESIGN action: a fenced
+ * write's check failed): resign now, free our own stale /controller if it still names us, race again. */
+void zk_elect_controller_moved(struct zk_elect *e);
+
 /* STALE_CONTROLLER_EPOCH check for a request from a controller: true when epoch is older than the newest
  * known; a newer epoch is remembered. */
 bool zk_elect_stale_epoch(struct zk_elect *e, int32_t controller_epoch);
