@@ -1067,6 +1067,23 @@ static void test_groups_follow_leadership(void **state)
     assert_int_equal(err, KERR_NONE);
 }
 
+/* acks=all with a zero timeout: the leader appends, but the request expires before any follower can fetch
+ * (its next fetch arrives on a later loop turn than the expiry), as Kafka's DelayedProduce. */
+static void test_acks_all_timeout(void **state)
+{
+    (void)state;
+    struct probe pr = probe(0);
+    assert_true(pr.is_leader);
+    int64_t end = pr.log_end;
+    int64_t off;
+    assert_int_equal(produce(0, -1, 0, "late", &off), KERR_REQUEST_TIMED_OUT);
+    /* the record was appended all the same and is replicated */
+    wait_caught_up(1, end + 1);
+    struct fetched f = fetch(0, -1, -1, end);
+    assert_int_equal(f.nrecords, 1);
+    assert_string_equal(f.values[0], "late");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1077,6 +1094,7 @@ int main(void)
         cmocka_unit_test(test_restart_catches_up),
         cmocka_unit_test(test_leader_change_truncates),
         cmocka_unit_test(test_groups_follow_leadership),
+        cmocka_unit_test(test_acks_all_timeout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
