@@ -14,6 +14,9 @@
  *     raft_log_persisted   every log action (append/truncate/snapshot install) up to sequence `seq` is fsynced
  *     raft_snapshot_done   the application wrote a snapshot; the log start may move up to it
  *     raft_resign          graceful shutdown (Leader -> Resigned, EndQuorumEpoch)
+ *   Each returns 0, FERRY_EINVAL (bad arguments: nothing changed) or FERRY_ENOMEM; after FERRY_ENOMEM, or a
+ *   RAFT_ACT_FATAL action, the core is stopped (raft_fatal() is true, later input is ignored): free it and
+ *   restart the node from disk, as Kafka's raft client exits.
  *   outputs: raft_actions() returns the actions produced so far, in order; the caller performs them in that
  *     order and then calls raft_actions_clear(). Do this after EVERY input call, before the next one:
  *     batch data pointers inside append actions are borrowed from that input (the fetch response or the

@@ -305,12 +305,18 @@ int raft_update_commit(struct raft *r)
     return raft_emit(r, &a);
 }
 
+/* Releases what became safe to send and reports the commit. An allocation failure may have cut a
+ * transition short (an action not emitted): the core then stops, as Kafka's raft client would exit. */
 static int finish_input(struct raft *r, int rc)
 {
     if (rc == 0)
         rc = raft_release_deferred(r);
     if (rc == 0)
         rc = raft_update_commit(r);
+    if (rc == FERRY_ENOMEM && !r->fatal) {
+        LOG_ERROR("raft", "node %d: out of memory in epoch %d: stopping", r->cfg.node_id, r->epoch);
+        r->fatal = true;
+    }
     return rc;
 }
 
