@@ -668,6 +668,65 @@ static void test_late_server_and_outage(void **state)
     close_all(all, 1);
 }
 
+
+/* Allocation failures: every request and the connect-string split either succeed or return FERRY_ENOMEM
+ * without a leak or a completion; what was accepted ends exactly once (CLOSING) when the session closes. */
+static int ended;
+static void count_end(void *arg, const struct zk_result *r)
+{
+    (void)arg;
+    assert_int_equal(r->rc, ZCLOSING);
+    ended++;
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    for (long n = 0; n < 64; n++) {
+        ferry_alloc_fail_after(n);
+        char *h = NULL, *c = NULL, err[128];
+        int rc = zk_connect_split("a:1,b:2/x/y", &h, &c, err, sizeof err);
+        ferry_alloc_fail_after(-1);
+        assert_true(rc == 0 || rc == FERRY_ENOMEM);
+        if (rc == 0) {
+            assert_string_equal(c, "/x/y");
+            ferry_free(h);
+            ferry_free(c);
+        } else {
+            assert_null(h);
+            assert_null(c);
+        }
+    }
+    struct zk_session_conf conf = {.connect = "127.0.0.1:1", .session_timeout_ms = 6000, .max_in_flight = 10};
+    for (long n = 0; n < 40; n++) {
+        struct zk_session *s = NULL;
+        struct conn_state st = {0};
+        ferry_alloc_fail_after(n);
+        int rc = zk_session_new(&loop, &conf, on_state, &st, &s);
+        int accepted = 0;
+        if (rc == 0) {
+            struct zk_op ops[2] = {{.type = ZK_OP_CREATE, .path = "/a", .data = "x", .len = 1, .flags = ZOO_PERSISTENT},
+                                   {.type = ZK_OP_CHECK, .path = "/b", .version = 1}};
+            accepted += zk_multi(s, ops, 2, count_end, NULL) == 0;
+            accepted += zk_create_path(s, "/p/q/r", "d", 1, ZOO_PERSISTENT, count_end, NULL) == 0;
+            accepted += zk_set(s, "/p", "d", 1, -1, count_end, NULL) == 0;
+            rc = zk_watch_add(s, "/w", on_watch, NULL); /* not a request: nothing to end */
+            assert_true(rc == 0 || rc == FERRY_ENOMEM);
+            rc = 0;
+        } else {
+            assert_int_equal(rc, FERRY_ENOMEM);
+        }
+        ferry_alloc_fail_after(-1);
+        if (rc == 0) {
+            ended = 0;
+            zk_session_close(s);
+            assert_int_equal(ended, accepted);
+        }
+        for (int i = 0; i < 10; i++)
+            uv_run(&loop, UV_RUN_NOWAIT);
+    }
+}
+
 int main(void)
 {
     if (getenv("FERRY_ZK_LATE_CONNECT")) {
@@ -680,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_connect_split),
         cmocka_unit_test(test_acls),
         cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
