@@ -460,10 +460,14 @@ int64_t raft_next_deadline(const struct raft *r)
         d = r->check_quorum_deadline;
     if (r->fetch_corr && r->fetch_sent_ms + r->cfg.request_timeout_ms < d)
         d = r->fetch_sent_ms + r->cfg.request_timeout_ms;
-    if (r->role == RAFT_LEADER)
+    if (r->role == RAFT_LEADER) {
         for (size_t i = 0; i < r->cfg.nvoters; i++)
             if (r->progress[i].parked && r->progress[i].parked_until < d)
                 d = r->progress[i].parked_until;
+        for (size_t i = 0; i < r->nobservers; i++)
+            if (r->observers[i].parked && r->observers[i].parked_until < d)
+                d = r->observers[i].parked_until;
+    }
     if (r->role == RAFT_LEADER || r->role == RAFT_CANDIDATE || r->role == RAFT_PROSPECTIVE ||
         r->role == RAFT_RESIGNED)
         if (r->now + r->cfg.request_timeout_ms < d)

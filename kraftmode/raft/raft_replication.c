@@ -105,8 +105,8 @@ static int answer_fetch(struct raft *r, const struct raft_msg *req)
 
 int raft_leader_complete_parked(struct raft *r, bool all)
 {
-    for (size_t i = 0; i < r->cfg.nvoters; i++) {
-        struct raft_progress *p = &r->progress[i];
+    for (size_t i = 0; i < r->cfg.nvoters + r->nobservers; i++) {
+        struct raft_progress *p = i < r->cfg.nvoters ? &r->progress[i] : &r->observers[i - r->cfg.nvoters];
         if (!p->parked)
             continue;
         if (!all && p->parked_req.u.fetch.fetch_offset >= r->end && r->now < p->parked_until)
@@ -199,15 +199,14 @@ int raft_handle_fetch(struct raft *r, const struct raft_msg *m)
     int rc = raft_is_voter(r, m->from) ? raft_leader_maybe_advance_hw(r) : 0;
     if (rc)
         return rc;
-    bool park = off >= r->end && m->u.fetch.max_wait_ms > 0 && raft_is_voter(r, m->from);
-    if (park) {
+    if (off >= r->end && m->u.fetch.max_wait_ms > 0) { /* caught up: wait for records (a newer request
+                                                           * replaces an older one) */
         p->parked = true;
         p->parked_req = *m;
         p->parked_until = r->now + m->u.fetch.max_wait_ms;
         return 0;
     }
-    if (p->parked && raft_is_voter(r, m->from))
-        p->parked = false; /* superseded by this request */
+    p->parked = false;
     return answer_fetch(r, m);
 }
 

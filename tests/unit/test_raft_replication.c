@@ -196,6 +196,14 @@ static void test_fetch_purgatory(void **state)
     tr_tick(&t, 1);
     a = fetch_answer(&t, 3); /* MaxWaitMs ran out: an empty answer */
     assert_int_equal(a->u.fetch_resp.records_from, -1);
+    tr_clear(&t);
+    f = tr_fetch(8, 1, 1, 2, 1, 500); /* observers wait too */
+    tr_step(&t, &f);
+    assert_null(tr_sent(&t, RAFT_MSG_FETCH_RESP, 8));
+    assert_int_equal(raft_next_deadline(t.r), t.now + 500);
+    assert_int_equal(raft_propose(t.r, t.now, 1, NULL, 0, &base), 0);
+    tr_take(&t);
+    assert_int_equal(fetch_answer(&t, 8)->u.fetch_resp.records_to, 3);
     tr_close(&t);
 }
 
