@@ -198,6 +198,41 @@ class LegacyCluster(ferrytest.FerryTestCase):
             wait_until(lambda: sorted(b["node_id"] for b in metadata(n)["brokers"]) == [1, 2, 3],
                        what="%s to see broker 3" % n.name)
 
+    def test_kafka_written_znodes_are_adopted(self):
+        """A ZooKeeper a Kafka 3.7 cluster used: cluster id, a controller (version 1 JSON, epoch 7) and a Java
+        broker's registration. Ferry adopts the id, lists the Java broker, leaves the live controller alone, and
+        takes over with epoch 8 only when that controller's session ends."""
+        zk = zkharness.start_for_test(self)
+        kafka = zk.client()  # plays the Java broker 42 and its session
+        self.addCleanup(kafka.close)
+        self.addCleanup(kafka.stop)
+        kafka.create("/cluster/id", b'{"version":"1","id":"Xy3kP0q9R2ejQ0aB1cD2eA"}', makepath=True)
+        kafka.create("/controller_epoch", b"7")
+        kafka.create("/controller", b'{"version":1,"brokerid":42,"timestamp":"1712345678901"}', ephemeral=True)
+        kafka.create("/brokers/ids/42",
+                     b'{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT","SSL":"SSL"},'
+                     b'"endpoints":["PLAINTEXT://b42.example:9092","SSL://b42.example:9093"],"jmx_port":-1,'
+                     b'"port":9092,"host":"b42.example","version":5,"timestamp":"1712345678901","rack":"rack-a"}',
+                     ephemeral=True, makepath=True)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        for n in nodes:
+            md = wait_until(lambda: (lambda m: m if sorted(b["node_id"] for b in m["brokers"]) == [1, 2, 42]
+                                     else None)(metadata(n)), what="%s to list the Java broker" % n.name)
+            b42 = [b for b in md["brokers"] if b["node_id"] == 42][0]
+            self.assertEqual((b42["host"], b42["port"]), ("b42.example", 9092))
+            with open(os.path.join(n.data_dir, "meta.properties")) as f:
+                self.assertIn("cluster.id=Xy3kP0q9R2ejQ0aB1cD2eA", f.read())
+            wait_until(lambda: "the controller is now 42" in n.log_text(), what="%s to see controller 42" % n.name)
+        self.assertEqual(controller(c, allow_v1=True)[0], 42)
+        self.assertEqual(controller_epoch(c)[0], 7)
+        kafka.stop()  # the Java broker's session ends: /controller and /brokers/ids/42 go
+        new, _ = wait_until(lambda: controller(c)[0] in (1, 2) and controller(c), what="a Ferry controller")
+        self.assertEqual(controller_epoch(c)[0], 8)
+        for n in nodes:
+            wait_until(lambda: sorted(b["node_id"] for b in metadata(n)["brokers"]) == [1, 2],
+                       what="%s to drop the Java broker" % n.name)
+
     def test_chroot_is_created(self):
         zk = zkharness.start_for_test(self)
         connect = zk.chroot("/kafka/prod")

@@ -84,8 +84,12 @@ def check_broker_json(raw, broker_id=None):
     return d
 
 
-def check_controller_json(raw):
+def check_controller_json(raw, allow_v1=False):
+    """/controller as Ferry must write it (version 2); allow_v1 also accepts what Kafka up to 3.3 wrote."""
     d = json.loads(raw.decode("utf-8"))
+    if allow_v1 and d.get("version") == 1:
+        _expect(set(d) == {"version", "brokerid", "timestamp"} and _is_int(d["brokerid"]), "controller %r" % (d,))
+        return d
     _expect(set(d) == {"version", "brokerid", "timestamp", "kraftControllerEpoch"}, "controller keys %s" % sorted(d))
     _expect(d["version"] == 2 and _is_int(d["brokerid"]), "controller %r" % (d,))
     _expect(isinstance(d["timestamp"], str) and d["timestamp"].isdigit(), "timestamp must be a digit string")
@@ -108,7 +112,7 @@ def controller_epoch(client):
     return int(text), st.version, st.mzxid
 
 
-def controller(client):
+def controller(client, allow_v1=False):
     """(broker id, Stat) of /controller, or (None, None)."""
     if not client.exists("/controller"):
         return None, None
@@ -116,7 +120,7 @@ def controller(client):
         data, st = client.get("/controller")
     except Exception:  # noqa: BLE001 - gone in between
         return None, None
-    return check_controller_json(data)["brokerid"], st
+    return check_controller_json(data, allow_v1)["brokerid"], st
 
 
 def live_broker_ids(client):
