@@ -163,6 +163,10 @@ struct zkctl {
 };
 
 /* zkctl.c */
+void zc_set_error(zkctl *c, int err);
+/* The end of every event: reconcile, send the batch, return (and clear) the event's first error. */
+int zc_finish(zkctl *c);
+void zc_do_resign(zkctl *c);
 struct zc_broker *zc_broker_find(const zkctl *c, int32_t id);
 bool zc_live(const zkctl *c, int32_t id);    /* registered and not shutting down */
 bool zc_up(const zkctl *c, int32_t id);      /* registered (live or shutting down) */
@@ -170,25 +174,39 @@ struct zc_topic *zc_topic_find(const zkctl *c, const char *name);
 struct zc_topic *zc_topic_find_id(const zkctl *c, proto_uuid id);
 struct zc_part *zc_part_find(const struct zc_topic *t, int32_t id);
 bool zc_contains(const int32_t *v, size_t n, int32_t x);
-struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *topic, int32_t partition);
-void zc_pending_drop(zkctl *c, struct zc_pending *p);
 void zc_lisr_free(struct zc_lisr *l);
 int zc_lisr_copy(struct zc_lisr *dst, const struct zc_lisr *src);
+void zc_state_path(char *buf, size_t cap, const char *topic, int32_t partition);
+
+/* zkctl_actions.c */
 void zc_enqueue(zkctl *c, zkctl_action *a);
 /* A new action with a zeroed body of body_size bytes in its arena (none when 0); NULL on FERRY_ENOMEM. */
 zkctl_action *zc_action_new(enum zkctl_action_kind kind, int16_t api_key, int16_t api_version, size_t body_size);
-/* The end of every event: reconcile, send the batch, return (and clear) the event's first error. */
-int zc_finish(zkctl *c);
 /* Queues the fenced multi [check, op] (op path/data copied); returns its id or 0 after FERRY_ENOMEM. */
 uint64_t zc_zk_op(zkctl *c, enum zkctl_op_kind kind, const char *path, const char *data, size_t len,
                   int32_t version);
 uint64_t zc_zk_read(zkctl *c, const char *path);
-void zc_state_path(char *buf, size_t cap, const char *topic, int32_t partition);
+struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *topic, int32_t partition);
+struct zc_pending *zc_pending_find(zkctl *c, uint64_t id);
+void zc_pending_drop(zkctl *c, struct zc_pending *p);
+
+/* zkctl_state.c */
 /* Writes a state znode (create when !has_state, set otherwise) with prop; marks p busy. */
 int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_lisr *prop,
                    enum zc_pend_kind kind, struct zc_pending **out);
-void zc_set_error(zkctl *c, int err);
 void zc_reconcile(zkctl *c);
+
+/* zkctl_model.c: copies of the inputs (0, FERRY_EINVAL for zc_*_check, FERRY_ENOMEM) */
+int zc_broker_check(const zkctl_broker *in);
+void zc_broker_clear(struct zc_broker *b);
+int zc_broker_fill(struct zc_broker *b, const zkctl_broker *in);
+int zc_broker_add(zkctl *c, const zkctl_broker *in);
+int zc_assignment_check(const zk_topic_assignment *a);
+int zc_part_add(struct zc_topic *t, const zk_partition_replicas *pr);
+int zc_topic_add(zkctl *c, const char *name, const zk_topic_assignment *a, struct zc_topic **out);
+int zc_state_adopt(zkctl *c, struct zc_part *p, const zk_partition_state *s, int32_t zkv);
+void zc_model_clear(zkctl *c);
+void zc_delete_requested(zkctl *c, const char *name);
 
 /* zkctl_elect.c: the decisions of one reconcile pass for one partition. Returns true and fills out when
  * the state should change (leader epoch already bumped); skip receives shutting-down followers dropped. */

@@ -1,0 +1,315 @@
+/* zkctl_state.c: partition-state znode writes (create, conditional set), re-reads after a failed or unknown
+ * write, the reconcile pass that turns decisions into writes, and the results of znode operations. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "zkctl_internal.h"
+
+/* ---- znode writes of partition states ---- */
+static int encode_state(const zkctl *c, const struct zc_lisr *l, char **out, size_t *len)
+{
+    zk_partition_state s = {
+        .controller_epoch = c->epoch,
+        .leader = l->leader,
+        .leader_epoch = l->leader_epoch,
+        .n_isr = l->n_isr,
+        .isr = l->isr,
+        .leader_recovery_state = l->lrs,
+    };
+    return zk_partition_state_encode(&s, out, len);
+}
+
+static void parent_create(zkctl *c, const char *path)
+{
+    struct zc_pending *pd = zc_pending_add(c, ZC_P_PARENT, NULL, -1);
+    if (!pd)
+        return;
+    pd->id = zc_zk_op(c, ZKCTL_OP_CREATE, path, NULL, 0, -1);
+    if (!pd->id)
+        zc_pending_drop(c, pd);
+}
+
+int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_lisr *prop,
+                   enum zc_pend_kind kind, struct zc_pending **out)
+{
+    char path[400];
+    char *data = NULL;
+    size_t len = 0;
+    int rc = encode_state(c, prop, &data, &len);
+    if (rc) {
+        zc_set_error(c, rc);
+        return rc;
+    }
+    bool create = !p->has_state;
+    if (create) {
+        snprintf(path, sizeof(path), "/brokers/topics/%s/partitions", t->name);
+        if (!t->parents_made) {
+            parent_create(c, path);
+            t->parents_made = true;
+        }
+        snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%" PRId32, t->name, p->id);
+        parent_create(c, path);
+    }
+    struct zc_pending *pd = zc_pending_add(c, create ? ZC_P_CREATE : kind, t->name, p->id);
+    if (!pd || zc_lisr_copy(&pd->prop, prop)) {
+        if (pd)
+            zc_pending_drop(c, pd);
+        ferry_free(data);
+        zc_set_error(c, FERRY_ENOMEM);
+        return FERRY_ENOMEM;
+    }
+    pd->old_leader = p->has_state ? p->st.leader : ZC_NO_LEADER;
+    zc_state_path(path, sizeof(path), t->name, p->id);
+    pd->id = zc_zk_op(c, create ? ZKCTL_OP_CREATE : ZKCTL_OP_SET, path, data, len, create ? -1 : p->zkv);
+    ferry_free(data);
+    if (!pd->id) {
+        zc_pending_drop(c, pd);
+        return FERRY_ENOMEM;
+    }
+    p->busy = pd->id;
+    if (out)
+        *out = pd;
+    return 0;
+}
+
+static void reread_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_pending *from)
+{
+    char path[400];
+    /* remember the write (from points into c->pend, which the add below may move): if the re-read finds
+     * exactly it, it went through before the connection broke */
+    struct zc_lisr prop = {0};
+    int32_t mark = -4; /* nothing to compare */
+    if (from && (from->kind == ZC_P_CREATE || from->kind == ZC_P_SET)) {
+        if (zc_lisr_copy(&prop, &from->prop)) {
+            zc_set_error(c, FERRY_ENOMEM);
+            return;
+        }
+        mark = from->kind == ZC_P_CREATE ? -3 : from->old_leader;
+    }
+    struct zc_pending *pd = zc_pending_add(c, ZC_P_READ, t->name, p->id);
+    if (!pd) {
+        zc_lisr_free(&prop);
+        return;
+    }
+    pd->prop = prop;
+    pd->old_leader = mark;
+    zc_state_path(path, sizeof(path), t->name, p->id);
+    pd->id = zc_zk_read(c, path);
+    if (!pd->id) {
+        zc_pending_drop(c, pd);
+        p->busy = 0;
+        return;
+    }
+    p->busy = pd->id;
+}
+
+/* A state write succeeded (or a re-read found it applied): adopt it and tell the brokers. */
+static void state_written(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_pending *pd,
+                          int32_t version, bool is_new)
+{
+    if (zc_lisr_copy(&p->st, &pd->prop)) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return;
+    }
+    p->has_state = true;
+    p->zkv = version;
+    p->ctrl_epoch = c->epoch;
+    LOG_INFO(ZC_MOD, "%s-%" PRId32 ": leader %" PRId32 " leader_epoch %" PRId32 " isr size %zu partition_epoch %" PRId32
+             " controller_epoch %" PRId32, t->name, p->id, p->st.leader, p->st.leader_epoch, p->st.n_isr, version,
+             c->epoch);
+    zc_batch_partition_change(c, t, p, is_new, pd->skip, pd->n_skip);
+    for (size_t i = 0; i < pd->n_skip; i++)
+        zc_batch_sr(c, pd->skip[i], t, p, false, p->st.leader_epoch);
+}
+
+/* ---- the reconcile pass ---- */
+static void new_partition(zkctl *c, struct zc_topic *t, struct zc_part *p)
+{
+    /* Kafka's NewPartition -> OnlinePartition: leader = first live replica, ISR = live replicas, epoch 0 */
+    int32_t *isr = ferry_malloc(p->n_replicas * sizeof(int32_t));
+    if (!isr) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_replicas; i++)
+        if (zc_live(c, p->replicas[i]))
+            isr[n++] = p->replicas[i];
+    if (n == 0) {
+        ferry_free(isr);
+        return; /* stays new until a replica is live */
+    }
+    struct zc_lisr prop = {.leader = isr[0], .leader_epoch = 0, .lrs = 0, .n_isr = n, .isr = isr};
+    zc_write_state(c, t, p, &prop, ZC_P_CREATE, NULL);
+    ferry_free(isr);
+}
+
+void zc_reconcile(zkctl *c)
+{
+    if (!c->active)
+        return;
+    zc_requests_progress(c);
+    for (size_t i = 0; i < c->n_topics && c->active; i++) {
+        struct zc_topic *t = c->topics[i];
+        if (t->deleting)
+            continue;
+        for (size_t j = 0; j < t->n_parts; j++) {
+            struct zc_part *p = &t->parts[j];
+            if (p->busy || p->bad_state)
+                continue;
+            if (!p->has_state) {
+                new_partition(c, t, p);
+                continue;
+            }
+            if (p->ctrl_epoch > c->epoch)
+                continue; /* decided by a newer controller: ours is a zombie's view (Kafka skips it) */
+            struct zc_lisr prop = {0};
+            int32_t *skip = NULL;
+            size_t n_skip = 0;
+            int err = 0;
+            if (!zc_decide(c, t, p, &prop, &skip, &n_skip, &err)) {
+                if (err)
+                    zc_set_error(c, err);
+                else
+                    p->flags = 0;
+                continue;
+            }
+            struct zc_pending *pd = NULL;
+            if (zc_write_state(c, t, p, &prop, ZC_P_SET, &pd) == 0) {
+                pd->skip = skip;
+                pd->n_skip = n_skip;
+                skip = NULL;
+            }
+            ferry_free(skip);
+            zc_lisr_free(&prop);
+        }
+    }
+    zc_delete_progress(c);
+    zc_requests_progress(c);
+}
+
+/* ---- results ---- */
+int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, int32_t version)
+{
+    if (!c->active)
+        return 0;
+    struct zc_pending *pd = zc_pending_find(c, id);
+    if (!pd)
+        return FERRY_ENOTFOUND;
+    if (rc == ZKCTL_ZK_BADVERSION && failed_op == 0) {
+        LOG_WARN(ZC_MOD, "controller %" PRId32 ": /controller_epoch moved past zkVersion %" PRId32 ": resigning",
+                 c->cfg.controller_id, c->epoch_zkv);
+        zkctl_action *a = ferry_calloc(1, sizeof(*a));
+        if (!a)
+            zc_set_error(c, FERRY_ENOMEM);
+        else {
+            a->kind = ZKCTL_ACT_RESIGN;
+            zc_enqueue(c, a);
+        }
+        zc_do_resign(c);
+        return zc_finish(c);
+    }
+    struct zc_topic *t = pd->topic ? zc_topic_find(c, pd->topic) : NULL;
+    struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
+    switch (pd->kind) {
+    case ZC_P_PARENT:
+        if (rc != ZKCTL_ZK_OK && rc != ZKCTL_ZK_NODEEXISTS)
+            LOG_WARN(ZC_MOD, "parent znode create failed (%d); the state create will tell", (int)rc);
+        zc_pending_drop(c, pd);
+        break;
+    case ZC_P_CREATE:
+    case ZC_P_SET:
+        if (!p || p->busy != id) {
+            zc_pending_drop(c, pd);
+            break;
+        }
+        p->busy = 0;
+        if (rc == ZKCTL_ZK_OK) {
+            state_written(c, t, p, pd, version, pd->kind == ZC_P_CREATE);
+        } else if (rc == ZKCTL_ZK_NONODE) {
+            /* create: a parent is missing; set: the znode is gone. Either way: (re)create it */
+            if (pd->kind == ZC_P_CREATE)
+                t->parents_made = false;
+            p->has_state = false;
+            zc_lisr_free(&p->st);
+            p->st.leader = ZC_NO_LEADER;
+        } else {
+            LOG_INFO(ZC_MOD, "%s-%" PRId32 ": state write failed (%d): re-reading", t->name, p->id, (int)rc);
+            reread_state(c, t, p, pd);
+        }
+        zc_pending_drop(c, zc_pending_find(c, id));
+        break;
+    case ZC_P_DELETE:
+        zc_delete_result(c, pd, rc);
+        zc_pending_drop(c, zc_pending_find(c, id));
+        break;
+    case ZC_P_ALTER:
+        if (p && p->busy == id)
+            p->busy = 0;
+        zc_alter_result(c, pd, rc, version);
+        if (p && rc != ZKCTL_ZK_OK && rc != ZKCTL_ZK_NONODE)
+            reread_state(c, t, p, NULL);
+        zc_pending_drop(c, zc_pending_find(c, id));
+        break;
+    case ZC_P_READ:
+        return FERRY_EINVAL; /* a read answered as a multi */
+    }
+    return zc_finish(c);
+}
+
+static bool lisr_eq(const struct zc_lisr *a, const zk_partition_state *s)
+{
+    return a->leader == s->leader && a->leader_epoch == s->leader_epoch && a->lrs == s->leader_recovery_state &&
+           a->n_isr == s->n_isr && (!a->n_isr || memcmp(a->isr, s->isr, a->n_isr * sizeof(int32_t)) == 0);
+}
+
+int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char *data, size_t len,
+                         int32_t version)
+{
+    if (!c->active)
+        return 0;
+    struct zc_pending *pd = zc_pending_find(c, id);
+    if (!pd)
+        return FERRY_ENOTFOUND;
+    if (pd->kind != ZC_P_READ)
+        return FERRY_EINVAL;
+    struct zc_topic *t = zc_topic_find(c, pd->topic);
+    struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
+    if (!p || p->busy != id) {
+        zc_pending_drop(c, pd);
+        return zc_finish(c);
+    }
+    p->busy = 0;
+    if (rc == ZKCTL_ZK_OK) {
+        zk_partition_state s;
+        zk_err e = {{0}};
+        int drc = zk_partition_state_decode(data, data ? len : 0, &s, &e);
+        if (drc) {
+            LOG_ERROR(ZC_MOD, "/brokers/topics/%s/partitions/%" PRId32 "/state: %s: partition left alone", t->name,
+                      p->id, e.msg);
+            p->bad_state = true;
+            if (drc == FERRY_ENOMEM)
+                zc_set_error(c, drc);
+        } else {
+            bool ours = pd->old_leader != -4 && s.controller_epoch == c->epoch && lisr_eq(&pd->prop, &s);
+            if (ours) /* our write went through before the connection broke */
+                state_written(c, t, p, pd, version, pd->old_leader == -3);
+            else
+                zc_set_error(c, zc_state_adopt(c, p, &s, version));
+            zk_partition_state_free(&s);
+        }
+    } else if (rc == ZKCTL_ZK_NONODE) {
+        p->has_state = false;
+        zc_lisr_free(&p->st);
+        p->st.leader = ZC_NO_LEADER;
+    } else {
+        reread_state(c, t, p, NULL);
+    }
+    zc_pending_drop(c, zc_pending_find(c, id));
+    return zc_finish(c);
+}
+
