@@ -29,7 +29,7 @@ void zkrpc_broker_free(struct zkrpc_broker *b)
 static int hosted_cmp(const char *topic, int32_t partition, proto_str t, int32_t p)
 {
     size_t tl = strlen(topic), n = tl < (size_t)t.len ? tl : (size_t)t.len;
-    int c = memcmp(topic, t.p, n);
+    int c = n ? memcmp(topic, t.p, n) : 0;
     if (c)
         return c;
     if (tl != (size_t)t.len)
