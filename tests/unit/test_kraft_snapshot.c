@@ -695,7 +695,7 @@ struct fx {
     struct kraft_node *node;
 };
 
-static int node_setup(void **state)
+static int setup_with(void **state, const char *bytes, const char *interval)
 {
     struct fx *f = calloc(1, sizeof *f);
     make_tmp();
@@ -703,13 +703,34 @@ static int node_setup(void **state)
     snprintf(f->pdir, sizeof f->pdir, "%s/data/%s", f->dir, METALOG_PARTITION_DIR);
     char set[600];
     snprintf(set, sizeof set, "log.dirs=%s/data", f->dir);
-    const char *overrides[] = {set, "metadata.log.max.record.bytes.between.snapshots=1"};
+    const char *overrides[] = {set, bytes, interval};
     char err[512];
-    if (config_load(&f->cfg, NULL, overrides, 2, err, sizeof err) != 0)
+    if (config_load(&f->cfg, NULL, overrides, 3, err, sizeof err) != 0)
         fail_msg("config: %s", err);
     uv_loop_init(&f->loop);
     *state = f;
     return 0;
+}
+
+/* A snapshot after every commit. */
+static int node_setup(void **state)
+{
+    return setup_with(state, "metadata.log.max.record.bytes.between.snapshots=1",
+                      "metadata.log.max.snapshot.interval.ms=0");
+}
+
+/* By time only (1 ms), never by bytes in these tests. */
+static int interval_setup(void **state)
+{
+    return setup_with(state, "metadata.log.max.record.bytes.between.snapshots=1000000000",
+                      "metadata.log.max.snapshot.interval.ms=1");
+}
+
+/* Kafka's defaults: nothing in these tests reaches them. */
+static int default_setup(void **state)
+{
+    return setup_with(state, "metadata.log.max.record.bytes.between.snapshots=20971520",
+                      "metadata.log.max.snapshot.interval.ms=3600000");
 }
 
 static void run(struct fx *f) { uv_run(&f->loop, UV_RUN_DEFAULT); }
@@ -923,6 +944,37 @@ static void test_node_no_valid_snapshot(void **state)
     assert_int_equal(count_suffix(f->pdir, ".checkpoint.corrupt"), n);
 }
 
+static void test_node_interval_trigger(void **state)
+{
+    struct fx *f = *state;
+    start_ok(f);
+    struct snapshot_id first = {-1, -1}, later;
+    const char *dir;
+    kraft_node_latest_snapshot(f->node, &first, &dir);
+    usleep(5000); /* more than metadata.log.max.snapshot.interval.ms since the last snapshot (or the start) */
+    add_topic(f, 0);
+    assert_true(kraft_node_latest_snapshot(f->node, &later, &dir));
+    assert_true(later.end_offset > first.end_offset);
+    assert_int_equal(later.end_offset, kraft_node_committed_offset(f->node) + 1);
+}
+
+static void test_node_no_trigger(void **state)
+{
+    struct fx *f = *state;
+    start_ok(f);
+    for (int i = 0; i < 5; i++)
+        add_topic(f, i);
+    struct snapshot_id id;
+    const char *dir;
+    assert_false(kraft_node_latest_snapshot(f->node, &id, &dir));
+    stop(f);
+    assert_int_equal(count_suffix(f->pdir, ".checkpoint"), 0);
+    assert_int_equal(log_start(f), 0);
+    /* Without snapshots the restart replays the whole log. */
+    start_ok(f);
+    assert_non_null(md_image_topic(kraft_node_image(f->node), "t4"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +989,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_snapshots_and_restart, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown(test_node_corrupt_newest, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown(test_node_no_valid_snapshot, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown(test_node_interval_trigger, interval_setup, node_teardown),
+        cmocka_unit_test_setup_teardown(test_node_no_trigger, default_setup, node_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
