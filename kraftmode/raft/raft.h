@@ -5,7 +5,7 @@
  * in tests/sim) owns the network, the metadata log, the quorum-state file, snapshot files and the clock,
  * and drives the core like etcd raft's RawNode:
  *
- *   inputs  (each takes now_ms, a monotonic millisecond clock chosen by the caller):
+ *   inputs  (each takes now_ms, the caller's millisecond clock, which must never go back):
  *     raft_tick            time passes (call at least every few tens of ms, and whenever raft_next_deadline
  *                          says)
  *     raft_step            a message arrived (request or response; see struct raft_msg)
@@ -59,7 +59,26 @@
  * cluster-id or topic errors the core never sees: the I/O layer answers those itself).
  *
  * Records are opaque: the core knows batches only by (base offset, record count, epoch). The I/O layer
- * encodes them (record batch v2, partitionLeaderEpoch = epoch) and keeps the bytes. */
+ * encodes them (record batch v2, partitionLeaderEpoch = epoch) and keeps the bytes.
+ *
+ * What the I/O layer does (the simulator in tests/sim/raft_sim.c is a complete example):
+ *   - start-up: read quorum-state (quorum_state_read) and recover the log and the latest snapshot, then
+ *     raft_new with them; call raft_tick at once and whenever raft_next_deadline passes;
+ *   - RAFT_ACT_SEND: encode the Kafka request/response and send it; keep the core's corr as the Kafka
+ *     correlation id of a request and give it back in the decoded response. A request that gets no answer
+ *     needs nothing: the core resends after request_timeout_ms. Drop responses that arrive after a
+ *     reconnect to a restarted peer;
+ *   - incoming requests: decode, check cluster id / topic / partition itself (INCONSISTENT_CLUSTER_ID,
+ *     INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION), then raft_step; the answer comes back as a
+ *     RAFT_ACT_SEND with the request's corr;
+ *   - RAFT_ACT_PERSIST_STATE: write quorum-state (tmp, fsync, rename), in order, then
+ *     raft_state_persisted(seq);
+ *   - RAFT_ACT_LOG_APPEND / LOG_TRUNCATE / SNAPSHOT_INSTALL: apply to the metadata log (page cache) at
+ *     once, in order; RAFT_ACT_LOG_SYNC: fsync off the loop, then raft_log_persisted(seq);
+ *   - RAFT_ACT_COMMIT: apply the records below the offset to the metadata image and answer the writers;
+ *   - RAFT_ACT_FATAL, or FERRY_ENOMEM from any call: stop the node.
+ * Times in the core (DescribeQuorum's LastFetchTimestamp and LastCaughtUpTimestamp) are in the caller's
+ * now_ms clock: drive the core with wall-clock milliseconds, or convert before answering DescribeQuorum. */
 #ifndef FERRY_RAFT_H
 #define FERRY_RAFT_H
 

@@ -283,10 +283,7 @@ static void test_pre_vote_receiver(void **state)
     /* a follower that hears from its leader refuses pre-votes and keeps its epoch */
     struct tr t;
     open_voter_with_log(&t, 3);
-    struct raft_msg b = {.type = RAFT_MSG_BEGIN_EPOCH, .from = 3, .to = 2, .corr = 5, .epoch = 3, .leader_id = 3};
-    tr_step(&t, &b);
-    tr_all_durable(&t);
-    tr_clear(&t);
+    tr_begin_epoch(&t, 3, 3);
     struct raft_msg pv = tr_vote(1, 2, 4, 2, 5, true);
     tr_step(&t, &pv);
     assert_false(vote_answer(&t)->u.vote_resp.granted);
@@ -362,9 +359,7 @@ static void test_end_quorum_epoch_successor(void **state)
     (void)state;
     struct tr t;
     open_voter_with_log(&t, 3);
-    struct raft_msg b = {.type = RAFT_MSG_BEGIN_EPOCH, .from = 3, .to = 2, .corr = 5, .epoch = 3, .leader_id = 3};
-    tr_step(&t, &b);
-    tr_all_durable(&t);
+    tr_begin_epoch(&t, 3, 3);
     struct raft_msg e = {.type = RAFT_MSG_END_EPOCH, .from = 3, .to = 2, .corr = 6, .epoch = 3, .leader_id = 3};
     e.u.end_epoch.preferred[0] = 2;
     e.u.end_epoch.preferred[1] = 1;
@@ -376,8 +371,7 @@ static void test_end_quorum_epoch_successor(void **state)
     tr_close(&t);
 
     open_voter_with_log(&t, 3);
-    tr_step(&t, &b);
-    tr_all_durable(&t);
+    tr_begin_epoch(&t, 3, 3);
     e.u.end_epoch.preferred[0] = 1;
     e.u.end_epoch.preferred[1] = 2;
     tr_step(&t, &e);
@@ -422,14 +416,9 @@ static void test_restart_rules(void **state)
     /* a voter set that differs from the configuration refuses to start */
     static const int32_t other[] = {1, 2, 4};
     struct raft_persisted p = {.leader_id = -1, .voted_id = -1, .voters = other, .nvoters = 3};
-    struct raft_config cfg;
-    raft_config_defaults(&cfg);
-    cfg.node_id = 2;
-    cfg.voters = tr_voters3;
-    cfg.nvoters = 3;
-    cfg.rand = tr_rand;
     struct tr t = {0};
-    cfg.rand_arg = &t;
+    struct raft_config cfg;
+    tr_config(&cfg, &t, 2, tr_voters3, 3);
     struct raft *r;
     assert_int_equal(raft_new(&cfg, &p, 0, &r), FERRY_EINVAL);
     assert_null(r);

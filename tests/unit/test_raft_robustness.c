@@ -8,11 +8,7 @@ static void follow(struct tr *t, int32_t id, int32_t leader, int32_t epoch)
 {
     struct raft_persisted p = {.epoch = epoch, .leader_id = leader, .voted_id = -1};
     tr_open(t, id, tr_voters3, 3, true, &p);
-    struct raft_msg b = {.type = RAFT_MSG_BEGIN_EPOCH, .from = leader, .to = id, .corr = 1, .epoch = epoch,
-                         .leader_id = leader};
-    tr_step(t, &b); /* a BeginQuorumEpoch: contact with the leader */
-    tr_all_durable(t);
-    tr_clear(t);
+    tr_begin_epoch(t, leader, epoch); /* contact with the leader */
 }
 
 static void test_prospective_refused_by_live_leader_follows_again(void **state)
@@ -156,12 +152,7 @@ static void test_bad_input(void **state)
     static const struct raft_epoch_entry bad[] = {{2, 0}, {1, 3}};
     struct raft_persisted p = {.leader_id = -1, .voted_id = -1, .log_end_offset = 5, .epochs = bad, .nepochs = 2};
     struct raft_config cfg;
-    raft_config_defaults(&cfg);
-    cfg.node_id = 1;
-    cfg.voters = tr_voters3;
-    cfg.nvoters = 3;
-    cfg.rand = tr_rand;
-    cfg.rand_arg = &t;
+    tr_config(&cfg, &t, 1, tr_voters3, 3);
     struct raft *r;
     assert_int_equal(raft_new(&cfg, &p, 0, &r), FERRY_EINVAL);
     p.nepochs = 0;
@@ -174,13 +165,8 @@ static void test_bad_input(void **state)
 static int scenario(struct tr *t)
 {
     struct raft_config cfg;
-    raft_config_defaults(&cfg);
-    cfg.node_id = 1;
-    cfg.voters = tr_voters3;
-    cfg.nvoters = 3;
+    tr_config(&cfg, t, 1, tr_voters3, 3);
     cfg.pre_vote = false;
-    cfg.rand = tr_rand;
-    cfg.rand_arg = t;
     static const struct raft_epoch_entry epochs[] = {{1, 0}};
     struct raft_persisted p = {.epoch = 1, .leader_id = -1, .voted_id = -1, .log_end_offset = 2, .epochs = epochs,
                                .nepochs = 1};

@@ -20,6 +20,7 @@
 
 struct tr {
     struct raft *r;
+    int32_t id;
     int64_t now;
     uint64_t rng;
     struct raft_action acts[TR_MAX_ACTS]; /* captured since the last tr_clear */
@@ -54,6 +55,17 @@ static inline void tr_take(struct tr *t)
 
 static inline void tr_clear(struct tr *t) { t->nacts = 0; }
 
+/* Kafka's defaults for node `id` of `voters`, with t's RNG. */
+static inline void tr_config(struct raft_config *cfg, struct tr *t, int32_t id, const int32_t *voters, size_t nvoters)
+{
+    raft_config_defaults(cfg);
+    cfg->node_id = id;
+    cfg->voters = voters;
+    cfg->nvoters = nvoters;
+    cfg->rand = tr_rand;
+    cfg->rand_arg = t;
+}
+
 static inline void tr_open(struct tr *t, int32_t id, const int32_t *voters, size_t nvoters, bool pre_vote,
                     const struct raft_persisted *p)
 {
@@ -61,14 +73,10 @@ static inline void tr_open(struct tr *t, int32_t id, const int32_t *voters, size
     ferry_log_set_level(FERRY_LOG_ERROR);
     t->rng = 42;
     t->now = 1000;
+    t->id = id;
     struct raft_config cfg;
-    raft_config_defaults(&cfg);
-    cfg.node_id = id;
-    cfg.voters = voters;
-    cfg.nvoters = nvoters;
+    tr_config(&cfg, t, id, voters, nvoters);
     cfg.pre_vote = pre_vote;
-    cfg.rand = tr_rand;
-    cfg.rand_arg = t;
     struct raft_persisted empty = {.leader_id = -1, .voted_id = -1};
     assert_int_equal(raft_new(&cfg, p ? p : &empty, t->now, &t->r), 0);
     assert_int_equal(raft_tick(t->r, t->now), 0);
@@ -172,6 +180,16 @@ static inline struct raft_msg tr_fetch_resp(const struct raft_msg *req, int32_t 
     m.u.fetch_resp.diverging_end_offset = -1;
     m.u.fetch_resp.snapshot = (struct raft_snapshot_id){-1, -1};
     return m;
+}
+
+/* A BeginQuorumEpoch from `leader` in `epoch` is received and everything made durable; actions cleared. */
+static inline void tr_begin_epoch(struct tr *t, int32_t leader, int32_t epoch)
+{
+    struct raft_msg b = {
+        .type = RAFT_MSG_BEGIN_EPOCH, .from = leader, .to = t->id, .corr = 5, .epoch = epoch, .leader_id = leader};
+    tr_step(t, &b);
+    tr_all_durable(t);
+    tr_clear(t);
 }
 
 /* Makes the core at t a leader of {1,2,3} in epoch 1 (it is node 1; pre-vote off); everything durable. */
