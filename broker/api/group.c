@@ -66,17 +66,79 @@ static int16_t coordinator_error(struct broker *b, proto_str group)
     return err;
 }
 
+/* An append to __consumer_offsets is done once it is flushed (when the topic's policy asks) and, as Kafka
+ * writes offsets with acks=all, once the partition's high watermark covers it (offsets.commit.timeout.ms,
+ * then an error the coordinator reports as COORDINATOR_NOT_AVAILABLE). With the leader alone in the ISR the
+ * high watermark is the log end and nothing waits. */
 struct append_wait {
+    struct rp_watcher watcher; /* first: the watcher callbacks cast back */
+    uv_timer_t timer;
     struct broker *b;
+    int32_t partition;
+    int64_t required; /* the high watermark that covers the append */
     group_io_done_fn done;
     void *arg;
+    bool watching;
 };
+
+static void append_wait_closed(uv_handle_t *h) { ferry_free(h->data); }
+
+static void append_wait_end(struct append_wait *w, int rc)
+{
+    if (w->watching)
+        rp_unwatch(w->b->partitions, &w->watcher);
+    w->watching = false;
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, append_wait_closed);
+    w->done(w->arg, rc);
+}
+
+/* 0 when replicated, FERRY_EINVAL when the partition is no longer led here, 1 while waiting. */
+static int append_replicated(struct append_wait *w)
+{
+    proto_str topic = {OFFSETS_TOPIC, (int32_t)strlen(OFFSETS_TOPIC)};
+    struct rp_partition *p = rp_partition_get(w->b->partitions, topic, w->partition);
+    if (!p || !p->is_leader)
+        return FERRY_EINVAL;
+    return p->high_watermark >= w->required ? 0 : 1;
+}
+
+static void append_wait_notify(struct rp_watcher *watcher, struct rp_partition *p)
+{
+    struct append_wait *w = (struct append_wait *)watcher;
+    int rc = append_replicated(w);
+    if (rc <= 0)
+        append_wait_end(w, rc);
+}
+
+static void append_wait_timeout(uv_timer_t *t)
+{
+    struct append_wait *w = t->data;
+    LOG_WARN("group", "%s-%d: append not replicated within offsets.commit.timeout.ms", OFFSETS_TOPIC, w->partition);
+    append_wait_end(w, FERRY_EIO);
+}
+
+static void append_wait_cancel(struct rp_watcher *watcher)
+{
+    struct append_wait *w = (struct append_wait *)watcher;
+    w->watching = false; /* the manager already unwatched it */
+    append_wait_end(w, FERRY_EIO);
+}
 
 static void append_flushed(void *arg, int rc)
 {
     struct append_wait *w = arg;
-    w->done(w->arg, rc);
-    ferry_free(w);
+    if (rc == 0)
+        rc = append_replicated(w);
+    if (rc <= 0) {
+        append_wait_end(w, rc);
+        return;
+    }
+    w->watcher.notify = append_wait_notify;
+    w->watcher.cancel = append_wait_cancel;
+    rp_watch(w->b->partitions, &w->watcher);
+    w->watching = true;
+    uv_timer_start(&w->timer, append_wait_timeout, (uint64_t)w->b->cfg->offsets_commit_timeout_ms, 0);
 }
 
 static int group_append(void *ctx, int32_t partition, uint8_t *batch, size_t len, group_io_done_fn done, void *arg)
@@ -96,7 +158,8 @@ static int group_append(void *ctx, int32_t partition, uint8_t *batch, size_t len
         done(arg, rc);
         return 0;
     }
-    if (!rp_flush_due(b->partitions, p)) {
+    bool flush = rp_flush_due(b->partitions, p);
+    if (!flush && p->high_watermark > info.last_offset) {
         done(arg, 0);
         return 0;
     }
@@ -106,9 +169,16 @@ static int group_append(void *ctx, int32_t partition, uint8_t *batch, size_t len
         return 0;
     }
     w->b = b;
+    w->partition = partition;
+    w->required = info.last_offset + 1;
     w->done = done;
     w->arg = arg;
-    rp_flush(b->partitions, p, append_flushed, w);
+    uv_timer_init(b->loop, &w->timer);
+    w->timer.data = w;
+    if (flush)
+        rp_flush(b->partitions, p, append_flushed, w);
+    else
+        append_flushed(w, 0);
     return 0;
 }
 
