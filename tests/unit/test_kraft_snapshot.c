@@ -975,6 +975,41 @@ static void test_node_no_trigger(void **state)
     assert_non_null(md_image_topic(kraft_node_image(f->node), "t4"));
 }
 
+/* Running out of memory while starting from a snapshot fails the start cleanly: it never sets a good
+ * snapshot aside nor loses anything, and the next start succeeds with the same image. */
+static void test_node_start_alloc_failures(void **state)
+{
+    struct fx *f = *state;
+    start_ok(f);
+    for (int i = 0; i < 3; i++)
+        add_topic(f, i);
+    stop(f);
+    size_t nsnap = count_suffix(f->pdir, ".checkpoint");
+    assert_true(nsnap > 0);
+    bool started = false;
+    long n;
+    for (n = 0; !started && n < 20000; n += 1 + n / 50) {
+        char err[1024];
+        ferry_alloc_fail_after(n);
+        int rc = start(f, err, sizeof err);
+        ferry_alloc_fail_after(-1);
+        if (rc == 0) {
+            started = true;
+            break;
+        }
+        assert_null(f->node);
+        assert_int_equal(count_suffix(f->pdir, ".checkpoint.corrupt"), 0);
+        assert_true(count_suffix(f->pdir, ".checkpoint") >= 1);
+    }
+    assert_true(started);
+    run(f);
+    for (int i = 0; i < 3; i++) {
+        char t[8];
+        snprintf(t, sizeof t, "t%d", i);
+        assert_non_null(md_image_topic(kraft_node_image(f->node), t));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1026,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_no_valid_snapshot, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown(test_node_interval_trigger, interval_setup, node_teardown),
         cmocka_unit_test_setup_teardown(test_node_no_trigger, default_setup, node_teardown),
+        cmocka_unit_test_setup_teardown(test_node_start_alloc_failures, node_setup, node_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
