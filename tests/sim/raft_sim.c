@@ -449,7 +449,8 @@ static void perform(struct sim *s, struct node *n)
                     break;
                 }
                 uint64_t payload = x->data ? *(const uint64_t *)x->data : 0;
-                img_push(&n->vol, (struct entry){x->epoch, payload});
+                for (int32_t k = 0; k < x->count; k++) /* one entry per offset */
+                    img_push(&n->vol, (struct entry){x->epoch, payload + (uint64_t)k});
             }
             break;
         case RAFT_ACT_LOG_TRUNCATE:
@@ -702,7 +703,8 @@ static void handle(struct sim *s, struct event *e)
                 continue;
             uint64_t payload = rnd(s) | 1;
             int64_t base;
-            if (raft_propose(x->r, s->now, 1, &payload, sizeof payload, &base) == 0)
+            int32_t count = (int32_t)rnd_range(s, 1, 3); /* batches of several records */
+            if (raft_propose(x->r, s->now, count, &payload, sizeof payload, &base) == 0)
                 perform(s, x);
         }
         break;
