@@ -1,7 +1,8 @@
 /* Seeded random sequences of LeaderAndIsr, UpdateMetadata and StopReplica requests (small pools of topic
  * names, ids, partitions and brokers, so that creations, re-creations, deletions, stale epochs and
  * reassignments collide): every record a translation returns must apply to the image, and replaying a
- * request must return no record (requests are well-formed: no topic or partition twice). */
+ * request must return no record (requests are well-formed: no topic or partition twice). And the golden
+ * request bodies with random bytes changed: what still decodes must translate into records that apply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "zkmode/rpc/zkrpc.h"
+
+#include "golden/zkrpc_vectors.inc"
 
 #define ME 1
 #define NTOPICS 3
@@ -265,8 +268,74 @@ static void test_random_sequences(void **state)
             fail_msg("no %s in any sequence", kinds[i]->name);
 }
 
+/* The golden request bodies with random bytes changed: whatever still decodes is hostile but well-typed
+ * input, and its records must apply all the same (to an image the earlier mutants built up). */
+static void test_mutated_requests(void **state)
+{
+    (void)state;
+    ferry_log_set_level((enum ferry_log_level)(FERRY_LOG_ERROR + 1));
+    static const struct {
+        const char *name;
+        const struct proto_message *m;
+    } reqs[] = {{"leader_and_isr_req_v7", &proto_msg_LeaderAndIsrRequest},
+                {"update_metadata_req_v8", &proto_msg_UpdateMetadataRequest},
+                {"stop_replica_req_v4", &proto_msg_StopReplicaRequest}};
+    struct md_image img;
+    md_image_init(&img);
+    struct zkrpc_broker b;
+    zkrpc_broker_init(&b, ME, -1);
+    int64_t offset = 0;
+    long decoded = 0;
+    rng = 42;
+    for (int iter = 0; iter < 20000; iter++) {
+        uint32_t k = rnd(3);
+        const struct zkrpc_golden *g = NULL;
+        for (size_t i = 0; i < sizeof zkrpc_goldens / sizeof zkrpc_goldens[0]; i++)
+            if (strcmp(zkrpc_goldens[i].name, reqs[k].name) == 0)
+                g = &zkrpc_goldens[i];
+        assert_non_null(g);
+        uint8_t buf[512];
+        assert_true(g->len <= sizeof buf);
+        memcpy(buf, g->bytes, g->len);
+        for (uint32_t n = 1 + rnd(3); n > 0; n--)
+            buf[rnd((uint32_t)g->len)] = (uint8_t)(rnd(4) ? rnd(256) : rnd(8));
+        struct proto_arena a;
+        proto_arena_init(&a);
+        void *msg = proto_arena_alloc(&a, reqs[k].m->body->size);
+        struct proto_reader r;
+        proto_reader_init(&r, buf, g->len);
+        if (proto_decode(reqs[k].m, g->version, &r, &a, msg) == 0) {
+            decoded++;
+            b.controller_epoch = 0; /* a mutated epoch must not fence every later request */
+            struct zkrpc_result res;
+            zkrpc_result_init(&res);
+            int rc = k == 0   ? zkrpc_leader_and_isr(&b, &img, g->version, msg, &res)
+                     : k == 1 ? zkrpc_update_metadata(&b, &img, g->version, msg, &res)
+                              : zkrpc_stop_replica(&b, &img, g->version, msg, &res);
+            assert_int_equal(rc, 0);
+            for (size_t i = 0; i < res.nrecords; i++)
+                if (md_image_apply(&img, res.records[i].m, res.records[i].data, offset++, NULL))
+                    fail_msg("iteration %d: a %s from a mutated %s failed to apply", iter, res.records[i].m->name,
+                             g->name);
+            struct proto_writer w;
+            proto_writer_init(&w);
+            assert_int_equal(proto_encode(res.response_m, g->version, &w, res.response), 0);
+            proto_writer_free(&w);
+            zkrpc_result_free(&res);
+        }
+        proto_arena_free(&a);
+    }
+    assert_true(decoded > 1000);
+    assert_true(offset > 1000); /* records were produced and applied, not only refusals */
+    zkrpc_broker_free(&b);
+    md_image_free(&img);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_sequences)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_sequences),
+        cmocka_unit_test(test_mutated_requests),
+    };
     return cmocka_run_group_tests_name("zkrpc_random", tests, NULL, NULL);
 }
