@@ -160,6 +160,68 @@ static void test_bad_input(void **state)
     assert_int_equal(raft_new(&cfg, &p, 0, &r), FERRY_EINVAL);
 }
 
+static void test_epoch_checks_end_epoch_and_fetch_snapshot(void **state)
+{
+    (void)state;
+    struct tr t;
+    follow(&t, 2, 1, 3);
+    struct raft_msg e = {.type = RAFT_MSG_END_EPOCH, .from = 1, .to = 2, .corr = 3, .epoch = 2, .leader_id = 1};
+    tr_step(&t, &e); /* an older epoch */
+    assert_int_equal(tr_sent(&t, RAFT_MSG_END_EPOCH_RESP, 1)->error, KERR_FENCED_LEADER_EPOCH);
+    assert_int_equal(tr_sent(&t, RAFT_MSG_END_EPOCH_RESP, 1)->epoch, 3);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    tr_clear(&t);
+    e.epoch = 5; /* a later epoch whose leader (3) resigns: follow it, then stand as its first successor */
+    e.from = e.leader_id = 3;
+    e.u.end_epoch.preferred[0] = 2;
+    e.u.end_epoch.npreferred = 1;
+    tr_step(&t, &e);
+    assert_int_equal(raft_epoch(t.r), 5);
+    assert_int_equal(raft_leader(t.r), 3);
+    tr_all_durable(&t);
+    assert_int_equal(tr_sent(&t, RAFT_MSG_END_EPOCH_RESP, 3)->error, KERR_NONE);
+    tr_tick(&t, 1);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    tr_clear(&t);
+    /* FetchSnapshot to a non-leader, with an old and with a future epoch */
+    struct raft_msg fs = {.type = RAFT_MSG_FETCH_SNAPSHOT, .from = 1, .to = 2, .corr = 4, .epoch = 5, .leader_id = -1};
+    fs.u.fetch_snapshot.snapshot = (struct raft_snapshot_id){10, 1};
+    fs.u.fetch_snapshot.max_bytes = 10;
+    int16_t want[] = {KERR_NOT_LEADER_OR_FOLLOWER, KERR_FENCED_LEADER_EPOCH, KERR_UNKNOWN_LEADER_EPOCH};
+    int32_t epochs[] = {5, 4, 6};
+    for (size_t i = 0; i < 3; i++) {
+        fs.epoch = epochs[i];
+        tr_step(&t, &fs);
+        assert_int_equal(tr_sent(&t, RAFT_MSG_FETCH_SNAPSHOT_RESP, 1)->error, want[i]);
+        tr_clear(&t);
+    }
+    tr_close(&t);
+}
+
+static void test_snapshot_not_found_falls_back_to_fetch(void **state)
+{
+    (void)state;
+    struct tr t;
+    struct raft_persisted p = {.epoch = 2, .leader_id = 1, .voted_id = -1};
+    tr_open(&t, 2, tr_voters3, 3, true, &p);
+    tr_all_durable(&t);
+    struct raft_msg req = *tr_sent(&t, RAFT_MSG_FETCH, 1);
+    tr_clear(&t);
+    struct raft_msg resp = tr_fetch_resp(&req, 2, 12);
+    resp.u.fetch_resp.snapshot = (struct raft_snapshot_id){10, 1};
+    tr_step(&t, &resp);
+    req = *tr_sent(&t, RAFT_MSG_FETCH_SNAPSHOT, 1);
+    tr_clear(&t);
+    struct raft_msg nf = {.type = RAFT_MSG_FETCH_SNAPSHOT_RESP, .from = 1, .to = 2, .corr = req.corr, .epoch = 2,
+                          .leader_id = 1, .error = KERR_SNAPSHOT_NOT_FOUND};
+    tr_step(&t, &nf); /* the leader replaced its snapshot: start again with a plain Fetch */
+    const struct raft_msg *f = tr_sent(&t, RAFT_MSG_FETCH, 1);
+    assert_non_null(f);
+    assert_int_equal(f->u.fetch.fetch_offset, 0);
+    assert_null(tr_find(&t, RAFT_ACT_SNAPSHOT_WRITE, 0));
+    tr_close(&t);
+}
+
 /* One election and a few appends and fetches; with allocation n failing, every call either works or
  * returns FERRY_ENOMEM, after which the core is fatal and ignores input. */
 static int scenario(struct tr *t)
@@ -226,6 +288,8 @@ int main(void)
         cmocka_unit_test(test_higher_epoch_keeps_election_timer),
         cmocka_unit_test(test_vote_request_waits_for_fsynced_log),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_epoch_checks_end_epoch_and_fetch_snapshot),
+        cmocka_unit_test(test_snapshot_not_found_falls_back_to_fetch),
         cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
