@@ -421,6 +421,24 @@ static void test_resign_event(void **state)
     assert_false(zkctl_is_active(s.c));
     zkctl_partition_view v;
     assert_int_equal(zkctl_partition(s.c, "orders", 0, &v), FERRY_ENOTFOUND);
+    /* elected twice before the adapter ran anything: only the new term's actions are left */
+    s.hold = true;
+    sim_remove_broker(&s, 1);
+    assert_int_equal(sim_become(&s), 0);
+    assert_int_equal(sim_become(&s), 0);
+    s.hold = false;
+    size_t multis = 0;
+    zkctl_action *a;
+    while ((a = zkctl_next_action(s.c))) {
+        if (a->kind == ZKCTL_ACT_ZK_MULTI) {
+            assert_int_equal(a->ops[0].version, s.epoch_zkv);
+            multis++;
+        }
+        if (a->kind == ZKCTL_ACT_SEND && a->api_key == ZKCTL_API_LEADER_AND_ISR)
+            assert_int_equal(((const struct LeaderAndIsrRequest *)a->body)->ControllerEpoch, s.epoch);
+        zkctl_action_free(a);
+    }
+    assert_int_equal(multis, 1); /* orders-0 elected once, by the second term */
     done(&s);
 }
 

@@ -182,11 +182,14 @@ static void part_lair_to_replicas(zkctl *c, struct zc_topic *t, struct zc_part *
     zc_batch_um_part(c, t, p);
 }
 
+static void queue_purge(zkctl *c);
+
 int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
 {
     int rc = snapshot_check(s);
     if (rc)
         return rc;
+    queue_purge(c);
     zc_model_clear(c);
     zc_requests_fail_all(c, KERR_NOT_CONTROLLER);
     c->active = true;
@@ -234,10 +237,10 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
     return zc_finish(c);
 }
 
-void zc_do_resign(zkctl *c)
+/* Like Kafka's controller channel shutdown: queued znode operations and requests of the previous term are
+ * dropped; answers to brokers and a RESIGN action stay. */
+static void queue_purge(zkctl *c)
 {
-    /* like Kafka's controller channel shutdown: queued znode operations and requests are dropped; answers to
-     * brokers and the RESIGN action stay */
     zkctl_action **pp = &c->q_head;
     c->q_tail = NULL;
     while (*pp) {
@@ -250,6 +253,11 @@ void zc_do_resign(zkctl *c)
             pp = &a->next;
         }
     }
+}
+
+void zc_do_resign(zkctl *c)
+{
+    queue_purge(c);
     zc_requests_fail_all(c, KERR_NOT_CONTROLLER);
     zc_model_clear(c);
     c->active = false;
