@@ -1,10 +1,11 @@
 /* Randomized test of the ZooKeeper-mode controller core (zkmode/controller/zkctl.h), seeded and replayable:
  * brokers go down, come back, bounce and shut down in a controlled way, leaders send AlterPartition, ticks
- * trigger rebalancing, topics are created and deleted (StopReplica failing now and then), and znode writes fail (BADVERSION, CONNLOSS before or after the server
+ * trigger rebalancing, topics are created and deleted (StopReplica failing now and then), replicas land on
+ * offline log dirs (LeaderAndIsr KAFKA_STORAGE_ERROR), and znode writes fail (BADVERSION, CONNLOSS before or after the server
  * applied them). After every step, with the simulated ZooKeeper quiescent, it checks:
  *  - the ISR is never empty and stays inside the replicas;
- *  - every partition with an eligible (registered, not shutting down) ISR member has a registered leader
- *    that is in the ISR;
+ *  - every partition with an eligible (registered, not shutting down, log dir online) ISR member has a
+ *    registered leader with its log dir online that is in the ISR;
  *  - leader epochs and partition epochs only grow, in ZooKeeper and in the LeaderAndIsr each broker gets;
  *  - every znode write was a multi starting with the /controller_epoch check;
  *  - the controller's view equals what ZooKeeper holds;
@@ -33,6 +34,7 @@ struct world {
     int n_parts[MAXT];
     bool deleting[MAXT];
     bool deleted[MAXT];
+    bool offline[MAXT][MAXP][NB + 1]; /* replicas reported on an offline log dir, until the broker restarts */
     int created;
     /* highest seen per partition (index = topic * MAXP + partition) */
     int32_t max_le[MAXT * MAXP], max_ver[MAXT * MAXP];
@@ -123,11 +125,11 @@ static void check_invariants(struct world *w)
             for (size_t i = 0; i < st.n_isr; i++) {
                 CHECK(w, has(v.replicas, v.n_replicas, st.isr[i]), "%s: ISR member %d not a replica", path,
                       (int)st.isr[i]);
-                any_eligible |= eligible(w, st.isr[i]);
+                any_eligible |= eligible(w, st.isr[i]) && !w->offline[t][p][st.isr[i]];
             }
             if (any_eligible) {
                 bool leader_ok = st.leader >= 1 && st.leader <= NB && w->up[st.leader] &&
-                                 has(st.isr, st.n_isr, st.leader);
+                                 has(st.isr, st.n_isr, st.leader) && !w->offline[t][p][st.leader];
                 CHECK(w, leader_ok, "%s: an eligible ISR member but leader %d", path, (int)st.leader);
             }
             int k = t * MAXP + p;
@@ -259,7 +261,8 @@ static void step_shutdown(struct world *w, int32_t b)
         CHECK(w, zkctl_partition(s->c, w->names[t], r->RemainingPartitions[i].PartitionIndex, &v) == 0, "unknown");
         CHECK(w, v.leader == b, "a remaining partition not led by the broker");
         for (size_t k = 0; k < v.n_isr && v.n_replicas > 1; k++)
-            CHECK(w, !eligible(w, v.isr[k]), "%s-%d still led by %d with eligible ISR member %d", w->names[t],
+            CHECK(w, !eligible(w, v.isr[k]) || w->offline[t][r->RemainingPartitions[i].PartitionIndex][v.isr[k]],
+                  "%s-%d still led by %d with eligible ISR member %d", w->names[t],
                   (int)r->RemainingPartitions[i].PartitionIndex, (int)b, (int)v.isr[k]);
     }
 }
@@ -309,6 +312,32 @@ static void step_delete(struct world *w)
     sim_run(&w->s);
 }
 
+static void forget_offline(struct world *w, int32_t b)
+{
+    for (int t = 0; t < MAXT; t++)
+        for (int p = 0; p < MAXP; p++)
+            w->offline[t][p][b] = false;
+}
+
+/* A broker answers a LeaderAndIsr with KAFKA_STORAGE_ERROR for one of its replicas. */
+static void step_offline_dir(struct world *w)
+{
+    int t = (int)(rnd(w) % w->n_topics), p = (int)(rnd(w) % (uint32_t)w->n_parts[t]);
+    zkctl_partition_view v;
+    if (w->deleting[t] || zkctl_partition(w->s.c, w->names[t], p, &v))
+        return;
+    int32_t b = v.replicas[rnd(w) % v.n_replicas];
+    if (!w->up[b])
+        return;
+    struct LeaderAndIsrResponse_LeaderAndIsrPartitionError pe = {
+        .TopicName = {w->names[t], (int32_t)strlen(w->names[t])}, .PartitionIndex = p,
+        .ErrorCode = KERR_KAFKA_STORAGE_ERROR};
+    struct LeaderAndIsrResponse resp = {.PartitionErrors = &pe, .PartitionErrors_n = 1};
+    w->offline[t][p][b] = true;
+    CHECK(w, zkctl_leader_and_isr_response(w->s.c, b, &resp) == 0, "LeaderAndIsr response refused");
+    sim_run(&w->s);
+}
+
 static void run_seed(unsigned seed, int steps)
 {
     struct world *w = calloc(1, sizeof(*w));
@@ -342,14 +371,16 @@ static void run_seed(unsigned seed, int steps)
         maybe_fault(w);
         int32_t b = (int32_t)(rnd(w) % NB) + 1;
         w->s.stop_replica_error = rnd(w) % 6 == 0 ? KERR_KAFKA_STORAGE_ERROR : 0;
-        switch (rnd(w) % 10) {
+        switch (rnd(w) % 11) {
         case 0:
         case 1:
             if (w->up[b]) {
                 w->up[b] = w->sd[b] = false;
+                forget_offline(w, b);
                 CHECK(w, sim_gone(&w->s, b) == 0, "broker_gone failed");
             } else {
                 w->up[b] = true;
+                forget_offline(w, b);
                 w->epoch[b] = ++w->next_epoch;
                 CHECK(w, sim_register(&w->s, b, w->epoch[b]) == 0, "register failed");
             }
@@ -357,6 +388,7 @@ static void run_seed(unsigned seed, int steps)
         case 2:
             if (w->up[b]) { /* bounce */
                 w->sd[b] = false;
+                forget_offline(w, b);
                 w->epoch[b] = ++w->next_epoch;
                 CHECK(w, sim_register(&w->s, b, w->epoch[b]) == 0, "bounce failed");
             }
@@ -386,6 +418,9 @@ static void run_seed(unsigned seed, int steps)
             break;
         case 9:
             step_delete(w);
+            break;
+        case 10:
+            step_offline_dir(w);
             break;
         }
         w->s.inject_path = NULL;

@@ -267,6 +267,54 @@ static void test_controlled_shutdown(void **state)
     done(&s);
 }
 
+/* ---- LeaderAndIsr responses: offline log dirs ---- */
+static void test_offline_log_dir(void **state)
+{
+    (void)state;
+    struct sim s;
+    setup(&s);
+    /* v5+ layout (topics by id): broker 1's replica of orders-0 is on a failed log dir */
+    struct LeaderAndIsrResponse_LeaderAndIsrPartitionError pe = {.PartitionIndex = 0,
+                                                                 .ErrorCode = KERR_KAFKA_STORAGE_ERROR};
+    struct LeaderAndIsrResponse_LeaderAndIsrTopicError te = {.PartitionErrors = &pe, .PartitionErrors_n = 1};
+    assert_int_equal(proto_uuid_from_base64(TID, &te.TopicId), 0);
+    struct LeaderAndIsrResponse resp = {.ErrorCode = 0, .Topics = &te, .Topics_n = 1};
+    assert_int_equal(zkctl_leader_and_isr_response(s.c, 1, &resp), 0);
+    sim_run(&s);
+    zk_partition_state st;
+    assert_int_equal(sim_read_state(&s, "orders", 0, &st), 10);
+    assert_int_equal(st.leader, 2);
+    assert_int_equal(st.leader_epoch, 5);
+    assert_true(isr_is(&st, 2, 2, 3));
+    zk_partition_state_free(&st);
+    assert_int_equal(sim_read_state(&s, "orders", 1, &st), 3); /* its other replicas are fine */
+    zk_partition_state_free(&st);
+    const struct UpdateMetadataRequest_UpdateMetadataPartitionState *u = sim_um(&s, 2, "orders", 0);
+    assert_int_equal(u->OfflineReplicas_n, 1);
+    assert_int_equal(u->OfflineReplicas[0], 1);
+    /* v0-4 layout (by name), a follower: it leaves the ISR; other errors change nothing */
+    struct LeaderAndIsrResponse_LeaderAndIsrPartitionError old[] = {
+        {.TopicName = {"orders", 6}, .PartitionIndex = 1, .ErrorCode = KERR_KAFKA_STORAGE_ERROR},
+        {.TopicName = {"solo", 4}, .PartitionIndex = 0, .ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER},
+    };
+    struct LeaderAndIsrResponse resp4 = {.PartitionErrors = old, .PartitionErrors_n = 2};
+    assert_int_equal(zkctl_leader_and_isr_response(s.c, 3, &resp4), 0);
+    sim_run(&s);
+    assert_int_equal(sim_read_state(&s, "orders", 1, &st), 4);
+    assert_int_equal(st.leader, 2);
+    assert_true(isr_is(&st, 2, 2, 1));
+    zk_partition_state_free(&st);
+    assert_int_equal(sim_read_state(&s, "solo", 0, &st), 0);
+    zk_partition_state_free(&st);
+    /* the broker restarts: its replicas count again */
+    assert_int_equal(sim_register(&s, 1, 201), 0);
+    assert_int_equal(sim_um(&s, 2, "orders", 0)->OfflineReplicas_n, 0);
+    struct LeaderAndIsrResponse bad = {.Topics = NULL, .Topics_n = 1};
+    assert_int_equal(zkctl_leader_and_isr_response(s.c, 1, &bad), FERRY_EINVAL);
+    assert_int_equal(zkctl_leader_and_isr_response(s.c, 1, NULL), FERRY_EINVAL);
+    done(&s);
+}
+
 /* ---- topic deletion ---- */
 static void test_delete_topic(void **state)
 {
@@ -444,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_alter_partition_errors),
         cmocka_unit_test(test_alter_partition_waits_for_write),
         cmocka_unit_test(test_controlled_shutdown),
+        cmocka_unit_test(test_offline_log_dir),
         cmocka_unit_test(test_delete_topic),
         cmocka_unit_test(test_delete_topic_retries),
         cmocka_unit_test(test_delete_disabled_and_at_failover),

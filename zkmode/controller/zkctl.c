@@ -52,6 +52,30 @@ bool zc_live(const zkctl *c, int32_t id)
     return b && !b->shutting_down;
 }
 
+bool zc_replica_live(const zkctl *c, const struct zc_part *p, int32_t id)
+{
+    return zc_live(c, id) && !zc_contains(p->offline, p->n_offline, id);
+}
+
+bool zc_replica_up(const zkctl *c, const struct zc_part *p, int32_t id)
+{
+    return zc_up(c, id) && !zc_contains(p->offline, p->n_offline, id);
+}
+
+void zc_offline_clear(zkctl *c, int32_t broker)
+{
+    for (size_t i = 0; i < c->n_topics; i++) {
+        for (size_t j = 0; j < c->topics[i]->n_parts; j++) {
+            struct zc_part *p = &c->topics[i]->parts[j];
+            size_t k = 0;
+            for (size_t m = 0; m < p->n_offline; m++)
+                if (p->offline[m] != broker)
+                    p->offline[k++] = p->offline[m];
+            p->n_offline = k;
+        }
+    }
+}
+
 struct zc_topic *zc_topic_find(const zkctl *c, const char *name)
 {
     for (size_t i = 0; i < c->n_topics; i++)

@@ -190,6 +190,10 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
 /* A StopReplica response (topic deletion progress); error_code != 0 or a partition error marks the
  * replica ineligible until one of the topic's brokers starts again. */
 int zkctl_stop_replica_response(zkctl *c, int32_t broker_id, const struct StopReplicaResponse *resp);
+/* A LeaderAndIsr response (any version: PartitionErrors by name before v5, Topics by id from v5): a
+ * KAFKA_STORAGE_ERROR puts that replica on an offline log dir: it cannot lead, leaves the ISR and is listed
+ * offline, until its broker registers again (Kafka's replicasOnOfflineDirs). Other errors are logged. */
+int zkctl_leader_and_isr_response(zkctl *c, int32_t broker_id, const struct LeaderAndIsrResponse *resp);
 int zkctl_tick(zkctl *c, int64_t now_ms);
 /* Stop being controller (session expired, /controller changed): pending requests get NOT_CONTROLLER. */
 int zkctl_resign(zkctl *c);

@@ -349,7 +349,7 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
             }
             ps->OfflineReplicas_n = 0;
             for (size_t k2 = 0; k2 < p->n_replicas; k2++)
-                if (!zc_live(c, p->replicas[k2]))
+                if (!zc_replica_live(c, p, p->replicas[k2]))
                     ps->OfflineReplicas[ps->OfflineReplicas_n++] = p->replicas[k2];
         }
     }

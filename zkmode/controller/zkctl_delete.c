@@ -19,6 +19,7 @@ void zc_topic_free(struct zc_topic *t)
     for (size_t j = 0; j < t->n_parts; j++) {
         ferry_free(t->parts[j].replicas);
         ferry_free(t->parts[j].del);
+        ferry_free(t->parts[j].offline);
         zc_lisr_free(&t->parts[j].st);
     }
     ferry_free(t->parts);

@@ -16,22 +16,26 @@ static bool is_sd(const zkctl *c, int32_t id)
 
 /* Removes from isr[0..*n) the members for which drop() holds, keeping the last one if all would go
  * (the ISR never becomes empty). */
-static void isr_filter(const zkctl *c, int32_t *isr, size_t *n, bool (*keep)(const zkctl *, int32_t),
-                       int32_t also_keep)
+static void isr_filter(const zkctl *c, const struct zc_part *p, int32_t *isr, size_t *n,
+                       bool (*keep)(const zkctl *, const struct zc_part *, int32_t), int32_t also_keep)
 {
     if (*n == 0)
         return;
     int32_t last = isr[*n - 1];
     size_t k = 0;
     for (size_t i = 0; i < *n; i++)
-        if (isr[i] == also_keep || keep(c, isr[i]))
+        if (isr[i] == also_keep || keep(c, p, isr[i]))
             isr[k++] = isr[i];
     if (k == 0)
         isr[k++] = last;
     *n = k;
 }
 
-static bool not_sd(const zkctl *c, int32_t id) { return !is_sd(c, id); }
+static bool not_sd(const zkctl *c, const struct zc_part *p, int32_t id)
+{
+    (void)p;
+    return !is_sd(c, id);
+}
 
 bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p, struct zc_lisr *out,
                int32_t **skip_out, size_t *n_skip_out, int *err)
@@ -53,18 +57,18 @@ bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p
     int8_t lrs = cur->lrs;
     bool unclean = t->has_unclean ? t->unclean : c->cfg.unclean_leader_election_enable;
 
-    if (leader < 0 || !zc_up(c, leader)) {
+    if (leader < 0 || !zc_replica_up(c, p, leader)) {
         /* offline partition: clean election = first replica (assignment order) live and in the ISR */
         int32_t nl = -1;
         for (size_t i = 0; i < p->n_replicas && nl < 0; i++)
-            if (zc_live(c, p->replicas[i]) && zc_contains(isr, n, p->replicas[i]))
+            if (zc_replica_live(c, p, p->replicas[i]) && zc_contains(isr, n, p->replicas[i]))
                 nl = p->replicas[i];
         if (nl >= 0) {
-            isr_filter(c, isr, &n, zc_live, nl);
+            isr_filter(c, p, isr, &n, zc_replica_live, nl);
             leader = nl;
         } else if (unclean) {
             for (size_t i = 0; i < p->n_replicas && nl < 0; i++)
-                if (zc_live(c, p->replicas[i]))
+                if (zc_replica_live(c, p, p->replicas[i]))
                     nl = p->replicas[i];
             if (nl >= 0) {
                 LOG_WARN(ZC_MOD, "%s-%d: unclean leader election of %d", t->name, (int)p->id, (int)nl);
@@ -77,7 +81,7 @@ bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p
         if (nl < 0 && (p->flags & ZC_F_SHRINK_DEAD)) {
             /* OfflineReplica: dead brokers leave the ISR, but never the last member; no leader */
             leader = ZC_NO_LEADER;
-            isr_filter(c, isr, &n, zc_up, -1);
+            isr_filter(c, p, isr, &n, zc_replica_up, -1);
         }
     } else {
         int32_t old = leader;
@@ -86,18 +90,18 @@ bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p
              * the new ISR drops the shutting-down brokers */
             int32_t nl = -1;
             for (size_t i = 0; i < p->n_replicas && nl < 0; i++)
-                if (zc_live(c, p->replicas[i]) && zc_contains(isr, n, p->replicas[i]))
+                if (zc_replica_live(c, p, p->replicas[i]) && zc_contains(isr, n, p->replicas[i]))
                     nl = p->replicas[i];
             if (nl >= 0) {
                 leader = nl;
-                isr_filter(c, isr, &n, not_sd, nl);
+                isr_filter(c, p, isr, &n, not_sd, nl);
             }
-        } else if ((p->flags & ZC_F_PREFERRED) && p->replicas[0] != leader && zc_live(c, p->replicas[0]) &&
+        } else if ((p->flags & ZC_F_PREFERRED) && p->replicas[0] != leader && zc_replica_live(c, p, p->replicas[0]) &&
                    zc_contains(isr, n, p->replicas[0])) {
             leader = p->replicas[0];
         }
         if (p->flags & ZC_F_SHRINK_DEAD)
-            isr_filter(c, isr, &n, zc_up, leader);
+            isr_filter(c, p, isr, &n, zc_replica_up, leader);
         if ((p->flags & ZC_F_CS) && p->n_replicas > 1 && !is_sd(c, leader)) {
             /* OfflineReplica for shutting-down followers: out of the ISR, StopReplica(delete=false) */
             for (size_t i = 0; i < n;) {
@@ -161,7 +165,7 @@ void zc_rebalance_check(zkctl *c)
                 continue;
             for (size_t j = 0; j < t->n_parts; j++) {
                 struct zc_part *p = &t->parts[j];
-                if (p->replicas[0] == b && p->has_state && p->st.leader != b && zc_live(c, b) &&
+                if (p->replicas[0] == b && p->has_state && p->st.leader != b && zc_replica_live(c, p, b) &&
                     zc_contains(p->st.isr, p->st.n_isr, b))
                     p->flags |= ZC_F_PREFERRED;
             }

@@ -54,6 +54,8 @@ struct zc_part {
     uint64_t busy;   /* id of the znode op in flight for this partition, 0 if none */
     unsigned flags;
     uint8_t *del;    /* per replica (index as replicas), zc_del_state */
+    size_t n_offline;
+    int32_t *offline; /* brokers whose replica is on an offline log dir (KAFKA_STORAGE_ERROR) */
 };
 
 struct zc_topic {
@@ -170,6 +172,11 @@ void zc_do_resign(zkctl *c);
 struct zc_broker *zc_broker_find(const zkctl *c, int32_t id);
 bool zc_live(const zkctl *c, int32_t id);    /* registered and not shutting down */
 bool zc_up(const zkctl *c, int32_t id);      /* registered (live or shutting down) */
+/* A replica: its broker live (resp. up) and its log dir not offline (Kafka's isReplicaOnline). */
+bool zc_replica_live(const zkctl *c, const struct zc_part *p, int32_t id);
+bool zc_replica_up(const zkctl *c, const struct zc_part *p, int32_t id);
+/* Forgets broker's offline log dirs (it restarted or left). */
+void zc_offline_clear(zkctl *c, int32_t broker);
 struct zc_topic *zc_topic_find(const zkctl *c, const char *name);
 struct zc_topic *zc_topic_find_id(const zkctl *c, proto_uuid id);
 struct zc_part *zc_part_find(const struct zc_topic *t, int32_t id);

@@ -193,6 +193,7 @@ static void broker_down(zkctl *c, int32_t id)
         }
     }
     zc_delete_broker_down(c, id);
+    zc_offline_clear(c, id);
     zc_batch_um_all_brokers(c);
 }
 
@@ -204,6 +205,7 @@ static void broker_up(zkctl *c, const zkctl_broker *in)
         return;
     }
     LOG_INFO(ZC_MOD, "broker %" PRId32 " up, epoch %" PRId64, in->id, in->epoch);
+    zc_offline_clear(c, in->id);
     /* UpdateMetadata (brokers only) to the others, a full one to the new broker, LeaderAndIsr for its
      * replicas (Kafka's onBrokerStartup) */
     for (size_t i = 0; i < c->n_brokers; i++)
@@ -362,3 +364,61 @@ int zkctl_delete_requested(zkctl *c, const char *name)
     return zc_finish(c);
 }
 
+
+/* ---- LeaderAndIsr responses: replicas on offline log dirs ---- */
+static void partition_error(zkctl *c, int32_t broker, struct zc_topic *t, int32_t partition, int16_t err)
+{
+    struct zc_part *p = t ? zc_part_find(t, partition) : NULL;
+    if (!p || err == 0)
+        return;
+    if (err != KERR_KAFKA_STORAGE_ERROR) {
+        LOG_WARN(ZC_MOD, "%s-%" PRId32 ": LeaderAndIsr on broker %" PRId32 " failed with error %d", t->name, partition,
+                 broker, (int)err);
+        return;
+    }
+    if (!zc_contains(p->replicas, p->n_replicas, broker) || zc_contains(p->offline, p->n_offline, broker))
+        return;
+    int32_t *arr = ferry_realloc(p->offline, (p->n_offline + 1) * sizeof(int32_t));
+    if (!arr) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return;
+    }
+    p->offline = arr;
+    p->offline[p->n_offline++] = broker;
+    p->flags |= ZC_F_SHRINK_DEAD;
+    LOG_WARN(ZC_MOD, "%s-%" PRId32 ": replica on broker %" PRId32 " is on an offline log dir", t->name, partition,
+             broker);
+}
+
+int zkctl_leader_and_isr_response(zkctl *c, int32_t broker_id, const struct LeaderAndIsrResponse *resp)
+{
+    if (!resp || resp->PartitionErrors_n < 0 || resp->Topics_n < 0 ||
+        (resp->PartitionErrors_n && !resp->PartitionErrors) || (resp->Topics_n && !resp->Topics))
+        return FERRY_EINVAL;
+    for (int32_t i = 0; i < resp->Topics_n; i++)
+        if (resp->Topics[i].PartitionErrors_n < 0 ||
+            (resp->Topics[i].PartitionErrors_n && !resp->Topics[i].PartitionErrors))
+            return FERRY_EINVAL;
+    if (!c->active || !zc_broker_find(c, broker_id))
+        return 0;
+    if (resp->ErrorCode) {
+        LOG_WARN(ZC_MOD, "LeaderAndIsr on broker %" PRId32 " failed with error %d", broker_id, (int)resp->ErrorCode);
+        return 0;
+    }
+    for (int32_t i = 0; i < resp->PartitionErrors_n; i++) {
+        const struct LeaderAndIsrResponse_LeaderAndIsrPartitionError *e = &resp->PartitionErrors[i];
+        char name[256];
+        if (e->TopicName.len <= 0 || (size_t)e->TopicName.len >= sizeof(name))
+            continue;
+        memcpy(name, e->TopicName.p, (size_t)e->TopicName.len);
+        name[e->TopicName.len] = 0;
+        partition_error(c, broker_id, zc_topic_find(c, name), e->PartitionIndex, e->ErrorCode);
+    }
+    for (int32_t i = 0; i < resp->Topics_n; i++) {
+        struct zc_topic *t = zc_topic_find_id(c, resp->Topics[i].TopicId);
+        for (int32_t j = 0; j < resp->Topics[i].PartitionErrors_n; j++)
+            partition_error(c, broker_id, t, resp->Topics[i].PartitionErrors[j].PartitionIndex,
+                            resp->Topics[i].PartitionErrors[j].ErrorCode);
+    }
+    return zc_finish(c);
+}

@@ -137,7 +137,7 @@ static void new_partition(zkctl *c, struct zc_topic *t, struct zc_part *p)
     }
     size_t n = 0;
     for (size_t i = 0; i < p->n_replicas; i++)
-        if (zc_live(c, p->replicas[i]))
+        if (zc_replica_live(c, p, p->replicas[i]))
             isr[n++] = p->replicas[i];
     if (n == 0) {
         ferry_free(isr);
