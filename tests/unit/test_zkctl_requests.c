@@ -484,6 +484,49 @@ static void test_rebalance_disabled(void **state)
     done(&s);
 }
 
+/* AlterPartition, ControlledShutdown, a LeaderAndIsr response, a deletion and a tick with the Nth allocation
+ * failing, for every N: each call returns 0 or FERRY_ENOMEM, nothing crashes or leaks. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    for (long n = 0; n < 5000; n++) {
+        struct sim s;
+        setup(&s);
+        s.auto_stop_replica = true;
+        s.arm_fail = true;
+        ferry_alloc_fail_after(n);
+        int32_t isr[] = {1, 2};
+        struct AlterPartitionRequest_PartitionData pd = {.PartitionIndex = 0, .LeaderEpoch = 4, .PartitionEpoch = 9,
+                                                         .NewIsr = isr, .NewIsr_n = 2};
+        struct AlterPartitionRequest_TopicData td = {.TopicName = {"orders", 6}, .Partitions = &pd, .Partitions_n = 1};
+        struct AlterPartitionRequest req = {.BrokerId = 1, .BrokerEpoch = 101, .Topics = &td, .Topics_n = 1};
+        SIM_OK(&s, zkctl_alter_partition(s.c, 1, 1, &req));
+        sim_run(&s);
+        struct ControlledShutdownRequest cs = {.BrokerId = 2, .BrokerEpoch = 102};
+        SIM_OK(&s, zkctl_controlled_shutdown(s.c, 2, 3, &cs));
+        sim_run(&s);
+        struct LeaderAndIsrResponse_LeaderAndIsrPartitionError pe = {
+            .TopicName = {"orders", 6}, .PartitionIndex = 1, .ErrorCode = KERR_KAFKA_STORAGE_ERROR};
+        struct LeaderAndIsrResponse resp = {.PartitionErrors = &pe, .PartitionErrors_n = 1};
+        SIM_OK(&s, zkctl_leader_and_isr_response(s.c, 3, &resp));
+        sim_run(&s);
+        SIM_OK(&s, zkctl_delete_requested(s.c, "orders"));
+        sim_run(&s);
+        SIM_OK(&s, zkctl_tick(s.c, 400000));
+        sim_run(&s);
+        void *probe = ferry_malloc(1);
+        bool reached = probe != NULL;
+        ferry_free(probe);
+        ferry_alloc_fail_after(-1);
+        sim_free(&s);
+        if (reached) {
+            print_message("allocation failure sweep: %ld points\n", n);
+            assert_true(n > 100);
+            break;
+        }
+    }
+}
+
 int main(void)
 {
     ferry_log_set_level(FERRY_LOG_ERROR + 1);
@@ -498,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_delete_disabled_and_at_failover),
         cmocka_unit_test(test_preferred_rebalance),
         cmocka_unit_test(test_rebalance_disabled),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
