@@ -506,6 +506,72 @@ static void test_bad_input(void **state)
     done(&s);
 }
 
+static int fixed_id(void *arg, proto_uuid *out)
+{
+    int *calls = arg;
+    (*calls)++;
+    for (int i = 0; i < 16; i++)
+        out->b[i] = (uint8_t)(i + *calls);
+    return 0;
+}
+
+#define OLD_TOPIC "{\"version\":2,\"partitions\":{\"0\":[1]},\"adding_replicas\":{},\"removing_replicas\":{}}"
+
+static void test_topic_id_written(void **state)
+{
+    (void)state;
+    int calls = 0;
+    zkctl_config cfg;
+    zkctl_config_default(&cfg, 1);
+    cfg.new_topic_id = fixed_id;
+    cfg.new_topic_id_arg = &calls;
+    struct sim s;
+    sim_init_cfg(&s, &cfg);
+    sim_add_broker(&s, 1, 101);
+    sim_put(&s, "/brokers/topics/old", OLD_TOPIC);
+    assert_int_equal(sim_become(&s), 0);
+    assert_int_equal(calls, 1);
+    /* the znode now carries the id, version 3, same assignment; the requests carry it too */
+    struct sim_node *n = sim_node(&s, "/brokers/topics/old");
+    assert_int_equal(n->version, 1);
+    zk_topic_assignment a;
+    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
+    assert_int_equal(a.version, 3);
+    assert_true(a.has_topic_id);
+    proto_uuid want;
+    fixed_id(&(int){0}, &want);
+    assert_true(proto_uuid_eq(a.topic_id, want));
+    assert_int_equal(a.n_partitions, 1);
+    assert_int_equal(a.partitions[0].replicas[0], 1);
+    zk_topic_assignment_free(&a);
+    const struct LeaderAndIsrRequest *r = sim_last(&s, ZKCTL_API_LEADER_AND_ISR, 1)->body;
+    assert_true(proto_uuid_eq(r->TopicStates[0].TopicId, want));
+    /* the znode rewritten without the id later: the same id is written back, no new one made */
+    sim_put(&s, "/brokers/topics/old", "{\"version\":2,\"partitions\":{\"0\":[1],\"1\":[1]},\"adding_replicas\":{},\"removing_replicas\":{}}");
+    n = sim_node(&s, "/brokers/topics/old");
+    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
+    assert_int_equal(zkctl_topic_changed(s.c, "old", &a), 0);
+    zk_topic_assignment_free(&a);
+    sim_run(&s);
+    assert_int_equal(calls, 1);
+    n = sim_node(&s, "/brokers/topics/old");
+    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
+    assert_true(a.has_topic_id && proto_uuid_eq(a.topic_id, want));
+    assert_int_equal(a.n_partitions, 2);
+    zk_topic_assignment_free(&a);
+    done(&s);
+
+    /* without an id source the topic is used with a zero id and its znode is left as it is */
+    sim_init(&s, 1);
+    sim_add_broker(&s, 1, 101);
+    sim_put(&s, "/brokers/topics/old", OLD_TOPIC);
+    assert_int_equal(sim_become(&s), 0);
+    assert_int_equal(sim_node(&s, "/brokers/topics/old")->version, 0);
+    r = sim_last(&s, ZKCTL_API_LEADER_AND_ISR, 1)->body;
+    assert_true(proto_uuid_is_zero(r->TopicStates[0].TopicId));
+    done(&s);
+}
+
 /* Failover, a failure and a new topic with the Nth allocation failing, for every N: no crash, no leak, and
  * each call returns 0 or FERRY_ENOMEM. */
 static void test_alloc_failures(void **state)
@@ -553,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_resign_event),
         cmocka_unit_test(test_zombie_state_left_alone),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_topic_id_written),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

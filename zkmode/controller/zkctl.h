@@ -44,6 +44,11 @@ typedef struct {
     int64_t leader_imbalance_check_interval_ms;     /* leader.imbalance.check.interval.seconds * 1000 (300 s) */
     bool delete_topic_enable;           /* delete.topic.enable (true) */
     bool unclean_leader_election_enable; /* broker default for unclean.leader.election.enable (false) */
+    /* A new random topic id (Kafka's Uuid.randomUuid) for a topic znode without one, which the core then
+     * writes back (fenced setData of /brokers/topics/<t>, any version), as Kafka's setTopicIds. NULL: such a
+     * topic is used with a zero id and not written. Returns 0 or a negative FERRY_E*. */
+    int (*new_topic_id)(void *arg, proto_uuid *out);
+    void *new_topic_id_arg;
 } zkctl_config;
 /* Kafka's defaults, with controller_id. */
 void zkctl_config_default(zkctl_config *cfg, int32_t controller_id);

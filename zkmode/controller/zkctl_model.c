@@ -117,6 +117,52 @@ int zc_part_add(struct zc_topic *t, const zk_partition_replicas *pr)
     return 0;
 }
 
+/* Kafka's setTopicIds: a topic znode without topic_id is rewritten (version 3, the same assignment) with id. */
+static void topic_id_write(zkctl *c, const char *name, const zk_topic_assignment *a, proto_uuid id)
+{
+    zk_topic_assignment w = *a;
+    w.version = 3;
+    w.has_topic_id = true;
+    w.topic_id = id;
+    char *data = NULL;
+    size_t len = 0;
+    char path[400];
+    int rc = zk_topic_assignment_encode(&w, &data, &len);
+    if (rc) {
+        zc_set_error(c, rc);
+        return;
+    }
+    snprintf(path, sizeof(path), "/brokers/topics/%s", name);
+    struct zc_pending *pd = zc_pending_add(c, ZC_P_PARENT, NULL, -1); /* result only logged */
+    if (pd) {
+        pd->id = zc_zk_op(c, ZKCTL_OP_SET, path, data, len, -1);
+        if (!pd->id)
+            zc_pending_drop(c, pd);
+    }
+    ferry_free(data);
+    char b64[PROTO_UUID_B64_LEN + 1];
+    proto_uuid_to_base64(id, b64);
+    LOG_INFO(ZC_MOD, "topic %s: no topic id in its znode, writing %s", name, b64);
+}
+
+static void topic_id_ensure(zkctl *c, struct zc_topic *t, const zk_topic_assignment *a)
+{
+    if (a->has_topic_id)
+        return;
+    if (proto_uuid_is_zero(t->id)) {
+        if (!c->cfg.new_topic_id)
+            return;
+        proto_uuid id;
+        int rc = c->cfg.new_topic_id(c->cfg.new_topic_id_arg, &id);
+        if (rc || proto_uuid_is_zero(id)) {
+            LOG_WARN(ZC_MOD, "topic %s: no topic id and none could be made (%d)", t->name, rc);
+            return;
+        }
+        t->id = id;
+    }
+    topic_id_write(c, t->name, a, t->id);
+}
+
 int zc_topic_add(zkctl *c, const char *name, const zk_topic_assignment *a, struct zc_topic **out)
 {
     struct zc_topic *t = ferry_calloc(1, sizeof(*t));
@@ -137,6 +183,7 @@ int zc_topic_add(zkctl *c, const char *name, const zk_topic_assignment *a, struc
     }
     c->topics[c->n_topics++] = t;
     *out = t;
+    topic_id_ensure(c, t, a);
     return 0;
 }
 
@@ -297,8 +344,9 @@ int zkctl_topic_changed(zkctl *c, const char *name, const zk_topic_assignment *a
         LOG_WARN(ZC_MOD, "topic %s: assignment changed while being deleted: ignored", name);
         return zc_finish(c);
     }
-    if (!t->n_parts && a->has_topic_id)
+    if (proto_uuid_is_zero(t->id) && a->has_topic_id)
         t->id = a->topic_id;
+    topic_id_ensure(c, t, a); /* rewritten without its id: written back */
     for (size_t i = 0; i < a->n_partitions; i++) {
         const zk_partition_replicas *pr = &a->partitions[i];
         struct zc_part *p = zc_part_find(t, pr->partition);
