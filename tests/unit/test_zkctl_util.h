@@ -541,6 +541,22 @@ TZ const struct UpdateMetadataRequest_UpdateMetadataPartitionState *sim_um(struc
     return NULL;
 }
 
+/* The end of one step of an allocation-failure sweep: true when the Nth allocation was never reached (the
+ * sweep is over; it must have covered a real number of allocation points). Frees the sim. */
+TZ bool sim_sweep_step_done(struct sim *s, long n)
+{
+    void *probe = ferry_malloc(1);
+    bool reached = probe != NULL;
+    ferry_free(probe);
+    ferry_alloc_fail_after(-1);
+    sim_free(s);
+    if (reached) {
+        print_message("allocation failure sweep: %ld points\n", n);
+        assert_true(n > 100);
+    }
+    return reached;
+}
+
 #define TID "q2mT0lT5QjWcT7d3bZ0s8A"
 #define TID2 "AAAAAAAAAAAAAAAAAAAAAQ"
 

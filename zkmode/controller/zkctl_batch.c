@@ -200,6 +200,21 @@ static size_t topic_groups(const struct zc_tp *l, size_t n, size_t *first)
     return g;
 }
 
+/* The fields LeaderAndIsr and UpdateMetadata partition states share (same names in both generated structs). */
+#define ZC_FILL_PARTITION(ps, p, a, err)                                        \
+    do {                                                                        \
+        (ps)->TopicName.p = NULL;                                               \
+        (ps)->TopicName.len = -1;                                               \
+        (ps)->PartitionIndex = (p)->id;                                         \
+        (ps)->ControllerEpoch = (p)->ctrl_epoch;                                \
+        (ps)->Leader = (p)->st.leader;                                          \
+        (ps)->LeaderEpoch = (p)->st.leader_epoch;                               \
+        (ps)->Isr = aints((a), (p)->st.isr, (p)->st.n_isr, (err));              \
+        (ps)->Isr_n = (int32_t)(p)->st.n_isr;                                   \
+        (ps)->Replicas = aints((a), (p)->replicas, (p)->n_replicas, (err));     \
+        (ps)->Replicas_n = (int32_t)(p)->n_replicas;                            \
+    } while (0)
+
 static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struct zc_brq *q, int *err)
 {
     zkctl_action *a = send_action(b->id, ZKCTL_API_LEADER_AND_ISR, ZKCTL_LEADER_AND_ISR_VERSION,
@@ -239,17 +254,8 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
                 continue;
             const struct zc_part *p = q->lair[i].p;
             struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[j++];
-            ps->TopicName.p = NULL;
-            ps->TopicName.len = -1;
-            ps->PartitionIndex = p->id;
-            ps->ControllerEpoch = p->ctrl_epoch;
-            ps->Leader = p->st.leader;
-            ps->LeaderEpoch = p->st.leader_epoch;
-            ps->Isr = aints(&a->arena, p->st.isr, p->st.n_isr, err);
-            ps->Isr_n = (int32_t)p->st.n_isr;
+            ZC_FILL_PARTITION(ps, p, &a->arena, err);
             ps->PartitionEpoch = p->zkv;
-            ps->Replicas = aints(&a->arena, p->replicas, p->n_replicas, err);
-            ps->Replicas_n = (int32_t)p->n_replicas;
             ps->AddingReplicas = aints(&a->arena, NULL, 0, err);
             ps->AddingReplicas_n = 0;
             ps->RemovingReplicas = aints(&a->arena, NULL, 0, err);
@@ -330,18 +336,11 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
                 continue;
             const struct zc_part *p = q->um_parts[i].p;
             struct UpdateMetadataRequest_UpdateMetadataPartitionState *ps = &ts->PartitionStates[j++];
-            ps->TopicName.p = NULL;
-            ps->TopicName.len = -1;
-            ps->PartitionIndex = p->id;
-            ps->ControllerEpoch = p->ctrl_epoch;
+            ZC_FILL_PARTITION(ps, p, &a->arena, err);
             /* a topic being deleted: LeaderAndIsr.duringDelete (leader -2, epochs 0) */
             ps->Leader = t->deleting ? ZC_LEADER_DURING_DELETE : p->st.leader;
             ps->LeaderEpoch = t->deleting ? 0 : p->st.leader_epoch;
-            ps->Isr = aints(&a->arena, p->st.isr, p->st.n_isr, err);
-            ps->Isr_n = (int32_t)p->st.n_isr;
             ps->ZkVersion = t->deleting ? 0 : p->zkv;
-            ps->Replicas = aints(&a->arena, p->replicas, p->n_replicas, err);
-            ps->Replicas_n = (int32_t)p->n_replicas;
             ps->OfflineReplicas = proto_arena_alloc(&a->arena, p->n_replicas * sizeof(int32_t));
             if (!ps->OfflineReplicas) {
                 *err = FERRY_ENOMEM;
