@@ -371,6 +371,21 @@ static void test_delete_topic_retries(void **state)
     zkctl_partition_view v;
     assert_int_equal(zkctl_partition(s.c, "orders", 0, &v), 0);
     assert_true(v.deleting);
+    /* partitions added meanwhile are skipped and the assignment written back (Kafka restores it) */
+    sim_topic(&s, "orders", "{\"0\":[1,2,3],\"1\":[2,3,1],\"2\":[1,2,3]}", TID);
+    struct sim_node *tn = sim_node(&s, "/brokers/topics/orders");
+    zk_topic_assignment a;
+    assert_int_equal(zk_topic_assignment_decode(tn->data, tn->len, &a, NULL), 0);
+    assert_int_equal(zkctl_topic_changed(s.c, "orders", &a), 0);
+    zk_topic_assignment_free(&a);
+    sim_run(&s);
+    tn = sim_node(&s, "/brokers/topics/orders");
+    assert_int_equal(zk_topic_assignment_decode(tn->data, tn->len, &a, NULL), 0);
+    assert_int_equal(a.n_partitions, 2);
+    assert_true(a.has_topic_id);
+    assert_int_equal(a.partitions[1].replicas[0], 2);
+    zk_topic_assignment_free(&a);
+    assert_null(sim_node(&s, "/brokers/topics/orders/partitions/2/state"));
     /* broker 3 starts: the deletion resumes, now with a failing replica on it */
     s.stop_replica_error = KERR_KAFKA_STORAGE_ERROR;
     assert_int_equal(sim_register(&s, 3, 203), 0);

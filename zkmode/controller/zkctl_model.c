@@ -117,13 +117,12 @@ int zc_part_add(struct zc_topic *t, const zk_partition_replicas *pr)
     return 0;
 }
 
-/* Kafka's setTopicIds: a topic znode without topic_id is rewritten (version 3, the same assignment) with id. */
-static void topic_id_write(zkctl *c, const char *name, const zk_topic_assignment *a, proto_uuid id)
+/* A fenced setData of /brokers/topics/<name> (any version) with a, written as version 3; the result is only
+ * logged (the ZooKeeper client re-sends after a lost connection). */
+static void topic_znode_write(zkctl *c, const char *name, const zk_topic_assignment *a)
 {
     zk_topic_assignment w = *a;
     w.version = 3;
-    w.has_topic_id = true;
-    w.topic_id = id;
     char *data = NULL;
     size_t len = 0;
     char path[400];
@@ -133,16 +132,45 @@ static void topic_id_write(zkctl *c, const char *name, const zk_topic_assignment
         return;
     }
     snprintf(path, sizeof(path), "/brokers/topics/%s", name);
-    struct zc_pending *pd = zc_pending_add(c, ZC_P_PARENT, NULL, -1); /* result only logged */
+    struct zc_pending *pd = zc_pending_add(c, ZC_P_PARENT, NULL, -1);
     if (pd) {
         pd->id = zc_zk_op(c, ZKCTL_OP_SET, path, data, len, -1);
         if (!pd->id)
             zc_pending_drop(c, pd);
     }
     ferry_free(data);
+}
+
+/* Kafka's setTopicIds: a topic znode without topic_id is rewritten (the same assignment) with id. */
+static void topic_id_write(zkctl *c, const char *name, const zk_topic_assignment *a, proto_uuid id)
+{
+    zk_topic_assignment w = *a;
+    w.has_topic_id = true;
+    w.topic_id = id;
+    topic_znode_write(c, name, &w);
     char b64[PROTO_UUID_B64_LEN + 1];
     proto_uuid_to_base64(id, b64);
     LOG_INFO(ZC_MOD, "topic %s: no topic id in its znode, writing %s", name, b64);
+}
+
+/* Kafka's restorePartitionReplicaAssignment: the controller's assignment written back over new partitions
+ * added to a topic being deleted. */
+static void topic_restore(zkctl *c, const struct zc_topic *t)
+{
+    zk_partition_replicas *pr = ferry_calloc(t->n_parts ? t->n_parts : 1, sizeof(*pr));
+    if (!pr) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return;
+    }
+    for (size_t i = 0; i < t->n_parts; i++) {
+        pr[i].partition = t->parts[i].id;
+        pr[i].n_replicas = t->parts[i].n_replicas;
+        pr[i].replicas = t->parts[i].replicas;
+    }
+    zk_topic_assignment a = {.version = 3, .n_partitions = t->n_parts, .partitions = pr,
+                             .has_topic_id = !proto_uuid_is_zero(t->id), .topic_id = t->id};
+    topic_znode_write(c, t->name, &a);
+    ferry_free(pr);
 }
 
 static void topic_id_ensure(zkctl *c, struct zc_topic *t, const zk_topic_assignment *a)
@@ -341,7 +369,13 @@ int zkctl_topic_changed(zkctl *c, const char *name, const zk_topic_assignment *a
         return zc_finish(c);
     }
     if (t->deleting) {
-        LOG_WARN(ZC_MOD, "topic %s: assignment changed while being deleted: ignored", name);
+        bool added = false;
+        for (size_t i = 0; i < a->n_partitions; i++)
+            added |= zc_part_find(t, a->partitions[i].partition) == NULL;
+        LOG_WARN(ZC_MOD, "topic %s: assignment changed while being deleted: %s", name,
+                 added ? "new partitions skipped, assignment restored" : "ignored");
+        if (added)
+            topic_restore(c, t);
         return zc_finish(c);
     }
     if (proto_uuid_is_zero(t->id) && a->has_topic_id)
