@@ -25,6 +25,7 @@ struct zk_req {
     int flags;
     bool watch;
     bool silent;              /* zk_create_path's ancestors: no completion */
+    int refused_rc;           /* the client's synchronous refusal (on the refused list) */
     /* multi */
     struct zk_op *ops;        /* owned copies of paths and data */
     int nops;
@@ -71,12 +72,14 @@ struct zk_session {
     /* requests */
     struct zk_req *pend_head, *pend_tail; /* not sent yet, in order */
     struct zk_req *inflight;               /* sent, unanswered */
+    struct zk_req *refused;                /* refused by the client at once: ended from the timer */
     int ninflight;
     struct zk_watch *watches;
 };
 
 static void pump(struct zk_session *s);
 static void flush_pending(struct zk_session *s);
+static void end_refused(struct zk_session *s);
 
 /* ---- names, ACLs, connect strings ---- */
 
@@ -395,9 +398,13 @@ static void flush_pending(struct zk_session *s)
         s->ninflight++;
         int rc = send_req(s, r);
         if (rc != ZOK) {
-            /* the client refused it synchronously (e.g. the connection just dropped): treat as a completion */
-            if (!retry_or_end(r, rc))
-                fail(r, rc);
+            /* the client refused it synchronously (e.g. the connection just dropped, or a bad path): retried,
+             * or ended from the timer, never inside the call that made the request */
+            if (!retry_or_end(r, rc)) {
+                r->refused_rc = rc;
+                r->next = s->refused;
+                s->refused = r;
+            }
             if (rc == ZCONNECTIONLOSS || rc == ZINVALIDSTATE)
                 break;
         }
@@ -732,6 +739,7 @@ static void end_handle(struct zk_session *s, int ending_rc)
 static void finalize_close(struct zk_session *s)
 {
     s->closed = true;
+    end_refused(s);
     end_handle(s, ZCLOSING);
     while (s->pend_head) {
         struct zk_req *r = s->pend_head;
@@ -746,9 +754,21 @@ static void finalize_close(struct zk_session *s)
     }
 }
 
+static void end_refused(struct zk_session *s)
+{
+    while (s->refused) {
+        struct zk_req *r = s->refused;
+        s->refused = r->next;
+        LOG_DEBUG("zk", "request on %s refused by the client: %s", r->path ? r->path : "(multi)",
+                  zk_rc_name(r->refused_rc));
+        fail(r, r->refused_rc);
+    }
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct zk_session *s = t->data;
+    end_refused(s);
     if (s->reinit) {
         end_handle(s, ZSESSIONEXPIRED);
         if (s->close_requested) {
@@ -794,6 +814,8 @@ static void pump(struct zk_session *s)
     int rc = zookeeper_interest(s->zh, &fd, &interest, &tv);
     update_poll(s, fd, interest);
     uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    if (s->refused)
+        ms = 0;
     if (ms == 0 && tv.tv_usec > 0)
         ms = 1;
     if (rc != ZOK && ms < 10)
