@@ -14,7 +14,15 @@
  * Each action returned by zkctl_next_action belongs to the caller, who frees it with zkctl_action_free; the
  * wire structs in an action live in the action's arena. All functions return 0 or a negative FERRY_E*
  * (FERRY_EINVAL for bad input, which changes nothing; FERRY_ENOMEM). After FERRY_ENOMEM inside an event the
- * core may have queued part of the event's actions; it stays consistent (nothing is freed twice or leaked). */
+ * core may have queued part of the event's actions; it stays consistent (nothing is freed twice or leaked).
+ *
+ * Adapter contract: run the actions in queue order on one ZooKeeper session and report each ZK_MULTI and
+ * ZK_READ exactly once (a result for an id the core no longer knows, e.g. after a new election, gets
+ * FERRY_ENOTFOUND and can be ignored); send SEND actions to the broker's controller channel in order and drop
+ * them for a broker that is gone (the core learns it from zkctl_broker_gone); answer the request carried by
+ * RESPOND's token; on RESIGN resign as Kafka does (delete /controller if still ours, re-run the election).
+ * Feed StopReplica and LeaderAndIsr responses back; call zkctl_tick every second or so. While not the
+ * controller the core ignores events and answers requests with NOT_CONTROLLER. */
 #ifndef FERRY_ZKCTL_H
 #define FERRY_ZKCTL_H
 
