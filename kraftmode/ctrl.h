@@ -181,7 +181,6 @@ int ctrl_check_topic_configs(const struct ctrl_env *env, const char *const *keys
 
 #define CTRL_DEFAULT_SESSION_TIMEOUT_MS 9000
 #define CTRL_MAX_ELECTIONS_PER_IMBALANCE 1000
-#define CTRL_KERR_INVALID_REGISTRATION 119 /* Kafka 3.7's INVALID_REGISTRATION (not yet in ferry_err.h) */
 
 /* The controller-side heartbeat tracker (Kafka's BrokerHeartbeatManager): what the active controller
  * knows about each registered broker's session. Owned by the caller, changed only by the ctrl_ functions

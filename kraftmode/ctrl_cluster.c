@@ -73,25 +73,25 @@ static bool dir_reserved(proto_uuid u)
     return u.b[15] < 100;
 }
 
-/* The log-dir checks of MV 3.7-IV2: 0 or CTRL_KERR_INVALID_REGISTRATION with the reason. */
+/* The log-dir checks of MV 3.7-IV2: 0 or KERR_INVALID_REGISTRATION with the reason. */
 static int check_log_dirs(const struct md_image *img, const struct BrokerRegistrationRequest *req, char *msg,
                           size_t msglen)
 {
     int32_t n = req->LogDirs_n > 0 ? req->LogDirs_n : 0;
     if (n == 0) {
         snprintf(msg, msglen, "No directories specified in request");
-        return CTRL_KERR_INVALID_REGISTRATION;
+        return KERR_INVALID_REGISTRATION;
     }
     for (int32_t i = 0; i < n; i++)
         if (dir_reserved(req->LogDirs[i])) {
             snprintf(msg, msglen, "Reserved directory ID in request");
-            return CTRL_KERR_INVALID_REGISTRATION;
+            return KERR_INVALID_REGISTRATION;
         }
     for (int32_t i = 0; i < n; i++)
         for (int32_t j = 0; j < i; j++)
             if (proto_uuid_eq(req->LogDirs[i], req->LogDirs[j])) {
                 snprintf(msg, msglen, "Duplicate directory ID in request");
-                return CTRL_KERR_INVALID_REGISTRATION;
+                return KERR_INVALID_REGISTRATION;
             }
     for (int32_t i = 0; i < n; i++)
         for (int32_t b = 0; b < img->nbrokers; b++) {
@@ -103,7 +103,7 @@ static int check_log_dirs(const struct md_image *img, const struct BrokerRegistr
                     char id[PROTO_UUID_B64_LEN + 1];
                     proto_uuid_to_base64(req->LogDirs[i], id);
                     snprintf(msg, msglen, "Broker %d is already registered with directory %s", o->id, id);
-                    return CTRL_KERR_INVALID_REGISTRATION;
+                    return KERR_INVALID_REGISTRATION;
                 }
         }
     return 0;

@@ -140,6 +140,9 @@ const char *ferry_strerror(int err);
     X(MISMATCHED_ENDPOINT_TYPE, 114) \
     X(UNSUPPORTED_ENDPOINT_TYPE, 115) \
     X(UNKNOWN_CONTROLLER_ID, 116) \
+    X(UNKNOWN_SUBSCRIPTION_ID, 117) \
+    X(TELEMETRY_TOO_LARGE, 118) \
+    X(INVALID_REGISTRATION, 119) \
 
 enum kafka_error {
 #define KERR_ENUM_(name, code) KERR_##name = code,

@@ -175,17 +175,17 @@ static void test_register_errors(void **state)
 
     req = reg_req(f, 4, 0xa);
     req->LogDirs_n = 0;
-    assert_int_equal(reg(f, req, 0).ErrorCode, CTRL_KERR_INVALID_REGISTRATION);
+    assert_int_equal(reg(f, req, 0).ErrorCode, KERR_INVALID_REGISTRATION);
     req->LogDirs_n = 1;
     req->LogDirs[0] = fx_uuid(0, 99); /* reserved */
-    assert_int_equal(reg(f, req, 0).ErrorCode, CTRL_KERR_INVALID_REGISTRATION);
+    assert_int_equal(reg(f, req, 0).ErrorCode, KERR_INVALID_REGISTRATION);
     req->LogDirs[0] = fx_uuid(4, 0x77);
     req->LogDirs[1] = fx_uuid(4, 0x77);
     req->LogDirs_n = 2;
-    assert_int_equal(reg(f, req, 0).ErrorCode, CTRL_KERR_INVALID_REGISTRATION);
+    assert_int_equal(reg(f, req, 0).ErrorCode, KERR_INVALID_REGISTRATION);
     req->LogDirs_n = 1;
     req->LogDirs[0] = md_image_broker(&f->img, 2)->log_dirs[0]; /* broker 2's directory */
-    assert_int_equal(reg(f, req, 0).ErrorCode, CTRL_KERR_INVALID_REGISTRATION);
+    assert_int_equal(reg(f, req, 0).ErrorCode, KERR_INVALID_REGISTRATION);
 
     req = reg_req(f, 4, 0xa);
     req->Listeners[0].SecurityProtocol = 7;
