@@ -431,6 +431,7 @@ static const struct md_source_ops zk_source_ops = {
     .incremental_alter_configs = incremental_alter_configs,
     .allocate_producer_ids = allocate_producer_ids,
     .auto_create_topics = auto_create_topics,
+    .controller_id = zk_source_controller_id,
 };
 
 int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **out)

@@ -17,6 +17,11 @@
 
 const struct md_image *broker_image(const struct broker *b) { return b->meta.ops->image(b->meta.impl); }
 
+int32_t broker_controller_id(const struct broker *b)
+{
+    return b->meta.ops->controller_id ? b->meta.ops->controller_id(b->meta.impl) : b->node_id;
+}
+
 int16_t broker_not_hosted_error(const struct broker *b, proto_str topic, int32_t partition)
 {
     const struct md_topic *t = md_image_topic_n(broker_image(b), topic.p, topic.len > 0 ? (size_t)topic.len : 0);

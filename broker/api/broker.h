@@ -58,6 +58,8 @@ int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct fer
  * afterwards until it has no more handles. */
 void broker_stop(struct broker *b);
 
+/* The ControllerId to report to clients (md_source.h, controller_id). */
+int32_t broker_controller_id(const struct broker *b);
 /* The metadata image the data plane reads. */
 const struct md_image *broker_image(const struct broker *b);
 /* The error for a partition this broker does not host: NOT_LEADER_OR_FOLLOWER when the image knows the

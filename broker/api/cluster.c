@@ -41,7 +41,7 @@ void api_handle_describe_cluster(struct broker *b, struct net_request *req)
     const char *listener = net_request_listener(req);
     int32_t n = cluster_live_brokers(b, listener, live, img->nbrokers);
     resp->ClusterId = proto_str_from(img->cluster_id);
-    resp->ControllerId = b->node_id;
+    resp->ControllerId = broker_controller_id(b);
     resp->Brokers = proto_array_new(&req->arena, &desc_DescribeClusterResponse_DescribeClusterBroker, n);
     if (!resp->Brokers)
         goto oom;

@@ -73,7 +73,7 @@ void api_handle_metadata(struct broker *b, struct net_request *req)
             live[i]->id, proto_str_from(ep->host), ep->port, proto_str_from(live[i]->rack)};
     }
     resp->ClusterId = proto_str_from(img->cluster_id);
-    resp->ControllerId = nb > 0 ? b->node_id : -1;
+    resp->ControllerId = nb > 0 ? broker_controller_id(b) : -1;
 
     bool all = body.Topics_n < 0 || (version == 0 && body.Topics_n == 0);
     if (all) {

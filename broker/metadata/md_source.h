@@ -68,6 +68,10 @@ struct md_source_ops {
      * (0) or the Kafka error it answered; the change itself takes effect only when it comes back through
      * the image (a PartitionChangeRecord), as in Kafka. May be NULL: the source does not support it (its
      * ISRs never change from the broker's side); callers then propose nothing. */
+    /* The ControllerId that Metadata and DescribeCluster report: in legacy mode the broker that holds
+     * /controller (-1 when none), as Kafka's ZooKeeper-mode brokers answer. NULL: this node (quorum mode,
+     * where a broker takes the admin writes itself and hands them to the quorum controller). */
+    int32_t (*controller_id)(const void *impl);
     void (*alter_partition)(void *impl, const struct md_alter_partition *req, md_alter_done_fn done, void *arg);
 };
 

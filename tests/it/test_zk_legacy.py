@@ -60,6 +60,8 @@ class LegacyCluster(ferrytest.FerryTestCase):
                                      else None)(metadata(n)), what="metadata with 3 brokers on %s" % n.name)
             ports = {b["node_id"]: b["port"] for b in md["brokers"]}
             self.assertEqual(ports, {m.node_id: m.port for m in nodes})
+            # ControllerId is the holder of /controller, as Kafka's ZooKeeper-mode brokers answer
+            wait_until(lambda: metadata(n)["controller_id"] == ctl, what="%s naming controller %d" % (n.name, ctl))
         elected = [n for n in nodes if "is the controller: epoch 1" in n.log_text()]
         self.assertEqual([n.node_id for n in elected], [ctl])
 
