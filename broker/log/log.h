@@ -87,6 +87,8 @@ struct plog_open_opts {
     const proto_uuid *topic_id; /* NULL: leave partition.metadata alone; else write it if absent, and
                                    fail with FERRY_EINVAL if it holds a different id */
     int64_t now_ms;           /* wall clock, for segment.ms of the active segment */
+    bool has_high_watermark;  /* replication-offset-checkpoint had an entry for this log: */
+    int64_t high_watermark;   /* its value (see plog_checkpoint_hw) */
 };
 
 /* Opens (creating `<log_dir>/<topic>-<partition>/` (mkdir -p) and an empty first segment if needed) and
@@ -179,6 +181,11 @@ int plog_read(struct plog *log, int64_t offset, size_t max_bytes, bool min_one_b
 int64_t plog_log_start_offset(const struct plog *log);
 int64_t plog_log_end_offset(const struct plog *log);
 int64_t plog_recovery_point(const struct plog *log);
+/* The high watermark that replication-offset-checkpoint keeps for this log: the checkpointed one (clamped
+ * to [log start, log end]) from plog_open's opts until the replica manager sets its own; -1 when none is
+ * known (the file had no entry, or none could be read). The log itself never uses it. */
+int64_t plog_checkpoint_hw(const struct plog *log);
+void plog_set_checkpoint_hw(struct plog *log, int64_t high_watermark);
 /* Total bytes of all segments. */
 int64_t plog_size_bytes(const struct plog *log);
 size_t plog_segment_count(const struct plog *log);

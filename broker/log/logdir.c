@@ -29,6 +29,8 @@ struct logdir {
     size_t nrp;
     struct logdir_tp_offset *lso;
     size_t nlso;
+    struct logdir_tp_offset *hw;
+    size_t nhw;
     struct plog **logs;
     size_t nlogs, logs_cap;
 };
@@ -113,15 +115,16 @@ static void read_clean_marker(struct logdir *d)
     ferry_free(path);
 }
 
-static void read_checkpoint(struct logdir *d, const char *name, struct logdir_tp_offset **arr, size_t *n)
+/* `consequence` completes the message logged when the file is damaged. */
+static void read_checkpoint(struct logdir *d, const char *name, const char *consequence,
+                            struct logdir_tp_offset **arr, size_t *n)
 {
     char *path = log_path_join(d->path, name);
     if (!path)
         return;
     int rc = logdir_offsets_read(path, arr, n);
     if (rc && rc != FERRY_ENOTFOUND)
-        LOG_ERROR("log", "cannot read %s (%s): the logs it covers will be recovered from their start", path,
-                  ferry_strerror(rc));
+        LOG_ERROR("log", "cannot read %s (%s): %s", path, ferry_strerror(rc), consequence);
     if (*n > 1)
         qsort(*arr, *n, sizeof **arr, cmp_tp);
     ferry_free(path);
@@ -133,6 +136,7 @@ static void free_dir(struct logdir *d)
         close(d->lock_fd); /* releases both locks */
     ferry_free(d->rp);
     ferry_free(d->lso);
+    ferry_free(d->hw);
     ferry_free(d->logs);
     ferry_free(d->path);
     ferry_free(d);
@@ -159,10 +163,14 @@ int logdir_open(const char *path, struct logdir **out)
         goto free_dir;
     read_clean_marker(d);
     /* Without a clean shutdown, recovery points still bound what must be recovered. */
-    read_checkpoint(d, LOGDIR_RECOVERY_POINT_FILE, &d->rp, &d->nrp);
-    read_checkpoint(d, LOGDIR_LOG_START_FILE, &d->lso, &d->nlso);
-    LOG_INFO("log", "opened log directory %s (%s shutdown, %zu recovery points, %zu log start offsets)", path,
-             d->clean ? "clean" : "unclean", d->nrp, d->nlso);
+    const char *recover = "the logs it covers will be recovered from their start";
+    read_checkpoint(d, LOGDIR_RECOVERY_POINT_FILE, recover, &d->rp, &d->nrp);
+    read_checkpoint(d, LOGDIR_LOG_START_FILE, recover, &d->lso, &d->nlso);
+    read_checkpoint(d, LOGDIR_HIGH_WATERMARK_FILE,
+                    "ignored: every partition starts with its high watermark at its log end offset", &d->hw, &d->nhw);
+    LOG_INFO("log", "opened log directory %s (%s shutdown, %zu recovery points, %zu log start offsets, %zu high "
+                    "watermarks)",
+             path, d->clean ? "clean" : "unclean", d->nrp, d->nlso, d->nhw);
     *out = d;
     return 0;
 free_dir:
@@ -181,8 +189,11 @@ void logdir_open_opts(const struct logdir *d, const char *topic, int32_t partiti
     opts->now_ms = now_ms;
     const struct logdir_tp_offset *rp = lookup_tp(d->rp, d->nrp, topic, partition);
     const struct logdir_tp_offset *lso = lookup_tp(d->lso, d->nlso, topic, partition);
+    const struct logdir_tp_offset *hw = lookup_tp(d->hw, d->nhw, topic, partition);
     opts->recovery_point = rp ? rp->offset : 0;
     opts->log_start_offset = lso ? lso->offset : 0;
+    opts->has_high_watermark = hw != NULL && hw->offset >= 0;
+    opts->high_watermark = hw ? hw->offset : -1;
     /* A log missing from the recovery-point checkpoint is recovered in full even after a clean shutdown. */
     opts->clean_shutdown = d->clean && rp != NULL;
 }
@@ -363,8 +374,10 @@ void logdir_checkpoint_free(struct logdir_checkpoint *c)
 {
     ferry_free(c->recovery_path);
     ferry_free(c->log_start_path);
+    ferry_free(c->hw_path);
     ferry_free(c->recovery);
     ferry_free(c->log_start);
+    ferry_free(c->hw);
     memset(c, 0, sizeof *c);
 }
 
@@ -375,44 +388,63 @@ static void fill_tp(struct logdir_tp_offset *e, const struct plog *log, int64_t 
     e->offset = offset;
 }
 
-int logdir_checkpoint_collect(const struct logdir *d, struct logdir_checkpoint *c)
+int logdir_checkpoint_collect(const struct logdir *d, unsigned what, struct logdir_checkpoint *c)
 {
     memset(c, 0, sizeof *c);
-    c->recovery_path = log_path_join(d->path, LOGDIR_RECOVERY_POINT_FILE);
-    c->log_start_path = log_path_join(d->path, LOGDIR_LOG_START_FILE);
-    c->recovery = ferry_calloc(d->nlogs, sizeof *c->recovery);
-    c->log_start = ferry_calloc(d->nlogs, sizeof *c->log_start);
-    if (!c->recovery_path || !c->log_start_path || !c->recovery || !c->log_start) {
+    bool ok = true;
+    if (what & LOGDIR_CKPT_OFFSETS) {
+        c->recovery_path = log_path_join(d->path, LOGDIR_RECOVERY_POINT_FILE);
+        c->log_start_path = log_path_join(d->path, LOGDIR_LOG_START_FILE);
+        c->recovery = ferry_calloc(d->nlogs + 1, sizeof *c->recovery);
+        c->log_start = ferry_calloc(d->nlogs + 1, sizeof *c->log_start);
+        ok = c->recovery_path && c->log_start_path && c->recovery && c->log_start;
+    }
+    if (what & LOGDIR_CKPT_HIGH_WATERMARK) {
+        c->hw_path = log_path_join(d->path, LOGDIR_HIGH_WATERMARK_FILE);
+        c->hw = ferry_calloc(d->nlogs + 1, sizeof *c->hw);
+        ok = ok && c->hw_path && c->hw;
+    }
+    if (!ok) {
         logdir_checkpoint_free(c);
         return FERRY_ENOMEM;
     }
     for (size_t i = 0; i < d->nlogs; i++) {
         const struct plog *log = d->logs[i];
-        fill_tp(&c->recovery[c->nrecovery++], log, log->recovery_point);
-        /* Kafka writes a log start offset only where it is not implied by the first segment. */
-        if (log->log_start_offset > log->segs[0]->base_offset)
-            fill_tp(&c->log_start[c->nlog_start++], log, log->log_start_offset);
+        if (c->recovery) {
+            fill_tp(&c->recovery[c->nrecovery++], log, log->recovery_point);
+            /* Kafka writes a log start offset only where it is not implied by the first segment. */
+            if (log->log_start_offset > log->segs[0]->base_offset)
+                fill_tp(&c->log_start[c->nlog_start++], log, log->log_start_offset);
+        }
+        if (c->hw && log->checkpoint_hw >= 0)
+            fill_tp(&c->hw[c->nhw++], log, log->checkpoint_hw);
     }
     return 0;
 }
 
+static int write_offsets_file(const char *path, const struct logdir_tp_offset *e, size_t n)
+{
+    if (!path)
+        return 0;
+    int rc = logdir_offsets_write(path, e, n);
+    if (rc)
+        LOG_ERROR("log", "cannot write %s: %s", path, ferry_strerror(rc));
+    return rc;
+}
+
 int logdir_checkpoint_write(const struct logdir_checkpoint *c)
 {
-    int rc = logdir_offsets_write(c->recovery_path, c->recovery, c->nrecovery);
-    if (rc) {
-        LOG_ERROR("log", "cannot write %s: %s", c->recovery_path, ferry_strerror(rc));
-        return rc;
-    }
-    rc = logdir_offsets_write(c->log_start_path, c->log_start, c->nlog_start);
-    if (rc)
-        LOG_ERROR("log", "cannot write %s: %s", c->log_start_path, ferry_strerror(rc));
-    return rc;
+    int rc = write_offsets_file(c->recovery_path, c->recovery, c->nrecovery);
+    if (rc == 0)
+        rc = write_offsets_file(c->log_start_path, c->log_start, c->nlog_start);
+    int r = write_offsets_file(c->hw_path, c->hw, c->nhw);
+    return rc ? rc : r;
 }
 
 int logdir_checkpoint_sync(struct logdir *d)
 {
     struct logdir_checkpoint c;
-    int rc = logdir_checkpoint_collect(d, &c);
+    int rc = logdir_checkpoint_collect(d, LOGDIR_CKPT_ALL, &c);
     if (rc)
         return rc;
     rc = logdir_checkpoint_write(&c);

@@ -4,6 +4,9 @@
  *                                       version=0, broker.id, cluster.id (ZooKeeper mode)
  *   recovery-point-offset-checkpoint    "0\n<n>\n<topic> <partition> <offset>\n..."
  *   log-start-offset-checkpoint         same format (only logs whose start is above their first segment)
+ *   replication-offset-checkpoint       same format: each log's high watermark (plog_checkpoint_hw), written
+ *                                       by the replica manager every
+ *                                       replica.high.watermark.checkpoint.interval.ms and at clean close
  *   .lock                               flock + an open-file-description lock (the kind Kafka's Java
  *                                       FileLock conflicts with): one broker per directory
  *   .kafka_cleanshutdown                {"version":0,"brokerEpoch":<n>}, written by a clean close and
@@ -28,6 +31,7 @@
 #define LOGDIR_META_FILE "meta.properties"
 #define LOGDIR_RECOVERY_POINT_FILE "recovery-point-offset-checkpoint"
 #define LOGDIR_LOG_START_FILE "log-start-offset-checkpoint"
+#define LOGDIR_HIGH_WATERMARK_FILE "replication-offset-checkpoint"
 #define LOGDIR_LOCK_FILE ".lock"
 #define LOGDIR_CLEAN_SHUTDOWN_FILE ".kafka_cleanshutdown"
 
@@ -72,16 +76,18 @@ int logdir_offsets_write(const char *path, const struct logdir_tp_offset *e, siz
 struct logdir;
 
 /* Creates the directory if needed, takes the lock (FERRY_EEXIST with a LOG_ERROR naming the directory if
- * another process or another logdir holds it), notes the clean-shutdown marker and reads both offset
- * checkpoints (a damaged one is reported and ignored: the logs it covers are then fully recovered). */
+ * another process or another logdir holds it), notes the clean-shutdown marker and reads the three offset
+ * checkpoints (a damaged one is reported and ignored: the logs a damaged recovery-point or log-start
+ * checkpoint covers are then fully recovered; with a damaged replication-offset-checkpoint no log has a
+ * checkpointed high watermark). */
 int logdir_open(const char *path, struct logdir **out);
 const char *logdir_path(const struct logdir *d);
 bool logdir_had_clean_shutdown(const struct logdir *d);
 /* The broker epoch stored in the clean-shutdown marker, -1 if none. */
 int64_t logdir_clean_shutdown_broker_epoch(const struct logdir *d);
 
-/* plog_open options for a partition of this directory: its checkpointed recovery point and log start
- * offset, and the clean-shutdown flag. */
+/* plog_open options for a partition of this directory: its checkpointed recovery point, log start offset
+ * and high watermark, and the clean-shutdown flag. */
 void logdir_open_opts(const struct logdir *d, const char *topic, int32_t partition, int64_t now_ms,
                       struct plog_open_opts *opts);
 
@@ -102,21 +108,28 @@ int logdir_create_log(struct logdir *d, const char *topic, int32_t partition, co
 /* Deletes a log of this directory (plog_delete: rename to `-delete`, then removal). */
 int logdir_delete_log(struct logdir *d, struct plog *log);
 
-/* Checkpoints: collect on the loop, write anywhere (thread-safe), free. */
+/* Checkpoints: collect on the loop, write anywhere (thread-safe), free. `what` picks the files: the
+ * recovery-point and log-start checkpoints (LOGDIR_CKPT_OFFSETS) and/or replication-offset-checkpoint
+ * (LOGDIR_CKPT_HIGH_WATERMARK: every log whose plog_checkpoint_hw is known); a NULL path is not written. */
+#define LOGDIR_CKPT_OFFSETS 1u
+#define LOGDIR_CKPT_HIGH_WATERMARK 2u
+#define LOGDIR_CKPT_ALL (LOGDIR_CKPT_OFFSETS | LOGDIR_CKPT_HIGH_WATERMARK)
 struct logdir_checkpoint {
-    char *recovery_path, *log_start_path;
+    char *recovery_path, *log_start_path, *hw_path;
     struct logdir_tp_offset *recovery;
     size_t nrecovery;
     struct logdir_tp_offset *log_start;
     size_t nlog_start;
+    struct logdir_tp_offset *hw;
+    size_t nhw;
 };
-int logdir_checkpoint_collect(const struct logdir *d, struct logdir_checkpoint *c);
+int logdir_checkpoint_collect(const struct logdir *d, unsigned what, struct logdir_checkpoint *c);
 int logdir_checkpoint_write(const struct logdir_checkpoint *c);
 void logdir_checkpoint_free(struct logdir_checkpoint *c);
-/* All three at once (blocking). */
+/* Collect, write and free, all files at once (blocking). */
 int logdir_checkpoint_sync(struct logdir *d);
 
-/* Clean close: closes every log (flushing it), writes both checkpoints and, if all of that succeeded, the
+/* Clean close: closes every log (flushing it), writes the three checkpoints and, if all of that succeeded, the
  * clean-shutdown marker with `broker_epoch` (-1 if unknown); releases the lock. Frees d in every case. */
 int logdir_close(struct logdir *d, int64_t broker_epoch);
 /* Releases the lock and frees everything without flushing or writing (tests: a crash). */

@@ -26,6 +26,7 @@ struct plog {
     int64_t log_start_offset;
     int64_t log_end_offset;
     int64_t recovery_point;
+    int64_t checkpoint_hw; /* plog_checkpoint_hw; -1: none */
 
     struct log_epoch_cache epochs;
     bool has_topic_id;

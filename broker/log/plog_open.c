@@ -277,6 +277,11 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
     if (rp < log->segs[0]->base_offset)
         rp = log->segs[0]->base_offset;
     log->recovery_point = rp;
+    log->checkpoint_hw = -1;
+    if (opts.has_high_watermark) /* Kafka clamps a checkpointed high watermark into the log's range too */
+        log->checkpoint_hw = opts.high_watermark < log->log_start_offset ? log->log_start_offset
+                             : opts.high_watermark > log->log_end_offset ? log->log_end_offset
+                                                                         : opts.high_watermark;
     if (log_epochs_truncate_from_end(&log->epochs, log->log_end_offset))
         log->epoch_gen++;
     if (log_epochs_truncate_from_start(&log->epochs, log->log_start_offset))
@@ -415,6 +420,8 @@ const char *plog_topic(const struct plog *log) { return log->topic; }
 int32_t plog_partition(const struct plog *log) { return log->partition; }
 int64_t plog_log_start_offset(const struct plog *log) { return log->log_start_offset; }
 int64_t plog_log_end_offset(const struct plog *log) { return log->log_end_offset; }
+int64_t plog_checkpoint_hw(const struct plog *log) { return log->checkpoint_hw; }
+void plog_set_checkpoint_hw(struct plog *log, int64_t high_watermark) { log->checkpoint_hw = high_watermark; }
 int64_t plog_recovery_point(const struct plog *log) { return log->recovery_point; }
 size_t plog_segment_count(const struct plog *log) { return log->nsegs; }
 

@@ -238,6 +238,8 @@ int plog_truncate_fully(struct plog *log, int64_t offset)
     log->nsegs = 1;
     log->dir_gen++;
     log->log_start_offset = log->log_end_offset = log->recovery_point = offset;
+    if (log->checkpoint_hw >= 0)
+        log->checkpoint_hw = offset;
     log_epochs_clear(&log->epochs);
     log->epoch_gen++;
     log->truncations++;
@@ -269,6 +271,8 @@ int plog_truncate_to(struct plog *log, int64_t offset)
     log->log_end_offset = offset;
     if (log->recovery_point > offset)
         log->recovery_point = offset;
+    if (log->checkpoint_hw > offset)
+        log->checkpoint_hw = offset;
     if (log->log_start_offset > offset)
         log->log_start_offset = offset;
     if (log_epochs_truncate_from_end(&log->epochs, offset))

@@ -28,7 +28,8 @@ struct rp_manager {
     struct logdir **dirs; /* one per log.dirs entry */
     size_t ndirs;
     int64_t broker_epoch;   /* for the clean-shutdown markers */
-    int64_t last_checkpoint_ms;
+    int64_t last_checkpoint_ms;    /* recovery-point and log-start checkpoints */
+    int64_t last_hw_checkpoint_ms; /* replication-offset-checkpoint */
     bool checkpoint_running;
     struct rp_partition *buckets[HASH_BUCKETS];
     struct rp_watcher *watchers;
@@ -100,7 +101,8 @@ static void checkpoint_run(uv_work_t *w)
     struct checkpoint_work *cw = (struct checkpoint_work *)w;
     for (size_t i = 0; i < cw->n; i++)
         if (logdir_checkpoint_write(&cw->cps[i]) != 0)
-            LOG_ERROR("replica", "cannot write the offset checkpoints of %s", cw->cps[i].recovery_path);
+            LOG_ERROR("replica", "cannot write the checkpoints of a log directory (%s)",
+                      cw->cps[i].hw_path ? cw->cps[i].hw_path : cw->cps[i].recovery_path);
 }
 
 static void manager_maybe_free(struct rp_manager *m);
@@ -116,8 +118,16 @@ static void checkpoint_done(uv_work_t *w, int status)
     ferry_free(cw);
 }
 
-/* Writes every directory's recovery-point and log-start checkpoints from a worker thread. */
-static void start_checkpoint(struct rp_manager *m)
+/* Hands every hosted partition's high watermark to its log, for replication-offset-checkpoint. */
+static void high_watermarks_to_logs(struct rp_manager *m)
+{
+    for (size_t b = 0; b < HASH_BUCKETS; b++)
+        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
+            plog_set_checkpoint_hw(p->log, p->high_watermark);
+}
+
+/* Writes every directory's checkpoints (`what`: LOGDIR_CKPT_*) from a worker thread. */
+static void start_checkpoint(struct rp_manager *m, unsigned what)
 {
     struct checkpoint_work *cw = ferry_calloc(1, sizeof *cw);
     struct logdir_checkpoint *cps = ferry_calloc(m->ndirs + 1, sizeof *cps);
@@ -126,8 +136,10 @@ static void start_checkpoint(struct rp_manager *m)
         ferry_free(cps);
         return;
     }
+    if (what & LOGDIR_CKPT_HIGH_WATERMARK)
+        high_watermarks_to_logs(m);
     for (size_t i = 0; i < m->ndirs; i++) {
-        if (logdir_checkpoint_collect(m->dirs[i], &cps[cw->n]) == 0)
+        if (logdir_checkpoint_collect(m->dirs[i], what, &cps[cw->n]) == 0)
             cw->n++;
     }
     cw->m = m;
@@ -140,9 +152,18 @@ static void housekeeping_tick(uv_timer_t *t)
 {
     struct rp_manager *m = t->data;
     int64_t now = rp_now_ms();
-    if (!m->checkpoint_running && now - m->last_checkpoint_ms >= m->cfg->log_flush_offset_checkpoint_interval_ms) {
-        m->last_checkpoint_ms = now;
-        start_checkpoint(m);
+    if (!m->checkpoint_running) {
+        unsigned what = 0;
+        if (now - m->last_checkpoint_ms >= m->cfg->log_flush_offset_checkpoint_interval_ms) {
+            m->last_checkpoint_ms = now;
+            what |= LOGDIR_CKPT_OFFSETS;
+        }
+        if (now - m->last_hw_checkpoint_ms >= m->cfg->replica_high_watermark_checkpoint_interval_ms) {
+            m->last_hw_checkpoint_ms = now;
+            what |= LOGDIR_CKPT_HIGH_WATERMARK;
+        }
+        if (what)
+            start_checkpoint(m, what);
     }
     bool retention = now - m->last_retention_ms >= m->cfg->log_retention_check_interval_ms;
     if (retention)
@@ -198,6 +219,7 @@ int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_ma
     }
     m->last_retention_ms = now;
     m->last_checkpoint_ms = now;
+    m->last_hw_checkpoint_ms = now;
     uv_timer_init(loop, &m->housekeeping);
     m->housekeeping.data = m;
     uv_timer_start(&m->housekeeping, housekeeping_tick, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
@@ -247,6 +269,7 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
 {
     m->closing = true;
     m->broker_epoch = broker_epoch;
+    high_watermarks_to_logs(m); /* written by logdir_close with the other checkpoints */
     while (m->watchers) {
         struct rp_watcher *w = m->watchers;
         rp_unwatch(m, w);
@@ -326,7 +349,10 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
     proto_uuid on_disk;
     if (plog_topic_id(p->log, &on_disk) && memcmp(on_disk.b, topic_id.b, 16) != 0)
         LOG_WARN("replica", "%s-%d: partition.metadata holds another topic id than the metadata", topic, index);
-    p->high_watermark = plog_log_end_offset(p->log);
+    /* the checkpointed high watermark (replication-offset-checkpoint), else the log end as if the leader
+       alone were in the ISR */
+    int64_t checkpointed = plog_checkpoint_hw(p->log);
+    p->high_watermark = checkpointed >= 0 ? checkpointed : plog_log_end_offset(p->log);
     p->leader_id = -1;
     rp_leader_init(&p->repl);
     prod_state_init(&p->producers);

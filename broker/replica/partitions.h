@@ -8,6 +8,10 @@
  * by the publisher only). As leader its high watermark moves by the ISR's progress (leader_state.h: with
  * the leader alone in the ISR it is the log end offset); as follower it follows the leader's, capped at
  * the local log end. Watchers are woken after every append and every high-watermark move.
+ * The high watermarks survive a restart in each log directory's replication-offset-checkpoint (Kafka's
+ * file), written every replica.high.watermark.checkpoint.interval.ms and at clean close; a partition
+ * opens with its checkpointed high watermark, or at its log end when the file has none for it (missing or
+ * damaged file: logged, never fatal).
  *
  * Ownership: the manager owns its partitions and their logs; all of it belongs to the loop thread. */
 #ifndef FERRY_PARTITIONS_H

@@ -185,6 +185,95 @@ static void test_offset_checkpoint_files(void **state)
     tmpdir_remove(dir);
 }
 
+/* replication-offset-checkpoint: written from each log's plog_checkpoint_hw (logs without one left out),
+ * read back at open and clamped into the log's range, lowered by truncation, written alone by the periodic
+ * collect, and a damaged file is ignored (no log has a checkpointed high watermark), never fatal. */
+static void test_high_watermark_checkpoint(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    char *hwpath = log_path_join(dir, "replication-offset-checkpoint");
+    char *rppath = log_path_join(dir, "recovery-point-offset-checkpoint");
+    struct plog_config cfg;
+    small_config(&cfg);
+    struct logdir *d;
+    assert_int_equal(logdir_open(dir, &d), 0);
+    assert_int_equal(logdir_load_logs(d, &cfg, T_NOW), 0);
+    struct plog *a, *b, *c;
+    assert_int_equal(logdir_create_log(d, "orders", 0, &cfg, NULL, T_NOW, &a), 0);
+    assert_int_equal(logdir_create_log(d, "other", 1, &cfg, NULL, T_NOW, &b), 0);
+    assert_int_equal(logdir_create_log(d, "third", 2, &cfg, NULL, T_NOW, &c), 0);
+    assert_int_equal(plog_checkpoint_hw(a), -1); /* a new log has none */
+    for (int i = 0; i < 10; i++) { /* batches of 2, 1 and 1 records: truncations cut between batches */
+        append_n(a, 2, T_NOW, 10, 1);
+        append_n(b, 1, T_NOW, 10, 1);
+        if (i < 5)
+            append_n(c, 1, T_NOW, 10, 1);
+    }
+    plog_set_checkpoint_hw(a, 15);
+    plog_set_checkpoint_hw(b, 10);
+
+    /* The periodic high-watermark checkpoint writes that file only. */
+    struct logdir_checkpoint ck;
+    assert_int_equal(logdir_checkpoint_collect(d, LOGDIR_CKPT_HIGH_WATERMARK, &ck), 0);
+    assert_null(ck.recovery_path);
+    assert_int_equal(logdir_checkpoint_write(&ck), 0);
+    logdir_checkpoint_free(&ck);
+    assert_false(log_path_exists(rppath));
+    char *text;
+    size_t len;
+    assert_int_equal(read_all(hwpath, &text, &len), 0);
+    assert_string_equal(text, "0\n2\norders 0 15\nother 1 10\n");
+    ferry_free(text);
+
+    plog_set_checkpoint_hw(a, 18);
+    assert_int_equal(logdir_close(d, 1), 0); /* the clean close writes it with the others */
+    assert_int_equal(read_all(hwpath, &text, &len), 0);
+    assert_string_equal(text, "0\n2\norders 0 18\nother 1 10\n");
+    ferry_free(text);
+    assert_true(log_path_exists(rppath));
+
+    assert_int_equal(logdir_open(dir, &d), 0);
+    assert_int_equal(logdir_load_logs(d, &cfg, T_NOW), 3);
+    a = logdir_find(d, "orders", 0);
+    b = logdir_find(d, "other", 1);
+    c = logdir_find(d, "third", 2);
+    assert_int_equal(plog_checkpoint_hw(a), 18);
+    assert_int_equal(plog_checkpoint_hw(b), 10);
+    assert_int_equal(plog_checkpoint_hw(c), -1);
+    assert_int_equal(plog_truncate_to(a, 12), 0); /* never above the log end */
+    assert_int_equal(plog_checkpoint_hw(a), 12);
+    assert_int_equal(plog_truncate_to(b, 12), 0); /* beyond the log end: nothing changes */
+    assert_int_equal(plog_checkpoint_hw(b), 10);
+    assert_int_equal(logdir_close(d, 2), 0);
+
+    /* A high watermark beyond the log end (a file from before an unclean truncation) is clamped to it. */
+    const char *beyond = "0\n2\norders 0 999\nthird 2 3\n";
+    write_all(hwpath, beyond, strlen(beyond));
+    assert_int_equal(logdir_open(dir, &d), 0);
+    assert_int_equal(logdir_load_logs(d, &cfg, T_NOW), 3);
+    assert_int_equal(plog_checkpoint_hw(logdir_find(d, "orders", 0)), 12);
+    assert_int_equal(plog_checkpoint_hw(logdir_find(d, "other", 1)), -1);
+    assert_int_equal(plog_checkpoint_hw(logdir_find(d, "third", 2)), 3);
+    logdir_close_abandon(d);
+
+    /* Damaged files: ignored, every log opens without a checkpointed high watermark, the other checkpoints
+     * still count. */
+    const char *bad[] = {"garbage", "0\n2\norders 0 5\n", "1\n1\norders 0 5\n", "0\n1\norders zero 5\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_all(hwpath, bad[i], strlen(bad[i]));
+        assert_int_equal(logdir_open(dir, &d), 0);
+        assert_int_equal(logdir_load_logs(d, &cfg, T_NOW), 3);
+        a = logdir_find(d, "orders", 0);
+        assert_int_equal(plog_checkpoint_hw(a), -1);
+        assert_int_equal(plog_recovery_point(a), 12);
+        logdir_close_abandon(d);
+    }
+    ferry_free(hwpath);
+    ferry_free(rppath);
+    tmpdir_remove(dir);
+}
+
 static void test_lock_conflict(void **state)
 {
     (void)state;
@@ -396,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_meta_properties_round_trip),
         cmocka_unit_test(test_meta_properties_tolerant_read),
         cmocka_unit_test(test_offset_checkpoint_files),
+        cmocka_unit_test(test_high_watermark_checkpoint),
         cmocka_unit_test(test_lock_conflict),
         cmocka_unit_test(test_clean_shutdown_and_load),
         cmocka_unit_test(test_topic_id_mismatch),
