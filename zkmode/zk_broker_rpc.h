@@ -2,7 +2,8 @@
  * StopReplica) to its metadata image: the request goes through zkrpc (controller epoch and broker epoch
  * checks, translation into metadata records) and the records are applied, in order, to the image, filling
  * the caller's delta for publication. This is the piece between the broker's listener and zk_source's
- * image; routing the requests from broker/api to it and publishing the delta are not wired yet.
+ * image: zk_broker_api.c calls it for requests routed from broker/api (md_source controller_request) and
+ * publishes the delta.
  *
  * Ownership: the caller owns the image, the zkrpc_broker state, the result (response and stops live in its
  * arena and may point into the request, which must outlive it) and the delta. One loop owns all of them. */

@@ -12,6 +12,7 @@
 #include "broker/common/ferry_log.h"
 #include "broker/metadata/md_delta.h"
 #include "proto_codec.h"
+#include "zk_broker_api.h"
 #include "zk_source_internal.h"
 #include "zkmode/znode/znode_codec.h"
 
@@ -380,6 +381,7 @@ void zk_src_on_state(void *arg, enum zk_session_event ev)
 
 static void free_src(struct zk_src *z)
 {
+    zk_bapi_free(z);
     zk_registration_free(&z->reg);
     ferry_free(z->reg_json);
     md_image_free(&z->img);
@@ -432,6 +434,7 @@ static const struct md_source_ops zk_source_ops = {
     .allocate_producer_ids = allocate_producer_ids,
     .auto_create_topics = auto_create_topics,
     .controller_id = zk_source_controller_id,
+    .controller_request = zk_bapi_controller_request,
 };
 
 int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **out)

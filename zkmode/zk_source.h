@@ -10,7 +10,8 @@
  * broker epoch = czxid), races for /controller, and the image follows /brokers/ids (one
  * RegisterBrokerRecord per live broker, with epoch = czxid; UnregisterBrokerRecord when one goes),
  * published as deltas. A session expiry resigns the controller, then the new session re-registers (new
- * epoch), re-reads the brokers and runs the election again.
+ * epoch), re-reads the brokers and runs the election again. The controller's LeaderAndIsr, StopReplica and
+ * UpdateMetadata reach the image through md_source's controller_request (zk_broker_api.h).
  *
  * Admin writes are not implemented in legacy mode yet: a broker that is not the controller answers
  * NOT_CONTROLLER (as Kafka 3.7 in ZooKeeper mode), the controller UNKNOWN_SERVER_ERROR with a message;

@@ -9,6 +9,7 @@
 #include "zk_session.h"
 #include "zk_source.h"
 
+struct zk_bapi;
 struct zk_deferred;
 struct zk_start;
 
@@ -34,6 +35,7 @@ struct zk_src {
     struct zk_deferred *dq_head, *dq_tail;
     /* /brokers/ids reloads: one at a time */
     bool brk_busy, brk_again;
+    struct zk_bapi *bapi; /* zk_broker_api.c: the RPCs with the controller (NULL until first used) */
 };
 
 /* zk_brokers.c: reads /brokers/ids (leaving a child watch), turns it into broker records applied to the

@@ -13,6 +13,7 @@
 #include "proto_codec.h"
 
 struct broker;
+struct proto_api_range;
 
 /* OffsetForLeaderEpoch (not yet in api_support.h's enum). */
 #define API_KEY_OFFSET_FOR_LEADER_EPOCH 23
@@ -65,5 +66,11 @@ void api_handle_list_groups(struct broker *b, struct net_request *req);
 void api_handle_delete_groups(struct broker *b, struct net_request *req);
 void api_handle_offset_delete(struct broker *b, struct net_request *req);
 void api_handle_init_producer_id(struct broker *b, struct net_request *req);
+/* legacy.c: LeaderAndIsr, StopReplica, UpdateMetadata from a ZooKeeper-mode controller (legacy mode only). */
+void api_handle_controller_request(struct broker *b, struct net_request *req);
+/* The range this listener serves for api_key (legacy-only APIs included in legacy mode), or NULL. */
+const struct proto_api_range *api_listener_range(const struct api_listener *l, int16_t api_key);
+/* A broker listener of a legacy-mode broker: it serves (and advertises) proto_legacy_apis too. */
+bool api_listener_serves_legacy(const struct api_listener *l);
 
 #endif

@@ -1,6 +1,7 @@
 /* api_versions: ApiVersions v0-v3. An unsupported ApiVersions version is answered, as Kafka does, with
  * a v0-shaped body carrying UNSUPPORTED_VERSION and only the ApiVersions range, so that clients (e.g.
- * librdkafka) fall back to a version the broker has. */
+ * librdkafka) fall back to a version the broker has. A broker listener in legacy mode also lists the
+ * legacy-only APIs (proto_legacy_apis), after the others, as Kafka's ZooKeeper-mode brokers do. */
 #include "api.h"
 #include "api_support.h"
 #include "broker/common/ferry_err.h"
@@ -13,6 +14,7 @@ void api_handle_api_versions(struct api_listener *l, struct net_request *req)
 {
     const struct proto_api_range *table = l->controller ? controller_apis : proto_broker_apis;
     size_t n = l->controller ? sizeof controller_apis / sizeof controller_apis[0] : proto_broker_apis_count;
+    size_t nlegacy = api_listener_serves_legacy(l) ? proto_legacy_apis_count : 0;
     const struct proto_api_range *own = proto_api_lookup(API_API_VERSIONS);
     struct ApiVersionsResponse *resp = api_new_response(req, &proto_msg_ApiVersionsResponse);
     if (!resp) {
@@ -35,14 +37,15 @@ void api_handle_api_versions(struct api_listener *l, struct net_request *req)
     struct ApiVersionsRequest body;
     if (!api_decode(req, &proto_msg_ApiVersionsRequest, &body))
         return;
-    resp->ApiKeys = proto_array_new(&req->arena, &desc_ApiVersionsResponse_ApiVersion, (int32_t)n);
+    resp->ApiKeys = proto_array_new(&req->arena, &desc_ApiVersionsResponse_ApiVersion, (int32_t)(n + nlegacy));
     if (!resp->ApiKeys) {
         net_close_for(req, "out of memory");
         return;
     }
-    resp->ApiKeys_n = (int32_t)n;
-    for (size_t i = 0; i < n; i++)
-        resp->ApiKeys[i] = (struct ApiVersionsResponse_ApiVersion){table[i].api_key, table[i].min_version,
-                                                                   table[i].max_version};
+    resp->ApiKeys_n = (int32_t)(n + nlegacy);
+    for (size_t i = 0; i < n + nlegacy; i++) {
+        const struct proto_api_range *r = i < n ? &table[i] : &proto_legacy_apis[i - n];
+        resp->ApiKeys[i] = (struct ApiVersionsResponse_ApiVersion){r->api_key, r->min_version, r->max_version};
+    }
     net_respond(req, &proto_msg_ApiVersionsResponse, resp);
 }

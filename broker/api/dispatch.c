@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "api_support.h"
+#include "broker.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 
@@ -26,6 +27,21 @@ void *api_new_response(struct net_request *req, const struct proto_message *m)
     return resp;
 }
 
+bool api_listener_serves_legacy(const struct api_listener *l)
+{
+    return !l->controller && l->broker->cfg->mode == FERRY_MODE_LEGACY;
+}
+
+const struct proto_api_range *api_listener_range(const struct api_listener *l, int16_t api_key)
+{
+    if (l->controller)
+        return NULL;
+    const struct proto_api_range *range = proto_api_lookup(api_key);
+    if (!range && api_listener_serves_legacy(l))
+        range = proto_legacy_api_lookup(api_key);
+    return range;
+}
+
 void api_dispatch(void *ctx, struct net_request *req)
 {
     struct api_listener *l = ctx;
@@ -35,7 +51,7 @@ void api_dispatch(void *ctx, struct net_request *req)
         api_handle_api_versions(l, req);
         return;
     }
-    const struct proto_api_range *range = l->controller ? NULL : proto_api_lookup(key);
+    const struct proto_api_range *range = api_listener_range(l, key);
     if (!range || req->hdr.api_version < range->min_version || req->hdr.api_version > range->max_version) {
         char why[96];
         snprintf(why, sizeof why, "api key %d version %d is not served on this listener", key,
@@ -68,6 +84,10 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_DELETE_GROUPS: api_handle_delete_groups(b, req); break;
     case API_OFFSET_DELETE: api_handle_offset_delete(b, req); break;
     case API_INIT_PRODUCER_ID: api_handle_init_producer_id(b, req); break;
+    /* legacy mode only (proto_legacy_apis) */
+    case API_LEADER_AND_ISR:
+    case API_STOP_REPLICA:
+    case API_UPDATE_METADATA: api_handle_controller_request(b, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -39,6 +39,14 @@ struct md_alter_partition {
     int32_t partition_epoch; /* of the state the change is based on */
 };
 
+/* A response the source built in its own arena (controller_request): the caller encodes body as message m,
+ * then frees the arena with proto_arena_free. */
+struct md_response {
+    const struct proto_message *m;
+    void *body;
+    struct proto_arena arena;
+};
+
 struct md_source_ops {
     const struct md_image *(*image)(const void *impl);
     /* One publisher: called at once with delta->initial set (the whole image), then after every change. */
@@ -73,6 +81,13 @@ struct md_source_ops {
      * where a broker takes the admin writes itself and hands them to the quorum controller). */
     int32_t (*controller_id)(const void *impl);
     void (*alter_partition)(void *impl, const struct md_alter_partition *req, md_alter_done_fn done, void *arg);
+    /* Legacy mode only (NULL in quorum mode): a request a ZooKeeper-mode controller sends to brokers
+     * (api_key 4 LeaderAndIsr, 5 StopReplica, 6 UpdateMetadata), decoded at `version` into the generated
+     * request struct. Unlike the other operations it completes before returning: the source checks the
+     * broker and controller epochs, applies the request to its image, publishes the delta (the publisher
+     * runs inside this call) and fills *out with Kafka's response, which may point into req. Returns 0, or
+     * a negative FERRY_E* with nothing to send (out->arena then holds nothing). */
+    int (*controller_request)(void *impl, int16_t api_key, int16_t version, const void *req, struct md_response *out);
 };
 
 struct md_source {

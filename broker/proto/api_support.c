@@ -30,10 +30,30 @@ const struct proto_api_range proto_broker_apis[] = {
 };
 const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_broker_apis[0];
 
+/* Only the versions a Kafka 3.7 ZooKeeper-mode controller sends at inter.broker.protocol.version 3.4 and
+ * later (it picks them from the IBP, without ApiVersions): LeaderAndIsr v7, StopReplica v4, UpdateMetadata
+ * v8. A controller at an older IBP is not supported (docs/compatibility.md). */
+const struct proto_api_range proto_legacy_apis[] = {
+    {API_LEADER_AND_ISR, 7, 7},
+    {API_STOP_REPLICA, 4, 4},
+    {API_UPDATE_METADATA, 8, 8},
+};
+const size_t proto_legacy_apis_count = sizeof proto_legacy_apis / sizeof proto_legacy_apis[0];
+
+static const struct proto_api_range *lookup(const struct proto_api_range *table, size_t n, int16_t api_key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (table[i].api_key == api_key)
+            return &table[i];
+    return 0;
+}
+
 const struct proto_api_range *proto_api_lookup(int16_t api_key)
 {
-    for (size_t i = 0; i < proto_broker_apis_count; i++)
-        if (proto_broker_apis[i].api_key == api_key)
-            return &proto_broker_apis[i];
-    return 0;
+    return lookup(proto_broker_apis, proto_broker_apis_count, api_key);
+}
+
+const struct proto_api_range *proto_legacy_api_lookup(int16_t api_key)
+{
+    return lookup(proto_legacy_apis, proto_legacy_apis_count, api_key);
 }

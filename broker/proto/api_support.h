@@ -22,11 +22,24 @@ extern const size_t proto_broker_apis_count;
 /* The range advertised for api_key, or NULL if the broker does not serve it. */
 const struct proto_api_range *proto_api_lookup(int16_t api_key);
 
+/* The APIs a broker serves on its broker listeners only in legacy (ZooKeeper) mode, as Kafka 3.7's
+ * ZooKeeper-mode brokers do: the controller-to-broker RPCs (and, on the controller, the broker-to-controller
+ * ones). ApiVersions advertises them after proto_broker_apis only in legacy mode; quorum mode never serves
+ * them. Same golden-vector rule as proto_broker_apis (tests/unit/test_zkrpc_golden.c checks it). To serve a
+ * new one: a row here, a case in broker/api/legacy.c. */
+extern const struct proto_api_range proto_legacy_apis[];
+extern const size_t proto_legacy_apis_count;
+const struct proto_api_range *proto_legacy_api_lookup(int16_t api_key);
+
 enum proto_api_key {
     API_PRODUCE = 0,
     API_FETCH = 1,
     API_LIST_OFFSETS = 2,
     API_METADATA = 3,
+    API_LEADER_AND_ISR = 4,
+    API_STOP_REPLICA = 5,
+    API_UPDATE_METADATA = 6,
+    API_CONTROLLED_SHUTDOWN = 7,
     API_OFFSET_COMMIT = 8,
     API_OFFSET_FETCH = 9,
     API_FIND_COORDINATOR = 10,
@@ -46,6 +59,7 @@ enum proto_api_key {
     API_DELETE_GROUPS = 42,
     API_INCREMENTAL_ALTER_CONFIGS = 44,
     API_OFFSET_DELETE = 47,
+    API_ALTER_PARTITION = 56,
     API_DESCRIBE_CLUSTER = 60,
 };
 

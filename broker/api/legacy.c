@@ -1,0 +1,36 @@
+/* legacy: the APIs a broker serves only in legacy (ZooKeeper) mode (api_support.h, proto_legacy_apis): the
+ * requests of a ZooKeeper-mode controller (LeaderAndIsr, StopReplica, UpdateMetadata) are decoded here and
+ * handed to the metadata source (md_source controller_request), which checks, applies and answers them.
+ * A request that does not decode closes the connection with a log line, as for every API. */
+#include <stdio.h>
+
+#include "api.h"
+#include "broker.h"
+#include "broker/common/ferry_err.h"
+
+void api_handle_controller_request(struct broker *b, struct net_request *req)
+{
+    const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, req->hdr.api_key);
+    void *body = m ? proto_arena_alloc(&req->arena, m->body->size) : NULL;
+    if (!body) {
+        net_close_for(req, m ? "out of memory" : "no codec for this api key");
+        return;
+    }
+    if (!api_decode(req, m, body))
+        return;
+    if (!b->meta.ops->controller_request) {
+        net_close_for(req, "controller requests are served in legacy mode only");
+        return;
+    }
+    struct md_response resp;
+    int rc = b->meta.ops->controller_request(b->meta.impl, req->hdr.api_key, req->hdr.api_version, body, &resp);
+    if (rc) {
+        char why[128];
+        snprintf(why, sizeof why, "%s v%d could not be applied: %s", m->name, req->hdr.api_version,
+                 ferry_strerror(rc));
+        net_close_for(req, why);
+        return;
+    }
+    net_respond(req, resp.m, resp.body);
+    proto_arena_free(&resp.arena);
+}

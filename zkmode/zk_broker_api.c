@@ -1,0 +1,76 @@
+/* zk_broker_api: see zk_broker_api.h. */
+#include "zk_broker_api.h"
+
+#include <string.h>
+
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "zk_broker_rpc.h"
+#include "zk_source_internal.h"
+
+struct zk_bapi {
+    struct zkrpc_broker rpc; /* ReplicaManager's state: controller epoch seen, hosted leader epochs */
+};
+
+static struct zk_bapi *bapi(struct zk_src *z)
+{
+    if (!z->bapi) {
+        z->bapi = ferry_calloc(1, sizeof *z->bapi);
+        if (z->bapi)
+            zkrpc_broker_init(&z->bapi->rpc, z->broker_id, ZKRPC_UNKNOWN_BROKER_EPOCH);
+    }
+    return z->bapi;
+}
+
+void zk_bapi_free(struct zk_src *z)
+{
+    if (!z->bapi)
+        return;
+    zkrpc_broker_free(&z->bapi->rpc);
+    ferry_free(z->bapi);
+    z->bapi = NULL;
+}
+
+/* ---- controller requests in ---- */
+
+static void log_stops(const struct zk_src *z, const struct zkrpc_result *res)
+{
+    for (size_t i = 0; i < res->nstops; i++)
+        if (!res->stops[i].del)
+            LOG_INFO("zk", "broker %d: StopReplica without deletion for %.*s-%d: the replica stays as the image says",
+                     z->broker_id, (int)res->stops[i].topic.len, res->stops[i].topic.p, res->stops[i].partition);
+}
+
+int zk_bapi_controller_request(void *impl, int16_t api_key, int16_t version, const void *req,
+                               struct md_response *out)
+{
+    struct zk_src *z = impl;
+    memset(out, 0, sizeof *out);
+    proto_arena_init(&out->arena);
+    struct zk_bapi *a = bapi(z);
+    if (!a)
+        return FERRY_ENOMEM;
+    /* this broker's registration and the newest controller epoch ZooKeeper or a request showed */
+    a->rpc.broker_epoch = zk_source_broker_epoch(z);
+    int32_t known = zk_source_controller_epoch(z);
+    if (a->rpc.controller_epoch < known)
+        a->rpc.controller_epoch = known;
+    struct zkrpc_result res;
+    zkrpc_result_init(&res);
+    struct md_delta d;
+    md_delta_init(&d);
+    int rc = zk_broker_rpc_apply(&z->img, &z->next_offset, &a->rpc, api_key, version, req, &res, &d);
+    zk_src_publish(z, &d); /* also what applied before an allocation failure: the image has it */
+    if (rc) {
+        zkrpc_result_free(&res);
+        return rc;
+    }
+    zk_source_stale_controller_epoch(z, a->rpc.controller_epoch); /* remembered for the next checks */
+    log_stops(z, &res);
+    out->m = res.response_m;
+    out->body = res.response;
+    out->arena = res.arena; /* the response lives there: the caller frees it */
+    ferry_free(res.records);
+    return 0;
+}
