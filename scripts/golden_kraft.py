@@ -6,7 +6,9 @@ Run by hand with Debian's interpreter (gen-golden.py, whose encoder this script 
 
     /usr/bin/python3 scripts/golden_kraft.py [--check-schemas DIR]
 
-and commit what it writes, tests/unit/golden/kraft_vectors.inc, read by tests/unit/test_proto_golden_kraft.c.
+and commit what it writes: tests/unit/golden/kraft_vectors.inc, read by tests/unit/test_proto_golden_kraft.c, and
+tests/unit/golden/raft_wire_vectors.inc (the Raft RPCs exactly as Kafka's raft client shapes them), read by
+tests/unit/test_kraft_wire.c.
 The test suite never runs this script. The output is deterministic.
 
 What is covered (every version Kafka 3.7 has, request and response, with the request header v1/v2 and the
@@ -504,6 +506,125 @@ def build_vectors():
 
 
 # ---------------------------------------------------------------------------------------------------
+# Raft wire vectors: the messages exactly as Kafka 3.7's raft client builds them (RaftUtil.singleton*: one
+# topic, __cluster_metadata, partition 0; the fields it does not set at their defaults), bodies only, for
+# tests/unit/test_kraft_wire.c (kraftmode/raft_wire.c must encode these bytes and decode them back).
+# Written to tests/unit/golden/raft_wire_vectors.inc. Keep the values in step with that test.
+# ---------------------------------------------------------------------------------------------------
+
+WIRE_OUT = os.path.join(ROOT, 'tests', 'unit', 'golden', 'raft_wire_vectors.inc')
+wire_vectors = []
+
+
+def wire(msg, kind, v, d, suffix=''):
+    _, key, _, flex_from, req_schema, resp_schema = rpc(msg)
+    schema = req_schema if kind == 'Request' else resp_schema
+    flex = flex_from is not None and v >= flex_from
+    wire_vectors.append(('%s%s_v%d%s' % (msg, kind, v, suffix), v, gg.enc_struct(at(schema, v), d, flex)))
+
+
+def one_partition(name_field, d):
+    return [{name_field: META, 'Partitions': [d]}]
+
+
+def wire_fetch_response(v, error=0, records=RAFT_BATCH, diverging=None, snapshot=None, top_error=0):
+    p = {'PartitionIndex': 0, 'ErrorCode': error, 'HighWatermark': 5000, 'LastStableOffset': -1,
+         'LogStartOffset': 100, 'CurrentLeader': {'LeaderId': 3001, 'LeaderEpoch': 14},
+         'AbortedTransactions': [], 'PreferredReadReplica': -1, 'Records': records}
+    if diverging:
+        p['DivergingEpoch'] = {'Epoch': diverging[0], 'EndOffset': diverging[1]}
+    if snapshot:
+        p['SnapshotId'] = {'EndOffset': snapshot[0], 'Epoch': snapshot[1]}
+    return {'ThrottleTimeMs': 0, 'ErrorCode': top_error, 'SessionId': 0,
+            'Responses': [{'Topic': META, 'TopicId': META_TOPIC_ID, 'Partitions': [p]}]}
+
+
+def build_wire_vectors():
+    wire('Vote', 'Request', 0, {'ClusterId': CLUSTER, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'CandidateEpoch': 12, 'CandidateId': 3002, 'LastOffsetEpoch': 11,
+        'LastOffset': 98765})})
+    wire('Vote', 'Response', 0, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'ErrorCode': 0, 'LeaderId': -1, 'LeaderEpoch': 12, 'VoteGranted': True})})
+    wire('BeginQuorumEpoch', 'Request', 0, {'ClusterId': CLUSTER, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'LeaderId': 3001, 'LeaderEpoch': 14})})
+    wire('BeginQuorumEpoch', 'Response', 0, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'ErrorCode': 0, 'LeaderId': 3001, 'LeaderEpoch': 14})})
+    wire('EndQuorumEpoch', 'Request', 0, {'ClusterId': CLUSTER, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'LeaderId': 3001, 'LeaderEpoch': 14, 'PreferredSuccessors': [3003, 3002]})})
+    wire('EndQuorumEpoch', 'Response', 0, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'ErrorCode': 6, 'LeaderId': 3003, 'LeaderEpoch': 15})})
+    for v in range(13, 17):
+        d = {'ClusterId': CLUSTER, 'MaxWaitMs': 500, 'MinBytes': 0, 'MaxBytes': 8388608, 'IsolationLevel': 0,
+             'SessionId': 0, 'SessionEpoch': -1,
+             'Topics': [{'Topic': META, 'TopicId': META_TOPIC_ID, 'Partitions': [
+                 {'Partition': 0, 'CurrentLeaderEpoch': 14, 'FetchOffset': 5000, 'LastFetchedEpoch': 13,
+                  'LogStartOffset': -1, 'PartitionMaxBytes': 0}]}],
+             'ForgottenTopicsData': [], 'RackId': ''}
+        if v <= 14:
+            d['ReplicaId'] = 3002
+        else:
+            d['ReplicaState'] = {'ReplicaId': 3002, 'ReplicaEpoch': -1}
+        wire('Fetch', 'Request', v, d)
+        wire('Fetch', 'Response', v, wire_fetch_response(v))
+    wire('Fetch', 'Response', 16, wire_fetch_response(16, records=b'', diverging=(12, 4500)), '_diverging')
+    wire('Fetch', 'Response', 16, wire_fetch_response(16, records=b'', snapshot=(4000, 13)), '_snapshot')
+    wire('Fetch', 'Response', 16, wire_fetch_response(16, error=6, records=b''), '_not_leader')
+    wire('FetchSnapshot', 'Request', 0, {'ClusterId': CLUSTER, 'ReplicaId': 3002, 'MaxBytes': 1048576,
+                                         'Topics': one_partition('Name', {
+                                             'Partition': 0, 'CurrentLeaderEpoch': 14,
+                                             'SnapshotId': {'EndOffset': 4000, 'Epoch': 13}, 'Position': 8192})})
+    wire('FetchSnapshot', 'Response', 0, {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'Topics': one_partition('Name', {
+        'Index': 0, 'ErrorCode': 0, 'SnapshotId': {'EndOffset': 4000, 'Epoch': 13},
+        'CurrentLeader': {'LeaderId': 3001, 'LeaderEpoch': 14}, 'Size': 20480, 'Position': 8192,
+        'UnalignedRecords': SNAPSHOT_CHUNK})})
+    # What the I/O layer sends for a request it refuses before the core (RaftUtil.errorResponse).
+    wire('Vote', 'Response', 0, {'ErrorCode': 104, 'Topics': []}, '_inconsistent_cluster')
+    wire('BeginQuorumEpoch', 'Response', 0, {'ErrorCode': 42, 'Topics': []}, '_invalid_request')
+    wire('EndQuorumEpoch', 'Response', 0, {'ErrorCode': 104, 'Topics': []}, '_inconsistent_cluster')
+    wire('Fetch', 'Response', 16, {'ThrottleTimeMs': 0, 'ErrorCode': 42, 'SessionId': 0, 'Responses': []},
+         '_invalid_request')
+    wire('FetchSnapshot', 'Response', 0, {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'Topics': [{'Name': 'orders',
+         'Partitions': [{'Index': 3, 'ErrorCode': 3, 'SnapshotId': {'EndOffset': 0, 'Epoch': 0}, 'Size': 0,
+                         'Position': 0, 'UnalignedRecords': b''}]}]}, '_unknown_partition')
+    # DescribeQuorum as a leader answers it, and the errors.
+    def rs(rid, leo, fetch, caught):
+        return {'ReplicaId': rid, 'LogEndOffset': leo, 'LastFetchTimestamp': fetch, 'LastCaughtUpTimestamp': caught}
+    for v in (0, 1):
+        wire('DescribeQuorum', 'Request', v, {'Topics': one_partition('TopicName', {'PartitionIndex': 0})})
+        wire('DescribeQuorum', 'Response', v, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
+            'PartitionIndex': 0, 'ErrorCode': 0, 'LeaderId': 3001, 'LeaderEpoch': 14, 'HighWatermark': 5000,
+            'CurrentVoters': [rs(3001, 5010, TS + 1, TS + 2), rs(3002, 4990, TS - 30, -1)],
+            'Observers': [rs(7, 4800, TS - 50, TS - 60)]})})
+        wire('DescribeQuorum', 'Response', v, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
+            'PartitionIndex': 0, 'ErrorCode': 6, 'LeaderId': 0, 'LeaderEpoch': 0, 'HighWatermark': 0,
+            'CurrentVoters': [], 'Observers': []})}, '_not_leader')
+    wire('DescribeQuorum', 'Response', 1, {'ErrorCode': 0, 'Topics': [{'TopicName': META, 'Partitions': [
+        {'PartitionIndex': 0, 'ErrorCode': 3, 'LeaderId': 0, 'LeaderEpoch': 0, 'HighWatermark': 0,
+         'CurrentVoters': [], 'Observers': []},
+        {'PartitionIndex': 4, 'ErrorCode': 3, 'LeaderId': 0, 'LeaderEpoch': 0, 'HighWatermark': 0,
+         'CurrentVoters': [], 'Observers': []}]}]}, '_unknown_partition')
+
+
+def write_wire(path):
+    out = ['/* raft_wire_vectors.inc: GENERATED by scripts/golden_kraft.py (build_wire_vectors): the Raft RPCs as',
+           ' * Kafka 3.7\'s raft client builds them, bodies only (no header). Do not edit; re-run the script. */', '']
+    for name, _, body in wire_vectors:
+        out.append(gg.c_bytes('wv_' + name, body))
+    out.append('')
+    out.append('static const struct wire_vector wire_vectors[] = {')
+    for name, v, body in wire_vectors:
+        out.append('    {%s, %d, wv_%s, %d},' % (gg.c_str(name), v, name, len(body)))
+    out.append('};')
+    out.append('#define WIRE_VECTOR_COUNT %d' % len(wire_vectors))
+    out.append('')
+    out.append('/* The Fetch responses\' records (kraft_vectors.inc\'s kv_raft_batch) and the FetchSnapshot chunk. */')
+    out.append(gg.c_bytes('wv_raft_batch', RAFT_BATCH))
+    out.append(gg.c_bytes('wv_snapshot_chunk', SNAPSHOT_CHUNK))
+    with open(path, 'w') as f:
+        f.write('\n'.join(out) + '\n')
+
+
+# ---------------------------------------------------------------------------------------------------
 # Optional cross-check of the hand-written schemas against Kafka's JSON message definitions
 # ---------------------------------------------------------------------------------------------------
 
@@ -625,6 +746,9 @@ def main(argv):
     build_vectors()
     write(OUT)
     print('wrote %d vectors to %s' % (len(vectors), OUT))
+    build_wire_vectors()
+    write_wire(WIRE_OUT)
+    print('wrote %d vectors to %s' % (len(wire_vectors), WIRE_OUT))
 
 
 if __name__ == '__main__':

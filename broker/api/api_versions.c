@@ -6,14 +6,10 @@
 #include "api_support.h"
 #include "broker/common/ferry_err.h"
 
-static const struct proto_api_range controller_apis[] = {
-    {API_API_VERSIONS, 0, 3},
-};
-
 void api_handle_api_versions(struct api_listener *l, struct net_request *req)
 {
-    const struct proto_api_range *table = l->controller ? controller_apis : proto_broker_apis;
-    size_t n = l->controller ? sizeof controller_apis / sizeof controller_apis[0] : proto_broker_apis_count;
+    const struct proto_api_range *table = l->controller ? proto_controller_apis : proto_broker_apis;
+    size_t n = l->controller ? proto_controller_apis_count : proto_broker_apis_count;
     size_t nlegacy = api_listener_serves_legacy(l) ? proto_legacy_apis_count : 0;
     const struct proto_api_range *own = proto_api_lookup(API_API_VERSIONS);
     struct ApiVersionsResponse *resp = api_new_response(req, &proto_msg_ApiVersionsResponse);

@@ -35,11 +35,20 @@ bool api_listener_serves_legacy(const struct api_listener *l)
 const struct proto_api_range *api_listener_range(const struct api_listener *l, int16_t api_key)
 {
     if (l->controller)
-        return NULL;
+        return proto_controller_api_lookup(api_key);
     const struct proto_api_range *range = proto_api_lookup(api_key);
     if (!range && api_listener_serves_legacy(l))
         range = proto_legacy_api_lookup(api_key);
     return range;
+}
+
+/* The controller listener: every key of proto_controller_apis but ApiVersions has its case here. */
+static void dispatch_controller(struct api_listener *l, struct net_request *req)
+{
+    (void)l;
+    switch (req->hdr.api_key) {
+    default: net_close_for(req, "no handler"); break;
+    }
 }
 
 void api_dispatch(void *ctx, struct net_request *req)
@@ -57,6 +66,10 @@ void api_dispatch(void *ctx, struct net_request *req)
         snprintf(why, sizeof why, "api key %d version %d is not served on this listener", key,
                  req->hdr.api_version);
         net_close_for(req, why);
+        return;
+    }
+    if (l->controller) {
+        dispatch_controller(l, req);
         return;
     }
     switch (key) {

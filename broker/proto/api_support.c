@@ -30,6 +30,13 @@ const struct proto_api_range proto_broker_apis[] = {
 };
 const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_broker_apis[0];
 
+/* The controller listener (Kafka's ControllerApis): an entry is added with its handler in
+ * broker/api/dispatch.c's controller switch. */
+const struct proto_api_range proto_controller_apis[] = {
+    {API_API_VERSIONS, 0, 3},
+};
+const size_t proto_controller_apis_count = sizeof proto_controller_apis / sizeof proto_controller_apis[0];
+
 /* Only the versions a Kafka 3.7 ZooKeeper-mode controller sends at inter.broker.protocol.version 3.4 and
  * later (it picks them from the IBP, without ApiVersions): LeaderAndIsr v7, StopReplica v4, UpdateMetadata
  * v8. A controller at an older IBP is not supported (docs/compatibility.md). */
@@ -56,4 +63,9 @@ const struct proto_api_range *proto_api_lookup(int16_t api_key)
 const struct proto_api_range *proto_legacy_api_lookup(int16_t api_key)
 {
     return lookup(proto_legacy_apis, proto_legacy_apis_count, api_key);
+}
+
+const struct proto_api_range *proto_controller_api_lookup(int16_t api_key)
+{
+    return lookup(proto_controller_apis, proto_controller_apis_count, api_key);
 }

@@ -1,7 +1,8 @@
 /* api_support: the API versions this broker advertises in ApiVersions, per listener kind.
  *
  * Every (key, version) listed here is implemented by a handler and covered by a golden byte-vector test
- * (tests/unit/test_proto_golden.c checks that). Minimums stay 0 where Kafka 3.7 has 0: librdkafka gates
+ * (tests/unit/test_proto_golden.c checks that for the broker listener; the KRaft RPCs of the controller
+ * listener by tests/unit/test_proto_golden_kraft.c). Minimums stay 0 where Kafka 3.7 has 0: librdkafka gates
  * features (compression, groups, idempotence) on version 0 being inside the range. */
 #ifndef FERRY_API_SUPPORT_H
 #define FERRY_API_SUPPORT_H
@@ -30,6 +31,12 @@ const struct proto_api_range *proto_api_lookup(int16_t api_key);
 extern const struct proto_api_range proto_legacy_apis[];
 extern const size_t proto_legacy_apis_count;
 const struct proto_api_range *proto_legacy_api_lookup(int16_t api_key);
+
+/* The controller listener's table (controller.listener.names; Kafka's ControllerApis) and its lookup:
+ * every entry has a handler in broker/api/dispatch.c's controller routing. */
+extern const struct proto_api_range proto_controller_apis[];
+extern const size_t proto_controller_apis_count;
+const struct proto_api_range *proto_controller_api_lookup(int16_t api_key);
 
 enum proto_api_key {
     API_PRODUCE = 0,
