@@ -10,8 +10,11 @@
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "broker/log/log.h"
 #include "broker/metadata/md_delta.h"
+#include "kraftmode/kraft_node_internal.h"
 #include "proto_codec.h"
+#include "zk_admin.h"
 #include "zk_broker_api.h"
 #include "zk_source_internal.h"
 #include "zkmode/znode/znode_codec.h"
@@ -46,7 +49,7 @@ static void on_defer(uv_timer_t *t)
     }
 }
 
-static void defer(struct zk_src *z, md_done_fn done, md_pids_done_fn pids_done, int16_t error, void *arg)
+void zk_src_defer(struct zk_src *z, md_done_fn done, md_pids_done_fn pids_done, int16_t error, void *arg)
 {
     if (!done && !pids_done)
         return;
@@ -62,137 +65,6 @@ static void defer(struct zk_src *z, md_done_fn done, md_pids_done_fn pids_done, 
         z->dq_head = d;
     z->dq_tail = d;
     uv_timer_start(z->defer_timer, on_defer, 0, 0);
-}
-
-/* ---- admin answers ---- */
-
-static int16_t admin_error(const struct zk_src *z, const char **msg)
-{
-    if (!z->elect.active) {
-        *msg = "this broker is not the controller";
-        return KERR_NOT_CONTROLLER;
-    }
-    *msg = "not implemented in legacy (ZooKeeper) mode yet";
-    return KERR_UNKNOWN_SERVER_ERROR;
-}
-
-static void create_topics(void *impl, const struct CreateTopicsRequest *req, int16_t version, struct proto_arena *a,
-                          struct CreateTopicsResponse *resp, md_done_fn done, void *arg)
-{
-    (void)version;
-    struct zk_src *z = impl;
-    const char *msg;
-    int16_t code = admin_error(z, &msg);
-    int32_t n = req->Topics_n > 0 ? req->Topics_n : 0;
-    resp->Topics = proto_array_new(a, &desc_CreateTopicsResponse_CreatableTopicResult, n);
-    resp->Topics_n = resp->Topics ? n : 0;
-    for (int32_t i = 0; i < resp->Topics_n; i++) {
-        resp->Topics[i].Name = req->Topics[i].Name;
-        resp->Topics[i].ErrorCode = code;
-        resp->Topics[i].ErrorMessage = proto_str_from(msg);
-        resp->Topics[i].NumPartitions = -1;
-        resp->Topics[i].ReplicationFactor = -1;
-        resp->Topics[i].Configs_n = -1;
-    }
-    defer(z, done, NULL, 0, arg);
-}
-
-static void delete_topics(void *impl, const struct DeleteTopicsRequest *req, int16_t version, struct proto_arena *a,
-                          struct DeleteTopicsResponse *resp, md_done_fn done, void *arg)
-{
-    (void)version;
-    struct zk_src *z = impl;
-    const char *msg;
-    int16_t code = admin_error(z, &msg);
-    int32_t nt = req->Topics_n > 0 ? req->Topics_n : 0;
-    int32_t nn = req->TopicNames_n > 0 ? req->TopicNames_n : 0;
-    resp->Responses = proto_array_new(a, &desc_DeleteTopicsResponse_DeletableTopicResult, nt + nn);
-    resp->Responses_n = resp->Responses ? nt + nn : 0;
-    for (int32_t i = 0; i < resp->Responses_n; i++) {
-        struct DeleteTopicsResponse_DeletableTopicResult *r = &resp->Responses[i];
-        if (i < nt) {
-            r->Name = req->Topics[i].Name;
-            r->TopicId = req->Topics[i].TopicId;
-        } else {
-            r->Name = req->TopicNames[i - nt];
-        }
-        r->ErrorCode = code;
-        r->ErrorMessage = proto_str_from(msg);
-    }
-    defer(z, done, NULL, 0, arg);
-}
-
-static void create_partitions(void *impl, const struct CreatePartitionsRequest *req, int16_t version,
-                              struct proto_arena *a, struct CreatePartitionsResponse *resp, md_done_fn done, void *arg)
-{
-    (void)version;
-    struct zk_src *z = impl;
-    const char *msg;
-    int16_t code = admin_error(z, &msg);
-    int32_t n = req->Topics_n > 0 ? req->Topics_n : 0;
-    resp->Results = proto_array_new(a, &desc_CreatePartitionsResponse_CreatePartitionsTopicResult, n);
-    resp->Results_n = resp->Results ? n : 0;
-    for (int32_t i = 0; i < resp->Results_n; i++) {
-        resp->Results[i].Name = req->Topics[i].Name;
-        resp->Results[i].ErrorCode = code;
-        resp->Results[i].ErrorMessage = proto_str_from(msg);
-    }
-    defer(z, done, NULL, 0, arg);
-}
-
-/* AlterConfigs and IncrementalAlterConfigs answer alike: one error per resource. */
-#define ANSWER_RESOURCES(desc, req, resp, a, code, msg)                                                               \
-    do {                                                                                                              \
-        int32_t n_ = (req)->Resources_n > 0 ? (req)->Resources_n : 0;                                                 \
-        (resp)->Responses = proto_array_new((a), &(desc), n_);                                                        \
-        (resp)->Responses_n = (resp)->Responses ? n_ : 0;                                                             \
-        for (int32_t i_ = 0; i_ < (resp)->Responses_n; i_++) {                                                        \
-            (resp)->Responses[i_].ResourceType = (req)->Resources[i_].ResourceType;                                   \
-            (resp)->Responses[i_].ResourceName = (req)->Resources[i_].ResourceName;                                   \
-            (resp)->Responses[i_].ErrorCode = (code);                                                                 \
-            (resp)->Responses[i_].ErrorMessage = proto_str_from(msg);                                                 \
-        }                                                                                                             \
-    } while (0)
-
-static void alter_configs(void *impl, const struct AlterConfigsRequest *req, int16_t version, struct proto_arena *a,
-                          struct AlterConfigsResponse *resp, md_done_fn done, void *arg)
-{
-    (void)version;
-    struct zk_src *z = impl;
-    const char *msg;
-    int16_t code = admin_error(z, &msg);
-    ANSWER_RESOURCES(desc_AlterConfigsResponse_AlterConfigsResourceResponse, req, resp, a, code, msg);
-    defer(z, done, NULL, 0, arg);
-}
-
-static void incremental_alter_configs(void *impl, const struct IncrementalAlterConfigsRequest *req, int16_t version,
-                                      struct proto_arena *a, struct IncrementalAlterConfigsResponse *resp,
-                                      md_done_fn done, void *arg)
-{
-    (void)version;
-    struct zk_src *z = impl;
-    const char *msg;
-    int16_t code = admin_error(z, &msg);
-    ANSWER_RESOURCES(desc_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse, req, resp, a, code, msg);
-    defer(z, done, NULL, 0, arg);
-}
-
-static void allocate_producer_ids(void *impl, int32_t broker_id, int64_t broker_epoch, md_pids_done_fn done,
-                                  void *arg)
-{
-    (void)broker_id;
-    (void)broker_epoch;
-    struct zk_src *z = impl;
-    const char *msg;
-    defer(z, NULL, done, admin_error(z, &msg), arg);
-}
-
-static void auto_create_topics(void *impl, const char *const *names, size_t n, md_done_fn done, void *arg)
-{
-    struct zk_src *z = impl;
-    if (n > 0)
-        LOG_DEBUG("zk", "auto-creation of %zu topic(s) (first: %s) is not implemented in legacy mode", n, names[0]);
-    defer(z, done, NULL, 0, arg);
 }
 
 /* ---- image and publisher ---- */
@@ -284,6 +156,7 @@ static void on_became(void *arg, int32_t epoch, int32_t zkversion)
 {
     struct zk_src *z = arg;
     LOG_INFO("zk", "broker %d became the controller (epoch %d, zkVersion %d)", z->broker_id, epoch, zkversion);
+    zk_admin_setup_feature(z);
 }
 
 static void on_resigned(void *arg)
@@ -366,6 +239,7 @@ void zk_src_on_state(void *arg, enum zk_session_event ev)
         if (z->elect_started)
             zk_elect_new_session(&z->elect);
         zk_brokers_reload(z);
+        zk_configs_new_session(z);
         break;
     case ZK_EV_AUTH_FAILED:
         LOG_ERROR("zk", "broker %d: ZooKeeper refused the credentials of zookeeper.auth.digest.file: the broker cannot write its znodes",
@@ -385,6 +259,7 @@ static void free_src(struct zk_src *z)
     zk_registration_free(&z->reg);
     ferry_free(z->reg_json);
     md_image_free(&z->img);
+    zk_configs_free(z);
     for (struct zk_deferred *d = z->dq_head, *n; d; d = n) {
         n = d->next;
         ferry_free(d);
@@ -398,9 +273,11 @@ static void on_timer_closed(uv_handle_t *h)
     ferry_free(h);
     if (z->retry_timer == (uv_timer_t *)h)
         z->retry_timer = NULL;
-    else
+    else if (z->defer_timer == (uv_timer_t *)h)
         z->defer_timer = NULL;
-    if (!z->retry_timer && !z->defer_timer)
+    else
+        z->admin_timer = NULL;
+    if (!z->retry_timer && !z->defer_timer && !z->admin_timer)
         free_src(z);
 }
 
@@ -413,12 +290,15 @@ static void stop(void *impl)
     LOG_INFO("zk", "broker %d: closing the ZooKeeper session", z->broker_id);
     if (z->elect_started)
         zk_elect_stop(&z->elect);
-    zk_session_close(z->s);
+    zk_session_close(z->s); /* outstanding requests end here, with ZCLOSING */
     z->s = NULL;
+    zk_admin_stop(z);
     uv_timer_stop(z->retry_timer);
     uv_timer_stop(z->defer_timer);
+    uv_timer_stop(z->admin_timer);
     uv_close((uv_handle_t *)z->retry_timer, on_timer_closed);
     uv_close((uv_handle_t *)z->defer_timer, on_timer_closed);
+    uv_close((uv_handle_t *)z->admin_timer, on_timer_closed);
 }
 
 static const struct md_source_ops zk_source_ops = {
@@ -426,13 +306,13 @@ static const struct md_source_ops zk_source_ops = {
     .set_publisher = set_publisher,
     .listeners_bound = listeners_bound,
     .stop = stop,
-    .create_topics = create_topics,
-    .delete_topics = delete_topics,
-    .create_partitions = create_partitions,
-    .alter_configs = alter_configs,
-    .incremental_alter_configs = incremental_alter_configs,
-    .allocate_producer_ids = allocate_producer_ids,
-    .auto_create_topics = auto_create_topics,
+    .create_topics = zk_admin_create_topics,
+    .delete_topics = zk_admin_delete_topics,
+    .create_partitions = zk_admin_create_partitions,
+    .alter_configs = zk_admin_alter_configs,
+    .incremental_alter_configs = zk_admin_incremental_alter_configs,
+    .allocate_producer_ids = zk_admin_allocate_producer_ids,
+    .auto_create_topics = zk_admin_auto_create_topics,
     .controller_id = zk_source_controller_id,
     .controller_request = zk_bapi_controller_request,
 };
@@ -448,6 +328,13 @@ int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **
     z->reg.czxid = -1;
     z->elect.controller_id = -1;
     z->elect.known_epoch = -1;
+    z->cfg_last_seq = -1;
+    md_map_init(&z->cfg_topics);
+    proto_uuid seed;
+    if (log_uuid_random(&seed) == 0)
+        memcpy(&z->rng, seed.b, sizeof z->rng);
+    z->rng ^= (uint64_t)wall_ms();
+    ctrl_env_from_config(&z->env, cfg, kraft_node_rand, &z->rng);
     *out = z;
     return 0;
 }
@@ -458,10 +345,12 @@ int zk_src_finish_start(struct zk_src *z, struct md_source *out, char *err, size
 {
     z->retry_timer = ferry_calloc(1, sizeof *z->retry_timer);
     z->defer_timer = ferry_calloc(1, sizeof *z->defer_timer);
-    if (!z->retry_timer || !z->defer_timer) {
+    z->admin_timer = ferry_calloc(1, sizeof *z->admin_timer);
+    if (!z->retry_timer || !z->defer_timer || !z->admin_timer) {
         ferry_free(z->retry_timer);
         ferry_free(z->defer_timer);
-        z->retry_timer = z->defer_timer = NULL;
+        ferry_free(z->admin_timer);
+        z->retry_timer = z->defer_timer = z->admin_timer = NULL;
         zk_session_close(z->s);
         free_src(z);
         snprintf(err, errlen, "out of memory");
@@ -469,9 +358,13 @@ int zk_src_finish_start(struct zk_src *z, struct md_source *out, char *err, size
     }
     uv_timer_init(z->loop, z->retry_timer);
     uv_timer_init(z->loop, z->defer_timer);
-    z->retry_timer->data = z->defer_timer->data = z;
+    uv_timer_init(z->loop, z->admin_timer);
+    z->retry_timer->data = z->defer_timer->data = z->admin_timer->data = z;
     out->ops = &zk_source_ops;
     out->impl = z;
+    if (zk_configs_start(z) != 0)
+        LOG_ERROR("zk", "broker %d: out of memory watching /config/changes: config changes are not followed",
+                  z->broker_id);
     return 0;
 }
 

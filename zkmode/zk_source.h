@@ -13,10 +13,9 @@
  * epoch), re-reads the brokers and runs the election again. The controller's LeaderAndIsr, StopReplica and
  * UpdateMetadata reach the image through md_source's controller_request (zk_broker_api.h).
  *
- * Admin writes are not implemented in legacy mode yet: a broker that is not the controller answers
- * NOT_CONTROLLER (as Kafka 3.7 in ZooKeeper mode), the controller UNKNOWN_SERVER_ERROR with a message;
- * producer-id blocks answer NOT_CONTROLLER / UNKNOWN_SERVER_ERROR the same way; auto-creation creates
- * nothing.
+ * Admin writes (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
+ * auto-creation, producer-id blocks) are done on any broker as Kafka's AdminZkClient writes them
+ * (zk_admin.h); topic and broker configs follow /config and /config/changes into the image (zk_configs.c).
  *
  * Ownership: zk_source_start creates the source on the caller's loop; its `stop` operation starts the
  * clean shutdown (the session is closed, so the broker's ephemeral znodes go at once) and the source frees

@@ -4,6 +4,7 @@
 #ifndef FERRY_ZK_SOURCE_INTERNAL_H
 #define FERRY_ZK_SOURCE_INTERNAL_H
 
+#include "kraftmode/ctrl.h"
 #include "zk_elect.h"
 #include "zk_register.h"
 #include "zk_session.h"
@@ -12,6 +13,7 @@
 struct zk_bapi;
 struct zk_deferred;
 struct zk_start;
+struct zk_admin_op;
 
 struct zk_src {
     uv_loop_t *loop;
@@ -36,6 +38,16 @@ struct zk_src {
     /* /brokers/ids reloads: one at a time */
     bool brk_busy, brk_again;
     struct zk_bapi *bapi; /* zk_broker_api.c: the RPCs with the controller (NULL until first used) */
+    /* zk_admin.c: the decisions' settings (random topic ids and placement from rng), pending operations,
+     * and the timer that checks the ones waiting for the image */
+    struct ctrl_env env;
+    uint64_t rng;
+    struct zk_admin_op *admin_ops;
+    uv_timer_t *admin_timer;
+    /* zk_configs.c: the highest /config/changes sequence number processed (-1: none), one pass at a time */
+    int64_t cfg_last_seq;
+    bool cfg_busy, cfg_again, cfg_scan_again;
+    struct md_map cfg_topics; /* children of /config/topics already read (name -> 1) */
 };
 
 /* zk_brokers.c: reads /brokers/ids (leaving a child watch), turns it into broker records applied to the
@@ -44,6 +56,18 @@ int zk_brokers_watch(struct zk_src *z);
 void zk_brokers_reload(struct zk_src *z);
 /* Publishes the delta (when not empty) and frees it. */
 void zk_src_publish(struct zk_src *z, struct md_delta *d);
+
+/* zk_source.c: a completion run from the loop (the pending md_source answer of an operation that could not
+ * even start). */
+void zk_src_defer(struct zk_src *z, md_done_fn done, md_pids_done_fn pids_done, int16_t error, void *arg);
+
+/* zk_configs.c: topic and broker configs into the image. zk_configs_start reads every /config/topics/T,
+ * this broker's /config/brokers/<id> and <default>, then replays /config/changes and watches it (and the
+ * children of /config/topics: a new topic's config is read when it appears); zk_configs_free at the end;
+ * zk_configs_new_session re-scans after a session re-initialisation (Kafka's ZkConfigManager). */
+int zk_configs_start(struct zk_src *z);
+void zk_configs_free(struct zk_src *z);
+void zk_configs_new_session(struct zk_src *z);
 
 /* zk_source.c: the session-state handler (start-up events go to zk_start_on_state while z->start is set);
  * creating the runtime's timers; freeing a source that never ran. */

@@ -788,7 +788,8 @@ def dec_delete_topics(version, body):
     out = {}
 
     def topic(rr):
-        out[rr.string()] = rr.i16()
+        name = rr.string()  # before the error code (a subscript target is evaluated after the value)
+        out[name] = rr.i16()
     r.array(topic)
     r.end()
     return out

@@ -104,6 +104,66 @@ def check_cluster_id_json(raw):
     return d["id"]
 
 
+def _is_digit_string(v):
+    return isinstance(v, str) and (v.isdigit() or (v.startswith("-") and v[1:].isdigit()))
+
+
+def check_topic_json(raw):
+    """/brokers/topics/<t> version 3 exactly as Kafka 3.7 writes it (AdminZkClient / TopicZNode.encode):
+    partition ids are string keys, replicas int lists, a 22-char topic_id. Returns the parsed dict."""
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "partitions", "adding_replicas", "removing_replicas", "topic_id"},
+            "topic keys %s" % sorted(d))
+    _expect(d["version"] == 3 and _is_int(d["version"]), "topic version %r" % (d["version"],))
+    for key in ("partitions", "adding_replicas", "removing_replicas"):
+        _expect(isinstance(d[key], dict), "%s is not an object" % key)
+        for p, reps in d[key].items():
+            _expect(isinstance(p, str) and p.isdigit(), "%s key %r is not a decimal string" % (key, p))
+            _expect(isinstance(reps, list) and all(_is_int(r) for r in reps), "%s[%s] %r" % (key, p, reps))
+    _expect(isinstance(d["topic_id"], str) and len(d["topic_id"]) == 22, "topic_id %r" % (d["topic_id"],))
+    return d
+
+
+def check_config_json(raw):
+    """/config/<type>/<entity> version 1: every value a string. Returns the config dict."""
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "config"} and d["version"] == 1 and _is_int(d["version"]), "config %r" % (d,))
+    _expect(isinstance(d["config"], dict), "config is not an object")
+    for k, v in d["config"].items():
+        _expect(isinstance(v, str), "config value of %s is %r, not a string" % (k, v))
+    return d["config"]
+
+
+def check_config_change_json(raw):
+    """/config/changes/config_change_N version 2: returns the entity_path."""
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "entity_path"} and d["version"] == 2 and _is_int(d["version"]),
+            "config change %r" % (d,))
+    _expect(isinstance(d["entity_path"], str) and "/" in d["entity_path"], "entity_path %r" % (d["entity_path"],))
+    return d["entity_path"]
+
+
+def check_producer_id_block_json(raw):
+    """/latest_producer_id_block version 1: block bounds are strings. Returns (broker, start, end)."""
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "broker", "block_start", "block_end"}, "producer id block keys %s" % sorted(d))
+    _expect(d["version"] == 1 and _is_int(d["version"]) and _is_int(d["broker"]), "producer id block %r" % (d,))
+    _expect(_is_digit_string(d["block_start"]) and _is_digit_string(d["block_end"]),
+            "block_start/block_end must be decimal strings: %r" % (d,))
+    return d["broker"], int(d["block_start"]), int(d["block_end"])
+
+
+def check_feature_json(raw):
+    """/feature as a 3.7 ZooKeeper-mode controller writes it: {"features":{},"version":2,"status":1}."""
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"features", "version", "status"}, "feature keys %s" % sorted(d))
+    _expect(d["version"] == 2 and d["status"] == 1 and isinstance(d["features"], dict), "feature %r" % (d,))
+    for name, v in d["features"].items():
+        _expect(isinstance(v, dict) and set(v) == {"max_version_level"} and _is_int(v["max_version_level"]),
+                "feature %s: %r" % (name, v))
+    return d
+
+
 def controller_epoch(client):
     """(epoch, zkVersion, mzxid) of /controller_epoch: a bare ASCII integer."""
     data, st = client.get("/controller_epoch")

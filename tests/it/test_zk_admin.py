@@ -1,0 +1,390 @@
+"""Legacy mode (ZooKeeper) admin: CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs and
+IncrementalAlterConfigs written by any broker as Kafka 3.7's AdminZkClient writes them (checked with the strict
+readers of zkcluster.py), config change notifications applied by every broker (written by another broker or by a
+kazoo client as kafka-configs --zookeeper would; replayed at start-up; malformed ones logged with their path and
+skipped), producer-id blocks from /latest_producer_id_block, and /feature.
+
+Every wait polls with a generous deadline; no duration is asserted."""
+import json
+import time
+import unittest
+
+import ferrytest
+import zkharness
+from ferrytest import R, W
+from zkcluster import (check_config_change_json, check_config_json, check_feature_json, check_producer_id_block_json,
+                       check_topic_json, controller, legacy_node, live_broker_ids, metadata, wait_until)
+
+API_CREATE_PARTITIONS = 37
+API_INCREMENTAL_ALTER_CONFIGS = 44
+API_INIT_PRODUCER_ID = 22
+
+NONE, UNKNOWN_TOPIC, REQUEST_TIMED_OUT = 0, 3, 7
+INVALID_TOPIC, TOPIC_EXISTS, INVALID_PARTITIONS, INVALID_RF = 17, 36, 37, 38
+INVALID_REQUEST, INVALID_CONFIG, TOPIC_DELETION_DISABLED = 42, 40, 73
+
+
+def enc_create_partitions(topics, timeout_ms=0, validate_only=False):
+    """CreatePartitions v1: topics [(name, count)], no manual assignments."""
+    w = W()
+
+    def topic(w, t):
+        w.string(t[0])
+        w.i32(t[1])
+        w.i32(-1)  # null assignments
+    w.array(topics, topic)
+    w.i32(timeout_ms)
+    w.boolean(validate_only)
+    return w.getvalue()
+
+
+def dec_create_partitions(body):
+    r = R(body)
+    r.i32()
+    out = {}
+
+    def res(rr):
+        name = rr.string()
+        out[name] = (rr.i16(), rr.string())
+    r.array(res)
+    r.end()
+    return out
+
+
+def enc_incremental_alter_configs(resources, validate_only=False):
+    """IncrementalAlterConfigs v0: resources [(type, name, [(key, op, value)])]; op 0 SET, 1 DELETE."""
+    w = W()
+
+    def cfg(w, c):
+        w.string(c[0])
+        w.i8(c[1])
+        if c[2] is None:
+            w.i16(-1)
+        else:
+            w.string(c[2])
+
+    def res(w, r):
+        w.i8(r[0])
+        w.string(r[1])
+        w.array(r[2], cfg)
+    w.array(resources, res)
+    w.boolean(validate_only)
+    return w.getvalue()
+
+
+def dec_incremental_alter_configs(body):
+    r = R(body)
+    r.i32()
+    out = {}
+
+    def res(rr):
+        err = rr.i16()
+        msg = rr.string()
+        rtype = rr.i8()
+        out[(rtype, rr.string())] = (err, msg)
+    r.array(res)
+    r.end()
+    return out
+
+
+class LegacyAdmin(ferrytest.FerryTestCase):
+    def start_cluster(self, zk, ids=(1, 2, 3), racks=None, extra=None):
+        nodes = []
+        for i in ids:
+            cfg = dict(extra or {})
+            if racks:
+                cfg["broker.rack"] = racks[i]
+            nodes.append(legacy_node(self, zk.connect_string, i, extra=cfg))
+        for n in nodes:
+            n.start()
+        return nodes
+
+    def zk_client(self, zk):
+        c = zk.client()
+        self.addCleanup(c.close)
+        self.addCleanup(c.stop)
+        return c
+
+    def wait_cluster(self, c, nodes):
+        ids = sorted(n.node_id for n in nodes)
+        wait_until(lambda: live_broker_ids(c) == ids, what="%d registered brokers" % len(ids))
+        ctl, _ = wait_until(lambda: controller(c)[0] is not None and controller(c), what="a controller")
+        for n in nodes:
+            wait_until(lambda: sorted(b["node_id"] for b in metadata(n)["brokers"]) == ids,
+                       what="%s seeing every broker" % n.name)
+        return ctl
+
+    def create(self, node, topics, version=4, timeout_ms=0, validate_only=False):
+        with node.conn(timeout=30) as k:
+            return k.create_topics(topics, version=version, timeout_ms=timeout_ms, validate_only=validate_only)
+
+    def topic_znode(self, c, name):
+        data, st = c.get("/brokers/topics/%s" % name)
+        return check_topic_json(data), st
+
+    def notifications(self, c):
+        return sorted(c.get_children("/config/changes"))
+
+    def wait_log(self, nodes, text, what=None):
+        for n in nodes:
+            wait_until(lambda: text in n.log_text(), what=what or "%s logging %r" % (n.name, text))
+
+    # ---- CreateTopics -------------------------------------------------------------------------------------
+    def test_create_topics_on_any_broker_as_admin_zk_client(self):
+        zk = zkharness.start_for_test(self)
+        racks = {1: "a", 2: "a", 3: "b"}
+        nodes = self.start_cluster(zk, racks=racks)
+        c = self.zk_client(zk)
+        ctl = self.wait_cluster(c, nodes)
+        other = [n for n in nodes if n.node_id != ctl][0]
+        before = self.notifications(c)
+        res = self.create(other, [("orders", 6, 2, {"retention.ms": "86400000"})])
+        self.assertEqual(res, {"orders": (NONE, None)})
+        d, st = self.topic_znode(c, "orders")
+        self.assertEqual(sorted(d["partitions"], key=int), [str(p) for p in range(6)])
+        self.assertEqual(d["adding_replicas"], {})
+        self.assertEqual(d["removing_replicas"], {})
+        leaders = set()
+        for p, reps in d["partitions"].items():
+            self.assertEqual(len(reps), 2, p)
+            self.assertEqual(len(set(reps)), 2, p)
+            self.assertTrue(set(reps) <= {1, 2, 3}, reps)
+            # rack-aware: two replicas always on two racks
+            self.assertEqual({racks[r] for r in reps}, {"a", "b"}, "partition %s on %s" % (p, reps))
+            leaders.add(reps[0])
+        self.assertGreater(len(leaders), 1, "preferred leaders are striped over the brokers")
+        self.assertEqual(check_config_json(c.get("/config/topics/orders")[0]), {"retention.ms": "86400000"})
+        # Kafka writes no change notification when it creates a topic
+        self.assertEqual(self.notifications(c), before)
+
+        # errors, as Kafka's validation answers them; nothing written for them
+        self.assertEqual(self.create(ctl_node(nodes, ctl), [("orders", 1, 1)])["orders"][0], TOPIC_EXISTS)
+        self.assertEqual(self.create(other, [("wide", 1, 4)])["wide"][0], INVALID_RF)
+        self.assertEqual(self.create(other, [("bad/name", 1, 1)])["bad/name"][0], INVALID_TOPIC)
+        self.assertEqual(self.create(other, [("badcfg", 1, 1, {"retention.ms": "soon"})])["badcfg"][0],
+                         INVALID_CONFIG)
+        self.assertEqual(self.create(other, [("zero", 0, 1)])["zero"][0], INVALID_PARTITIONS)
+        self.assertEqual(self.create(other, [("dry", 3, 3)], validate_only=True), {"dry": (NONE, None)})
+        self.assertEqual(self.create(other, [("a_b", 1, 1)])["a_b"][0], NONE)
+        self.assertEqual(self.create(other, [("a.b", 1, 1)])["a.b"][0], INVALID_TOPIC)
+        for t in ("wide", "bad/name", "badcfg", "zero", "dry", "a.b"):
+            if "/" not in t:
+                self.assertIsNone(c.exists("/brokers/topics/%s" % t), t)
+                self.assertIsNone(c.exists("/config/topics/%s" % t), t)
+        # an empty config is written too (createTopicWithAssignment writes it even when empty)
+        self.assertEqual(check_config_json(c.get("/config/topics/a_b")[0]), {})
+        check_topic_json(c.get("/brokers/topics/a_b")[0])
+
+        # confluent-kafka's admin client (operation_timeout 0: answered once the znodes are written)
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": other.bootstrap})
+        fs = admin.create_topics([NewTopic("cfk", num_partitions=2, replication_factor=3)], operation_timeout=0)
+        self.assertIsNone(fs["cfk"].result(timeout=60))
+        d, _ = self.topic_znode(c, "cfk")
+        self.assertEqual({p: sorted(r) for p, r in d["partitions"].items()}, {"0": [1, 2, 3], "1": [1, 2, 3]})
+
+    def test_create_topics_timeout_answers_when_leaders_are_known(self):
+        """With timeout_ms the answer waits for leaders in the broker's metadata (Kafka's DelayedCreatePartitions):
+        NONE only if Metadata then shows a leader for every partition, else REQUEST_TIMED_OUT at the timeout."""
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        n = nodes[0]
+        err, _ = self.create(n, [("waited", 2, 2)], timeout_ms=3000)["waited"]
+        self.assertIn(err, (NONE, REQUEST_TIMED_OUT))
+        self.assertTrue(c.exists("/brokers/topics/waited"))
+        with n.conn(timeout=10) as k:
+            md = k.metadata(["waited"], version=1)
+        parts = [p for t in md["topics"] if t["name"] == "waited" for p in t["partitions"]]
+        led = len(parts) == 2 and all(p["leader"] >= 0 for p in parts)
+        self.assertEqual(err == NONE, led, "answer %d but metadata %r" % (err, md["topics"]))
+
+    # ---- DeleteTopics ----------------------------------------------------------------------------------------
+    def test_delete_topics_marks_for_deletion(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        self.assertEqual(self.create(nodes[1], [("doomed", 2, 1)])["doomed"][0], NONE)
+        with nodes[1].conn(timeout=30) as k:
+            res = k.delete_topics(["doomed", "never"], version=3, timeout_ms=0)
+        self.assertEqual(res, {"doomed": NONE, "never": UNKNOWN_TOPIC})
+        data, _ = c.get("/admin/delete_topics/doomed")
+        self.assertIn(data, (b"", None))
+        self.assertIsNone(c.exists("/admin/delete_topics/never"))
+        # marked twice: still success (Kafka swallows TopicAlreadyMarkedForDeletion)
+        if c.exists("/brokers/topics/doomed"):
+            with nodes[0].conn(timeout=30) as k:
+                self.assertEqual(k.delete_topics(["doomed"], version=3, timeout_ms=0), {"doomed": NONE})
+
+    def test_delete_topics_disabled(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1,), extra={"delete.topic.enable": "false"})
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        self.assertEqual(self.create(nodes[0], [("kept", 1, 1)])["kept"][0], NONE)
+        with nodes[0].conn(timeout=30) as k:
+            self.assertEqual(k.delete_topics(["kept"], version=3, timeout_ms=0), {"kept": TOPIC_DELETION_DISABLED})
+        self.assertIsNone(c.exists("/admin/delete_topics/kept"))
+        self.assertTrue(c.exists("/brokers/topics/kept"))
+
+    # ---- CreatePartitions ------------------------------------------------------------------------------------
+    def test_create_partitions_rewrites_the_assignment(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk)
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        self.assertEqual(self.create(nodes[2], [("grow", 2, 2)])["grow"][0], NONE)
+        d0, st0 = self.topic_znode(c, "grow")
+        with nodes[0].conn(timeout=30) as k:
+            res = dec_create_partitions(k.request(API_CREATE_PARTITIONS, 1, enc_create_partitions([("grow", 5)])))
+        self.assertEqual(res, {"grow": (NONE, None)})
+        d1, st1 = self.topic_znode(c, "grow")
+        self.assertEqual(st1.version, st0.version + 1)
+        self.assertEqual(d1["topic_id"], d0["topic_id"])
+        self.assertEqual(sorted(d1["partitions"], key=int), ["0", "1", "2", "3", "4"])
+        for p in ("0", "1"):
+            self.assertEqual(d1["partitions"][p], d0["partitions"][p])
+        for p in ("2", "3", "4"):
+            self.assertEqual(len(set(d1["partitions"][p])), 2)
+        with nodes[1].conn(timeout=30) as k:
+            res = dec_create_partitions(k.request(API_CREATE_PARTITIONS, 1,
+                                                  enc_create_partitions([("grow", 3), ("nosuch", 2)])))
+        self.assertEqual(res["grow"][0], INVALID_PARTITIONS)
+        self.assertEqual(res["nosuch"][0], UNKNOWN_TOPIC)
+        self.assertEqual(self.topic_znode(c, "grow")[1].version, st1.version)
+        # kafka-python's admin client
+        from kafka.admin import KafkaAdminClient, NewPartitions
+        admin = KafkaAdminClient(bootstrap_servers=nodes[2].bootstrap, request_timeout_ms=30000)
+        self.addCleanup(admin.close)
+        admin.create_partitions({"grow": NewPartitions(7)})
+        self.assertEqual(len(self.topic_znode(c, "grow")[0]["partitions"]), 7)
+
+    # ---- configs and notifications ---------------------------------------------------------------------------
+    def test_alter_configs_write_entity_and_notification_applied_by_every_broker(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk)
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        self.assertEqual(self.create(nodes[0], [("cfg", 1, 1, {"segment.ms": "600000"})])["cfg"][0], NONE)
+        self.assertEqual(self.create(nodes[0], [("a_b", 1, 1)])["a_b"][0], NONE)
+        before = self.notifications(c)
+        from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+        admin = KafkaAdminClient(bootstrap_servers=nodes[1].bootstrap, request_timeout_ms=30000)
+        self.addCleanup(admin.close)
+        resp = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "cfg", configs={"retention.ms": "1000"})])
+        self.assertEqual([r[0] for r in resp.resources], [NONE])
+        # AlterConfigs replaces the whole set, as Kafka
+        self.assertEqual(check_config_json(c.get("/config/topics/cfg")[0]), {"retention.ms": "1000"})
+        new = [n for n in self.notifications(c) if n not in before]
+        self.assertEqual(len(new), 1)
+        self.assertTrue(new[0].startswith("config_change_") and len(new[0]) == len("config_change_") + 10, new[0])
+        self.assertEqual(check_config_change_json(c.get("/config/changes/" + new[0])[0]), "topics/cfg")
+        self.wait_log(nodes, "config of resource 2/cfg set: retention.ms=1000")
+        self.wait_log(nodes, "config segment.ms of resource 2/cfg deleted")
+
+        # IncrementalAlterConfigs: SET one key, DELETE another; unknown topic and a bad value refused
+        with nodes[2].conn(timeout=30) as k:
+            res = dec_incremental_alter_configs(k.request(API_INCREMENTAL_ALTER_CONFIGS, 0, enc_incremental_alter_configs([
+                (2, "cfg", [("cleanup.policy", 0, "compact"), ("retention.ms", 1, None)]),
+                (2, "nosuch", [("retention.ms", 0, "5")]),
+                (2, "a_b", [("retention.ms", 0, "soon")])])))
+        self.assertEqual(res[(2, "cfg")][0], NONE)
+        self.assertEqual(res[(2, "nosuch")][0], UNKNOWN_TOPIC)
+        self.assertEqual(res[(2, "a_b")][0], INVALID_CONFIG)
+        self.assertEqual(check_config_json(c.get("/config/topics/cfg")[0]), {"cleanup.policy": "compact"})
+        self.assertIsNone(c.exists("/config/topics/nosuch"))
+        self.wait_log(nodes, "config of resource 2/cfg set: cleanup.policy=compact")
+        self.wait_log(nodes, "config retention.ms of resource 2/cfg deleted")
+
+        # what kafka-configs --zookeeper writes (entity, then a v2 notification), from outside
+        c.set("/config/topics/cfg", json.dumps({"version": 1, "config": {"cleanup.policy": "delete",
+                                                                        "max.message.bytes": "2048"}}).encode())
+        c.create("/config/changes/config_change_", json.dumps({"version": 2, "entity_path": "topics/cfg"}).encode(),
+                 sequence=True)
+        self.wait_log(nodes, "config of resource 2/cfg set: max.message.bytes=2048")
+        self.wait_log(nodes, "config of resource 2/cfg set: cleanup.policy=delete")
+        # a malformed notification and a malformed entity are logged with their path and skipped
+        bad = c.create("/config/changes/config_change_", b"{not json", sequence=True)
+        c.create("/config/topics/broken", b'{"version":1,"config":{"retention.ms":5}}')
+        c.create("/config/changes/config_change_", json.dumps({"version": 2, "entity_path": "topics/broken"}).encode(),
+                 sequence=True)
+        # a v1 notification (still read for topics) after them is handled
+        c.set("/config/topics/cfg", json.dumps({"version": 1, "config": {"cleanup.policy": "delete",
+                                                                        "max.message.bytes": "4096"}}).encode())
+        c.create("/config/changes/config_change_", json.dumps({"version": 1, "entity_type": "topics",
+                                                               "entity_name": "cfg"}).encode(), sequence=True)
+        self.wait_log(nodes, "%s is malformed, skipped" % bad)
+        self.wait_log(nodes, "/config/topics/broken is malformed")
+        self.wait_log(nodes, "config of resource 2/cfg set: max.message.bytes=4096")
+        for n in nodes:
+            self.assertTrue(n.alive(), n.name)
+
+    def test_notifications_replayed_at_start_up(self):
+        zk = zkharness.start_for_test(self)
+        c = self.zk_client(zk)
+        # state a Kafka cluster left: topic configs (one with a pending notification), a default broker config
+        c.ensure_path("/config/changes")
+        c.create("/config/topics/old", json.dumps({"version": 1, "config": {"retention.ms": "7777"}}).encode(),
+                 makepath=True)
+        c.create("/config/topics/pending", json.dumps({"version": 1, "config": {"retention.bytes": "1234"}}).encode(),
+                 makepath=True)
+        c.create("/config/brokers/<default>",
+                 json.dumps({"version": 1, "config": {"log.retention.ms": "60000"}}).encode(), makepath=True)
+        c.create("/config/changes/config_change_", json.dumps({"version": 2, "entity_path": "topics/pending"}).encode(),
+                 sequence=True)
+        c.create("/config/changes/config_change_", json.dumps({"version": 2, "entity_path": "brokers/<default>"}).encode(),
+                 sequence=True)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        self.wait_cluster(c, nodes)
+        self.wait_log(nodes, "config of resource 2/old set: retention.ms=7777")
+        self.wait_log(nodes, "config of resource 2/pending set: retention.bytes=1234")
+        self.wait_log(nodes, "config of resource 4/ set: log.retention.ms=60000")
+        # notifications younger than 15 minutes stay (purged only by ctime)
+        self.assertEqual(len(self.notifications(c)), 2)
+
+    # ---- producer ids and /feature ---------------------------------------------------------------------------
+    def test_producer_id_blocks_and_feature(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        ctl = self.wait_cluster(c, nodes)
+        # the controller enables /feature as a 3.7 ZooKeeper-mode controller does
+        wait_until(lambda: c.exists("/feature"), what="/feature")
+        check_feature_json(c.get("/feature")[0])
+        # InitProducerId on both brokers at once: each takes its own block, and blocks never overlap
+        import threading
+        results = {}
+
+        def take(n):
+            with n.conn(timeout=30) as k:
+                body = k.request(API_INIT_PRODUCER_ID, 0, W().string(None).i32(60000).getvalue())
+            r = R(body)
+            r.i32()
+            results[n.node_id] = (r.i16(), r.i64())
+        threads = [threading.Thread(target=take, args=(n,)) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(sorted(results), [1, 2])
+        for err, _ in results.values():
+            self.assertEqual(err, NONE)
+        blocks = {pid // 1000 for _, pid in results.values()}
+        self.assertEqual(len(blocks), 2, results)
+        broker, start, end = check_producer_id_block_json(c.get("/latest_producer_id_block")[0])
+        self.assertIn(broker, (1, 2))
+        self.assertEqual((start % 1000, end - start), (0, 999))
+        self.assertGreaterEqual(end, 1999)
+        for n in nodes:
+            self.assertIn("producer-id block", n.log_text())
+        _ = ctl
+
+
+def ctl_node(nodes, ctl):
+    return [n for n in nodes if n.node_id == ctl][0]
+
+
+if __name__ == "__main__":
+    unittest.main()
