@@ -248,17 +248,6 @@ class LegacyCluster(ferrytest.FerryTestCase):
         self.assertTrue(c.exists("/kafka/prod/controller"))
         self.assertEqual(len(nodes), 2)
 
-    def test_admin_on_a_non_controller_answers_not_controller(self):
-        zk = zkharness.start_for_test(self)
-        nodes = self.start_cluster(zk, ids=(1, 2))
-        c = self.zk_client(zk)
-        ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
-        other = [n for n in nodes if n.node_id != ctl][0]
-        with other.conn() as conn:
-            res = conn.create_topics([("t1", 1, 1, {})])
-        self.assertEqual(res["t1"][0], 41)  # NOT_CONTROLLER
-        self.assertFalse(c.exists("/brokers/topics/t1"))
-
 
 class LegacyStartErrors(ferrytest.FerryTestCase):
     def fails_with(self, node, *needles):
