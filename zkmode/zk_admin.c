@@ -92,6 +92,22 @@ void zk_admin_stop(struct zk_src *z)
 
 /* ---- response errors for a whole operation ---- */
 
+/* AlterConfigs and IncrementalAlterConfigs answer alike: one error per resource. */
+#define FAIL_RESOURCES(req_type, resp_type, desc)                                                                    \
+    do {                                                                                                              \
+        const req_type *req_ = op->req;                                                                               \
+        resp_type *resp_ = op->resp;                                                                                  \
+        int32_t n_ = req_->Resources_n > 0 ? req_->Resources_n : 0;                                                   \
+        resp_->Responses = proto_array_new(a, &(desc), n_);                                                           \
+        resp_->Responses_n = resp_->Responses ? n_ : 0;                                                               \
+        for (int32_t i_ = 0; i_ < resp_->Responses_n; i_++) {                                                         \
+            resp_->Responses[i_].ResourceType = req_->Resources[i_].ResourceType;                                     \
+            resp_->Responses[i_].ResourceName = req_->Resources[i_].ResourceName;                                     \
+            resp_->Responses[i_].ErrorCode = code;                                                                    \
+            resp_->Responses[i_].ErrorMessage = proto_str_from(msg);                                                  \
+        }                                                                                                             \
+    } while (0)
+
 /* Fills the response with one error for every entry of the request (a load that failed). */
 static void fail_all(struct zk_admin_op *op, int16_t code, const char *msg)
 {
@@ -145,34 +161,14 @@ static void fail_all(struct zk_admin_op *op, int16_t code, const char *msg)
         }
         break;
     }
-    case ZK_ADMIN_ALTER: {
-        const struct AlterConfigsRequest *req = op->req;
-        struct AlterConfigsResponse *resp = op->resp;
-        int32_t n = req->Resources_n > 0 ? req->Resources_n : 0;
-        resp->Responses = proto_array_new(a, &desc_AlterConfigsResponse_AlterConfigsResourceResponse, n);
-        resp->Responses_n = resp->Responses ? n : 0;
-        for (int32_t i = 0; i < resp->Responses_n; i++) {
-            resp->Responses[i].ResourceType = req->Resources[i].ResourceType;
-            resp->Responses[i].ResourceName = req->Resources[i].ResourceName;
-            resp->Responses[i].ErrorCode = code;
-            resp->Responses[i].ErrorMessage = proto_str_from(msg);
-        }
+    case ZK_ADMIN_ALTER:
+        FAIL_RESOURCES(struct AlterConfigsRequest, struct AlterConfigsResponse,
+                       desc_AlterConfigsResponse_AlterConfigsResourceResponse);
         break;
-    }
-    case ZK_ADMIN_INCREMENTAL: {
-        const struct IncrementalAlterConfigsRequest *req = op->req;
-        struct IncrementalAlterConfigsResponse *resp = op->resp;
-        int32_t n = req->Resources_n > 0 ? req->Resources_n : 0;
-        resp->Responses = proto_array_new(a, &desc_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse, n);
-        resp->Responses_n = resp->Responses ? n : 0;
-        for (int32_t i = 0; i < resp->Responses_n; i++) {
-            resp->Responses[i].ResourceType = req->Resources[i].ResourceType;
-            resp->Responses[i].ResourceName = req->Resources[i].ResourceName;
-            resp->Responses[i].ErrorCode = code;
-            resp->Responses[i].ErrorMessage = proto_str_from(msg);
-        }
+    case ZK_ADMIN_INCREMENTAL:
+        FAIL_RESOURCES(struct IncrementalAlterConfigsRequest, struct IncrementalAlterConfigsResponse,
+                       desc_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse);
         break;
-    }
     case ZK_ADMIN_AUTO:
         break;
     }
@@ -437,6 +433,19 @@ void zk_config_path(int8_t type, const char *name, char *out, size_t outlen)
              name[0] ? name : ZK_DEFAULT_ENTITY);
 }
 
+/* AlterConfigs and IncrementalAlterConfigs read the entity of every resource. */
+#define READ_RESOURCES(req_type)                                                                                     \
+    do {                                                                                                              \
+        const req_type *req_ = op->req;                                                                               \
+        int32_t n_ = req_->Resources_n > 0 ? req_->Resources_n : 0;                                                   \
+        if (!(op->cfgs = ferry_calloc((size_t)n_ + 1, sizeof *op->cfgs))) {                                           \
+            load_error(op, ZSYSTEMERROR);                                                                             \
+            return;                                                                                                   \
+        }                                                                                                             \
+        for (int32_t i_ = 0; i_ < n_; i_++)                                                                           \
+            read_config(op, req_->Resources[i_].ResourceType, req_->Resources[i_].ResourceName);                      \
+    } while (0)
+
 /* What each kind reads besides the topic names. */
 static void load_details(struct zk_admin_op *op)
 {
@@ -467,28 +476,12 @@ static void load_details(struct zk_admin_op *op)
             read_topic_str(op, req->Topics[i].Name);
         break;
     }
-    case ZK_ADMIN_ALTER: {
-        const struct AlterConfigsRequest *req = op->req;
-        op->cfgs = ferry_calloc((size_t)(req->Resources_n > 0 ? req->Resources_n : 0) + 1, sizeof *op->cfgs);
-        if (!op->cfgs) {
-            load_error(op, ZSYSTEMERROR);
-            return;
-        }
-        for (int32_t i = 0; i < req->Resources_n; i++)
-            read_config(op, req->Resources[i].ResourceType, req->Resources[i].ResourceName);
+    case ZK_ADMIN_ALTER:
+        READ_RESOURCES(struct AlterConfigsRequest);
         break;
-    }
-    case ZK_ADMIN_INCREMENTAL: {
-        const struct IncrementalAlterConfigsRequest *req = op->req;
-        op->cfgs = ferry_calloc((size_t)(req->Resources_n > 0 ? req->Resources_n : 0) + 1, sizeof *op->cfgs);
-        if (!op->cfgs) {
-            load_error(op, ZSYSTEMERROR);
-            return;
-        }
-        for (int32_t i = 0; i < req->Resources_n; i++)
-            read_config(op, req->Resources[i].ResourceType, req->Resources[i].ResourceName);
+    case ZK_ADMIN_INCREMENTAL:
+        READ_RESOURCES(struct IncrementalAlterConfigsRequest);
         break;
-    }
     case ZK_ADMIN_CREATE:
     case ZK_ADMIN_AUTO:
         break;

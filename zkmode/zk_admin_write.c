@@ -88,6 +88,18 @@ static void patch_create(struct zk_admin_op *op, const struct zk_write *w, int16
     }
 }
 
+/* AlterConfigs and IncrementalAlterConfigs: the resource of write w. */
+#define PATCH_RESOURCES(resp_type)                                                                                   \
+    do {                                                                                                              \
+        resp_type *resp_ = op->resp;                                                                                  \
+        for (int32_t i_ = 0; i_ < resp_->Responses_n; i_++)                                                           \
+            if (resp_->Responses[i_].ErrorCode == 0 && resp_->Responses[i_].ResourceType == w->cfg_type &&            \
+                str_is(resp_->Responses[i_].ResourceName, w->name)) {                                                 \
+                resp_->Responses[i_].ErrorCode = code;                                                                \
+                resp_->Responses[i_].ErrorMessage = m;                                                                \
+            }                                                                                                         \
+    } while (0)
+
 static void patch(struct zk_admin_op *op, const struct zk_write *w, int16_t code, const char *msg)
 {
     proto_str m = proto_str_from(msg);
@@ -117,26 +129,12 @@ static void patch(struct zk_admin_op *op, const struct zk_write *w, int16_t code
             }
         break;
     }
-    case ZK_ADMIN_ALTER: {
-        struct AlterConfigsResponse *resp = op->resp;
-        for (int32_t i = 0; i < resp->Responses_n; i++)
-            if (resp->Responses[i].ErrorCode == 0 && resp->Responses[i].ResourceType == w->cfg_type &&
-                str_is(resp->Responses[i].ResourceName, w->name)) {
-                resp->Responses[i].ErrorCode = code;
-                resp->Responses[i].ErrorMessage = m;
-            }
+    case ZK_ADMIN_ALTER:
+        PATCH_RESOURCES(struct AlterConfigsResponse);
         break;
-    }
-    case ZK_ADMIN_INCREMENTAL: {
-        struct IncrementalAlterConfigsResponse *resp = op->resp;
-        for (int32_t i = 0; i < resp->Responses_n; i++)
-            if (resp->Responses[i].ErrorCode == 0 && resp->Responses[i].ResourceType == w->cfg_type &&
-                str_is(resp->Responses[i].ResourceName, w->name)) {
-                resp->Responses[i].ErrorCode = code;
-                resp->Responses[i].ErrorMessage = m;
-            }
+    case ZK_ADMIN_INCREMENTAL:
+        PATCH_RESOURCES(struct IncrementalAlterConfigsResponse);
         break;
-    }
     }
 }
 
