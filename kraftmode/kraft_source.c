@@ -1,6 +1,8 @@
 /* kraft_source: see kraft_source.h. Each operation forwards to the kraft_node function of the same name. */
 #include "kraft_source.h"
 
+#include "kraftmode/kraft_describe.h"
+
 static const struct md_image *image(const void *impl) { return kraft_node_image(impl); }
 static void set_publisher(void *impl, md_publish_fn publish, void *arg) { kraft_node_set_publisher(impl, publish, arg); }
 static void listeners_bound(void *impl, const char *const *names, const uint16_t *ports, size_t n)
@@ -44,6 +46,12 @@ static void auto_create_topics(void *impl, const char *const *names, size_t n, m
     kraft_auto_create_topics(impl, names, n, done, arg);
 }
 
+static int describe_quorum(void *impl, const struct DescribeQuorumRequest *req, struct proto_arena *a,
+                           struct DescribeQuorumResponse *resp)
+{
+    return kraft_describe_quorum_response(impl, req, a, resp);
+}
+
 static const struct md_source_ops kraft_source_ops = {
     .image = image,
     .set_publisher = set_publisher,
@@ -56,6 +64,7 @@ static const struct md_source_ops kraft_source_ops = {
     .incremental_alter_configs = incremental_alter_configs,
     .allocate_producer_ids = allocate_producer_ids,
     .auto_create_topics = auto_create_topics,
+    .describe_quorum = describe_quorum,
 };
 
 void kraft_source_init(struct kraft_node *node, struct md_source *out)

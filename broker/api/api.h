@@ -68,9 +68,19 @@ void api_handle_offset_delete(struct broker *b, struct net_request *req);
 void api_handle_init_producer_id(struct broker *b, struct net_request *req);
 /* legacy.c: LeaderAndIsr, StopReplica, UpdateMetadata from a ZooKeeper-mode controller (legacy mode only). */
 void api_handle_controller_request(struct broker *b, struct net_request *req);
-/* The range this listener serves for api_key (legacy-only APIs included in legacy mode), or NULL. */
+/* The range this listener serves for api_key (legacy-only APIs included in legacy mode, quorum-only ones in
+ * quorum mode), or NULL. */
 const struct proto_api_range *api_listener_range(const struct api_listener *l, int16_t api_key);
 /* A broker listener of a legacy-mode broker: it serves (and advertises) proto_legacy_apis too. */
 bool api_listener_serves_legacy(const struct api_listener *l);
+/* A broker listener whose metadata source answers DescribeQuorum (quorum mode): it serves (and
+ * advertises) proto_quorum_apis too. */
+bool api_listener_serves_quorum(const struct api_listener *l);
+/* The mode-specific table a broker listener serves after proto_broker_apis (legacy or quorum), *n its
+ * length; NULL/0 for the controller listener. */
+const struct proto_api_range *api_listener_mode_apis(const struct api_listener *l, size_t *n);
+/* describe_quorum.c: DescribeQuorum (55) v0-1, on the controller listener and, in quorum mode, the broker
+ * listeners, answered by the metadata source. */
+void api_handle_describe_quorum(struct broker *b, struct net_request *req);
 
 #endif

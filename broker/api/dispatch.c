@@ -32,6 +32,25 @@ bool api_listener_serves_legacy(const struct api_listener *l)
     return !l->controller && l->broker->cfg->mode == FERRY_MODE_LEGACY;
 }
 
+bool api_listener_serves_quorum(const struct api_listener *l)
+{
+    return !l->controller && l->broker->meta.ops && l->broker->meta.ops->describe_quorum;
+}
+
+const struct proto_api_range *api_listener_mode_apis(const struct api_listener *l, size_t *n)
+{
+    *n = 0;
+    if (api_listener_serves_legacy(l)) {
+        *n = proto_legacy_apis_count;
+        return proto_legacy_apis;
+    }
+    if (api_listener_serves_quorum(l)) {
+        *n = proto_quorum_apis_count;
+        return proto_quorum_apis;
+    }
+    return NULL;
+}
+
 const struct proto_api_range *api_listener_range(const struct api_listener *l, int16_t api_key)
 {
     if (l->controller)
@@ -39,14 +58,16 @@ const struct proto_api_range *api_listener_range(const struct api_listener *l, i
     const struct proto_api_range *range = proto_api_lookup(api_key);
     if (!range && api_listener_serves_legacy(l))
         range = proto_legacy_api_lookup(api_key);
+    if (!range && api_listener_serves_quorum(l))
+        range = proto_quorum_api_lookup(api_key);
     return range;
 }
 
 /* The controller listener: every key of proto_controller_apis but ApiVersions has its case here. */
 static void dispatch_controller(struct api_listener *l, struct net_request *req)
 {
-    (void)l;
     switch (req->hdr.api_key) {
+    case API_DESCRIBE_QUORUM: api_handle_describe_quorum(l->broker, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }
@@ -101,6 +122,8 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_LEADER_AND_ISR:
     case API_STOP_REPLICA:
     case API_UPDATE_METADATA: api_handle_controller_request(b, req); break;
+    /* quorum mode only (proto_quorum_apis) */
+    case API_DESCRIBE_QUORUM: api_handle_describe_quorum(b, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -6,5 +6,6 @@
 int cli_server_main(int argc, char **argv);  /* ferry server [--config FILE] [--set KEY=VALUE]... */
 int cli_storage_main(int argc, char **argv); /* ferry storage format|random-uuid ... */
 int cli_topics_main(int argc, char **argv);  /* ferry topics create|delete|list|describe ... */
+int cli_quorum_main(int argc, char **argv);  /* ferry quorum describe --status|--replication ... */
 
 #endif

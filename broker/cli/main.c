@@ -10,6 +10,7 @@ static int usage(FILE *out)
                  "  server  [--config FILE] [--set KEY=VALUE]...   run a node\n"
                  "  storage format|random-uuid ...                  prepare log directories\n"
                  "  topics  create|delete|list|describe ...         manage topics through any broker\n"
+                 "  quorum  describe --status|--replication ...     describe the KRaft metadata quorum\n"
                  "Run 'ferry <command> --help' for a command's options.\n");
     return out == stdout ? 0 : 2;
 }
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
         return cli_storage_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "topics") == 0)
         return cli_topics_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "quorum") == 0)
+        return cli_quorum_main(argc - 2, argv + 2);
     fprintf(stderr, "ferry: unknown command '%s'\n", argv[1]);
     return usage(stderr);
 }

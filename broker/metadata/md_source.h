@@ -88,6 +88,12 @@ struct md_source_ops {
      * runs inside this call) and fills *out with Kafka's response, which may point into req. Returns 0, or
      * a negative FERRY_E* with nothing to send (out->arena then holds nothing). */
     int (*controller_request)(void *impl, int16_t api_key, int16_t version, const void *req, struct md_response *out);
+    /* Quorum mode only (NULL in legacy mode, where DescribeQuorum is not served): DescribeQuorum (55) v0-1
+     * answered into resp (arena a) from the quorum's state, as Kafka's raft leader does (a node that is not
+     * the leader fills NOT_LEADER_OR_FOLLOWER, another topic/partition UNKNOWN_TOPIC_OR_PARTITION). Like
+     * controller_request it completes before returning: the local node answers. Returns 0 or FERRY_ENOMEM. */
+    int (*describe_quorum)(void *impl, const struct DescribeQuorumRequest *req, struct proto_arena *a,
+                           struct DescribeQuorumResponse *resp);
 };
 
 struct md_source {

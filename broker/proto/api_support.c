@@ -34,8 +34,15 @@ const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_b
  * broker/api/dispatch.c's controller switch. */
 const struct proto_api_range proto_controller_apis[] = {
     {API_API_VERSIONS, 0, 3},
+    {API_DESCRIBE_QUORUM, 0, 1},
 };
 const size_t proto_controller_apis_count = sizeof proto_controller_apis / sizeof proto_controller_apis[0];
+
+/* Served on broker listeners only in quorum mode (Kafka's "broker" listener type without "zkBroker"). */
+const struct proto_api_range proto_quorum_apis[] = {
+    {API_DESCRIBE_QUORUM, 0, 1},
+};
+const size_t proto_quorum_apis_count = sizeof proto_quorum_apis / sizeof proto_quorum_apis[0];
 
 /* Only the versions a Kafka 3.7 ZooKeeper-mode controller sends at inter.broker.protocol.version 3.4 and
  * later (it picks them from the IBP, without ApiVersions): LeaderAndIsr v7, StopReplica v4, UpdateMetadata
@@ -68,4 +75,9 @@ const struct proto_api_range *proto_legacy_api_lookup(int16_t api_key)
 const struct proto_api_range *proto_controller_api_lookup(int16_t api_key)
 {
     return lookup(proto_controller_apis, proto_controller_apis_count, api_key);
+}
+
+const struct proto_api_range *proto_quorum_api_lookup(int16_t api_key)
+{
+    return lookup(proto_quorum_apis, proto_quorum_apis_count, api_key);
 }

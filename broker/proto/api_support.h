@@ -38,6 +38,14 @@ extern const struct proto_api_range proto_controller_apis[];
 extern const size_t proto_controller_apis_count;
 const struct proto_api_range *proto_controller_api_lookup(int16_t api_key);
 
+/* The APIs a broker serves on its broker listeners only in quorum mode, advertised after proto_broker_apis
+ * there: DescribeQuorum, which Kafka 3.7's brokers forward to the controller (KafkaApis:
+ * forwardToControllerOrFail) and Ferry's broker answers from its metadata source. Golden vectors:
+ * tests/unit/test_proto_golden_kraft.c; tests/unit/test_kraft_wire.c checks this table against them. */
+extern const struct proto_api_range proto_quorum_apis[];
+extern const size_t proto_quorum_apis_count;
+const struct proto_api_range *proto_quorum_api_lookup(int16_t api_key);
+
 enum proto_api_key {
     API_PRODUCE = 0,
     API_FETCH = 1,
@@ -67,6 +75,7 @@ enum proto_api_key {
     API_INCREMENTAL_ALTER_CONFIGS = 44,
     API_OFFSET_DELETE = 47,
     API_ALTER_PARTITION = 56,
+    API_DESCRIBE_QUORUM = 55,
     API_DESCRIBE_CLUSTER = 60,
 };
 

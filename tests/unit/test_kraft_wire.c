@@ -636,15 +636,15 @@ static void test_describe_quorum(void **state)
 
 /* ---- the controller listener's table ---- */
 
-/* Every API the controller listener serves but ApiVersions is a KRaft message with golden vectors
- * (kraft_vectors.inc), inside Kafka 3.7's range; the lookup finds each entry and nothing else. */
-static void test_controller_listener_table(void **state)
+/* Every entry of table but ApiVersions is a KRaft message with golden vectors (kraft_vectors.inc), inside
+ * Kafka 3.7's range, and lookup finds it. */
+static void check_kraft_table(const struct proto_api_range *table, size_t n,
+                              const struct proto_api_range *(*lookup)(int16_t))
 {
-    (void)state;
-    assert_true(proto_controller_apis_count > 0);
-    for (size_t i = 0; i < proto_controller_apis_count; i++) {
-        const struct proto_api_range *r = &proto_controller_apis[i];
-        assert_ptr_equal(proto_controller_api_lookup(r->api_key), r);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct proto_api_range *r = &table[i];
+        assert_ptr_equal(lookup(r->api_key), r);
         if (r->api_key == API_API_VERSIONS)
             continue;
         bool found = false;
@@ -656,10 +656,21 @@ static void test_controller_listener_table(void **state)
             assert_true(r->min_version >= kr->min_version && r->max_version <= kr->max_version);
         }
         if (!found)
-            fail_msg("controller api %d has no KRaft golden vectors", r->api_key);
+            fail_msg("api %d has no KRaft golden vectors", r->api_key);
     }
+}
+
+/* The controller listener's table and the broker listeners' quorum-only one; DescribeQuorum is in both. */
+static void test_controller_listener_table(void **state)
+{
+    (void)state;
+    check_kraft_table(proto_controller_apis, proto_controller_apis_count, proto_controller_api_lookup);
+    check_kraft_table(proto_quorum_apis, proto_quorum_apis_count, proto_quorum_api_lookup);
     assert_null(proto_controller_api_lookup(API_PRODUCE));
     assert_null(proto_controller_api_lookup(-1));
+    assert_null(proto_quorum_api_lookup(API_PRODUCE));
+    assert_non_null(proto_controller_api_lookup(API_DESCRIBE_QUORUM));
+    assert_non_null(proto_quorum_api_lookup(API_DESCRIBE_QUORUM));
 }
 
 int main(void)

@@ -1,0 +1,127 @@
+"""`ferry quorum describe` against a live single-node quorum (broker and controller in one process):
+DescribeQuorum served on the broker listener (--bootstrap-server) and on the controller listener
+(--bootstrap-controller), kafka-metadata-quorum's --status lines and --replication table, the high
+watermark following metadata writes, ApiVersions advertising DescribeQuorum 0-1 on both listeners, and the
+errors (unreachable node, usage) with their exit codes."""
+import re
+import time
+import unittest
+
+import ferrytest as ft
+
+
+def quorum(*args, timeout=120):
+    return ft.run_ferry(["quorum"] + list(args), timeout=timeout)
+
+
+def status_fields(res):
+    fields = {}
+    for line in res.stdout.splitlines():
+        m = re.match(r"^(\w+):\s+(.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(2)
+    return fields
+
+
+class QuorumDescribeTest(ft.FerryTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.n = cls.start_node(name="quorum-describe")
+
+    def controller(self):
+        return "127.0.0.1:%d" % self.n.controller_port
+
+    def status(self, flag, address):
+        res = quorum(flag, address, "describe", "--status")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(res.stderr, "", res)
+        f = status_fields(res)
+        self.assertEqual(list(f), ["ClusterId", "LeaderId", "LeaderEpoch", "HighWatermark", "MaxFollowerLag",
+                                   "MaxFollowerLagTimeMs", "CurrentVoters", "CurrentObservers"], res.stdout)
+        return f
+
+    def test_status_on_both_listeners(self):
+        with self.n.conn() as c:
+            cluster_id = c.metadata(None).get("cluster_id")
+        for flag, address in (("--bootstrap-server", self.n.bootstrap), ("--bootstrap-controller", self.controller())):
+            with self.subTest(flag=flag):
+                f = self.status(flag, address)
+                self.assertEqual(f["LeaderId"], str(self.n.node_id))
+                self.assertGreaterEqual(int(f["LeaderEpoch"]), 1)
+                self.assertGreater(int(f["HighWatermark"]), 0, "the bootstrap records are committed")
+                self.assertEqual(f["MaxFollowerLag"], "0")  # the single voter is its own lowest voter
+                self.assertEqual(f["MaxFollowerLagTimeMs"], "0")
+                self.assertEqual(f["CurrentVoters"], "[%d]" % self.n.node_id)
+                self.assertEqual(f["CurrentObservers"], "[]")
+                if flag == "--bootstrap-server" and cluster_id:
+                    self.assertEqual(f["ClusterId"], cluster_id)
+
+    def test_high_watermark_follows_metadata_writes(self):
+        before = int(self.status("--bootstrap-server", self.n.bootstrap)["HighWatermark"])
+        res = ft.run_ferry(["topics", "create", "--topic", "quorum-hw", "--partitions", "2",
+                            "--bootstrap-server", self.n.bootstrap])
+        self.assertEqual(res.returncode, 0, res)
+        # CreateTopics answers once the records are committed: the next describe sees them
+        after = int(self.status("--bootstrap-controller", self.controller())["HighWatermark"])
+        self.assertGreater(after, before)
+
+    def test_replication_table(self):
+        for flag, address in (("--bootstrap-server", self.n.bootstrap), ("--bootstrap-controller", self.controller())):
+            with self.subTest(flag=flag):
+                started = int(time.time() * 1000)
+                res = quorum(flag, address, "describe", "--replication")
+                finished = int(time.time() * 1000)
+                self.assertEqual(res.returncode, 0, res)
+                rows = [line.rstrip("\t").split("\t") for line in res.stdout.splitlines()]
+                self.assertEqual([c.strip() for c in rows[0]], ["NodeId", "LogEndOffset", "Lag",
+                                                                "LastFetchTimestamp", "LastCaughtUpTimestamp",
+                                                                "Status"], res.stdout)
+                self.assertEqual(len(rows), 2, res.stdout)
+                node, leo, lag, fetched, caught, status = [c.strip() for c in rows[1]]
+                self.assertEqual(node, str(self.n.node_id))
+                self.assertGreater(int(leo), 0)
+                self.assertEqual(lag, "0")
+                self.assertEqual(status, "Leader")
+                # the leader is caught up with itself as of the request: a wall-clock time in the window
+                for t in (fetched, caught):
+                    self.assertGreaterEqual(int(t), started - 1000, res.stdout)
+                    self.assertLessEqual(int(t), finished + 1000, res.stdout)
+        res = quorum("--bootstrap-server", self.n.bootstrap, "describe", "--replication", "--human-readable")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertRegex(res.stdout.splitlines()[1], r"\d+ ms ago\s*\t\d+ ms ago\s*\tLeader")
+
+    def test_api_versions_advertise_describe_quorum(self):
+        for port in (self.n.port, self.n.controller_port):
+            with self.subTest(port=port):
+                with ft.KafkaConn("127.0.0.1", port) as c:
+                    corr = c.send(ft.API_API_VERSIONS, 3, ft.enc_api_versions(3))
+                    got, body = c.recv()
+                    self.assertEqual(got, corr)
+                    entries = {e[0]: (e[1], e[2]) for e in ft.dec_api_versions(3, body)["entries"]}
+                self.assertEqual(entries.get(55), (0, 1), entries)
+
+    def test_unreachable_node_fails_with_exit_1(self):
+        port = ft.free_port()
+        res = quorum("--bootstrap-server", "127.0.0.1:%d" % port, "describe", "--status", "--timeout-ms", "5000")
+        self.assertEqual(res.returncode, 1, res)
+        self.assertEqual(res.stdout, "")
+        self.assertRegex(res.stderr, r"^Error: .*127\.0\.0\.1:%d" % port)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["describe", "--status"],
+                     ["--bootstrap-server", self.n.bootstrap, "describe"],
+                     ["--bootstrap-server", self.n.bootstrap, "describe", "--status", "--replication"],
+                     ["--bootstrap-server", self.n.bootstrap, "--bootstrap-controller", self.controller(),
+                      "describe", "--status"]):
+            with self.subTest(args=args):
+                res = quorum(*args)
+                self.assertEqual(res.returncode, 2, res)
+                self.assertIn("Run 'ferry quorum --help' for usage.", res.stderr)
+        res = quorum("--help")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertIn("--bootstrap-controller", res.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
