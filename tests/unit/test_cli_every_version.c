@@ -7,7 +7,8 @@
  * LeaderAndIsr, StopReplica, UpdateMetadata, ...) need a ZooKeeper and a legacy-mode broker: their live
  * cases are in tests/it/test_zk_broker_rpc.py (real ZooKeeper, the test playing the controller), which fails
  * when a legacy (key, version) is advertised without one. Here case_api_versions checks that quorum mode
- * advertises none of them. */
+ * advertises none of them, and that it advertises the quorum-only ones (proto_quorum_apis: DescribeQuorum),
+ * which are run like the others. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,9 +238,49 @@ static void case_api_versions(struct call *k)
     r->ClientSoftwareVersion = proto_str_from("1.0");
     struct ApiVersionsResponse *resp = do_call(k, API_API_VERSIONS, r);
     assert_int_equal(resp->ErrorCode, 0);
-    assert_int_equal(resp->ApiKeys_n, (int32_t)proto_broker_apis_count);
+    /* quorum mode: the client table, then the quorum-only one (proto_quorum_apis) */
+    assert_int_equal(resp->ApiKeys_n, (int32_t)(proto_broker_apis_count + proto_quorum_apis_count));
     for (int32_t i = 0; i < resp->ApiKeys_n; i++)
         assert_null(proto_legacy_api_lookup(resp->ApiKeys[i].ApiKey));
+    for (size_t i = 0; i < proto_quorum_apis_count; i++) {
+        const struct ApiVersionsResponse_ApiVersion *e = &resp->ApiKeys[proto_broker_apis_count + i];
+        assert_int_equal(e->ApiKey, proto_quorum_apis[i].api_key);
+        assert_int_equal(e->MinVersion, proto_quorum_apis[i].min_version);
+        assert_int_equal(e->MaxVersion, proto_quorum_apis[i].max_version);
+    }
+}
+
+/* The single-voter node leads its quorum and is caught up with itself; v1 adds the timestamps. */
+static void case_describe_quorum(struct call *k)
+{
+    struct DescribeQuorumRequest *r = req_new(k, &proto_msg_DescribeQuorumRequest);
+    r->Topics = proto_array_new(k->a, &desc_DescribeQuorumRequest_TopicData, 1);
+    r->Topics_n = 1;
+    r->Topics[0].TopicName = proto_str_from("__cluster_metadata");
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_DescribeQuorumRequest_PartitionData, 1);
+    r->Topics[0].Partitions_n = 1;
+    struct DescribeQuorumResponse *resp = do_call(k, API_DESCRIBE_QUORUM, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Topics_n, 1);
+    assert_int_equal(resp->Topics[0].Partitions_n, 1);
+    const struct DescribeQuorumResponse_PartitionData *p = resp->Topics[0].Partitions;
+    assert_int_equal(p->ErrorCode, 0);
+    assert_int_equal(p->LeaderId, 1);
+    assert_true(p->LeaderEpoch >= 1);
+    assert_true(p->HighWatermark > 0);
+    assert_int_equal(p->CurrentVoters_n, 1);
+    assert_int_equal(p->CurrentVoters[0].ReplicaId, 1);
+    assert_true(p->CurrentVoters[0].LogEndOffset >= p->HighWatermark);
+    if (k->version >= 1)
+        assert_true(p->CurrentVoters[0].LastFetchTimestamp > 0 && p->CurrentVoters[0].LastCaughtUpTimestamp > 0);
+    else
+        assert_int_equal(p->CurrentVoters[0].LastFetchTimestamp, -1);
+    assert_int_equal(p->Observers_n, 0);
+    /* another partition: UNKNOWN_TOPIC_OR_PARTITION for it */
+    r->Topics[0].Partitions[0].PartitionIndex = 3;
+    resp = do_call(k, API_DESCRIBE_QUORUM, r);
+    assert_int_equal(resp->Topics[0].Partitions[0].PartitionIndex, 3);
+    assert_int_equal(resp->Topics[0].Partitions[0].ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
 }
 
 static void topic_name(struct call *k, const char *prefix, char *out, size_t len)
@@ -686,6 +727,7 @@ static const struct {
     {API_DELETE_GROUPS, case_delete_groups},
     {API_OFFSET_DELETE, case_offset_delete},
     {API_INIT_PRODUCER_ID, case_init_producer_id},
+    {API_DESCRIBE_QUORUM, case_describe_quorum}, /* proto_quorum_apis */
 };
 
 static void test_every_advertised_version(void **state)
@@ -725,8 +767,9 @@ static void test_every_advertised_version(void **state)
             break;
         usleep(50000);
     }
-    for (size_t i = 0; i < proto_broker_apis_count; i++) {
-        const struct proto_api_range *range = &proto_broker_apis[i];
+    for (size_t i = 0; i < proto_broker_apis_count + proto_quorum_apis_count; i++) {
+        const struct proto_api_range *range =
+            i < proto_broker_apis_count ? &proto_broker_apis[i] : &proto_quorum_apis[i - proto_broker_apis_count];
         void (*run)(struct call *) = NULL;
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
             if (cases[k].key == range->api_key)
