@@ -16,6 +16,7 @@
 #include "proto_codec.h"
 #include "zk_admin.h"
 #include "zk_broker_api.h"
+#include "zk_controller.h"
 #include "zk_source_internal.h"
 #include "zkmode/znode/znode_codec.h"
 
@@ -157,12 +158,16 @@ static void on_became(void *arg, int32_t epoch, int32_t zkversion)
     struct zk_src *z = arg;
     LOG_INFO("zk", "broker %d became the controller (epoch %d, zkVersion %d)", z->broker_id, epoch, zkversion);
     zk_admin_setup_feature(z);
+    if (z->ctl)
+        zk_controller_start(z->ctl, epoch, zkversion);
 }
 
 static void on_resigned(void *arg)
 {
     struct zk_src *z = arg;
     LOG_INFO("zk", "broker %d is no longer the controller", z->broker_id);
+    if (z->ctl)
+        zk_controller_stop(z->ctl);
 }
 
 static void on_controller(void *arg, int32_t id)
@@ -290,9 +295,12 @@ static void stop(void *impl)
     LOG_INFO("zk", "broker %d: closing the ZooKeeper session", z->broker_id);
     if (z->elect_started)
         zk_elect_stop(&z->elect);
+    zk_controller_stop(z->ctl);
     zk_session_close(z->s); /* outstanding requests end here, with ZCLOSING */
     z->s = NULL;
     zk_admin_stop(z);
+    zk_controller_free(z->ctl); /* after the close: every ZooKeeper completion has run */
+    z->ctl = NULL;
     uv_timer_stop(z->retry_timer);
     uv_timer_stop(z->defer_timer);
     uv_timer_stop(z->admin_timer);
@@ -346,6 +354,11 @@ int zk_src_finish_start(struct zk_src *z, struct md_source *out, char *err, size
     z->retry_timer = ferry_calloc(1, sizeof *z->retry_timer);
     z->defer_timer = ferry_calloc(1, sizeof *z->defer_timer);
     z->admin_timer = ferry_calloc(1, sizeof *z->admin_timer);
+    if (z->retry_timer && z->defer_timer && z->admin_timer &&
+        zk_controller_new(z->loop, z->cfg, z->broker_id, z->s, &z->elect, &z->ctl)) {
+        ferry_free(z->retry_timer);
+        z->retry_timer = NULL;
+    }
     if (!z->retry_timer || !z->defer_timer || !z->admin_timer) {
         ferry_free(z->retry_timer);
         ferry_free(z->defer_timer);

@@ -11,6 +11,7 @@
 #include "zk_source.h"
 
 struct zk_bapi;
+struct zk_controller;
 struct zk_deferred;
 struct zk_start;
 struct zk_admin_op;
@@ -30,6 +31,7 @@ struct zk_src {
     bool registered;
     struct zk_elect elect;
     bool elect_started;
+    struct zk_controller *ctl; /* runs the controller core while this broker holds /controller */
     bool stopping;
     uv_timer_t *retry_timer;   /* registration retries */
     uv_timer_t *defer_timer;   /* deferred completions (never inside the call that started them) */

@@ -10,6 +10,7 @@ own decoder.
 
 Run with /usr/bin/python3."""
 import json
+import os
 import time
 
 import ferrytest
@@ -198,3 +199,37 @@ def metadata(node, version=1):
 
 def elapsed_since(t0):
     return time.monotonic() - t0
+
+
+def topic_znode(assignment, topic_id=None):
+    """/brokers/topics/<t> version 3 as AdminZkClient (kafka-topics --zookeeper) writes it: assignment maps
+    partition -> replicas; topic_id a 22-character url-safe base64 Uuid (a random one by default)."""
+    import base64
+    if topic_id is None:
+        topic_id = base64.urlsafe_b64encode(os.urandom(16)).decode("ascii").rstrip("=")
+    d = {"partitions": {str(p): list(r) for p, r in sorted(assignment.items())}, "topic_id": topic_id,
+         "adding_replicas": {}, "removing_replicas": {}, "version": 3}
+    return json.dumps(d, separators=(",", ":")).encode("utf-8")
+
+
+def check_partition_state_json(raw):
+    """partitions/<n>/state version 1 exactly as Kafka 3.7 writes it: returns the parsed dict."""
+    d = json.loads(raw.decode("utf-8"))
+    keys = {"controller_epoch", "leader", "version", "leader_epoch", "isr"}
+    _expect(keys <= set(d) <= keys | {"leader_recovery_state"}, "partition state keys %s" % sorted(d))
+    _expect(d["version"] == 1, "partition state version %r" % (d["version"],))
+    for k in ("controller_epoch", "leader", "leader_epoch"):
+        _expect(_is_int(d[k]), "%s %r must be a JSON number" % (k, d[k]))
+    _expect(isinstance(d["isr"], list) and all(_is_int(b) for b in d["isr"]), "isr %r" % (d["isr"],))
+    if "leader_recovery_state" in d:
+        _expect(d["leader_recovery_state"] == 1, "leader_recovery_state is written only when 1 (RECOVERING)")
+    return d
+
+
+def partition_state(client, topic, partition):
+    """(parsed state, zkVersion) of /brokers/topics/<topic>/partitions/<partition>/state, or (None, None)."""
+    path = "/brokers/topics/%s/partitions/%d/state" % (topic, partition)
+    if not client.exists(path):
+        return None, None
+    data, st = client.get(path)
+    return check_partition_state_json(data), st.version

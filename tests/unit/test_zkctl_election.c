@@ -113,8 +113,12 @@ static void test_failover_elects_offline(void **state)
     assert_int_equal(p->PartitionEpoch, 10);
     assert_int_equal(p->ControllerEpoch, 8);
     assert_null(sim_last(&s, ZKCTL_API_LEADER_AND_ISR, 1)); /* dead */
-    /* partition 1's leader (2) is live: untouched even though 1 is in its ISR */
-    assert_int_equal(sim_read_state(&s, "orders", 1, &st), 3);
+    /* partition 1's leader (2) is live and stays; the dead broker 1 leaves its ISR (Kafka's
+     * ReplicaStateMachine.startup moves replicas on dead brokers to OfflineReplica) */
+    assert_int_equal(sim_read_state(&s, "orders", 1, &st), 4);
+    assert_int_equal(st.leader, 2);
+    assert_int_equal(st.leader_epoch, 3);
+    assert_true(isr_is(&st, 2, 2, 3));
     zk_partition_state_free(&st);
     done(&s);
 }
@@ -129,14 +133,18 @@ static void test_unclean_election(void **state)
     sim_state(&s, "u", 0, 1, 3, "[1]", 0, 5);
     assert_int_equal(sim_become(&s), 0);
     zk_partition_state st;
-    assert_int_equal(sim_read_state(&s, "u", 0, &st), 5); /* no live ISR member, unclean off: stays */
-    assert_int_equal(st.leader, 1);
+    /* no live ISR member, unclean off: the dead leader goes OfflineReplica (leader -1, the ISR keeps its last
+     * member) */
+    assert_int_equal(sim_read_state(&s, "u", 0, &st), 6);
+    assert_int_equal(st.leader, -1);
+    assert_int_equal(st.leader_epoch, 4);
+    assert_true(isr_is(&st, 1, 1));
     zk_partition_state_free(&st);
     assert_int_equal(zkctl_topic_config(s.c, "u", true, true), 0);
     sim_run(&s);
-    assert_int_equal(sim_read_state(&s, "u", 0, &st), 6);
+    assert_int_equal(sim_read_state(&s, "u", 0, &st), 7);
     assert_int_equal(st.leader, 2);
-    assert_int_equal(st.leader_epoch, 4);
+    assert_int_equal(st.leader_epoch, 5);
     assert_true(isr_is(&st, 1, 2));
     assert_int_equal(st.leader_recovery_state, 1);
     zk_partition_state_free(&st);
@@ -438,7 +446,7 @@ static void test_resign_event(void **state)
             assert_int_equal(((const struct LeaderAndIsrRequest *)a->body)->ControllerEpoch, s.epoch);
         zkctl_action_free(a);
     }
-    assert_int_equal(multis, 1); /* orders-0 elected once, by the second term */
+    assert_int_equal(multis, 2); /* orders-0 elected and orders-1's ISR shrunk once, by the second term */
     done(&s);
 }
 

@@ -235,6 +235,15 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
             struct zc_part *p = zc_part_find(t, ti->states[j].partition);
             if (p)
                 rc = zc_state_adopt(c, p, ti->states[j].state, ti->states[j].zkversion);
+            /* Kafka's ReplicaStateMachine.startup: replicas on brokers that are not live go OfflineReplica,
+             * which takes them out of the ISR (never the last member) */
+            if (p && !rc && p->has_state) {
+                bool dead = p->st.leader >= 0 && !zc_up(c, p->st.leader);
+                for (size_t k = 0; k < p->st.n_isr && !dead; k++)
+                    dead = !zc_up(c, p->st.isr[k]);
+                if (dead)
+                    p->flags |= ZC_F_SHRINK_DEAD;
+            }
         }
         if (t->n_parts && t->parts[0].has_state)
             t->parents_made = true;

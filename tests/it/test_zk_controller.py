@@ -1,0 +1,165 @@
+"""The ZooKeeper-mode controller run for real (zkmode/zk_controller.c) on 3 legacy-mode brokers against a real
+ZooKeeper 3.8: a topic written to /brokers/topics as `kafka-topics --zookeeper` (AdminZkClient) writes it gets
+its partition state znodes (checked with the strict reader of Kafka's format), kill -9 of a partition leader
+elects a new leader from the ISR, kill -9 of the controller hands the work to the new controller, a malformed
+topic znode is logged with its path while the rest keeps working, and topic deletion through
+/admin/delete_topics removes the topic's znodes once every replica answered StopReplica.
+
+Durations are logged, never asserted; every wait polls with a generous deadline."""
+import time
+import unittest
+
+import ferrytest
+import zkharness
+from ferrytest import log
+from zkcluster import (SESSION_TIMEOUT_MS, controller, controller_epoch, legacy_node, partition_state, topic_znode,
+                       wait_until)
+
+ASSIGNMENT = {0: [1, 2, 3], 1: [2, 3, 1], 2: [3, 1, 2]}
+API_STOP_REPLICA = 5
+
+
+class ZkController(ferrytest.FerryTestCase):
+    def start_cluster(self, zk, ids=(1, 2, 3)):
+        nodes = [legacy_node(self, zk.connect_string, i) for i in ids]
+        for n in nodes:
+            n.start()
+        c = zk.client()
+        self.addCleanup(c.close)
+        self.addCleanup(c.stop)
+        ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
+        node = [n for n in nodes if n.node_id == ctl][0]
+        epoch = controller_epoch(c)[0]
+        wait_until(lambda: "is the active controller: epoch %d" % epoch in node.log_text(),
+                   what="broker %d to load ZooKeeper as the controller" % ctl)
+        return nodes, c, ctl
+
+    def wait_states(self, c, topic, assignment, pred, what):
+        def all_ok():
+            states = {}
+            for p in assignment:
+                st, ver = partition_state(c, topic, p)
+                if st is None or not pred(p, st, ver):
+                    return None
+                states[p] = (st, ver)
+            return states
+        return wait_until(all_ok, timeout=SESSION_TIMEOUT_MS / 1000.0 + 90, what=what)
+
+    def create_topic(self, c, topic, assignment=ASSIGNMENT):
+        c.create("/brokers/topics/%s" % topic, topic_znode(assignment))
+
+    def test_new_topic_gets_state_znodes(self):
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        epoch = controller_epoch(c)[0]
+        self.create_topic(c, "orders")
+        states = self.wait_states(c, "orders", ASSIGNMENT, lambda p, st, v: True, what="state znodes of orders")
+        for p, (st, ver) in states.items():
+            # the preferred replica leads, every live replica is in the ISR, first version of the znode
+            self.assertEqual(st["leader"], ASSIGNMENT[p][0], st)
+            self.assertEqual(st["isr"], ASSIGNMENT[p], st)
+            self.assertEqual(st["leader_epoch"], 0, st)
+            self.assertEqual(st["controller_epoch"], epoch, st)
+            self.assertEqual(ver, 0)
+        self.assertEqual(sorted(c.get_children("/brokers/topics/orders/partitions")), ["0", "1", "2"])
+
+    def test_malformed_topic_znode_is_logged_and_the_rest_works(self):
+        zk = zkharness.start_for_test(self)
+        c0 = zk.client()
+        self.addCleanup(c0.close)
+        self.addCleanup(c0.stop)
+        # present at failover, and another one written later
+        c0.create("/brokers/topics/bad1", b'{"version":3,"partitions":{"x":[1]}}', makepath=True)
+        nodes, c, ctl = self.start_cluster(zk)
+        node = [n for n in nodes if n.node_id == ctl][0]
+        wait_until(lambda: "/brokers/topics/bad1 is malformed" in node.log_text(), what="bad1 logged with its path")
+        c.create("/brokers/topics/bad2", b'not json')
+        self.create_topic(c, "good")
+        self.wait_states(c, "good", ASSIGNMENT, lambda p, st, v: st["leader"] == ASSIGNMENT[p][0],
+                         what="state znodes of good")
+        wait_until(lambda: "/brokers/topics/bad2 is malformed" in node.log_text(), what="bad2 logged with its path")
+        self.assertFalse(c.exists("/brokers/topics/bad1/partitions"))
+        self.assertFalse(c.exists("/brokers/topics/bad2/partitions"))
+        # fixing the znode makes the topic work
+        c.set("/brokers/topics/bad2", topic_znode({0: [1, 2]}))
+        self.wait_states(c, "bad2", {0: [1, 2]}, lambda p, st, v: st["leader"] == 1, what="bad2 once fixed")
+
+    def test_partition_leader_kill9_elects_from_the_isr(self):
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        self.create_topic(c, "events")
+        before = self.wait_states(c, "events", ASSIGNMENT, lambda p, st, v: st["isr"] == ASSIGNMENT[p],
+                                  what="state znodes of events")
+        victim = [n for n in nodes if n.node_id != ctl][0]
+        t0 = time.monotonic()
+        victim.kill9()
+        vid = victim.node_id
+
+        def moved(p, st, ver):
+            return st["leader"] != vid and vid not in st["isr"]
+        after = self.wait_states(c, "events", ASSIGNMENT, moved, what="partitions off broker %d" % vid)
+        log("leaders moved off broker %d %.2f s after its kill -9 (session timeout %d ms)"
+            % (vid, time.monotonic() - t0, SESSION_TIMEOUT_MS))
+        for p, (st, ver) in after.items():
+            old, old_ver = before[p]
+            # clean election: the next live replica of the ISR, in assignment order
+            expect_isr = [b for b in old["isr"] if b != vid]
+            self.assertEqual(st["isr"], expect_isr, st)
+            if old["leader"] == vid:
+                self.assertEqual(st["leader"], expect_isr[0], st)
+            else:
+                self.assertEqual(st["leader"], old["leader"], st)
+            self.assertEqual(st["leader_epoch"], old["leader_epoch"] + 1, st)
+            self.assertEqual(ver, old_ver + 1)
+            self.assertEqual(st["controller_epoch"], controller_epoch(c)[0])
+
+    def test_controller_kill9_new_controller_takes_over(self):
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        self.create_topic(c, "before")
+        self.wait_states(c, "before", ASSIGNMENT, lambda p, st, v: st["isr"] == ASSIGNMENT[p],
+                         what="state znodes of before")
+        epoch0 = controller_epoch(c)[0]
+        old = [n for n in nodes if n.node_id == ctl][0]
+        old.kill9()
+        new, _ = wait_until(lambda: controller(c)[0] not in (None, ctl) and controller(c),
+                            timeout=SESSION_TIMEOUT_MS / 1000.0 + 60, what="a new controller")
+        self.assertEqual(controller_epoch(c)[0], epoch0 + 1)
+        node = [n for n in nodes if n.node_id == new][0]
+        wait_until(lambda: "is the active controller: epoch %d" % (epoch0 + 1) in node.log_text(),
+                   what="broker %d to load ZooKeeper" % new)
+        # the old controller's partitions get leaders from the new one
+        self.wait_states(c, "before", ASSIGNMENT,
+                         lambda p, st, v: st["leader"] != ctl and ctl not in st["isr"]
+                         and st["controller_epoch"] == epoch0 + 1, what="partitions off the old controller")
+        # and it handles new topics
+        self.create_topic(c, "after")
+        live = [n.node_id for n in nodes if n.node_id != ctl]
+        states = self.wait_states(c, "after", ASSIGNMENT, lambda p, st, v: True, what="state znodes of after")
+        for p, (st, ver) in states.items():
+            self.assertEqual(st["controller_epoch"], epoch0 + 1)
+            self.assertEqual(st["isr"], [b for b in ASSIGNMENT[p] if b in live])
+            self.assertEqual(st["leader"], st["isr"][0])
+
+    def test_topic_deletion(self):
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        with nodes[0].conn() as kc:
+            if API_STOP_REPLICA not in kc.api_versions()["apis"]:
+                self.skipTest("brokers do not serve StopReplica yet (legacy-mode routing of 4/5/6)")
+        self.create_topic(c, "doomed")
+        self.wait_states(c, "doomed", ASSIGNMENT, lambda p, st, v: True, what="state znodes of doomed")
+        c.create("/admin/delete_topics/doomed", None)
+        wait_until(lambda: not c.exists("/brokers/topics/doomed") and not c.exists("/admin/delete_topics/doomed"),
+                   timeout=120, what="doomed deleted")
+        self.assertFalse(c.exists("/config/topics/doomed"))
+
+    def test_deletion_marker_of_an_unknown_topic_is_removed(self):
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        c.create("/admin/delete_topics/nosuch", None)
+        wait_until(lambda: not c.exists("/admin/delete_topics/nosuch"), what="the marker of an unknown topic removed")
+
+
+if __name__ == "__main__":
+    unittest.main()
