@@ -2,10 +2,12 @@
 ZooKeeper 3.8: a topic written to /brokers/topics as `kafka-topics --zookeeper` (AdminZkClient) writes it gets
 its partition state znodes (checked with the strict reader of Kafka's format), kill -9 of a partition leader
 elects a new leader from the ISR, kill -9 of the controller hands the work to the new controller, a malformed
-topic znode is logged with its path while the rest keeps working, and topic deletion through
-/admin/delete_topics removes the topic's znodes once every replica answered StopReplica.
+topic znode is logged with its path while the rest keeps working, brokers serve the topic (kcat, acks=all)
+across a leader kill -9, and topic deletion through /admin/delete_topics removes the topic's znodes and its
+replicas' data.
 
 Durations are logged, never asserted; every wait polls with a generous deadline."""
+import os
 import time
 import unittest
 
@@ -16,7 +18,6 @@ from zkcluster import (SESSION_TIMEOUT_MS, controller, controller_epoch, legacy_
                        wait_until)
 
 ASSIGNMENT = {0: [1, 2, 3], 1: [2, 3, 1], 2: [3, 1, 2]}
-API_STOP_REPLICA = 5
 
 
 class ZkController(ferrytest.FerryTestCase):
@@ -141,18 +142,61 @@ class ZkController(ferrytest.FerryTestCase):
             self.assertEqual(st["isr"], [b for b in ASSIGNMENT[p] if b in live])
             self.assertEqual(st["leader"], st["isr"][0])
 
+    def kcat_produce(self, node, topic, lines, acks="-1"):
+        res = ferrytest.run_kcat(["-P", "-b", node.bootstrap, "-t", topic, "-p", "0", "-X", "message.timeout.ms=60000",
+                                  "-X", "request.required.acks=%s" % acks], input=lines, timeout=120)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertNotIn(b"Delivery failed", res.stderr, res)
+
+    def kcat_consume(self, node, topic):
+        res = ferrytest.run_kcat(["-C", "-b", node.bootstrap, "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q",
+                                  "-f", "%s\n"], timeout=120)
+        self.assertEqual(res.returncode, 0, res)
+        return res.stdout
+
+    def test_brokers_serve_the_topic_across_a_leader_kill9(self):
+        """The controller's LeaderAndIsr/UpdateMetadata make the brokers serve the topic: kcat produces with
+        acks=all and consumes; after kill -9 of the leader the new leader (from the ISR) serves every
+        acknowledged message."""
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        others = [n.node_id for n in nodes if n.node_id != ctl]
+        assignment = {0: [others[0], others[1], ctl]}
+        self.create_topic(c, "data", assignment)
+        self.wait_states(c, "data", assignment, lambda p, st, v: st["isr"] == assignment[p], what="state of data")
+        leader = [n for n in nodes if n.node_id == others[0]][0]
+        survivor = [n for n in nodes if n.node_id == others[1]][0]
+        lines = b"".join(b"m-%d\n" % i for i in range(200))
+        wait_until(lambda: ferrytest.run_kcat(["-L", "-b", survivor.bootstrap, "-t", "data"], timeout=60)
+                   .stdout.count(b"leader %d" % leader.node_id) == 1, what="brokers to learn the leader of data")
+        self.kcat_produce(survivor, "data", lines)
+        self.assertEqual(self.kcat_consume(survivor, "data"), lines)
+        leader.kill9()
+        self.wait_states(c, "data", assignment, lambda p, st, v: st["leader"] == others[1],
+                         what="data led by broker %d" % others[1])
+        got = wait_until(lambda: (lambda out: out if out == lines else None)(self.kcat_consume(survivor, "data")),
+                         timeout=120, what="every acknowledged message from the new leader")
+        self.assertEqual(got, lines)
+        more = b"".join(b"n-%d\n" % i for i in range(20))
+        self.kcat_produce(survivor, "data", more, acks="1")
+        wait_until(lambda: self.kcat_consume(survivor, "data") == lines + more, timeout=120,
+                   what="produce to the new leader")
+
     def test_topic_deletion(self):
         zk = zkharness.start_for_test(self)
         nodes, c, ctl = self.start_cluster(zk)
-        with nodes[0].conn() as kc:
-            if API_STOP_REPLICA not in kc.api_versions()["apis"]:
-                self.skipTest("brokers do not serve StopReplica yet (legacy-mode routing of 4/5/6)")
         self.create_topic(c, "doomed")
         self.wait_states(c, "doomed", ASSIGNMENT, lambda p, st, v: True, what="state znodes of doomed")
+
+        def replica_dirs():
+            return sorted(n.node_id for n in nodes for d in os.listdir(n.data_dir) if d.startswith("doomed-0"))
+        wait_until(lambda: replica_dirs() == [1, 2, 3], what="every replica of doomed-0 on disk")
+        self.kcat_produce(nodes[0], "doomed", b"bye\n", acks="1")
         c.create("/admin/delete_topics/doomed", None)
         wait_until(lambda: not c.exists("/brokers/topics/doomed") and not c.exists("/admin/delete_topics/doomed"),
                    timeout=120, what="doomed deleted")
         self.assertFalse(c.exists("/config/topics/doomed"))
+        wait_until(lambda: replica_dirs() == [], what="the replicas of doomed deleted from disk")
 
     def test_deletion_marker_of_an_unknown_topic_is_removed(self):
         zk = zkharness.start_for_test(self)
