@@ -17,7 +17,7 @@ response header v0/v1 each (api, version) uses):
   Fetch v12-16 as the Raft layer uses it (replica id, then ReplicaState; topic ids; LastFetchedEpoch;
   DivergingEpoch, CurrentLeader, SnapshotId and NodeEndpoints tagged fields),
   BrokerRegistration v0-3, BrokerHeartbeat v0-1, UnregisterBroker v0, ControllerRegistration v0,
-  AllocateProducerIds v0, Envelope v0,
+  AllocateProducerIds v0, Envelope v0, DescribeCluster v0-1 (as a controller listener answers it, KIP-919),
   and the control-record values LeaderChangeMessage, SnapshotHeaderRecord and SnapshotFooterRecord (v0;
   bodies only: they travel inside record batches, not in frames).
 
@@ -184,6 +184,13 @@ ALLOCATE_PIDS_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('Pro
                       ('ProducerIdLen', 'int32')]
 ENVELOPE_REQ = [('RequestData', 'bytes'), ('RequestPrincipal', 'nbytes'), ('ClientHostAddress', 'bytes')]
 ENVELOPE_RESP = [('ResponseData', 'nbytes'), ('ErrorCode', 'int16')]
+# DescribeCluster: KIP-919's v1 (EndpointType) is what a controller listener answers.
+DESCRIBE_CLUSTER_REQ = [('IncludeClusterAuthorizedOperations', 'bool'), ('EndpointType', 'int8', (1, None))]
+DESCRIBE_CLUSTER_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'),
+                         ('EndpointType', 'int8', (1, None)), ('ClusterId', 'string'), ('ControllerId', 'int32'),
+                         ('Brokers', ('[]', [('BrokerId', 'int32'), ('Host', 'string'), ('Port', 'int32'),
+                                             ('Rack', 'nstring')])),
+                         ('ClusterAuthorizedOperations', 'int32')]
 VOTER = [('VoterId', 'int32')]
 LEADER_CHANGE = [('Version', 'int16'), ('LeaderId', 'int32'), ('Voters', ('[]', VOTER)),
                  ('GrantingVoters', ('[]', VOTER))]
@@ -205,6 +212,7 @@ RPCS = [
     ('ControllerRegistration', 70, (0, 0), 0, CONTROLLER_REGISTRATION_REQ, ERROR_MESSAGE_RESP),
     ('AllocateProducerIds', 67, (0, 0), 0, ALLOCATE_PIDS_REQ, ALLOCATE_PIDS_RESP),
     ('Envelope', 58, (0, 0), 0, ENVELOPE_REQ, ENVELOPE_RESP),
+    ('DescribeCluster', 60, (0, 1), 0, DESCRIBE_CLUSTER_REQ, DESCRIBE_CLUSTER_RESP),
 ]
 DATA = [
     ('LeaderChangeMessage', (0, 0), 0, LEADER_CHANGE),
@@ -390,6 +398,14 @@ def inner_response():
                                                                      error_message_response(None), True)
 
 
+def describe_cluster_response():
+    return {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'ErrorMessage': None, 'EndpointType': 2, 'ClusterId': CLUSTER,
+            'ControllerId': 3001,
+            'Brokers': [{'BrokerId': 3001, 'Host': 'ctrl-1.example', 'Port': 9093, 'Rack': None},
+                        {'BrokerId': 3002, 'Host': 'ctrl-2.example', 'Port': 9094, 'Rack': 'rack-a'}],
+            'ClusterAuthorizedOperations': -2147483648}
+
+
 def leader_change():
     return {'Version': 0, 'LeaderId': 3001, 'Voters': [{'VoterId': 3001}, {'VoterId': 3002}, {'VoterId': 3003}],
             'GrantingVoters': [{'VoterId': 3001}, {'VoterId': 3003}]}
@@ -500,6 +516,16 @@ def build_vectors():
                             'ClientHostAddress': b''}, suffix='_null_principal', client_id=BROKER_CLIENT)
     response('Envelope', 0, {'ResponseData': inner_response(), 'ErrorCode': 0})
     response('Envelope', 0, {'ResponseData': None, 'ErrorCode': 41}, suffix='_null_data')
+    # DescribeCluster as a controller listener answers it (KIP-919): the controllers, or an endpoint-type error
+    for v in (0, 1):
+        request('DescribeCluster', v, {'IncludeClusterAuthorizedOperations': v == 0, 'EndpointType': 2},
+                client_id='adminclient-1')
+        response('DescribeCluster', v, describe_cluster_response())
+    response('DescribeCluster', 1, {'ThrottleTimeMs': 0, 'ErrorCode': 114,
+                                    'ErrorMessage': 'The request was sent to an endpoint of type CONTROLLER, but we '
+                                                    'wanted an endpoint of type BROKER',
+                                    'EndpointType': 1, 'ClusterId': '', 'ControllerId': -1, 'Brokers': [],
+                                    'ClusterAuthorizedOperations': -2147483648}, suffix='_mismatched')
     data('LeaderChangeMessage', leader_change())
     data('SnapshotHeaderRecord', {'Version': 0, 'LastContainedLogTimestamp': TS})
     data('SnapshotFooterRecord', {'Version': 0})

@@ -5,6 +5,7 @@
 #include "api.h"
 #include "api_support.h"
 #include "broker.h"
+#include "cluster.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 
@@ -68,6 +69,7 @@ static void dispatch_controller(struct api_listener *l, struct net_request *req)
 {
     switch (req->hdr.api_key) {
     case API_DESCRIBE_QUORUM: api_handle_describe_quorum(l->broker, req); break;
+    case API_DESCRIBE_CLUSTER: api_handle_describe_cluster_controllers(l->broker, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

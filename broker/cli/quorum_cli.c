@@ -3,8 +3,8 @@
  * Connects (kclient) to --bootstrap-server (a broker listener; Kafka's brokers forward DescribeQuorum to
  * the controller, Ferry's answer from their quorum node) or --bootstrap-controller (a controller listener),
  * sends DescribeQuorum (v1 when served, else v0) for __cluster_metadata partition 0, and prints:
- *   --status       ClusterId (from DescribeCluster, or Metadata v2+, when the listener serves one; else
- *                  "unknown"), LeaderId, LeaderEpoch, HighWatermark, MaxFollowerLag,
+ *   --status       ClusterId (from DescribeCluster, v1 with EndpointType 2 on a controller listener, or
+ *                  Metadata v2+, whichever the listener serves; else "unknown"), LeaderId, LeaderEpoch, HighWatermark, MaxFollowerLag,
  *                  MaxFollowerLagTimeMs, CurrentVoters, CurrentObservers, as kafka-metadata-quorum does
  *                  (the lag is the leader's log end minus the lowest voter's);
  *   --replication  the table NodeId LogEndOffset Lag LastFetchTimestamp LastCaughtUpTimestamp Status

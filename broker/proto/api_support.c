@@ -35,6 +35,7 @@ const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_b
 const struct proto_api_range proto_controller_apis[] = {
     {API_API_VERSIONS, 0, 3},
     {API_DESCRIBE_QUORUM, 0, 1},
+    {API_DESCRIBE_CLUSTER, 0, 1}, /* KIP-919: the controllers (EndpointType 2) */
 };
 const size_t proto_controller_apis_count = sizeof proto_controller_apis / sizeof proto_controller_apis[0];
 

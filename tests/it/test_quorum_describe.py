@@ -4,6 +4,7 @@ DescribeQuorum served on the broker listener (--bootstrap-server) and on the con
 watermark following metadata writes, ApiVersions advertising DescribeQuorum 0-1 on both listeners, and the
 errors (unreachable node, usage) with their exit codes."""
 import re
+import struct
 import time
 import unittest
 
@@ -12,6 +13,29 @@ import ferrytest as ft
 
 def quorum(*args, timeout=120):
     return ft.run_ferry(["quorum"] + list(args), timeout=timeout)
+
+
+def describe_cluster(port, version, endpoint_type):
+    """DescribeCluster (60) on a raw connection: (error, message, endpoint type, cluster id, controller id,
+    [(id, host, port)])."""
+    body = b"\x00" + (struct.pack(">b", endpoint_type) if version >= 1 else b"") + b"\x00"
+    with ft.KafkaConn("127.0.0.1", port) as c:
+        r = ft.R(c.request(60, version, body))
+    r.i32()
+    err, msg = r.i16(), r.compact_string()
+    etype = r.i8() if version >= 1 else 1
+    cluster, controller = r.compact_string(), r.i32()
+
+    def node(rr):
+        n = (rr.i32(), rr.compact_string(), rr.i32())
+        rr.compact_string()
+        rr.tags()
+        return n
+    nodes = r.compact_array(node)
+    r.i32()
+    r.tags()
+    r.end()
+    return err, msg, etype, cluster, controller, nodes
 
 
 def status_fields(res):
@@ -54,8 +78,10 @@ class QuorumDescribeTest(ft.FerryTestCase):
                 self.assertEqual(f["MaxFollowerLagTimeMs"], "0")
                 self.assertEqual(f["CurrentVoters"], "[%d]" % self.n.node_id)
                 self.assertEqual(f["CurrentObservers"], "[]")
-                if flag == "--bootstrap-server" and cluster_id:
+                if cluster_id:
                     self.assertEqual(f["ClusterId"], cluster_id)
+                else:
+                    self.assertRegex(f["ClusterId"], r"^[A-Za-z0-9_-]{22}$")
 
     def test_high_watermark_follows_metadata_writes(self):
         before = int(self.status("--bootstrap-server", self.n.bootstrap)["HighWatermark"])
@@ -100,6 +126,26 @@ class QuorumDescribeTest(ft.FerryTestCase):
                     self.assertEqual(got, corr)
                     entries = {e[0]: (e[1], e[2]) for e in ft.dec_api_versions(3, body)["entries"]}
                 self.assertEqual(entries.get(55), (0, 1), entries)
+
+    def test_describe_cluster_on_the_controller_listener(self):
+        """KIP-919: the controller listener describes the controllers (EndpointType 2); a request for brokers
+        gets MISMATCHED_ENDPOINT_TYPE (INVALID_REQUEST at v0)."""
+        with self.n.conn() as c:
+            cluster_id = c.metadata(None).get("cluster_id")
+        err, msg, etype, cluster, controller, nodes = describe_cluster(self.n.controller_port, 1, 2)
+        self.assertEqual((err, msg, etype), (0, None, 2))
+        if cluster_id:
+            self.assertEqual(cluster, cluster_id)
+        self.assertEqual(controller, self.n.node_id)
+        self.assertEqual(nodes, [(self.n.node_id, "127.0.0.1", self.n.controller_port)])
+        err, msg, etype, cluster, controller, nodes = describe_cluster(self.n.controller_port, 1, 1)
+        self.assertEqual((err, etype, controller, nodes), (114, 1, -1, []))
+        self.assertIn("endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER", msg)
+        self.assertEqual(describe_cluster(self.n.controller_port, 0, 1)[0], 42)
+        self.assertEqual(describe_cluster(self.n.controller_port, 1, 7)[0], 115)
+        # the broker listener still describes the brokers
+        err, _, _, _, _, nodes = describe_cluster(self.n.port, 0, 1)
+        self.assertEqual((err, nodes), (0, [(self.n.node_id, "127.0.0.1", self.n.port)]))
 
     def test_unreachable_node_fails_with_exit_1(self):
         port = ft.free_port()

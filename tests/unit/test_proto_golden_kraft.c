@@ -1,7 +1,8 @@
 /* Golden byte-vector tests for the KRaft messages: the Raft quorum RPCs (Vote, BeginQuorumEpoch,
  * EndQuorumEpoch, DescribeQuorum, FetchSnapshot, Fetch v12-16 as the Raft layer uses it), the broker and
  * controller lifecycle RPCs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration,
- * AllocateProducerIds, Envelope) and the control records LeaderChangeMessage, SnapshotHeaderRecord and
+ * AllocateProducerIds, Envelope), DescribeCluster v0-1 as a controller listener answers it (KIP-919) and the
+ * control records LeaderChangeMessage, SnapshotHeaderRecord and
  * SnapshotFooterRecord, at every version Kafka 3.7 has. The bytes come from scripts/golden_kraft.py (an
  * encoder independent of Ferry's codec, with schemas checked against Kafka's message definitions) in
  * golden/kraft_vectors.inc; the expected field values below are the ones that script uses (keep the two
@@ -711,6 +712,44 @@ static void check_envelope_response(const struct golden_vector *gv, const void *
     proto_arena_free(&a);
 }
 
+static void check_describe_cluster_request(const struct golden_vector *gv, const void *msg)
+{
+    const struct DescribeClusterRequest *r = msg;
+    assert_true(r->IncludeClusterAuthorizedOperations == (gv->version == 0));
+    EQ(r->EndpointType, gv->version >= 1 ? 2 : 1); /* v0 has none: Kafka's default, brokers */
+}
+
+static void check_describe_cluster_response(const struct golden_vector *gv, const void *msg)
+{
+    const struct DescribeClusterResponse *r = msg;
+    EQ(r->ThrottleTimeMs, 0);
+    EQ(r->ClusterAuthorizedOperations, INT32_MIN);
+    if (has_suffix(gv->name, "_mismatched")) {
+        EQ(r->ErrorCode, 114);
+        STR_EQ(r->ErrorMessage,
+               "The request was sent to an endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER");
+        EQ(r->EndpointType, 1);
+        STR_EQ(r->ClusterId, "");
+        EQ(r->ControllerId, -1);
+        EQ(r->Brokers_n, 0);
+        return;
+    }
+    EQ(r->ErrorCode, 0);
+    STR_NULL(r->ErrorMessage);
+    EQ(r->EndpointType, gv->version >= 1 ? 2 : 1);
+    STR_EQ(r->ClusterId, CLUSTER);
+    EQ(r->ControllerId, 3001);
+    EQ(r->Brokers_n, 2);
+    EQ(r->Brokers[0].BrokerId, 3001);
+    STR_EQ(r->Brokers[0].Host, "ctrl-1.example");
+    EQ(r->Brokers[0].Port, 9093);
+    STR_NULL(r->Brokers[0].Rack);
+    EQ(r->Brokers[1].BrokerId, 3002);
+    STR_EQ(r->Brokers[1].Host, "ctrl-2.example");
+    EQ(r->Brokers[1].Port, 9094);
+    STR_EQ(r->Brokers[1].Rack, "rack-a");
+}
+
 typedef void (*check_fn)(const struct golden_vector *gv, const void *msg);
 
 static const struct {
@@ -741,6 +780,8 @@ static const struct {
     {&proto_msg_AllocateProducerIdsResponse, check_allocate_producer_ids_response},
     {&proto_msg_EnvelopeRequest, check_envelope_request},
     {&proto_msg_EnvelopeResponse, check_envelope_response},
+    {&proto_msg_DescribeClusterRequest, check_describe_cluster_request},
+    {&proto_msg_DescribeClusterResponse, check_describe_cluster_response},
     {&proto_msg_LeaderChangeMessage, check_leader_change},
     {&proto_msg_SnapshotHeaderRecord, check_snapshot_header},
     {&proto_msg_SnapshotFooterRecord, check_snapshot_footer},
