@@ -1,8 +1,10 @@
 /* raft_sim: the simulated cluster (see raft_sim.h). Each node is a Raft core plus a simulated disk with a
  * volatile image (what the process sees) and a durable image (what survives a crash: the state as of the
- * last completed fsync), a quorum-state file with the same split, and a tiny state machine (a running
- * hash of the committed records). The network loses, delays, reorders and duplicates messages and can be
- * partitioned; nodes crash (losing everything not fsynced) and restart. */
+ * last completed fsync), a quorum-state file with the same split, and a state machine: a running hash of
+ * the committed records (--app hash), or the quorum controller and a real metadata image (--app ctrl,
+ * tests/sim/ctrl_app.h), fed with record batches encoded as on disk. The network loses, delays, reorders
+ * and duplicates messages and can be partitioned; nodes crash (losing everything not fsynced) and
+ * restart. */
 #include "tests/sim/raft_sim.h"
 
 #include <stdarg.h>
@@ -10,17 +12,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "kraftmode/raft/raft.h"
+#include "tests/sim/ctrl_app.h"
 
 #define SIM_MAX_NODES 12
-#define SIM_SNAP_BYTES 8   /* a snapshot is the state machine's hash */
+#define SIM_HASH_SNAP_BYTES 8 /* --app hash: a snapshot is the state machine's hash */
 #define SIM_MAX_FETCH 16   /* batches per fetch response */
 #define SIM_QUIET_MS 1500  /* the fault-free tail of every run (liveness) */
 
+/* Immutable bytes (a record batch, a snapshot), kept until the end of the run: logs and messages share
+ * them freely. */
+struct blob {
+    struct blob *next;
+    size_t len;
+    uint8_t p[];
+};
+
+/* One offset of a log. Offsets of one batch share its bytes (NULL: a hash-mode LeaderChange batch). */
 struct entry {
     int32_t epoch;
-    uint64_t payload;
+    int32_t count;   /* records in its batch */
+    int64_t base;    /* its batch's base offset */
+    uint64_t payload; /* identity of the record (compared across logs) */
+    const struct blob *bytes;
 };
 
 struct image {
@@ -28,7 +44,7 @@ struct image {
     size_t n, cap;
     int64_t log_start;
     struct raft_snapshot_id snap;
-    uint64_t snap_hash;
+    const struct blob *snap_bytes; /* the snapshot file (NULL: none) */
 };
 
 struct qfile {
@@ -47,7 +63,9 @@ struct node {
     int64_t applied;
     uint64_t hash;
     int64_t last_commit;
-    uint8_t part[SIM_SNAP_BYTES]; /* a snapshot being fetched */
+    uint8_t *part; /* a snapshot being fetched (.checkpoint.part) */
+    size_t part_len, part_cap;
+    struct ctrl_app *app; /* --app ctrl */
 };
 
 enum ev_type { EV_DELIVER, EV_STATE_DONE, EV_SYNC_DONE, EV_TICK, EV_CRASH, EV_RESTART, EV_PARTITION, EV_HEAL,
@@ -64,15 +82,16 @@ struct event {
     struct image img;       /* EV_SYNC_DONE: the volatile image when the fsync was issued */
     struct raft_msg msg;    /* EV_DELIVER */
     struct raft_batch *batches;
-    struct entry *bentries;
-    uint8_t snap_bytes[SIM_SNAP_BYTES];
+    const struct blob *snap; /* EV_DELIVER of a FetchSnapshot response: the snapshot read */
 };
 
 struct committed {
     bool set;
+    bool has_digest; /* --app ctrl, at the last offset of a batch: the image's digest after it */
     int32_t epoch;
     uint64_t payload;
     uint64_t hash_after;
+    uint64_t digest;
 };
 
 struct sim {
@@ -93,7 +112,11 @@ struct sim {
     struct committed *com;
     size_t ncom;
     int64_t max_commit;
+    struct blob *blobs;
+    struct ctrl_clients *clients; /* --app ctrl */
 };
+
+static bool ctrl_mode(const struct sim *s) { return s->p->app == RAFT_SIM_APP_CTRL; }
 
 /* ---- random ---- */
 static uint64_t rnd(struct sim *s)
@@ -130,6 +153,26 @@ static void violation(struct sim *s, const char *fmt, ...)
     vsnprintf(s->res->what, sizeof s->res->what, fmt, ap);
     va_end(ap);
     trace(s, "VIOLATION %s", s->res->what);
+}
+
+/* ---- blobs ---- */
+static const struct blob *blob_new(struct sim *s, const void *p, size_t len)
+{
+    struct blob *b = malloc(sizeof *b + len);
+    b->len = len;
+    if (len)
+        memcpy(b->p, p, len);
+    b->next = s->blobs;
+    s->blobs = b;
+    return b;
+}
+
+static uint64_t bytes_hash(const struct blob *b)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; b && i < b->len; i++)
+        h = (h ^ b->p[i]) * 0x100000001b3ull;
+    return h;
 }
 
 /* ---- images ---- */
@@ -226,7 +269,6 @@ static void ev_free(struct event *e)
 {
     img_free(&e->img);
     free(e->batches);
-    free(e->bentries);
     free(e);
 }
 
@@ -315,6 +357,31 @@ static void check_log_matching(struct sim *s)
         }
 }
 
+/* --app ctrl: the image's digest after the batch ending at `last` (applied by node n) must be the one every
+ * other node had there; the first node to get there also checks the controller invariants. */
+static void check_image(struct sim *s, struct node *n, int64_t last)
+{
+    uint64_t d;
+    int rc = ctrl_app_digest(n->app, &d);
+    if (rc) {
+        violation(s, "node %d: cannot digest its image: %s", n->id, ferry_strerror(rc));
+        return;
+    }
+    s->res->digests++;
+    struct committed *c = com_at(s, last);
+    if (c->has_digest) {
+        if (c->digest != d)
+            violation(s, "node %d: metadata image after offset %lld differs from the other nodes'", n->id,
+                      (long long)last);
+        return;
+    }
+    c->has_digest = true;
+    c->digest = d;
+    char what[200];
+    if (!ctrl_app_check(n->app, what, sizeof what))
+        violation(s, "node %d: controller invariant broken after offset %lld: %s", n->id, (long long)last, what);
+}
+
 static void apply_to(struct sim *s, struct node *n, int64_t commit)
 {
     if (commit < n->last_commit)
@@ -323,22 +390,38 @@ static void apply_to(struct sim *s, struct node *n, int64_t commit)
     if (commit > raft_log_durable_end(n->r))
         violation(s, "node %d: commit %lld beyond its fsynced log end %lld", n->id, (long long)commit,
                   (long long)raft_log_durable_end(n->r));
-    while (n->applied < commit) {
+    while (n->applied < commit && !s->res->violation) {
         int64_t off = n->applied;
         const struct entry *e = img_at(&n->vol, off);
         if (!e) {
             violation(s, "node %d: committed offset %lld missing from its log", n->id, (long long)off);
             return;
         }
+        if (e->base + e->count > commit) {
+            violation(s, "node %d: commit %lld inside the batch at %lld", n->id, (long long)commit, (long long)e->base);
+            return;
+        }
         n->hash = mix(n->hash, off, e->epoch, e->payload);
         struct committed *c = com_at(s, off);
         if (!c->set) {
-            *c = (struct committed){true, e->epoch, e->payload, n->hash};
+            c->set = true;
+            c->epoch = e->epoch;
+            c->payload = e->payload;
+            c->hash_after = n->hash;
         } else if (c->epoch != e->epoch || c->payload != e->payload || c->hash_after != n->hash) {
             violation(s, "node %d applied a different record or state at offset %lld", n->id, (long long)off);
             return;
         }
         n->applied++;
+        if (ctrl_mode(s) && off == e->base + e->count - 1) { /* the whole batch is committed: load it */
+            int rc = ctrl_app_apply_batch(n->app, e->bytes->p, e->bytes->len);
+            if (rc) {
+                violation(s, "node %d: committed batch at %lld not loaded: %s", n->id, (long long)e->base,
+                          ferry_strerror(rc));
+                return;
+            }
+            check_image(s, n, off);
+        }
     }
     if (commit > s->max_commit) {
         for (int64_t off = s->max_commit; off < commit; off++)
@@ -372,51 +455,113 @@ static void send_msg(struct sim *s, struct node *from, const struct raft_msg *m)
         struct event *e = ev_new(s, EV_DELIVER, s->now + rnd_range(s, 1, 8), to);
         e->msg = *m;
         if (m->type == RAFT_MSG_FETCH_RESP && m->u.fetch_resp.records_from >= 0) {
-            int64_t lo = m->u.fetch_resp.records_from, hi = m->u.fetch_resp.records_to;
+            int64_t off = m->u.fetch_resp.records_from, hi = m->u.fetch_resp.records_to;
             if (hi > img_end(&from->vol))
                 hi = img_end(&from->vol);
-            if (hi - lo > SIM_MAX_FETCH)
-                hi = lo + SIM_MAX_FETCH;
-            size_t k = hi > lo ? (size_t)(hi - lo) : 0;
-            e->batches = calloc(k ? k : 1, sizeof *e->batches);
-            e->bentries = calloc(k ? k : 1, sizeof *e->bentries);
-            for (size_t i = 0; i < k; i++) {
-                const struct entry *x = img_at(&from->vol, lo + (int64_t)i);
+            e->batches = calloc(SIM_MAX_FETCH, sizeof *e->batches);
+            size_t nb = 0;
+            while (off < hi && nb < SIM_MAX_FETCH) { /* whole batches only */
+                const struct entry *x = img_at(&from->vol, off);
                 if (!x)
                     break;
-                e->bentries[i] = *x;
-                e->batches[i] = (struct raft_batch){.base_offset = lo + (int64_t)i,
-                                                    .count = 1,
-                                                    .epoch = x->epoch,
-                                                    .data = &e->bentries[i].payload,
-                                                    .len = sizeof e->bentries[i].payload};
-                e->msg.u.fetch_resp.nbatches = i + 1;
+                if (x->base != off) {
+                    violation(s, "node %d: fetch response from %lld, inside the batch at %lld", from->id,
+                              (long long)off, (long long)x->base);
+                    break;
+                }
+                if (off + x->count > hi)
+                    break;
+                e->batches[nb++] = (struct raft_batch){.base_offset = off,
+                                                       .count = x->count,
+                                                       .epoch = x->epoch,
+                                                       .data = x->bytes ? x->bytes->p : NULL,
+                                                       .len = x->bytes ? x->bytes->len : 0};
+                off += x->count;
             }
+            e->msg.u.fetch_resp.nbatches = nb;
             e->msg.u.fetch_resp.batches = e->batches;
         }
         if (m->type == RAFT_MSG_FETCH_SNAPSHOT_RESP && m->error == 0) {
             const struct image *d = &from->dur;
             struct raft_snapshot_id id = m->u.fetch_snapshot_resp.snapshot;
             int64_t pos = m->u.fetch_snapshot_resp.position;
-            if (d->snap.end_offset != id.end_offset || d->snap.epoch != id.epoch) {
+            if (!d->snap_bytes || d->snap.end_offset != id.end_offset || d->snap.epoch != id.epoch) {
                 e->msg.error = 98; /* SNAPSHOT_NOT_FOUND */
-            } else if (pos > SIM_SNAP_BYTES) {
+            } else if (pos > (int64_t)d->snap_bytes->len) {
                 e->msg.error = 99; /* POSITION_OUT_OF_RANGE */
             } else {
-                for (int b = 0; b < SIM_SNAP_BYTES; b++)
-                    e->snap_bytes[b] = (uint8_t)(d->snap_hash >> (8 * b));
-                int64_t len = SIM_SNAP_BYTES - pos;
-                if (len > 3)
-                    len = 3; /* small chunks exercise positions */
+                int64_t size = (int64_t)d->snap_bytes->len, len = size - pos;
+                int64_t chunk = ctrl_mode(s) ? size / 3 + 1 : 3; /* small chunks exercise positions */
+                if (len > chunk)
+                    len = chunk;
                 if (len > m->u.fetch_snapshot_resp.max_bytes)
                     len = m->u.fetch_snapshot_resp.max_bytes;
-                e->msg.u.fetch_snapshot_resp.size = SIM_SNAP_BYTES;
+                e->snap = d->snap_bytes;
+                e->msg.u.fetch_snapshot_resp.size = size;
                 e->msg.u.fetch_snapshot_resp.len = (size_t)len;
                 e->msg.u.fetch_snapshot_resp.data = NULL; /* set at delivery (the event may move) */
             }
         }
         e->seq = (uint64_t)s->nodes[to].inc; /* a message reaches the incarnation it was sent to */
         ev_push(s, e);
+    }
+}
+
+/* The running record hash as of a snapshot: hash mode, its bytes; ctrl mode, what the checker recorded. */
+static uint64_t snap_hash(struct sim *s, const struct blob *bytes, int64_t end)
+{
+    if (!bytes || end <= 0)
+        return 0;
+    if (ctrl_mode(s))
+        return com_at(s, end - 1)->hash_after;
+    uint64_t h = 0;
+    for (int b = 0; b < SIM_HASH_SNAP_BYTES && (size_t)b < bytes->len; b++)
+        h |= (uint64_t)bytes->p[b] << (8 * b);
+    return h;
+}
+
+/* SNAPSHOT_INSTALL: the fetched .part becomes the snapshot, the log restarts empty at its end, and the state
+ * machine reloads from it if it is ahead; its state must be the one every node had at that offset. */
+static void install_snapshot(struct sim *s, struct node *n, struct raft_snapshot_id id)
+{
+    const struct blob *bytes = blob_new(s, n->part, n->part_len);
+    n->part_len = 0;
+    s->res->snap_installs++;
+    n->vol.n = 0;
+    n->vol.log_start = id.end_offset;
+    n->vol.snap = id;
+    n->vol.snap_bytes = bytes;
+    int64_t end = id.end_offset;
+    struct committed *c = end > 0 ? com_at(s, end - 1) : NULL;
+    trace(s, "n%d installs snapshot (%lld, %d), %zu bytes", n->id, (long long)end, id.epoch, bytes->len);
+    if (!ctrl_mode(s)) {
+        uint64_t h = snap_hash(s, bytes, end);
+        if (bytes->len != SIM_HASH_SNAP_BYTES || (c && c->set && c->hash_after != h))
+            violation(s, "node %d installed a snapshot at %lld whose state differs", n->id, (long long)end);
+        if (end > n->applied) {
+            n->applied = end;
+            n->hash = h;
+        }
+        return;
+    }
+    struct ctrl_app *fresh = ctrl_app_new(n->id, s->p->app_bugs);
+    char err[200];
+    int rc = ctrl_app_load_snapshot(fresh, bytes->p, bytes->len, id.epoch, end, err, sizeof err);
+    if (rc) {
+        ctrl_app_free(fresh);
+        violation(s, "node %d: the snapshot (%lld, %d) it fetched does not load: %s", n->id, (long long)end, id.epoch,
+                  err);
+        return;
+    }
+    if (end > n->applied) {
+        ctrl_app_free(n->app);
+        n->app = fresh;
+        n->applied = end;
+        n->hash = snap_hash(s, bytes, end);
+        if (end > 0)
+            check_image(s, n, end - 1);
+    } else {
+        ctrl_app_free(fresh);
     }
 }
 
@@ -448,9 +593,29 @@ static void perform(struct sim *s, struct node *n)
                               (long long)img_end(&n->vol));
                     break;
                 }
-                uint64_t payload = x->data ? *(const uint64_t *)x->data : 0;
+                const struct blob *bytes = NULL;
+                if (x->data) {
+                    bytes = blob_new(s, x->data, x->len);
+                } else if (x->leader_change && ctrl_mode(s)) { /* the LeaderChange control batch, encoded */
+                    uint8_t *buf;
+                    size_t len;
+                    int rc = ctrl_app_leader_change_batch(n->id, s->voter_ids, (size_t)s->p->voters, a->granting,
+                                                          a->ngranting, x->base_offset, x->epoch, s->now, &buf, &len);
+                    if (rc) {
+                        violation(s, "node %d: cannot encode its LeaderChange batch: %s", n->id, ferry_strerror(rc));
+                        break;
+                    }
+                    bytes = blob_new(s, buf, len);
+                    ferry_free(buf);
+                }
+                if (ctrl_mode(s) && !bytes) {
+                    violation(s, "node %d: appends a batch without bytes at %lld", n->id, (long long)x->base_offset);
+                    break;
+                }
+                /* a record's identity: hash mode, the proposal's payload; ctrl mode, its batch's bytes */
+                uint64_t payload = ctrl_mode(s) ? bytes_hash(bytes) : bytes ? *(const uint64_t *)bytes->p : 0;
                 for (int32_t k = 0; k < x->count; k++) /* one entry per offset */
-                    img_push(&n->vol, (struct entry){x->epoch, payload + (uint64_t)k});
+                    img_push(&n->vol, (struct entry){x->epoch, x->count, x->base_offset, payload + (uint64_t)k, bytes});
             }
             break;
         case RAFT_ACT_LOG_TRUNCATE:
@@ -459,31 +624,21 @@ static void perform(struct sim *s, struct node *n)
                 n->vol.n = a->offset > n->vol.log_start ? (size_t)(a->offset - n->vol.log_start) : 0;
             break;
         case RAFT_ACT_SNAPSHOT_WRITE:
-            if (a->position + (int64_t)a->len > SIM_SNAP_BYTES)
-                violation(s, "node %d: snapshot chunk past its size", n->id);
-            else
-                memcpy(n->part + a->position, a->data, a->len);
-            break;
-        case RAFT_ACT_SNAPSHOT_INSTALL: {
-            uint64_t h = 0;
-            for (int b = 0; b < SIM_SNAP_BYTES; b++)
-                h |= (uint64_t)n->part[b] << (8 * b);
-            s->res->snap_installs++;
-            n->vol.n = 0;
-            n->vol.log_start = a->snapshot.end_offset;
-            n->vol.snap = a->snapshot;
-            n->vol.snap_hash = h;
-            int64_t end = a->snapshot.end_offset;
-            struct committed *c = end > 0 ? com_at(s, end - 1) : NULL;
-            if (c && c->set && c->hash_after != h)
-                violation(s, "node %d installed a snapshot at %lld whose state differs", n->id, (long long)end);
-            if (end > n->applied) {
-                n->applied = end;
-                n->hash = h;
+            if (a->position > (int64_t)n->part_len) {
+                violation(s, "node %d: snapshot chunk at %lld past the .part size %zu", n->id, (long long)a->position,
+                          n->part_len);
+                break;
             }
-            trace(s, "n%d installs snapshot (%lld, %d)", n->id, (long long)end, a->snapshot.epoch);
+            if ((size_t)a->position + a->len > n->part_cap) {
+                n->part_cap = ((size_t)a->position + a->len) * 2;
+                n->part = realloc(n->part, n->part_cap);
+            }
+            memcpy(n->part + a->position, a->data, a->len);
+            n->part_len = (size_t)a->position + a->len;
             break;
-        }
+        case RAFT_ACT_SNAPSHOT_INSTALL:
+            install_snapshot(s, n, a->snapshot);
+            break;
         case RAFT_ACT_LOG_SYNC: {
             struct event *e = ev_new(s, EV_SYNC_DONE, disk_done_at(s, n), (int)(n - s->nodes));
             e->seq = a->seq;
@@ -556,8 +711,21 @@ static void node_start(struct sim *s, struct node *n)
     }
     n->up = true;
     n->applied = n->dur.snap.end_offset;
-    n->hash = n->dur.snap_hash;
+    n->hash = snap_hash(s, n->dur.snap_bytes, n->applied);
     n->last_commit = raft_commit(n->r);
+    if (ctrl_mode(s)) { /* the state machine restarts from the snapshot; the log replays as it commits */
+        n->app = ctrl_app_new(n->id, s->p->app_bugs);
+        if (n->dur.snap_bytes) {
+            char err[200];
+            int lrc = ctrl_app_load_snapshot(n->app, n->dur.snap_bytes->p, n->dur.snap_bytes->len, n->dur.snap.epoch,
+                                             n->dur.snap.end_offset, err, sizeof err);
+            if (lrc)
+                violation(s, "node %d: its snapshot (%lld, %d) does not load: %s", n->id,
+                          (long long)n->dur.snap.end_offset, n->dur.snap.epoch, err);
+            else
+                check_image(s, n, n->dur.snap.end_offset - 1);
+        }
+    }
     n->disk_free_at = s->now;
     trace(s, "n%d starts %s epoch %d log [%lld, %lld)", n->id, raft_role_name(raft_role(n->r)), raft_epoch(n->r),
           (long long)n->dur.log_start, (long long)img_end(&n->dur));
@@ -572,6 +740,9 @@ static void node_crash(struct sim *s, struct node *n)
     n->up = false;
     n->inc++;
     img_free(&n->vol);
+    n->part_len = 0;
+    ctrl_app_free(n->app);
+    n->app = NULL;
 }
 
 static void take_snapshot(struct sim *s, struct node *n)
@@ -585,8 +756,25 @@ static void take_snapshot(struct sim *s, struct node *n)
     if (raft_snapshot_done(n->r, s->now, id) != 0)
         return;
     trace(s, "n%d snapshot (%lld, %d)", n->id, (long long)id.end_offset, id.epoch);
+    const struct blob *bytes;
+    if (ctrl_mode(s)) {
+        uint8_t *buf;
+        size_t len;
+        int rc = ctrl_app_write_snapshot(n->app, id.epoch, s->now, &buf, &len);
+        if (rc) {
+            violation(s, "node %d: cannot write its snapshot: %s", n->id, ferry_strerror(rc));
+            return;
+        }
+        bytes = blob_new(s, buf, len);
+        ferry_free(buf);
+    } else {
+        uint8_t h[SIM_HASH_SNAP_BYTES];
+        for (int b = 0; b < SIM_HASH_SNAP_BYTES; b++)
+            h[b] = (uint8_t)(n->hash >> (8 * b));
+        bytes = blob_new(s, h, sizeof h);
+    }
     n->dur.snap = n->vol.snap = id;
-    n->dur.snap_hash = n->vol.snap_hash = n->hash;
+    n->dur.snap_bytes = n->vol.snap_bytes = bytes;
     perform(s, n);
 }
 
@@ -635,13 +823,43 @@ static void deliver(struct sim *s, struct event *e)
     struct node *n = &s->nodes[e->node];
     if (!n->up || e->seq != (uint64_t)n->inc)
         return;
-    if (e->msg.type == RAFT_MSG_FETCH_SNAPSHOT_RESP)
-        e->msg.u.fetch_snapshot_resp.data = e->snap_bytes + e->msg.u.fetch_snapshot_resp.position;
+    if (e->msg.type == RAFT_MSG_FETCH_SNAPSHOT_RESP && e->snap)
+        e->msg.u.fetch_snapshot_resp.data = e->snap->p + e->msg.u.fetch_snapshot_resp.position;
     trace(s, "n%d <- n%d %s epoch %d err %d", n->id, e->msg.from, raft_msg_name(e->msg.type), e->msg.epoch,
           e->msg.error);
     if (raft_step(n->r, s->now, &e->msg) != 0)
         violation(s, "node %d refused a message", n->id);
     perform(s, n);
+}
+
+/* --app ctrl: the active controller decides one client operation against its image, once everything in
+ * its log is applied (one operation at a time), and proposes its records as one batch. */
+static void propose_decision(struct sim *s, struct node *x)
+{
+    int64_t base = raft_log_end(x->r);
+    if (x->applied < base)
+        return;
+    uint8_t *buf;
+    size_t len;
+    int32_t count;
+    char what[256];
+    int rc = ctrl_clients_step(s->clients, x->app, x->id, raft_epoch(x->r), base, s->now, &buf, &len, &count, what,
+                               sizeof what);
+    if (rc) {
+        violation(s, "node %d: the controller's decision failed: %s", x->id, ferry_strerror(rc));
+        return;
+    }
+    trace(s, "n%d controller: %s (%d records at %lld)", x->id, what, count, (long long)base);
+    if (!buf)
+        return;
+    int64_t got;
+    if (raft_propose(x->r, s->now, count, buf, len, &got) == 0) {
+        if (got != base)
+            violation(s, "node %d: a proposal encoded at %lld was appended at %lld", x->id, (long long)base,
+                      (long long)got);
+        perform(s, x);
+    }
+    ferry_free(buf);
 }
 
 static void handle(struct sim *s, struct event *e)
@@ -661,11 +879,11 @@ static void handle(struct sim *s, struct event *e)
             break;
         {
             struct raft_snapshot_id keep = n->dur.snap;
-            uint64_t keep_hash = n->dur.snap_hash;
+            const struct blob *keep_bytes = n->dur.snap_bytes;
             img_copy(&n->dur, &e->img);
             if (keep.end_offset > n->dur.snap.end_offset) { /* a local snapshot taken after the sync was issued */
                 n->dur.snap = keep;
-                n->dur.snap_hash = keep_hash;
+                n->dur.snap_bytes = keep_bytes;
                 img_drop_prefix(&n->dur, keep.end_offset);
             }
         }
@@ -701,6 +919,10 @@ static void handle(struct sim *s, struct event *e)
             struct node *x = &s->nodes[i];
             if (!x->up || raft_role(x->r) != RAFT_LEADER)
                 continue;
+            if (ctrl_mode(s)) {
+                propose_decision(s, x);
+                continue;
+            }
             uint64_t payload = rnd(s) | 1;
             int64_t base;
             int32_t count = (int32_t)rnd_range(s, 1, 3); /* batches of several records */
@@ -779,6 +1001,7 @@ void raft_sim_params_default(struct raft_sim_params *p, uint64_t seed)
     p->observers = 1;
     p->duration_ms = 1000;
     p->pre_vote = true;
+    p->app = RAFT_SIM_APP_HASH;
 }
 
 int raft_sim_run(const struct raft_sim_params *p, struct raft_sim_result *res)
@@ -795,6 +1018,8 @@ int raft_sim_run(const struct raft_sim_params *p, struct raft_sim_result *res)
     s->nn = p->voters + p->observers;
     s->loss_pct = (int)rnd_range(s, 0, 10);
     s->dup_pct = (int)rnd_range(s, 0, 5);
+    if (ctrl_mode(s))
+        s->clients = ctrl_clients_new(node_rand, s);
     for (int i = 0; i < s->nn; i++) {
         struct node *n = &s->nodes[i];
         n->id = i + 1;
@@ -815,10 +1040,25 @@ int raft_sim_run(const struct raft_sim_params *p, struct raft_sim_result *res)
     res->events = steps;
     while (s->nheap)
         ev_free(ev_pop(s));
+    if (s->clients) {
+        const struct ctrl_clients_stats *st = ctrl_clients_stats(s->clients);
+        res->ctrl_ops = st->ops;
+        res->ctrl_records = st->records;
+        res->ctrl_rejected = st->rejected;
+        res->ctrl_fenced = st->fenced;
+        ctrl_clients_free(s->clients);
+    }
     for (int i = 0; i < s->nn; i++) {
         raft_free(s->nodes[i].r);
         img_free(&s->nodes[i].vol);
         img_free(&s->nodes[i].dur);
+        free(s->nodes[i].part);
+        ctrl_app_free(s->nodes[i].app);
+    }
+    while (s->blobs) {
+        struct blob *b = s->blobs;
+        s->blobs = b->next;
+        free(b);
     }
     free(s->heap);
     free(s->epoch_leader);

@@ -10,6 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The replicated state machine. */
+enum raft_sim_app {
+    RAFT_SIM_APP_HASH, /* opaque proposals applied to a running hash */
+    RAFT_SIM_APP_CTRL, /* the quorum controller and metadata image (tests/sim/ctrl_app.h) */
+};
+
 struct raft_sim_params {
     uint64_t seed;
     int voters;          /* 1..7 */
@@ -17,6 +23,8 @@ struct raft_sim_params {
     int64_t duration_ms; /* simulated time */
     bool pre_vote;
     unsigned bugs;       /* enum raft_test_bug bits passed to every node's core */
+    enum raft_sim_app app;
+    unsigned app_bugs;   /* enum ctrl_app_bug bits (--app ctrl) */
     bool trace;          /* print every event on stdout */
 };
 
@@ -30,6 +38,11 @@ struct raft_sim_result {
     int truncations;    /* follower truncations (divergence) */
     int snap_installs;  /* snapshots fetched and installed */
     int crashes;
+    int64_t digests;       /* --app ctrl: image digests compared */
+    int64_t ctrl_ops;      /* controller decisions that wrote records */
+    int64_t ctrl_records;
+    int64_t ctrl_rejected; /* client requests answered with an error */
+    int64_t ctrl_fenced;   /* brokers fenced for a lapsed session */
 };
 
 void raft_sim_params_default(struct raft_sim_params *p, uint64_t seed);
