@@ -502,10 +502,8 @@ static int op_create_topic(struct op *o)
 static int op_delete_topic(struct op *o)
 {
     const struct md_topic *t = random_topic(o);
-    if (!t) {
-        say(o, "delete: no topic");
-        return 0;
-    }
+    if (!t)
+        return op_create_topic(o); /* nothing to work on yet */
     INIT(DeleteTopicsRequest, req);
     req.Topics = proto_array_new(&o->a, &desc_DeleteTopicsRequest_DeleteTopicState, 1);
     if (!req.Topics)
@@ -529,10 +527,8 @@ static int op_delete_topic(struct op *o)
 static int op_create_partitions(struct op *o)
 {
     const struct md_topic *t = random_topic(o);
-    if (!t) {
-        say(o, "create partitions: no topic");
-        return 0;
-    }
+    if (!t)
+        return op_create_topic(o); /* nothing to work on yet */
     INIT(CreatePartitionsRequest, req);
     req.Topics = proto_array_new(&o->a, &desc_CreatePartitionsRequest_CreatePartitionsTopic, 1);
     if (!req.Topics)
@@ -552,10 +548,8 @@ static int op_create_partitions(struct op *o)
 static int op_alter_configs(struct op *o)
 {
     const struct md_topic *t = random_topic(o);
-    if (!t) {
-        say(o, "alter configs: no topic");
-        return 0;
-    }
+    if (!t)
+        return op_create_topic(o); /* nothing to work on yet */
     uint32_t k = pick(o, 4);
     INIT(IncrementalAlterConfigsRequest, req);
     req.Resources = proto_array_new(&o->a, &desc_IncrementalAlterConfigsRequest_AlterConfigsResource, 1);
