@@ -9,11 +9,7 @@
 #include "zk_broker_rpc.h"
 #include "zk_source_internal.h"
 
-struct zk_bapi {
-    struct zkrpc_broker rpc; /* ReplicaManager's state: controller epoch seen, hosted leader epochs */
-};
-
-static struct zk_bapi *bapi(struct zk_src *z)
+struct zk_bapi *zk_bapi_get(struct zk_src *z)
 {
     if (!z->bapi) {
         z->bapi = ferry_calloc(1, sizeof *z->bapi);
@@ -27,6 +23,8 @@ void zk_bapi_free(struct zk_src *z)
 {
     if (!z->bapi)
         return;
+    zk_alter_free(z->bapi->alter);
+    zk_shutdown_free(z->bapi->shutdown);
     zkrpc_broker_free(&z->bapi->rpc);
     ferry_free(z->bapi);
     z->bapi = NULL;
@@ -48,7 +46,7 @@ int zk_bapi_controller_request(void *impl, int16_t api_key, int16_t version, con
     struct zk_src *z = impl;
     memset(out, 0, sizeof *out);
     proto_arena_init(&out->arena);
-    struct zk_bapi *a = bapi(z);
+    struct zk_bapi *a = zk_bapi_get(z);
     if (!a)
         return FERRY_ENOMEM;
     /* this broker's registration and the newest controller epoch ZooKeeper or a request showed */

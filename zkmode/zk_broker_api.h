@@ -8,6 +8,10 @@
  *    that StopReplica deletes goes, with its log) and Kafka's response is returned. A stop without deletion
  *    changes nothing here (the replica stays as the image says; Kafka only stops its fetcher).
  *
+ *  - AlterPartition out (md_source alter_partition): zk_alter.c, Kafka's AlterPartitionManager;
+ *  - ControlledShutdown out before the session closes: zk_shutdown.c.
+ * Requests to the controller go over zk_ctrl_chan.h.
+ *
  * Ownership: the state hangs off the zk_src (z->bapi), created on first use, freed with the source. Not for
  * use outside zkmode/. */
 #ifndef FERRY_ZK_BROKER_API_H
@@ -16,13 +20,34 @@
 #include <stdint.h>
 
 #include "broker/metadata/md_source.h"
+#include "zkmode/rpc/zkrpc.h"
 
 struct zk_src;
+struct zk_alter;
+struct zk_shutdown;
+
+/* What this broker keeps for the RPCs with its controller (z->bapi). */
+struct zk_bapi {
+    struct zkrpc_broker rpc; /* ReplicaManager's state: controller epoch seen, hosted leader epochs */
+    struct zk_alter *alter;  /* zk_alter.c, created by the first proposal */
+    struct zk_shutdown *shutdown; /* zk_shutdown.c, created by controlled_shutdown */
+};
+
+/* z->bapi, created on first use; NULL when out of memory. */
+struct zk_bapi *zk_bapi_get(struct zk_src *z);
 
 /* md_source controller_request (impl is the zk_src). */
 int zk_bapi_controller_request(void *impl, int16_t api_key, int16_t version, const void *req,
                                struct md_response *out);
-/* Frees what z->bapi holds (with the source). */
+/* Frees what z->bapi holds (with the source, or at its stop: no callback runs afterwards). */
 void zk_bapi_free(struct zk_src *z);
+
+/* zk_alter.c: md_source alter_partition (impl is the zk_src); zk_alter_free closes its channel. */
+void zk_alter_partition(void *impl, const struct md_alter_partition *req, md_alter_done_fn done, void *arg);
+void zk_alter_free(struct zk_alter *a);
+
+/* zk_shutdown.c: md_source controlled_shutdown (impl is the zk_src); zk_shutdown_free closes its channel. */
+void zk_controlled_shutdown(void *impl, md_done_fn done, void *arg);
+void zk_shutdown_free(struct zk_shutdown *s);
 
 #endif

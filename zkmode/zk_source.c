@@ -292,6 +292,7 @@ static void stop(void *impl)
     if (z->stopping)
         return;
     z->stopping = true;
+    zk_bapi_free(z); /* the channels to the controller close: no callback after stop */
     LOG_INFO("zk", "broker %d: closing the ZooKeeper session", z->broker_id);
     if (z->elect_started)
         zk_elect_stop(&z->elect);
@@ -323,6 +324,8 @@ static const struct md_source_ops zk_source_ops = {
     .auto_create_topics = zk_admin_auto_create_topics,
     .controller_id = zk_source_controller_id,
     .controller_request = zk_bapi_controller_request,
+    .alter_partition = zk_alter_partition,
+    .controlled_shutdown = zk_controlled_shutdown,
 };
 
 int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **out)

@@ -11,7 +11,9 @@
  * RegisterBrokerRecord per live broker, with epoch = czxid; UnregisterBrokerRecord when one goes),
  * published as deltas. A session expiry resigns the controller, then the new session re-registers (new
  * epoch), re-reads the brokers and runs the election again. The controller's LeaderAndIsr, StopReplica and
- * UpdateMetadata reach the image through md_source's controller_request (zk_broker_api.h).
+ * UpdateMetadata reach the image through md_source's controller_request (zk_broker_api.h); the leader's ISR
+ * proposals go to the controller as AlterPartition (alter_partition) and a stop is preceded by
+ * ControlledShutdown (controlled_shutdown).
  *
  * Admin writes (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
  * auto-creation, producer-id blocks) are done on any broker as Kafka's AdminZkClient writes them

@@ -201,6 +201,14 @@ int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct fer
     return start(b, loop, cfg, false, source, err, errlen);
 }
 
+void broker_begin_shutdown(struct broker *b, void (*then)(void *arg), void *arg)
+{
+    if (b->meta.ops && b->meta.ops->controlled_shutdown)
+        b->meta.ops->controlled_shutdown(b->meta.impl, then, arg);
+    else
+        then(arg);
+}
+
 void broker_stop(struct broker *b)
 {
     api_repl_stop(b);

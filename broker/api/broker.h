@@ -22,6 +22,7 @@
 struct produce_ctx;
 struct group_service;
 struct repl_fetchers;
+struct alter_ctx;
 
 struct broker {
     uv_loop_t *loop;
@@ -43,6 +44,7 @@ struct broker {
     uv_timer_t isr_timer;
     bool isr_timer_started;
     struct repl_fetchers *fetchers;
+    struct alter_ctx *alters; /* ISR proposals the source has not answered yet (freed at stop) */
 };
 
 /* Starts the node: storage check (formatting the no-config default node on first start), metadata
@@ -54,6 +56,10 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
  * own wiring). The broker takes the source and stops it in broker_stop. */
 int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg,
                              const struct md_source *source, char *err, size_t errlen);
+/* The first step of a clean shutdown, before broker_stop: in legacy mode the controlled shutdown (the
+ * controller moves leadership off this broker while it still serves; controlled.shutdown.*). then(arg) runs
+ * when it is over, from the loop (at once when the mode has none). Call broker_stop from it. */
+void broker_begin_shutdown(struct broker *b, void (*then)(void *arg), void *arg);
 /* Clean shutdown: stops listening, flushes and closes every log and the metadata log. Run the loop
  * afterwards until it has no more handles. */
 void broker_stop(struct broker *b);

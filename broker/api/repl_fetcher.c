@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api_support.h"
 #include "broker.h"
@@ -467,23 +466,11 @@ static void on_connected(void *arg, int rc)
     f->state = F_VERSIONS;
 }
 
-/* The leader's endpoint on the inter-broker listener (else its first), from the image. */
-static const struct md_endpoint *leader_endpoint(struct broker *b, int32_t leader)
-{
-    const struct md_broker *mb = md_image_broker(broker_image(b), leader);
-    if (!mb || mb->nendpoints == 0)
-        return NULL;
-    const char *name = b->cfg->inter_broker_listener_name;
-    for (int32_t i = 0; name && i < mb->nendpoints; i++)
-        if (strcasecmp(mb->endpoints[i].name, name) == 0)
-            return &mb->endpoints[i];
-    return &mb->endpoints[0];
-}
-
 static void start_connect(struct repl_fetcher *f)
 {
     struct broker *b = f->set->b;
-    const struct md_endpoint *ep = leader_endpoint(b, f->leader);
+    const struct md_endpoint *ep = md_image_broker_endpoint(broker_image(b), f->leader,
+                                                            b->cfg->inter_broker_listener_name);
     if (!ep) {
         f->state = F_BACKOFF;
         uv_timer_start(&f->timer, on_timer, (uint64_t)b->cfg->replica_fetch_backoff_ms, 0);

@@ -47,11 +47,23 @@ static bool isr_eligible(void *arg, int32_t id)
 }
 
 struct alter_ctx {
+    struct alter_ctx *next, **prev; /* in b->alters */
     struct broker *b;
     char *topic;
     int32_t partition;
     int32_t leader_epoch;
 };
+
+static void alter_ctx_free(struct alter_ctx *ctx)
+{
+    if (ctx->prev) {
+        *ctx->prev = ctx->next;
+        if (ctx->next)
+            ctx->next->prev = ctx->prev;
+    }
+    ferry_free(ctx->topic);
+    ferry_free(ctx);
+}
 
 static void alter_done(void *arg, int16_t error)
 {
@@ -63,8 +75,7 @@ static void alter_done(void *arg, int16_t error)
         if (p && p->is_leader && p->leader_epoch == ctx->leader_epoch)
             rp_leader_alter_failed(&p->repl);
     }
-    ferry_free(ctx->topic);
-    ferry_free(ctx);
+    alter_ctx_free(ctx);
 }
 
 void api_repl_isr_check(struct broker *b, struct rp_partition *p)
@@ -99,6 +110,11 @@ void api_repl_isr_check(struct broker *b, struct rp_partition *p)
     ctx->leader_epoch = p->repl.leader_epoch;
     LOG_INFO("replica", "%s-%d: proposing an ISR of %d replica(s) (was %d) at leader epoch %d, partition epoch %d",
              p->topic, p->index, n, p->repl.nisr, req.leader_epoch, req.partition_epoch);
+    ctx->next = b->alters;
+    if (b->alters)
+        b->alters->prev = &ctx->next;
+    ctx->prev = &b->alters;
+    b->alters = ctx;
     b->meta.ops->alter_partition(b->meta.impl, &req, alter_done, ctx);
     ferry_free(isr);
 }
@@ -132,6 +148,8 @@ int api_repl_start(struct broker *b)
 
 void api_repl_stop(struct broker *b)
 {
+    while (b->alters) /* the source answers none after its stop */
+        alter_ctx_free(b->alters);
     if (b->fetchers)
         repl_fetchers_close(b->fetchers);
     b->fetchers = NULL;

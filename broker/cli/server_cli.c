@@ -22,19 +22,32 @@ static void usage(FILE *out)
 struct server_ctx {
     struct broker broker;
     uv_signal_t sigterm, sigint;
-    bool stopping;
+    bool stopping; /* a signal came: the controlled shutdown (legacy mode) runs, then the stop */
+    bool stopped;
 };
+
+static void stop_now(void *arg)
+{
+    struct server_ctx *ctx = arg;
+    if (ctx->stopped)
+        return;
+    ctx->stopped = true;
+    broker_stop(&ctx->broker);
+    uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+    uv_close((uv_handle_t *)&ctx->sigint, NULL);
+}
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct server_ctx *ctx = s->data;
-    if (ctx->stopping)
+    if (ctx->stopping) { /* a second signal does not wait for the controlled shutdown */
+        LOG_INFO("server", "signal %d again: stopping now", signum);
+        stop_now(ctx);
         return;
+    }
     ctx->stopping = true;
     LOG_INFO("server", "signal %d: shutting down", signum);
-    broker_stop(&ctx->broker);
-    uv_close((uv_handle_t *)&ctx->sigterm, NULL);
-    uv_close((uv_handle_t *)&ctx->sigint, NULL);
+    broker_begin_shutdown(&ctx->broker, stop_now, ctx);
 }
 
 int cli_server_main(int argc, char **argv)

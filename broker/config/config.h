@@ -180,6 +180,8 @@ struct ferry_config {
     int64_t replica_high_watermark_checkpoint_interval_ms;
     int32_t num_replica_fetchers;
     bool controlled_shutdown_enable;
+    int32_t controlled_shutdown_max_retries;
+    int64_t controlled_shutdown_retry_backoff_ms;
 
     /* network and requests */
     int32_t message_max_bytes;

@@ -153,7 +153,11 @@ const struct config_key config_keys[] = {
     KEY("num.replica.fetchers", INT, I32, F(num_replica_fetchers), "1", NO_CHECK,
         UNUSED_DOC "Ferry fetches from each leader on its one event loop."),
     KEY("controlled.shutdown.enable", BOOLEAN, BOOL, F(controlled_shutdown_enable), "true", NO_CHECK,
-        "Move leadership away before a broker stops."),
+        "Move leadership away before a broker stops (legacy mode: ControlledShutdown to the controller)."),
+    KEY("controlled.shutdown.max.retries", INT, I32, F(controlled_shutdown_max_retries), "3", NO_CHECK,
+        "Legacy mode: ControlledShutdown attempts before the broker stops anyway (0: none)."),
+    KEY("controlled.shutdown.retry.backoff.ms", LONG, I64, F(controlled_shutdown_retry_backoff_ms), "5000",
+        CHECK_AT_LEAST(0), "Legacy mode: wait between ControlledShutdown attempts."),
 
     /* network and requests */
     KEY("message.max.bytes", INT, I32, F(message_max_bytes), "1048588", CHECK_AT_LEAST(0),

@@ -1,6 +1,7 @@
 /* md_image: lifecycle, lookups and the sorted topic view. Changes are in md_apply.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
@@ -146,6 +147,17 @@ const struct md_broker *md_image_broker(const struct md_image *img, int32_t id)
             hi = mid;
     }
     return lo < img->nbrokers && img->brokers[lo]->id == id ? img->brokers[lo] : NULL;
+}
+
+const struct md_endpoint *md_image_broker_endpoint(const struct md_image *img, int32_t id, const char *listener)
+{
+    const struct md_broker *mb = md_image_broker(img, id);
+    if (!mb || mb->nendpoints == 0)
+        return NULL;
+    for (int32_t i = 0; listener && i < mb->nendpoints; i++)
+        if (strcasecmp(mb->endpoints[i].name, listener) == 0)
+            return &mb->endpoints[i];
+    return &mb->endpoints[0];
 }
 
 const struct md_controller *md_image_controller(const struct md_image *img, int32_t id)

@@ -164,6 +164,9 @@ const struct md_topic *md_image_topic_n(const struct md_image *img, const char *
 const struct md_topic *md_image_topic_by_id(const struct md_image *img, proto_uuid id);
 const struct md_partition *md_topic_partition(const struct md_topic *t, int32_t partition);
 const struct md_broker *md_image_broker(const struct md_image *img, int32_t id);
+/* The endpoint of broker `id` on the listener named `listener` (case-insensitive; NULL or not registered:
+ * its first endpoint), as brokers reach each other; NULL when the image has no endpoint for it. */
+const struct md_endpoint *md_image_broker_endpoint(const struct md_image *img, int32_t id, const char *listener);
 const struct md_controller *md_image_controller(const struct md_image *img, int32_t id);
 const struct md_configs *md_image_configs(const struct md_image *img, int8_t type, const char *name);
 const struct md_configs *md_image_configs_n(const struct md_image *img, int8_t type, const char *name,

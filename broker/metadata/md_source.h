@@ -94,6 +94,11 @@ struct md_source_ops {
      * controller_request it completes before returning: the local node answers. Returns 0 or FERRY_ENOMEM. */
     int (*describe_quorum)(void *impl, const struct DescribeQuorumRequest *req, struct proto_arena *a,
                            struct DescribeQuorumResponse *resp);
+    /* Legacy mode (NULL otherwise): the controlled shutdown that precedes stop, while the broker still
+     * serves: the controller is asked to move leadership off this broker (ControlledShutdown), with
+     * controlled.shutdown.* retries; done(arg) runs once it succeeded or gave up, from the loop (at once
+     * only when the source cannot even start it: out of memory, or one already running). */
+    void (*controlled_shutdown)(void *impl, md_done_fn done, void *arg);
 };
 
 struct md_source {

@@ -16,6 +16,9 @@ Run with /usr/bin/python3; every wait polls with a generous deadline."""
 import importlib.util
 import json
 import os
+import socket
+import struct
+import threading
 import time
 import unittest
 
@@ -31,7 +34,8 @@ _spec.loader.exec_module(golden)
 Out = golden.Out
 
 API_LEADER_AND_ISR, API_STOP_REPLICA, API_UPDATE_METADATA = 4, 5, 6
-E_STALE_CONTROLLER_EPOCH, E_STALE_BROKER_EPOCH = 11, 77
+API_CONTROLLED_SHUTDOWN, API_ALTER_PARTITION = 7, 56
+E_STALE_CONTROLLER_EPOCH, E_NOT_CONTROLLER, E_STALE_BROKER_EPOCH = 11, 41, 77
 CONTROLLER_ID = 100  # the test's controller: not a Ferry broker
 EPOCH = 5            # /controller_epoch as the test writes it
 TOPIC_ID = golden.uuid_bytes(0x23)
@@ -134,6 +138,115 @@ def stop_response(r):
     return err, parts or []
 
 
+# ---- a fake controller: what Ferry brokers send to theirs ----
+
+class FakeController:
+    """A Kafka controller's listener as far as brokers talk to it: AlterPartition (v3 decoded) and
+    ControlledShutdown (v3) requests are recorded and answered by the `alter` and `shutdown` functions
+    (request dict -> response body). Registered as /brokers/ids/<id> so that brokers find its endpoint."""
+
+    def __init__(self, tc, broker_id, alter, shutdown):
+        self.id = broker_id
+        self.alter, self.shutdown = alter, shutdown
+        self.requests = []  # (api key, version, request dict)
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.closing = False
+        self.thread = threading.Thread(target=self.accept_loop, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.close)
+
+    def close(self):
+        self.closing = True
+        self.sock.close()
+
+    def register(self, client):
+        client.create("/brokers/ids/%d" % self.id, json.dumps({
+            "features": {}, "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"},
+            "endpoints": ["PLAINTEXT://127.0.0.1:%d" % self.port], "jmx_port": -1, "port": self.port,
+            "host": "127.0.0.1", "version": 5, "timestamp": "1"}).encode(), ephemeral=True)
+
+    def seen(self, api_key):
+        with self.lock:
+            return [r for k, v, r in self.requests if k == api_key]
+
+    def accept_loop(self):
+        while not self.closing:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        with conn:
+            buf = b""
+            while True:
+                while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                size = struct.unpack(">i", buf[:4])[0]
+                frame, buf = buf[4:4 + size], buf[4 + size:]
+                r = R(frame)
+                key, version, corr = r.i16(), r.i16(), r.i32()
+                r.string()  # client id
+                r.tags()    # request header v2 (both APIs are flexible at v3)
+                if key == API_ALTER_PARTITION and version == 3:
+                    req = decode_alter_v3(r)
+                    body = self.alter(req)
+                elif key == API_CONTROLLED_SHUTDOWN and version == 3:
+                    req = {"broker_id": r.i32(), "broker_epoch": r.i64()}
+                    r.tags()
+                    body = self.shutdown(req)
+                else:
+                    return  # as Kafka: an unsupported request closes the connection
+                r.end()
+                with self.lock:
+                    self.requests.append((key, version, req))
+                payload = struct.pack(">i", corr) + b"\x00" + body  # response header v1: empty tags
+                conn.sendall(struct.pack(">i", len(payload)) + payload)
+
+
+def decode_alter_v3(r):
+    req = {"broker_id": r.i32(), "broker_epoch": r.i64()}
+
+    def part(r):
+        p = {"index": r.i32(), "leader_epoch": r.i32(),
+             "isr": r.compact_array(lambda r: (r.i32(), r.i64(), r.tags())[:2]),
+             "recovery": r.i8(), "partition_epoch": r.i32()}
+        r.tags()
+        return p
+
+    def topic(r):
+        t = (r.raw(16), r.compact_array(part))
+        r.tags()
+        return t
+    req["topics"] = r.compact_array(topic)
+    r.tags()
+    return req
+
+
+def alter_response_v3(error, topics=()):
+    """topics: [(topic id, [(index, error, leader, leader epoch, isr, partition epoch)])]."""
+    o = Out(True)
+    o.i32(0).i16(error)
+    o.array(list(topics), lambda o, t: o.uuid(t[0]).array(t[1], lambda o, p: o.i32(p[0]).i16(p[1]).i32(p[2]).i32(
+        p[3]).ints(p[4]).i8(0).i32(p[5]).tags()).tags())
+    return o.tags().b
+
+
+def shutdown_response_v3(error, remaining=()):
+    o = Out(True)
+    o.i16(error)
+    o.array(list(remaining), lambda o, p: o.string(p[0]).i32(p[1]).tags())
+    return o.tags().b
+
+
 class BrokerFollowsController(ft.FerryTestCase):
     def setUp(self):
         super().setUp()
@@ -147,8 +260,8 @@ class BrokerFollowsController(ft.FerryTestCase):
         self.c.create("/controller", json.dumps({"version": 2, "brokerid": CONTROLLER_ID, "timestamp": "1",
                                                  "kraftControllerEpoch": -1}).encode(), ephemeral=True)
 
-    def start_brokers(self, ids):
-        nodes = [legacy_node(self, self.zk.connect_string, i, extra={"replica.lag.time.max.ms": 30000})
+    def start_brokers(self, ids, lag_ms=30000):
+        nodes = [legacy_node(self, self.zk.connect_string, i, extra={"replica.lag.time.max.ms": lag_ms})
                  for i in ids]
         for n in nodes:
             n.start()
@@ -263,11 +376,78 @@ class BrokerFollowsController(ft.FerryTestCase):
         self.update_metadata_at(b1, EPOCH + 2, [(topic, OTHER_ID, [(0, 1, 0, [1], 0, [1])])])
         self.kcat_roundtrip(b1, topic, n=10)
         self.assertAlive(b1)
+        # no endpoint for controller 100: every ControlledShutdown attempt fails, then the broker stops anyway
+        self.assertEqual(b1.stop(), 0)
+        text = b1.log_text()
+        self.assertEqual(text.count("starting controlled shutdown"), 3, text[-3000:])
+        self.assertIn("proceeding to do an unclean shutdown", text)
 
     def update_metadata_at(self, node, ctrl_epoch, topics):
         r = send(node, API_UPDATE_METADATA, 8, umr_v8(self.epoch_of(node), topics, [(node.node_id, node.port)],
                                                       ctrl_epoch=ctrl_epoch))
         self.assertEqual(umr_response(r), 0)
+
+    def test_alter_partition_and_controlled_shutdown_reach_the_controller(self):
+        b1, b2 = self.start_brokers([1, 2], lag_ms=2000)
+        shutdowns = []
+
+        def shutdown(req):  # the first attempt still has a partition to move, the second succeeds
+            shutdowns.append(req)
+            return shutdown_response_v3(0, [("zkrpc-isr", 0)] if len(shutdowns) == 1 else [])
+
+        def refuse(req):
+            return alter_response_v3(E_NOT_CONTROLLER)
+
+        def accept(req):
+            return alter_response_v3(0, [(tid, [(p["index"], 0, req["broker_id"], p["leader_epoch"],
+                                                 [b for b, _ in p["isr"]], p["partition_epoch"] + 1)
+                                                for p in parts]) for tid, parts in req["topics"]])
+        old = FakeController(self, CONTROLLER_ID, refuse, shutdown)
+        new = FakeController(self, CONTROLLER_ID + 1, accept, shutdown)
+        old.register(self.c)
+        new.register(self.c)
+        topic = "zkrpc-isr"
+        self.write_topic(topic, TOPIC_ID, {0: [1, 2]}, {0: (1, [1, 2])})
+        brokers = [b1, b2, old, new]
+        for n in (b1, b2):
+            r = send(n, API_UPDATE_METADATA, 8, umr_v8(self.epoch_of(n), [(topic, TOPIC_ID, [(0, 1, 0, [1, 2], 0, [1, 2])])],
+                                                       [(x.node_id if hasattr(x, "node_id") else x.id, x.port)
+                                                        for x in brokers]))
+            self.assertEqual(umr_response(r), 0)
+            r = send(n, API_LEADER_AND_ISR, 7, lisr_v7(self.epoch_of(n), [(topic, TOPIC_ID, [lisr_part(0, 1, [1, 2])])],
+                                                        [(1, "127.0.0.1", b1.port)]))
+            self.assertEqual(lisr_response(r)[0], 0)
+        self.kcat_roundtrip(b1, topic, n=10)
+        # broker 2 stops: ControlledShutdown v3 to the controller, again while a partition remains, then it stops
+        epoch2 = self.epoch_of(b2)
+        self.assertEqual(b2.stop(), 0)
+        self.assertEqual(shutdowns, [{"broker_id": 2, "broker_epoch": epoch2}] * 2)
+        self.assertIn("controlled shutdown succeeded (controller %d)" % CONTROLLER_ID, b2.log_text())
+        # a write the stopped follower lacks (a follower at the leader's log end stays in sync, as in Kafka)
+        with b1.conn() as c:
+            res = c.produce(topic, 0, ft.build_batch([(b"k", b"after-stop", [])]), acks=1)
+        self.assertEqual(res["error"], 0, res)
+        # the leader drops the silent follower from the ISR: AlterPartition to controller 100, which answers
+        # NOT_CONTROLLER until the controller moves to 101, which accepts it
+        wait_until(lambda: old.seen(API_ALTER_PARTITION), what="AlterPartition at controller %d" % CONTROLLER_ID)
+        req = old.seen(API_ALTER_PARTITION)[0]
+        self.assertEqual((req["broker_id"], req["broker_epoch"]), (1, self.epoch_of(b1)))
+        self.assertEqual(req["topics"], [(TOPIC_ID, [{"index": 0, "leader_epoch": 0, "isr": [(1, -1)],
+                                                      "recovery": 0, "partition_epoch": 0}])])
+        self.assertEqual(new.seen(API_ALTER_PARTITION), [])
+        self.c.set("/controller", json.dumps({"version": 2, "brokerid": CONTROLLER_ID + 1, "timestamp": "2",
+                                              "kraftControllerEpoch": -1}).encode())
+        wait_until(lambda: new.seen(API_ALTER_PARTITION), what="AlterPartition retried at the new controller")
+        self.assertEqual(new.seen(API_ALTER_PARTITION)[0]["topics"], req["topics"])
+        # the accepted ISR is in the leader's image
+        wait_until(lambda: [p["isr"] for t in metadata(b1)["topics"] if t["name"] == topic
+                            for p in t["partitions"]] == [[1]], what="ISR [1] in broker 1's metadata")
+        # acks=all is served by the ISR of one
+        res = ft.run_kcat(["-P", "-b", b1.bootstrap, "-t", topic, "-p", "0", "-X", "acks=all",
+                           "-X", "message.timeout.ms=60000"], input=b"acked\n", timeout=120)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertNotIn(b"Delivery failed", res.stderr, res)
+        self.assertAlive(b1)
 
     def test_api_versions_lists_the_legacy_apis(self):
         (b1,) = self.start_brokers([1])

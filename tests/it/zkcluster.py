@@ -27,6 +27,8 @@ def legacy_config(node, zk_connect, broker_id, extra=None):
         "zookeeper.connect": zk_connect,
         "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
         "offsets.topic.replication.factor": "1",
+        # a stop waits at most 3 x 0.5 s for a controller that does not answer ControlledShutdown
+        "controlled.shutdown.retry.backoff.ms": "500",
     }
     cfg.update({k: str(v) for k, v in (extra or {}).items()})
     return cfg

@@ -264,6 +264,7 @@ static void src_auto_create_topics(void *impl, const char *const *names, size_t 
 struct alter {
     uv_timer_t t;
     struct cluster *cl;
+    struct view *v;
     struct md_alter_partition req;
     int32_t isr[NODES + 1];
     md_alter_done_fn done;
@@ -296,7 +297,8 @@ static void alter_fire(uv_timer_t *t)
         publish_all(cl);
         cl->alters++;
     }
-    al->done(al->arg, err);
+    if (!al->v->stopped) /* md_source: no callback after stop */
+        al->done(al->arg, err);
     uv_close((uv_handle_t *)t, later_closed);
 }
 
@@ -307,6 +309,7 @@ static void src_alter_partition(void *impl, const struct md_alter_partition *req
     assert_non_null(al);
     assert_true(req->nisr <= NODES);
     al->cl = v->cl;
+    al->v = v;
     al->req = *req;
     memcpy(al->isr, req->new_isr, sizeof *al->isr * (size_t)req->nisr);
     al->done = done;
