@@ -160,6 +160,8 @@ int kraft_op_decide(struct kraft_node *n, struct kraft_op *op)
     case KRAFT_OP_AUTO_CREATE: return decide_auto_create(n, op);
     case KRAFT_OP_REGISTER: return kraft_decide_registration(n, op);
     case KRAFT_OP_ALLOCATE_PRODUCER_IDS: return ctrl_allocate_producer_ids(img, op->req, op->resp, &op->recs);
+    case KRAFT_OP_ACTIVATE: return kraft_decide_activation(n, op);
+    case KRAFT_OP_REGISTER_CONTROLLER: return kraft_decide_controller_registration(n, op);
     case KRAFT_OP_WRITE: return 0;
     }
     return FERRY_EINVAL;
@@ -233,6 +235,8 @@ void kraft_op_fail_response(struct kraft_op *op, int16_t code, const char *msg)
     }
     case KRAFT_OP_AUTO_CREATE:
     case KRAFT_OP_REGISTER:
+    case KRAFT_OP_ACTIVATE:
+    case KRAFT_OP_REGISTER_CONTROLLER:
     case KRAFT_OP_WRITE: break;
     }
 }

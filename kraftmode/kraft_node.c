@@ -7,6 +7,7 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/config/config.h"
+#include "kraftmode/kraft_net.h"
 #include "kraftmode/kraft_node_internal.h"
 
 uint64_t kraft_node_rand(void *arg)
@@ -26,119 +27,6 @@ int64_t kraft_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- appends ---- */
-
-int kraft_append_records(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
-                         struct metalog_rec **all_out, size_t *nall_out, int64_t *base_offset)
-{
-    bool wrap = count > METALOG_MAX_RECORDS_PER_BATCH && ctrl_mv_supports_transactions(n->img.metadata_version);
-    size_t nall = count + (wrap ? 2 : 0);
-    struct metalog_rec *all = ferry_malloc(nall * sizeof *all);
-    if (!all)
-        return FERRY_ENOMEM;
-    size_t k = 0;
-    if (wrap) {
-        struct BeginTransactionRecord *b = proto_arena_alloc(a, sizeof *b);
-        if (!b) {
-            ferry_free(all);
-            return FERRY_ENOMEM;
-        }
-        proto_struct_init(proto_msg_BeginTransactionRecord.body, b);
-        all[k++] = (struct metalog_rec){&proto_msg_BeginTransactionRecord, 0, b};
-    }
-    memcpy(all + k, recs, count * sizeof *recs);
-    k += count;
-    if (wrap) {
-        struct EndTransactionRecord *e = proto_arena_alloc(a, sizeof *e);
-        if (!e) {
-            ferry_free(all);
-            return FERRY_ENOMEM;
-        }
-        all[k++] = (struct metalog_rec){&proto_msg_EndTransactionRecord, 0, e};
-    }
-    int64_t now = kraft_wall_ms();
-    struct proto_writer w;
-    proto_writer_init(&w);
-    int rc = 0;
-    for (size_t i = 0; i < nall && !rc; i += METALOG_MAX_RECORDS_PER_BATCH) {
-        size_t chunk = nall - i < METALOG_MAX_RECORDS_PER_BATCH ? nall - i : METALOG_MAX_RECORDS_PER_BATCH;
-        rc = metalog_build_batch(&w, 0, n->epoch, now, all + i, chunk); /* offsets are assigned by the log */
-    }
-    int64_t base = metalog_end_offset(n->log);
-    struct plog_append_info info;
-    if (!rc)
-        rc = metalog_append(n->log, w.buf, w.len, n->epoch, now, &info);
-    size_t appended = w.len;
-    proto_writer_free(&w);
-    if (rc) {
-        LOG_ERROR("kraft", "node %d: cannot append %zu record(s) to the metadata log at offset %lld: %s", n->node_id,
-                  nall, (long long)base, ferry_strerror(rc));
-        ferry_free(all);
-        return rc;
-    }
-    n->snap.bytes_since += (int64_t)appended;
-    n->snap.last_append_ms = now;
-    *all_out = all;
-    *nall_out = nall;
-    *base_offset = info.first_offset;
-    return 0;
-}
-
-int kraft_apply_records(struct kraft_node *n, const struct metalog_rec *all, size_t nall, int64_t base_offset,
-                        struct md_delta *delta)
-{
-    for (size_t i = 0; i < nall; i++) {
-        int rc = md_image_apply(&n->img, all[i].m, all[i].data, base_offset + (int64_t)i, delta);
-        if (rc == FERRY_ENOMEM)
-            return rc;
-        if (rc)
-            LOG_ERROR("kraft", "node %d: %s at offset %lld was written but the image refused it", n->node_id,
-                      all[i].m->name, (long long)(base_offset + (int64_t)i));
-    }
-    return 0;
-}
-
-static struct md_delta *commit_delta(struct kraft_node *n, struct md_delta *scratch)
-{
-    if (!n->publish)
-        return &n->pending;
-    md_delta_init(scratch);
-    return scratch;
-}
-
-static void publish_delta(struct kraft_node *n, struct md_delta *d)
-{
-    if (d == &n->pending)
-        return;
-    if (n->publish && !md_delta_is_empty(d))
-        n->publish(n->publish_arg, &n->img, d);
-    md_delta_free(d);
-}
-
-int kraft_write_sync(struct kraft_node *n, const struct metalog_rec *recs, size_t count)
-{
-    struct proto_arena a;
-    proto_arena_init(&a);
-    struct metalog_rec *all = NULL;
-    size_t nall = 0;
-    int64_t base = 0;
-    int rc = kraft_append_records(n, recs, count, &a, &all, &nall, &base);
-    if (!rc) {
-        rc = plog_flush_sync(n->log->log);
-        if (rc)
-            LOG_ERROR("kraft", "node %d: cannot fsync the metadata log: %s", n->node_id, ferry_strerror(rc));
-    }
-    if (!rc) {
-        struct md_delta scratch;
-        struct md_delta *d = commit_delta(n, &scratch);
-        rc = kraft_apply_records(n, all, nall, base, d);
-        publish_delta(n, d);
-    }
-    ferry_free(all);
-    proto_arena_free(&a);
-    return rc;
-}
-
 /* ---- the queue ---- */
 
 struct kraft_op *kraft_op_new(enum kraft_op_kind kind)
@@ -149,6 +37,7 @@ struct kraft_op *kraft_op_new(enum kraft_op_kind kind)
     op->kind = kind;
     proto_arena_init(&op->arena);
     ctrl_records_init(&op->recs, &op->arena);
+    proto_writer_init(&op->boot_bytes);
     return op;
 }
 
@@ -161,17 +50,23 @@ void kraft_op_free(struct kraft_op *op)
     for (size_t i = 0; i < op->nnames; i++)
         ferry_free(op->names[i]);
     ferry_free(op->names);
-    ferry_free(op->all);
+    proto_writer_free(&op->boot_bytes);
     ctrl_records_free(&op->recs);
     proto_arena_free(&op->arena);
     ferry_free(op);
 }
 
-static void on_kick(uv_timer_t *t);
+static void pump(struct kraft_node *n);
 
-static void kick(struct kraft_node *n)
+static void on_kick(uv_timer_t *t) { pump(t->data); }
+
+void kraft_node_kick(struct kraft_node *n)
 {
-    if (!n->stopping && !n->busy && n->head && !uv_is_active((uv_handle_t *)&n->kick))
+    if (n->stopping || n->inflight || !n->head || n->rio.driving)
+        return; /* a drive runs the queue once it is done */
+    if (n->rio.sync)
+        pump(n);
+    else if (!uv_is_active((uv_handle_t *)&n->kick))
         uv_timer_start(&n->kick, on_kick, 0, 0);
 }
 
@@ -186,14 +81,25 @@ void kraft_node_enqueue(struct kraft_node *n, struct kraft_op *op)
     else
         n->head = op;
     n->tail = op;
-    kick(n);
+    kraft_node_kick(n);
 }
 
-/* Runs the caller's completion, then frees the op. rc: 0, or the write error. */
+void kraft_node_push_front(struct kraft_node *n, struct kraft_op *op)
+{
+    op->next = n->head;
+    n->head = op;
+    if (!n->tail)
+        n->tail = op;
+}
+
+/* Runs the caller's completion, then frees the op. rc: 0, the write error, or FERRY_EUNSUPPORTED when this
+ * node is not (or stopped being) the active controller. */
 static void complete(struct kraft_node *n, struct kraft_op *op, int rc)
 {
     (void)n;
-    if (rc && op->kind != KRAFT_OP_WRITE)
+    if (rc == FERRY_EUNSUPPORTED && op->kind != KRAFT_OP_WRITE)
+        kraft_op_fail_response(op, KERR_NOT_CONTROLLER, "This node is not the active controller.");
+    else if (rc && op->kind != KRAFT_OP_WRITE)
         kraft_op_fail_response(op, KERR_UNKNOWN_SERVER_ERROR,
                                rc == FERRY_ENOMEM ? "The controller ran out of memory."
                                                   : "The metadata log could not be written.");
@@ -204,82 +110,58 @@ static void complete(struct kraft_node *n, struct kraft_op *op, int rc)
     kraft_op_free(op);
 }
 
-static void flush_work(uv_work_t *w)
+void kraft_node_committed(struct kraft_node *n)
 {
-    struct kraft_node *n = w->data;
-    n->flush_rc = plog_flush_run(&n->flush);
-}
-
-static void flush_after(uv_work_t *w, int status)
-{
-    struct kraft_node *n = w->data;
-    int rc = status ? FERRY_EIO : n->flush_rc;
-    plog_flush_end(n->log->log, &n->flush, rc);
     struct kraft_op *op = n->inflight;
-    n->inflight = NULL;
-    n->busy = false;
-    if (n->stopping) {
-        kraft_op_free(op);
-        if (!n->snap.busy)
-            kraft_node_finish_stop(n);
+    if (!op || n->rio.applied_end < op->end_offset)
         return;
-    }
-    if (rc) {
-        LOG_ERROR("kraft", "node %d: cannot fsync the metadata log: %s; no more metadata writes", n->node_id,
-                  ferry_strerror(rc));
-        n->failed = true;
-    } else {
-        struct md_delta scratch;
-        struct md_delta *d = commit_delta(n, &scratch);
-        rc = kraft_apply_records(n, op->all, op->nall, op->base_offset, d);
-        publish_delta(n, d);
-    }
+    n->inflight = NULL;
+    complete(n, op, 0);
+    kraft_node_kick(n);
+}
+
+void kraft_node_lost_leadership(struct kraft_node *n)
+{
+    struct kraft_op *op = n->inflight;
+    if (!op)
+        return;
+    n->inflight = NULL;
+    LOG_WARN("kraft", "node %d: no longer the leader: a write proposed up to offset %lld is answered NOT_CONTROLLER "
+                      "(it commits only if the new leader keeps it)",
+             n->node_id, (long long)op->end_offset);
+    complete(n, op, n->failed ? FERRY_EIO : FERRY_EUNSUPPORTED);
+    kraft_node_kick(n);
+}
+
+/* An op this node cannot run: its response shape (the decision against this node's image, records
+ * dropped) with every entry failed. */
+static void refuse(struct kraft_node *n, struct kraft_op *op, int rc)
+{
+    if (op->kind != KRAFT_OP_WRITE && op->kind != KRAFT_OP_ACTIVATE && op->kind != KRAFT_OP_REGISTER_CONTROLLER)
+        kraft_op_decide(n, op);
+    if (op->kind == KRAFT_OP_AUTO_CREATE)
+        LOG_WARN("kraft", "node %d: not the active controller: %zu topic(s) not auto-created here", n->node_id,
+                 op->nnames);
     complete(n, op, rc);
-    kraft_snapshot_idle(n);
-    kraft_snapshot_maybe(n);
-    if (!n->stopping)
-        kick(n);
 }
 
-/* Starts writing one op's records; returns 0 when the op is in flight, else the error. */
-static int start_write(struct kraft_node *n, struct kraft_op *op, const struct metalog_rec *recs, size_t count)
+static void pump(struct kraft_node *n)
 {
-    int rc = kraft_append_records(n, recs, count, &op->arena, &op->all, &op->nall, &op->base_offset);
-    if (!rc) {
-        rc = plog_flush_begin(n->log->log, &n->flush);
-        if (rc)
-            LOG_ERROR("kraft", "node %d: cannot start flushing the metadata log: %s", n->node_id, ferry_strerror(rc));
-    }
-    if (!rc) {
-        n->work.data = n;
-        n->inflight = op;
-        n->busy = true;
-        rc = uv_queue_work(n->loop, &n->work, flush_work, flush_after);
-        if (rc) {
-            plog_flush_end(n->log->log, &n->flush, FERRY_EIO);
-            n->inflight = NULL;
-            n->busy = false;
-            rc = FERRY_EIO;
-        }
-    }
-    if (rc && rc != FERRY_ENOMEM)
-        n->failed = true;
-    return rc;
-}
-
-static void on_kick(uv_timer_t *t)
-{
-    struct kraft_node *n = t->data;
-    while (!n->stopping && !n->busy && n->head) {
+    while (!n->stopping && !n->inflight && n->head && !n->rio.driving) {
+        bool leader = n->rio.raft && !n->rio.dead && raft_role(n->rio.raft) == RAFT_LEADER;
+        if (leader && !kraft_node_active(n))
+            return; /* elected: the activation comes first (kraft_node_maybe_activate) */
         struct kraft_op *op = n->head;
         n->head = op->next;
         if (!n->head)
             n->tail = NULL;
         op->next = NULL;
         if (n->failed) {
-            if (op->kind != KRAFT_OP_WRITE)
-                kraft_op_decide(n, op); /* fills the response shape; the records are dropped */
-            complete(n, op, FERRY_EIO);
+            refuse(n, op, FERRY_EIO);
+            continue;
+        }
+        if (!leader) {
+            refuse(n, op, FERRY_EUNSUPPORTED);
             continue;
         }
         const struct metalog_rec *recs;
@@ -297,22 +179,47 @@ static void on_kick(uv_timer_t *t)
             complete(n, op, 0);
             continue;
         }
-        if (!rc)
-            rc = start_write(n, op, recs, count);
-        if (rc)
-            complete(n, op, rc);
+        if (!rc) {
+            n->inflight = op;
+            op->end_offset = INT64_MAX;
+            rc = kraft_raft_propose(n, recs, count, &op->arena, &op->end_offset);
+            if (rc) {
+                if (n->inflight == op) {
+                    n->inflight = NULL;
+                    complete(n, op, rc);
+                }
+                continue;
+            }
+            kraft_node_committed(n); /* committed already (a single voter in blocking mode) */
+            continue;
+        }
+        complete(n, op, rc);
     }
+}
+
+void kraft_node_publish_pending(struct kraft_node *n)
+{
+    if (!n->publish || md_delta_is_empty(&n->pending))
+        return;
+    int64_t hw = raft_high_watermark(n->rio.raft);
+    if (hw < 0 || n->rio.applied_end < hw)
+        return; /* still catching up: the delta grows until the node reaches the high watermark */
+    n->publish(n->publish_arg, &n->img, &n->pending);
+    md_delta_free(&n->pending);
+    md_delta_init(&n->pending);
 }
 
 /* ---- lifecycle ---- */
 
-static void on_closed(uv_handle_t *h)
+void kraft_node_handle_closed(uv_handle_t *h)
 {
     struct kraft_node *n = h->data;
-    ferry_free(n);
+    if (--n->handles == 0)
+        ferry_free(n);
 }
 
-void kraft_node_finish_stop(struct kraft_node *n)
+/* Frees what the node holds; the caller closes its handles (or frees it when it has none). */
+static void release(struct kraft_node *n)
 {
     while (n->head) {
         struct kraft_op *op = n->head;
@@ -320,20 +227,34 @@ void kraft_node_finish_stop(struct kraft_node *n)
         kraft_op_free(op);
     }
     n->tail = NULL;
+    if (n->inflight)
+        kraft_op_free(n->inflight);
+    n->inflight = NULL;
+    kraft_net_stop(n);
     if (n->log) {
+        int64_t end = metalog_end_offset(n->log);
         int rc = metalog_close(n->log);
         if (rc)
             LOG_ERROR("kraft", "node %d: closing the metadata log failed: %s", n->node_id, ferry_strerror(rc));
         else
             LOG_INFO("kraft", "node %d: metadata log closed at offset %lld", n->node_id,
-                     (long long)n->img.last_offset);
+                     (long long)end);
     }
     n->log = NULL;
     kraft_snapshot_free(n);
     md_delta_free(&n->pending);
     md_image_free(&n->img);
+}
+
+void kraft_node_finish_stop(struct kraft_node *n)
+{
+    if (n->busy || n->snap.busy || n->rio.state_busy || n->finished)
+        return; /* the fsync, snapshot or quorum-state write in flight calls again once it returns */
+    n->finished = true;
+    release(n);
+    kraft_raft_close(n);
     uv_timer_stop(&n->kick);
-    uv_close((uv_handle_t *)&n->kick, on_closed);
+    uv_close((uv_handle_t *)&n->kick, kraft_node_handle_closed);
 }
 
 void kraft_node_stop(struct kraft_node *n)
@@ -342,9 +263,34 @@ void kraft_node_stop(struct kraft_node *n)
         return;
     n->stopping = true;
     n->publish = NULL;
-    if (!n->busy && !n->snap.busy)
-        kraft_node_finish_stop(n);
-    /* else the fsync or the snapshot write in flight finishes the stop once it returns */
+    kraft_node_finish_stop(n);
+}
+
+/* The single voter: its election and activation happen now, blocking, as a node of one always could (a
+ * restart as Candidate waits out its election backoff first). */
+#define ELECT_ALONE_MAX_MS 30000
+
+static int elect_alone(struct kraft_node *n, char *err, size_t errlen)
+{
+    n->rio.sync = true;
+    int rc = 0;
+    int64_t give_up = kraft_raft_now() + ELECT_ALONE_MAX_MS;
+    for (;;) {
+        rc = raft_tick(n->rio.raft, kraft_raft_now());
+        if (rc == 0)
+            kraft_raft_drive(n);
+        bool done = kraft_node_active(n) && !n->head && !n->inflight;
+        if (rc || n->rio.dead || done || kraft_raft_now() >= give_up)
+            break;
+        int64_t wait = raft_next_deadline(n->rio.raft) - kraft_raft_now();
+        uv_sleep((unsigned)(wait < 1 ? 1 : wait > 50 ? 50 : wait));
+    }
+    n->rio.sync = false;
+    if (rc == 0 && !n->rio.dead && kraft_node_active(n) && !n->head && !n->inflight)
+        return 0;
+    snprintf(err, errlen, "the single voter could not become the active controller (%s); see the log above",
+             rc ? ferry_strerror(rc) : n->failed ? "metadata log or quorum-state error" : "activation incomplete");
+    return rc ? rc : FERRY_EIO;
 }
 
 int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing, struct kraft_node **out,
@@ -368,17 +314,22 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
     md_delta_init(&n->pending);
     n->pending.initial = true;
     int rc = kraft_node_prepare(n, format_if_missing, err, errlen);
+    bool alone = cfg->n_voters == 1 && cfg->voters[0].id == n->node_id;
+    if (!rc && alone)
+        rc = elect_alone(n, err, errlen);
+    if (!rc && !alone)
+        rc = kraft_net_start(n, err, errlen);
     if (rc) {
-        if (n->log)
-            metalog_close(n->log);
-        kraft_snapshot_free(n);
-        md_delta_free(&n->pending);
-        md_image_free(&n->img);
+        release(n);
+        raft_free(n->rio.raft);
+        metalog_loader_free(&n->rio.loader);
         ferry_free(n);
         return rc;
     }
+    n->handles = 2; /* kick, and the Raft tick */
     uv_timer_init(loop, &n->kick);
     n->kick.data = n;
+    kraft_raft_start_ticks(n);
     kraft_snapshot_maybe(n); /* a long log replayed since the last snapshot */
     *out = n;
     return 0;
@@ -386,10 +337,33 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
 
 const struct md_image *kraft_node_image(const struct kraft_node *n) { return &n->img; }
 int32_t kraft_node_id(const struct kraft_node *n) { return n->node_id; }
-int32_t kraft_node_epoch(const struct kraft_node *n) { return n->epoch; }
+int32_t kraft_node_epoch(const struct kraft_node *n) { return n->rio.raft ? raft_epoch(n->rio.raft) : -1; }
 int64_t kraft_node_end_offset(const struct kraft_node *n) { return n->log ? metalog_end_offset(n->log) : -1; }
 int64_t kraft_node_committed_offset(const struct kraft_node *n) { return n->img.last_offset; }
 const char *kraft_node_cluster_id(const struct kraft_node *n) { return n->cluster_id; }
+const struct raft *kraft_node_raft(const struct kraft_node *n) { return n->stopping ? NULL : n->rio.raft; }
+bool kraft_node_is_active_controller(const struct kraft_node *n) { return !n->stopping && kraft_node_active(n); }
+
+int32_t kraft_node_leader_id(const struct kraft_node *n)
+{
+    return n->stopping || !n->rio.raft || n->rio.dead ? -1 : raft_leader(n->rio.raft);
+}
+
+int64_t kraft_node_high_watermark(const struct kraft_node *n)
+{
+    return n->stopping || !n->rio.raft ? -1 : raft_high_watermark(n->rio.raft);
+}
+
+bool kraft_node_leader_endpoint(const struct kraft_node *n, const char **host, uint16_t *port)
+{
+    int32_t id = kraft_node_leader_id(n);
+    const struct config_voter *v = id >= 0 ? config_voter(n->cfg, id) : NULL;
+    if (!v)
+        return false;
+    *host = v->host;
+    *port = v->port;
+    return true;
+}
 
 void kraft_node_set_publisher(struct kraft_node *n,
                               void (*publish)(void *arg, const struct md_image *img, const struct md_delta *delta),

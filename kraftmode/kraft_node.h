@@ -1,23 +1,32 @@
 /* kraft_node: a quorum-mode node's metadata side on the event loop (the I/O edge around the pure cores):
- * the metadata log, the metadata image, and the quorum controller of a single-voter quorum.
+ * the metadata log as a Raft log (the core kraftmode/raft, driven by kraft_raft.c, peers by kraft_net.c),
+ * the metadata image, and the quorum controller, which runs only on the leader.
+ *
+ * Roles: a voter of controller.quorum.voters (process.roles contains controller) takes part in elections;
+ * any other node (process.roles=broker) follows the log as an observer. Every node applies the committed
+ * records to its image and publishes deltas once caught up to the high watermark.
  *
  * Start (blocking, before the loop runs): checks the storage (kraft_storage_ensure), opens and recovers
- * the metadata log, loads the newest valid snapshot (snapshot.h; bad ones are set aside) and replays the
- * batches after it into the image (through metalog_loader), then, as the single
- * voter, becomes leader: bumps the epoch in quorum-state (durably, candidate then leader), appends a
- * LeaderChange control batch, writes the bootstrap records on an empty log (BeginTransaction,
- * bootstrap.checkpoint's FeatureLevelRecord, ZkMigrationStateRecord NONE, EndTransaction), aborts a
- * transaction left open by a crash, registers the controller (RegisterControllerRecord) and the local
- * broker (RegisterBrokerRecord with BrokerEpoch = the offset of that record, the advertised listeners;
- * then BrokerRegistrationChangeRecord to unfence it, electing it leader of leaderless partitions whose ISR
- * holds it). Each of these is fsynced before it is applied.
+ * the metadata log, loads the newest valid snapshot (snapshot.h; bad ones are set aside) and starts the
+ * Raft core from quorum-state and the log; the batches after the snapshot are applied as they commit. A
+ * single voter elects itself at once, before this returns (the election, its LeaderChange batch and the
+ * commit of the log are fsynced in the calling thread); other nodes elect or find a leader on the loop.
+ * A leader activates as the controller once its LeaderChange batch commits: bootstrap records on an empty
+ * log (BeginTransaction, bootstrap.checkpoint's FeatureLevelRecord, ZkMigrationStateRecord NONE,
+ * EndTransaction), an AbortTransactionRecord for a transaction left open by a crash, its
+ * RegisterControllerRecord and, once per process, the local broker's registration (RegisterBrokerRecord
+ * with BrokerEpoch = the offset of that record, then BrokerRegistrationChangeRecord to unfence it,
+ * electing it leader of leaderless partitions whose ISR holds it), each proposed and applied once
+ * committed.
  *
- * Writes: operations are queued and run one at a time. For each, the controller decides against the
- * image as it stands after every earlier write (ctrl.h), the records are appended as one batch (more
- * than 10000 records: several batches inside Begin/EndTransaction), fsynced off the loop
- * (uv_queue_work running plog_flush_run), and only then applied to the image; the publisher is told
- * the delta and the caller's completion runs (durable before acknowledged). The image is only ever
- * rebuilt from the log, so a restart reproduces it exactly.
+ * Writes: operations are queued and run one at a time on the active controller. For each, the controller
+ * decides against the image as it stands after every earlier write (ctrl.h), the records are proposed as
+ * one batch (more than 10000 records: several batches inside Begin/EndTransaction), and the caller's
+ * completion runs once the quorum commits them and they are applied to the image (the publisher is told
+ * the delta first). On a node that is not the active controller, admin operations answer NOT_CONTROLLER
+ * (and kraft_node_submit's done gets FERRY_EUNSUPPORTED); an op in flight when the node loses the lead
+ * gets the same (its records commit only if the next leader keeps them). The image is only ever built
+ * from the committed log, so a restart reproduces it exactly.
  *
  * Ownership: the node belongs to the loop thread. Requests, arenas and responses handed to the admin
  * entry points stay the caller's and must live until `done` runs; responses are filled in the caller's
@@ -53,12 +62,24 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
  * as the loop runs (uv_run until it returns). */
 void kraft_node_stop(struct kraft_node *node);
 
+/* Quorum state for the broker side (qbroker) and DescribeQuorum. is_active_controller: this node leads the
+ * quorum and has activated as its controller in the current epoch (admin writes are decided here).
+ * leader_id: the leader this node knows in its current epoch, -1 while there is none.
+ * leader_endpoint: the leader's controller endpoint from controller.quorum.voters (host valid while the
+ * node runs); false when no leader is known. */
+bool kraft_node_is_active_controller(const struct kraft_node *node);
+int32_t kraft_node_leader_id(const struct kraft_node *node);
+bool kraft_node_leader_endpoint(const struct kraft_node *node, const char **host, uint16_t *port);
+/* The Raft core (read-only use: raft_describe and the accessors of raft.h); NULL once stopped. */
+const struct raft *kraft_node_raft(const struct kraft_node *node);
+
 /* The image: valid until the next loop iteration that commits a write. */
 const struct md_image *kraft_node_image(const struct kraft_node *node);
 int32_t kraft_node_id(const struct kraft_node *node);
-int32_t kraft_node_epoch(const struct kraft_node *node);           /* the Raft epoch this node leads */
+int32_t kraft_node_epoch(const struct kraft_node *node);           /* the node's current Raft epoch */
 int64_t kraft_node_end_offset(const struct kraft_node *node);      /* metadata log end offset */
 int64_t kraft_node_committed_offset(const struct kraft_node *node); /* last offset applied to the image */
+int64_t kraft_node_high_watermark(const struct kraft_node *node);  /* the quorum's commit as known here; -1 */
 const char *kraft_node_cluster_id(const struct kraft_node *node);
 
 /* The newest valid snapshot of the metadata log (snapshot.h): its id and the directory holding it (the
@@ -74,9 +95,11 @@ void kraft_node_set_publisher(struct kraft_node *node,
                               void (*publish)(void *arg, const struct md_image *img, const struct md_delta *delta),
                               void *arg);
 
-/* Appends raw metadata records (one batch, or several inside Begin/EndTransaction past 10000 records) and
- * applies them once durable. recs and what they point to must stay valid until done(arg, rc) runs;
- * rc is 0, or a FERRY_E* when the write failed (nothing applied). Returns 0, or FERRY_EINVAL (n == 0,
+/* Proposes raw metadata records (one batch, or several inside Begin/EndTransaction past 10000 records) and
+ * applies them once committed. recs and what they point to must stay valid until done(arg, rc) runs;
+ * rc is 0 (committed and applied), FERRY_EUNSUPPORTED when this node is not (or stopped being) the active
+ * controller (the records commit only if the next leader keeps them), or another FERRY_E* when the write
+ * failed. Returns 0, or FERRY_EINVAL (n == 0,
  * a record that is not metadata) / FERRY_ENOMEM, in which case done is not called. */
 int kraft_node_submit(struct kraft_node *node, const struct metalog_rec *recs, size_t n,
                       void (*done)(void *arg, int rc), void *arg);

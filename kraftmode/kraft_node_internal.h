@@ -8,6 +8,8 @@
 #include "kraftmode/kraft_node.h"
 #include "kraftmode/metalog.h"
 #include "kraftmode/metalog_loader.h"
+#include "kraftmode/quorum_state.h"
+#include "kraftmode/raft/raft.h"
 #include "kraftmode/snapshot.h"
 
 enum kraft_op_kind {
@@ -20,6 +22,8 @@ enum kraft_op_kind {
     KRAFT_OP_AUTO_CREATE,
     KRAFT_OP_REGISTER, /* the broker again, with its bound listener ports */
     KRAFT_OP_ALLOCATE_PRODUCER_IDS,
+    KRAFT_OP_ACTIVATE,            /* a new leader's first write: bootstrap records / abort of an open txn */
+    KRAFT_OP_REGISTER_CONTROLLER, /* the leader's RegisterControllerRecord */
 };
 
 /* Listener name -> bound port (owned copies). */
@@ -40,6 +44,8 @@ struct kraft_op {
     char **names; /* auto-create: owned copies */
     size_t nnames;
     struct kraft_bound_ports bound; /* KRAFT_OP_REGISTER */
+    bool force;                     /* KRAFT_OP_REGISTER: register even when the image matches (start-up) */
+    struct proto_writer boot_bytes; /* KRAFT_OP_ACTIVATE: the bootstrap.checkpoint bytes the records use */
     const struct metalog_rec *raw; /* KRAFT_OP_WRITE: the caller's records */
     size_t nraw;
     void (*done)(void *arg);
@@ -52,9 +58,7 @@ struct kraft_op {
     void *pid_arg;
     struct proto_arena arena;  /* records the decision produced */
     struct ctrl_records recs;
-    struct metalog_rec *all;   /* what was appended, transaction markers included */
-    size_t nall;
-    int64_t base_offset;       /* offset of all[0] */
+    int64_t end_offset;        /* proposed: committed once the commit offset reaches it */
 };
 
 /* Snapshots of the image (snapshot_node.c). */
@@ -73,11 +77,36 @@ struct kraft_snap {
     int rc;
 };
 
+/* The Raft I/O state (kraft_raft.c). */
+struct kraft_raft_io {
+    struct raft *raft;
+    bool sync;          /* start-up: actions are performed blocking, in the calling thread */
+    bool driving;       /* inside kraft_raft_drive */
+    bool dead;          /* RAFT_ACT_FATAL or out of memory: the core takes no more input */
+    uv_timer_t tick;
+    /* quorum-state writes: one in flight, the newest wanted one written next */
+    bool state_busy;
+    struct quorum_state state_want, state_writing;
+    uint64_t state_want_seq, state_writing_seq, state_done_seq;
+    int state_rc;
+    uv_work_t state_work;
+    /* log fsyncs: one in flight (kraft_node.busy), the newest wanted sequence flushed next */
+    uint64_t sync_want_seq, sync_writing_seq, sync_done_seq;
+    /* what the image holds: every batch below applied_end (the loader holds an open transaction's records) */
+    struct metalog_loader loader;
+    int64_t applied_end;
+    int64_t replay_end;   /* the log end at start-up: bytes applied below it count towards a snapshot */
+    int64_t leader_start; /* this node's epoch as leader: the offset after its LeaderChange batch */
+    int32_t active_epoch; /* the epoch in which this node activated as controller; -1 none */
+    bool registered;      /* the local broker registered once in this process */
+};
+
+struct kraft_net;
+
 struct kraft_node {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
     int32_t node_id;
-    int32_t epoch;
     char cluster_id[23];
     struct ctrl_env env;
     uint64_t rng;
@@ -87,35 +116,55 @@ struct kraft_node {
     void (*publish)(void *arg, const struct md_image *img, const struct md_delta *delta);
     void *publish_arg;
     struct kraft_op *head, *tail;
-    struct kraft_op *inflight;
-    bool busy;     /* an append is being fsynced */
+    struct kraft_op *inflight; /* proposed, waiting for its commit */
+    bool busy;     /* a metadata-log fsync is running off the loop */
     bool stopping;
+    bool finished; /* stopped: everything released, handles closing */
     bool failed;   /* the metadata log could not be written: no more writes */
     uv_timer_t kick;
     uv_work_t work;
     struct plog_flush flush;
     int flush_rc;
     struct kraft_snap snap;
+    struct kraft_raft_io rio;
+    struct kraft_net *net; /* peers and incoming Raft RPCs (kraft_net.c); NULL for a single voter */
+    int handles;           /* uv handles still open (closed by the stop) */
 };
 
 uint64_t kraft_node_rand(void *arg);
 int64_t kraft_wall_ms(void);
 
-/* Frames recs (Begin/EndTransaction around them when they need several batches) and appends them at the
- * log end with the node's epoch. On success *all / *nall (ferry_malloc'd, free with ferry_free) list what
- * was appended from *base_offset on; the wrapper structs live in `a`. No fsync. */
-int kraft_append_records(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
-                         struct metalog_rec **all, size_t *nall, int64_t *base_offset);
-/* Applies appended records to the image with the delta the publisher will see. */
-int kraft_apply_records(struct kraft_node *n, const struct metalog_rec *all, size_t nall, int64_t base_offset,
-                        struct md_delta *delta);
-/* Append + fsync (blocking) + apply: start-up writes. */
-int kraft_write_sync(struct kraft_node *n, const struct metalog_rec *recs, size_t count);
+/* ---- the Raft I/O (kraft_raft.c) ----
+ * kraft_raft_open (start-up, after the snapshot is loaded): the core from quorum-state and the log.
+ * kraft_raft_drive performs the core's actions (see raft.h) until there are none: quorum-state writes and
+ * log fsyncs off the loop (blocking while rio.sync), appends/truncations/snapshot installs on the metalog,
+ * commits applied to the image through the loader (and the op in flight completed), messages to kraft_net.
+ * kraft_raft_propose frames recs (Begin/EndTransaction around them past one batch) as batches at the log
+ * end in the current epoch and proposes them; *end_offset gets the offset after the last. */
+int kraft_raft_open(struct kraft_node *n, char *err, size_t errlen);
+void kraft_raft_drive(struct kraft_node *n);
+int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
+                       int64_t *end_offset);
+int64_t kraft_raft_now(void);
+/* Starts ticking the core on the loop (after start-up); kraft_raft_close frees the core and closes the
+ * timer (the node's last handles free it: kraft_node_handle_closed). */
+void kraft_raft_start_ticks(struct kraft_node *n);
+void kraft_raft_close(struct kraft_node *n);
+void kraft_node_handle_closed(uv_handle_t *h);
+/* Raft input went wrong (FERRY_ENOMEM from the core): the node stops taking part in the quorum. */
+void kraft_raft_failed(struct kraft_node *n, const char *why);
+/* True when this node leads the quorum and has activated as its controller in the current epoch. */
+bool kraft_node_active(const struct kraft_node *n);
 
-/* Start-up (kraft_start.c): the role and storage checks, then kraft_node_activate: replay and leader
- * activation. */
+/* Start-up (kraft_start.c): the role and storage checks, the log, the snapshot and the Raft core
+ * (kraft_node_open_log). A leader's activation (kraft_start.c): kraft_node_maybe_activate queues, at the
+ * head of the queue, the activation op (bootstrap records on an empty log, abort of an open transaction),
+ * the controller's registration and, once per process, the local broker's; their decisions are
+ * kraft_decide_activation / kraft_decide_controller_registration. */
 int kraft_node_prepare(struct kraft_node *n, bool format_if_missing, char *err, size_t errlen);
-int kraft_node_activate(struct kraft_node *n, char *err, size_t errlen);
+void kraft_node_maybe_activate(struct kraft_node *n);
+int kraft_decide_activation(struct kraft_node *n, struct kraft_op *op);
+int kraft_decide_controller_registration(struct kraft_node *n, struct kraft_op *op);
 
 /* Admin (kraft_admin.c): runs the decision of an admin op into op->recs; fills failure responses. */
 int kraft_op_decide(struct kraft_node *n, struct kraft_op *op);
@@ -142,8 +191,16 @@ void kraft_snapshot_free(struct kraft_node *n);
 /* The node stops once both the metadata-log fsync and the snapshot write in flight have returned. */
 void kraft_node_finish_stop(struct kraft_node *n);
 
-/* Queues an op (kraft_node.c). */
+/* Queues an op (kraft_node.c); kraft_node_push_front puts it ahead of the queued ones. kraft_node_committed
+ * (after a commit was applied) completes the op in flight once committed and runs the queue;
+ * kraft_node_lost_leadership completes it with NOT_CONTROLLER. kraft_node_kick runs the queue soon. */
 void kraft_node_enqueue(struct kraft_node *n, struct kraft_op *op);
+void kraft_node_push_front(struct kraft_node *n, struct kraft_op *op);
+void kraft_node_committed(struct kraft_node *n);
+void kraft_node_lost_leadership(struct kraft_node *n);
+void kraft_node_kick(struct kraft_node *n);
+/* Publishes what was applied since the last publication, when the node has caught up (kraft_node.c). */
+void kraft_node_publish_pending(struct kraft_node *n);
 struct kraft_op *kraft_op_new(enum kraft_op_kind kind);
 void kraft_op_free(struct kraft_op *op);
 

@@ -130,7 +130,7 @@ static bool registration_current(struct kraft_node *n, const struct kraft_bound_
 
 int kraft_decide_registration(struct kraft_node *n, struct kraft_op *op)
 {
-    if (!n->cfg->role_broker || registration_current(n, &op->bound))
+    if (!n->cfg->role_broker || (!op->force && registration_current(n, &op->bound)))
         return 0;
     /* BrokerEpoch = the offset of the RegisterBrokerRecord: the first record of this write, one further when
      * the write is wrapped in a transaction (more than one batch). */
@@ -149,8 +149,8 @@ int kraft_decide_registration(struct kraft_node *n, struct kraft_op *op)
         else
             ((struct UnfenceBrokerRecord *)second->data)->Epoch = epoch;
     }
-    LOG_INFO("kraft", "node %d: registering the broker again with its bound listener ports (epoch %lld)", n->node_id,
-             (long long)epoch);
+    LOG_INFO("kraft", "node %d: registering the broker%s (epoch %lld)", n->node_id,
+             op->force ? "" : " again with its bound listener ports", (long long)epoch);
     return 0;
 }
 

@@ -1,8 +1,9 @@
-/* kraft_start: start-up of a single-voter quorum node: replay of the metadata log, the durable election
- * (quorum-state), the LeaderChange batch, the activation records (bootstrap on an empty log, abort of
- * a transaction a crash left open) and the registration of the local controller and broker, in the
- * shape of Kafka's QuorumController activation and broker lifecycle (registration record with
- * BrokerEpoch = its offset, then a separate unfencing record). */
+/* kraft_start: start-up of a quorum node (role checks, storage, the metadata log, the newest snapshot and
+ * the Raft core) and the activation of a leader as the quorum's controller: once its LeaderChange batch
+ * commits (the image then holds everything before it), the activation records (bootstrap on an empty log,
+ * abort of a transaction a crash left open), the registration of the controller and, once per process,
+ * of the local broker, in the shape of Kafka's QuorumController activation and broker lifecycle
+ * (registration record with BrokerEpoch = its offset, then the unfencing record). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include "broker/config/config.h"
 #include "broker/log/logdir.h"
 #include "kraftmode/kraft_node_internal.h"
-#include "kraftmode/quorum_state.h"
 #include "kraftmode/storage.h"
 
 #define MV_3_4_IV0 8 /* ZkMigrationStateRecord */
@@ -36,76 +36,19 @@ static int check_roles(const struct ferry_config *cfg, char *err, size_t errlen)
         return fail(err, errlen, FERRY_EUNSUPPORTED, "the metadata quorum node needs quorum mode (process.roles set, "
                                                      "no ZooKeeper migration); this configuration is in %s mode",
                     config_mode_name(cfg->mode));
-    if (!cfg->role_controller)
-        return fail(err, errlen, FERRY_EUNSUPPORTED, "process.roles is 'broker' only: a broker that fetches metadata "
-                                                     "from remote controllers is not supported yet; add 'controller'");
-    if (cfg->n_voters != 1 || cfg->voters[0].id != cfg->node_id)
-        return fail(err, errlen, FERRY_EUNSUPPORTED, "controller.quorum.voters lists %zu voter(s): only a single-voter "
-                                                     "quorum made of this node (%d@host:port) is supported so far",
-                    cfg->n_voters, (int)cfg->node_id);
+    if (cfg->n_voters == 0 || cfg->n_voters > RAFT_MAX_VOTERS)
+        return fail(err, errlen, FERRY_EINVAL, "controller.quorum.voters lists %zu voter(s): 1 to %d are supported",
+                    cfg->n_voters, RAFT_MAX_VOTERS);
     return 0;
 }
 
-/* ---- the election (quorum-state) ---- */
-
-static int elect(struct kraft_node *n, char *err, size_t errlen)
+static int push_rec(struct ctrl_records *out, const struct proto_message *m, const void *data)
 {
-    struct quorum_state qs;
-    int rc = quorum_state_read(n->log->dir, &qs);
-    if (rc && rc != FERRY_ENOTFOUND)
-        return fail(err, errlen, rc, "cannot use %s/%s: %s", n->log->dir, QUORUM_STATE_FILE, ferry_strerror(rc));
-    if (rc == 0 && qs.nvoters > 0) {
-        bool same = qs.nvoters == n->cfg->n_voters;
-        for (size_t i = 0; i < qs.nvoters && same; i++)
-            same = config_voter(n->cfg, qs.voters[i]) != NULL;
-        if (!same)
-            return fail(err, errlen, FERRY_EINVAL, "the voter set in %s/%s differs from controller.quorum.voters",
-                        n->log->dir, QUORUM_STATE_FILE);
-    }
-    int32_t log_epoch = metalog_last_epoch(n->log);
-    if (n->snap.latest.epoch > log_epoch)
-        log_epoch = n->snap.latest.epoch; /* a log restarted at a snapshot */
-    int32_t prev = qs.leader_epoch > log_epoch ? qs.leader_epoch : log_epoch;
-    if (prev < 0)
-        prev = 0;
-    struct quorum_state next;
-    quorum_state_init(&next);
-    next.leader_epoch = prev + 1;
-    next.nvoters = 1;
-    next.voters[0] = n->node_id;
-    /* Candidate (voted for itself), then Leader: each durable before it takes effect. */
-    next.voted_id = n->node_id;
-    rc = quorum_state_write(n->log->dir, &next);
-    if (!rc) {
-        next.voted_id = -1;
-        next.leader_id = n->node_id;
-        rc = quorum_state_write(n->log->dir, &next);
-    }
-    if (rc)
-        return fail(err, errlen, rc, "cannot write %s/%s: %s", n->log->dir, QUORUM_STATE_FILE, ferry_strerror(rc));
-    n->epoch = next.leader_epoch;
-    LOG_INFO("kraft", "node %d: leader of the metadata quorum at epoch %d (single voter)", n->node_id, n->epoch);
+    void *p = ctrl_records_add(out, m, 0);
+    if (!p)
+        return FERRY_ENOMEM;
+    memcpy(p, data, m->body->size);
     return 0;
-}
-
-static int append_leader_change(struct kraft_node *n)
-{
-    struct LeaderChangeMessage_Voter self = {.VoterId = n->node_id};
-    struct LeaderChangeMessage lc = {
-        .Version = 0, .LeaderId = n->node_id, .Voters = &self, .Voters_n = 1, .GrantingVoters = &self,
-        .GrantingVoters_n = 1};
-    struct proto_writer w;
-    proto_writer_init(&w);
-    int64_t now = kraft_wall_ms();
-    int rc = metalog_build_control_batch(&w, 0, n->epoch, now, METALOG_CTRL_LEADER_CHANGE, &proto_msg_LeaderChangeMessage,
-                                         &lc);
-    struct plog_append_info info;
-    if (!rc)
-        rc = metalog_append(n->log, w.buf, w.len, n->epoch, now, &info);
-    if (!rc)
-        rc = plog_flush_sync(n->log->log);
-    proto_writer_free(&w);
-    return rc;
 }
 
 /* ---- bootstrap records ---- */
@@ -172,50 +115,44 @@ static int load_bootstrap(struct kraft_node *n, struct proto_arena *a, struct pr
 
 /* Kafka's ActivationRecordsGenerator: on an empty log, Begin("Bootstrap records"), the bootstrap records,
  * ZkMigrationStateRecord(NONE), End; after a crash inside a transaction, AbortTransactionRecord. */
-static int write_activation(struct kraft_node *n, bool empty_log, bool txn_open)
+int kraft_decide_activation(struct kraft_node *n, struct kraft_op *op)
 {
-    struct proto_arena a;
-    proto_arena_init(&a);
-    struct proto_writer raw;
-    proto_writer_init(&raw);
-    struct metalog_rec *boot = NULL, *recs = NULL;
-    size_t nboot = 0, k = 0;
-    int16_t mv = n->img.metadata_version;
-    int rc = empty_log ? load_bootstrap(n, &a, &raw, &boot, &nboot, &mv) : 0;
-    if (rc)
-        goto out;
-    recs = ferry_malloc((nboot + 5) * sizeof *recs);
-    if (!recs) {
-        rc = FERRY_ENOMEM;
-        goto out;
-    }
-    struct AbortTransactionRecord abort_rec = {.Reason = proto_str_from("Controller failover")};
-    struct BeginTransactionRecord begin = {.Name = proto_str_from("Bootstrap records")};
-    struct EndTransactionRecord end = {0};
-    struct ZkMigrationStateRecord zk = {.ZkMigrationState = 0};
-    struct FeatureLevelRecord dflt = {.Name = proto_str_from(MD_FEATURE_METADATA_VERSION), .FeatureLevel = mv};
+    bool empty_log = n->img.last_offset < 0;
+    bool txn_open = n->rio.loader.in_txn;
     if (txn_open)
-        recs[k++] = (struct metalog_rec){&proto_msg_AbortTransactionRecord, 0, &abort_rec};
-    if (empty_log) {
-        bool txn = ctrl_mv_supports_transactions(mv);
-        if (txn)
-            recs[k++] = (struct metalog_rec){&proto_msg_BeginTransactionRecord, 0, &begin};
-        if (nboot == 0)
-            recs[k++] = (struct metalog_rec){&proto_msg_FeatureLevelRecord, 0, &dflt};
-        for (size_t i = 0; i < nboot; i++)
-            recs[k++] = boot[i];
-        if (mv >= MV_3_4_IV0)
-            recs[k++] = (struct metalog_rec){&proto_msg_ZkMigrationStateRecord, 0, &zk};
-        if (txn)
-            recs[k++] = (struct metalog_rec){&proto_msg_EndTransactionRecord, 0, &end};
+        LOG_WARN("kraft", "node %d: the metadata log ends inside a transaction; aborting it", n->node_id);
+    struct metalog_rec *boot = NULL;
+    size_t nboot = 0;
+    int16_t mv = n->img.metadata_version;
+    int rc = empty_log ? load_bootstrap(n, &op->arena, &op->boot_bytes, &boot, &nboot, &mv) : 0;
+    struct ctrl_records *out = &op->recs;
+    if (!rc && txn_open) {
+        struct AbortTransactionRecord abort_rec = {.Reason = proto_str_from("Controller failover")};
+        rc = push_rec(out, &proto_msg_AbortTransactionRecord, &abort_rec);
     }
-    if (k)
-        rc = kraft_write_sync(n, recs, k);
-out:
-    ferry_free(recs);
+    if (!rc && empty_log) {
+        struct BeginTransactionRecord begin = {.Name = proto_str_from("Bootstrap records")};
+        struct EndTransactionRecord end = {0};
+        struct ZkMigrationStateRecord zk = {.ZkMigrationState = 0};
+        struct FeatureLevelRecord dflt = {.Name = proto_str_from(MD_FEATURE_METADATA_VERSION), .FeatureLevel = mv};
+        bool txn = ctrl_mv_supports_transactions(mv);
+        if (!rc && txn)
+            rc = push_rec(out, &proto_msg_BeginTransactionRecord, &begin);
+        if (!rc && nboot == 0)
+            rc = push_rec(out, &proto_msg_FeatureLevelRecord, &dflt);
+        for (size_t i = 0; !rc && i < nboot; i++) {
+            void *p = ctrl_records_add(out, boot[i].m, boot[i].version);
+            if (!p)
+                rc = FERRY_ENOMEM;
+            else
+                memcpy(p, boot[i].data, boot[i].m->body->size);
+        }
+        if (!rc && mv >= MV_3_4_IV0)
+            rc = push_rec(out, &proto_msg_ZkMigrationStateRecord, &zk);
+        if (!rc && txn)
+            rc = push_rec(out, &proto_msg_EndTransactionRecord, &end);
+    }
     ferry_free(boot);
-    proto_writer_free(&raw);
-    proto_arena_free(&a);
     return rc;
 }
 
@@ -234,14 +171,19 @@ static bool is_controller_listener(const struct ferry_config *cfg, const char *n
     return false;
 }
 
-static int register_controller(struct kraft_node *n)
+int kraft_decide_controller_registration(struct kraft_node *n, struct kraft_op *op)
 {
     const struct ferry_config *cfg = n->cfg;
-    if (n->img.metadata_version < MV_3_7_IV0)
+    if (!cfg->role_controller || n->img.metadata_version < MV_3_7_IV0)
         return 0;
-    struct RegisterControllerRecord_ControllerEndpoint eps[16];
+    struct RegisterControllerRecord_ControllerEndpoint *eps =
+        proto_arena_alloc(&op->arena, (cfg->n_listeners + 1) * sizeof *eps);
+    struct RegisterControllerRecord_ControllerFeature *feat = proto_arena_alloc(&op->arena, sizeof *feat);
+    struct RegisterControllerRecord *rec = ctrl_records_add(&op->recs, &proto_msg_RegisterControllerRecord, 0);
+    if (!eps || !feat || !rec)
+        return FERRY_ENOMEM;
     int32_t neps = 0;
-    for (size_t i = 0; i < cfg->n_listeners && neps < 16; i++) {
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
         const struct config_listener *l = &cfg->listeners[i];
         if (!is_controller_listener(cfg, l->name))
             continue;
@@ -249,103 +191,75 @@ static int register_controller(struct kraft_node *n)
             proto_str_from(l->name), proto_str_from(l->host), l->port, (int16_t)l->protocol};
     }
     struct md_feature_range r = mv_range();
-    struct RegisterControllerRecord_ControllerFeature feat = {proto_str_from(MD_FEATURE_METADATA_VERSION), r.min,
-                                                              r.max};
-    struct RegisterControllerRecord rec;
-    proto_struct_init(proto_msg_RegisterControllerRecord.body, &rec);
-    rec.ControllerId = n->node_id;
-    if (log_uuid_random(&rec.IncarnationId))
+    *feat = (struct RegisterControllerRecord_ControllerFeature){proto_str_from(MD_FEATURE_METADATA_VERSION), r.min,
+                                                                r.max};
+    rec->ControllerId = n->node_id;
+    if (log_uuid_random(&rec->IncarnationId))
         return FERRY_EIO;
-    rec.ZkMigrationReady = false;
-    rec.EndPoints = eps;
-    rec.EndPoints_n = neps;
-    rec.Features = &feat;
-    rec.Features_n = 1;
-    struct metalog_rec m = {&proto_msg_RegisterControllerRecord, 0, &rec};
-    return kraft_write_sync(n, &m, 1);
+    rec->ZkMigrationReady = false;
+    rec->EndPoints = eps;
+    rec->EndPoints_n = neps;
+    rec->Features = feat;
+    rec->Features_n = 1;
+    return 0;
 }
 
-/* The broker's registration (then its unfencing) as two durable writes, in Kafka's order. */
-static int register_broker(struct kraft_node *n)
+/* ---- activation ---- */
+
+void kraft_node_maybe_activate(struct kraft_node *n)
 {
-    struct proto_arena a;
-    proto_arena_init(&a);
-    struct ctrl_records out;
-    ctrl_records_init(&out, &a);
-    int64_t epoch = metalog_end_offset(n->log); /* the offset the registration record gets */
-    int rc = kraft_registration_records(n, NULL, epoch, &out);
-    if (!rc)
-        rc = kraft_write_sync(n, out.recs, out.n);
-    if (!rc) {
-        LOG_INFO("kraft", "node %d: broker registered with epoch %lld", n->node_id, (long long)epoch);
-        ctrl_records_truncate(&out, 0);
-        rc = kraft_unfence_records(n, epoch, &out);
+    struct kraft_raft_io *io = &n->rio;
+    if (n->stopping || io->dead || !io->raft || raft_role(io->raft) != RAFT_LEADER)
+        return;
+    int32_t epoch = raft_epoch(io->raft);
+    if (io->active_epoch == epoch || io->leader_start < 0 || io->applied_end < io->leader_start)
+        return;
+    /* The LeaderChange batch committed: the image holds every record before it. Activation ops go first,
+     * in this order (pushed in reverse). */
+    struct kraft_op *act = kraft_op_new(KRAFT_OP_ACTIVATE);
+    struct kraft_op *ctl = kraft_op_new(KRAFT_OP_REGISTER_CONTROLLER);
+    struct kraft_op *brk = n->cfg->role_broker && !io->registered ? kraft_op_new(KRAFT_OP_REGISTER) : NULL;
+    if (!act || !ctl || (n->cfg->role_broker && !io->registered && !brk)) {
+        if (act)
+            kraft_op_free(act);
+        if (ctl)
+            kraft_op_free(ctl);
+        if (brk)
+            kraft_op_free(brk);
+        kraft_raft_failed(n, "out of memory activating the controller");
+        return;
     }
-    for (size_t i = 0; !rc && i < out.n; i += CTRL_MAX_RECORDS_PER_OP) {
-        size_t chunk = out.n - i < CTRL_MAX_RECORDS_PER_OP ? out.n - i : CTRL_MAX_RECORDS_PER_OP;
-        rc = kraft_write_sync(n, out.recs + i, chunk);
+    io->active_epoch = epoch;
+    LOG_INFO("kraft", "node %d: active controller at epoch %d (metadata image at offset %lld, %zu topic(s), "
+                      "%d broker(s))",
+             n->node_id, epoch, (long long)n->img.last_offset, md_image_topic_count(&n->img), n->img.nbrokers);
+    if (brk) {
+        brk->force = true;
+        io->registered = true;
+        kraft_node_push_front(n, brk);
     }
-    ctrl_records_free(&out);
-    proto_arena_free(&a);
-    return rc;
+    kraft_node_push_front(n, ctl);
+    kraft_node_push_front(n, act);
 }
 
 /* ---- start ---- */
 
-struct replay {
-    struct metalog_loader loader;
-    int64_t bytes; /* replayed after the snapshot: they count towards the next one */
-};
-
-static int replay_batch(void *arg, const uint8_t *batch, size_t len)
-{
-    struct replay *r = arg;
-    r->bytes += (int64_t)len;
-    return metalog_loader_batch(&r->loader, batch, len);
-}
-
-int kraft_node_activate(struct kraft_node *n, char *err, size_t errlen)
+static int open_log(struct kraft_node *n, char *err, size_t errlen)
 {
     const struct ferry_config *cfg = n->cfg;
     int rc = metalog_open(cfg->metadata_log_dir, kraft_wall_ms(), &n->log);
     if (rc)
         return fail(err, errlen, rc, "cannot open the metadata log in %s/%s: %s", cfg->metadata_log_dir,
                     METALOG_PARTITION_DIR, ferry_strerror(rc));
-    /* The newest valid snapshot, then the log after it. */
+    /* The newest valid snapshot; the log after it is applied as the quorum commits it. */
     int64_t from = 0;
     if ((rc = kraft_snapshot_recover(n, &from, err, errlen)) != 0)
         return rc;
-    struct replay r;
-    r.bytes = 0;
-    metalog_loader_init(&r.loader, &n->img, &n->pending);
-    rc = metalog_scan_from(n->log, from, replay_batch, &r);
-    bool txn_open = r.loader.in_txn;
-    int64_t refused = r.loader.refused;
-    metalog_loader_free(&r.loader);
-    n->snap.bytes_since = r.bytes;
-    if (rc)
-        return fail(err, errlen, rc, "cannot replay the metadata log in %s: %s (see the log above)", n->log->dir,
-                    ferry_strerror(rc));
-    bool empty = metalog_end_offset(n->log) == 0;
-    LOG_INFO("kraft", "node %d: replayed the metadata log from offset %lld up to offset %lld (%zu topic(s), "
-                      "%d broker(s)%s)",
-             n->node_id, (long long)from, (long long)metalog_end_offset(n->log), md_image_topic_count(&n->img),
-             n->img.nbrokers, refused ? ", some records refused: see above" : "");
-    if (txn_open)
-        LOG_WARN("kraft", "node %d: the metadata log ends inside a transaction; aborting it", n->node_id);
-    if ((rc = elect(n, err, errlen)) != 0)
-        return rc;
-    if ((rc = append_leader_change(n)) != 0)
-        return fail(err, errlen, rc, "cannot write the LeaderChange batch to %s: %s", n->log->dir, ferry_strerror(rc));
-    if ((rc = write_activation(n, empty, txn_open)) != 0)
-        return fail(err, errlen, rc, "cannot write the activation records to %s: %s", n->log->dir, ferry_strerror(rc));
-    if (cfg->role_controller && (rc = register_controller(n)) != 0)
-        return fail(err, errlen, rc, "cannot register the controller in %s: %s", n->log->dir, ferry_strerror(rc));
-    if (cfg->role_broker) {
-        if ((rc = register_broker(n)) != 0)
-            return fail(err, errlen, rc, "cannot register the broker in %s: %s", n->log->dir, ferry_strerror(rc));
-    }
-    return 0;
+    LOG_INFO("kraft", "node %d: metadata log [%lld, %lld) in %s; image from %s", n->node_id,
+             (long long)metalog_start_offset(n->log), (long long)metalog_end_offset(n->log), n->log->dir,
+             n->snap.latest.end_offset >= 0 ? "a snapshot" : "the start of the log");
+    n->rio.replay_end = metalog_end_offset(n->log);
+    return kraft_raft_open(n, err, errlen);
 }
 
 int kraft_node_prepare(struct kraft_node *n, bool format_if_missing, char *err, size_t errlen)
@@ -357,5 +271,5 @@ int kraft_node_prepare(struct kraft_node *n, bool format_if_missing, char *err, 
     if (rc)
         return rc;
     snprintf(n->img.cluster_id, sizeof n->img.cluster_id, "%s", n->cluster_id);
-    return kraft_node_activate(n, err, errlen);
+    return open_log(n, err, errlen);
 }

@@ -155,8 +155,7 @@ static void write_after(uv_work_t *w, int status)
     proto_writer_free(&n->snap.buf);
     n->snap.busy = false;
     if (n->stopping) {
-        if (!n->busy)
-            kraft_node_finish_stop(n);
+        kraft_node_finish_stop(n);
         return;
     }
     char name[SNAPSHOT_NAME_MAX];
@@ -170,6 +169,11 @@ static void write_after(uv_work_t *w, int status)
     n->snap.latest = n->snap.writing;
     LOG_INFO("kraft", "node %d: snapshot %s/%s written (%zu bytes, %zu topic(s))", n->node_id, n->snap.dir, name, len,
              md_image_topic_count(&n->img));
+    if (n->rio.raft && !n->rio.dead) {
+        struct raft_snapshot_id rid = {n->snap.latest.end_offset, n->snap.latest.epoch};
+        if (raft_snapshot_done(n->rio.raft, kraft_raft_now(), rid) == 0) /* FetchSnapshot serves it */
+            kraft_raft_drive(n);
+    }
     if (n->busy)
         n->snap.clean_pending = true;
     else
@@ -179,9 +183,9 @@ static void write_after(uv_work_t *w, int status)
 void kraft_snapshot_maybe(struct kraft_node *n)
 {
     const struct ferry_config *cfg = n->cfg;
-    if (n->stopping || n->failed || n->snap.busy || n->img.last_offset < 0)
+    if (n->stopping || n->failed || n->rio.sync || n->snap.busy || n->img.last_offset < 0 || n->rio.loader.in_txn)
         return;
-    struct snapshot_id id = {n->img.last_offset + 1, 0};
+    struct snapshot_id id = {n->rio.applied_end, 0}; /* a batch boundary; the image holds everything below */
     if (id.end_offset <= n->snap.latest.end_offset)
         return;
     int64_t now = kraft_wall_ms();
@@ -190,7 +194,7 @@ void kraft_snapshot_maybe(struct kraft_node *n)
     bool by_time = interval > 0 && n->snap.bytes_since > 0 && now - n->snap.last_ms >= interval;
     if (!by_bytes && !by_time)
         return;
-    id.epoch = epoch_at(n, n->img.last_offset);
+    id.epoch = epoch_at(n, id.end_offset - 1);
     if (!n->snap.dir && !(n->snap.dir = ferry_strdup(n->log->dir)))
         return;
     proto_writer_init(&n->snap.buf);
