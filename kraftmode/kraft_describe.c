@@ -7,23 +7,14 @@
 #include "kraftmode/kraft_node_internal.h"
 #include "kraftmode/raft_wire.h"
 
-/* Today the node is the single voter of its quorum and has no Raft core: it leads its epoch, its high
- * watermark is the end of what it committed (every append is fsynced, then applied), and it is caught up
- * with itself now. There are no observers (the local broker shares the node's log).
- *
- * For the multi-node quorum (raftnode): once kraft_node holds a Raft core, this body becomes
- * `raft_describe(node->raft, out)` (which returns FERRY_EINVAL on a non-leader), with the core's times
- * converted to wall-clock milliseconds if the core runs on another clock. */
+/* The Raft core's view (raft_describe: the leader only; FERRY_EINVAL elsewhere, answered
+ * NOT_LEADER_OR_FOLLOWER). */
 int kraft_node_describe_quorum(const struct kraft_node *node, struct raft_describe *out)
 {
-    memset(out, 0, sizeof *out);
-    int64_t now = kraft_wall_ms();
-    out->leader_id = kraft_node_id(node);
-    out->epoch = kraft_node_epoch(node);
-    out->high_watermark = kraft_node_committed_offset(node) + 1;
-    out->voters[0] = (struct raft_replica_info){kraft_node_id(node), kraft_node_end_offset(node), now, now};
-    out->nvoters = 1;
-    return 0;
+    const struct raft *r = kraft_node_raft(node);
+    if (!r)
+        return FERRY_EINVAL;
+    return raft_describe(r, out);
 }
 
 int kraft_describe_quorum_response(const struct kraft_node *node, const struct DescribeQuorumRequest *req,
@@ -35,5 +26,5 @@ int kraft_describe_quorum_response(const struct kraft_node *node, const struct D
     struct raft_describe d;
     if (kraft_node_describe_quorum(node, &d) != 0)
         return raft_wire_describe_error(req, KERR_NOT_LEADER_OR_FOLLOWER, a, resp);
-    return raft_wire_describe_ok(&d, 0, a, resp);
+    return raft_wire_describe_ok(&d, kraft_node_clock_to_wall_ms(), a, resp); /* the core's clock is monotonic */
 }

@@ -7,7 +7,6 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/config/config.h"
-#include "kraftmode/kraft_net.h"
 #include "kraftmode/kraft_node_internal.h"
 
 uint64_t kraft_node_rand(void *arg)
@@ -137,7 +136,7 @@ void kraft_node_lost_leadership(struct kraft_node *n)
  * dropped) with every entry failed. */
 static void refuse(struct kraft_node *n, struct kraft_op *op, int rc)
 {
-    if (op->kind != KRAFT_OP_WRITE && op->kind != KRAFT_OP_ACTIVATE && op->kind != KRAFT_OP_REGISTER_CONTROLLER)
+    if (op->resp) /* an admin request: its response lists every entry */
         kraft_op_decide(n, op);
     if (op->kind == KRAFT_OP_AUTO_CREATE)
         LOG_WARN("kraft", "node %d: not the active controller: %zu topic(s) not auto-created here", n->node_id,
@@ -230,7 +229,7 @@ static void release(struct kraft_node *n)
     if (n->inflight)
         kraft_op_free(n->inflight);
     n->inflight = NULL;
-    kraft_net_stop(n);
+    memset(&n->transport, 0, sizeof n->transport);
     if (n->log) {
         int64_t end = metalog_end_offset(n->log);
         int rc = metalog_close(n->log);
@@ -317,8 +316,6 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
     bool alone = cfg->n_voters == 1 && cfg->voters[0].id == n->node_id;
     if (!rc && alone)
         rc = elect_alone(n, err, errlen);
-    if (!rc && !alone)
-        rc = kraft_net_start(n, err, errlen);
     if (rc) {
         release(n);
         raft_free(n->rio.raft);

@@ -46,6 +46,7 @@
 #include "broker/metadata/md_delta.h"
 #include "broker/metadata/md_image.h"
 #include "kraftmode/metalog_record.h"
+#include "kraftmode/raft/raft.h"
 #include "kraftmode/snapshot.h"
 #include "proto_messages.h"
 
@@ -72,6 +73,29 @@ int32_t kraft_node_leader_id(const struct kraft_node *node);
 bool kraft_node_leader_endpoint(const struct kraft_node *node, const char **host, uint16_t *port);
 /* The Raft core (read-only use: raft_describe and the accessors of raft.h); NULL once stopped. */
 const struct raft *kraft_node_raft(const struct kraft_node *node);
+
+/* ---- the Raft transport: the network side lives in broker/api/raft_io.c (it has the network layer) ----
+ * kraft_node_set_transport: where the core's outgoing messages go: requests to voters, and responses to
+ * the requests kraft_node_raft_step delivered (matched by corr). Copied; NULL or a NULL send: messages are
+ * dropped (a single voter). send is called from inside the node's calls and must not call back into it.
+ * kraft_node_raft_step: a message decoded by raft_wire for the core, which acts on it at once (the response
+ * to a request may be sent from inside this call). 0, FERRY_EINVAL (not for this node, or the node stopped)
+ * or FERRY_ENOMEM.
+ * kraft_node_read_batches: a Fetch response's records: the log's whole batches from the one holding `from`,
+ * each ending before `to`, at most max_bytes (but at least one batch) in *buf (ferry_malloc'd, NULL/0 when
+ * none). kraft_node_read_snapshot: a FetchSnapshot chunk (snapshot_read_chunk, snapshot.h).
+ * kraft_node_clock_to_wall_ms: add to the core's times (DescribeQuorum) to get wall-clock milliseconds. */
+struct kraft_transport {
+    void (*send)(void *arg, const struct raft_msg *m);
+    void *arg;
+};
+void kraft_node_set_transport(struct kraft_node *node, const struct kraft_transport *t);
+int kraft_node_raft_step(struct kraft_node *node, const struct raft_msg *m);
+int kraft_node_read_batches(struct kraft_node *node, int64_t from, int64_t to, size_t max_bytes, uint8_t **buf,
+                            size_t *len);
+int kraft_node_read_snapshot(struct kraft_node *node, struct raft_snapshot_id id, int64_t position, uint8_t *buf,
+                             size_t max, size_t *got, int64_t *size);
+int64_t kraft_node_clock_to_wall_ms(void);
 
 /* The image: valid until the next loop iteration that commits a write. */
 const struct md_image *kraft_node_image(const struct kraft_node *node);

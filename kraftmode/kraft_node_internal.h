@@ -101,8 +101,6 @@ struct kraft_raft_io {
     bool registered;      /* the local broker registered once in this process */
 };
 
-struct kraft_net;
-
 struct kraft_node {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
@@ -127,7 +125,7 @@ struct kraft_node {
     int flush_rc;
     struct kraft_snap snap;
     struct kraft_raft_io rio;
-    struct kraft_net *net; /* peers and incoming Raft RPCs (kraft_net.c); NULL for a single voter */
+    struct kraft_transport transport; /* where the core's messages go (broker/api/raft_io.c) */
     int handles;           /* uv handles still open (closed by the stop) */
 };
 

@@ -13,7 +13,7 @@
  *                     once the node has caught up to the high watermark (KRaft's rule);
  *   ROLE              logged; losing the lead fails the op in flight with NOT_CONTROLLER; becoming leader
  *                     leads to the controller's activation (kraft_start.c) once the LeaderChange commits;
- *   SEND              handed to kraft_net (peers); FATAL: the node stops taking part (logged).
+ *   SEND              handed to the transport (broker/api/raft_io.c); FATAL: the node stops taking part.
  * While rio.sync is set (the start of a single voter, before the loop runs) the durable writes happen in
  * the calling thread, so that kraft_node_start returns with the node elected and activated, as before. */
 #include <stdio.h>
@@ -23,7 +23,6 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/config/config.h"
-#include "kraftmode/kraft_net.h"
 #include "kraftmode/kraft_node_internal.h"
 
 #define TICK_MAX_MS 50 /* the core is ticked at least this often */
@@ -488,8 +487,8 @@ static void perform(struct kraft_node *n, const struct raft_action *a)
 {
     switch (a->type) {
     case RAFT_ACT_SEND:
-        if (n->net)
-            kraft_net_send(n, &a->msg);
+        if (n->transport.send)
+            n->transport.send(n->transport.arg, &a->msg);
         break;
     case RAFT_ACT_PERSIST_STATE: persist_state(n, a); break;
     case RAFT_ACT_LOG_APPEND: log_append(n, a); break;
@@ -621,3 +620,52 @@ int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, siz
     *end_offset = raft_log_end(n->rio.raft);
     return rc;
 }
+
+/* ---- the transport's side ---- */
+
+void kraft_node_set_transport(struct kraft_node *n, const struct kraft_transport *t)
+{
+    if (t)
+        n->transport = *t;
+    else
+        memset(&n->transport, 0, sizeof n->transport);
+}
+
+int kraft_node_raft_step(struct kraft_node *n, const struct raft_msg *m)
+{
+    struct kraft_raft_io *io = &n->rio;
+    if (n->stopping || io->dead || !io->raft)
+        return FERRY_EINVAL;
+    int rc = raft_step(io->raft, kraft_raft_now(), m);
+    if (rc == FERRY_ENOMEM)
+        kraft_raft_failed(n, "out of memory in the Raft core");
+    kraft_raft_drive(n);
+    return rc;
+}
+
+int kraft_node_read_batches(struct kraft_node *n, int64_t from, int64_t to, size_t max_bytes, uint8_t **buf,
+                            size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    if (!n->log || from >= to)
+        return 0;
+    struct plog_read_result res;
+    int rc = plog_read(n->log->log, from, max_bytes, true, to, &res);
+    if (rc)
+        return rc;
+    *buf = res.data;
+    *len = res.len;
+    return 0;
+}
+
+int kraft_node_read_snapshot(struct kraft_node *n, struct raft_snapshot_id id, int64_t position, uint8_t *buf,
+                             size_t max, size_t *got, int64_t *size)
+{
+    if (!n->log)
+        return FERRY_ENOTFOUND;
+    return snapshot_read_chunk(n->log->dir, (struct snapshot_id){id.end_offset, id.epoch}, position, buf, max, got,
+                               size);
+}
+
+int64_t kraft_node_clock_to_wall_ms(void) { return kraft_wall_ms() - kraft_raft_now(); }

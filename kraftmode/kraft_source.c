@@ -72,3 +72,8 @@ void kraft_source_init(struct kraft_node *node, struct md_source *out)
     out->ops = &kraft_source_ops;
     out->impl = node;
 }
+
+struct kraft_node *kraft_source_node(const struct md_source *src)
+{
+    return src && src->ops == &kraft_source_ops ? src->impl : NULL;
+}

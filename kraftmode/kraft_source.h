@@ -8,5 +8,7 @@
 
 /* Fills *out so that every md_source operation goes to `node`; stop stops the node. */
 void kraft_source_init(struct kraft_node *node, struct md_source *out);
+/* The node behind a source made by kraft_source_init; NULL for any other source. */
+struct kraft_node *kraft_source_node(const struct md_source *src);
 
 #endif

@@ -12,6 +12,7 @@
 #include "broker/common/ferry_log.h"
 #include "broker/group/group_service.h"
 #include "kraftmode/kraft_source.h"
+#include "raft_io.h"
 #include "replication.h"
 #include "zkmode/zk_source.h"
 
@@ -168,6 +169,11 @@ static int start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     rc = start_listeners(b, err, errlen);
     if (rc)
         return rc;
+    rc = api_raft_io_start(b);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the metadata quorum's network side: %s", ferry_strerror(rc));
+        return rc;
+    }
     /* listeners configured with port 0 got a port only now: register the real ones */
     const char **names = ferry_calloc(cfg->n_listeners + 1, sizeof *names);
     uint16_t *ports = ferry_calloc(cfg->n_listeners + 1, sizeof *ports);
@@ -215,6 +221,7 @@ void broker_stop(struct broker *b)
     if (b->net)
         net_server_close(b->net);
     b->net = NULL;
+    api_raft_io_stop(b);
     group_service_close(b->groups);
     b->groups = NULL;
     if (b->partitions) {

@@ -45,6 +45,7 @@ struct broker {
     bool isr_timer_started;
     struct repl_fetchers *fetchers;
     struct alter_ctx *alters; /* ISR proposals the source has not answered yet (freed at stop) */
+    struct raft_io *raft_io; /* quorum mode: the Raft RPCs to and from the other voters (raft_io.c) */
 };
 
 /* Starts the node: storage check (formatting the no-config default node on first start), metadata

@@ -6,6 +6,7 @@
 #include "api_support.h"
 #include "broker.h"
 #include "cluster.h"
+#include "raft_io.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 
@@ -70,6 +71,11 @@ static void dispatch_controller(struct api_listener *l, struct net_request *req)
     switch (req->hdr.api_key) {
     case API_DESCRIBE_QUORUM: api_handle_describe_quorum(l->broker, req); break;
     case API_DESCRIBE_CLUSTER: api_handle_describe_cluster_controllers(l->broker, req); break;
+    case API_FETCH:
+    case API_VOTE:
+    case API_BEGIN_QUORUM_EPOCH:
+    case API_END_QUORUM_EPOCH:
+    case API_FETCH_SNAPSHOT: api_handle_raft(l->broker, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

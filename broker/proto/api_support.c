@@ -33,8 +33,13 @@ const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_b
 /* The controller listener (Kafka's ControllerApis): an entry is added with its handler in
  * broker/api/dispatch.c's controller switch. */
 const struct proto_api_range proto_controller_apis[] = {
+    {API_FETCH, 13, 16}, /* the Raft log (kraftmode/raft_wire.h): below 13 there is no topic id */
     {API_API_VERSIONS, 0, 3},
+    {API_VOTE, 0, 0},
+    {API_BEGIN_QUORUM_EPOCH, 0, 0},
+    {API_END_QUORUM_EPOCH, 0, 0},
     {API_DESCRIBE_QUORUM, 0, 1},
+    {API_FETCH_SNAPSHOT, 0, 0},
     {API_DESCRIBE_CLUSTER, 0, 1}, /* KIP-919: the controllers (EndpointType 2) */
 };
 const size_t proto_controller_apis_count = sizeof proto_controller_apis / sizeof proto_controller_apis[0];

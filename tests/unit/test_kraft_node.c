@@ -488,6 +488,73 @@ static void test_stop_with_pending_writes(void **state)
     proto_arena_free(&a);
 }
 
+/* Reloads the config with the voters given (the node stays 1, log.dirs unchanged). */
+static void set_voters(struct fx *f, const char *voters)
+{
+    config_free(&f->cfg);
+    char set[600];
+    snprintf(set, sizeof set, "log.dirs=%s/data", f->dir);
+    char v[300];
+    snprintf(v, sizeof v, "controller.quorum.voters=%s", voters);
+    const char *overrides[] = {set, v};
+    char err[512];
+    if (config_load(&f->cfg, NULL, overrides, 2, err, sizeof err) != 0)
+        fail_msg("config: %s", err);
+}
+
+/* One of three voters with no peers reachable: no leader, so it is not the active controller; admin
+ * writes answer NOT_CONTROLLER and raw submissions FERRY_EUNSUPPORTED, from the loop. A voter set that
+ * differs from quorum-state's refuses to start. */
+static void test_not_controller(void **state)
+{
+    struct fx *f = *state;
+    set_voters(f, "1@127.0.0.1:9093,2@127.0.0.1:19093,3@127.0.0.1:29093");
+    start(f, true);
+    assert_false(kraft_node_is_active_controller(f->node));
+    assert_int_equal(kraft_node_leader_id(f->node), -1);
+    const char *host;
+    uint16_t port;
+    assert_false(kraft_node_leader_endpoint(f->node, &host, &port));
+    assert_int_equal(kraft_node_high_watermark(f->node), -1);
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct CreateTopicsResponse r;
+    proto_struct_init(proto_msg_CreateTopicsResponse.body, &r);
+    kraft_create_topics(f->node, ct(&a, "nope", 1, NULL, NULL), 4, &a, &r, on_done, f);
+    submit_rc = 0;
+    struct TopicRecord topic = {.Name = proto_str_from("raw"), .TopicId = {{9, 9}}};
+    struct metalog_rec rec = {&proto_msg_TopicRecord, 0, &topic};
+    assert_int_equal(kraft_node_submit(f->node, &rec, 1, on_submit, NULL), 0);
+    assert_int_equal(f->done, 0); /* never from inside the call */
+    run(f);
+    assert_int_equal(f->done, 1);
+    assert_int_equal(r.Topics_n, 1);
+    assert_int_equal(r.Topics[0].ErrorCode, KERR_NOT_CONTROLLER);
+    assert_int_equal(submit_rc, FERRY_EUNSUPPORTED);
+    assert_null(md_image_topic(kraft_node_image(f->node), "nope"));
+    stop(f);
+    proto_arena_free(&a);
+
+    /* quorum-state names three voters (as once this node has voted): a single-voter configuration is
+     * refused, naming the file */
+    char pdir[700];
+    snprintf(pdir, sizeof pdir, "%s/data/__cluster_metadata-0", f->dir);
+    struct quorum_state qs;
+    quorum_state_init(&qs);
+    qs.leader_epoch = 3;
+    qs.voters[0] = 1;
+    qs.voters[1] = 2;
+    qs.voters[2] = 3;
+    qs.nvoters = 3;
+    assert_int_equal(quorum_state_write(pdir, &qs), 0);
+    set_voters(f, "1@127.0.0.1:9093");
+    char err[1024];
+    struct kraft_node *n = NULL;
+    assert_int_not_equal(kraft_node_start(&f->loop, &f->cfg, false, &n, err, sizeof err), 0);
+    assert_null(n);
+    assert_non_null(strstr(err, "differs from controller.quorum.voters"));
+}
+
 /* Listeners on port 0: the broker registers again once the bound ports are known. */
 static void test_listeners_bound(void **state)
 {
@@ -578,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_multi_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_transaction_aborted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unparseable_quorum_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_controller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_pending_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listeners_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocate_producer_ids, setup, teardown),

@@ -1,0 +1,183 @@
+"""A 3-voter metadata quorum of real `ferry server` processes on loopback (process.roles=broker,controller on
+each: brokers as observers of a controller-only quorum are not tested here yet, see docs/operations.md):
+
+- one leader is elected (the Raft I/O over the controller listener: Vote, BeginQuorumEpoch, Fetch);
+  DescribeQuorum on any controller names it and lists the three voters;
+- CreateTopics on the active controller commits and every node's image has the topic (Metadata on each
+  node's broker listener); a non-leader answers NOT_CONTROLLER;
+- kill -9 of the leader: a new leader (polled, never timed), writes work again, and the killed node,
+  restarted, catches up;
+- a node stopped while the others write enough to take snapshots loads a snapshot by FetchSnapshot when it
+  comes back (its log shows the install) and then has every topic.
+Every process is stopped by pid (FerryNode)."""
+import re
+import time
+
+import ferrytest as ft
+
+ft.FLEXIBLE_FROM.setdefault(55, 0)  # DescribeQuorum: flexible from v0 (request header v2)
+
+NOT_CONTROLLER = 41
+API_DESCRIBE_QUORUM = 55
+LEADER_RE = re.compile(r"node (\d+): leader of the metadata quorum at epoch (\d+)")
+ACTIVE_RE = re.compile(r"node (\d+): active controller at epoch (\d+)")
+
+
+def enc_describe_quorum_v0():
+    # flexible (v0+): compact array of topics [name, compact array of partitions [index, tags], tags], tags
+    w = ft.W()
+    w.uvarint(2)
+    w.compact_string("__cluster_metadata")
+    w.uvarint(2)
+    w.i32(0)
+    w.tags()
+    w.tags()
+    w.tags()
+    return w.getvalue()
+
+
+def dec_describe_quorum_v0(body):
+    r = ft.R(body)
+    out = {"error": r.i16()}
+
+    def replica(rr):
+        rid = rr.i32()
+        leo = rr.i64()
+        rr.tags()
+        return (rid, leo)
+
+    def partition(rr):
+        p = {"index": rr.i32(), "error": rr.i16(), "leader": rr.i32(), "epoch": rr.i32(), "hw": rr.i64()}
+        p["voters"] = rr.compact_array(replica)
+        p["observers"] = rr.compact_array(replica)
+        rr.tags()
+        return p
+
+    def topic(rr):
+        name = rr.compact_string()
+        parts = rr.compact_array(partition)
+        rr.tags()
+        return (name, parts)
+
+    out["topics"] = r.compact_array(topic)
+    return out
+
+
+class QuorumTest(ft.FerryTestCase):
+    def make_cluster(self, n=3, overrides=None):
+        nodes = [self.node(name="q%d" % (i + 1), node_id=i + 1, mode="config", overrides=overrides or {})
+                 for i in range(n)]
+        voters = ",".join("%d@127.0.0.1:%d" % (x.node_id, x.controller_port) for x in nodes)
+        cluster_id = ft.run_ferry(["storage", "random-uuid"]).stdout.strip()
+        for x in nodes:
+            x.config["controller.quorum.voters"] = voters
+            x.format(cluster_id)
+        return nodes
+
+    def describe(self, node):
+        with ft.KafkaConn("127.0.0.1", node.controller_port, timeout=10) as c:
+            body = c.request(API_DESCRIBE_QUORUM, 0, enc_describe_quorum_v0())
+        return dec_describe_quorum_v0(body)
+
+    def leader(self, nodes, exclude=()):
+        """The live node that is the active controller at the highest epoch, as DescribeQuorum reports it."""
+        best = None
+        for x in nodes:
+            if not x.alive() or x in exclude:
+                continue
+            m = [(int(e), int(i)) for i, e in ACTIVE_RE.findall(x.log_text()) if int(i) == x.node_id]
+            if not m:
+                continue
+            epoch = max(m)[0]
+            try:
+                d = self.describe(x)
+            except (OSError, ft.ConnectionClosed, ft.ParseError):
+                continue
+            part = d["topics"][0][1][0] if d["topics"] else None
+            if part and part["error"] == 0 and part["leader"] == x.node_id and part["epoch"] == epoch:
+                if best is None or epoch > best[1]:
+                    best = (x, epoch)
+        return best
+
+    def wait_leader(self, nodes, exclude=(), above=0):
+        def ok():
+            b = self.leader(nodes, exclude)
+            return b if b and b[1] > above else None
+        return ft.wait_until(ok, timeout=120, what="a leader of the metadata quorum")
+
+    def create(self, node, topic, partitions=1):
+        def ok():
+            with node.conn(timeout=20) as c:
+                res = c.create_topics([(topic, partitions, 1)])
+            return res[topic][0] == 0 or None
+        ft.wait_until(ok, timeout=60, what="CreateTopics %s on node %d" % (topic, node.node_id))
+
+    def has_topic(self, node, topic):
+        with node.conn(timeout=10) as c:
+            md = c.metadata([topic], version=1)
+        return any(t["name"] == topic and t["error"] == 0 for t in md["topics"])
+
+    def wait_everywhere(self, nodes, topic):
+        for x in nodes:
+            ft.wait_until(lambda: self.has_topic(x, topic), timeout=120,
+                          what="topic %s on node %d" % (topic, x.node_id))
+
+    def test_election_writes_failover_catch_up(self):
+        nodes = self.make_cluster()
+        for x in nodes:
+            x.spawn()
+        for x in nodes:
+            x.wait_ready(wait_metadata=False)
+        lead, epoch = self.wait_leader(nodes)
+        d = self.describe(lead)
+        part = d["topics"][0][1][0]
+        self.assertEqual(sorted(v[0] for v in part["voters"]), [1, 2, 3])
+        # exactly one node is the active controller at that epoch
+        for x in nodes:
+            if x is not lead:
+                self.assertNotIn("node %d: active controller at epoch %d" % (x.node_id, epoch), x.log_text())
+
+        self.create(lead, "q-one")
+        self.wait_everywhere(nodes, "q-one")
+        follower = next(x for x in nodes if x is not lead)
+        with follower.conn() as c:
+            res = c.create_topics([("q-refused", 1, 1)])
+        self.assertEqual(res["q-refused"][0], NOT_CONTROLLER)
+
+        # kill -9 of the leader: a new one, writes again
+        lead.kill9()
+        new, new_epoch = self.wait_leader(nodes, exclude=(lead,), above=epoch)
+        self.assertIsNot(new, lead)
+        self.create(new, "q-two")
+        self.wait_everywhere([x for x in nodes if x is not lead], "q-two")
+
+        # the killed node comes back and catches up
+        lead.spawn()
+        lead.wait_ready(wait_metadata=False)
+        self.wait_everywhere([lead], "q-two")
+        self.wait_everywhere([lead], "q-one")
+
+    def test_far_behind_loads_snapshot(self):
+        nodes = self.make_cluster(overrides={"metadata.log.max.record.bytes.between.snapshots": "2000"})
+        for x in nodes:
+            x.spawn()
+        for x in nodes:
+            x.wait_ready(wait_metadata=False)
+        lead, _ = self.wait_leader(nodes)
+        behind = next(x for x in nodes if x is not lead)
+        behind.kill9()
+        names = ["snap-%02d" % i for i in range(30)]
+        for t in names:
+            self.create(lead, t)
+        ft.wait_until(lambda: "snapshot" in lead.log_text() and "written" in lead.log_text(), timeout=60,
+                      what="a snapshot on the leader")
+        behind.spawn()
+        behind.wait_ready(wait_metadata=False)
+        ft.wait_until(lambda: "installed the snapshot fetched from the leader" in behind.log_text(), timeout=120,
+                      what="FetchSnapshot on the node that was behind")
+        for t in (names[0], names[-1]):
+            self.wait_everywhere([behind], t)
+
+
+if __name__ == "__main__":
+    ft.main()
