@@ -369,6 +369,12 @@ static void test_brokers(void **state)
     assert_null(md_image_broker(&img, 1)->rack);
     assert_false(md_broker_is_active(md_image_broker(&img, 1)));
     assert_int_equal(d.nbrokers, 3);
+    /* the endpoint brokers reach each other on: the named listener (any case), else the first */
+    assert_int_equal(md_image_broker_endpoint(&img, 2, "ssl")->port, 9093);
+    assert_int_equal(md_image_broker_endpoint(&img, 2, "PLAINTEXT")->port, 9092);
+    assert_int_equal(md_image_broker_endpoint(&img, 2, "INTERNAL")->port, 9092);
+    assert_int_equal(md_image_broker_endpoint(&img, 2, NULL)->port, 9092);
+    assert_null(md_image_broker_endpoint(&img, 9, "SSL"));
 
     /* Unfence broker 1 with BrokerRegistrationChangeRecord, then controlled shutdown. */
     INIT(BrokerRegistrationChangeRecord, ch);
