@@ -215,15 +215,28 @@ def stop_replica_resp_v4():
 # ---- ControlledShutdown (ControlledShutdownRequest.json, flexible 3+) ----
 
 
-def controlled_shutdown_req_v3():
-    return Out(True).i32(2).i64(4294967304).tags().b
+def controlled_shutdown_req(v):
+    """BrokerId; BrokerEpoch from v2; flexible from v3."""
+    o = Out(v >= 3).i32(2)
+    if v >= 2:
+        o.i64(4294967304)
+    if v >= 3:
+        o.tags()
+    return o.b
 
 
-def controlled_shutdown_resp_v3():
-    o = Out(True)
+def controlled_shutdown_resp(v):
+    o = Out(v >= 3)
     o.i16(0)
-    o.array([('orders', 5), ('payments.eu', 2)], lambda o, p: o.string(p[0]).i32(p[1]).tags())
-    return o.tags().b
+
+    def part(o, p):
+        o.string(p[0]).i32(p[1])
+        if v >= 3:
+            o.tags()
+    o.array([('orders', 5), ('payments.eu', 2)], part)
+    if v >= 3:
+        o.tags()
+    return o.b
 
 # ---- AlterPartition (AlterPartitionRequest.json, flexible 0+) ----
 
@@ -282,9 +295,9 @@ VECTORS = [
     ('update_metadata_resp_v8', 6, 8, 1, update_metadata_resp_v8()),
     ('stop_replica_req_v4', 5, 4, 0, stop_replica_req_v4()),
     ('stop_replica_resp_v4', 5, 4, 1, stop_replica_resp_v4()),
-    ('controlled_shutdown_req_v3', 7, 3, 0, controlled_shutdown_req_v3()),
-    ('controlled_shutdown_resp_v3', 7, 3, 1, controlled_shutdown_resp_v3()),
-] + [('alter_partition_req_v%d' % v, 56, v, 0, alter_partition_req(v)) for v in range(4)] \
+] + [('controlled_shutdown_req_v%d' % v, 7, v, 0, controlled_shutdown_req(v)) for v in range(4)] \
+  + [('controlled_shutdown_resp_v%d' % v, 7, v, 1, controlled_shutdown_resp(v)) for v in range(4)] \
+  + [('alter_partition_req_v%d' % v, 56, v, 0, alter_partition_req(v)) for v in range(4)] \
   + [('alter_partition_resp_v%d' % v, 56, v, 1, alter_partition_resp(v)) for v in range(4)]
 
 

@@ -360,6 +360,13 @@ void zk_controller_free(struct zk_controller *c)
     if (!c || c->freeing)
         return;
     zk_controller_stop(c);
+    /* requests still waiting get their NOT_CONTROLLER answer now; nothing else is run */
+    zkctl_action *a;
+    while ((a = zkctl_next_action(c->core))) {
+        if (a->kind == ZKCTL_ACT_RESPOND)
+            respond(c, a);
+        zkctl_action_free(a);
+    }
     c->freeing = true;
     for (struct ctl_req *q = c->reqs, *n; q; q = n) {
         n = q->next;
@@ -418,4 +425,16 @@ int zk_controller_controlled_shutdown(struct zk_controller *c, int16_t version,
     if (!q)
         return FERRY_ENOMEM;
     return req_end(c, q, zkctl_controlled_shutdown(c->core, q->token, version, req));
+}
+
+int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
+                      zk_controller_done_fn done, void *arg)
+{
+    if (!c || !req)
+        return FERRY_EINVAL;
+    if (api_key == ZKCTL_API_CONTROLLED_SHUTDOWN)
+        return zk_controller_controlled_shutdown(c, version, req, done, arg);
+    if (api_key == ZKCTL_API_ALTER_PARTITION)
+        return zk_controller_alter_partition(c, version, req, done, arg);
+    return FERRY_EINVAL;
 }

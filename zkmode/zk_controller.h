@@ -58,6 +58,10 @@ bool zk_controller_active(const struct zk_controller *c);
  * FERRY_EINVAL (malformed request: done will not run) or FERRY_ENOMEM. */
 int zk_controller_alter_partition(struct zk_controller *c, int16_t version, const struct AlterPartitionRequest *req,
                                   zk_controller_done_fn done, void *arg);
+/* Either of the two above by api key (7 ControlledShutdown, 56 AlterPartition): md_source controller_rpc.
+ * FERRY_EINVAL for another key or a NULL controller. */
+int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
+                      zk_controller_done_fn done, void *arg);
 int zk_controller_controlled_shutdown(struct zk_controller *c, int16_t version,
                                       const struct ControlledShutdownRequest *req, zk_controller_done_fn done,
                                       void *arg);

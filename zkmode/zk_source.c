@@ -310,6 +310,12 @@ static void stop(void *impl)
     uv_close((uv_handle_t *)z->admin_timer, on_timer_closed);
 }
 
+static int controller_rpc(void *impl, int16_t api_key, int16_t version, const void *req, md_rpc_done_fn done,
+                          void *arg)
+{
+    return zk_controller_rpc(((struct zk_src *)impl)->ctl, api_key, version, req, done, arg);
+}
+
 static const struct md_source_ops zk_source_ops = {
     .image = image,
     .set_publisher = set_publisher,
@@ -326,6 +332,7 @@ static const struct md_source_ops zk_source_ops = {
     .controller_request = zk_bapi_controller_request,
     .alter_partition = zk_alter_partition,
     .controlled_shutdown = zk_controlled_shutdown,
+    .controller_rpc = controller_rpc,
 };
 
 int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **out)

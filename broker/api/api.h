@@ -68,6 +68,7 @@ void api_handle_offset_delete(struct broker *b, struct net_request *req);
 void api_handle_init_producer_id(struct broker *b, struct net_request *req);
 /* legacy.c: LeaderAndIsr, StopReplica, UpdateMetadata from a ZooKeeper-mode controller (legacy mode only). */
 void api_handle_controller_request(struct broker *b, struct net_request *req);
+void api_handle_controller_rpc(struct broker *b, struct net_request *req);
 /* The range this listener serves for api_key (legacy-only APIs included in legacy mode, quorum-only ones in
  * quorum mode), or NULL. */
 const struct proto_api_range *api_listener_range(const struct api_listener *l, int16_t api_key);

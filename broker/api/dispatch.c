@@ -130,6 +130,8 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_LEADER_AND_ISR:
     case API_STOP_REPLICA:
     case API_UPDATE_METADATA: api_handle_controller_request(b, req); break;
+    case API_CONTROLLED_SHUTDOWN:
+    case API_ALTER_PARTITION: api_handle_controller_rpc(b, req); break;
     /* quorum mode only (proto_quorum_apis) */
     case API_DESCRIBE_QUORUM: api_handle_describe_quorum(b, req); break;
     default: net_close_for(req, "no handler"); break;

@@ -1,6 +1,8 @@
 /* legacy: the APIs a broker serves only in legacy (ZooKeeper) mode (api_support.h, proto_legacy_apis): the
  * requests of a ZooKeeper-mode controller (LeaderAndIsr, StopReplica, UpdateMetadata) are decoded here and
- * handed to the metadata source (md_source controller_request), which checks, applies and answers them.
+ * handed to the metadata source (md_source controller_request), which checks, applies and answers them; the
+ * requests of brokers to the controller (ControlledShutdown, AlterPartition) go to md_source controller_rpc,
+ * which answers later (the active controller decides; other brokers answer NOT_CONTROLLER).
  * A request that does not decode closes the connection with a log line, as for every API. */
 #include <stdio.h>
 
@@ -8,15 +10,24 @@
 #include "broker.h"
 #include "broker/common/ferry_err.h"
 
-void api_handle_controller_request(struct broker *b, struct net_request *req)
+/* The decoded request body in req's arena, or NULL (the connection is then closed). */
+static void *decode_body(struct net_request *req, const struct proto_message **mp)
 {
     const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, req->hdr.api_key);
     void *body = m ? proto_arena_alloc(&req->arena, m->body->size) : NULL;
     if (!body) {
         net_close_for(req, m ? "out of memory" : "no codec for this api key");
-        return;
+        return NULL;
     }
-    if (!api_decode(req, m, body))
+    *mp = m;
+    return api_decode(req, m, body) ? body : NULL;
+}
+
+void api_handle_controller_request(struct broker *b, struct net_request *req)
+{
+    const struct proto_message *m;
+    void *body = decode_body(req, &m);
+    if (!body)
         return;
     if (!b->meta.ops->controller_request) {
         net_close_for(req, "controller requests are served in legacy mode only");
@@ -33,4 +44,29 @@ void api_handle_controller_request(struct broker *b, struct net_request *req)
     }
     net_respond(req, resp.m, resp.body);
     proto_arena_free(&resp.arena);
+}
+
+static void controller_rpc_done(void *arg, int16_t api_key, const void *resp)
+{
+    struct net_request *req = arg;
+    net_respond(req, proto_find(PROTO_KIND_RESPONSE, api_key), resp);
+}
+
+void api_handle_controller_rpc(struct broker *b, struct net_request *req)
+{
+    const struct proto_message *m;
+    void *body = decode_body(req, &m);
+    if (!body)
+        return;
+    if (!b->meta.ops->controller_rpc) {
+        net_close_for(req, "requests to a ZooKeeper-mode controller are served in legacy mode only");
+        return;
+    }
+    int rc = b->meta.ops->controller_rpc(b->meta.impl, req->hdr.api_key, req->hdr.api_version, body,
+                                         controller_rpc_done, req);
+    if (rc) {
+        char why[128];
+        snprintf(why, sizeof why, "%s v%d refused: %s", m->name, req->hdr.api_version, ferry_strerror(rc));
+        net_close_for(req, why);
+    }
 }

@@ -26,6 +26,9 @@ typedef void (*md_publish_fn)(void *arg, const struct md_image *img, const struc
 typedef void (*md_done_fn)(void *arg);
 typedef void (*md_pids_done_fn)(void *arg, int64_t first, int32_t len, int16_t error);
 typedef void (*md_alter_done_fn)(void *arg, int16_t error);
+/* The answer to a request for the controller (controller_rpc): body is the response struct of api_key,
+ * valid during the call only. */
+typedef void (*md_rpc_done_fn)(void *arg, int16_t api_key, const void *body);
 
 /* One ISR change proposed by a partition's leader: Kafka's AlterPartition for one partition. */
 struct md_alter_partition {
@@ -88,6 +91,12 @@ struct md_source_ops {
      * runs inside this call) and fills *out with Kafka's response, which may point into req. Returns 0, or
      * a negative FERRY_E* with nothing to send (out->arena then holds nothing). */
     int (*controller_request)(void *impl, int16_t api_key, int16_t version, const void *req, struct md_response *out);
+    /* Legacy mode only (NULL in quorum mode): a request a broker sends to the ZooKeeper-mode controller
+     * (api_key 7 ControlledShutdown, 56 AlterPartition), decoded at `version`; the request is copied. done runs
+     * once, later, on the loop with the response (NOT_CONTROLLER when this broker is not the active
+     * controller). Returns 0, or a negative FERRY_E* (done will not run: the caller closes the connection). */
+    int (*controller_rpc)(void *impl, int16_t api_key, int16_t version, const void *req, md_rpc_done_fn done,
+                          void *arg);
     /* Quorum mode only (NULL in legacy mode, where DescribeQuorum is not served): DescribeQuorum (55) v0-1
      * answered into resp (arena a) from the quorum's state, as Kafka's raft leader does (a node that is not
      * the leader fills NOT_LEADER_OR_FOLLOWER, another topic/partition UNKNOWN_TOPIC_OR_PARTITION). Like

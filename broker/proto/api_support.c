@@ -57,6 +57,9 @@ const struct proto_api_range proto_legacy_apis[] = {
     {API_LEADER_AND_ISR, 7, 7},
     {API_STOP_REPLICA, 4, 4},
     {API_UPDATE_METADATA, 8, 8},
+    /* requests to the controller from brokers, served by the active controller (NOT_CONTROLLER elsewhere) */
+    {API_CONTROLLED_SHUTDOWN, 0, 3},
+    {API_ALTER_PARTITION, 0, 3},
 };
 const size_t proto_legacy_apis_count = sizeof proto_legacy_apis / sizeof proto_legacy_apis[0];
 

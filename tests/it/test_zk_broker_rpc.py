@@ -41,9 +41,12 @@ EPOCH = 5            # /controller_epoch as the test writes it
 TOPIC_ID = golden.uuid_bytes(0x23)
 OTHER_ID = golden.uuid_bytes(0x37)
 
-# (api key, version) -> what sends it live in this file
+# (api key, version) -> what sends it live (in this file unless named)
 LIVE_CASES = {(API_LEADER_AND_ISR, 7): "lisr_v7", (API_STOP_REPLICA, 4): "stop_v4",
               (API_UPDATE_METADATA, 8): "umr_v8"}
+# ControlledShutdown (7) and AlterPartition (56), served by the active controller
+LIVE_CASES.update({(key, v): "test_zk_controller.test_controlled_shutdown_and_alter_partition_every_version"
+                   for key in (7, 56) for v in range(4)})
 
 
 def uuid_str(b):

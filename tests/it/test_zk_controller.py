@@ -7,6 +7,7 @@ across a leader kill -9, and topic deletion through /admin/delete_topics removes
 replicas' data.
 
 Durations are logged, never asserted; every wait polls with a generous deadline."""
+import json
 import os
 import time
 import unittest
@@ -18,6 +19,99 @@ from zkcluster import (SESSION_TIMEOUT_MS, controller, controller_epoch, legacy_
                        wait_until)
 
 ASSIGNMENT = {0: [1, 2, 3], 1: [2, 3, 1], 2: [3, 1, 2]}
+
+
+API_CONTROLLED_SHUTDOWN, API_ALTER_PARTITION = 7, 56
+E_NOT_CONTROLLER, E_STALE_BROKER_EPOCH = 41, 77
+
+
+def rpc(node, api_key, version, body, flexible):
+    """Sends one request with the header its version needs (ControlledShutdown v0: header v0 without a client
+    id) and returns the response body after the response header."""
+    header = 0 if (api_key, version) == (API_CONTROLLED_SHUTDOWN, 0) else (2 if flexible else 1)
+    with node.conn() as kc:
+        corr = kc.send(api_key, version, body, header_version=header)
+        got, payload = kc.recv()
+    assert got == corr, (got, corr)
+    r = ferrytest.R(payload)
+    if flexible:
+        r.tags()
+    return r
+
+
+def controlled_shutdown(node, version, broker_id, broker_epoch):
+    """ControlledShutdown v0-3: (error, [(topic, partition)])."""
+    w = ferrytest.W().i32(broker_id)
+    if version >= 2:
+        w.i64(broker_epoch)
+    if version >= 3:
+        w.tags()
+    r = rpc(node, API_CONTROLLED_SHUTDOWN, version, w.getvalue(), version >= 3)
+    err = r.i16()
+    if version >= 3:
+        parts = r.compact_array(lambda rr: (rr.compact_string(), rr.i32(), rr.tags())[:2]) or []
+        r.tags()
+    else:
+        parts = r.array(lambda rr: (rr.string(), rr.i32())) or []
+    return err, parts
+
+
+def alter_partition(node, version, broker_id, broker_epoch, topic, topic_id, partition, leader_epoch, isr,
+                    partition_epoch, isr_epochs=None):
+    """AlterPartition v0-3 (flexible) for one partition: (top error, partition error, leader, leader epoch, isr,
+    partition epoch)."""
+    w = ferrytest.W().i32(broker_id).i64(broker_epoch)
+    w.uvarint(2)  # one topic
+    if version <= 1:
+        w.compact_string(topic)
+    else:
+        w.raw(topic_id)
+    w.uvarint(2)  # one partition
+    w.i32(partition).i32(leader_epoch)
+    w.uvarint(len(isr) + 1)
+    for b in isr:
+        w.i32(b)
+        if version >= 3:
+            w.i64(isr_epochs[b]).tags()
+    if version >= 1:
+        w.i8(0)
+    w.i32(partition_epoch).tags()
+    w.tags().tags()
+    r = rpc(node, API_ALTER_PARTITION, version, w.getvalue(), True)
+    r.i32()  # throttle
+    top = r.i16()
+
+    def part(rr):
+        p = (rr.i32(), rr.i16(), rr.i32(), rr.i32(), rr.compact_array(lambda x: x.i32()))
+        lrs = rr.i8() if version >= 1 else 0
+        pe = rr.i32()
+        rr.tags()
+        return p + (lrs, pe)
+
+    def topic_data(rr):
+        if version <= 1:
+            rr.compact_string()
+        else:
+            rr.raw(16)
+        parts = rr.compact_array(part)
+        rr.tags()
+        return parts
+    topics = r.compact_array(topic_data) or []
+    r.tags()
+    if not topics:
+        return top, None, None, None, None, None
+    (idx, err, leader, epoch, risr, _lrs, pe), = topics[0]
+    return top, err, leader, epoch, risr, pe
+
+
+def topic_id_bytes(c, topic):
+    import base64
+    tid = json.loads(c.get("/brokers/topics/%s" % topic)[0].decode())["topic_id"]
+    return base64.urlsafe_b64decode(tid + "==")
+
+
+def broker_epoch(c, broker_id):
+    return c.get("/brokers/ids/%d" % broker_id)[1].czxid
 
 
 class ZkController(ferrytest.FerryTestCase):
@@ -197,6 +291,44 @@ class ZkController(ferrytest.FerryTestCase):
                    timeout=120, what="doomed deleted")
         self.assertFalse(c.exists("/config/topics/doomed"))
         wait_until(lambda: replica_dirs() == [], what="the replicas of doomed deleted from disk")
+
+    def test_controlled_shutdown_and_alter_partition_every_version(self):
+        """ControlledShutdown v0-3 and AlterPartition v0-3 served by the active controller (leadership moves off
+        the broker shutting down; an AlterPartition with the current state is answered with it; a wrong broker
+        epoch gets STALE_BROKER_EPOCH) and answered NOT_CONTROLLER by the other brokers."""
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        ctl_node = [n for n in nodes if n.node_id == ctl][0]
+        x, y = [n.node_id for n in nodes if n.node_id != ctl]
+        other = [n for n in nodes if n.node_id == x][0]
+        assignment = {0: [x, y, ctl], 1: [y, x, ctl]}
+        self.create_topic(c, "cs", assignment)
+        self.wait_states(c, "cs", assignment, lambda p, st, v: st["isr"] == assignment[p], what="state of cs")
+        tid = topic_id_bytes(c, "cs")
+        epochs = {b: broker_epoch(c, b) for b in (x, y, ctl)}
+        for v in range(4):
+            st, ver = partition_state(c, "cs", 1)
+            res = alter_partition(ctl_node, v, st["leader"], epochs[st["leader"]], "cs", tid, 1, st["leader_epoch"],
+                                  st["isr"], ver, epochs)
+            self.assertEqual(res, (0, 0, st["leader"], st["leader_epoch"], st["isr"], ver), "AlterPartition v%d" % v)
+            res = alter_partition(ctl_node, v, st["leader"], epochs[st["leader"]] + 1, "cs", tid, 1,
+                                  st["leader_epoch"], st["isr"], ver, epochs)
+            self.assertEqual(res[0], E_STALE_BROKER_EPOCH, "AlterPartition v%d with a wrong broker epoch" % v)
+            res = alter_partition(other, v, st["leader"], epochs[st["leader"]], "cs", tid, 1, st["leader_epoch"],
+                                  st["isr"], ver, epochs)
+            self.assertEqual(res[0], E_NOT_CONTROLLER, "AlterPartition v%d to a non-controller" % v)
+        for v in range(4):
+            err, parts = controlled_shutdown(other, v, x, epochs[x])
+            self.assertEqual(err, E_NOT_CONTROLLER, "ControlledShutdown v%d to a non-controller" % v)
+            err, parts = controlled_shutdown(ctl_node, v, x, epochs[x])
+            self.assertEqual((err, parts), (0, []), "ControlledShutdown v%d" % v)
+        # leadership moved off x, which left the ISRs
+        st, _ = partition_state(c, "cs", 0)
+        self.assertEqual(st["leader"], y, st)
+        for p in assignment:
+            self.assertNotIn(x, partition_state(c, "cs", p)[0]["isr"])
+        err, _ = controlled_shutdown(ctl_node, 3, x, epochs[x] - 1)  # older than the registration
+        self.assertEqual(err, E_STALE_BROKER_EPOCH)
 
     def test_deletion_marker_of_an_unknown_topic_is_removed(self):
         zk = zkharness.start_for_test(self)
