@@ -115,8 +115,8 @@ def broker_epoch(c, broker_id):
 
 
 class ZkController(ferrytest.FerryTestCase):
-    def start_cluster(self, zk, ids=(1, 2, 3)):
-        nodes = [legacy_node(self, zk.connect_string, i) for i in ids]
+    def start_cluster(self, zk, ids=(1, 2, 3), extra=None):
+        nodes = [legacy_node(self, zk.connect_string, i, extra=extra) for i in ids]
         for n in nodes:
             n.start()
         c = zk.client()
@@ -275,6 +275,76 @@ class ZkController(ferrytest.FerryTestCase):
         self.kcat_produce(survivor, "data", more, acks="1")
         wait_until(lambda: self.kcat_consume(survivor, "data") == lines + more, timeout=120,
                    what="produce to the new leader")
+
+    def test_no_acknowledged_message_lost_across_a_leader_kill9(self):
+        """acks=all with min.insync.replicas=2: confluent-kafka produces without pause while the partition's
+        leader is killed with -9; every acknowledged message is then read back (kafka-python consumer, from the
+        new leader); duplicates from retries are allowed, losses are not."""
+        import threading
+        from confluent_kafka import Producer
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk, extra={"min.insync.replicas": 2})
+        others = [n.node_id for n in nodes if n.node_id != ctl]
+        assignment = {0: [others[0], others[1], ctl]}
+        self.create_topic(c, "acked", assignment)
+        self.wait_states(c, "acked", assignment, lambda p, st, v: st["isr"] == assignment[p], what="state of acked")
+        leader = [n for n in nodes if n.node_id == others[0]][0]
+        survivors = [n for n in nodes if n is not leader]
+        wait_until(lambda: ferrytest.run_kcat(["-L", "-b", survivors[0].bootstrap, "-t", "acked"], timeout=60)
+                   .stdout.count(b"leader %d" % leader.node_id) == 1, what="brokers to learn the leader of acked")
+        p = Producer({"bootstrap.servers": ",".join(n.bootstrap for n in nodes), "acks": "all",
+                      "message.timeout.ms": 180000, "retry.backoff.ms": 200, "linger.ms": 5,
+                      "topic.metadata.refresh.interval.ms": 1000})
+        acked, failed = set(), []
+
+        def delivered(err, msg):
+            if err is None:
+                acked.add(msg.value())
+            else:
+                failed.append(err)
+        stop = threading.Event()
+
+        def produce():
+            i = 0
+            while not stop.is_set():
+                p.produce("acked", value=b"v-%06d" % i, partition=0, on_delivery=delivered)
+                p.poll(0)
+                i += 1
+                time.sleep(0.002)
+            p.flush(180)
+        t = threading.Thread(target=produce)
+        t.start()
+        try:
+            wait_until(lambda: len(acked) >= 300, timeout=120, what="300 acknowledged messages before the kill")
+            leader.kill9()
+            self.wait_states(c, "acked", assignment, lambda p_, st, v: st["leader"] == others[1],
+                             what="acked led by broker %d" % others[1])
+            n_at_kill = len(acked)
+            wait_until(lambda: len(acked) >= n_at_kill + 300, timeout=180,
+                       what="300 more acknowledged messages from the new leader")
+        finally:
+            stop.set()
+            t.join(240)
+        log("acks=all across the leader kill: %d acknowledged, %d failed deliveries" % (len(acked), len(failed)))
+        from kafka import KafkaConsumer, TopicPartition
+        tp = TopicPartition("acked", 0)
+        cons = KafkaConsumer(bootstrap_servers=[n.bootstrap for n in survivors], enable_auto_commit=False,
+                             consumer_timeout_ms=5000, api_version_auto_timeout_ms=30000)
+        try:
+            cons.assign([tp])
+            end = cons.end_offsets([tp])[tp]
+            cons.seek_to_beginning(tp)
+            seen = set()
+            deadline = time.monotonic() + 180
+            while cons.position(tp) < end and time.monotonic() < deadline:
+                for m in cons:
+                    seen.add(m.value)
+                    if cons.position(tp) >= end:
+                        break
+        finally:
+            cons.close()
+        lost = acked - seen
+        self.assertEqual(len(lost), 0, "acknowledged but lost: %s" % sorted(lost)[:10])
 
     def test_topic_deletion(self):
         zk = zkharness.start_for_test(self)
