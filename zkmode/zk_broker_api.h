@@ -6,8 +6,7 @@
  *    STALE_CONTROLLER_EPOCH, per-partition checks), zk_broker_rpc_apply applies the request to the source's
  *    image, the delta is published (broker/replica follows it: leaders and followers start, a partition
  *    that StopReplica deletes goes, with its log) and Kafka's response is returned. A stop without deletion
- *    changes nothing here (the replica stays as the image says; Kafka only stops its fetcher).
- *
+ *    changes nothing here: a follower keeps fetching (Kafka stops its fetcher; not done yet).
  *  - AlterPartition out (md_source alter_partition): zk_alter.c, Kafka's AlterPartitionManager;
  *  - ControlledShutdown out before the session closes: zk_shutdown.c.
  * Requests to the controller go over zk_ctrl_chan.h.
