@@ -25,12 +25,18 @@ struct ctrl_app {
     unsigned bugs;
     struct md_image img;
     struct metalog_loader loader;
+    /* The active controller (its node leads Raft epoch active_epoch; -1: not active): the latest image,
+     * which is the applied image at activation plus every batch decided since, committed or not (what
+     * Kafka keeps in its timeline structures), and the heartbeat tracker. */
+    int32_t active_epoch;
+    struct md_image latest;
+    struct metalog_loader latest_loader;
     struct ctrl_heartbeats hb;
-    int32_t hb_epoch; /* the Raft epoch the tracker was activated in, -1: never */
     /* Brokers the last applied batch fenced, put in controlled shutdown or unregistered: they must lead
      * nothing once it is applied. */
     int32_t demoted[16];
     int ndemoted;
+    struct proto_writer digest_buf; /* reused by every digest */
 };
 
 static void app_reset_image(struct ctrl_app *app)
@@ -52,8 +58,11 @@ struct ctrl_app *ctrl_app_new(int32_t node_id, unsigned bugs)
     md_image_init(&app->img);
     metalog_loader_init(&app->loader, &app->img, NULL);
     app_reset_image(app);
+    md_image_init(&app->latest);
+    metalog_loader_init(&app->latest_loader, &app->latest, NULL);
+    proto_writer_init(&app->digest_buf);
     ctrl_heartbeats_init(&app->hb, SESSION_TIMEOUT_MS);
-    app->hb_epoch = -1;
+    app->active_epoch = -1;
     return app;
 }
 
@@ -63,7 +72,10 @@ void ctrl_app_free(struct ctrl_app *app)
         return;
     metalog_loader_free(&app->loader);
     md_image_free(&app->img);
+    metalog_loader_free(&app->latest_loader);
+    md_image_free(&app->latest);
     ctrl_heartbeats_free(&app->hb);
+    proto_writer_free(&app->digest_buf);
     ferry_free(app);
 }
 
@@ -102,8 +114,11 @@ int ctrl_app_apply_batch(struct ctrl_app *app, const uint8_t *batch, size_t len)
     int rc = find_demoted(app, batch, len);
     if (!rc)
         rc = metalog_loader_batch(&app->loader, batch, len);
-    if (!rc && (app->bugs & CTRL_APP_BUG_APPLY_TWICE) && app->node_id == 2)
+    if (!rc && (app->bugs & CTRL_APP_BUG_APPLY_TWICE) && app->node_id == 2) {
+        int64_t refused = app->loader.refused; /* a silent bug: only the image shows it */
         rc = metalog_loader_batch(&app->loader, batch, len);
+        app->loader.refused = refused;
+    }
     return rc;
 }
 
@@ -122,8 +137,35 @@ int ctrl_app_load_snapshot(struct ctrl_app *app, const uint8_t *buf, size_t len,
     app->img = fresh; /* nothing in an image points into the struct itself */
     snprintf(app->img.cluster_id, sizeof app->img.cluster_id, "%s", CLUSTER_ID);
     metalog_loader_init(&app->loader, &app->img, NULL);
-    app->hb_epoch = -1;
+    app->active_epoch = -1;
     return 0;
+}
+
+bool ctrl_app_active(const struct ctrl_app *app, int32_t epoch) { return app->active_epoch == epoch; }
+
+void ctrl_app_deactivate(struct ctrl_app *app) { app->active_epoch = -1; }
+
+int ctrl_app_activate(struct ctrl_app *app, int32_t epoch, int64_t applied_end, int64_t now_ms)
+{
+    app->active_epoch = -1;
+    uint8_t *buf;
+    size_t len;
+    int rc = ctrl_app_write_snapshot(app, epoch, now_ms, &buf, &len); /* the copy: through a snapshot */
+    if (rc)
+        return rc;
+    metalog_loader_free(&app->latest_loader);
+    md_image_free(&app->latest);
+    md_image_init(&app->latest);
+    char err[200];
+    rc = snapshot_load_buf(buf, len, epoch, applied_end, &app->latest, NULL, err, sizeof err);
+    ferry_free(buf);
+    snprintf(app->latest.cluster_id, sizeof app->latest.cluster_id, "%s", CLUSTER_ID);
+    metalog_loader_init(&app->latest_loader, &app->latest, NULL);
+    if (!rc)
+        rc = ctrl_heartbeats_activate(&app->hb, &app->latest, now_ms);
+    if (!rc)
+        app->active_epoch = epoch;
+    return rc;
 }
 
 int ctrl_app_write_snapshot(struct ctrl_app *app, int32_t epoch, int64_t now_ms, uint8_t **buf, size_t *len)
@@ -147,23 +189,22 @@ int ctrl_app_digest(struct ctrl_app *app, uint64_t *digest)
     struct metalog_rec *recs = NULL;
     size_t n = 0;
     int rc = snapshot_image_records(&app->img, &a, &recs, &n);
-    struct proto_writer w;
-    proto_writer_init(&w);
+    struct proto_writer *w = &app->digest_buf;
+    w->len = 0;
     for (size_t i = 0; i < n && !rc; i++)
-        rc = metalog_encode_value(&w, &recs[i]);
+        rc = metalog_encode_value(w, &recs[i]);
     if (!rc)
-        rc = w.err;
+        rc = w->err;
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < w.len; i++)
-        h = (h ^ w.buf[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < w->len; i++)
+        h = (h ^ w->buf[i]) * 0x100000001b3ull;
     *digest = h ^ (uint64_t)n;
-    proto_writer_free(&w);
     ferry_free(recs);
     proto_arena_free(&a);
     return rc;
 }
 
-int64_t ctrl_app_refused(const struct ctrl_app *app) { return app->loader.refused; }
+int64_t ctrl_app_refused(const struct ctrl_app *app) { return app->loader.refused + app->latest_loader.refused; }
 
 static bool check_fail(char *what, size_t wlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool check_fail(char *what, size_t wlen, const char *fmt, ...)
@@ -697,6 +738,24 @@ static int decide(struct op *o)
     return op_broker(o);
 }
 
+/* CTRL_APP_BUG_FENCE_KEEPS_LEADER: a decision that fences or shuts down a broker loses its leadership
+ * changes. */
+static void plant_fence_bug(struct ctrl_records *r)
+{
+    bool fences = false;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct BrokerRegistrationChangeRecord *c = r->recs[i].data;
+        fences |= r->recs[i].m == &proto_msg_FenceBrokerRecord ||
+                  (r->recs[i].m == &proto_msg_BrokerRegistrationChangeRecord &&
+                   (c->Fenced == 1 || c->InControlledShutdown == 1));
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (!fences || r->recs[i].m != &proto_msg_PartitionChangeRecord)
+            r->recs[k++] = r->recs[i];
+    r->n = k;
+}
+
 int ctrl_clients_step(struct ctrl_clients *c, struct ctrl_app *app, int32_t leader_id, int32_t epoch,
                       int64_t next_offset, int64_t now_ms, uint8_t **buf, size_t *len, int32_t *count, char *what,
                       size_t wlen)
@@ -704,13 +763,9 @@ int ctrl_clients_step(struct ctrl_clients *c, struct ctrl_app *app, int32_t lead
     *buf = NULL;
     *len = 0;
     *count = 0;
-    if (app->hb_epoch != epoch) { /* this node just became the active controller */
-        int rc = ctrl_heartbeats_activate(&app->hb, &app->img, now_ms);
-        if (rc)
-            return rc;
-        app->hb_epoch = epoch;
-    }
-    struct op o = {.c = c, .app = app, .img = &app->img, .next_offset = next_offset, .now = now_ms, .what = what,
+    if (app->active_epoch != epoch)
+        return FERRY_EINVAL;
+    struct op o = {.c = c, .app = app, .img = &app->latest, .next_offset = next_offset, .now = now_ms, .what = what,
                    .wlen = wlen};
     what[0] = 0;
     ctrl_env_default(&o.env, c->rand, c->rand_arg);
@@ -719,10 +774,14 @@ int ctrl_clients_step(struct ctrl_clients *c, struct ctrl_app *app, int32_t lead
     proto_arena_init(&o.a);
     ctrl_records_init(&o.recs, &o.a);
     int rc = decide(&o);
+    if (app->bugs & CTRL_APP_BUG_FENCE_KEEPS_LEADER)
+        plant_fence_bug(&o.recs);
     if (!rc && o.recs.n > 0) {
         struct proto_writer w;
         proto_writer_init(&w);
         rc = metalog_build_batch(&w, next_offset, epoch, now_ms, o.recs.recs, o.recs.n);
+        if (!rc) /* the latest image moves on at once (the decisions after this one see it) */
+            rc = metalog_loader_batch(&app->latest_loader, w.buf, w.len);
         if (rc) {
             proto_writer_free(&w);
         } else {

@@ -21,6 +21,7 @@
 #define SIM_HASH_SNAP_BYTES 8 /* --app hash: a snapshot is the state machine's hash */
 #define SIM_MAX_FETCH 16   /* batches per fetch response */
 #define SIM_QUIET_MS 1500  /* the fault-free tail of every run (liveness) */
+#define SIM_MAX_UNCOMMITTED 32 /* --app ctrl: offsets the active controller may decide ahead of its commit */
 
 /* Immutable bytes (a record batch, a snapshot), kept until the end of the run: logs and messages share
  * them freely. */
@@ -414,7 +415,13 @@ static void apply_to(struct sim *s, struct node *n, int64_t commit)
         }
         n->applied++;
         if (ctrl_mode(s) && off == e->base + e->count - 1) { /* the whole batch is committed: load it */
+            int64_t refused = ctrl_app_refused(n->app);
             int rc = ctrl_app_apply_batch(n->app, e->bytes->p, e->bytes->len);
+            if (!rc && ctrl_app_refused(n->app) != refused) {
+                violation(s, "node %d: its image refused a record of the committed batch at %lld", n->id,
+                          (long long)e->base);
+                return;
+            }
             if (rc) {
                 violation(s, "node %d: committed batch at %lld not loaded: %s", n->id, (long long)e->base,
                           ferry_strerror(rc));
@@ -832,19 +839,31 @@ static void deliver(struct sim *s, struct event *e)
     perform(s, n);
 }
 
-/* --app ctrl: the active controller decides one client operation against its image, once everything in
- * its log is applied (one operation at a time), and proposes its records as one batch. */
+/* --app ctrl: the leader's controller decides one client operation against its latest image and proposes
+ * its records as one batch. A new leader first applies its whole log (its LeaderChange batch included),
+ * then becomes the active controller; from then on decisions do not wait for commits (up to
+ * SIM_MAX_UNCOMMITTED offsets ahead). */
 static void propose_decision(struct sim *s, struct node *x)
 {
     int64_t base = raft_log_end(x->r);
-    if (x->applied < base)
+    int32_t epoch = raft_epoch(x->r);
+    if (!ctrl_app_active(x->app, epoch)) {
+        if (x->applied < base)
+            return;
+        int rc = ctrl_app_activate(x->app, epoch, base, s->now);
+        if (rc) {
+            violation(s, "node %d cannot become the active controller: %s", x->id, ferry_strerror(rc));
+            return;
+        }
+        trace(s, "n%d is the active controller of epoch %d (applied %lld)", x->id, epoch, (long long)base);
+    } else if (base - x->applied > SIM_MAX_UNCOMMITTED) {
         return;
+    }
     uint8_t *buf;
     size_t len;
     int32_t count;
     char what[256];
-    int rc = ctrl_clients_step(s->clients, x->app, x->id, raft_epoch(x->r), base, s->now, &buf, &len, &count, what,
-                               sizeof what);
+    int rc = ctrl_clients_step(s->clients, x->app, x->id, epoch, base, s->now, &buf, &len, &count, what, sizeof what);
     if (rc) {
         violation(s, "node %d: the controller's decision failed: %s", x->id, ferry_strerror(rc));
         return;
@@ -858,6 +877,8 @@ static void propose_decision(struct sim *s, struct node *x)
             violation(s, "node %d: a proposal encoded at %lld was appended at %lld", x->id, (long long)base,
                       (long long)got);
         perform(s, x);
+    } else {
+        ctrl_app_deactivate(x->app); /* its latest image holds a batch the log does not */
     }
     ferry_free(buf);
 }
@@ -919,8 +940,9 @@ static void handle(struct sim *s, struct event *e)
             struct node *x = &s->nodes[i];
             if (!x->up || raft_role(x->r) != RAFT_LEADER)
                 continue;
-            if (ctrl_mode(s)) {
-                propose_decision(s, x);
+            if (ctrl_mode(s)) { /* a burst of requests: decisions pipeline */
+                for (int64_t k = rnd_range(s, 1, 3); k > 0 && !s->res->violation; k--)
+                    propose_decision(s, x);
                 continue;
             }
             uint64_t payload = rnd(s) | 1;

@@ -2,10 +2,11 @@
  * with the command that replays it.
  *
  *   raft_sim [--seeds FIRST:LAST | --seed N] [--voters V] [--observers O] [--duration MS] [--no-pre-vote]
- *            [--app hash|ctrl] [--bug vote|ack|twice] [--expect-violation] [--trace]
+ *            [--app hash|ctrl] [--bug vote|ack|twice|fence] [--expect-violation] [--trace]
  *
  * --app ctrl replicates the quorum controller and the metadata image instead of a running hash;
- * --bug twice (with it) makes one node apply every committed batch twice.
+ * --bug twice (with it) makes one node apply every committed batch twice, --bug fence makes the controller
+ * fence brokers without moving their leaderships.
  *
  * RAFT_SIM_SEEDS=N in the environment replaces the number of seeds (FIRST..FIRST+N-1): the long mode,
  * e.g. RAFT_SIM_SEEDS=1000000. --expect-violation inverts the verdict: it succeeds when some seed finds a
@@ -25,7 +26,7 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--seeds FIRST:LAST | --seed N] [--voters V] [--observers O] [--duration MS] "
-            "[--no-pre-vote] [--app hash|ctrl] [--bug vote|ack|twice] [--expect-violation] [--trace]\n",
+            "[--no-pre-vote] [--app hash|ctrl] [--bug vote|ack|twice|fence] [--expect-violation] [--trace]\n",
             argv0);
     return 2;
 }
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
                 p.bugs = RAFT_BUG_ACK_BEFORE_FSYNC;
             else if (!strcmp(v, "twice"))
                 p.app_bugs = CTRL_APP_BUG_APPLY_TWICE;
+            else if (!strcmp(v, "fence"))
+                p.app_bugs = CTRL_APP_BUG_FENCE_KEEPS_LEADER;
             else
                 return usage(argv[0]);
             i++;
