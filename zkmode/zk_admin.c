@@ -460,9 +460,14 @@ static void load_details(struct zk_admin_op *op)
             load_error(op, ZSYSTEMERROR);
             return;
         }
-        /* topic ids are only in the znodes: a request by id reads every topic */
+        /* topic ids are only in the znodes (the answer carries them): the named topics are read, and a
+         * request by id reads every topic */
         for (int32_t i = 0; by_id && i < op->nnames; i++)
             read_topic(op, op->names[i]);
+        for (int32_t i = 0; i < req->Topics_n; i++)
+            read_topic_str(op, req->Topics[i].Name);
+        for (int32_t i = 0; i < req->TopicNames_n; i++)
+            read_topic_str(op, req->TopicNames[i]);
         break;
     }
     case ZK_ADMIN_PARTITIONS: {

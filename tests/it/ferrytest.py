@@ -1037,6 +1037,7 @@ class FerryNode:
         self.cluster_id = None
         self._log_file = None
         self.exit_codes = []
+        self.extra_env = {}  # added to the process's environment (e.g. an LD_PRELOAD shim)
 
     # -- properties ----------------------------------------------------------------------------------------
     @property
@@ -1109,6 +1110,7 @@ class FerryNode:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update(self.extra_env)
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(("\n===== start #%d: %s\n" % (self.starts + 1, " ".join(self.command()))).encode())
         self._log_file.flush()

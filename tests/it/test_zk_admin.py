@@ -6,7 +6,9 @@ skipped), producer-id blocks from /latest_producer_id_block, and /feature.
 
 Every wait polls with a generous deadline; no duration is asserted."""
 import json
-import time
+import os
+import shutil
+import subprocess
 import unittest
 
 import ferrytest
@@ -200,6 +202,43 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         led = len(parts) == 2 and all(p["leader"] >= 0 for p in parts)
         self.assertEqual(err == NONE, led, "answer %d but metadata %r" % (err, md["topics"]))
 
+    def test_auto_creation_through_the_same_path(self):
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2), extra={"num.partitions": "3", "default.replication.factor": "2",
+                                                          "offsets.topic.num.partitions": "4",
+                                                          "offsets.topic.replication.factor": "2"})
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        with nodes[1].conn(timeout=30) as k:
+            md = k.metadata(["autotopic"], version=4, allow_auto=True)
+        self.assertIn(md["topics"][0]["error"], (5, 0))  # LEADER_NOT_AVAILABLE while it is being created
+        wait_until(lambda: c.exists("/brokers/topics/autotopic"), what="/brokers/topics/autotopic")
+        d, _ = self.topic_znode(c, "autotopic")
+        self.assertEqual(sorted(d["partitions"], key=int), ["0", "1", "2"])
+        self.assertTrue(all(len(set(r)) == 2 for r in d["partitions"].values()), d)
+        self.assertEqual(check_config_json(c.get("/config/topics/autotopic")[0]), {})
+        # not allowed by the request: nothing created
+        with nodes[0].conn(timeout=30) as k:
+            k.metadata(["notauto"], version=4, allow_auto=False)
+        # __consumer_offsets from FindCoordinator, with its own settings and configs
+        with nodes[0].conn(timeout=30) as k:
+            k.request(10, 0, W().string("group-1").getvalue())  # FindCoordinator v0
+        wait_until(lambda: c.exists("/brokers/topics/__consumer_offsets"), what="/brokers/topics/__consumer_offsets")
+        d, _ = self.topic_znode(c, "__consumer_offsets")
+        self.assertEqual(sorted(d["partitions"], key=int), ["0", "1", "2", "3"])
+        self.assertTrue(all(len(set(r)) == 2 for r in d["partitions"].values()), d)
+        cfg = check_config_json(c.get("/config/topics/__consumer_offsets")[0])
+        self.assertEqual(cfg.get("cleanup.policy"), "compact")
+        self.assertEqual(cfg.get("compression.type"), "producer")
+        self.assertIn("segment.bytes", cfg)
+        self.assertIsNone(c.exists("/brokers/topics/notauto"))
+        # asking again for an existing topic does not rewrite its config
+        c.set("/config/topics/autotopic", json.dumps({"version": 1, "config": {"retention.ms": "99"}}).encode())
+        with nodes[1].conn(timeout=30) as k:
+            k.metadata(["autotopic"], version=4, allow_auto=True)
+            k.metadata(["autotopic"], version=4, allow_auto=True)
+        self.assertEqual(check_config_json(c.get("/config/topics/autotopic")[0]), {"retention.ms": "99"})
+
     # ---- DeleteTopics ----------------------------------------------------------------------------------------
     def test_delete_topics_marks_for_deletion(self):
         zk = zkharness.start_for_test(self)
@@ -295,6 +334,20 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.assertEqual(res[(2, "a_b")][0], INVALID_CONFIG)
         self.assertEqual(check_config_json(c.get("/config/topics/cfg")[0]), {"cleanup.policy": "compact"})
         self.assertIsNone(c.exists("/config/topics/nosuch"))
+        # BROKER resources: every Ferry broker key is static (INVALID_REQUEST, nothing written); deleting an
+        # override of the default entity writes /config/brokers/<default> and its notification
+        c.create("/config/brokers/<default>", json.dumps({"version": 1, "config": {"log.retention.ms": "5"}}).encode(),
+                 makepath=True)
+        with nodes[0].conn(timeout=30) as k:
+            res = dec_incremental_alter_configs(k.request(API_INCREMENTAL_ALTER_CONFIGS, 0, enc_incremental_alter_configs([
+                (4, "", [("log.retention.ms", 1, None)]),
+                (4, "1", [("log.retention.ms", 0, "7")])])))
+        self.assertEqual(res[(4, "")][0], NONE)
+        self.assertEqual(res[(4, "1")][0], INVALID_REQUEST)
+        self.assertEqual(check_config_json(c.get("/config/brokers/<default>")[0]), {})
+        self.assertIsNone(c.exists("/config/brokers/1"))
+        paths = [check_config_change_json(c.get("/config/changes/" + n)[0]) for n in self.notifications(c)]
+        self.assertIn("brokers/<default>", paths)
         self.wait_log(nodes, "config of resource 2/cfg set: cleanup.policy=compact")
         self.wait_log(nodes, "config retention.ms of resource 2/cfg deleted")
 
@@ -343,6 +396,34 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.wait_log(nodes, "config of resource 4/ set: log.retention.ms=60000")
         # notifications younger than 15 minutes stay (purged only by ctime)
         self.assertEqual(len(self.notifications(c)), 2)
+
+    def test_notifications_older_than_15_minutes_are_purged(self):
+        """A broker whose wall clock runs 20 minutes ahead (LD_PRELOAD shim on clock_gettime(CLOCK_REALTIME))
+        sees the notifications ZooKeeper stamped just now as 20 minutes old: it handles them, then deletes
+        them, as Kafka purges by ctime. A broker with the right clock keeps them."""
+        so = os.path.join(ferrytest.test_tmp(), "fake_clock.so")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shims", "fake_clock.c")
+        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        if not cc:
+            self.skipTest("no C compiler for the fake clock shim")
+        subprocess.run([cc, "-shared", "-fPIC", "-o", so, src, "-ldl"], check=True)
+        zk = zkharness.start_for_test(self)
+        c = self.zk_client(zk)
+        c.create("/config/topics/aged", json.dumps({"version": 1, "config": {"retention.ms": "4242"}}).encode(),
+                 makepath=True)
+        first = c.create("/config/changes/config_change_",
+                         json.dumps({"version": 2, "entity_path": "topics/aged"}).encode(), sequence=True, makepath=True)
+        honest = self.start_cluster(zk, ids=(1,))
+        self.wait_cluster(c, honest)
+        self.wait_log(honest, "config of resource 2/aged set: retention.ms=4242")
+        self.assertTrue(c.exists(first), "a broker with the right clock purged a fresh notification")
+        ahead = legacy_node(self, zk.connect_string, 2)
+        ahead.extra_env = {"LD_PRELOAD": so, "FERRY_FAKE_CLOCK_OFFSET_MS": str(20 * 60 * 1000),
+                           "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:verify_asan_link_order=0"}
+        ahead.start()
+        self.wait_log([ahead], "config of resource 2/aged set: retention.ms=4242")
+        wait_until(lambda: not c.exists(first), what="%s purged" % first)
+        self.assertIn("purging the expired config change notification %s" % first, ahead.log_text())
 
     # ---- producer ids and /feature ---------------------------------------------------------------------------
     def test_producer_id_blocks_and_feature(self):
