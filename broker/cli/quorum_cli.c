@@ -1,8 +1,9 @@
 /* quorum_cli: `ferry quorum describe --status|--replication`, mirroring Kafka 3.7's kafka-metadata-quorum.sh.
  *
  * Connects (kclient) to --bootstrap-server (a broker listener; Kafka's brokers forward DescribeQuorum to
- * the controller, Ferry's answer from their quorum node) or --bootstrap-controller (a controller listener),
- * sends DescribeQuorum (v1 when served, else v0) for __cluster_metadata partition 0, and prints:
+ * the controller, Ferry's answer from their quorum node) or --bootstrap-controller (a controller listener:
+ * then, as Kafka's admin client, to the active controller that listener's DescribeCluster names), sends
+ * DescribeQuorum (v1 when served, else v0) for __cluster_metadata partition 0, and prints:
  *   --status       ClusterId (from DescribeCluster, v1 with EndpointType 2 on a controller listener, or
  *                  Metadata v2+, whichever the listener serves; else "unknown"), LeaderId, LeaderEpoch, HighWatermark, MaxFollowerLag,
  *                  MaxFollowerLagTimeMs, CurrentVoters, CurrentObservers, as kafka-metadata-quorum does
@@ -312,22 +313,48 @@ static int describe_quorum(struct kclient *c, struct proto_arena *a, FILE *err,
     return 0;
 }
 
-/* The cluster id, from DescribeCluster (v1 names the endpoint type: controllers on a controller listener)
- * or Metadata v2+, whichever the listener serves; NULL when neither answers. */
+/* The active controller's endpoint in a controller listener's DescribeCluster answer (KIP-919): the node
+ * named ControllerId. false when there is none (no active controller known, or not among the nodes). */
+static bool active_controller(const struct DescribeClusterResponse *dc, proto_str *host, int32_t *port)
+{
+    if (dc->ErrorCode || dc->ControllerId < 0)
+        return false;
+    for (int32_t i = 0; i < dc->Brokers_n; i++) {
+        if (dc->Brokers[i].BrokerId == dc->ControllerId) {
+            *host = dc->Brokers[i].Host;
+            *port = dc->Brokers[i].Port;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* DescribeCluster (v1 with EndpointType 2 on a controller listener, as Kafka's admin client does with
+ * bootstrap.controllers): 0 with *out, or -1 when the listener does not serve it or it fails. */
+static int describe_cluster(struct kclient *c, bool controller, struct proto_arena *a,
+                            struct DescribeClusterResponse *out)
+{
+    if (!kclient_broker_api(c, API_DESCRIBE_CLUSTER))
+        return -1;
+    int v = kclient_pick_version(c, API_DESCRIBE_CLUSTER, controller ? 1 : 0);
+    if (v < 0)
+        return -1;
+    struct DescribeClusterRequest req;
+    proto_struct_init(proto_msg_DescribeClusterRequest.body, &req);
+    req.EndpointType = controller ? 2 : 1;
+    if (kclient_call(c, API_DESCRIBE_CLUSTER, (int16_t)v, &req, a, out) != 0 || out->ErrorCode != 0)
+        return -1;
+    return 0;
+}
+
+/* The cluster id, from DescribeCluster or Metadata v2+, whichever the listener serves; NULL when neither
+ * answers. */
 static const char *cluster_id(struct kclient *c, bool controller, struct proto_arena *a)
 {
-    const struct kclient_api *dc = kclient_broker_api(c, API_DESCRIBE_CLUSTER);
-    int v = dc ? kclient_pick_version(c, API_DESCRIBE_CLUSTER, controller ? 1 : 0) : -1;
-    if (v >= 0) {
-        struct DescribeClusterRequest req;
-        proto_struct_init(proto_msg_DescribeClusterRequest.body, &req);
-        req.EndpointType = controller ? 2 : 1;
-        struct DescribeClusterResponse resp;
-        if (kclient_call(c, API_DESCRIBE_CLUSTER, (int16_t)v, &req, a, &resp) == 0 && resp.ErrorCode == 0)
-            return proto_arena_strdup(a, resp.ClusterId);
-        return NULL;
-    }
-    v = kclient_broker_api(c, API_METADATA) ? kclient_pick_version(c, API_METADATA, 2) : -1;
+    struct DescribeClusterResponse dc;
+    if (describe_cluster(c, controller, a, &dc) == 0)
+        return proto_arena_strdup(a, dc.ClusterId);
+    int v = kclient_broker_api(c, API_METADATA) ? kclient_pick_version(c, API_METADATA, 2) : -1;
     if (v < 0)
         return NULL;
     struct MetadataRequest req;
@@ -338,6 +365,26 @@ static const char *cluster_id(struct kclient *c, bool controller, struct proto_a
     if (kclient_call(c, API_METADATA, (int16_t)v, &req, a, &resp) == 0 && resp.ClusterId.len >= 0)
         return proto_arena_strdup(a, resp.ClusterId);
     return NULL;
+}
+
+/* --bootstrap-controller: DescribeQuorum goes to the active controller, found as Kafka's admin client finds
+ * it (DescribeCluster's ControllerId among the controllers); the bootstrap node itself when it names none.
+ * Returns 0, or QUORUM_EXIT_FAIL after printing why (the active controller is unreachable). */
+static int connect_active_controller(struct kclient *c, struct proto_arena *a, FILE *err)
+{
+    struct DescribeClusterResponse dc;
+    proto_str host;
+    int32_t port;
+    if (describe_cluster(c, true, a, &dc) != 0 || !active_controller(&dc, &host, &port))
+        return 0;
+    char *h = proto_arena_strdup(a, host);
+    if (!h || (strcmp(h, c->host) == 0 && port == c->port))
+        return 0;
+    if (kclient_connect(c, h, port) < 0) {
+        fprintf(err, "Error: the active controller %d: %s\n", dc.ControllerId, kclient_errmsg(c));
+        return QUORUM_EXIT_FAIL;
+    }
+    return 0;
 }
 
 static int64_t wall_ms(void)
@@ -359,7 +406,9 @@ static int run_describe(const struct quorum_opts *o, FILE *out, FILE *err)
     struct proto_arena a;
     proto_arena_init(&a);
     const struct DescribeQuorumResponse_PartitionData *p = NULL;
-    int rc = describe_quorum(&c, &a, err, &p);
+    int rc = o->controller ? connect_active_controller(&c, &a, err) : 0;
+    if (rc == 0)
+        rc = describe_quorum(&c, &a, err, &p);
     if (rc == 0 && o->status)
         rc = quorum_print_status(out, err, cluster_id(&c, o->controller, &a), p);
     else if (rc == 0)

@@ -160,6 +160,27 @@ static void test_no_leader(void **state)
     assert_non_null(strstr(ebuf, "no leader among its voters (LeaderId 7"));
 }
 
+/* The active controller in a controller listener's DescribeCluster answer. */
+static void test_active_controller(void **state)
+{
+    (void)state;
+    struct DescribeClusterResponse_DescribeClusterBroker nodes[] = {
+        {3001, {"ctrl-1", 6}, 9093, {NULL, -1}}, {3002, {"ctrl-2", 6}, 9094, {NULL, -1}}};
+    struct DescribeClusterResponse dc = {.ControllerId = 3002, .Brokers = nodes, .Brokers_n = 2};
+    proto_str host;
+    int32_t port;
+    assert_true(active_controller(&dc, &host, &port));
+    assert_true(proto_str_eq(host, "ctrl-2"));
+    assert_int_equal(port, 9094);
+    dc.ControllerId = -1; /* none known */
+    assert_false(active_controller(&dc, &host, &port));
+    dc.ControllerId = 3003; /* not among the registered controllers */
+    assert_false(active_controller(&dc, &host, &port));
+    dc.ControllerId = 3001;
+    dc.ErrorCode = 114;
+    assert_false(active_controller(&dc, &host, &port));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_replication),
         cmocka_unit_test(test_no_leader),
+        cmocka_unit_test(test_active_controller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
