@@ -90,6 +90,29 @@ def dec_incremental_alter_configs(body):
     return out
 
 
+def describe_topic_config(node, topic, key):
+    """DescribeConfigs v0 of one topic key on this broker: (error, value)."""
+    w = W()
+    w.array([(2, topic, [key])], lambda w, r: (w.i8(r[0]), w.string(r[1]), w.array(r[2], lambda w, k: w.string(k))))
+    with node.conn(timeout=30) as k:
+        body = k.request(32, 0, w.getvalue())
+    r = R(body)
+    r.i32()
+    out = []
+
+    def result(rr):
+        err = rr.i16()
+        rr.string()
+        rr.i8()
+        rr.string()
+        cfgs = rr.array(lambda x: (x.string(), x.string(), x.boolean(), x.boolean(), x.boolean()))
+        out.append((err, {c[0]: c[1] for c in cfgs}))
+    r.array(result)
+    r.end()
+    err, cfgs = out[0]
+    return err, cfgs.get(key)
+
+
 class LegacyAdmin(ferrytest.FerryTestCase):
     def start_cluster(self, zk, ids=(1, 2, 3), racks=None, extra=None):
         nodes = []
@@ -188,7 +211,8 @@ class LegacyAdmin(ferrytest.FerryTestCase):
 
     def test_create_topics_timeout_answers_when_leaders_are_known(self):
         """With timeout_ms the answer waits for leaders in the broker's metadata (Kafka's DelayedCreatePartitions):
-        NONE only if Metadata then shows a leader for every partition, else REQUEST_TIMED_OUT at the timeout."""
+        NONE only if Metadata then shows a leader for every partition (REQUEST_TIMED_OUT at the timeout
+        otherwise); with the controller running, NONE."""
         zk = zkharness.start_for_test(self)
         nodes = self.start_cluster(zk, ids=(1, 2))
         c = self.zk_client(zk)
@@ -202,6 +226,16 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         parts = [p for t in md["topics"] if t["name"] == "waited" for p in t["partitions"]]
         led = len(parts) == 2 and all(p["leader"] >= 0 for p in parts)
         self.assertEqual(err == NONE, led, "answer %d but metadata %r" % (err, md["topics"]))
+        self.assertEqual(err, NONE, "the controller gives every partition a leader within the timeout")
+        # kafka-python's admin client waits the same way (its request timeout as timeout_ms)
+        from kafka.admin import KafkaAdminClient, NewTopic
+        admin = KafkaAdminClient(bootstrap_servers=nodes[1].bootstrap, request_timeout_ms=60000)
+        self.addCleanup(admin.close)
+        resp = admin.create_topics([NewTopic("kp", 3, 2)])
+        self.assertEqual([e[1] for e in resp.topic_errors], [NONE])
+        with nodes[1].conn(timeout=10) as k:
+            parts = [p for t in k.metadata(["kp"], version=1)["topics"] for p in t["partitions"]]
+        self.assertEqual(sorted(p["partition"] for p in parts if p["leader"] >= 0), [0, 1, 2])
 
     def test_auto_creation_through_the_same_path(self):
         zk = zkharness.start_for_test(self)
@@ -325,6 +359,10 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.assertTrue(new[0].startswith("config_change_") and len(new[0]) == len("config_change_") + 10, new[0])
         self.assertEqual(check_config_change_json(c.get("/config/changes/" + new[0])[0]), "topics/cfg")
         self.wait_log(nodes, "config of resource 2/cfg set: retention.ms=1000")
+        # DescribeConfigs on every broker reads it from its image (once the controller told it of the topic)
+        for n in nodes:
+            wait_until(lambda: describe_topic_config(n, "cfg", "retention.ms") == (NONE, "1000"),
+                       what="DescribeConfigs retention.ms=1000 on %s" % n.name)
         self.wait_log(nodes, "config segment.ms of resource 2/cfg deleted")
 
         # IncrementalAlterConfigs: SET one key, DELETE another; unknown topic and a bad value refused
@@ -361,6 +399,9 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         c.create("/config/changes/config_change_", json.dumps({"version": 2, "entity_path": "topics/cfg"}).encode(),
                  sequence=True)
         self.wait_log(nodes, "config of resource 2/cfg set: max.message.bytes=2048")
+        for n in nodes:
+            wait_until(lambda: describe_topic_config(n, "cfg", "max.message.bytes") == (NONE, "2048"),
+                       what="DescribeConfigs max.message.bytes=2048 on %s" % n.name)
         self.wait_log(nodes, "config of resource 2/cfg set: cleanup.policy=delete")
         # a malformed notification and a malformed entity are logged with their path and skipped
         bad = c.create("/config/changes/config_change_", b"{not json", sequence=True)
