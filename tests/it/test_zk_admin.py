@@ -8,6 +8,7 @@ Every wait polls with a generous deadline; no duration is asserted."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import unittest
 
@@ -441,6 +442,27 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.wait_log(nodes, "config of resource 4/ set: log.retention.ms=60000")
         # notifications younger than 15 minutes stay (purged only by ctime)
         self.assertEqual(len(self.notifications(c)), 2)
+
+    def test_notifications_replayed_after_a_new_session(self):
+        """A broker whose session expired (SIGSTOP past the session timeout) lost its watches: the new session
+        lists /config/changes again and applies what came meanwhile."""
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        self.assertEqual(self.create(nodes[0], [("sess", 1, 1)])["sess"][0], NONE)
+        sleeper = nodes[1]
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: live_broker_ids(c) == [1], what="broker 2's session to expire")
+            c.set("/config/topics/sess", json.dumps({"version": 1, "config": {"retention.ms": "31337"}}).encode())
+            c.create("/config/changes/config_change_",
+                     json.dumps({"version": 2, "entity_path": "topics/sess"}).encode(), sequence=True)
+            self.wait_log([nodes[0]], "config of resource 2/sess set: retention.ms=31337")
+        finally:
+            os.kill(sleeper.pid, signal.SIGCONT)
+        wait_until(lambda: live_broker_ids(c) == [1, 2], what="broker 2 registered again")
+        self.wait_log([sleeper], "config of resource 2/sess set: retention.ms=31337")
 
     def test_notifications_older_than_15_minutes_are_purged(self):
         """A broker whose wall clock runs 20 minutes ahead (LD_PRELOAD shim on clock_gettime(CLOCK_REALTIME))
