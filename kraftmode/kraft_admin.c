@@ -162,6 +162,7 @@ int kraft_op_decide(struct kraft_node *n, struct kraft_op *op)
     case KRAFT_OP_ALLOCATE_PRODUCER_IDS: return ctrl_allocate_producer_ids(img, op->req, op->resp, &op->recs);
     case KRAFT_OP_ACTIVATE: return kraft_decide_activation(n, op);
     case KRAFT_OP_REGISTER_CONTROLLER: return kraft_decide_controller_registration(n, op);
+    case KRAFT_OP_RPC: return op->rpc_decide(n, op);
     case KRAFT_OP_WRITE: return 0;
     }
     return FERRY_EINVAL;
@@ -233,6 +234,7 @@ void kraft_op_fail_response(struct kraft_op *op, int16_t code, const char *msg)
         r->ProducerIdLen = 0;
         break;
     }
+    case KRAFT_OP_RPC: op->rpc_fail(op, code, m); break;
     case KRAFT_OP_AUTO_CREATE:
     case KRAFT_OP_REGISTER:
     case KRAFT_OP_ACTIVATE:

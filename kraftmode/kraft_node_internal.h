@@ -24,6 +24,7 @@ enum kraft_op_kind {
     KRAFT_OP_ALLOCATE_PRODUCER_IDS,
     KRAFT_OP_ACTIVATE,            /* a new leader's first write: bootstrap records / abort of an open txn */
     KRAFT_OP_REGISTER_CONTROLLER, /* the leader's RegisterControllerRecord */
+    KRAFT_OP_RPC, /* a broker-facing controller RPC: decided by rpc_decide (kraft_ctrl_rpc.c) */
 };
 
 /* Listener name -> bound port (owned copies). */
@@ -56,6 +57,10 @@ struct kraft_op {
     struct AllocateProducerIdsResponse pid_resp;
     void (*pid_done)(void *arg, int64_t first, int32_t len, int16_t error);
     void *pid_arg;
+    /* KRAFT_OP_RPC: the decision, the filler of a refused operation's response, their context */
+    int (*rpc_decide)(struct kraft_node *n, struct kraft_op *op);
+    void (*rpc_fail)(struct kraft_op *op, int16_t code, proto_str msg);
+    void *rpc_ctx;
     struct proto_arena arena;  /* records the decision produced */
     struct ctrl_records recs;
     int64_t end_offset;        /* proposed: committed once the commit offset reaches it */

@@ -11,6 +11,7 @@
 #include "broker/common/ferry_log.h"
 #include "broker/config/config.h"
 #include "broker/log/logdir.h"
+#include "kraftmode/kraft_broker.h"
 #include "kraftmode/kraft_node_internal.h"
 #include "kraftmode/storage.h"
 
@@ -57,8 +58,7 @@ int kraft_registration_records(struct kraft_node *n, const struct kraft_bound_po
     feat[0] = (struct RegisterBrokerRecord_BrokerFeature){proto_str_from(MD_FEATURE_METADATA_VERSION), 1,
                                                           STORAGE_METADATA_VERSION_LATEST};
     rec->BrokerId = n->node_id;
-    if (log_uuid_random(&rec->IncarnationId))
-        return FERRY_EIO;
+    rec->IncarnationId = kraft_incarnation_id(); /* the lifecycle manager's too (kraft_broker.h) */
     rec->BrokerEpoch = epoch;
     rec->EndPoints = eps;
     rec->EndPoints_n = neps;

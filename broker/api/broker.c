@@ -11,6 +11,10 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "broker/group/group_service.h"
+#include "ctrl_channel.h"
+#include "forward_source.h"
+#include "lifecycle.h"
+#include "kraftmode/kraft_ctrl_rpc.h"
 #include "kraftmode/kraft_source.h"
 #include "raft_io.h"
 #include "replication.h"
@@ -122,17 +126,39 @@ static int start_listeners(struct broker *b, char *err, size_t errlen)
     return 0;
 }
 
+/* Quorum mode: the node (kraft_source), its controller's broker-facing RPCs (controller role), the channel
+ * to the active controller, the source that forwards writes through it, and the lifecycle manager. */
+static int start_quorum_source(struct broker *b, bool format_if_missing, char *err, size_t errlen)
+{
+    struct kraft_node *node;
+    int rc = kraft_node_start(b->loop, b->cfg, format_if_missing, &node, err, errlen);
+    if (rc)
+        return rc;
+    struct md_source inner;
+    kraft_source_init(node, &inner);
+    if (b->cfg->role_controller && (rc = kraft_ctrl_new(b->loop, node, b->cfg->broker_session_timeout_ms, &b->ctrl)))
+        goto fail;
+    if ((rc = ctrl_channel_new(b->loop, b->cfg, node, b->ctrl, &b->channel)))
+        goto fail;
+    if ((rc = forward_source_new(&inner, b->channel, b->cfg, &b->meta)))
+        goto fail;
+    if (b->cfg->role_broker && (rc = lifecycle_start(b->loop, b->cfg, node, b->channel, &b->lifecycle)))
+        snprintf(err, errlen, "cannot start the broker lifecycle: %s", ferry_strerror(rc));
+    return rc;
+fail:
+    snprintf(err, errlen, "cannot start the quorum broker's controller side: %s", ferry_strerror(rc));
+    if (!b->meta.ops)
+        inner.ops->stop(inner.impl);
+    return rc;
+}
+
 static int start_metadata_source(struct broker *b, bool format_if_missing, char *err, size_t errlen)
 {
     if (b->meta.ops)
         return 0; /* given by the caller */
     if (b->cfg->mode == FERRY_MODE_LEGACY)
         return zk_source_start(b->loop, b->cfg, &b->meta, err, errlen);
-    struct kraft_node *node;
-    int rc = kraft_node_start(b->loop, b->cfg, format_if_missing, &node, err, errlen);
-    if (rc == 0)
-        kraft_source_init(node, &b->meta);
-    return rc;
+    return start_quorum_source(b, format_if_missing, err, errlen);
 }
 
 static int start(struct broker *b, uv_loop_t *loop, const struct ferry_config *cfg, bool format_if_missing,
@@ -188,6 +214,8 @@ static int start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
         ports[i] = (uint16_t)b->bound_ports[i];
     }
     b->meta.ops->listeners_bound(b->meta.impl, names, ports, cfg->n_listeners);
+    if (b->lifecycle)
+        lifecycle_listeners_bound(b->lifecycle, names, ports, cfg->n_listeners);
     ferry_free(names);
     ferry_free(ports);
     LOG_INFO("broker", "node %d started in %s mode, cluster id %s", b->node_id, config_mode_name(cfg->mode),
@@ -229,6 +257,12 @@ void broker_stop(struct broker *b)
         rp_manager_close(b->partitions, self ? self->epoch : -1);
     }
     b->partitions = NULL;
+    lifecycle_stop(b->lifecycle);
+    b->lifecycle = NULL;
+    ctrl_channel_stop(b->channel);
+    b->channel = NULL;
+    kraft_ctrl_stop(b->ctrl);
+    b->ctrl = NULL;
     if (b->meta.ops)
         b->meta.ops->stop(b->meta.impl);
     b->meta.ops = NULL;

@@ -23,12 +23,18 @@ struct produce_ctx;
 struct group_service;
 struct repl_fetchers;
 struct alter_ctx;
+struct kraft_ctrl;
+struct lifecycle;
+struct ctrl_channel;
 
 struct broker {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
     int32_t node_id;
     struct md_source meta; /* where the image comes from and metadata writes go */
+    struct kraft_ctrl *ctrl; /* quorum mode, controller role: the broker-facing controller RPCs; else NULL */
+    struct ctrl_channel *channel;      /* quorum mode: to the active controller (ctrl_channel.h); else NULL */
+    struct lifecycle *lifecycle; /* quorum mode, broker role: registration and heartbeats; else NULL */
     struct rp_manager *partitions;
     struct net_server *net;
     struct api_listener *listeners; /* one per configured listener */

@@ -76,6 +76,18 @@ static void dispatch_controller(struct api_listener *l, struct net_request *req)
     case API_BEGIN_QUORUM_EPOCH:
     case API_END_QUORUM_EPOCH:
     case API_FETCH_SNAPSHOT: api_handle_raft(l->broker, req); break;
+    case API_CREATE_TOPICS:
+    case API_DELETE_TOPICS:
+    case API_ALTER_CONFIGS:
+    case API_CREATE_PARTITIONS:
+    case API_INCREMENTAL_ALTER_CONFIGS:
+    case API_ALTER_PARTITION:
+    case API_ENVELOPE:
+    case API_BROKER_REGISTRATION:
+    case API_BROKER_HEARTBEAT:
+    case API_UNREGISTER_BROKER:
+    case API_ALLOCATE_PRODUCER_IDS:
+    case API_CONTROLLER_REGISTRATION: api_handle_controller_rpc(l->broker, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -41,6 +41,20 @@ const struct proto_api_range proto_controller_apis[] = {
     {API_DESCRIBE_QUORUM, 0, 1},
     {API_FETCH_SNAPSHOT, 0, 0},
     {API_DESCRIBE_CLUSTER, 0, 1}, /* KIP-919: the controllers (EndpointType 2) */
+    /* the admin writes a broker forwards, at the broker listener's versions (their golden vectors) */
+    {API_CREATE_TOPICS, 0, 4},
+    {API_DELETE_TOPICS, 0, 3},
+    {API_ALTER_CONFIGS, 0, 1},
+    {API_CREATE_PARTITIONS, 0, 1},
+    {API_INCREMENTAL_ALTER_CONFIGS, 0, 1},
+    /* the broker lifecycle (kraftmode/kraft_ctrl_rpc.h) */
+    {API_ALTER_PARTITION, 0, 3},
+    {API_ENVELOPE, 0, 0},
+    {API_BROKER_REGISTRATION, 0, 3},
+    {API_BROKER_HEARTBEAT, 0, 1},
+    {API_UNREGISTER_BROKER, 0, 0},
+    {API_ALLOCATE_PRODUCER_IDS, 0, 0},
+    {API_CONTROLLER_REGISTRATION, 0, 0},
 };
 const size_t proto_controller_apis_count = sizeof proto_controller_apis / sizeof proto_controller_apis[0];
 

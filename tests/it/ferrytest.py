@@ -113,7 +113,7 @@ API_DESCRIBE_CONFIGS, API_ALTER_CONFIGS, API_CREATE_PARTITIONS = 32, 33, 37
 # First flexible version of each API (Kafka 3.7 schemas); None = never flexible.
 FLEXIBLE_FROM = {0: 9, 1: 12, 2: 6, 3: 9, 8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3,
                  17: None, 18: 3, 19: 5, 20: 4, 21: 2, 22: 2, 32: 4, 33: 2, 36: 2, 37: 2, 42: 2, 44: 1,
-                 47: None, 60: 0}
+                 47: None, 56: 0, 58: 0, 60: 0, 62: 0, 63: 0, 64: 0, 67: 0, 70: 0}
 
 # Kafka error codes used by the tests.
 E_NONE = 0

@@ -1,0 +1,313 @@
+/* ctrl_channel: see ctrl_channel.h. Calls live in the caller's arena (valid until done runs); the wire
+ * queue is FIFO with one request in flight; a timer runs completions that must not happen inside the call
+ * and reconnects after controller.quorum.retry.backoff.ms. */
+#include "ctrl_channel.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "api_support.h"
+#include "broker/common/ferry_alloc.h"
+#include "broker/common/ferry_err.h"
+#include "broker/common/ferry_log.h"
+#include "broker/config/config.h"
+#include "broker/net/net_client.h"
+#include "kraftmode/kraft_ctrl_rpc.h"
+#include "proto_codec.h"
+#include "proto_header.h"
+
+struct ch_call {
+    struct ch_call *next;
+    struct ctrl_channel *ch;
+    int16_t key, version;
+    const void *req;
+    const char *client_id; /* copy in the caller's arena, or NULL */
+    struct proto_arena *a;
+    void *resp;
+    void (*done)(void *arg, int rc);
+    void *arg;
+    int rc; /* for the failed list */
+};
+
+struct ctrl_channel {
+    uv_loop_t *loop;
+    const struct ferry_config *cfg;
+    struct kraft_node *node;
+    struct kraft_ctrl *local;
+    struct ch_call *head, *tail; /* waiting to be sent */
+    struct ch_call *inflight;
+    struct ch_call *failed;      /* to be completed from the timer */
+    struct net_client *client;
+    bool connected, backing_off;
+    size_t target;
+    uv_timer_t timer;
+    bool stopped;
+};
+
+static void on_timer(uv_timer_t *t);
+
+/* In-process to this node's controller. (With a multi-voter quorum: only while it is the active one.) */
+static bool use_local(const struct ctrl_channel *ch) { return ch->local != NULL; }
+
+bool ctrl_channel_is_local(const struct ctrl_channel *ch) { return use_local(ch); }
+
+static void kick(struct ctrl_channel *ch, int64_t ms)
+{
+    if (!ch->stopped)
+        uv_timer_start(&ch->timer, on_timer, (uint64_t)ms, 0);
+}
+
+static void fail_later(struct ctrl_channel *ch, struct ch_call *c, int rc)
+{
+    c->rc = rc;
+    c->next = ch->failed;
+    ch->failed = c;
+    kick(ch, 0);
+}
+
+static bool forwarded_in_envelope(int16_t key)
+{
+    return key == API_CREATE_TOPICS || key == API_DELETE_TOPICS || key == API_CREATE_PARTITIONS ||
+           key == API_ALTER_CONFIGS || key == API_INCREMENTAL_ALTER_CONFIGS;
+}
+
+static const struct config_voter *target(const struct ctrl_channel *ch)
+{
+    return ch->cfg->n_voters ? &ch->cfg->voters[ch->target % ch->cfg->n_voters] : NULL;
+}
+
+static void drop_client(struct ctrl_channel *ch)
+{
+    if (ch->client)
+        net_client_close(ch->client);
+    ch->client = NULL;
+    ch->connected = false;
+}
+
+static void move_on(struct ctrl_channel *ch)
+{
+    drop_client(ch);
+    if (ch->cfg->n_voters)
+        ch->target = (ch->target + 1) % ch->cfg->n_voters;
+}
+
+/* bytes (a response body after its header, or a whole body) decoded into the call's response, in its arena */
+static int decode_into(struct ch_call *c, const uint8_t *bytes, size_t len, bool with_header)
+{
+    uint8_t *copy = proto_arena_alloc(c->a, len ? len : 1);
+    if (!copy)
+        return FERRY_ENOMEM;
+    memcpy(copy, bytes, len);
+    struct proto_reader r;
+    proto_reader_init(&r, copy, len);
+    if (with_header) {
+        proto_read_i32(&r); /* the correlation id we chose */
+        if (proto_response_header_version(c->key, c->version) >= 1)
+            proto_skip_tags(&r);
+        if (r.err)
+            return FERRY_EPARSE;
+    }
+    const struct proto_message *m = proto_find(PROTO_KIND_RESPONSE, c->key);
+    return m ? proto_decode(m, c->version, &r, c->a, c->resp) : FERRY_EINVAL;
+}
+
+static void send_next(struct ctrl_channel *ch);
+
+static void wire_done(void *arg, int rc, void *resp)
+{
+    struct ch_call *c = arg;
+    struct ctrl_channel *ch = c->ch;
+    ch->inflight = NULL;
+    if (rc == 0 && forwarded_in_envelope(c->key)) {
+        const struct EnvelopeResponse *e = resp;
+        if (e->ErrorCode) {
+            LOG_WARN("ctrl_channel", "the controller refused a forwarded request (api key %d): Envelope error %s",
+                     c->key, kafka_error_name(e->ErrorCode));
+            rc = FERRY_EIO;
+        } else {
+            rc = decode_into(c, (const uint8_t *)e->ResponseData.p,
+                             e->ResponseData.len > 0 ? (size_t)e->ResponseData.len : 0, true);
+        }
+    } else if (rc == 0) {
+        /* the client's decoded struct lives only during this callback: through bytes into the caller's arena */
+        struct proto_writer w;
+        proto_writer_init(&w);
+        rc = proto_encode(proto_find(PROTO_KIND_RESPONSE, c->key), c->version, &w, resp);
+        if (!rc)
+            rc = decode_into(c, w.buf, w.len, false);
+        proto_writer_free(&w);
+    }
+    if (rc) {
+        LOG_WARN("ctrl_channel", "request (api key %d) to the controller at %s:%u failed: %s", c->key,
+                 target(ch)->host, target(ch)->port, ferry_strerror(rc));
+        move_on(ch);
+        rc = rc == FERRY_ENOMEM ? rc : FERRY_EIO;
+    }
+    c->done(c->arg, rc);
+    if (!ch->stopped)
+        send_next(ch);
+}
+
+static int wire_send(struct ctrl_channel *ch, struct ch_call *c)
+{
+    if (!forwarded_in_envelope(c->key))
+        return net_client_send(ch->client, c->key, c->version, c->req, wire_done, c);
+    const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, c->key);
+    if (!m)
+        return FERRY_EINVAL;
+    struct proto_writer w;
+    proto_writer_init(&w);
+    struct proto_request_header h = {c->key, c->version, 1, proto_str_from(c->client_id ? c->client_id : "")};
+    proto_write_request_header(&w, &h);
+    int rc = proto_encode(m, c->version, &w, c->req);
+    if (!rc && w.err)
+        rc = w.err;
+    static const uint8_t loopback[4] = {127, 0, 0, 1};
+    struct EnvelopeRequest env;
+    proto_struct_init(proto_msg_EnvelopeRequest.body, &env);
+    env.RequestData = (proto_bytes){w.buf, (int32_t)w.len};
+    env.RequestPrincipal = (proto_bytes){NULL, -1};
+    env.ClientHostAddress = (proto_bytes){loopback, 4};
+    if (!rc)
+        rc = net_client_send(ch->client, API_ENVELOPE, 0, &env, wire_done, c);
+    proto_writer_free(&w);
+    return rc;
+}
+
+static void on_connected(void *arg, int rc)
+{
+    struct ctrl_channel *ch = arg;
+    if (rc) {
+        LOG_WARN("ctrl_channel", "cannot reach the controller at %s:%u: %s", target(ch)->host, target(ch)->port,
+                 ferry_strerror(rc));
+        move_on(ch);
+        /* the oldest call fails; the rest wait for the next controller */
+        struct ch_call *c = ch->head;
+        if (c) {
+            ch->head = c->next;
+            if (!ch->head)
+                ch->tail = NULL;
+            c->done(c->arg, FERRY_EIO);
+        }
+        if (!ch->stopped && ch->head) {
+            ch->backing_off = true;
+            kick(ch, ch->cfg->controller_quorum_retry_backoff_ms);
+        }
+        return;
+    }
+    ch->connected = true;
+    send_next(ch);
+}
+
+static void send_next(struct ctrl_channel *ch)
+{
+    if (ch->stopped || ch->inflight || !ch->head || ch->backing_off)
+        return;
+    if (!ch->connected) {
+        if (ch->client)
+            return; /* connecting */
+        const struct config_voter *v = target(ch);
+        char id[40];
+        snprintf(id, sizeof id, "broker-%d-to-controller", (int)ch->cfg->node_id);
+        if (!v || net_client_connect(ch->loop, v->host, v->port, id, ch->cfg->controller_quorum_request_timeout_ms,
+                                     on_connected, ch, &ch->client) != 0) {
+            ch->client = NULL;
+            struct ch_call *c = ch->head;
+            ch->head = c->next;
+            if (!ch->head)
+                ch->tail = NULL;
+            fail_later(ch, c, v ? FERRY_ENOMEM : FERRY_EIO);
+        }
+        return;
+    }
+    struct ch_call *c = ch->head;
+    ch->head = c->next;
+    if (!ch->head)
+        ch->tail = NULL;
+    c->next = NULL;
+    ch->inflight = c;
+    int rc = wire_send(ch, c);
+    if (rc) {
+        ch->inflight = NULL;
+        move_on(ch);
+        fail_later(ch, c, rc == FERRY_ENOMEM ? rc : FERRY_EIO);
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct ctrl_channel *ch = t->data;
+    while (ch->failed && !ch->stopped) {
+        struct ch_call *c = ch->failed;
+        ch->failed = c->next;
+        c->done(c->arg, c->rc);
+    }
+    ch->backing_off = false;
+    send_next(ch);
+}
+
+static void local_done(void *arg)
+{
+    struct ch_call *c = arg;
+    c->done(c->arg, 0);
+}
+
+void ctrl_channel_call(struct ctrl_channel *ch, int16_t key, int16_t version, const void *req, const char *client_id,
+                       struct proto_arena *a, void *resp, void (*done)(void *arg, int rc), void *arg)
+{
+    struct ch_call *c = proto_arena_alloc(a, sizeof *c);
+    if (!c) {
+        LOG_ERROR("ctrl_channel", "out of memory: a request (api key %d) to the controller is dropped", key);
+        return;
+    }
+    *c = (struct ch_call){.ch = ch, .key = key, .version = version, .req = req, .a = a, .resp = resp,
+                          .done = done, .arg = arg};
+    if (client_id)
+        c->client_id = proto_arena_strdup(a, proto_str_from(client_id));
+    if (use_local(ch)) {
+        int rc = kraft_ctrl_call(ch->local, key, version, req, a, resp, local_done, c);
+        if (rc)
+            fail_later(ch, c, rc);
+        return;
+    }
+    if (ch->tail)
+        ch->tail->next = c;
+    else
+        ch->head = c;
+    ch->tail = c;
+    send_next(ch);
+}
+
+void ctrl_channel_not_controller(struct ctrl_channel *ch)
+{
+    if (!use_local(ch) && !ch->inflight)
+        move_on(ch);
+}
+
+int ctrl_channel_new(uv_loop_t *loop, const struct ferry_config *cfg, struct kraft_node *node, struct kraft_ctrl *local,
+                     struct ctrl_channel **out)
+{
+    struct ctrl_channel *ch = ferry_calloc(1, sizeof *ch);
+    if (!ch)
+        return FERRY_ENOMEM;
+    ch->loop = loop;
+    ch->cfg = cfg;
+    ch->node = node;
+    ch->local = local;
+    uv_timer_init(loop, &ch->timer);
+    ch->timer.data = ch;
+    *out = ch;
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h) { ferry_free(h->data); }
+
+void ctrl_channel_stop(struct ctrl_channel *ch)
+{
+    if (!ch || ch->stopped)
+        return;
+    ch->stopped = true;
+    drop_client(ch);
+    uv_timer_stop(&ch->timer);
+    uv_close((uv_handle_t *)&ch->timer, on_closed);
+}

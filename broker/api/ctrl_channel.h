@@ -1,0 +1,48 @@
+/* ctrl_channel: a quorum-mode broker's channel to the active controller (Kafka 3.7's
+ * NodeToControllerChannelManager and ForwardingManager), shared by the lifecycle manager (lifecycle.h),
+ * the forwarded admin writes and the producer-id and ISR requests (forward_source.c).
+ *
+ * When this node's own controller is the active one the call goes to it in-process (kraft_ctrl_call: the
+ * same write queue and decisions, no socket). Otherwise it goes over one net_client connection to the
+ * controller endpoint of the leader this node knows, else of the voters of controller.quorum.voters in
+ * turn, one request at a time in call order: BrokerRegistration, BrokerHeartbeat, AllocateProducerIds and
+ * AlterPartition as themselves; the client admin writes (CreateTopics, DeleteTopics, CreatePartitions,
+ * AlterConfigs, IncrementalAlterConfigs) inside an Envelope (58) as Kafka 3.7's brokers forward them:
+ * RequestData = the request header (the client id given) and body, ResponseData = the response header and
+ * body; an Envelope error becomes UNKNOWN_SERVER_ERROR for the caller, as Kafka's ForwardingManager does.
+ * A failed connection, a timeout (controller.quorum.request.timeout.ms) or an undecodable answer moves to
+ * the next controller and fails the call (rc FERRY_EIO): the caller retries or answers its client.
+ * ctrl_channel_not_controller tells the channel an answer said NOT_CONTROLLER (it moves on too).
+ *
+ * Ownership: the broker creates it on the loop thread and stops it before its metadata source; after
+ * ctrl_channel_stop no callback runs (calls still pending are dropped unanswered). */
+#ifndef FERRY_CTRL_CHANNEL_H
+#define FERRY_CTRL_CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "proto_buf.h"
+
+struct ferry_config;
+struct kraft_node;
+struct kraft_ctrl;
+struct ctrl_channel;
+
+/* local: this node's controller RPCs, or NULL (a broker-only node). */
+int ctrl_channel_new(uv_loop_t *loop, const struct ferry_config *cfg, struct kraft_node *node, struct kraft_ctrl *local,
+                     struct ctrl_channel **out);
+/* Sends req (the request struct of api_key at version) to the active controller. resp is a
+ * default-initialised response struct of api_key, filled in arena a; done(arg, rc) runs from the loop with
+ * rc 0 (resp filled) or FERRY_EIO / FERRY_ENOMEM (resp untouched). req, a and resp stay the caller's until
+ * done runs. client_id: the forwarded client's (Envelope), or NULL. */
+void ctrl_channel_call(struct ctrl_channel *ch, int16_t api_key, int16_t version, const void *req, const char *client_id,
+                       struct proto_arena *a, void *resp, void (*done)(void *arg, int rc), void *arg);
+/* An answer said NOT_CONTROLLER: later calls go to another controller. */
+void ctrl_channel_not_controller(struct ctrl_channel *ch);
+/* True when calls go to this node's own (active) controller in-process. */
+bool ctrl_channel_is_local(const struct ctrl_channel *ch);
+void ctrl_channel_stop(struct ctrl_channel *ch);
+
+#endif
