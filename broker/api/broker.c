@@ -237,7 +237,11 @@ int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct fer
 
 void broker_begin_shutdown(struct broker *b, void (*then)(void *arg), void *arg)
 {
-    if (b->meta.ops && b->meta.ops->controlled_shutdown)
+    /* quorum mode: the lifecycle's controlled shutdown when the controller is elsewhere (a combined node's
+     * own controller stops with it) */
+    if (b->lifecycle && !ctrl_channel_is_local(b->channel))
+        lifecycle_shutdown(b->lifecycle, b->cfg->broker_session_timeout_ms, then, arg);
+    else if (b->meta.ops && b->meta.ops->controlled_shutdown)
         b->meta.ops->controlled_shutdown(b->meta.impl, then, arg);
     else
         then(arg);

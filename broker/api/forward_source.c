@@ -46,6 +46,13 @@ static void stop(void *impl)
     ferry_free(f);
 }
 
+static int describe_quorum(void *impl, const struct DescribeQuorumRequest *req, struct proto_arena *a,
+                           struct DescribeQuorumResponse *resp)
+{
+    struct fwd_source *f = impl;
+    return f->inner.ops->describe_quorum(f->inner.impl, req, a, resp);
+}
+
 /* ---- admin writes ---- */
 
 struct admin_fwd {
@@ -287,6 +294,7 @@ static const struct md_source_ops fwd_source_ops = {
     /* no controller_id: clients are told this broker, which forwards their admin writes (Kafka's KRaft
      * brokers name an alive broker, never a controller, as ControllerId) */
     .alter_partition = alter_partition,
+    .describe_quorum = describe_quorum,
 };
 
 int forward_source_new(const struct md_source *inner, struct ctrl_channel *ch, const struct ferry_config *cfg,
@@ -295,6 +303,8 @@ int forward_source_new(const struct md_source *inner, struct ctrl_channel *ch, c
     struct fwd_source *f = ferry_calloc(1, sizeof *f);
     if (!f)
         return FERRY_ENOMEM;
+    if (!inner->ops->describe_quorum)
+        return FERRY_EINVAL; /* a quorum node's source (kraft_source) */
     f->inner = *inner;
     f->ch = ch;
     f->cfg = cfg;
