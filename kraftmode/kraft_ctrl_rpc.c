@@ -24,7 +24,11 @@ struct kraft_ctrl {
     bool stopped;
 };
 
-static int64_t now_ms(const struct kraft_ctrl *c) { return (int64_t)(uv_hrtime() / 1000000); }
+static int64_t now_ms(const struct kraft_ctrl *c)
+{
+    (void)c;
+    return (int64_t)(uv_hrtime() / 1000000);
+}
 
 /* ---- the tracker ---- */
 
@@ -88,6 +92,8 @@ static int decide(struct kraft_node *n, struct kraft_op *op)
 {
     struct rpc_call *call = op->rpc_ctx;
     struct kraft_ctrl *c = call->c;
+    if (!kraft_node_is_active_controller(n))
+        return 0; /* refused by the queue (NOT_CONTROLLER); the tracker is the active controller's */
     const struct md_image *img = kraft_node_image(n);
     int64_t now = now_ms(c);
     int rc = sync_tracker(c, img, now);
@@ -207,6 +213,10 @@ static void on_timer(uv_timer_t *t)
     struct kraft_ctrl *c = t->data;
     if (c->stopped || c->fence_queued)
         return;
+    if (!kraft_node_is_active_controller(c->node)) {
+        schedule_check(c);
+        return;
+    }
     if (queue_call(c, -1, 0, NULL, NULL, NULL, NULL, NULL) == 0)
         c->fence_queued = true;
     else

@@ -22,6 +22,11 @@
 
 const struct md_image *broker_image(const struct broker *b) { return b->meta.ops->image(b->meta.impl); }
 
+struct kraft_node *broker_kraft_node(const struct broker *b)
+{
+    return b->kraft ? b->kraft : kraft_source_node(&b->meta);
+}
+
 int32_t broker_controller_id(const struct broker *b)
 {
     return b->meta.ops->controller_id ? b->meta.ops->controller_id(b->meta.impl) : b->node_id;
@@ -136,6 +141,7 @@ static int start_quorum_source(struct broker *b, bool format_if_missing, char *e
         return rc;
     struct md_source inner;
     kraft_source_init(node, &inner);
+    b->kraft = node;
     if (b->cfg->role_controller && (rc = kraft_ctrl_new(b->loop, node, b->cfg->broker_session_timeout_ms, &b->ctrl)))
         goto fail;
     if ((rc = ctrl_channel_new(b->loop, b->cfg, node, b->ctrl, &b->channel)))
@@ -271,6 +277,7 @@ void broker_stop(struct broker *b)
         b->meta.ops->stop(b->meta.impl);
     b->meta.ops = NULL;
     b->meta.impl = NULL;
+    b->kraft = NULL;
     ferry_free(b->listeners);
     ferry_free(b->bound_ports);
     b->listeners = NULL;

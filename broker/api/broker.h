@@ -24,6 +24,7 @@ struct group_service;
 struct repl_fetchers;
 struct alter_ctx;
 struct kraft_ctrl;
+struct kraft_node;
 struct lifecycle;
 struct ctrl_channel;
 
@@ -32,6 +33,7 @@ struct broker {
     const struct ferry_config *cfg;
     int32_t node_id;
     struct md_source meta; /* where the image comes from and metadata writes go */
+    struct kraft_node *kraft; /* quorum mode: the node behind the metadata source; else NULL */
     struct kraft_ctrl *ctrl; /* quorum mode, controller role: the broker-facing controller RPCs; else NULL */
     struct ctrl_channel *channel;      /* quorum mode: to the active controller (ctrl_channel.h); else NULL */
     struct lifecycle *lifecycle; /* quorum mode, broker role: registration and heartbeats; else NULL */
@@ -71,6 +73,9 @@ void broker_begin_shutdown(struct broker *b, void (*then)(void *arg), void *arg)
  * afterwards until it has no more handles. */
 void broker_stop(struct broker *b);
 
+/* Quorum mode: the KRaft node behind the metadata source (the broker's own, or a kraft_source given by the
+ * caller); NULL otherwise. */
+struct kraft_node *broker_kraft_node(const struct broker *b);
 /* The ControllerId to report to clients (md_source.h, controller_id). */
 int32_t broker_controller_id(const struct broker *b);
 /* The metadata image the data plane reads. */

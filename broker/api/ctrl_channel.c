@@ -13,6 +13,7 @@
 #include "broker/config/config.h"
 #include "broker/net/net_client.h"
 #include "kraftmode/kraft_ctrl_rpc.h"
+#include "kraftmode/kraft_node.h"
 #include "proto_codec.h"
 #include "proto_header.h"
 
@@ -46,8 +47,11 @@ struct ctrl_channel {
 
 static void on_timer(uv_timer_t *t);
 
-/* In-process to this node's controller. (With a multi-voter quorum: only while it is the active one.) */
-static bool use_local(const struct ctrl_channel *ch) { return ch->local != NULL; }
+/* In-process to this node's controller while it is the active one. */
+static bool use_local(const struct ctrl_channel *ch)
+{
+    return ch->local && kraft_node_is_active_controller(ch->node);
+}
 
 bool ctrl_channel_is_local(const struct ctrl_channel *ch) { return use_local(ch); }
 
@@ -74,6 +78,15 @@ static bool forwarded_in_envelope(int16_t key)
 static const struct config_voter *target(const struct ctrl_channel *ch)
 {
     return ch->cfg->n_voters ? &ch->cfg->voters[ch->target % ch->cfg->n_voters] : NULL;
+}
+
+/* Before connecting: the leader this node knows, if any (else the voter in turn). */
+static void aim_at_leader(struct ctrl_channel *ch)
+{
+    int32_t leader = kraft_node_leader_id(ch->node);
+    for (size_t i = 0; leader >= 0 && i < ch->cfg->n_voters; i++)
+        if (ch->cfg->voters[i].id == leader)
+            ch->target = i;
 }
 
 static void drop_client(struct ctrl_channel *ch)
@@ -206,6 +219,7 @@ static void send_next(struct ctrl_channel *ch)
     if (!ch->connected) {
         if (ch->client)
             return; /* connecting */
+        aim_at_leader(ch);
         const struct config_voter *v = target(ch);
         char id[40];
         snprintf(id, sizeof id, "broker-%d-to-controller", (int)ch->cfg->node_id);

@@ -291,7 +291,7 @@ static void transport_send(void *arg, const struct raft_msg *m)
 
 void api_handle_raft(struct broker *b, struct net_request *req)
 {
-    struct kraft_node *node = kraft_source_node(&b->meta);
+    struct kraft_node *node = broker_kraft_node(b);
     struct raft_io *io = b->raft_io;
     enum raft_msg_type type;
     if (!node || !io || !raft_wire_request_type(req->hdr.api_key, &type)) {
@@ -339,7 +339,7 @@ void api_handle_raft(struct broker *b, struct net_request *req)
 
 int api_raft_io_start(struct broker *b)
 {
-    struct kraft_node *node = kraft_source_node(&b->meta);
+    struct kraft_node *node = broker_kraft_node(b);
     const struct ferry_config *cfg = b->cfg;
     if (!node || (cfg->n_voters == 1 && cfg->voters[0].id == b->node_id))
         return 0; /* no quorum, or a single voter: nothing to carry */
