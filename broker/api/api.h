@@ -67,7 +67,7 @@ void api_handle_delete_groups(struct broker *b, struct net_request *req);
 void api_handle_offset_delete(struct broker *b, struct net_request *req);
 void api_handle_init_producer_id(struct broker *b, struct net_request *req);
 /* controller_rpc.c: the controller listener's lifecycle and forwarded admin requests (and Envelope). */
-void api_handle_controller_rpc(struct broker *b, struct net_request *req);
+void api_handle_quorum_controller_rpc(struct broker *b, struct net_request *req);
 /* legacy.c: LeaderAndIsr, StopReplica, UpdateMetadata from a ZooKeeper-mode controller (legacy mode only). */
 void api_handle_controller_request(struct broker *b, struct net_request *req);
 void api_handle_controller_rpc(struct broker *b, struct net_request *req);

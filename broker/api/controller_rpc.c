@@ -90,7 +90,7 @@ static void handle_envelope(struct broker *b, struct net_request *req, struct ct
     }
 }
 
-void api_handle_controller_rpc(struct broker *b, struct net_request *req)
+void api_handle_quorum_controller_rpc(struct broker *b, struct net_request *req)
 {
     struct ctrl_call *c = proto_arena_alloc(&req->arena, sizeof *c);
     if (!c) {

@@ -87,7 +87,7 @@ static void dispatch_controller(struct api_listener *l, struct net_request *req)
     case API_BROKER_HEARTBEAT:
     case API_UNREGISTER_BROKER:
     case API_ALLOCATE_PRODUCER_IDS:
-    case API_CONTROLLER_REGISTRATION: api_handle_controller_rpc(l->broker, req); break;
+    case API_CONTROLLER_REGISTRATION: api_handle_quorum_controller_rpc(l->broker, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

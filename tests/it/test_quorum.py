@@ -4,7 +4,7 @@ each: brokers as observers of a controller-only quorum are not tested here yet, 
 - one leader is elected (the Raft I/O over the controller listener: Vote, BeginQuorumEpoch, Fetch);
   DescribeQuorum on any controller names it and lists the three voters;
 - CreateTopics on the active controller commits and every node's image has the topic (Metadata on each
-  node's broker listener); a non-leader answers NOT_CONTROLLER;
+  node's broker listener); a CreateTopics sent to a non-leader's broker is forwarded to the active controller;
 - kill -9 of the leader: a new leader (polled, never timed), writes work again, and the killed node,
   restarted, catches up;
 - a node stopped while the others write enough to take snapshots loads a snapshot by FetchSnapshot when it
@@ -17,7 +17,6 @@ import ferrytest as ft
 
 ft.FLEXIBLE_FROM.setdefault(55, 0)  # DescribeQuorum: flexible from v0 (request header v2)
 
-NOT_CONTROLLER = 41
 API_DESCRIBE_QUORUM = 55
 LEADER_RE = re.compile(r"node (\d+): leader of the metadata quorum at epoch (\d+)")
 ACTIVE_RE = re.compile(r"node (\d+): active controller at epoch (\d+)")
@@ -140,9 +139,11 @@ class QuorumTest(ft.FerryTestCase):
         self.create(lead, "q-one")
         self.wait_everywhere(nodes, "q-one")
         follower = next(x for x in nodes if x is not lead)
+        # a follower's broker forwards the write to the active controller (Envelope, broker/api/ctrl_channel)
         with follower.conn() as c:
-            res = c.create_topics([("q-refused", 1, 1)])
-        self.assertEqual(res["q-refused"][0], NOT_CONTROLLER)
+            res = c.create_topics([("q-forwarded", 1, 1)])
+        self.assertEqual(res["q-forwarded"][0], 0, res)
+        self.wait_everywhere(nodes, "q-forwarded")
 
         # kill -9 of the leader: a new one, writes again
         lead.kill9()
