@@ -26,6 +26,7 @@
 #include "kraftmode/kraft_node_internal.h"
 
 #define TICK_MAX_MS 50 /* the core is ticked at least this often */
+#define TICK_MIN_MS 5
 #define APPLY_STOP 1
 
 int64_t kraft_raft_now(void) { return (int64_t)(uv_hrtime() / 1000000); }
@@ -519,8 +520,10 @@ static void reschedule(struct kraft_node *n)
     int64_t now = kraft_raft_now();
     int64_t next = raft_next_deadline(io->raft);
     int64_t delay = next - now;
-    if (delay < 0)
-        delay = 0;
+    /* A deadline at or before now was handled by the tick that just ran (an observer's election deadline
+     * stays in the past): never 0, which libuv would run again in the same loop turn, starving I/O. */
+    if (delay < TICK_MIN_MS)
+        delay = TICK_MIN_MS;
     if (delay > TICK_MAX_MS)
         delay = TICK_MAX_MS;
     uv_timer_start(&io->tick, on_tick, (uint64_t)delay, 0);

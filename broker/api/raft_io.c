@@ -155,6 +155,11 @@ static void on_versions(void *arg, int rc, void *resp_)
         if (raft_wire_request_type(v->ApiKey, &t))
             p->version[t] = raft_wire_version(t, v->MinVersion, v->MaxVersion);
     }
+    if (resp->ErrorCode != KERR_NONE || p->version[RAFT_MSG_FETCH] < 0 || p->version[RAFT_MSG_VOTE] < 0) {
+        /* not a Raft peer (or our own connection looped back to itself while the peer's port is free) */
+        peer_fail(p, "the peer's ApiVersions lists no Raft RPCs");
+        return;
+    }
     p->state = PEER_READY;
     peer_send_next(p);
 }

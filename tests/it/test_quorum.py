@@ -1,10 +1,10 @@
 """A 3-voter metadata quorum of real `ferry server` processes on loopback (process.roles=broker,controller on
-each: brokers as observers of a controller-only quorum are not tested here yet, see docs/operations.md):
+each), plus a broker-only node (process.roles=broker) that follows the log as an observer:
 
 - one leader is elected (the Raft I/O over the controller listener: Vote, BeginQuorumEpoch, Fetch);
   DescribeQuorum on any controller names it and lists the three voters;
 - CreateTopics on the active controller commits and every node's image has the topic (Metadata on each
-  node's broker listener); a CreateTopics sent to a non-leader's broker is forwarded to the active controller;
+  node's broker listener, the observer's too); a CreateTopics sent to a non-leader's broker is forwarded to the active controller;
 - kill -9 of the leader: a new leader (polled, never timed), writes work again, and the killed node,
   restarted, catches up;
 - a node stopped while the others write enough to take snapshots loads a snapshot by FetchSnapshot when it
@@ -63,10 +63,16 @@ def dec_describe_quorum_v0(body):
 
 
 class QuorumTest(ft.FerryTestCase):
-    def make_cluster(self, n=3, overrides=None):
+    def make_cluster(self, n=3, overrides=None, observers=0):
+        """n combined broker,controller voters, then `observers` broker-only nodes (ids n+1...)."""
         nodes = [self.node(name="q%d" % (i + 1), node_id=i + 1, mode="config", overrides=overrides or {})
                  for i in range(n)]
         voters = ",".join("%d@127.0.0.1:%d" % (x.node_id, x.controller_port) for x in nodes)
+        for i in range(observers):
+            o = self.node(name="obs%d" % (n + i + 1), node_id=n + i + 1, mode="config", overrides=overrides or {})
+            o.config["process.roles"] = "broker"
+            o.config["listeners"] = "PLAINTEXT://127.0.0.1:%d" % o.port
+            nodes.append(o)
         cluster_id = ft.run_ferry(["storage", "random-uuid"]).stdout.strip()
         for x in nodes:
             x.config["controller.quorum.voters"] = voters
@@ -122,22 +128,26 @@ class QuorumTest(ft.FerryTestCase):
                           what="topic %s on node %d" % (topic, x.node_id))
 
     def test_election_writes_failover_catch_up(self):
-        nodes = self.make_cluster()
-        for x in nodes:
+        everyone = self.make_cluster(observers=1)
+        nodes = everyone[:3]
+        for x in everyone:
             x.spawn()
-        for x in nodes:
+        for x in everyone:
             x.wait_ready(wait_metadata=False)
         lead, epoch = self.wait_leader(nodes)
         d = self.describe(lead)
         part = d["topics"][0][1][0]
         self.assertEqual(sorted(v[0] for v in part["voters"]), [1, 2, 3])
+        # the broker-only node follows the log as an observer: the leader lists it once it has fetched
+        ft.wait_until(lambda: 4 in [o[0] for o in self.describe(lead)["topics"][0][1][0]["observers"]],
+                      timeout=60, what="the observer in DescribeQuorum")
         # exactly one node is the active controller at that epoch
         for x in nodes:
             if x is not lead:
                 self.assertNotIn("node %d: active controller at epoch %d" % (x.node_id, epoch), x.log_text())
 
         self.create(lead, "q-one")
-        self.wait_everywhere(nodes, "q-one")
+        self.wait_everywhere(everyone, "q-one")
         follower = next(x for x in nodes if x is not lead)
         # a follower's broker forwards the write to the active controller (Envelope, broker/api/ctrl_channel)
         with follower.conn() as c:
@@ -150,7 +160,7 @@ class QuorumTest(ft.FerryTestCase):
         new, new_epoch = self.wait_leader(nodes, exclude=(lead,), above=epoch)
         self.assertIsNot(new, lead)
         self.create(new, "q-two")
-        self.wait_everywhere([x for x in nodes if x is not lead], "q-two")
+        self.wait_everywhere([x for x in everyone if x is not lead], "q-two")
 
         # the killed node comes back and catches up
         lead.spawn()
