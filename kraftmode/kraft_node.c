@@ -247,8 +247,9 @@ static void release(struct kraft_node *n)
 
 void kraft_node_finish_stop(struct kraft_node *n)
 {
-    if (n->busy || n->snap.busy || n->rio.state_busy || n->finished)
-        return; /* the fsync, snapshot or quorum-state write in flight calls again once it returns */
+    if (n->busy || n->snap.busy || n->rio.state_busy || n->finished || n->rio.driving)
+        return; /* the fsync, snapshot or quorum-state write in flight, or the drive (a callback it ran
+                 * stopped the node), calls again once it returns */
     n->finished = true;
     release(n);
     kraft_raft_close(n);

@@ -557,7 +557,11 @@ void kraft_raft_drive(struct kraft_node *n)
         }
     }
     io->driving = false;
-    if (io->dead || n->stopping)
+    if (n->stopping) {
+        kraft_node_finish_stop(n); /* deferred while the drive ran */
+        return;
+    }
+    if (io->dead)
         return;
     kraft_node_maybe_activate(n);
     kraft_node_kick(n);
@@ -568,6 +572,8 @@ void kraft_raft_drive(struct kraft_node *n)
 
 static int propose_batch(struct kraft_node *n, const struct metalog_rec *recs, size_t count, int64_t now)
 {
+    if (!n->rio.raft || n->rio.dead || n->stopping)
+        return FERRY_EUNSUPPORTED; /* stopped by a callback of the previous batch's drive */
     struct proto_writer w;
     proto_writer_init(&w);
     int64_t base = raft_log_end(n->rio.raft);
@@ -586,7 +592,7 @@ static int propose_batch(struct kraft_node *n, const struct metalog_rec *recs, s
 int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
                        int64_t *end_offset)
 {
-    if (!kraft_node_active(n) && raft_role(n->rio.raft) != RAFT_LEADER)
+    if (!n->rio.raft || n->rio.dead || raft_role(n->rio.raft) != RAFT_LEADER)
         return FERRY_EUNSUPPORTED;
     bool wrap = count > METALOG_MAX_RECORDS_PER_BATCH && ctrl_mv_supports_transactions(n->img.metadata_version);
     size_t nall = count + (wrap ? 2 : 0);
@@ -620,7 +626,7 @@ int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, siz
         kraft_raft_failed(n, "out of memory proposing metadata records");
     else if (rc)
         LOG_ERROR("kraft", "node %d: cannot propose %zu metadata record(s): %s", n->node_id, nall, ferry_strerror(rc));
-    *end_offset = raft_log_end(n->rio.raft);
+    *end_offset = n->rio.raft ? raft_log_end(n->rio.raft) : INT64_MAX;
     return rc;
 }
 
