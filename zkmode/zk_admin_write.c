@@ -102,7 +102,12 @@ static void patch_create(struct zk_admin_op *op, const struct zk_write *w, int16
 
 static void patch(struct zk_admin_op *op, const struct zk_write *w, int16_t code, const char *msg)
 {
-    proto_str m = proto_str_from(msg);
+    /* the message lives in the response's arena (msg may be the caller's stack) */
+    proto_str m = {NULL, -1};
+    if (msg && op->a)
+        m = (proto_str){proto_arena_strdup(op->a, proto_str_from(msg)), (int32_t)strlen(msg)};
+    if (msg && !m.p)
+        m.len = -1;
     switch (op->kind) {
     case ZK_ADMIN_CREATE:
         patch_create(op, w, code, msg);

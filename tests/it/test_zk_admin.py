@@ -23,7 +23,7 @@ API_CREATE_PARTITIONS = 37
 API_INCREMENTAL_ALTER_CONFIGS = 44
 API_INIT_PRODUCER_ID = 22
 
-NONE, UNKNOWN_TOPIC, REQUEST_TIMED_OUT = 0, 3, 7
+UNKNOWN_SERVER_ERROR, NONE, UNKNOWN_TOPIC, REQUEST_TIMED_OUT = -1, 0, 3, 7
 INVALID_TOPIC, TOPIC_EXISTS, INVALID_PARTITIONS, INVALID_RF = 17, 36, 37, 38
 INVALID_REQUEST, INVALID_CONFIG, TOPIC_DELETION_DISABLED = 42, 40, 73
 
@@ -332,6 +332,26 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.assertEqual(res["grow"][0], INVALID_PARTITIONS)
         self.assertEqual(res["nosuch"][0], UNKNOWN_TOPIC)
         self.assertEqual(self.topic_znode(c, "grow")[1].version, st1.version)
+        # two brokers growing the same topic at once: the setData is conditional on the zkVersion read, so
+        # exactly one wins and no partition is lost
+        import threading
+        out = {}
+
+        def grow(n):
+            with n.conn(timeout=30) as k:
+                out[n.node_id] = dec_create_partitions(k.request(API_CREATE_PARTITIONS, 1,
+                                                                 enc_create_partitions([("grow", 6)])))["grow"][0]
+        threads = [threading.Thread(target=grow, args=(n,)) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(sorted(out), [1, 2, 3])
+        self.assertEqual(sorted(out.values()).count(NONE), 1, out)
+        self.assertTrue(all(e in (NONE, INVALID_PARTITIONS, UNKNOWN_SERVER_ERROR) for e in out.values()), out)
+        d6, st6 = self.topic_znode(c, "grow")
+        self.assertEqual(sorted(d6["partitions"], key=int), [str(p) for p in range(6)])
+        self.assertEqual(st6.version, st1.version + 1)
         # kafka-python's admin client
         from kafka.admin import KafkaAdminClient, NewPartitions
         admin = KafkaAdminClient(bootstrap_servers=nodes[2].bootstrap, request_timeout_ms=30000)
@@ -528,6 +548,23 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         for n in nodes:
             self.assertIn("producer-id block", n.log_text())
         _ = ctl
+
+
+class LegacyFeatureZnode(ferrytest.FerryTestCase):
+    def test_disabled_feature_znode_is_enabled_and_cleared(self):
+        """A /feature left disabled (status 0) with finalized features: the controller enables it with no
+        features, as KafkaController.enableFeatureVersioning."""
+        zk = zkharness.start_for_test(self)
+        c = zk.client()
+        self.addCleanup(c.close)
+        self.addCleanup(c.stop)
+        c.create("/feature", json.dumps({"features": {"x": {"min_version_level": 1, "max_version_level": 2}},
+                                         "version": 1, "status": 0}).encode())
+        n = legacy_node(self, zk.connect_string, 1)
+        n.start()
+        wait_until(lambda: json.loads(c.get("/feature")[0].decode()).get("status") == 1, what="/feature enabled")
+        self.assertEqual(check_feature_json(c.get("/feature")[0])["features"], {})
+        self.assertEqual(c.get("/feature")[1].version, 1)
 
 
 def ctl_node(nodes, ctl):
