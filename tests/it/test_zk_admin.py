@@ -281,7 +281,9 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         nodes = self.start_cluster(zk, ids=(1, 2))
         c = self.zk_client(zk)
         self.wait_cluster(c, nodes)
-        self.assertEqual(self.create(nodes[1], [("doomed", 2, 1)])["doomed"][0], NONE)
+        # created completely first: a marker the controller sees before the topic is dropped as "no such
+        # topic", as Kafka's TopicDeletionManager does
+        self.assertEqual(self.create(nodes[1], [("doomed", 2, 1)], timeout_ms=60000)["doomed"][0], NONE)
         with nodes[1].conn(timeout=30) as k:
             res = k.delete_topics(["doomed", "never"], version=3, timeout_ms=0)
         self.assertEqual(res, {"doomed": NONE, "never": UNKNOWN_TOPIC})
