@@ -235,6 +235,17 @@ class ZkController(ferrytest.FerryTestCase):
             self.assertEqual(st["controller_epoch"], epoch0 + 1)
             self.assertEqual(st["isr"], [b for b in ASSIGNMENT[p] if b in live])
             self.assertEqual(st["leader"], st["isr"][0])
+        # the brokers serve what the new controller decided: kafka-python produces, kcat reads back
+        from kafka import KafkaProducer
+        survivor = [n for n in nodes if n.node_id != ctl][0]
+        prod = KafkaProducer(bootstrap_servers=[survivor.bootstrap], acks="all", retries=20,
+                             retry_backoff_ms=500, api_version_auto_timeout_ms=30000)
+        try:
+            for i in range(20):
+                prod.send("after", value=b"a-%d" % i, partition=0).get(timeout=120)
+        finally:
+            prod.close(30)
+        self.assertEqual(self.kcat_consume(survivor, "after"), b"".join(b"a-%d\n" % i for i in range(20)))
 
     def kcat_produce(self, node, topic, lines, acks="-1"):
         res = ferrytest.run_kcat(["-P", "-b", node.bootstrap, "-t", topic, "-p", "0", "-X", "message.timeout.ms=60000",
