@@ -69,7 +69,7 @@ const struct config_key config_keys[] = {
     KEY("controller.quorum.retry.backoff.ms", INT, I32, F(controller_quorum_retry_backoff_ms), "20", NO_CHECK,
         "Backoff before retrying a failed Raft request."),
     KEY("controller.quorum.append.linger.ms", INT, I32, F(controller_quorum_append_linger_ms), "25", NO_CHECK,
-        "How long the Raft leader batches appends before writing them."),
+        "Accepted for compatibility and not used: Ferry's leader proposes each controller write at once."),
 
     /* metadata log and broker lifecycle */
     KEY("metadata.log.dir", STRING, STRING, F(metadata_log_dir), NULL, NO_CHECK,
