@@ -39,13 +39,18 @@ struct ctrl_app {
     struct proto_writer digest_buf; /* reused by every digest */
 };
 
-static void app_reset_image(struct ctrl_app *app)
+/* Replaces *img (and restarts its loader) by `with` (moved: nothing in an image points into the struct
+ * itself), or by an empty image when NULL. The cluster id comes from meta.properties, not from records. */
+static void set_image(struct md_image *img, struct metalog_loader *l, struct md_image *with)
 {
-    metalog_loader_free(&app->loader);
-    md_image_free(&app->img);
-    md_image_init(&app->img);
-    snprintf(app->img.cluster_id, sizeof app->img.cluster_id, "%s", CLUSTER_ID); /* meta.properties */
-    metalog_loader_init(&app->loader, &app->img, NULL);
+    metalog_loader_free(l);
+    md_image_free(img);
+    if (with)
+        *img = *with;
+    else
+        md_image_init(img);
+    snprintf(img->cluster_id, sizeof img->cluster_id, "%s", CLUSTER_ID);
+    metalog_loader_init(l, img, NULL);
 }
 
 struct ctrl_app *ctrl_app_new(int32_t node_id, unsigned bugs)
@@ -56,10 +61,9 @@ struct ctrl_app *ctrl_app_new(int32_t node_id, unsigned bugs)
     app->node_id = node_id;
     app->bugs = bugs;
     md_image_init(&app->img);
-    metalog_loader_init(&app->loader, &app->img, NULL);
-    app_reset_image(app);
+    set_image(&app->img, &app->loader, NULL);
     md_image_init(&app->latest);
-    metalog_loader_init(&app->latest_loader, &app->latest, NULL);
+    set_image(&app->latest, &app->latest_loader, NULL);
     proto_writer_init(&app->digest_buf);
     ctrl_heartbeats_init(&app->hb, SESSION_TIMEOUT_MS);
     app->active_epoch = -1;
@@ -132,11 +136,7 @@ int ctrl_app_load_snapshot(struct ctrl_app *app, const uint8_t *buf, size_t len,
         md_image_free(&fresh);
         return rc;
     }
-    metalog_loader_free(&app->loader);
-    md_image_free(&app->img);
-    app->img = fresh; /* nothing in an image points into the struct itself */
-    snprintf(app->img.cluster_id, sizeof app->img.cluster_id, "%s", CLUSTER_ID);
-    metalog_loader_init(&app->loader, &app->img, NULL);
+    set_image(&app->img, &app->loader, &fresh);
     app->active_epoch = -1;
     return 0;
 }
@@ -153,14 +153,12 @@ int ctrl_app_activate(struct ctrl_app *app, int32_t epoch, int64_t applied_end, 
     int rc = ctrl_app_write_snapshot(app, epoch, now_ms, &buf, &len); /* the copy: through a snapshot */
     if (rc)
         return rc;
-    metalog_loader_free(&app->latest_loader);
-    md_image_free(&app->latest);
-    md_image_init(&app->latest);
+    struct md_image copy;
+    md_image_init(&copy);
     char err[200];
-    rc = snapshot_load_buf(buf, len, epoch, applied_end, &app->latest, NULL, err, sizeof err);
+    rc = snapshot_load_buf(buf, len, epoch, applied_end, &copy, NULL, err, sizeof err);
     ferry_free(buf);
-    snprintf(app->latest.cluster_id, sizeof app->latest.cluster_id, "%s", CLUSTER_ID);
-    metalog_loader_init(&app->latest_loader, &app->latest, NULL);
+    set_image(&app->latest, &app->latest_loader, &copy);
     if (!rc)
         rc = ctrl_heartbeats_activate(&app->hb, &app->latest, now_ms);
     if (!rc)
