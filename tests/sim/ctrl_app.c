@@ -436,7 +436,8 @@ static int op_heartbeat(struct op *o, struct sim_broker *sb)
     INIT(BrokerHeartbeatRequest, req);
     req.BrokerId = sb->id;
     req.BrokerEpoch = sb->epoch;
-    req.CurrentMetadataOffset = pick(o, 5) ? o->next_offset - 1 : o->next_offset - 1 - pick(o, 20);
+    int64_t seen = o->app->img.last_offset; /* brokers see only committed metadata */
+    req.CurrentMetadataOffset = pick(o, 5) ? seen : seen - pick(o, 20);
     req.WantFence = pick(o, 50) == 0;
     req.WantShutDown = pick(o, 25) == 0;
     req.OfflineLogDirs_n = 0;
