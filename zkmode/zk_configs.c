@@ -23,6 +23,7 @@
 #include "broker/common/ferry_log.h"
 #include "broker/metadata/md_delta.h"
 #include "proto_messages.h"
+#include "zk_controller.h"
 #include "zk_admin_internal.h"
 
 #define CHANGES_PATH "/config/changes"
@@ -190,6 +191,8 @@ static void entities_done(struct cfg_pass *p)
     for (int32_t i = 0; i < p->nents; i++) {
         if (!p->ents[i].ok)
             continue;
+        if (p->ents[i].type == MD_RESOURCE_TOPIC)
+            zk_controller_topic_config(z->ctl, p->ents[i].name, &p->ents[i].cfg); /* unclean.leader.election */
         int rc = apply_entity(z, &p->ents[i], &d);
         if (rc)
             LOG_ERROR("zk", "broker %d: configs of %s/%s not applied: %s", z->broker_id,

@@ -33,6 +33,7 @@
 #include "proto_messages.h"
 #include "zk_elect.h"
 #include "zk_session.h"
+#include "zkmode/znode/znode_codec.h"
 
 struct zk_controller;
 
@@ -53,6 +54,11 @@ void zk_controller_stop(struct zk_controller *c);
 void zk_controller_free(struct zk_controller *c);
 /* True once the snapshot is loaded and the core is active. */
 bool zk_controller_active(const struct zk_controller *c);
+
+/* The configs of topic `name` were read again (a config change notification, zk_configs): the active
+ * controller takes its unclean.leader.election.enable (Kafka's TopicUncleanLeaderElectionEnable event).
+ * Ignored when not active (NULL c too) or for a topic the controller does not know. */
+void zk_controller_topic_config(struct zk_controller *c, const char *name, const zk_config_entity *cfg);
 
 /* A request from a broker: done(arg, api_key, response) runs once, later, on the loop. The request is copied.
  * FERRY_EINVAL (malformed request: done will not run) or FERRY_ENOMEM. */

@@ -236,6 +236,25 @@ static void on_topic(void *arg, const struct zk_result *r)
     tp_release(t);
 }
 
+/* unclean.leader.election.enable of a topic's configs: true when set (to "true" or not). */
+static bool unclean_of(const zk_config_entity *ce, bool *unclean)
+{
+    const char *v = zk_str_map_get(&ce->config, UNCLEAN_KEY);
+    if (v)
+        *unclean = strcmp(v, "true") == 0;
+    return v != NULL;
+}
+
+void zk_controller_topic_config(struct zk_controller *c, const char *name, const zk_config_entity *cfg)
+{
+    if (!c || !c->loaded || !topic_find(c, name))
+        return;
+    bool unclean = false;
+    bool has = unclean_of(cfg, &unclean);
+    zkc_event_rc(c, "topic config", zkctl_topic_config(c->core, name, has, unclean));
+    zkc_kick(c);
+}
+
 static void on_topic_config(void *arg, const struct zk_result *r)
 {
     struct tp_read *t = arg;
@@ -243,11 +262,7 @@ static void on_topic_config(void *arg, const struct zk_result *r)
         zk_config_entity ce;
         zk_err err;
         if (zk_config_entity_decode(r->data, (size_t)r->len, &ce, &err) == 0) {
-            const char *v = zk_str_map_get(&ce.config, UNCLEAN_KEY);
-            if (v) {
-                t->has_unclean = true;
-                t->unclean = strcmp(v, "true") == 0;
-            }
+            t->has_unclean = unclean_of(&ce, &t->unclean);
             zk_config_entity_free(&ce);
         } else {
             LOG_ERROR(ZKC_MOD, "%s/%s is malformed (%s): broker default for " UNCLEAN_KEY, TOPIC_CONFIG_PATH,

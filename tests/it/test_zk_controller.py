@@ -357,6 +357,36 @@ class ZkController(ferrytest.FerryTestCase):
         lost = acked - seen
         self.assertEqual(len(lost), 0, "acknowledged but lost: %s" % sorted(lost)[:10])
 
+    def test_unclean_election_after_a_config_change(self):
+        """A partition whose only ISR member died has no leader (unclean.leader.election.enable is false by
+        default) even when another replica is back; setting the topic's override through /config/topics and a
+        config change notification (as kafka-configs --zookeeper does) makes the controller elect it."""
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        ctl_node = [n for n in nodes if n.node_id == ctl][0]
+        x, y = [n for n in nodes if n.node_id != ctl]
+        assignment = {0: [x.node_id, y.node_id]}
+        self.create_topic(c, "u", assignment)
+        self.wait_states(c, "u", assignment, lambda p, st, v: st["isr"] == assignment[p], what="state of u")
+        y.kill9()
+        self.wait_states(c, "u", assignment, lambda p, st, v: st["isr"] == [x.node_id], what="y out of the ISR")
+        x.kill9()
+        self.wait_states(c, "u", assignment, lambda p, st, v: st["leader"] == -1 and st["isr"] == [x.node_id],
+                         what="u without a leader")
+        y.start(wait_metadata=False)
+        wait_until(lambda: "broker %d up" % y.node_id in ctl_node.log_text().split("u-0: leader -1")[-1],
+                   timeout=SESSION_TIMEOUT_MS / 1000.0 + 90, what="the controller to see broker %d again" % y.node_id)
+        time.sleep(2)  # settle: a (wrong) clean election would have been written by now
+        st, _ = partition_state(c, "u", 0)
+        self.assertEqual((st["leader"], st["isr"]), (-1, [x.node_id]), "no clean leader: unclean election is off")
+        c.create("/config/topics/u", b'{"version":1,"config":{"unclean.leader.election.enable":"true"}}')
+        c.create("/config/changes/config_change_", b'{"version":2,"entity_path":"topics/u"}', sequence=True)
+        states = self.wait_states(c, "u", assignment, lambda p, st, v: st["leader"] == y.node_id,
+                                  what="unclean election of broker %d" % y.node_id)
+        st, _ = states[0]
+        self.assertEqual(st["isr"], [y.node_id])
+        self.assertEqual(st.get("leader_recovery_state"), 1)
+
     def test_topic_deletion(self):
         zk = zkharness.start_for_test(self)
         nodes, c, ctl = self.start_cluster(zk)
