@@ -1,0 +1,225 @@
+/* Unit tests for kraft_ctrl_rpc on a real single-voter node and loop: a second broker's registration is
+ * fenced until a heartbeat shows it caught up, the unfencing is in the image, a stale epoch is refused,
+ * silence for broker.session.timeout.ms fences every silent broker (the node's own too: nothing heartbeats
+ * for it here), a registration without log directories is refused, and unknown api keys are refused
+ * without a callback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "broker/common/ferry_err.h"
+#include "broker/config/config.h"
+#include "kraftmode/kraft_ctrl_rpc.h"
+#include "kraftmode/kraft_node.h"
+#include "proto_codec.h"
+
+#define SESSION_MS 300
+
+struct fx {
+    char dir[512];
+    struct ferry_config cfg;
+    uv_loop_t loop;
+    struct kraft_node *node;
+    struct kraft_ctrl *ctrl;
+    struct proto_arena a;
+    int done;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    const char *base = getenv("FERRY_TEST_TMP");
+    if (!base)
+        base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(f->dir, sizeof f->dir, "%s/kraft-ctrl-rpc-XXXXXX", base);
+    assert_non_null(mkdtemp(f->dir));
+    char set[600];
+    snprintf(set, sizeof set, "log.dirs=%s/data", f->dir);
+    const char *overrides[] = {set};
+    char err[512];
+    if (config_load(&f->cfg, NULL, overrides, 1, err, sizeof err) != 0)
+        fail_msg("config: %s", err);
+    uv_loop_init(&f->loop);
+    assert_int_equal(kraft_node_start(&f->loop, &f->cfg, true, &f->node, err, sizeof err), 0);
+    assert_int_equal(kraft_ctrl_new(&f->loop, f->node, SESSION_MS, &f->ctrl), 0);
+    proto_arena_init(&f->a);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    kraft_ctrl_stop(f->ctrl);
+    kraft_node_stop(f->node);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    proto_arena_free(&f->a);
+    config_free(&f->cfg);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void on_done(void *arg) { ((struct fx *)arg)->done++; }
+
+/* Runs the loop until `done` grew (the controller's timer keeps the loop alive: stepped by UV_RUN_ONCE). */
+static void wait_done(struct fx *f, int before)
+{
+    for (int i = 0; i < 100000 && f->done == before; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->done, before + 1);
+}
+
+static void call(struct fx *f, int16_t key, int16_t version, const void *req, void *resp)
+{
+    int before = f->done;
+    assert_int_equal(kraft_ctrl_call(f->ctrl, key, version, req, &f->a, resp, on_done, f), 0);
+    assert_int_equal(f->done, before); /* never from inside the call */
+    wait_done(f, before);
+}
+
+static int16_t do_register(struct fx *f, int16_t version, bool with_dirs, int64_t *epoch)
+{
+    static proto_uuid dir = {{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+    static proto_uuid inc = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
+    struct BrokerRegistrationRequest_Listener l = {proto_str_from("PLAINTEXT"), proto_str_from("127.0.0.1"), 19092, 0};
+    struct BrokerRegistrationRequest_Feature feat = {proto_str_from("metadata.version"), 1, 19};
+    struct BrokerRegistrationRequest q;
+    proto_struct_init(proto_msg_BrokerRegistrationRequest.body, &q);
+    q.BrokerId = 2;
+    q.ClusterId = proto_str_from(kraft_node_cluster_id(f->node));
+    q.IncarnationId = inc;
+    q.Listeners = &l;
+    q.Listeners_n = 1;
+    q.Features = &feat;
+    q.Features_n = 1;
+    q.LogDirs = with_dirs ? &dir : NULL;
+    q.LogDirs_n = with_dirs ? 1 : 0;
+    struct BrokerRegistrationResponse r;
+    proto_struct_init(proto_msg_BrokerRegistrationResponse.body, &r);
+    call(f, 62, version, &q, &r);
+    *epoch = r.BrokerEpoch;
+    return r.ErrorCode;
+}
+
+static struct BrokerHeartbeatResponse heartbeat(struct fx *f, int64_t epoch, int64_t offset)
+{
+    struct BrokerHeartbeatRequest q;
+    proto_struct_init(proto_msg_BrokerHeartbeatRequest.body, &q);
+    q.BrokerId = 2;
+    q.BrokerEpoch = epoch;
+    q.CurrentMetadataOffset = offset;
+    struct BrokerHeartbeatResponse r;
+    proto_struct_init(proto_msg_BrokerHeartbeatResponse.body, &r);
+    call(f, 63, 1, &q, &r);
+    return r;
+}
+
+static bool fenced(struct fx *f, int32_t id)
+{
+    const struct md_broker *b = md_image_broker(kraft_node_image(f->node), id);
+    assert_non_null(b);
+    return b->fenced;
+}
+
+static void test_register_unfence_fence(void **state)
+{
+    struct fx *f = *state;
+    int64_t epoch = -1;
+    assert_int_equal(do_register(f, 3, true, &epoch), KERR_NONE);
+    assert_true(epoch > 0);
+    assert_true(fenced(f, 2));
+    assert_int_equal(md_image_broker(kraft_node_image(f->node), 2)->epoch, epoch);
+
+    struct BrokerHeartbeatResponse r = heartbeat(f, epoch, epoch - 1);
+    assert_int_equal(r.ErrorCode, KERR_NONE);
+    assert_false(r.IsCaughtUp);
+    assert_true(r.IsFenced);
+    assert_true(fenced(f, 2));
+
+    assert_int_equal(heartbeat(f, epoch + 5, epoch).ErrorCode, KERR_STALE_BROKER_EPOCH);
+
+    r = heartbeat(f, epoch, epoch);
+    assert_int_equal(r.ErrorCode, KERR_NONE);
+    assert_true(r.IsCaughtUp);
+    assert_false(fenced(f, 2));
+    assert_false(fenced(f, 1));
+
+    /* silence: the fencing timer fences both brokers (no heartbeats for the node's own broker here) */
+    uint64_t deadline = uv_hrtime() / 1000000 + 30000;
+    while ((!fenced(f, 2) || !fenced(f, 1)) && uv_hrtime() / 1000000 < deadline)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(fenced(f, 2));
+    assert_true(fenced(f, 1));
+
+    /* caught up again: unfenced by its next heartbeat */
+    r = heartbeat(f, epoch, kraft_node_committed_offset(f->node));
+    assert_int_equal(r.ErrorCode, KERR_NONE);
+    assert_false(fenced(f, 2));
+}
+
+/* metadata.version 3.7-IV4: v0-1 carry no log directories and are refused; v2 without any too. */
+static void test_registration_needs_log_dirs(void **state)
+{
+    struct fx *f = *state;
+    int64_t epoch;
+    assert_int_equal(do_register(f, 1, false, &epoch), KERR_INVALID_REGISTRATION);
+    assert_int_equal(do_register(f, 2, false, &epoch), KERR_INVALID_REGISTRATION);
+    assert_null(md_image_broker(kraft_node_image(f->node), 2));
+    assert_int_equal(do_register(f, 2, true, &epoch), KERR_NONE);
+    assert_non_null(md_image_broker(kraft_node_image(f->node), 2));
+}
+
+static void test_unknown_key_refused(void **state)
+{
+    struct fx *f = *state;
+    assert_false(kraft_ctrl_serves(3));
+    assert_false(kraft_ctrl_serves(58)); /* Envelope is unwrapped by the listener */
+    assert_true(kraft_ctrl_serves(62));
+    struct MetadataRequest q;
+    proto_struct_init(proto_msg_MetadataRequest.body, &q);
+    int before = f->done;
+    assert_int_equal(kraft_ctrl_call(f->ctrl, 3, 1, &q, &f->a, NULL, on_done, f), FERRY_EINVAL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(f->done, before);
+}
+
+/* AllocateProducerIds through the controller RPC: a block for the registered epoch, STALE otherwise. */
+static void test_allocate_producer_ids(void **state)
+{
+    struct fx *f = *state;
+    int64_t epoch;
+    assert_int_equal(do_register(f, 3, true, &epoch), KERR_NONE);
+    struct AllocateProducerIdsRequest q = {2, epoch};
+    struct AllocateProducerIdsResponse r;
+    proto_struct_init(proto_msg_AllocateProducerIdsResponse.body, &r);
+    call(f, 67, 0, &q, &r);
+    assert_int_equal(r.ErrorCode, KERR_NONE);
+    assert_int_equal(r.ProducerIdLen, 1000);
+    q.BrokerEpoch = epoch + 1;
+    call(f, 67, 0, &q, &r);
+    assert_int_equal(r.ErrorCode, KERR_STALE_BROKER_EPOCH);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_register_unfence_fence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registration_needs_log_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_key_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocate_producer_ids, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
