@@ -216,6 +216,9 @@ static void send_next(struct ctrl_channel *ch)
 {
     if (ch->stopped || ch->inflight || !ch->head || ch->backing_off)
         return;
+    int32_t leader = kraft_node_leader_id(ch->node);
+    if (ch->connected && leader >= 0 && target(ch) && target(ch)->id != leader)
+        drop_client(ch); /* the quorum has another leader now: follow it */
     if (!ch->connected) {
         if (ch->client)
             return; /* connecting */
