@@ -275,6 +275,27 @@ class LegacyAdmin(ferrytest.FerryTestCase):
             k.metadata(["autotopic"], version=4, allow_auto=True)
         self.assertEqual(check_config_json(c.get("/config/topics/autotopic")[0]), {"retention.ms": "99"})
 
+    def test_create_topics_times_out_while_the_controller_is_frozen(self):
+        """The controller SIGSTOPped (its /controller stays until its session times out, 6 s): nobody gives the
+        new partition a leader, so a create with a 1.5 s timeout answers REQUEST_TIMED_OUT; the znodes are
+        written all the same, and the controller starts the topic once it runs again."""
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1, 2))
+        c = self.zk_client(zk)
+        ctl = self.wait_cluster(c, nodes)
+        frozen = ctl_node(nodes, ctl)
+        other = [n for n in nodes if n is not frozen][0]
+        os.kill(frozen.pid, signal.SIGSTOP)
+        try:
+            res = self.create(other, [("orphan", 1, 1)], timeout_ms=1500)
+            holder = controller(c)[0]
+        finally:
+            os.kill(frozen.pid, signal.SIGCONT)
+        self.assertEqual(holder, ctl, "the frozen controller's session outlasted the create")
+        self.assertEqual(res["orphan"][0], REQUEST_TIMED_OUT)
+        check_topic_json(c.get("/brokers/topics/orphan")[0])
+        wait_until(lambda: c.exists("/brokers/topics/orphan/partitions/0/state"), what="orphan-0 started")
+
     # ---- DeleteTopics ----------------------------------------------------------------------------------------
     def test_delete_topics_marks_for_deletion(self):
         zk = zkharness.start_for_test(self)
