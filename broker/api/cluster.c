@@ -8,6 +8,7 @@
 #include "broker.h"
 #include "broker/common/ferry_err.h"
 #include "cluster.h"
+#include "kraftmode/kraft_node.h"
 
 static const struct md_endpoint *endpoint_named(const struct md_endpoint *eps, int32_t n, const char *listener)
 {
@@ -75,7 +76,7 @@ static const char *endpoint_type_name(int8_t type)
 
 /* Kafka 3.7's ControllerApis (AuthHelper.computeDescribeClusterResponse with EndpointType CONTROLLER): the
  * registered controllers (RegisterControllerRecord) with an endpoint on this listener; ControllerId the
- * active controller when it is among them, else -1. A request for another endpoint type is answered with
+ * quorum's leader as this node knows it (raftManager.leaderAndEpoch) when it is among them, else -1. A request for another endpoint type is answered with
  * MISMATCHED_ENDPOINT_TYPE (an unknown type UNSUPPORTED_ENDPOINT_TYPE; INVALID_REQUEST for both at v0,
  * whose requests cannot name a type and so always ask for brokers). */
 void api_handle_describe_cluster_controllers(struct broker *b, struct net_request *req)
@@ -112,7 +113,7 @@ void api_handle_describe_cluster_controllers(struct broker *b, struct net_reques
                                     img->ncontrollers);
     if (!resp->Brokers)
         goto oom;
-    int32_t n = 0, controller = broker_controller_id(b);
+    int32_t n = 0, controller = b->kraft ? kraft_node_leader_id(b->kraft) : broker_controller_id(b);
     resp->ControllerId = -1;
     for (int32_t i = 0; i < img->ncontrollers; i++) {
         const struct md_controller *mc = img->controllers[i];

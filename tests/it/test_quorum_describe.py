@@ -9,6 +9,7 @@ import time
 import unittest
 
 import ferrytest as ft
+import test_quorum as tq
 
 
 def quorum(*args, timeout=120):
@@ -167,6 +168,44 @@ class QuorumDescribeTest(ft.FerryTestCase):
         res = quorum("--help")
         self.assertEqual(res.returncode, 0, res)
         self.assertIn("--bootstrap-controller", res.stdout)
+
+
+class QuorumDescribeThreeVotersTest(ft.FerryTestCase):
+    """Three combined voters (test_quorum's cluster helpers): the command asked through a follower."""
+    make_cluster = tq.QuorumTest.make_cluster
+    describe = tq.QuorumTest.describe
+    leader = tq.QuorumTest.leader
+    wait_leader = tq.QuorumTest.wait_leader
+
+    def test_describe_through_a_follower(self):
+        nodes = self.make_cluster()
+        for x in nodes:
+            x.spawn()
+        for x in nodes:
+            x.wait_ready(wait_metadata=False)
+        lead, epoch = self.wait_leader(nodes)
+        follower = next(x for x in nodes if x is not lead)
+        address = "127.0.0.1:%d" % follower.controller_port
+
+        def status():
+            res = quorum("--bootstrap-controller", address, "describe", "--status", "--timeout-ms", "10000")
+            return res if res.returncode == 0 and "LeaderId:               %d\n" % lead.node_id in res.stdout else None
+        res = ft.wait_until(status, timeout=60, what="describe --status through a follower naming the leader")
+        f = status_fields(res)
+        self.assertEqual(f["CurrentVoters"], "[1,2,3]", res.stdout)
+        self.assertGreaterEqual(int(f["LeaderEpoch"]), epoch)
+        self.assertEqual(f["ClusterId"], nodes[0].cluster_id)
+
+        def replication():
+            res = quorum("--bootstrap-controller", address, "describe", "--replication", "--timeout-ms", "10000")
+            if res.returncode != 0:
+                return None
+            rows = [[c.strip() for c in line.rstrip("\t").split("\t")] for line in res.stdout.splitlines()[1:]]
+            return rows if len(rows) == 3 and all(r[4] != "-1" for r in rows) else None
+        rows = ft.wait_until(replication, timeout=60, what="every voter caught up in describe --replication")
+        self.assertEqual([r[5] for r in rows], ["Leader", "Follower", "Follower"], rows)
+        self.assertEqual(rows[0][0], str(lead.node_id))
+        self.assertEqual(sorted(int(r[0]) for r in rows), [1, 2, 3])
 
 
 if __name__ == "__main__":
