@@ -177,7 +177,15 @@ def timed_topic_creation(bootstraps, prefix, count, clients, leader_probe=None, 
     """Creates `count` single-partition topics (replication factor: the broker default) with `clients`
     concurrent clients, each sending one CreateTopics per topic. Returns the time until every request was
     answered, and, with leader_probe (a bootstrap to read Metadata from), until every new topic has a
-    leader there; rates in topics/s; the first errors."""
+    leader there (waiting at most `timeout` s; each request may take 60 s); rates in topics/s; the first
+    errors. An exception counts as the case's error."""
+    try:
+        return _timed_topic_creation(bootstraps, prefix, count, clients, leader_probe, timeout)
+    except Exception as e:  # noqa: BLE001 - reported as the case's failure
+        return {"topics": count, "clients": clients, "errors": 1, "first_errors": ["%s: %r" % (type(e).__name__, e)]}
+
+
+def _timed_topic_creation(bootstraps, prefix, count, clients, leader_probe, timeout):
     names = ["%s-%05d" % (prefix, i) for i in range(count)]
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
@@ -188,7 +196,7 @@ def timed_topic_creation(bootstraps, prefix, count, clients, leader_probe=None, 
                                                      queue), daemon=True)
         p.start()
         procs.append(p)
-    results = [queue.get(timeout=timeout) for _ in procs]
+    results = [queue.get(timeout=60.0 * (count // clients + 1) + 60) for _ in procs]
     answered = time.monotonic() - start_at
     for p in procs:
         p.join(60)

@@ -196,6 +196,7 @@ def main():
                 res = failover(args, zk, nodes, size)
                 failovers.append(res)
                 if "error" in res:
+                    log("failover at %d partitions: %s" % (size, res["error"]))
                     break  # larger sizes would fail the same way
             if args.topics:
                 creation = cb.timed_topic_creation([n.bootstrap for n in nodes if n.alive()], "bench-lcreate",
