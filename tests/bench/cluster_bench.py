@@ -8,6 +8,7 @@ config keys, CreateTopics (v4), IncrementalAlterConfigs (v0), Metadata (v1) and 
 """
 import multiprocessing
 import os
+import resource
 import sys
 import time
 
@@ -31,6 +32,11 @@ def use_ferry(build_dir):
     if not os.access(path, os.X_OK):
         sys.exit("missing %s (build without --no-build)" % path)
     os.environ["FERRY_BIN"] = path
+    # A broker keeps about three files open per partition replica: give the servers every file
+    # descriptor the hard limit allows.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return path
 
 

@@ -149,7 +149,10 @@ def failover(args, zk, nodes, size):
         total, bad, _ = cb.leader_report(cb.metadata(survivor.bootstrap), dead={victim.node_id}, prefix=PREFIX)
         res["error"] = "%d of %d partitions still without a live leader after %.0f s" % (
             bad, total, args.lead_timeout + size / 200.0)
-    victim.start()
+    try:
+        victim.start()
+    except Exception as e:  # noqa: BLE001 - measured already; the next size cannot run without it
+        res["error"] = "the killed broker did not restart: %s" % (str(e).splitlines()[0],)
     return res
 
 
