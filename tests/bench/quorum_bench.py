@@ -13,8 +13,8 @@ ensemble (see README.md beside this file; results in docs/performance.md).
 3. Topic creation: --topics single-partition topics, created by --create-clients clients with one
    CreateTopics each; rate until every request is answered and until every topic has a leader in
    Metadata. Compared with legacy mode's rate (legacy_failover.py; target at least 10x).
-4. Controller failover at --failover-partitions partitions (topics of 1000 partitions, replication factor
-   1): the active controller (from DescribeQuorum on the controller listeners) is killed with SIGKILL; the
+4. Controller failover at --failover-partitions partitions (topics of --failover-topic-partitions
+   partitions, 1000 by default, replication factor 1): the active controller (from DescribeQuorum on the controller listeners) is killed with SIGKILL; the
    figures are the time until a surviving voter reports a new leader and until a CreateTopics through a
    surviving node succeeds. Target: under 1.5 s at 10,000 and 100,000 partitions.
 
@@ -168,7 +168,7 @@ def commit_load(args, quorum):
 
 def failover(args, quorum, partitions):
     """Creates topics up to `partitions` partitions, kills the active controller, times the recovery."""
-    per_topic = min(1000, partitions)
+    per_topic = min(args.failover_topic_partitions, partitions)
     have = sum(len(t["partitions"]) for t in cb.metadata(quorum.bootstraps()[0])["topics"]
                if t["name"].startswith("bench-fo-"))
     i = have // per_topic
@@ -222,6 +222,8 @@ def main():
     ap.add_argument("--topics", type=int, default=1000, help="single-partition topics to create (0: skip)")
     ap.add_argument("--create-clients", type=int, default=8)
     ap.add_argument("--failover-partitions", default="10000,100000", help="'' to skip the failover cases")
+    ap.add_argument("--failover-topic-partitions", type=int, default=1000,
+                    help="partitions per topic of the failover cases (default 1000)")
     ap.add_argument("--skip-zk", action="store_true", help="skip the ZooKeeper baseline")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", action="store_true")
