@@ -22,7 +22,7 @@
 #define NTOPICS 3
 #define NPARTS 3
 #define NBROKERS 4
-#define STEPS 1500
+#define STEPS 1000
 
 static uint64_t rng;
 
@@ -287,7 +287,7 @@ static void test_mutated_requests(void **state)
     int64_t offset = 0;
     long decoded = 0;
     rng = 42;
-    for (int iter = 0; iter < 8000; iter++) {
+    for (int iter = 0; iter < 5000; iter++) {
         uint32_t k = rnd(3);
         const struct zkrpc_golden *g = NULL;
         for (size_t i = 0; i < sizeof zkrpc_goldens / sizeof zkrpc_goldens[0]; i++)
