@@ -9,7 +9,8 @@ What is here:
   sanitizer report in that log fails the test that stopped it.
 - KafkaConn: a minimal raw Kafka wire client (request header v1/v2, responses matched by correlation id)
   with encoders/decoders for the few requests the tests send by hand, and record batch v2 (CRC-32C).
-- run_kcat(), confluent/kafka-python helpers (topic creation, reading a whole topic back).
+- run_kcat(), confluent/kafka-python helpers (topic creation, reading a whole topic back, BackgroundProducer:
+  acks=all values produced without pause in a thread, the acknowledged ones recorded).
 - FerryTestCase: a unittest.TestCase base that prints the tail of every node's log when a test fails.
 
 Only the standard library and Debian's python3-kafka / python3-confluent-kafka are used; run with
@@ -1359,6 +1360,56 @@ def wait_topic(node, name, partitions, timeout=60):
                 return True
         return False
     wait_until(ok, timeout, what="topic %s with %d partitions in Metadata" % (name, partitions))
+
+
+class BackgroundProducer:
+    """A confluent-kafka Producer sending numbered values (prefix + 6 digits, round-robin over `partitions`)
+    without pause in a thread, for tests that fail brokers under load: `acked` holds every value the client saw
+    acknowledged, `failed` the delivery errors. start(); ...; stop() flushes and joins (call it in a finally)."""
+
+    def __init__(self, bootstrap, topic, partitions=(0,), prefix=b"v-", conf=None):
+        from confluent_kafka import Producer
+        c = {"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 240000, "retry.backoff.ms": 200,
+             "linger.ms": 5, "topic.metadata.refresh.interval.ms": 1000}
+        c.update(conf or {})
+        self.producer = Producer(c)
+        self.topic, self.partitions, self.prefix = topic, list(partitions), prefix
+        self.acked, self.failed = set(), []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _delivered(self, err, msg):
+        if err is None:
+            self.acked.add(msg.value())
+        else:
+            self.failed.append(err)
+
+    def _run(self):
+        i = 0
+        while not self._stop.is_set():
+            self.producer.produce(self.topic, value=b"%s%06d" % (self.prefix, i),
+                                  partition=self.partitions[i % len(self.partitions)], on_delivery=self._delivered)
+            self.producer.poll(0)
+            i += 1
+            time.sleep(0.005)
+        self.producer.flush(240)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def wait_acked(self, more, timeout=180, what=None):
+        """Waits until `more` values beyond the current count are acknowledged."""
+        n = len(self.acked)
+        wait_until(lambda: len(self.acked) >= n + more, timeout=timeout,
+                   what=what or "%d more acknowledged messages on %s" % (more, self.topic))
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(300)
+        if self._thread.is_alive():
+            raise AssertionError("the producer of %s did not finish flushing" % self.topic)
 
 
 def consume_confluent(node, topic, partitions, start=0, end=None, timeout=120, extra_conf=None):

@@ -26,14 +26,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import unittest
 
 import ferrytest
 import zkharness
 from ferrytest import log
-from zkcluster import (SESSION_TIMEOUT_MS, check_broker_json, check_cluster_id_json, check_config_change_json,
+from zkcluster import (check_broker_json, check_cluster_id_json, check_config_change_json,
                        check_config_json, check_controller_json, check_feature_json, check_partition_state_json,
                        check_producer_id_block_json, check_topic_json, controller, controller_epoch, legacy_node,
                        live_broker_ids, metadata, wait_until)
