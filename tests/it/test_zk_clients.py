@@ -203,18 +203,29 @@ class LegacyClients(ferrytest.FerryTestCase):
         def produce_and_read(tag, topic="steady", partitions=3):
             from confluent_kafka import Producer
             p = Producer({"bootstrap.servers": boot, "acks": "all", "message.timeout.ms": 120000})
+            errors = []
             for i in range(30):
                 v = b"%s-%d" % (tag, i)
-                p.produce(topic, value=v, partition=i % partitions)
+                p.produce(topic, value=v, partition=i % partitions,
+                          on_delivery=lambda err, msg: err and errors.append((msg.partition(), err)))
                 if topic == "steady":
                     sent.append(v)
             self.assertEqual(p.flush(150), 0, "%s: undelivered messages" % tag.decode())
-            want = sorted(sent) if topic == "steady" else sorted(b"%s-%d" % (tag, i) for i in range(30))
+            self.assertEqual(errors, [], "%s: failed deliveries" % tag.decode())
+            want = set(sent) if topic == "steady" else {b"%s-%d" % (tag, i) for i in range(30)}
+            last = {}
 
             def read_all():
+                # duplicates are allowed (a retried acks=all batch without idempotence), losses are not
                 got = ferrytest.consume_confluent(nodes[1], topic, list(range(partitions)))
-                return sorted(m.value() for ms in got.values() for m in ms) == want
-            wait_until(read_all, timeout=180, what="%s: every message of %s read back" % (tag.decode(), topic))
+                last["got"] = {m.value() for ms in got.values() for m in ms}
+                return last["got"] == want
+            try:
+                wait_until(read_all, timeout=180, what="%s: every message of %s read back" % (tag.decode(), topic))
+            except AssertionError:
+                got = last.get("got", set())
+                raise AssertionError("%s: %d missing %s, %d unexpected %s" % (
+                    tag.decode(), len(want - got), sorted(want - got)[:5], len(got - want), sorted(got - want)[:5]))
         produce_and_read(b"before")
         c.stop()
         c.close()
