@@ -32,7 +32,7 @@ def use_ferry(build_dir):
     if not os.access(path, os.X_OK):
         sys.exit("missing %s (build without --no-build)" % path)
     os.environ["FERRY_BIN"] = path
-    # A broker keeps about three files open per partition replica: give the servers every file
+    # A broker keeps files open for every partition replica it hosts: give the servers every file
     # descriptor the hard limit allows.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
