@@ -42,6 +42,13 @@ class LegacyClients(ferrytest.FerryTestCase):
             return states if all(st is not None and pred(st) for st in states) else None
         return wait_until(ok, timeout=STATE_TIMEOUT, what=what)
 
+    def wait_topic_everywhere(self, nodes, topic, partitions):
+        """Every broker's Metadata has every partition with a leader. The controller sends its requests one
+        partition at a time, so for a moment a broker can list a new topic with only some of its partitions,
+        and librdkafka fails messages for the partitions it does not see yet (Local: Unknown partition)."""
+        for n in nodes:
+            ferrytest.wait_topic(n, topic, partitions, timeout=120)
+
     def bootstrap(self, nodes):
         return ",".join(n.bootstrap for n in nodes)
 
@@ -62,6 +69,7 @@ class LegacyClients(ferrytest.FerryTestCase):
                                        config={"min.insync.replicas": "2"})], request_timeout=60)
         fs["flow"].result(90)
         self.wait_isr(c, "flow", 3, lambda st: len(st["isr"]) == 3, "flow with full ISRs")
+        self.wait_topic_everywhere(nodes, "flow", 3)
         kadmin = KafkaAdminClient(bootstrap_servers=boot, api_version_auto_timeout_ms=30000, request_timeout_ms=60000)
         self.addCleanup(kadmin.close)
         res = kadmin.describe_configs([KpConfigResource(ConfigResourceType.TOPIC, "flow")])
@@ -135,6 +143,7 @@ class LegacyClients(ferrytest.FerryTestCase):
         kadmin2.delete_topics(["flow"], timeout_ms=60000)
         wait_until(lambda: not c.exists("/brokers/topics/flow"), timeout=STATE_TIMEOUT, what="flow deleted")
         ferrytest.create_topic(nodes[2], "after", partitions=2, replication_factor=3, timeout=120)
+        self.wait_topic_everywhere(nodes, "after", 2)
         p2 = Producer({"bootstrap.servers": boot, "acks": "all", "message.timeout.ms": 60000})
         for i in range(10):
             p2.produce("after", value=b"a-%d" % i, partition=i % 2)
@@ -198,6 +207,7 @@ class LegacyClients(ferrytest.FerryTestCase):
         ctl = [n for n in nodes if n.node_id == controller(c)[0]][0]
         wait_until(lambda: "/brokers/topics/broken is malformed" in ctl.log_text(), what="broken logged with its path")
         ferrytest.create_topic(nodes[0], "steady", partitions=3, replication_factor=3, timeout=120)
+        self.wait_topic_everywhere(nodes, "steady", 3)
         sent = []
 
         def produce_and_read(tag, topic="steady", partitions=3):
@@ -249,6 +259,7 @@ class LegacyClients(ferrytest.FerryTestCase):
         produce_and_read(b"after-outage")
         # the controller still works: a new topic gets leaders and serves data
         ferrytest.create_topic(nodes[2], "fresh", partitions=2, replication_factor=3, timeout=120)
+        self.wait_topic_everywhere(nodes, "fresh", 2)
         produce_and_read(b"fresh", topic="fresh", partitions=2)
         for n in nodes:
             self.assertAlive(n)
