@@ -224,6 +224,36 @@ static void test_new_topic_and_partitions(void **state)
     done(&s);
 }
 
+/* A new topic's partitions are announced as Kafka's controller does: the state znodes of all of them are
+ * written first, then ONE LeaderAndIsr and one UpdateMetadata per broker carry every partition (not one
+ * request per partition as each znode result arrives). */
+static void test_new_topic_one_request_per_broker(void **state)
+{
+    (void)state;
+    struct sim s;
+    sim_init(&s, 1);
+    sim_add_broker(&s, 1, 101);
+    sim_add_broker(&s, 2, 102);
+    assert_int_equal(sim_become(&s), 0);
+    sim_clear_sent(&s);
+    sim_topic(&s, "t", "{\"0\":[1,2],\"1\":[2,1],\"2\":[1,2],\"3\":[2,1],\"4\":[1,2],\"5\":[2,1]}", TID2);
+    zk_topic_assignment a;
+    struct sim_node *n = sim_node(&s, "/brokers/topics/t");
+    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
+    assert_int_equal(zkctl_topic_changed(s.c, "t", &a), 0);
+    zk_topic_assignment_free(&a);
+    sim_run(&s);
+    for (int32_t b = 1; b <= 2; b++) {
+        assert_int_equal(sim_count(&s, ZKCTL_API_LEADER_AND_ISR, b), 1);
+        assert_int_equal(sim_count(&s, ZKCTL_API_UPDATE_METADATA, b), 1);
+        for (int32_t p = 0; p < 6; p++) {
+            assert_non_null(sim_lair(&s, b, "t", p));
+            assert_non_null(sim_um(&s, b, "t", p));
+        }
+    }
+    done(&s);
+}
+
 static void test_broker_failure(void **state)
 {
     (void)state;
@@ -611,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_failover_elects_offline),
         cmocka_unit_test(test_unclean_election),
         cmocka_unit_test(test_new_topic_and_partitions),
+        cmocka_unit_test(test_new_topic_one_request_per_broker),
         cmocka_unit_test(test_broker_failure),
         cmocka_unit_test(test_bounce),
         cmocka_unit_test(test_badversion_rereads),

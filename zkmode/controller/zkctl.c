@@ -160,10 +160,22 @@ void zkctl_free(zkctl *c)
 
 bool zkctl_is_active(const zkctl *c) { return c->active; }
 
+static size_t batch_entries(const zkctl *c)
+{
+    size_t n = c->batch.n_um_parts + c->batch.n_um_brokers;
+    for (size_t i = 0; i < c->batch.n_brq; i++)
+        n += c->batch.brq[i].n_lair + c->batch.brq[i].n_sr;
+    return n;
+}
+
 int zc_finish(zkctl *c)
 {
     zc_reconcile(c);
-    zc_batch_flush(c);
+    /* As Kafka's controller writes the state znodes of a whole change (a topic creation, a broker failure)
+     * before it sends one request per broker, the batch keeps growing while state writes are in flight and
+     * goes out with the result of the last one; a very large batch, and every tick, send what is there. */
+    if (c->n_state_writes == 0 || batch_entries(c) >= ZC_BATCH_MAX_ENTRIES)
+        zc_batch_flush(c);
     int rc = c->err;
     c->err = 0;
     return rc;
@@ -301,6 +313,7 @@ int zkctl_tick(zkctl *c, int64_t now_ms)
     if (!c->active)
         return 0;
     c->now_ms = now_ms;
+    zc_batch_flush(c);
     if (c->cfg.auto_leader_rebalance_enable && now_ms >= c->next_rebalance_ms) {
         zc_rebalance_check(c);
         c->next_rebalance_ms = now_ms + c->cfg.leader_imbalance_check_interval_ms;

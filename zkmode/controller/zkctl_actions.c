@@ -130,6 +130,8 @@ struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *
         return NULL;
     }
     c->n_pend++;
+    if (zc_pend_is_state_write(kind))
+        c->n_state_writes++;
     return p;
 }
 
@@ -138,6 +140,8 @@ void zc_pending_drop(zkctl *c, struct zc_pending *p)
     ferry_free(p->topic);
     ferry_free(p->skip);
     zc_lisr_free(&p->prop);
+    if (zc_pend_is_state_write(p->kind))
+        c->n_state_writes--;
     size_t i = (size_t)(p - c->pend);
     memmove(&c->pend[i], &c->pend[i + 1], (c->n_pend - i - 1) * sizeof(*p));
     c->n_pend--;

@@ -71,6 +71,11 @@ struct zc_topic {
 };
 
 enum zc_pend_kind { ZC_P_PARENT = 1, ZC_P_CREATE, ZC_P_SET, ZC_P_READ, ZC_P_DELETE, ZC_P_ALTER };
+/* Partition-state writes (creations, leader and ISR changes): counted in zkctl.n_state_writes. */
+static inline bool zc_pend_is_state_write(enum zc_pend_kind k)
+{
+    return k == ZC_P_CREATE || k == ZC_P_SET || k == ZC_P_ALTER;
+}
 
 struct zc_alter;
 
@@ -135,6 +140,8 @@ struct zc_brq {
     size_t n_lair, n_sr;
     struct zc_tp *lair, *sr;
 };
+/* Entries (partitions and brokers) at which a growing batch is sent even with state writes in flight. */
+#define ZC_BATCH_MAX_ENTRIES 20000
 struct zc_batch {
     size_t n_brq;
     struct zc_brq *brq;
@@ -157,6 +164,7 @@ struct zkctl {
     struct zc_topic **topics;
     size_t n_pend;
     struct zc_pending *pend;
+    size_t n_state_writes; /* pending entries that are partition-state writes */
     struct zc_alter *alters;
     struct zc_cs *css;
     struct zc_batch batch;
