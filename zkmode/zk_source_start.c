@@ -293,7 +293,14 @@ int zk_source_start(uv_loop_t *loop, const struct ferry_config *cfg, struct md_s
     struct zk_start st = {.z = z, .err = err, .errlen = errlen};
     z->start = &st;
     z->broker_id = cfg->broker_id;
-    uv_loop_init(&st.loop);
+    int uvrc = uv_loop_init(&st.loop);
+    if (uvrc) {
+        /* e.g. EMFILE: the process is out of file descriptors (ulimit -n) */
+        snprintf(err, errlen, "cannot create the start-up event loop: %s", uv_strerror(uvrc));
+        LOG_ERROR("zk", "legacy-mode start-up failed: %s", err);
+        zk_src_free_unstarted(z);
+        return FERRY_EIO;
+    }
     uv_timer_init(&st.loop, &st.timer);
     st.timer.data = &st;
     if (check_config(&st) == 0) {

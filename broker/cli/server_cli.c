@@ -81,6 +81,11 @@ int cli_server_main(int argc, char **argv)
         return 1;
     }
     uv_loop_t *loop = uv_default_loop();
+    if (!loop) { /* e.g. no file descriptor left for epoll (ulimit -n) */
+        fprintf(stderr, "ferry server: cannot create the event loop (out of file descriptors? see ulimit -n)\n");
+        config_free(&cfg);
+        return 1;
+    }
     static struct server_ctx ctx;
     if (broker_start(&ctx.broker, loop, &cfg, config_path == NULL, err, sizeof err) != 0) {
         fprintf(stderr, "ferry server: %s\n", err);
