@@ -177,13 +177,7 @@ static void test_new_topic_and_partitions(void **state)
     sim_add_broker(&s, 2, 102);
     assert_int_equal(sim_become(&s), 0);
     sim_clear_sent(&s);
-    sim_topic(&s, "t", "{\"0\":[3,1,2],\"1\":[2,1]}", TID2);
-    zk_topic_assignment a;
-    struct sim_node *n = sim_node(&s, "/brokers/topics/t");
-    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
-    assert_int_equal(zkctl_topic_changed(s.c, "t", &a), 0);
-    zk_topic_assignment_free(&a);
-    sim_run(&s);
+    sim_topic_changed(&s, "t", "{\"0\":[3,1,2],\"1\":[2,1]}", TID2);
     assert_non_null(sim_node(&s, "/brokers/topics/t/partitions"));
     assert_non_null(sim_node(&s, "/brokers/topics/t/partitions/0"));
     zk_partition_state st;
@@ -207,12 +201,7 @@ static void test_new_topic_and_partitions(void **state)
 
     /* a partition added to the assignment; one whose replicas are all down waits for them */
     sim_clear_sent(&s);
-    sim_topic(&s, "t", "{\"0\":[3,1,2],\"1\":[2,1],\"2\":[1,2],\"3\":[3]}", TID2);
-    n = sim_node(&s, "/brokers/topics/t");
-    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
-    assert_int_equal(zkctl_topic_changed(s.c, "t", &a), 0);
-    zk_topic_assignment_free(&a);
-    sim_run(&s);
+    sim_topic_changed(&s, "t", "{\"0\":[3,1,2],\"1\":[2,1],\"2\":[1,2],\"3\":[3]}", TID2);
     assert_int_equal(sim_read_state(&s, "t", 2, &st), 0);
     assert_int_equal(st.leader, 1);
     zk_partition_state_free(&st);
@@ -236,13 +225,7 @@ static void test_new_topic_one_request_per_broker(void **state)
     sim_add_broker(&s, 2, 102);
     assert_int_equal(sim_become(&s), 0);
     sim_clear_sent(&s);
-    sim_topic(&s, "t", "{\"0\":[1,2],\"1\":[2,1],\"2\":[1,2],\"3\":[2,1],\"4\":[1,2],\"5\":[2,1]}", TID2);
-    zk_topic_assignment a;
-    struct sim_node *n = sim_node(&s, "/brokers/topics/t");
-    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
-    assert_int_equal(zkctl_topic_changed(s.c, "t", &a), 0);
-    zk_topic_assignment_free(&a);
-    sim_run(&s);
+    sim_topic_changed(&s, "t", "{\"0\":[1,2],\"1\":[2,1],\"2\":[1,2],\"3\":[2,1],\"4\":[1,2],\"5\":[2,1]}", TID2);
     for (int32_t b = 1; b <= 2; b++) {
         assert_int_equal(sim_count(&s, ZKCTL_API_LEADER_AND_ISR, b), 1);
         assert_int_equal(sim_count(&s, ZKCTL_API_UPDATE_METADATA, b), 1);

@@ -277,6 +277,21 @@ TZ void sim_topic(struct sim *s, const char *name, const char *partitions_json, 
     sim_put(s, path, "{\"version\":1,\"config\":{}}");
 }
 
+/* Writes /brokers/topics/<name> (as sim_topic), tells the controller the topic changed (as its watch would)
+ * and runs the actions that follow. */
+TZ void sim_topic_changed(struct sim *s, const char *name, const char *partitions_json, const char *topic_id)
+{
+    sim_topic(s, name, partitions_json, topic_id);
+    char path[256];
+    snprintf(path, sizeof(path), "/brokers/topics/%s", name);
+    struct sim_node *n = sim_node(s, path);
+    zk_topic_assignment a;
+    assert_int_equal(zk_topic_assignment_decode(n->data, n->len, &a, NULL), 0);
+    assert_int_equal(zkctl_topic_changed(s->c, name, &a), 0);
+    zk_topic_assignment_free(&a);
+    sim_run(s);
+}
+
 /* A state znode with the given zkVersion: isr is a JSON array like "[1,2]". */
 TZ void sim_state(struct sim *s, const char *topic, int partition, int leader, int leader_epoch, const char *isr,
                   int ctrl_epoch, int zkversion)
