@@ -68,6 +68,9 @@ void api_handle_offset_delete(struct broker *b, struct net_request *req);
 void api_handle_init_producer_id(struct broker *b, struct net_request *req);
 /* controller_rpc.c: the controller listener's lifecycle and forwarded admin requests (and Envelope). */
 void api_handle_quorum_controller_rpc(struct broker *b, struct net_request *req);
+/* Ends, without an answer, the controller RPCs still waiting for the quorum node: call after the node has
+ * stopped (it drops them and calls back no more), so that their requests are freed. */
+void api_controller_rpc_drop_waiting(struct broker *b);
 /* legacy.c: LeaderAndIsr, StopReplica, UpdateMetadata from a ZooKeeper-mode controller (legacy mode only). */
 void api_handle_controller_request(struct broker *b, struct net_request *req);
 void api_handle_controller_rpc(struct broker *b, struct net_request *req);

@@ -275,6 +275,7 @@ void broker_stop(struct broker *b)
     b->ctrl = NULL;
     if (b->meta.ops)
         b->meta.ops->stop(b->meta.impl);
+    api_controller_rpc_drop_waiting(b);
     b->meta.ops = NULL;
     b->meta.impl = NULL;
     b->kraft = NULL;

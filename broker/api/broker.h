@@ -53,6 +53,7 @@ struct broker {
     bool isr_timer_started;
     struct repl_fetchers *fetchers;
     struct alter_ctx *alters; /* ISR proposals the source has not answered yet (freed at stop) */
+    struct ctrl_call *ctrl_calls; /* controller RPCs waiting for the quorum node (controller_rpc.c; dropped at stop) */
     struct raft_io *raft_io; /* quorum mode: the Raft RPCs to and from the other voters (raft_io.c) */
 };
 

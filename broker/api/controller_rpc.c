@@ -16,6 +16,8 @@
 #include "proto_header.h"
 
 struct ctrl_call {
+    struct broker *b;
+    struct ctrl_call *prev, *next; /* broker.ctrl_calls, while the quorum node has the call */
     struct net_request *req;
     const struct proto_message *resp_msg;
     void *resp;
@@ -24,9 +26,29 @@ struct ctrl_call {
     struct EnvelopeResponse *env;
 };
 
+static void unlink_call(struct ctrl_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->b->ctrl_calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+void api_controller_rpc_drop_waiting(struct broker *b)
+{
+    while (b->ctrl_calls) {
+        struct ctrl_call *c = b->ctrl_calls;
+        unlink_call(c);
+        net_respond_none(c->req); /* frees the request, c with it */
+    }
+}
+
 static void call_done(void *arg)
 {
     struct ctrl_call *c = arg;
+    unlink_call(c);
     if (!c->env) {
         net_respond(c->req, c->resp_msg, c->resp);
         return;
@@ -62,7 +84,16 @@ static bool start_call(struct broker *b, struct ctrl_call *c, int16_t key, int16
     proto_struct_init(rm->body, r);
     c->resp_msg = rm;
     c->resp = r;
-    return kraft_ctrl_call(b->ctrl, key, version, q, &req->arena, r, call_done, c) == 0;
+    c->b = b;
+    c->prev = NULL;
+    c->next = b->ctrl_calls;
+    if (c->next)
+        c->next->prev = c;
+    b->ctrl_calls = c;
+    if (kraft_ctrl_call(b->ctrl, key, version, q, &req->arena, r, call_done, c) == 0)
+        return true;
+    unlink_call(c);
+    return false;
 }
 
 /* Envelope: the inner request must be one this listener serves, at a version it advertises. */
