@@ -226,7 +226,7 @@ static void send_next(struct ctrl_channel *ch)
         const struct config_voter *v = target(ch);
         char id[40];
         snprintf(id, sizeof id, "broker-%d-to-controller", (int)ch->cfg->node_id);
-        if (!v || net_client_connect(ch->loop, v->host, v->port, id, ch->cfg->controller_quorum_request_timeout_ms,
+        if (!v || net_client_connect(ch->loop, v->host, v->port, id, ch->cfg->controller_socket_timeout_ms,
                                      on_connected, ch, &ch->client) != 0) {
             ch->client = NULL;
             struct ch_call *c = ch->head;

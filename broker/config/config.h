@@ -137,6 +137,7 @@ struct ferry_config {
     int32_t controller_quorum_request_timeout_ms;
     int32_t controller_quorum_retry_backoff_ms;
     int32_t controller_quorum_append_linger_ms;
+    int32_t controller_socket_timeout_ms; /* a broker's requests to the active controller */
 
     /* metadata log and broker lifecycle */
     char *metadata_log_dir; /* effective: metadata.log.dir, else the first of log_dirs */

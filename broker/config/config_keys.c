@@ -66,6 +66,9 @@ const struct config_key config_keys[] = {
         "1000", NO_CHECK, "Upper bound of the backoff before a new election."),
     KEY("controller.quorum.request.timeout.ms", INT, I32, F(controller_quorum_request_timeout_ms), "2000",
         NO_CHECK, "Timeout of one Raft request."),
+    KEY("controller.socket.timeout.ms", INT, I32, F(controller_socket_timeout_ms), "30000", NO_CHECK,
+        "Timeout of one request a broker sends to the active controller (registration, heartbeat, forwarded "
+        "admin write), as Kafka's broker-to-controller channel."),
     KEY("controller.quorum.retry.backoff.ms", INT, I32, F(controller_quorum_retry_backoff_ms), "20", NO_CHECK,
         "Backoff before retrying a failed Raft request."),
     KEY("controller.quorum.append.linger.ms", INT, I32, F(controller_quorum_append_linger_ms), "25", NO_CHECK,
