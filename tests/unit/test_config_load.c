@@ -133,6 +133,7 @@ static void kafka_defaults(void **state)
     assert_int_equal(c.controller_quorum_fetch_timeout_ms, 2000);
     assert_int_equal(c.controller_quorum_election_backoff_max_ms, 1000);
     assert_int_equal(c.controller_quorum_request_timeout_ms, 2000);
+    assert_int_equal(c.controller_socket_timeout_ms, 30000);
     assert_int_equal(c.controller_quorum_retry_backoff_ms, 20);
     assert_int_equal(c.controller_quorum_append_linger_ms, 25);
     assert_int_equal(c.metadata_log_segment_bytes, 1073741824);
