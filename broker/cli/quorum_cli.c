@@ -14,8 +14,6 @@
  * Errors go to stderr as "Error: <what>" (for a Kafka error also its name and code); exit status 0
  * success, 1 failure (unreachable, a Kafka error such as NOT_LEADER_OR_FOLLOWER, no leader among the
  * voters), 2 usage error. */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +22,11 @@
 
 #include "api_support.h"
 #include "broker/cli/cli.h"
+#include "broker/cli/cli_args.h"
 #include "broker/cli/kclient.h"
 #include "proto_codec.h"
 
-enum { QUORUM_EXIT_FAIL = 1, QUORUM_EXIT_USAGE = 2 };
+enum { QUORUM_EXIT_FAIL = 1, QUORUM_EXIT_USAGE = CLI_EXIT_USAGE };
 
 struct quorum_opts {
     const char *bootstrap;
@@ -50,18 +49,6 @@ static const char quorum_usage_text[] =
     "  --help                            this text\n"
     "exit status: 0 success, 1 failure (unreachable, a Kafka error, no leader), 2 usage error\n";
 
-static int usage_error(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(FILE *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(err, "ferry quorum: ");
-    vfprintf(err, fmt, ap);
-    fprintf(err, "\nRun 'ferry quorum --help' for usage.\n");
-    va_end(ap);
-    return QUORUM_EXIT_USAGE;
-}
-
 /* Fills o from the arguments after "quorum". Returns 0, or QUORUM_EXIT_USAGE after printing why. */
 static int quorum_parse_args(int argc, char **argv, struct quorum_opts *o, FILE *err)
 {
@@ -81,32 +68,22 @@ static int quorum_parse_args(int argc, char **argv, struct quorum_opts *o, FILE 
             o->help = true;
         } else {
             static const char *const with_value[] = {"--bootstrap-server", "--bootstrap-controller", "--timeout-ms"};
-            const char *name = NULL, *value = NULL;
-            size_t namelen = strcspn(arg, "=");
-            for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
-                if (strlen(with_value[k]) == namelen && strncmp(arg, with_value[k], namelen) == 0)
-                    name = with_value[k];
-            if (!name)
-                return usage_error(err, "unknown option or argument '%s'", arg);
-            if (arg[namelen] == '=')
-                value = arg + namelen + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return usage_error(err, "option %s needs a value", name);
+            const char *name, *value;
+            int rc = cli_value_option(argc, argv, &i, with_value, sizeof with_value / sizeof with_value[0], "quorum",
+                                      err, &name, &value);
+            if (rc)
+                return rc;
             if (strcmp(name, "--timeout-ms") == 0) {
-                char *end;
-                errno = 0;
-                long ms = strtol(value, &end, 10);
-                if (errno || !*value || *end || ms < 1 || ms > 3600 * 1000)
-                    return usage_error(err, "invalid --timeout-ms '%s'", value);
-                o->timeout_ms = (int)ms;
+                int32_t ms;
+                if (!cli_parse_int(value, 1, 3600 * 1000, &ms))
+                    return cli_usage_error(err, "quorum", "invalid --timeout-ms '%s'", value);
+                o->timeout_ms = ms;
                 continue;
             }
             if (o->bootstrap)
-                return usage_error(err, "only one of --bootstrap-server or --bootstrap-controller may be given");
+                return cli_usage_error(err, "quorum", "only one of --bootstrap-server or --bootstrap-controller may be given");
             if (!*value)
-                return usage_error(err, "%s must not be empty", name);
+                return cli_usage_error(err, "quorum", "%s must not be empty", name);
             o->bootstrap = value;
             o->controller = strcmp(name, "--bootstrap-controller") == 0;
         }
@@ -114,15 +91,15 @@ static int quorum_parse_args(int argc, char **argv, struct quorum_opts *o, FILE 
     if (o->help)
         return 0;
     if (!o->bootstrap)
-        return usage_error(err, "one of --bootstrap-server or --bootstrap-controller is required");
+        return cli_usage_error(err, "quorum", "one of --bootstrap-server or --bootstrap-controller is required");
     if (!o->describe)
-        return usage_error(err, "a command is required: describe");
+        return cli_usage_error(err, "quorum", "a command is required: describe");
     if (o->status && o->replication)
-        return usage_error(err, "Only one of --status or --replication should be specified with describe sub-command");
+        return cli_usage_error(err, "quorum", "Only one of --status or --replication should be specified with describe sub-command");
     if (!o->status && !o->replication)
-        return usage_error(err, "One of --status or --replication must be specified with describe sub-command");
+        return cli_usage_error(err, "quorum", "One of --status or --replication must be specified with describe sub-command");
     if (o->human_readable && !o->replication)
-        return usage_error(err, "The option --human-readable is only supported along with --replication");
+        return cli_usage_error(err, "quorum", "The option --human-readable is only supported along with --replication");
     return 0;
 }
 

@@ -5,9 +5,7 @@
  * Metadata, as Kafka's admin client does). Output follows kafka-topics; errors go to stderr as
  * "Error while executing topic command : <message>" plus a line naming the Kafka error. Exit status: 0
  * success, 1 failure, 2 usage error. */
-#include <errno.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +14,13 @@
 #include "api_support.h"
 #include "broker/common/ferry_alloc.h"
 #include "broker/cli/cli.h"
+#include "broker/cli/cli_args.h"
 #include "broker/cli/kclient.h"
 #include "proto_codec.h"
 
 enum topics_cmd { TOPICS_NONE, TOPICS_CREATE, TOPICS_DELETE, TOPICS_LIST, TOPICS_DESCRIBE };
 
-enum { TOPICS_MAX_CONFIGS = 128, TOPICS_EXIT_FAIL = 1, TOPICS_EXIT_USAGE = 2 };
+enum { TOPICS_MAX_CONFIGS = 128, TOPICS_EXIT_FAIL = 1, TOPICS_EXIT_USAGE = CLI_EXIT_USAGE };
 
 enum { CONFIG_RESOURCE_TOPIC = 2, CONFIG_SOURCE_DEFAULT = 5 };
 
@@ -63,31 +62,6 @@ static const char topics_usage_text[] =
     "  --help                        this text\n";
 
 /* ---- argument parsing --------------------------------------------------------------------------------- */
-
-static int usage_error(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(FILE *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(err, "ferry topics: ");
-    vfprintf(err, fmt, ap);
-    fprintf(err, "\nRun 'ferry topics --help' for usage.\n");
-    va_end(ap);
-    return TOPICS_EXIT_USAGE;
-}
-
-static bool parse_int(const char *s, long min, long max, int32_t *out)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return false;
-    *out = (int32_t)v;
-    return true;
-}
 
 static proto_str trimmed(const char *p, size_t n)
 {
@@ -141,11 +115,11 @@ static int check_combinations(const struct topics_opts *o, FILE *err)
     if (o->help)
         return 0;
     if (o->cmd == TOPICS_NONE)
-        return usage_error(err, "exactly one of create, delete, list or describe is required");
+        return cli_usage_error(err, "topics", "exactly one of create, delete, list or describe is required");
     if (!o->bootstrap)
-        return usage_error(err, "missing required option --bootstrap-server");
+        return cli_usage_error(err, "topics", "missing required option --bootstrap-server");
     if ((o->cmd == TOPICS_CREATE || o->cmd == TOPICS_DELETE) && !o->topic)
-        return usage_error(err, "%s: missing required option --topic", command_name(o->cmd));
+        return cli_usage_error(err, "topics", "%s: missing required option --topic", command_name(o->cmd));
     if (o->cmd != TOPICS_CREATE) {
         const char *bad = o->partitions >= 0           ? "--partitions"
                           : o->replication_factor >= 0 ? "--replication-factor"
@@ -153,12 +127,12 @@ static int check_combinations(const struct topics_opts *o, FILE *err)
                           : o->if_not_exists           ? "--if-not-exists"
                                                        : NULL;
         if (bad)
-            return usage_error(err, "option %s can only be used with create", bad);
+            return cli_usage_error(err, "topics", "option %s can only be used with create", bad);
     }
     if (o->if_exists && o->cmd != TOPICS_DELETE && o->cmd != TOPICS_DESCRIBE)
-        return usage_error(err, "option --if-exists can only be used with delete or describe");
+        return cli_usage_error(err, "topics", "option --if-exists can only be used with delete or describe");
     if (o->exclude_internal && o->cmd != TOPICS_LIST && o->cmd != TOPICS_DESCRIBE)
-        return usage_error(err, "option --exclude-internal can only be used with list or describe");
+        return cli_usage_error(err, "topics", "option --exclude-internal can only be used with list or describe");
     return 0;
 }
 
@@ -168,27 +142,27 @@ static int apply_value_option(struct topics_opts *o, const char *name, const cha
         o->bootstrap = value;
     } else if (strcmp(name, "--topic") == 0) {
         if (!*value)
-            return usage_error(err, "--topic must not be empty");
+            return cli_usage_error(err, "topics", "--topic must not be empty");
         o->topic = value;
     } else if (strcmp(name, "--partitions") == 0) {
-        if (!parse_int(value, 1, INT32_MAX, &o->partitions))
-            return usage_error(err, "The partitions must be greater than 0 (got '%s')", value);
+        if (!cli_parse_int(value, 1, INT32_MAX, &o->partitions))
+            return cli_usage_error(err, "topics", "The partitions must be greater than 0 (got '%s')", value);
     } else if (strcmp(name, "--replication-factor") == 0) {
-        if (!parse_int(value, 1, INT16_MAX, &o->replication_factor))
-            return usage_error(err, "The replication factor must be between 1 and 32767 inclusive (got '%s')",
+        if (!cli_parse_int(value, 1, INT16_MAX, &o->replication_factor))
+            return cli_usage_error(err, "topics", "The replication factor must be between 1 and 32767 inclusive (got '%s')",
                                value);
     } else if (strcmp(name, "--config") == 0) {
         if (o->nconfigs == TOPICS_MAX_CONFIGS)
-            return usage_error(err, "too many --config options");
+            return cli_usage_error(err, "topics", "too many --config options");
         if (!parse_config(value, &o->configs[o->nconfigs]))
-            return usage_error(err,
+            return cli_usage_error(err, "topics",
                                "Invalid topic config '%s': all configs to be added must be in the format \"key=val\".",
                                value);
         o->nconfigs++;
     } else if (strcmp(name, "--timeout-ms") == 0) {
         int32_t ms;
-        if (!parse_int(value, 1, 3600 * 1000, &ms))
-            return usage_error(err, "invalid --timeout-ms '%s'", value);
+        if (!cli_parse_int(value, 1, 3600 * 1000, &ms))
+            return cli_usage_error(err, "topics", "invalid --timeout-ms '%s'", value);
         o->timeout_ms = ms;
     }
     return 0;
@@ -206,7 +180,7 @@ static int topics_parse_args(int argc, char **argv, struct topics_opts *o, FILE 
         enum topics_cmd cmd = command_named(arg);
         if (cmd != TOPICS_NONE) { /* option values were consumed with their option, so this is a command */
             if (o->cmd != TOPICS_NONE && o->cmd != cmd)
-                return usage_error(err, "only one of create, delete, list or describe may be given");
+                return cli_usage_error(err, "topics", "only one of create, delete, list or describe may be given");
             o->cmd = cmd;
             continue;
         }
@@ -219,20 +193,12 @@ static int topics_parse_args(int argc, char **argv, struct topics_opts *o, FILE 
         } else if (strcmp(arg, "--exclude-internal") == 0) {
             o->exclude_internal = true;
         } else {
-            const char *name = NULL, *value = NULL;
-            size_t namelen = strcspn(arg, "=");
-            for (size_t k = 0; k < sizeof value_options / sizeof value_options[0]; k++)
-                if (strlen(value_options[k]) == namelen && strncmp(arg, value_options[k], namelen) == 0)
-                    name = value_options[k];
-            if (!name)
-                return usage_error(err, "unknown option or argument '%s'", arg);
-            if (arg[namelen] == '=')
-                value = arg + namelen + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return usage_error(err, "option %s needs a value", name);
-            int rc = apply_value_option(o, name, value, err);
+            const char *name, *value;
+            int rc = cli_value_option(argc, argv, &i, value_options, sizeof value_options / sizeof value_options[0],
+                                      "topics", err, &name, &value);
+            if (rc)
+                return rc;
+            rc = apply_value_option(o, name, value, err);
             if (rc)
                 return rc;
         }
