@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_usage_error(FILE *err, const char *cmd, const char *fmt, ...) {
+int cli_usage_error(FILE *err, const char *cmd, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     fprintf(err, "ferry %s: ", cmd);
@@ -16,7 +17,8 @@ int cli_usage_error(FILE *err, const char *cmd, const char *fmt, ...) {
     return CLI_EXIT_USAGE;
 }
 
-bool cli_parse_int(const char *s, long min, long max, int32_t *out) {
+bool cli_parse_int(const char *s, long min, long max, int32_t *out)
+{
     if (!s || !*s)
         return false;
     char *end;
@@ -29,7 +31,8 @@ bool cli_parse_int(const char *s, long min, long max, int32_t *out) {
 }
 
 int cli_value_option(int argc, char **argv, int *i, const char *const *names, size_t n, const char *cmd, FILE *err,
-                     const char **name, const char **value) {
+                     const char **name, const char **value)
+{
     const char *arg = argv[*i];
     size_t namelen = strcspn(arg, "=");
     *name = NULL;
