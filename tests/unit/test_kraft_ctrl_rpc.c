@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "test_kraft_fixture.h"
 #include <uv.h>
 
 #include "broker/common/ferry_err.h"
@@ -36,18 +38,8 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    const char *base = getenv("FERRY_TEST_TMP");
-    if (!base)
-        base = "/tmp";
-    mkdir(base, 0755);
-    snprintf(f->dir, sizeof f->dir, "%s/kraft-ctrl-rpc-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
-    char set[600];
-    snprintf(set, sizeof set, "log.dirs=%s/data", f->dir);
-    const char *overrides[] = {set};
+    kraft_fixture_config(f->dir, sizeof f->dir, "kraft-ctrl-rpc", &f->cfg);
     char err[512];
-    if (config_load(&f->cfg, NULL, overrides, 1, err, sizeof err) != 0)
-        fail_msg("config: %s", err);
     uv_loop_init(&f->loop);
     assert_int_equal(kraft_node_start(&f->loop, &f->cfg, true, &f->node, err, sizeof err), 0);
     assert_int_equal(kraft_ctrl_new(&f->loop, f->node, SESSION_MS, &f->ctrl), 0);

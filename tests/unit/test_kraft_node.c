@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "test_kraft_fixture.h"
 #include <uv.h>
 
 #include "broker/common/ferry_err.h"
@@ -43,18 +45,7 @@ static int rm_rf(const char *path)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    const char *base = getenv("FERRY_TEST_TMP");
-    if (!base)
-        base = "/tmp";
-    mkdir(base, 0755);
-    snprintf(f->dir, sizeof f->dir, "%s/kraft-node-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
-    char set[600];
-    snprintf(set, sizeof set, "log.dirs=%s/data", f->dir);
-    const char *overrides[] = {set};
-    char err[512];
-    if (config_load(&f->cfg, NULL, overrides, 1, err, sizeof err) != 0)
-        fail_msg("config: %s", err);
+    kraft_fixture_config(f->dir, sizeof f->dir, "kraft-node", &f->cfg);
     uv_loop_init(&f->loop);
     *state = f;
     return 0;
