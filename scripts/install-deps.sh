@@ -10,4 +10,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libuv1-dev libzookeeper-st-dev libssl-dev libyaml-dev libcmocka-dev libjansson-dev \
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev librdkafka-dev \
   kcat python3 python3-kafka python3-confluent-kafka python3-kazoo \
-  zookeeper default-jre-headless procps iproute2
+  zookeeper default-jre-headless procps iproute2 util-linux
