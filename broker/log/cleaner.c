@@ -3,6 +3,7 @@
 #include "cleaner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +21,7 @@ struct clean_seg {
     struct log_segment *seg; /* identity check at end (loop side only) */
     int64_t base, next;
     uint32_t size;
-    int fd; /* dup of the segment's fd, owned by the job */
+    char *path; /* its .log, opened by the worker while it reads it (a descriptor only then) */
 };
 
 struct clean_out {
@@ -131,8 +132,7 @@ static void job_free(struct plog_clean *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->nsegs; i++)
-        if (c->segs[i].fd >= 0)
-            close(c->segs[i].fd);
+        ferry_free(c->segs[i].path);
     for (size_t i = 0; i < c->nouts; i++)
         log_segment_close(c->outs[i].s);
     ferry_free(c->segs);
@@ -161,16 +161,13 @@ int plog_clean_begin(struct plog *log, int64_t now_ms, int64_t high_watermark, s
         job_free(c);
         return FERRY_ENOMEM;
     }
-    for (size_t i = 0; i < r.u; i++)
-        c->segs[i].fd = -1;
     c->nsegs = r.u;
     for (size_t i = 0; i < r.u; i++) {
         struct log_segment *s = log->segs[i];
-        c->segs[i] = (struct clean_seg){s, s->base_offset, s->next_offset, s->size, dup(s->fd)};
-        if (c->segs[i].fd < 0) {
-            LOG_ERROR("log", "%s: cleaner cannot dup the fd of %s.log: %s", log->name, s->stem, strerror(errno));
+        c->segs[i] = (struct clean_seg){s, s->base_offset, s->next_offset, s->size, log_segment_log_path(s)};
+        if (!c->segs[i].path) {
             job_free(c);
-            return FERRY_EIO;
+            return FERRY_ENOMEM;
         }
     }
     c->cfg = log->cfg;
@@ -200,6 +197,22 @@ static int map_record(void *arg, int64_t offset, const struct rb_record *rec)
     return clean_map_put(a->keys, rec->key.p, (size_t)rec->key.len, offset);
 }
 
+/* Opens source segment `seg` for reading: a descriptor, or FERRY_ENOTFOUND when the file is gone (the log
+ * was truncated meanwhile: plog_clean_end discards the work) or FERRY_EIO, logged. */
+static int open_source(const struct plog_clean *c, size_t seg)
+{
+    int fd = open(c->segs[seg].path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        return fd;
+    int e = errno;
+    if (e == ENOENT)
+        LOG_INFO("log", "%s: cleaner: %s is gone (the log was truncated meanwhile); not cleaning", c->name,
+                 c->segs[seg].path);
+    else
+        LOG_ERROR("log", "%s: cleaner cannot open %s: %s", c->name, c->segs[seg].path, strerror(e));
+    return e == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO;
+}
+
 /* The next batch of segment `seg`; a damaged one stops the clean. */
 static int next_batch(const struct plog_clean *c, size_t seg, struct clean_reader *rd, const uint8_t **b,
                       size_t *blen, struct rb_header *h)
@@ -216,8 +229,11 @@ static int next_batch(const struct plog_clean *c, size_t seg, struct clean_reade
 static int build_maps(struct plog_clean *c, struct clean_map *keys, struct clean_map *producers)
 {
     for (size_t i = 0; i < c->nsegs; i++) {
+        int fd = open_source(c, i);
+        if (fd < 0)
+            return fd;
         struct clean_reader rd;
-        clean_reader_init(&rd, c->segs[i].fd, c->segs[i].size);
+        clean_reader_init(&rd, fd, c->segs[i].size);
         const uint8_t *b;
         size_t blen;
         struct rb_header h;
@@ -253,6 +269,7 @@ static int build_maps(struct plog_clean *c, struct clean_map *keys, struct clean
             }
         }
         clean_reader_free(&rd);
+        close(fd);
         if (rc < 0)
             return rc;
     }
@@ -280,8 +297,13 @@ static int clean_group(struct plog_clean *c, struct clean_filter *f, size_t firs
     for (size_t i = first; i <= last && rc == 0; i++) {
         if (c->segs[i].size == 0)
             continue;
+        int fd = open_source(c, i);
+        if (fd < 0) {
+            rc = fd;
+            break;
+        }
         struct clean_reader rd;
-        clean_reader_init(&rd, c->segs[i].fd, c->segs[i].size);
+        clean_reader_init(&rd, fd, c->segs[i].size);
         const uint8_t *b;
         size_t blen;
         struct rb_header h;
@@ -297,6 +319,7 @@ static int clean_group(struct plog_clean *c, struct clean_filter *f, size_t firs
             last_h = h;
         }
         clean_reader_free(&rd);
+        close(fd);
         if (rc == 0 && c->segs[i].next > group_end)
             group_end = c->segs[i].next;
         if (rc == 0 && i == last && out_next < group_end) {
@@ -315,7 +338,7 @@ static int clean_group(struct plog_clean *c, struct clean_filter *f, size_t firs
     proto_writer_free(&w);
     if (rc == 0)
         rc = log_segment_seal(s);
-    if (rc == 0 && fdatasync(s->fd) != 0) {
+    if (rc == 0 && fdatasync(log_segment_fd(s)) != 0) {
         LOG_ERROR("log", "%s: cannot fsync %s.log.cleaned: %s", c->name, s->stem, strerror(errno));
         rc = FERRY_EIO;
     }
@@ -379,6 +402,7 @@ static bool still_valid(const struct plog *log, const struct plog_clean *c)
 static int insert_front(struct plog *log, struct plog_clean *c)
 {
     for (size_t i = 0; i < c->nouts; i++) {
+        log_segment_manage(c->outs[i].s);
         int rc = plog_push_segment(log, c->outs[i].s);
         if (rc)
             return rc; /* the ones pushed stay at the end: the caller abandons the log */

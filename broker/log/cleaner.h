@@ -29,8 +29,9 @@
  * Memory: the worker reads segments through a buffer of about 1 MiB (larger only for a larger batch) and
  * writes in pieces of about 1 MiB; the key map holds every distinct key of the dirty section (Kafka bounds
  * it with log.cleaner.dedupe.buffer.size and cleans less at a time; Ferry does not yet).
- * Threads: begin and end on the loop (they own the plog); run on a worker, touching only dups of the
- * immutable segments' fds and its own `.cleaned` files. One clean per log at a time. */
+ * Threads: begin and end on the loop (they own the plog); run on a worker, touching only the immutable
+ * segments (each opened by path while it is read, so a clean holds no descriptor while it waits in the
+ * queue) and its own `.cleaned` files. One clean per log at a time. */
 #ifndef FERRY_LOG_CLEANER_H
 #define FERRY_LOG_CLEANER_H
 

@@ -15,8 +15,6 @@
 int log_idxfile_open(struct log_idxfile *f, char *path, int64_t base_offset, size_t entry_size,
                      int32_t max_entries, bool *trailing)
 {
-    f->fd = -1;
-    f->path = path;
     f->base_offset = base_offset;
     f->entry_size = entry_size;
     f->entries = 0;
@@ -24,40 +22,29 @@ int log_idxfile_open(struct log_idxfile *f, char *path, int64_t base_offset, siz
     f->tail = NULL;
     f->max_entries = max_entries < 1 ? 1 : max_entries;
     *trailing = false;
-    if (!path)
-        return FERRY_ENOMEM;
-    f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f->fd < 0)
-        goto free_path;
+    int rc = log_file_open(&f->file, path, true, false);
+    if (rc)
+        return rc;
     struct stat st;
-    if (fstat(f->fd, &st) != 0)
-        goto close_fd;
+    if (fstat(f->file.fd, &st) != 0) {
+        log_file_close(&f->file);
+        return FERRY_EIO;
+    }
     uint64_t size = (uint64_t)st.st_size;
     *trailing = size % entry_size != 0;
     uint64_t n = size / entry_size;
     f->entries = n > INT32_MAX ? INT32_MAX : (int32_t)n;
     f->written = f->entries;
     return 0;
-close_fd:
-    close(f->fd);
-    f->fd = -1;
-free_path:
-    ferry_free(f->path);
-    f->path = NULL;
-    return FERRY_EIO;
 }
 
 void log_idxfile_close(struct log_idxfile *f)
 {
-    if (f->fd >= 0) {
+    if (log_file_is_open(&f->file))
         log_idxfile_write_out(f);
-        close(f->fd);
-    }
     ferry_free(f->tail);
     f->tail = NULL;
-    f->fd = -1;
-    ferry_free(f->path);
-    f->path = NULL;
+    log_file_close(&f->file);
 }
 
 int log_idxfile_read(const struct log_idxfile *f, int32_t i, uint8_t *buf)
@@ -68,14 +55,15 @@ int log_idxfile_read(const struct log_idxfile *f, int32_t i, uint8_t *buf)
         memcpy(buf, f->tail + (size_t)(i - f->written) * f->entry_size, f->entry_size);
         return 0;
     }
-    return log_pread_full(f->fd, buf, f->entry_size, (off_t)i * (off_t)f->entry_size);
+    /* Reopening changes only the descriptor cache, not the index: hence the cast of const. */
+    return log_pread_full(log_file_fd((struct log_file *)&f->file), buf, f->entry_size, (off_t)i * (off_t)f->entry_size);
 }
 
 int log_idxfile_write_out(struct log_idxfile *f)
 {
     if (f->entries == f->written)
         return 0;
-    int rc = log_pwrite_full(f->fd, f->tail, (size_t)(f->entries - f->written) * f->entry_size,
+    int rc = log_pwrite_full(log_file_fd(&f->file), f->tail, (size_t)(f->entries - f->written) * f->entry_size,
                              (off_t)f->written * (off_t)f->entry_size);
     if (rc == 0)
         f->written = f->entries;
@@ -110,22 +98,9 @@ int log_idxfile_truncate(struct log_idxfile *f, int32_t n)
             f->entries = n; /* only the in-memory tail shrinks */
         return 0;
     }
-    if (ftruncate(f->fd, (off_t)n * (off_t)f->entry_size) != 0)
+    if (ftruncate(log_file_fd(&f->file), (off_t)n * (off_t)f->entry_size) != 0)
         return FERRY_EIO;
     f->entries = f->written = n;
-    return 0;
-}
-
-int log_idxfile_rename(struct log_idxfile *f, char *new_path)
-{
-    if (!new_path)
-        return FERRY_ENOMEM;
-    if (rename(f->path, new_path) != 0 && errno != ENOENT) {
-        ferry_free(new_path);
-        return FERRY_EIO;
-    }
-    ferry_free(f->path);
-    f->path = new_path;
     return 0;
 }
 
@@ -141,7 +116,7 @@ int log_idxfile_scan(struct log_idxfile *f, int (*fn)(void *arg, int32_t i, cons
     int rc = 0;
     for (int32_t i = 0; i < f->entries && rc == 0;) {
         int32_t n = f->entries - i < CHUNK_ENTRIES ? f->entries - i : CHUNK_ENTRIES;
-        rc = log_pread_full(f->fd, buf, (size_t)n * f->entry_size, (off_t)i * (off_t)f->entry_size);
+        rc = log_pread_full(log_file_fd(&f->file), buf, (size_t)n * f->entry_size, (off_t)i * (off_t)f->entry_size);
         for (int32_t k = 0; k < n && rc == 0; k++)
             rc = fn(arg, i + k, buf + (size_t)k * f->entry_size);
         i += n;

@@ -1,5 +1,6 @@
 /* index_file: the fixed-size-entry file under both segment indexes (internal). Entries live on disk
- * (pread for lookups); appends gather in a small in-memory tail written out with one pwrite when it
+ * (pread for lookups, through a log_file: the descriptor may be closed by the open-file budget and
+ * reopened on demand); appends gather in a small in-memory tail written out with one pwrite when it
  * fills, and on log_idxfile_write_out (roll, flush, close). The file is sized to its entries, never
  * preallocated. A crash can lose the unwritten tail: the index is then sparser, still valid (every open
  * validates indexes). The typed layers are offset_index.h and time_index.h. */
@@ -10,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log_file.h"
+
 struct log_idxfile {
-    int fd;
-    char *path;          /* owned */
+    struct log_file file; /* opened unmanaged; the segment puts it under the budget */
     int64_t base_offset; /* of the segment: entries hold offsets relative to it */
     size_t entry_size;   /* 8 or 12 */
     int32_t entries;     /* including the unwritten tail */
@@ -23,10 +25,12 @@ struct log_idxfile {
 
 #define LOG_IDXFILE_TAIL 64
 
-/* Opens or creates `path` (takes ownership of path, freed on failure too). `*trailing` is set when the
+/* Opens or creates `path` (takes ownership of path, freed on failure too), unmanaged (log_file.h). `*trailing` is set when the
  * file size is not a multiple of entry_size (the extra bytes are ignored by `entries`). */
 int log_idxfile_open(struct log_idxfile *f, char *path, int64_t base_offset, size_t entry_size,
                      int32_t max_entries, bool *trailing);
+/* Writes out the tail if the descriptor is open (a closed one is not reopened: every path that keeps the
+ * index seals or flushes it first), then closes. */
 void log_idxfile_close(struct log_idxfile *f);
 /* Reads entry i (0 <= i < entries) into buf (entry_size bytes). */
 int log_idxfile_read(const struct log_idxfile *f, int32_t i, uint8_t *buf);
@@ -35,8 +39,6 @@ int log_idxfile_append(struct log_idxfile *f, const uint8_t *buf);
 int log_idxfile_write_out(struct log_idxfile *f);
 /* Keeps the first n entries (ftruncate). */
 int log_idxfile_truncate(struct log_idxfile *f, int32_t n);
-/* Renames the file (path ownership taken). */
-int log_idxfile_rename(struct log_idxfile *f, char *new_path);
 /* Walks every entry through fn in chunks; stops at the first nonzero return, which it returns. */
 int log_idxfile_scan(struct log_idxfile *f, int (*fn)(void *arg, int32_t i, const uint8_t *e), void *arg);
 

@@ -253,17 +253,19 @@ int plog_roll(struct plog *log, int64_t now_ms);
 /* ---- durability ---------------------------------------------------------------------------------------- */
 
 /* A flush split in three so that fsync runs off the loop:
- *   plog_flush_begin (loop)   dups the fds of segments holding unflushed data, snapshots the epoch
- *                             checkpoint if it changed, and notes the offset that becomes durable;
- *   plog_flush_run (worker)   fdatasyncs those fds, writes the epoch checkpoint (tmp + fsync + rename),
- *                             fsyncs the partition directory when files were created or renamed;
- *                             touches nothing but `f` (thread-safe);
- *   plog_flush_end (loop)     with rc == 0 records the new recovery point; always closes the dups and frees
- *                             what `f` holds.
+ *   plog_flush_begin (loop)   writes out the active segment's index tails, notes the paths of the `.log`
+ *                             files holding unflushed data, snapshots the epoch checkpoint if it changed,
+ *                             and notes the offset that becomes durable;
+ *   plog_flush_run (worker)   opens those files by path one at a time and fdatasyncs them (a file gone by
+ *                             then was removed from the log: nothing to flush), writes the epoch checkpoint
+ *                             (tmp + fsync + rename), fsyncs the partition directory when files were
+ *                             created or renamed; touches nothing but `f` (thread-safe). Descriptors are
+ *                             held only while a worker runs, never while a flush waits in the queue;
+ *   plog_flush_end (loop)     with rc == 0 records the new recovery point; always frees what `f` holds.
  * If the log was truncated while the flush ran, the recovery point is not moved. */
 struct plog_flush {
-    int *fds;
-    size_t nfds;
+    char **paths;            /* the .log files to fdatasync */
+    size_t npaths;
     char *dir_path;          /* fsync this directory after the files, NULL if not needed */
     char *epoch_path;        /* leader-epoch-checkpoint to write, NULL if unchanged */
     char *epoch_text;

@@ -13,9 +13,9 @@
 
 static void release(struct plog_flush *f)
 {
-    for (size_t i = 0; i < f->nfds; i++)
-        close(f->fds[i]);
-    ferry_free(f->fds);
+    for (size_t i = 0; i < f->npaths; i++)
+        ferry_free(f->paths[i]);
+    ferry_free(f->paths);
     ferry_free(f->dir_path);
     ferry_free(f->epoch_path);
     ferry_free(f->epoch_text);
@@ -36,18 +36,14 @@ int plog_flush_begin(struct plog *log, struct plog_flush *f)
     log_segment_write_out_indexes(plog_active(log));
     /* Segments holding offsets at or above the recovery point. */
     size_t first = plog_segment_index(log, log->recovery_point);
-    f->fds = ferry_calloc(log->nsegs - first, sizeof *f->fds);
-    if (!f->fds)
+    f->paths = ferry_calloc(log->nsegs - first, sizeof *f->paths);
+    if (!f->paths)
         goto release_flush;
     for (size_t i = first; i < log->nsegs; i++) {
-        int fd = fcntl(log->segs[i]->fd, F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) {
-            LOG_ERROR("log", "%s: cannot dup the fd of %s.log for a flush: %s", log->name, log->segs[i]->stem,
-                      strerror(errno));
-            rc = FERRY_EIO;
+        f->paths[f->npaths] = log_segment_log_path(log->segs[i]);
+        if (!f->paths[f->npaths])
             goto release_flush;
-        }
-        f->fds[f->nfds++] = fd;
+        f->npaths++;
     }
     if (log->epoch_gen != log->epoch_saved) {
         f->epoch_path = log_path_join(log->dir, "leader-epoch-checkpoint");
@@ -67,11 +63,31 @@ release_flush:
     return rc;
 }
 
+/* fdatasync of one segment file by path; ENOENT: the segment left the log meanwhile (renamed `.deleted` by
+ * retention or truncation), so its data no longer needs to be durable. */
+static int sync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        LOG_ERROR("log", "cannot open %s to flush it: %s", path, strerror(errno));
+        return FERRY_EIO;
+    }
+    int rc = 0;
+    if (fdatasync(fd) != 0) {
+        LOG_ERROR("log", "fdatasync of %s failed: %s", path, strerror(errno));
+        rc = FERRY_EIO;
+    }
+    close(fd);
+    return rc;
+}
+
 int plog_flush_run(struct plog_flush *f)
 {
     int rc = 0;
-    for (size_t i = 0; i < f->nfds; i++)
-        if (fdatasync(f->fds[i]) != 0)
+    for (size_t i = 0; i < f->npaths; i++)
+        if (sync_path(f->paths[i]) != 0)
             rc = FERRY_EIO;
     if (rc == 0 && f->epoch_path)
         rc = log_write_file_atomic(f->epoch_path, f->epoch_text, f->epoch_len);

@@ -226,6 +226,9 @@ int plog_load_segments(struct plog *log, const struct plog_open_opts *opts, int6
         }
         break;
     }
+    /* Inactive segments need no descriptor until they are read. */
+    for (size_t i = 0; i + 1 < log->nsegs; i++)
+        log_segment_release_files(log->segs[i]);
     rc = 0;
 free_listing:
     free_listing(&l);

@@ -103,6 +103,7 @@ int plog_add_segment(struct plog *log, int64_t base_offset, int64_t now_ms)
         if (rc)
             LOG_WARN("log", "%s: cannot append the final time index entry of segment %lld: %s", log->name,
                      (long long)plog_active(log)->base_offset, ferry_strerror(rc));
+        log_segment_release_files(plog_active(log)); /* inactive now: reopened when read */
     }
     struct log_segment *s;
     int rc = log_segment_create(log->dir, base_offset, log->cfg.segment_index_bytes, now_ms, &s);

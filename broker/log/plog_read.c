@@ -74,7 +74,7 @@ int plog_read(struct plog *log, int64_t offset, size_t max_bytes, bool min_one_b
     uint8_t *buf = ferry_malloc(want);
     if (!buf)
         return FERRY_ENOMEM;
-    int rc = log_pread_full(s->fd, buf, want, pos);
+    int rc = log_pread_full(log_segment_fd(s), buf, want, pos);
     if (rc) {
         ferry_free(buf);
         LOG_ERROR("log", "%s: read of %zu bytes at position %u of %s.log failed: %s", log->name, want, pos, s->stem,

@@ -29,14 +29,14 @@ static struct log_segment *segment_new(const char *dir, int64_t base_offset, int
     }
     s->base_offset = base_offset;
     s->suffix = "";
-    s->fd = -1;
+    s->log.fd = -1;
     s->next_offset = base_offset;
     s->max_ts = -1;
     s->max_ts_offset = base_offset;
     s->rolling_ts = -1;
     s->created_ms = now_ms;
-    s->oidx.f.fd = -1;
-    s->tidx.f.fd = -1;
+    s->oidx.f.file.fd = -1;
+    s->tidx.f.file.fd = -1;
     return s;
 }
 
@@ -60,12 +60,6 @@ static int open_indexes(struct log_segment *s, int32_t index_bytes, bool *suspec
     return 0;
 }
 
-int log_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
-                       struct log_segment **out)
-{
-    return log_segment_create_suffixed(dir, base_offset, "", index_bytes, now_ms, out);
-}
-
 int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
                                 int64_t now_ms, struct log_segment **out)
 {
@@ -73,38 +67,40 @@ int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char
     if (!s)
         return FERRY_ENOMEM;
     s->suffix = suffix;
-    int rc = FERRY_ENOMEM;
-    char *path = log_segment_log_path(s);
-    if (!path)
-        goto free_segment;
-    s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->fd < 0) {
-        LOG_ERROR("log", "cannot create segment %s: %s", path, strerror(errno));
-        rc = FERRY_EIO;
-        goto free_path;
+    int rc = log_file_open(&s->log, log_segment_log_path(s), true, false);
+    if (rc) {
+        LOG_ERROR("log", "cannot create segment %s.log%s: %s", s->stem, suffix,
+                  rc == FERRY_ENOMEM ? "out of memory" : strerror(errno));
+        goto close_segment;
     }
     struct stat st;
-    if (fstat(s->fd, &st) != 0 || st.st_size != 0) {
-        LOG_ERROR("log", "cannot create segment %s: a non-empty file is in the way", path);
+    if (fstat(s->log.fd, &st) != 0 || st.st_size != 0) {
+        LOG_ERROR("log", "cannot create segment %s: a non-empty file is in the way", s->log.path);
         rc = FERRY_EEXIST;
-        goto free_path;
+        goto close_segment;
     }
     bool suspect;
     rc = open_indexes(s, index_bytes, &suspect);
     if (rc)
-        goto free_path;
+        goto close_segment;
     rc = log_oindex_reset(&s->oidx);
     if (rc == 0)
         rc = log_tindex_reset(&s->tidx);
     if (rc)
-        goto free_path;
-    ferry_free(path);
+        goto close_segment;
     *out = s;
     return 0;
-free_path:
-    ferry_free(path);
-free_segment:
+close_segment:
     log_segment_close(s);
+    return rc;
+}
+
+int log_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
+                       struct log_segment **out)
+{
+    int rc = log_segment_create_suffixed(dir, base_offset, "", index_bytes, now_ms, out);
+    if (rc == 0)
+        log_segment_manage(*out);
     return rc;
 }
 
@@ -114,30 +110,24 @@ int log_segment_open(const char *dir, int64_t base_offset, int32_t index_bytes, 
     struct log_segment *s = segment_new(dir, base_offset, now_ms);
     if (!s)
         return FERRY_ENOMEM;
-    int rc = FERRY_ENOMEM;
-    char *path = log_segment_log_path(s);
-    if (!path)
-        goto free_segment;
-    s->fd = open(path, O_RDWR | O_CLOEXEC);
+    int rc = log_file_open(&s->log, log_segment_log_path(s), false, false);
     struct stat st;
-    if (s->fd < 0 || fstat(s->fd, &st) != 0) {
-        LOG_ERROR("log", "cannot open segment %s: %s", path, strerror(errno));
-        rc = FERRY_EIO;
-        goto free_path;
+    if (rc || fstat(s->log.fd, &st) != 0) {
+        LOG_ERROR("log", "cannot open segment %s.log: %s", s->stem, rc == FERRY_ENOMEM ? "out of memory" : strerror(errno));
+        rc = rc ? rc : FERRY_EIO;
+        goto close_segment;
     }
     s->disk_size = (uint64_t)st.st_size;
     s->size = s->disk_size > INT32_MAX ? INT32_MAX : (uint32_t)s->disk_size;
     rc = open_indexes(s, index_bytes, index_suspect);
     if (rc)
-        goto free_path;
+        goto close_segment;
     if (s->disk_size == 0)
         *index_suspect = false;
-    ferry_free(path);
+    log_segment_manage(s);
     *out = s;
     return 0;
-free_path:
-    ferry_free(path);
-free_segment:
+close_segment:
     log_segment_close(s);
     return rc;
 }
@@ -146,12 +136,25 @@ void log_segment_close(struct log_segment *s)
 {
     if (!s)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
+    log_file_close(&s->log);
     log_oindex_close(&s->oidx);
     log_tindex_close(&s->tidx);
     ferry_free(s->stem);
     ferry_free(s);
+}
+
+void log_segment_manage(struct log_segment *s)
+{
+    log_file_manage(&s->log);
+    log_file_manage(&s->oidx.f.file);
+    log_file_manage(&s->tidx.f.file);
+}
+
+void log_segment_release_files(struct log_segment *s)
+{
+    log_file_release(&s->log);
+    log_file_release(&s->oidx.f.file);
+    log_file_release(&s->tidx.f.file);
 }
 
 int log_segment_header_at(const struct log_segment *s, uint32_t pos, struct rb_header *h)
@@ -161,7 +164,7 @@ int log_segment_header_at(const struct log_segment *s, uint32_t pos, struct rb_h
     if (pos > s->size || s->size - pos < RB_HEADER_SIZE)
         return FERRY_ECORRUPT;
     uint8_t hdr[RB_HEADER_SIZE];
-    int rc = log_pread_full(s->fd, hdr, sizeof hdr, pos);
+    int rc = log_pread_full(log_segment_fd(s), hdr, sizeof hdr, pos);
     if (rc)
         return rc == FERRY_ERANGE ? FERRY_ECORRUPT : rc;
     rb_parse_header(hdr, sizeof hdr, h);
@@ -257,7 +260,7 @@ int log_segment_append(struct log_segment *s, const uint8_t *data, size_t len, i
     if ((uint64_t)s->size + len > INT32_MAX)
         return FERRY_ETOOBIG;
     uint32_t old_size = s->size;
-    int rc = log_pwrite_full(s->fd, data, len, old_size);
+    int rc = log_pwrite_full(log_segment_fd(s), data, len, old_size);
     if (rc) {
         char *path = log_segment_log_path(s);
         LOG_ERROR("log", "write of %zu bytes at position %u of %s failed: %s", len, old_size, path ? path : s->stem,
@@ -298,7 +301,7 @@ int log_segment_append(struct log_segment *s, const uint8_t *data, size_t len, i
     s->disk_size = s->size;
     return 0;
 restore_log:
-    if (ftruncate(s->fd, old_size) != 0)
+    if (ftruncate(log_segment_fd(s), old_size) != 0)
         LOG_ERROR("log", "cannot restore the length of segment %s after a failed append", s->stem);
     return rc;
 }
@@ -320,7 +323,7 @@ static int search_batch(const struct log_segment *s, uint32_t pos, const struct 
     uint8_t *buf = ferry_malloc(len);
     if (!buf)
         return FERRY_ENOMEM;
-    int rc = log_pread_full(s->fd, buf, len, pos);
+    int rc = log_pread_full(log_segment_fd(s), buf, len, pos);
     if (rc)
         goto free_buf;
     struct proto_reader r;
@@ -396,7 +399,7 @@ int log_segment_truncate_to(struct log_segment *s, int64_t offset, int64_t now_m
         rc = log_tindex_truncate_to(&s->tidx, offset);
     if (rc)
         return rc;
-    if (ftruncate(s->fd, pos) != 0)
+    if (ftruncate(log_segment_fd(s), pos) != 0)
         return FERRY_EIO;
     s->size = pos;
     s->disk_size = pos;
@@ -446,7 +449,7 @@ int64_t log_segment_largest_timestamp(const struct log_segment *s)
     if (s->max_ts >= 0)
         return s->max_ts;
     struct stat st;
-    if (fstat(s->fd, &st) != 0)
+    if (!s->log.path || stat(s->log.path, &st) != 0)
         return 0;
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
@@ -470,17 +473,10 @@ int log_segment_add_suffix(struct log_segment *s, const char *suffix)
         }
     }
     s->suffix = suffix;
-    /* The index structs keep their own paths for diagnostics only; refresh them when possible. */
-    char *op = log_path_fmt("%s.index%s", s->stem, suffix);
-    char *tp = log_path_fmt("%s.timeindex%s", s->stem, suffix);
-    if (op) {
-        ferry_free(s->oidx.f.path);
-        s->oidx.f.path = op;
-    }
-    if (tp) {
-        ferry_free(s->tidx.f.path);
-        s->tidx.f.path = tp;
-    }
+    /* The descriptors follow the files; the paths must too, for reopens. */
+    log_file_set_path(&s->log, log_segment_log_path(s));
+    log_file_set_path(&s->oidx.f.file, log_path_fmt("%s.index%s", s->stem, suffix));
+    log_file_set_path(&s->tidx.f.file, log_path_fmt("%s.timeindex%s", s->stem, suffix));
     return rc;
 }
 

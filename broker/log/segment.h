@@ -1,6 +1,8 @@
 /* segment: one log segment (internal): `<base>.log` plus its `.index` and `.timeindex`. The segment owns
- * its three file descriptors and paths; the partition log (plog) owns the segments. Everything runs on
- * the loop thread except that a flush may fdatasync a dup of `fd`.
+ * its three files (log_file.h: descriptors opened on demand under the process-wide budget, closed when
+ * least recently used) and their paths; the partition log (plog) owns the segments. Everything runs on the
+ * loop thread, except a segment made by log_segment_create_suffixed, whose files stay open outside the
+ * budget (and may be used by the thread that made it) until log_segment_manage.
  *
  * In memory a segment keeps only what appends and roll/retention decisions need: size, next offset, the
  * largest timestamp and its offset, the timestamp that drives segment.ms, and the last index entries. */
@@ -12,6 +14,7 @@
 #include <stdint.h>
 
 #include "broker/proto/record_batch.h"
+#include "log_file.h"
 #include "offset_index.h"
 #include "time_index.h"
 
@@ -19,7 +22,7 @@ struct log_segment {
     int64_t base_offset;
     char *stem;              /* "<dir>/<20-digit base offset>", owned */
     const char *suffix;      /* "" or ".deleted": appended to every file name */
-    int fd;                  /* the .log */
+    struct log_file log;     /* the .log */
     uint32_t size;           /* bytes of data in the .log */
     uint64_t disk_size;      /* file size found by log_segment_open */
     int64_t next_offset;     /* last offset of the last batch + 1; base_offset when empty */
@@ -32,11 +35,16 @@ struct log_segment {
     struct log_tindex tidx;
 };
 
+/* The .log's descriptor, reopened if needed (log_file_fd: use it at once, -1 after a logged error). A const
+ * segment may reopen: the descriptor cache is not part of its value. */
+static inline int log_segment_fd(const struct log_segment *s) { return log_file_fd((struct log_file *)&s->log); }
+
 /* Creates a new empty segment (the .log must not exist or be empty; stale index files are emptied). */
 int log_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
                        struct log_segment **out);
 /* The same with every file named `<stem>.<ext><suffix>` (log compaction's ".cleaned"; `suffix` must be a
- * string literal). Thread-safe: the cleaner's worker uses it for its own files. */
+ * string literal), its files unmanaged (open outside the budget until log_segment_manage). Thread-safe:
+ * the cleaner's worker uses it for its own files. */
 int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
                                 int64_t now_ms, struct log_segment **out);
 /* Opens an existing segment as found on disk: size from the file, indexes opened or created.
@@ -45,6 +53,10 @@ int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char
 int log_segment_open(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
                      struct log_segment **out, bool *index_suspect);
 void log_segment_close(struct log_segment *s);
+/* Puts the files of a segment made by log_segment_create_suffixed under the budget (loop thread). */
+void log_segment_manage(struct log_segment *s);
+/* Closes the segment's descriptors (it went inactive); the next use reopens them. */
+void log_segment_release_files(struct log_segment *s);
 
 /* For a segment trusted as clean: checks both indexes entry by entry and scans the tail after the last
  * index entry to find the next offset and the largest timestamp. FERRY_ECORRUPT means the segment must be

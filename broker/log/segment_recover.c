@@ -61,7 +61,7 @@ int log_segment_load(struct log_segment *s)
 
 /* A read-ahead buffer over the file for the sequential recovery scan. */
 struct seg_reader {
-    int fd;
+    const struct log_segment *s;
     uint64_t file_size;
     uint8_t *buf;
     size_t cap;
@@ -89,7 +89,7 @@ static int reader_get(struct seg_reader *r, uint64_t pos, size_t n, const uint8_
         r->buf = nb;
         r->cap = want;
     }
-    int rc = log_pread_full(r->fd, r->buf, want, (off_t)pos);
+    int rc = log_pread_full(log_segment_fd(r->s), r->buf, want, (off_t)pos);
     if (rc) {
         r->len = 0;
         return rc == FERRY_ERANGE ? FERRY_ECORRUPT : rc;
@@ -147,7 +147,7 @@ int64_t log_segment_recover(struct log_segment *s, int32_t index_interval, log_s
         rc = log_tindex_reset(&s->tidx);
     if (rc)
         return rc;
-    struct seg_reader r = {.fd = s->fd, .file_size = s->disk_size};
+    struct seg_reader r = {.s = s, .file_size = s->disk_size};
     s->next_offset = s->base_offset;
     s->max_ts = -1;
     s->max_ts_offset = s->base_offset;
@@ -223,7 +223,7 @@ int64_t log_segment_recover(struct log_segment *s, int32_t index_interval, log_s
                          "cut off are kept in %s",
                   why, s->stem, (unsigned long long)pos, (long long)cut, side);
         ferry_free(side);
-        if (ftruncate(s->fd, (off_t)pos) != 0 || fsync(s->fd) != 0) {
+        if (ftruncate(log_segment_fd(s), (off_t)pos) != 0 || fsync(log_segment_fd(s)) != 0) {
             rc = FERRY_EIO;
             goto free_reader;
         }
@@ -264,7 +264,7 @@ int log_segment_move_aside(struct log_segment *s)
     }
     LOG_ERROR("log", "segment %s follows a corruption point: moved out of the log to %s", from, to);
     for (size_t i = 0; i < 2; i++) {
-        const char *p = i == 0 ? s->oidx.f.path : s->tidx.f.path;
+        const char *p = i == 0 ? s->oidx.f.file.path : s->tidx.f.file.path;
         if (p && unlink(p) != 0 && errno != ENOENT)
             LOG_WARN("log", "cannot delete %s: %s", p, strerror(errno));
     }

@@ -402,7 +402,7 @@ static void test_flush_policy_and_three_steps(void **state)
     struct plog_flush fl;
     assert_int_equal(plog_flush_begin(f->log, &fl), 0);
     assert_int_equal(fl.offset, 5);
-    assert_true(fl.nfds >= 1);
+    assert_true(fl.npaths >= 1);
     struct plog_flush second;
     assert_int_equal(plog_flush_begin(f->log, &second), FERRY_EINVAL); /* one at a time */
     append_n(f->log, 1, T_NOW + 20, 10, 0);                            /* while the flush "runs" */
