@@ -1064,8 +1064,13 @@ class FerryNode:
             return ""
 
     def log_tail(self, n=80):
+        """The last n lines, leaving out the one line per partition a clean shutdown writes ("closed at log end
+        offset"), which would otherwise fill the tail of any broker with many partitions."""
         lines = self.log_text().splitlines()
-        return "\n".join(lines[-n:])
+        kept = [ln for ln in lines if ": closed at log end offset " not in ln]
+        omitted = len(lines) - len(kept)
+        note = ["(%d 'closed at log end offset' lines left out)" % omitted] if omitted else []
+        return "\n".join(kept[-n:] + note)
 
     def print_tail(self, n=80, why=""):
         sys.stderr.write("\n----- tail of %s server log (%s) %s -----\n%s\n----- end of %s log -----\n" % (
@@ -1459,6 +1464,13 @@ def consume_confluent(node, topic, partitions, start=0, end=None, timeout=120, e
 # ---------------------------------------------------------------------------------------------------------
 # Test case base
 # ---------------------------------------------------------------------------------------------------------
+def _failure_text(tc):
+    """The tracebacks unittest recorded for this test so far (failures and errors), or ''."""
+    res = getattr(getattr(tc, "_outcome", None), "result", None)
+    texts = [text for lst in (getattr(res, "failures", []), getattr(res, "errors", [])) for t, text in lst if t is tc]
+    return "\n".join(texts)
+
+
 def _test_failed(tc):
     outcome = getattr(tc, "_outcome", None)
     if outcome is None:
@@ -1520,10 +1532,22 @@ class FerryTestCase(unittest.TestCase):
         self.addCleanup(self._cleanup_node, n)
         return n
 
+    def _print_failure_once(self):
+        """Writes why the test failed before the log tails, so that a shortened CI log still shows it."""
+        if getattr(self, "_failure_printed", False):
+            return
+        self._failure_printed = True
+        text = _failure_text(self)
+        if text:
+            sys.stderr.write("\n----- %s failed -----\n%s----- (server log tails follow) -----\n" % (self.id(), text))
+            sys.stderr.flush()
+
     def _cleanup_node(self, n):
         failed = _test_failed(self)
         n.stop(check=False)
         rep = n.sanitizer_report()
+        if failed:
+            self._print_failure_once()
         if failed or rep:
             n.print_tail(why="after %s" % self.id())
         n.cleanup(keep=failed or bool(rep))
@@ -1533,6 +1557,7 @@ class FerryTestCase(unittest.TestCase):
     def tearDown(self):
         if _test_failed(self):
             type(self)._failed = True
+            self._print_failure_once()
             for n in type(self).class_nodes:
                 n.print_tail(why="after %s" % self.id())
                 if not n.alive() and n.proc is not None:

@@ -140,7 +140,12 @@ class LegacyClients(ferrytest.FerryTestCase):
         kadmin2 = KafkaAdminClient(bootstrap_servers=boot, api_version_auto_timeout_ms=30000,
                                    request_timeout_ms=60000)
         self.addCleanup(kadmin2.close)
-        kadmin2.delete_topics(["flow"], timeout_ms=60000)
+        from kafka.errors import RequestTimedOutError
+        try:
+            kadmin2.delete_topics(["flow"], timeout_ms=60000)
+        except RequestTimedOutError as e:
+            # as in Kafka, the deletion goes on after the request's timeout: the wait below decides
+            log("DeleteTopics answered REQUEST_TIMED_OUT; waiting for the deletion itself: %s" % e)
         wait_until(lambda: not c.exists("/brokers/topics/flow"), timeout=STATE_TIMEOUT, what="flow deleted")
         ferrytest.create_topic(nodes[2], "after", partitions=2, replication_factor=3, timeout=120)
         self.wait_topic_everywhere(nodes, "after", 2)
@@ -165,10 +170,27 @@ class LegacyClients(ferrytest.FerryTestCase):
                 for m in cons.consume(num_messages=1000, timeout=1.0):
                     if m.error() is None:
                         seen.add(m.value())
-            cons.commit(asynchronous=False)
+            self.commit_with_retries(cons)
         finally:
             cons.close()
         return seen
+
+    def commit_with_retries(self, cons, timeout=120):
+        """A synchronous commit of the consumed positions; retried while the group coordinator (a partition of
+        __consumer_offsets, whose leader may still be settling after the failovers) answers a retriable
+        error."""
+        from confluent_kafka import KafkaException
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                cons.commit(asynchronous=False)
+                return
+            except KafkaException as e:
+                err = e.args[0]
+                if not err.retriable() or time.monotonic() > deadline:
+                    raise
+                log("commit failed (%s), retrying" % err)
+                time.sleep(1.0)
 
     def kafka_python_group_remaining(self, boot, topic, group):
         """Messages between a group's committed offsets and the end of each partition (kafka-python)."""
@@ -176,7 +198,9 @@ class LegacyClients(ferrytest.FerryTestCase):
         cons = KafkaConsumer(bootstrap_servers=boot.split(","), group_id=group, enable_auto_commit=False,
                              api_version_auto_timeout_ms=30000)
         try:
-            tps = [TopicPartition(topic, p) for p in sorted(cons.partitions_for_topic(topic))]
+            parts = wait_until(lambda: cons.partitions_for_topic(topic), timeout=60,
+                               what="kafka-python sees the partitions of %s" % topic)
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
             ends = cons.end_offsets(tps)
             return sum(ends[tp] - (cons.committed(tp) or 0) for tp in tps)
         finally:
