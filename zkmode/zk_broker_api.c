@@ -5,7 +5,6 @@
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
-#include "broker/common/ferry_log.h"
 #include "zk_broker_rpc.h"
 #include "zk_source_internal.h"
 
@@ -32,12 +31,27 @@ void zk_bapi_free(struct zk_src *z)
 
 /* ---- controller requests in ---- */
 
-static void log_stops(const struct zk_src *z, const struct zkrpc_result *res)
+/* The replica fetching the request switched off (StopReplica without deletion) or on (LeaderAndIsr), in
+ * res's arena; false when out of memory. */
+static bool fetch_switches(struct zkrpc_result *res, struct md_response *out)
 {
+    size_t n = res->nstarts;
+    for (size_t i = 0; i < res->nstops; i++)
+        n += !res->stops[i].del;
+    if (n == 0)
+        return true;
+    struct md_fetch_switch *v = proto_arena_alloc(&res->arena, n * sizeof *v);
+    if (!v)
+        return false;
+    size_t k = 0;
     for (size_t i = 0; i < res->nstops; i++)
         if (!res->stops[i].del)
-            LOG_INFO("zk", "broker %d: StopReplica without deletion for %.*s-%d: the replica stays as the image says",
-                     z->broker_id, (int)res->stops[i].topic.len, res->stops[i].topic.p, res->stops[i].partition);
+            v[k++] = (struct md_fetch_switch){res->stops[i].topic, res->stops[i].partition, false};
+    for (size_t i = 0; i < res->nstarts; i++)
+        v[k++] = (struct md_fetch_switch){res->starts[i].topic, res->starts[i].partition, true};
+    out->switches = v;
+    out->nswitches = k;
+    return true;
 }
 
 int zk_bapi_controller_request(void *impl, int16_t api_key, int16_t version, const void *req,
@@ -65,7 +79,10 @@ int zk_bapi_controller_request(void *impl, int16_t api_key, int16_t version, con
         return rc;
     }
     zk_source_stale_controller_epoch(z, a->rpc.controller_epoch); /* remembered for the next checks */
-    log_stops(z, &res);
+    if (!fetch_switches(&res, out)) {
+        zkrpc_result_free(&res);
+        return FERRY_ENOMEM;
+    }
     out->m = res.response_m;
     out->body = res.response;
     out->arena = res.arena; /* the response lives there: the caller frees it */

@@ -5,8 +5,10 @@
  *    (from /controller_epoch or an earlier request) go into the zkrpc checks (STALE_BROKER_EPOCH,
  *    STALE_CONTROLLER_EPOCH, per-partition checks), zk_broker_rpc_apply applies the request to the source's
  *    image, the delta is published (broker/replica follows it: leaders and followers start, a partition
- *    that StopReplica deletes goes, with its log) and Kafka's response is returned. A stop without deletion
- *    changes nothing here: a follower keeps fetching (Kafka stops its fetcher; not done yet).
+ *    that StopReplica deletes goes, with its log) and Kafka's response is returned with the fetch switches
+ *    (md_fetch_switch): a stop without deletion turns the partition's fetching off, a LeaderAndIsr that
+ *    makes this broker lead or follow it at a newer leader epoch on again (ReplicaManager.stopReplicas and
+ *    becomeLeaderOrFollower); broker/api/legacy.c hands them to the replication.
  *  - AlterPartition out (md_source alter_partition): zk_alter.c, Kafka's AlterPartitionManager;
  *  - ControlledShutdown out before the session closes: zk_shutdown.c.
  * Requests to the controller go over zk_ctrl_chan.h.

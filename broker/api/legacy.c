@@ -1,6 +1,7 @@
 /* legacy: the APIs a broker serves only in legacy (ZooKeeper) mode (api_support.h, proto_legacy_apis): the
  * requests of a ZooKeeper-mode controller (LeaderAndIsr, StopReplica, UpdateMetadata) are decoded here and
- * handed to the metadata source (md_source controller_request), which checks, applies and answers them; the
+ * handed to the metadata source (md_source controller_request), which checks, applies and answers them (the
+ * replica fetching it switches off or on goes to the replication: api_repl_set_fetching); the
  * requests of brokers to the controller (ControlledShutdown, AlterPartition) go to md_source controller_rpc,
  * which answers later (the active controller decides; other brokers answer NOT_CONTROLLER).
  * A request that does not decode closes the connection with a log line, as for every API. */
@@ -9,6 +10,7 @@
 #include "api.h"
 #include "broker.h"
 #include "broker/common/ferry_err.h"
+#include "replication.h"
 
 /* The decoded request body in req's arena, or NULL (the connection is then closed). */
 static void *decode_body(struct net_request *req, const struct proto_message **mp)
@@ -42,6 +44,8 @@ void api_handle_controller_request(struct broker *b, struct net_request *req)
         net_close_for(req, why);
         return;
     }
+    for (size_t i = 0; i < resp.nswitches; i++)
+        api_repl_set_fetching(b, resp.switches[i].topic, resp.switches[i].partition, resp.switches[i].on);
     net_respond(req, resp.m, resp.body);
     proto_arena_free(&resp.arena);
 }

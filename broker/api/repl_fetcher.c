@@ -101,7 +101,7 @@ struct collect {
 static void collect_one(void *arg, struct rp_partition *p)
 {
     struct collect *c = arg;
-    if (p->is_leader || p->leader_id != c->f->leader || p->truncate_check != c->epochs)
+    if (!rp_partition_fetches_from(p, c->f->leader) || p->truncate_check != c->epochs)
         return;
     if (c->n == c->cap) {
         int32_t cap = c->cap ? c->cap * 2 : 16;
@@ -192,7 +192,7 @@ static void on_epochs(void *arg, int rc, void *resp_)
         for (int32_t i = 0; i < tr->Partitions_n; i++) {
             const struct OffsetForLeaderEpochResponse_EpochEndOffset *eo = &tr->Partitions[i];
             struct rp_partition *p = rp_partition_get(b->partitions, tr->Topic, eo->Partition);
-            if (!p || p->is_leader || p->leader_id != f->leader || !p->truncate_check)
+            if (!p || !rp_partition_fetches_from(p, f->leader) || !p->truncate_check)
                 continue;
             if (eo->ErrorCode != KERR_NONE) {
                 LOG_INFO("replica", "%s-%d: leader %d answered OffsetForLeaderEpoch with %s", p->topic, p->index,
@@ -333,7 +333,7 @@ static void on_fetch(void *arg, int rc, void *resp_)
         for (int32_t i = 0; i < tr->Partitions_n; i++) {
             const struct FetchResponse_PartitionData *pd = &tr->Partitions[i];
             struct rp_partition *p = rp_partition_get(b->partitions, tr->Topic, pd->PartitionIndex);
-            if (!p || p->is_leader || p->leader_id != f->leader || p->truncate_check)
+            if (!p || !rp_partition_fetches_from(p, f->leader) || p->truncate_check)
                 continue;
             if (pd->ErrorCode == KERR_OFFSET_OUT_OF_RANGE) {
                 int64_t end = plog_log_end_offset(p->log);
@@ -496,7 +496,7 @@ struct count_ctx {
 static void count_one(void *arg, struct rp_partition *p)
 {
     struct count_ctx *c = arg;
-    if (!p->is_leader && p->leader_id == c->leader)
+    if (rp_partition_fetches_from(p, c->leader))
         c->n++;
 }
 
@@ -510,7 +510,7 @@ static int32_t count_following(struct repl_fetchers *fs, int32_t leader)
 static void ensure_fetcher(void *arg, struct rp_partition *p)
 {
     struct repl_fetchers *fs = arg;
-    if (p->is_leader || p->leader_id < 0 || p->leader_id == fs->b->node_id)
+    if (p->leader_id < 0 || p->leader_id == fs->b->node_id || !rp_partition_fetches_from(p, p->leader_id))
         return;
     for (struct repl_fetcher *f = fs->list; f; f = f->next)
         if (f->leader == p->leader_id)

@@ -9,7 +9,8 @@
  *    batches are checked (framing, CRC) and appended as a follower (the leader's offsets and epochs kept),
  *    the high watermark follows the response's, the log start offset follows the leader's.
  * A failed connection is retried after replica.fetch.backoff.ms, looking the leader's endpoint up again.
- * Which fetchers exist follows the image only (repl_fetchers_sync after every delta).
+ * Which fetchers exist follows the image (repl_fetchers_sync after every delta), leaving out partitions whose
+ * fetching is stopped (rp_partition_set_fetching: legacy StopReplica without deletion).
  *
  * Ownership: the broker owns the set; everything runs on its loop. */
 #ifndef FERRY_REPL_FETCHER_H

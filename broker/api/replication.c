@@ -39,6 +39,13 @@ void api_repl_brokers_changed(struct broker *b)
         repl_fetchers_sync(b->fetchers);
 }
 
+void api_repl_set_fetching(struct broker *b, proto_str topic, int32_t partition, bool on)
+{
+    struct rp_partition *p = rp_partition_get(b->partitions, topic, partition);
+    if (p && rp_partition_set_fetching(p, on) && b->fetchers)
+        repl_fetchers_sync(b->fetchers);
+}
+
 static bool isr_eligible(void *arg, int32_t id)
 {
     struct broker *b = arg;

@@ -26,6 +26,9 @@ void api_repl_partition(struct broker *b, const struct md_topic *t, const struct
                         struct rp_partition *p);
 /* The hosted partitions whose leader is `leader_id` changed in the image (a registration changed). */
 void api_repl_brokers_changed(struct broker *b);
+/* Turns the replica fetching of a hosted partition off or on, as a controller request said
+ * (md_fetch_switch: StopReplica without deletion, LeaderAndIsr); unknown partitions are ignored. */
+void api_repl_set_fetching(struct broker *b, proto_str topic, int32_t partition, bool on);
 /* Asks the leader core for an ISR change of p and proposes it (no-op unless p is led here). */
 void api_repl_isr_check(struct broker *b, struct rp_partition *p);
 

@@ -14,6 +14,7 @@
 #ifndef FERRY_MD_SOURCE_H
 #define FERRY_MD_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,11 +43,22 @@ struct md_alter_partition {
     int32_t partition_epoch; /* of the state the change is based on */
 };
 
+/* A partition whose replica fetching a controller request switched (legacy mode, Kafka's ReplicaManager):
+ * off for a StopReplica without deletion, on for a partition LeaderAndIsr made this broker lead or follow at
+ * a newer leader epoch. Only LeaderAndIsr turns it on again: an image change from UpdateMetadata does not. */
+struct md_fetch_switch {
+    proto_str topic;
+    int32_t partition;
+    bool on;
+};
+
 /* A response the source built in its own arena (controller_request): the caller encodes body as message m,
- * then frees the arena with proto_arena_free. */
+ * acts on the fetch switches in order, then frees the arena with proto_arena_free. */
 struct md_response {
     const struct proto_message *m;
     void *body;
+    const struct md_fetch_switch *switches; /* in the arena or the request */
+    size_t nswitches;
     struct proto_arena arena;
 };
 

@@ -469,6 +469,22 @@ void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, in
     notify_all(m, p); /* parked produces and fetches answer NOT_LEADER_OR_FOLLOWER */
 }
 
+bool rp_partition_set_fetching(struct rp_partition *p, bool on)
+{
+    if (p->fetch_stopped == !on)
+        return false;
+    p->fetch_stopped = !on;
+    if (on)
+        p->truncate_check = true; /* the leader may have moved on while stopped */
+    LOG_INFO("replica", "%s-%d: fetching %s", p->topic, p->index, on ? "started again" : "stopped");
+    return true;
+}
+
+bool rp_partition_fetches_from(const struct rp_partition *p, int32_t leader)
+{
+    return !p->is_leader && !p->fetch_stopped && p->leader_id == leader;
+}
+
 bool rp_partition_update_hw(struct rp_manager *m, struct rp_partition *p)
 {
     if (!p->is_leader)

@@ -3,7 +3,8 @@
 /controller_epoch in ZooKeeper, writes the topic and partition-state znodes as Kafka's controller does,
 and sends UpdateMetadata v8, LeaderAndIsr v7 and StopReplica v4 (encoded with scripts/golden_zkrpc.py's
 encoder, independent of Ferry's codec) to the brokers' listeners. Then kcat produces to and consumes from
-the partition, a follower replicates it, StopReplica with deletion removes the data, an older controller
+the partition, a follower replicates it, StopReplica without deletion stops its fetching until a LeaderAndIsr
+(an UpdateMetadata does not restart it), StopReplica with deletion removes the data, an older controller
 epoch gets STALE_CONTROLLER_EPOCH and changes nothing, an older broker epoch STALE_BROKER_EPOCH, and a
 truncated request closes its connection with a log line while the broker keeps serving.
 
@@ -329,6 +330,7 @@ class BrokerFollowsController(ft.FerryTestCase):
         leader_seg = os.path.join(b1.partition_dir(topic, 0), "00000000000000000000.log")
         wait_until(lambda: os.path.exists(seg) and os.path.getsize(seg) == os.path.getsize(leader_seg) > 0,
                    what="broker 2 replicating %s-0" % topic)
+        self.stop_replica_stops_the_follower(b1, b2, topic, seg, leader_seg)
         # the controller deletes the topic: StopReplica with deletion (leader epoch -2) to every replica
         for n in (b1, b2):
             r = send(n, API_STOP_REPLICA, 4, stop_v4(self.epoch_of(n), [(topic, [(0, -2, True)])]))
@@ -340,6 +342,34 @@ class BrokerFollowsController(ft.FerryTestCase):
             self.assertNotIn(topic, [t["name"] for t in md["topics"]])
         for n in (b1, b2):
             self.assertAlive(n)
+
+    def stop_replica_stops_the_follower(self, b1, b2, topic, seg, leader_seg):
+        """As Kafka's controller takes a replica offline: StopReplica without deletion to broker 2, LeaderAndIsr
+        with the shrunk ISR (leader epoch 1) to the leader, UpdateMetadata to broker 2. Broker 2 stops fetching
+        (ReplicaManager.stopReplicas removes the fetcher) and the UpdateMetadata does not start it again; the
+        LeaderAndIsr that brings the replica back online does."""
+        r = send(b2, API_STOP_REPLICA, 4, stop_v4(self.epoch_of(b2), [(topic, [(0, 0, False)])]))
+        self.assertEqual(stop_response(r), (0, [(topic, 0, 0)]))
+        wait_until(lambda: "%s-0: fetching stopped" % topic in b2.log_text(), what="broker 2 stopping its fetching")
+        leaders = [(1, "127.0.0.1", b1.port)]
+        shrunk = [(topic, TOPIC_ID, [lisr_part(0, 1, [1, 2], isr=[1], leader_epoch=1, partition_epoch=1,
+                                               is_new=False)])]
+        self.assertEqual(lisr_response(send(b1, API_LEADER_AND_ISR, 7, lisr_v7(self.epoch_of(b1), shrunk, leaders))),
+                         (0, {TOPIC_ID: {0: 0}}))
+        self.update_metadata([b1, b2], b2, [(topic, TOPIC_ID, [(0, 1, 1, [1], 1, [1, 2])])])
+        stopped_size = os.path.getsize(seg)
+        lines = b"".join(b"more-%d\n" % i for i in range(20))
+        res = ft.run_kcat(["-P", "-b", b1.bootstrap, "-t", topic, "-p", "0", "-X", "message.timeout.ms=60000"],
+                          input=lines, timeout=120)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertNotIn(b"Delivery failed", res.stderr, res)
+        self.assertGreater(os.path.getsize(leader_seg), stopped_size)
+        time.sleep(3)  # six replica.fetch.wait.max.ms: a fetcher still running would have copied the batch
+        self.assertEqual(os.path.getsize(seg), stopped_size, "broker 2 kept fetching after StopReplica")
+        self.assertIn("fetcher for leader 1 stopped", b2.log_text())
+        r = send(b2, API_LEADER_AND_ISR, 7, lisr_v7(self.epoch_of(b2), shrunk, leaders))
+        self.assertEqual(lisr_response(r), (0, {TOPIC_ID: {0: 0}}))
+        wait_until(lambda: os.path.getsize(seg) == os.path.getsize(leader_seg), what="broker 2 fetching again")
 
     def test_stale_epochs_change_nothing_and_bad_input_closes_the_connection(self):
         (b1,) = self.start_brokers([1])

@@ -154,6 +154,10 @@ static void test_lisr_creates_topic_and_partitions(void **state)
     assert_int_equal(r->Topics[0].PartitionErrors[1].PartitionIndex, 1);
     assert_int_equal(r->Topics[0].PartitionErrors[1].ErrorCode, KERR_NONE);
     assert_int_equal(apply(f), 3); /* TopicRecord + 2 PartitionRecords */
+    /* both partitions start (their fetchers, should a StopReplica have stopped them) */
+    assert_int_equal(f->res.nstarts, 2);
+    assert_int_equal(f->res.starts[1].partition, 1);
+    assert_memory_equal(f->res.starts[1].topic.p, "orders", 6);
     const struct md_topic *t = md_image_topic(&f->img, "orders");
     assert_non_null(t);
     assert_true(proto_uuid_eq(t->id, ORDERS));
@@ -185,6 +189,7 @@ static void test_lisr_creates_topic_and_partitions(void **state)
     assert_int_equal(r->Topics[0].PartitionErrors[0].ErrorCode, KERR_STALE_CONTROLLER_EPOCH);
     assert_int_equal(r->Topics[0].PartitionErrors[1].ErrorCode, KERR_STALE_CONTROLLER_EPOCH);
     assert_int_equal(apply(f), 0);
+    assert_int_equal(f->res.nstarts, 0); /* a refused partition does not start */
     reset(f);
 
     /* A newer leader epoch is a change of an existing partition (no TopicRecord). */
@@ -271,6 +276,8 @@ static void test_lisr_stale_epochs(void **state)
     assert_int_equal(r->Topics[0].PartitionErrors[0].ErrorCode, KERR_STALE_CONTROLLER_EPOCH);
     assert_int_equal(r->Topics[0].PartitionErrors[1].ErrorCode, KERR_NONE);
     assert_int_equal(apply(f), 1);
+    assert_int_equal(f->res.nstarts, 1);
+    assert_int_equal(f->res.starts[0].partition, 1);
     assert_int_equal(part(f, "orders", 0)->leader_epoch, 3);
     assert_int_equal(part(f, "orders", 1)->leader_epoch, 4);
     assert_int_equal(f->b.controller_epoch, 6);

@@ -74,6 +74,13 @@ struct zkrpc_stop {
     bool del;
 };
 
+/* A partition LeaderAndIsr made this broker lead or follow at a newer leader epoch: Kafka's
+ * becomeLeaderOrFollower then (re)starts its fetcher, also after a StopReplica without deletion. */
+struct zkrpc_start {
+    proto_str topic;
+    int32_t partition;
+};
+
 struct zkrpc_result {
     struct proto_arena arena;
     struct zkrpc_record *records; /* in the order to apply */
@@ -82,6 +89,8 @@ struct zkrpc_result {
     void *response;                         /* encode at the request's version */
     struct zkrpc_stop *stops;               /* StopReplica only, in request order */
     size_t nstops;
+    struct zkrpc_start *starts; /* LeaderAndIsr only, in request order */
+    size_t nstarts;
 };
 
 void zkrpc_result_init(struct zkrpc_result *r);

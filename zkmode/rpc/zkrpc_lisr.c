@@ -1,5 +1,6 @@
 /* zkrpc_lisr: LeaderAndIsr → records (TopicRecord for a topic new to the image, RemoveTopicRecord first when
- * its name belonged to another id, a PartitionRecord for every partition this broker now hosts) and the
+ * its name belonged to another id, a PartitionRecord for every partition this broker now hosts), the
+ * partitions it starts (leads or follows at a newer epoch: the caller's fetchers follow) and the
  * response, as Kafka 3.7's KafkaApis.handleLeaderAndIsrRequest and ReplicaManager.becomeLeaderOrFollower. */
 #include <stddef.h>
 #include <string.h>
@@ -120,6 +121,8 @@ static int one_partition(struct zkrpc_broker *b, struct zr_view *v, struct zr_st
             return FERRY_ENOMEM;
         if (*err == KERR_NONE && zr_stage(v->out, staged, hosted))
             return FERRY_ENOMEM;
+        if (*err == KERR_NONE)
+            v->out->starts[v->out->nstarts++] = (struct zkrpc_start){p->topic, ps->PartitionIndex};
     } else if (ps->LeaderEpoch < current) {
         LOG_WARN("zkrpc", "LeaderAndIsr for %.*s-%d ignored: leader epoch %d is older than %d", ZR_STR(p->topic),
                  ps->PartitionIndex, ps->LeaderEpoch, current);
@@ -149,7 +152,8 @@ int zkrpc_leader_and_isr(struct zkrpc_broker *b, const struct md_image *img, int
                                              req->UngroupedPartitionStates_n, &n)
                                 : zr_flatten(out, &layout, true, req->TopicStates, req->TopicStates_n, &n);
     int16_t *errors = parts ? zr_array(out, n, sizeof *errors) : NULL;
-    if (!errors)
+    out->starts = errors ? zr_array(out, n, sizeof *out->starts) : NULL;
+    if (!out->starts)
         goto nomem;
     int16_t top = KERR_NONE;
     if (req->BrokerEpoch != ZKRPC_UNKNOWN_BROKER_EPOCH && req->BrokerEpoch < b->broker_epoch) {
