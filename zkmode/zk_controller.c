@@ -341,6 +341,7 @@ void zk_controller_stop(struct zk_controller *c)
     zkc_watches_remove(c);
     c->watching = false;
     zkc_topics_clear(c);
+    zkc_broker_watches_clear(c);
     zkc_brokers_clear(c);
     zkc_kick(c); /* pending requests get NOT_CONTROLLER */
 }

@@ -2,7 +2,8 @@
  * connection per live broker to its inter-broker endpoint, made when the first request is queued; requests go
  * one at a time in queue order; a failed connection or request is retried after a backoff (100 ms doubling to
  * 5 s) with the unanswered request sent again; a channel is dropped with its queue when its broker goes or
- * bounces (the core learns that from the broker events) or the controller stops. LeaderAndIsr and
+ * bounces (the core learns that from the broker events) or the controller stops, and reconnects with its
+ * queue when the broker's endpoint changes within its registration. LeaderAndIsr and
  * StopReplica responses go back to the core. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -200,6 +201,37 @@ void zkc_chan_drop(struct zk_controller *c, int32_t broker_id)
             return;
         }
     }
+}
+
+void zkc_chan_moved(struct zk_controller *c, int32_t broker_id)
+{
+    struct ctl_chan *ch = c->chans;
+    while (ch && ch->broker_id != broker_id)
+        ch = ch->next;
+    const struct ctl_broker *b = zkc_broker_find(c, broker_id);
+    if (!ch || !b)
+        return;
+    if (!b->host) { /* no inter-broker endpoint any more: nothing can reach it */
+        zkc_chan_drop(c, broker_id);
+        return;
+    }
+    char *host = ferry_strdup(b->host);
+    if (!host) {
+        LOG_ERROR(ZKC_MOD, "out of memory moving the controller channel to broker %" PRId32, broker_id);
+        return; /* it keeps the old endpoint */
+    }
+    LOG_INFO(ZKC_MOD, "controller channel to broker %" PRId32 ": %s:%u -> %s:%u", broker_id, ch->host, ch->port,
+             host, b->port);
+    ferry_free(ch->host);
+    ch->host = host;
+    ch->port = b->port;
+    if (ch->nc)
+        net_client_close(ch->nc); /* no callback: the request in flight is sent again */
+    ch->nc = NULL;
+    ch->connected = ch->in_flight = ch->failing = false;
+    ch->backoff_ms = BACKOFF_MIN_MS;
+    uv_timer_stop(ch->retry);
+    chan_pump(ch);
 }
 
 void zkc_chan_drop_all(struct zk_controller *c)

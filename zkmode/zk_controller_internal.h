@@ -54,6 +54,8 @@ struct zk_controller {
     size_t n_brokers;
     struct ctl_broker *brokers;
     struct ctl_topic *topics;
+    int32_t *watched_ids;  /* ids with a data-watch handler on /brokers/ids/<id> (BrokerModificationsHandler) */
+    size_t n_watched_ids;
     struct ctl_chan *chans;
     struct ctl_req *reqs;
     uint64_t next_token;
@@ -84,11 +86,16 @@ void zkc_refresh_flagged(struct zk_controller *c);
 int zkc_watches_add(struct zk_controller *c);
 void zkc_watches_remove(struct zk_controller *c);
 void zkc_topics_clear(struct zk_controller *c);
+/* Removes the /brokers/ids/<id> data-watch handlers. */
+void zkc_broker_watches_clear(struct zk_controller *c);
 
 /* zk_controller_chan.c */
 /* Queues a SEND action (ownership taken) on the channel of its broker; dropped when the broker is unknown. */
 void zkc_chan_send(struct zk_controller *c, zkctl_action *a);
 void zkc_chan_drop(struct zk_controller *c, int32_t broker_id);
+/* The broker's inter-broker endpoint changed within its registration: its channel (if any) reconnects there
+ * and sends the unanswered request again; the queue is kept. */
+void zkc_chan_moved(struct zk_controller *c, int32_t broker_id);
 void zkc_chan_drop_all(struct zk_controller *c);
 
 #endif

@@ -357,6 +357,50 @@ static void brk_release(struct brk_read *r)
 }
 
 
+static void brokers_refresh(struct zk_controller *c);
+
+/* A broker znode's data changed or it went (Kafka's BrokerModificationsHandler): read the brokers again. */
+static void on_broker_watch(void *arg, int type, const char *path)
+{
+    struct zk_controller *c = arg;
+    (void)type;
+    (void)path;
+    if (!c->started)
+        return;
+    if (!c->loaded)
+        c->ids_again = true; /* the load may have read it before the change */
+    else
+        brokers_refresh(c);
+}
+
+/* The data-watch handler of /brokers/ids/<id>, added once per id; false when out of memory. */
+static bool broker_watch(struct zk_controller *c, int32_t id, const char *path)
+{
+    for (size_t i = 0; i < c->n_watched_ids; i++)
+        if (c->watched_ids[i] == id)
+            return true;
+    int32_t *v = ferry_realloc(c->watched_ids, (c->n_watched_ids + 1) * sizeof *v);
+    if (!v)
+        return false;
+    c->watched_ids = v;
+    if (zk_watch_add(c->s, path, on_broker_watch, c) != 0)
+        return false;
+    v[c->n_watched_ids++] = id;
+    return true;
+}
+
+void zkc_broker_watches_clear(struct zk_controller *c)
+{
+    char path[64];
+    for (size_t i = 0; i < c->n_watched_ids; i++) {
+        snprintf(path, sizeof path, "%s/%" PRId32, IDS_PATH, c->watched_ids[i]);
+        zk_watch_remove(c->s, path, on_broker_watch, c);
+    }
+    ferry_free(c->watched_ids);
+    c->watched_ids = NULL;
+    c->n_watched_ids = 0;
+}
+
 static void on_broker(void *arg, const struct zk_result *r)
 {
     struct brk_item *b = arg;
@@ -411,8 +455,11 @@ static void on_ids(void *arg, const struct zk_result *r)
         b->id = (int32_t)id;
         char path[64];
         path_of(path, sizeof path, IDS_PATH, name);
+        bool watch = broker_watch(c, b->id, path);
+        if (!watch)
+            LOG_ERROR(ZKC_MOD, "out of memory watching %s: its changes are seen at the next broker change", path);
         rd->left++;
-        if (zk_get(c->s, path, false, on_broker, b) != 0) {
+        if (zk_get(c->s, path, watch, on_broker, b) != 0) {
             rd->left--;
             b->present = true;
         }
@@ -440,9 +487,28 @@ static void brokers_read(struct zk_controller *c, struct ctl_load *load)
     }
 }
 
-static void brokers_refresh(struct zk_controller *c);
+/* The registration kept its epoch but its znode changed: the channel follows a new inter-broker endpoint and
+ * the core (which ignores an unchanged broker) tells every broker. */
+static void broker_modified(struct zk_controller *c, const struct ctl_broker *known, const zkctl_broker *b)
+{
+    char *old_host = known->host ? ferry_strdup(known->host) : NULL;
+    uint16_t old_port = known->port;
+    if (known->host && !old_host) {
+        LOG_ERROR(ZKC_MOD, "out of memory: broker %" PRId32 "'s change is seen at its next change", b->id);
+        return;
+    }
+    zkc_event_rc(c, "broker changed", zkc_broker_set(c, b));
+    const struct ctl_broker *now = zkc_broker_find(c, b->id);
+    bool moved = now && (now->port != old_port || !now->host != !old_host ||
+                         (now->host && old_host && strcmp(now->host, old_host) != 0));
+    ferry_free(old_host);
+    if (moved)
+        zkc_chan_moved(c, b->id);
+    zkc_event_rc(c, "broker changed", zkctl_broker_registered(c->core, b));
+}
 
-/* A refresh: new and bounced brokers registered, gone ones removed (with their channels). */
+/* A refresh: new and bounced brokers registered, changed ones updated, gone ones removed (with their
+ * channels). */
 static void brokers_apply(struct zk_controller *c, const struct brk_read *rd)
 {
     for (size_t i = c->n_brokers; i-- > 0;) {
@@ -459,12 +525,17 @@ static void brokers_apply(struct zk_controller *c, const struct brk_read *rd)
     for (int k = 0; k < rd->n; k++) {
         const struct brk_item *b = &rd->items[k];
         const struct ctl_broker *known = zkc_broker_find(c, b->id);
-        if (!b->ok || (known && known->epoch == b->czxid))
+        if (!b->ok)
             continue;
         zkctl_broker_buf buf;
         if (zkctl_broker_from_znode(b->id, b->czxid, &b->info, &buf) != 0) {
             LOG_ERROR(ZKC_MOD, "%s/%" PRId32 ": an endpoint is malformed or has no known security protocol: broker ignored",
                       IDS_PATH, b->id);
+            continue;
+        }
+        if (known && known->epoch == b->czxid) {
+            broker_modified(c, known, &buf.broker);
+            zkctl_broker_buf_free(&buf);
             continue;
         }
         LOG_INFO(ZKC_MOD, "broker %" PRId32 " %s (epoch %" PRId64 ")", b->id, known ? "bounced" : "registered",

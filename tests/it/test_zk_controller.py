@@ -3,8 +3,9 @@ ZooKeeper 3.8: a topic written to /brokers/topics as `kafka-topics --zookeeper` 
 its partition state znodes (checked with the strict reader of Kafka's format), kill -9 of a partition leader
 elects a new leader from the ISR, kill -9 of the controller hands the work to the new controller, a malformed
 topic znode is logged with its path while the rest keeps working, brokers serve the topic (kcat, acks=all)
-across a leader kill -9, and topic deletion through /admin/delete_topics removes the topic's znodes and its
-replicas' data.
+across a leader kill -9, topic deletion through /admin/delete_topics removes the topic's znodes and its
+replicas' data, a broker znode rewritten within its registration (a new rack) reaches every broker, and a
+restarted broker gets the leadership of its preferred partitions back (auto.leader.rebalance.enable).
 
 Durations are logged, never asserted; every wait polls with a generous deadline."""
 import json
@@ -440,6 +441,57 @@ class ZkController(ferrytest.FerryTestCase):
             self.assertNotIn(x, partition_state(c, "cs", p)[0]["isr"])
         err, _ = controlled_shutdown(ctl_node, 3, x, epochs[x] - 1)  # older than the registration
         self.assertEqual(err, E_STALE_BROKER_EPOCH)
+
+    def test_restarted_broker_leads_its_preferred_partitions_again(self):
+        """auto.leader.rebalance.enable (Kafka's checkAndTriggerAutoLeaderRebalance): a broker stopped and started
+        again gets back into the ISRs, and after leader.imbalance.check.interval.seconds the controller hands it
+        back the leadership of the partitions it is the preferred replica of (one of one: above the 10 %)."""
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk, extra={"leader.imbalance.check.interval.seconds": 1,
+                                                      "replica.lag.time.max.ms": 3000})
+        self.create_topic(c, "pref")
+        self.wait_states(c, "pref", ASSIGNMENT, lambda p, st, v: st["leader"] == ASSIGNMENT[p][0]
+                         and st["isr"] == ASSIGNMENT[p], what="state znodes of pref")
+        x = [n for n in nodes if n.node_id != ctl][0]
+        preferred = [p for p, r in ASSIGNMENT.items() if r[0] == x.node_id]
+        self.assertEqual(x.stop(), 0)  # controlled shutdown moves its leadership away
+        self.wait_states(c, "pref", ASSIGNMENT, lambda p, st, v: st["leader"] != x.node_id,
+                         what="leadership off broker %d" % x.node_id)
+        x.start()
+        led = self.wait_states(c, "pref", ASSIGNMENT,
+                               lambda p, st, v: p not in preferred or st["leader"] == x.node_id,
+                               what="broker %d leading its preferred partitions again" % x.node_id)
+        for p in preferred:
+            self.assertIn(x.node_id, led[p][0]["isr"])
+        ctl_node = [n for n in nodes if n.node_id == ctl][0]
+        self.assertIn("broker %d does not lead 1 of its 1 preferred partitions: preferred election for 1" % x.node_id,
+                      ctl_node.log_text())
+
+    def test_changed_broker_znode_reaches_every_broker(self):
+        """Kafka's BrokerModification: /brokers/ids/<x> rewritten within its registration (same czxid, here a
+        new rack, as a dynamic listener change rewrites the endpoints) reaches every broker's metadata through
+        the controller's UpdateMetadata, without a bounce."""
+        zk = zkharness.start_for_test(self)
+        nodes, c, ctl = self.start_cluster(zk)
+        x = [n.node_id for n in nodes if n.node_id != ctl][0]
+        path = "/brokers/ids/%d" % x
+        data, stat = c.get(path)
+        info = json.loads(data.decode())
+        self.assertIsNone(info.get("rack"))
+        info["rack"] = "rack-moved"
+        c.set(path, json.dumps(info).encode(), version=stat.version)
+        self.assertEqual(c.get(path)[1].czxid, stat.czxid)
+
+        def rack_of_x(node):
+            with node.conn(timeout=10) as kc:
+                md = kc.metadata(None, version=1)
+            return [b["rack"] for b in md["brokers"] if b["node_id"] == x]
+        for n in nodes:
+            wait_until(lambda: rack_of_x(n) == ["rack-moved"], what="broker %d seeing broker %d's new rack"
+                       % (n.node_id, x))
+        ctl_node = [n for n in nodes if n.node_id == ctl][0]
+        self.assertIn("broker %d: endpoints or rack changed" % x, ctl_node.log_text())
+        self.assertNotIn("broker %d bounced" % x, ctl_node.log_text())
 
     def test_deletion_marker_of_an_unknown_topic_is_removed(self):
         zk = zkharness.start_for_test(self)

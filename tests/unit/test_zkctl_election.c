@@ -321,13 +321,107 @@ static void test_bounce(void **state)
     assert_non_null(a);
     assert_int_equal(((const struct LeaderAndIsrRequest *)a->body)->BrokerEpoch, 201);
     assert_non_null(sim_lair(&s, 1, "orders", 0));
-    /* an older epoch is refused, the same epoch only refreshes metadata */
+    /* an older epoch is refused; the same epoch unchanged (a re-read) does nothing */
     assert_int_equal(sim_register(&s, 1, 150), FERRY_EINVAL);
     size_t writes = s.n_multis;
     sim_clear_sent(&s);
     assert_int_equal(sim_register(&s, 1, 201), 0);
     assert_int_equal(s.n_multis, writes);
+    assert_int_equal(s.n_sent, 0);
+    done(&s);
+}
+
+/* The port of broker 1's endpoint in the last UpdateMetadata to `to`, and its rack (NULL: none). */
+static int32_t umr_port_of_1(struct sim *s, int32_t to, const char **rack)
+{
+    const zkctl_action *a = sim_last(s, ZKCTL_API_UPDATE_METADATA, to);
+    assert_non_null(a);
+    const struct UpdateMetadataRequest *r = a->body;
+    for (int32_t i = 0; i < r->LiveBrokers_n; i++)
+        if (r->LiveBrokers[i].Id == 1) {
+            assert_int_equal(r->LiveBrokers[i].Endpoints_n, 1);
+            *rack = r->LiveBrokers[i].Rack.p;
+            return r->LiveBrokers[i].Endpoints[0].Port;
+        }
+    fail_msg("broker 1 is not in the UpdateMetadata");
+    return -1;
+}
+
+/* Kafka's BrokerModification: /brokers/ids/1 rewritten within its registration (same czxid). A new endpoint or
+ * rack goes to every broker in UpdateMetadata, with no znode write and no leadership change. */
+static void test_broker_modification(void **state)
+{
+    (void)state;
+    struct sim s;
+    setup_orders(&s);
+    assert_int_equal(sim_become(&s), 0);
+    size_t writes = s.n_multis;
+    sim_clear_sent(&s);
+    zkctl_broker b;
+    struct sim_ep_store st;
+    sim_fill_broker(&b, &st, 1, 101);
+    st.ep.port = 19091;
+    assert_int_equal(zkctl_broker_registered(s.c, &b), 0);
+    sim_run(&s);
+    assert_int_equal(s.n_multis, writes);
     assert_int_equal(sim_count(&s, ZKCTL_API_UPDATE_METADATA, -1), 3);
+    assert_int_equal(sim_count(&s, ZKCTL_API_LEADER_AND_ISR, -1), 0);
+    const char *rack = "x";
+    for (int32_t to = 1; to <= 3; to++) {
+        assert_int_equal(umr_port_of_1(&s, to, &rack), 19091);
+        assert_null(rack);
+    }
+    /* the rack changes */
+    sim_clear_sent(&s);
+    b.rack = "rack-a";
+    assert_int_equal(zkctl_broker_registered(s.c, &b), 0);
+    sim_run(&s);
+    assert_int_equal(sim_count(&s, ZKCTL_API_UPDATE_METADATA, -1), 3);
+    assert_int_equal(umr_port_of_1(&s, 2, &rack), 19091);
+    assert_string_equal(rack, "rack-a");
+    /* the same again: nothing */
+    sim_clear_sent(&s);
+    assert_int_equal(zkctl_broker_registered(s.c, &b), 0);
+    sim_run(&s);
+    assert_int_equal(s.n_sent, 0);
+    assert_int_equal(s.n_multis, writes);
+    done(&s);
+}
+
+/* New partitions arrive while a change's batch waits for its state writes: the batch still names the right
+ * partitions when it goes out (it once kept pointers into the partition array, which the new partitions move). */
+static void test_new_partitions_while_a_batch_waits(void **state)
+{
+    (void)state;
+    struct sim s;
+    setup_orders(&s);
+    assert_int_equal(sim_become(&s), 0);
+    sim_clear_sent(&s);
+    s.hold = true;
+    assert_int_equal(sim_gone(&s, 1), 0); /* orders-0 elected, orders-1's ISR shrunk: two writes */
+    /* the first write succeeds (its partition joins the batch), the second is still in flight */
+    zkctl_action *a = zkctl_next_action(s.c);
+    assert_non_null(a);
+    assert_int_equal(a->kind, ZKCTL_ACT_ZK_MULTI);
+    assert_int_equal(a->ops[1].kind, ZKCTL_OP_SET);
+    sim_put(&s, a->ops[1].path, a->ops[1].data);
+    assert_int_equal(zkctl_zk_result(s.c, a->id, ZKCTL_ZK_OK, 0, sim_node(&s, a->ops[1].path)->version), 0);
+    zkctl_action_free(a);
+    char parts[512] = "{\"0\":[1,2,3],\"1\":[2,3,1]";
+    for (int p = 2; p < 16; p++)
+        snprintf(parts + strlen(parts), sizeof parts - strlen(parts), ",\"%d\":[3,2]", p);
+    strcat(parts, "}");
+    sim_topic_changed(&s, "orders", parts, TID);
+    s.hold = false;
+    sim_run(&s);
+    const struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = sim_lair(&s, 2, "orders", 0);
+    assert_non_null(ps);
+    assert_int_equal(ps->Leader, 2);
+    assert_int_equal(ps->PartitionIndex, 0);
+    ps = sim_lair(&s, 2, "orders", 15);
+    assert_non_null(ps);
+    assert_int_equal(ps->Leader, 3);
+    assert_true(ps->IsNew);
     done(&s);
 }
 
@@ -627,6 +721,8 @@ int main(void)
         cmocka_unit_test(test_new_topic_one_request_per_broker),
         cmocka_unit_test(test_broker_failure),
         cmocka_unit_test(test_bounce),
+        cmocka_unit_test(test_broker_modification),
+        cmocka_unit_test(test_new_partitions_while_a_batch_waits),
         cmocka_unit_test(test_badversion_rereads),
         cmocka_unit_test(test_connloss_rereads),
         cmocka_unit_test(test_epoch_check_resigns),

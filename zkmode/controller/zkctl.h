@@ -182,7 +182,8 @@ zkctl_action *zkctl_next_action(zkctl *c);
 /* ---- events ---- */
 int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s);
 /* /brokers/ids changed: a broker registered (new id), bounced (same id, larger epoch: handled as a failure
- * then a start) or updated its endpoints (same epoch: UpdateMetadata to all). */
+ * then a start) or changed its endpoints or rack (same epoch, Kafka's BrokerModification: UpdateMetadata to
+ * all; nothing when neither changed, so the adapter may pass every broker it re-reads). */
 int zkctl_broker_registered(zkctl *c, const zkctl_broker *b);
 int zkctl_broker_gone(zkctl *c, int32_t broker_id);
 /* /brokers/topics/<t> created or changed: new topics and new partitions get state znodes. */

@@ -44,8 +44,9 @@ static struct zc_brq *brq_get(zkctl *c, int32_t broker)
 /* Adds (t, p) to list unless present; returns the entry or NULL. */
 static struct zc_tp *tp_add(zkctl *c, struct zc_tp **list, size_t *n, struct zc_topic *t, struct zc_part *p)
 {
+    size_t part = (size_t)(p - t->parts);
     for (size_t i = 0; i < *n; i++)
-        if ((*list)[i].t == t && (*list)[i].p == p)
+        if ((*list)[i].t == t && (*list)[i].part == part)
             return &(*list)[i];
     struct zc_tp *arr = ferry_realloc(*list, (*n + 1) * sizeof(*arr));
     if (!arr) {
@@ -55,7 +56,7 @@ static struct zc_tp *tp_add(zkctl *c, struct zc_tp **list, size_t *n, struct zc_
     *list = arr;
     memset(&arr[*n], 0, sizeof(*arr));
     arr[*n].t = t;
-    arr[*n].p = p;
+    arr[*n].part = part;
     return &arr[(*n)++];
 }
 
@@ -252,7 +253,7 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
         for (size_t i = 0; i < q->n_lair; i++) {
             if (q->lair[i].t != t)
                 continue;
-            const struct zc_part *p = q->lair[i].p;
+            const struct zc_part *p = &t->parts[q->lair[i].part];
             struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[j++];
             ZC_FILL_PARTITION(ps, p, &a->arena, err);
             ps->PartitionEpoch = p->zkv;
@@ -334,7 +335,7 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
         for (size_t i = 0; i < q->n_um_parts; i++) {
             if (q->um_parts[i].t != t)
                 continue;
-            const struct zc_part *p = q->um_parts[i].p;
+            const struct zc_part *p = &t->parts[q->um_parts[i].part];
             struct UpdateMetadataRequest_UpdateMetadataPartitionState *ps = &ts->PartitionStates[j++];
             ZC_FILL_PARTITION(ps, p, &a->arena, err);
             /* a topic being deleted: LeaderAndIsr.duringDelete (leader -2, epochs 0) */
@@ -415,7 +416,7 @@ static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct 
         for (size_t i = 0; i < q->n_sr; i++) {
             if (q->sr[i].t != t)
                 continue;
-            ts->PartitionStates[j].PartitionIndex = q->sr[i].p->id;
+            ts->PartitionStates[j].PartitionIndex = t->parts[q->sr[i].part].id;
             ts->PartitionStates[j].LeaderEpoch = q->sr[i].epoch;
             ts->PartitionStates[j].DeletePartition = q->sr[i].flag;
             j++;

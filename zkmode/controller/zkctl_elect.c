@@ -157,8 +157,7 @@ void zc_rebalance_check(zkctl *c)
         }
         if (!total || off * 100 <= total * (size_t)c->cfg.leader_imbalance_per_broker_percentage)
             continue;
-        LOG_INFO(ZC_MOD, "broker %d leads %zu of its %zu preferred partitions less: preferred election",
-                 (int)b, off, total);
+        size_t moving = 0;
         for (size_t i = 0; i < c->n_topics; i++) {
             struct zc_topic *t = c->topics[i];
             if (t->deleting)
@@ -166,9 +165,14 @@ void zc_rebalance_check(zkctl *c)
             for (size_t j = 0; j < t->n_parts; j++) {
                 struct zc_part *p = &t->parts[j];
                 if (p->replicas[0] == b && p->has_state && p->st.leader != b && zc_replica_live(c, p, b) &&
-                    zc_contains(p->st.isr, p->st.n_isr, b))
+                    zc_contains(p->st.isr, p->st.n_isr, b)) {
                     p->flags |= ZC_F_PREFERRED;
+                    moving++;
+                }
             }
         }
+        if (moving) /* as Kafka, only when there is something to elect (the ratio alone is a debug line there) */
+            LOG_INFO(ZC_MOD, "broker %d does not lead %zu of its %zu preferred partitions: preferred election for %zu",
+                     (int)b, off, total, moving);
     }
 }

@@ -131,7 +131,8 @@ struct zc_cs {
 /* The requests being gathered during one event (Kafka's AbstractControllerBrokerRequestBatch). */
 struct zc_tp {
     struct zc_topic *t;
-    struct zc_part *p;
+    size_t part; /* index in t->parts, not a pointer: new partitions (only ever appended) may move the array
+                  * while a batch waits for its writes */
     bool flag;  /* LeaderAndIsr: IsNew; StopReplica: DeletePartition */
     int32_t epoch;  /* StopReplica: leader epoch */
 };

@@ -59,6 +59,21 @@ oom:
     return FERRY_ENOMEM;
 }
 
+static bool str_eq_or_null(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+/* b already says what in says: the same endpoints, in the same order, and the same rack. */
+static bool broker_same(const struct zc_broker *b, const zkctl_broker *in)
+{
+    if (b->n_ep != in->n_endpoints || !str_eq_or_null(b->rack, in->rack))
+        return false;
+    for (size_t i = 0; i < b->n_ep; i++)
+        if (strcmp(b->ep[i].listener, in->endpoints[i].listener) != 0 ||
+            strcmp(b->ep[i].host, in->endpoints[i].host) != 0 || b->ep[i].port != in->endpoints[i].port ||
+            b->ep[i].sp != in->endpoints[i].security_protocol)
+            return false;
+    return true;
+}
+
 int zc_broker_add(zkctl *c, const zkctl_broker *in)
 {
     struct zc_broker nb;
@@ -322,7 +337,11 @@ int zkctl_broker_registered(zkctl *c, const zkctl_broker *in)
         return FERRY_EINVAL;
     }
     if (b && in->epoch == b->epoch) {
-        /* endpoints or rack changed: UpdateMetadata to every broker */
+        /* Kafka's BrokerModification: endpoints or rack changed within the registration, UpdateMetadata to
+         * every broker; nothing when they did not (a re-read of an unchanged znode) */
+        if (broker_same(b, in))
+            return 0;
+        LOG_INFO(ZC_MOD, "broker %" PRId32 ": endpoints or rack changed (epoch %" PRId64 ")", in->id, in->epoch);
         struct zc_broker nb;
         int rc = zc_broker_fill(&nb, in);
         if (rc)
