@@ -279,6 +279,105 @@ static int decide(struct zk_admin_op *op)
     return FERRY_EINVAL;
 }
 
+/* ---- CreatePartitions: reassignments, retries after a concurrent change ---- */
+
+#define PARTITIONS_ATTEMPTS 5
+
+bool zk_admin_reassigning(const struct zk_topic_read *tr)
+{
+    return tr && tr->found && (tr->asg.n_adding > 0 || tr->asg.n_removing > 0);
+}
+
+/* A result's topic name as a C string (truncated past buf). */
+static const char *result_name(proto_str n, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.*s", n.len > 0 ? (int)n.len : 0, n.p ? n.p : "");
+    return buf;
+}
+
+/* Kafka's order: a topic being reassigned is refused before any other check. */
+static void refuse_reassigning(struct zk_admin_op *op)
+{
+    struct CreatePartitionsResponse *resp = op->resp;
+    for (int32_t i = 0; i < resp->Results_n; i++) {
+        struct CreatePartitionsResponse_CreatePartitionsTopicResult *r = &resp->Results[i];
+        char name[256];
+        if (!zk_admin_reassigning(zk_admin_topic_read(op, result_name(r->Name, name, sizeof name))))
+            continue;
+        char msg[400];
+        snprintf(msg, sizeof msg, "A partition reassignment is in progress for the topic '%s'.", name);
+        r->ErrorCode = KERR_REASSIGNMENT_IN_PROGRESS;
+        r->ErrorMessage = (proto_str){proto_arena_strdup(op->a, proto_str_from(msg)), (int32_t)strlen(msg)};
+        if (!r->ErrorMessage.p)
+            r->ErrorMessage.len = -1;
+    }
+}
+
+struct partitions_retry {
+    struct zk_admin_op *parent;
+    struct CreatePartitionsRequest req;
+    struct CreatePartitionsResponse resp;
+};
+
+static void op_start(struct zk_src *z, struct zk_admin_op *op, md_done_fn done, void *arg);
+
+/* The retry's results replace the parent's for its topics; a topic it did not answer (it could not start)
+ * gets an error. */
+static void on_partitions_retried(void *arg)
+{
+    struct partitions_retry *pr = arg;
+    struct CreatePartitionsResponse *resp = pr->parent->resp;
+    for (int32_t i = 0; i < resp->Results_n; i++) {
+        struct CreatePartitionsResponse_CreatePartitionsTopicResult *r = &resp->Results[i];
+        char name[256];
+        result_name(r->Name, name, sizeof name);
+        bool retried = false;
+        for (int32_t t = 0; t < pr->req.Topics_n && !retried; t++)
+            retried = proto_str_eq(pr->req.Topics[t].Name, name);
+        if (!retried)
+            continue;
+        const struct CreatePartitionsResponse_CreatePartitionsTopicResult *got = NULL;
+        for (int32_t k = 0; k < pr->resp.Results_n && !got; k++)
+            if (proto_str_eq(pr->resp.Results[k].Name, name))
+                got = &pr->resp.Results[k];
+        r->ErrorCode = got ? got->ErrorCode : KERR_UNKNOWN_SERVER_ERROR;
+        r->ErrorMessage = got ? got->ErrorMessage : proto_str_from("out of memory retrying");
+    }
+    zk_admin_answer(pr->parent);
+}
+
+bool zk_admin_partitions_retry(struct zk_admin_op *op, const char *const *names, int32_t n)
+{
+    if (op->attempt + 1 >= PARTITIONS_ATTEMPTS || n <= 0)
+        return false;
+    const struct CreatePartitionsRequest *req = op->req;
+    struct partitions_retry *pr = proto_arena_alloc(&op->rec_arena, sizeof *pr);
+    struct CreatePartitionsRequest_CreatePartitionsTopic *topics =
+        pr ? proto_arena_alloc(&op->rec_arena, (size_t)n * sizeof *topics) : NULL;
+    if (!topics)
+        return false;
+    memset(pr, 0, sizeof *pr);
+    pr->parent = op;
+    pr->req = *req;
+    pr->req.Topics = topics;
+    pr->req.Topics_n = 0;
+    for (int32_t i = 0; i < req->Topics_n; i++)
+        for (int32_t k = 0; k < n; k++)
+            if (proto_str_eq(req->Topics[i].Name, names[k])) {
+                topics[pr->req.Topics_n++] = req->Topics[i];
+                break;
+            }
+    struct zk_admin_op *retry = op_new(op->z, ZK_ADMIN_PARTITIONS, &pr->req, op->version, op->a, &pr->resp,
+                                       on_partitions_retried, pr);
+    if (!retry)
+        return false;
+    retry->attempt = op->attempt + 1;
+    LOG_INFO("zk", "broker %d: CreatePartitions: %d topic(s) changed while being written; reading them again "
+             "(attempt %d)", op->z->broker_id, (int)pr->req.Topics_n, retry->attempt + 1);
+    op_start(op->z, retry, on_partitions_retried, pr);
+    return true;
+}
+
 static void loaded(struct zk_admin_op *op)
 {
     struct zk_src *z = op->z;
@@ -297,6 +396,8 @@ static void loaded(struct zk_admin_op *op)
     int rc = build_view(op);
     if (rc == 0)
         rc = decide(op);
+    if (rc == 0 && op->kind == ZK_ADMIN_PARTITIONS)
+        refuse_reassigning(op);
     if (rc) {
         LOG_ERROR("zk", "broker %d: admin operation failed: %s", z->broker_id, ferry_strerror(rc));
         fail_all(op, KERR_UNKNOWN_SERVER_ERROR, ferry_strerror(rc));

@@ -66,6 +66,7 @@ struct zk_admin_op {
     int32_t nwrites;
     int writes_left;
     int64_t deadline_ms; /* > 0: waiting for the image until then */
+    int attempt;         /* CreatePartitions: 0, then 1.. for the retries of topics that changed meanwhile */
 };
 
 /* zk_admin.c */
@@ -73,6 +74,15 @@ const struct zk_topic_read *zk_admin_topic_read(const struct zk_admin_op *op, co
 /* Frees the operation and runs its completion (not after stop). */
 void zk_admin_answer(struct zk_admin_op *op);
 void zk_config_path(int8_t type, const char *name, char *out, size_t outlen);
+
+/* The topic as read is being reassigned (adding or removing replicas in its znode): Kafka's ZkAdminManager
+ * refuses CreatePartitions for it (REASSIGNMENT_IN_PROGRESS) and nothing is written. */
+bool zk_admin_reassigning(const struct zk_topic_read *tr);
+/* CreatePartitions lost the version-checked setData of the n topics `names` (BADVERSION: the znode changed
+ * after it was read; Kafka's AdminZkClient writes unchecked and would have lost the other update): a new
+ * operation reads and decides those topics again, its results replace theirs in op's response, then op is
+ * answered. False when no retry is left (op->attempt) or none could start: the caller answers. */
+bool zk_admin_partitions_retry(struct zk_admin_op *op, const char *const *names, int32_t n);
 
 /* zk_admin_write.c: the decided records into znodes, then the answer (possibly after waiting). */
 void zk_admin_write(struct zk_admin_op *op);

@@ -195,11 +195,33 @@ void zk_admin_tick(struct zk_src *z)
         uv_timer_stop(z->admin_timer);
 }
 
+/* CreatePartitions writes that lost to a concurrent change are decided again (zk_admin_partitions_retry). */
+static bool retry_partitions(struct zk_admin_op *op)
+{
+    if (op->kind != ZK_ADMIN_PARTITIONS)
+        return false;
+    const char **names = ferry_calloc((size_t)op->nwrites + 1, sizeof *names);
+    int32_t n = 0;
+    for (int32_t i = 0; names && i < op->nwrites; i++)
+        if (op->writes[i].kind == W_PARTITIONS && op->writes[i].rc == ZBADVERSION)
+            names[n++] = op->writes[i].name;
+    bool started = n > 0 && zk_admin_partitions_retry(op, names, n);
+    ferry_free(names);
+    if (!started)
+        return false;
+    for (int32_t i = 0; i < op->nwrites; i++)
+        if (op->writes[i].kind == W_PARTITIONS && op->writes[i].rc == ZBADVERSION)
+            op->writes[i].rc = ZOK; /* the retry answers for it */
+    return true;
+}
+
 static void writes_done(struct zk_admin_op *op)
 {
     struct zk_src *z = op->z;
     if (z->stopping)
         return; /* zk_admin_stop frees it */
+    if (retry_partitions(op))
+        return; /* answered once the retry is */
     int32_t timeout = 0;
     bool created = false;
     for (int32_t i = 0; i < op->nwrites; i++) {
@@ -210,6 +232,11 @@ static void writes_done(struct zk_admin_op *op)
         }
         if (w->rc == ZNODEEXISTS && w->kind == W_TOPIC) {
             patch(op, w, KERR_TOPIC_ALREADY_EXISTS, NULL);
+        } else if (w->rc == ZBADVERSION && w->kind == W_PARTITIONS) {
+            /* retried until the last attempt: a retriable error, the client asks again */
+            patch(op, w, KERR_REQUEST_TIMED_OUT, "The topic kept changing concurrently; retry");
+            LOG_WARN("zk", "broker %d: CreatePartitions for %s lost every attempt to concurrent changes",
+                     z->broker_id, w->name);
         } else {
             char msg[200];
             snprintf(msg, sizeof msg, "ZooKeeper write failed: %s", zk_failure(w->rc));
@@ -561,8 +588,8 @@ static int plan_writes(struct zk_admin_op *op)
             if (!w) { /* new partitions of an existing topic */
                 const char *name = topic_name_of(op, p->TopicId);
                 const struct zk_topic_read *tr = name ? zk_admin_topic_read(op, name) : NULL;
-                if (!tr || !tr->found)
-                    continue;
+                if (!tr || !tr->found || zk_admin_reassigning(tr))
+                    continue; /* a topic being reassigned is refused, not written */
                 w = find_write(op, W_PARTITIONS, 0, name);
                 if (!w) {
                     if (!(w = add_write(op, W_PARTITIONS, name)))

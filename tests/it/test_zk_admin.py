@@ -1,6 +1,7 @@
 """Legacy mode (ZooKeeper) admin: CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs and
 IncrementalAlterConfigs written by any broker as Kafka 3.7's AdminZkClient writes them (checked with the strict
-readers of zkcluster.py), config change notifications applied by every broker (written by another broker or by a
+readers of zkcluster.py; CreatePartitions refused during a reassignment and retried after losing a concurrent
+update), config change notifications applied by every broker (written by another broker or by a
 kazoo client as kafka-configs --zookeeper would; replayed at start-up; malformed ones logged with their path and
 skipped), producer-id blocks from /latest_producer_id_block, and /feature.
 
@@ -26,6 +27,7 @@ API_INIT_PRODUCER_ID = 22
 UNKNOWN_SERVER_ERROR, NONE, UNKNOWN_TOPIC, REQUEST_TIMED_OUT = -1, 0, 3, 7
 INVALID_TOPIC, TOPIC_EXISTS, INVALID_PARTITIONS, INVALID_RF = 17, 36, 37, 38
 INVALID_REQUEST, INVALID_CONFIG, TOPIC_DELETION_DISABLED = 42, 40, 73
+REASSIGNMENT_IN_PROGRESS = 60
 
 
 def enc_create_partitions(topics, timeout_ms=0, validate_only=False):
@@ -355,23 +357,32 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.assertEqual(res["grow"][0], INVALID_PARTITIONS)
         self.assertEqual(res["nosuch"][0], UNKNOWN_TOPIC)
         self.assertEqual(self.topic_znode(c, "grow")[1].version, st1.version)
-        # two brokers growing the same topic at once: the setData is conditional on the zkVersion read, so
-        # exactly one wins and no partition is lost
+        # six requests (two per broker) growing the same topic at once: the setData is conditional on the
+        # zkVersion read, so exactly one wins and no partition is lost; a loser reads the topic again and
+        # answers as if it had come after the winner (INVALID_PARTITIONS), never UNKNOWN_SERVER_ERROR
         import threading
         out = {}
+        conns = [n.conn(timeout=120) for n in nodes for _ in range(2)]
+        for k in conns:
+            self.addCleanup(k.close)
+        body = enc_create_partitions([("grow", 6)])
+        sent = [(k, k.send(API_CREATE_PARTITIONS, 1, body)) for k in conns]  # all out before any answer
 
-        def grow(n):
-            with n.conn(timeout=30) as k:
-                out[n.node_id] = dec_create_partitions(k.request(API_CREATE_PARTITIONS, 1,
-                                                                 enc_create_partitions([("grow", 6)])))["grow"][0]
-        threads = [threading.Thread(target=grow, args=(n,)) for n in nodes]
+        def answer(i, k, corr):
+            got, payload = k.recv()
+            out[i] = dec_create_partitions(payload)["grow"] if got == corr else ("bad correlation", got)
+        threads = [threading.Thread(target=answer, args=(i, k, corr)) for i, (k, corr) in enumerate(sent)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(120)
-        self.assertEqual(sorted(out), [1, 2, 3])
-        self.assertEqual(sorted(out.values()).count(NONE), 1, out)
-        self.assertTrue(all(e in (NONE, INVALID_PARTITIONS, UNKNOWN_SERVER_ERROR) for e in out.values()), out)
+        self.assertEqual(sorted(out), list(range(6)), out)
+        self.assertEqual([e for e, _ in out.values()].count(NONE), 1, out)
+        for e, msg in out.values():
+            if e != NONE:
+                self.assertEqual((e, msg), (INVALID_PARTITIONS, "Topic already has 6 partition(s)."), out)
+        retried = sum("changed while being written" in n.log_text() for n in nodes)
+        ferrytest.log("concurrent CreatePartitions: %d broker(s) retried after a BADVERSION" % retried)
         d6, st6 = self.topic_znode(c, "grow")
         self.assertEqual(sorted(d6["partitions"], key=int), [str(p) for p in range(6)])
         self.assertEqual(st6.version, st1.version + 1)
@@ -381,6 +392,35 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         self.addCleanup(admin.close)
         admin.create_partitions({"grow": NewPartitions(7)})
         self.assertEqual(len(self.topic_znode(c, "grow")[0]["partitions"]), 7)
+
+    def test_create_partitions_refused_during_a_reassignment(self):
+        """As Kafka 3.7's ZkAdminManager: a topic whose znode lists adding/removing replicas (a reassignment in
+        progress) gets REASSIGNMENT_IN_PROGRESS, before any other check, and its znode is not written; the
+        other topics of the request are served."""
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk)
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        self.assertEqual(self.create(nodes[0], [("moving", 1, 2), ("still", 1, 2)])["moving"][0], NONE)
+        d, st = self.topic_znode(c, "moving")
+        replicas = d["partitions"]["0"]
+        spare = [n.node_id for n in nodes if n.node_id not in replicas][0]
+        d["partitions"]["0"] = replicas + [spare]  # the union, as the controller writes it mid-reassignment
+        d["adding_replicas"] = {"0": [spare]}
+        d["removing_replicas"] = {"0": [replicas[0]]}
+        c.set("/brokers/topics/moving", json.dumps(d).encode(), version=st.version)
+        st = c.get("/brokers/topics/moving")[1]
+        with nodes[1].conn(timeout=30) as k:
+            res = dec_create_partitions(k.request(API_CREATE_PARTITIONS, 1,
+                                                  enc_create_partitions([("moving", 3), ("still", 2)])))
+            self.assertEqual(res["moving"], (REASSIGNMENT_IN_PROGRESS,
+                                             "A partition reassignment is in progress for the topic 'moving'."))
+            self.assertEqual(res["still"], (NONE, None))
+            # even a count that is not an increase: the reassignment is what Kafka reports
+            res = dec_create_partitions(k.request(API_CREATE_PARTITIONS, 1, enc_create_partitions([("moving", 1)])))
+            self.assertEqual(res["moving"][0], REASSIGNMENT_IN_PROGRESS)
+        self.assertEqual(c.get("/brokers/topics/moving")[1].version, st.version)
+        self.assertEqual(len(self.topic_znode(c, "still")[0]["partitions"]), 2)
 
     # ---- configs and notifications ---------------------------------------------------------------------------
     def test_alter_configs_write_entity_and_notification_applied_by_every_broker(self):
