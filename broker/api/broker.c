@@ -241,11 +241,22 @@ int broker_start_with_source(struct broker *b, uv_loop_t *loop, const struct fer
     return start(b, loop, cfg, false, source, err, errlen);
 }
 
+/* Whether a broker other than `self` is registered and unfenced: one that could take over its leaderships. */
+static bool another_unfenced_broker(const struct md_image *img, int32_t self)
+{
+    for (int32_t i = 0; img && i < img->nbrokers; i++)
+        if (img->brokers[i]->id != self && !img->brokers[i]->fenced)
+            return true;
+    return false;
+}
+
 void broker_begin_shutdown(struct broker *b, void (*then)(void *arg), void *arg)
 {
-    /* quorum mode: the lifecycle's controlled shutdown when the controller is elsewhere (a combined node's
-     * own controller stops with it) */
-    if (b->lifecycle && !ctrl_channel_is_local(b->channel))
+    /* quorum mode: the lifecycle's controlled shutdown (Kafka's BrokerLifecycleManager), through the channel
+     * whether the active controller is elsewhere or this combined node's own. With its own controller and
+     * no other unfenced broker there is nobody to hand leadership to, and the node skips it (Kafka would
+     * still write the records that leave the partitions leaderless until the broker returns). */
+    if (b->lifecycle && (!ctrl_channel_is_local(b->channel) || another_unfenced_broker(broker_image(b), b->node_id)))
         lifecycle_shutdown(b->lifecycle, b->cfg->broker_session_timeout_ms, then, arg);
     else if (b->meta.ops && b->meta.ops->controlled_shutdown)
         b->meta.ops->controlled_shutdown(b->meta.impl, then, arg);

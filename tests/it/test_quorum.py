@@ -189,6 +189,39 @@ class QuorumTest(ft.FerryTestCase):
         for t in (names[0], names[-1]):
             self.wait_everywhere([behind], t)
 
+    def test_controlled_shutdown_of_the_active_controller(self):
+        """SIGTERM of the combined node that is the active controller: its broker first hands its leaderships
+        over (BrokerHeartbeat WantShutDown to its own controller, as to a remote one), then the node stops."""
+        nodes = self.make_cluster()
+        for x in nodes:
+            x.spawn()
+        for x in nodes:
+            x.wait_ready(wait_metadata=False)
+        lead, _ = self.wait_leader(nodes)
+        with lead.conn(timeout=20) as c:
+            res = c.create_topics([("handover", 6, 3)])
+        self.assertEqual(res["handover"][0], 0, res)
+
+        def partitions(node):
+            with node.conn(timeout=10) as c:
+                md = c.metadata(["handover"], version=1)
+            t = [t for t in md["topics"] if t["name"] == "handover" and t["error"] == 0]
+            return t[0]["partitions"] if t and len(t[0]["partitions"]) == 6 else None
+        ft.wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps))(partitions(lead)), timeout=120,
+                      what="handover with full ISRs")
+        led = [p["partition"] for p in partitions(lead) if p["leader"] == lead.node_id]
+        self.assertTrue(led, "the active controller's broker leads none of the 6 partitions")
+        lead.stop()
+        self.assertTrue("broker %d: controlled shutdown complete" % lead.node_id in lead.log_text(),
+                        "no controlled shutdown in the log of node %d" % lead.node_id)
+        rest = [x for x in nodes if x is not lead]
+        self.wait_leader(rest)
+
+        def moved():
+            ps = partitions(rest[0])
+            return ps and all(p["leader"] not in (lead.node_id, -1) and lead.node_id not in p["isr"] for p in ps)
+        ft.wait_until(moved, timeout=60, what="every partition led by a running broker, %d out of the ISRs" % lead.node_id)
+
 
 if __name__ == "__main__":
     ft.main()
