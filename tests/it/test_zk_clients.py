@@ -43,9 +43,8 @@ class LegacyClients(ferrytest.FerryTestCase):
         return wait_until(ok, timeout=STATE_TIMEOUT, what=what)
 
     def wait_topic_everywhere(self, nodes, topic, partitions):
-        """Every broker's Metadata has every partition with a leader. The controller sends its requests one
-        partition at a time, so for a moment a broker can list a new topic with only some of its partitions,
-        and librdkafka fails messages for the partitions it does not see yet (Local: Unknown partition)."""
+        """Every broker's Metadata has every partition with a leader. Brokers learn of a new topic one after the
+        other, and librdkafka fails messages for partitions it does not see yet (Local: Unknown partition)."""
         for n in nodes:
             ferrytest.wait_topic(n, topic, partitions, timeout=120)
 
