@@ -1,5 +1,6 @@
 /* kraft_admin: the admin entry points of kraft_node.h: each queues an operation whose decision (ctrl.h)
- * runs when it reaches the head of the queue, against the image as every earlier write left it. */
+ * runs when it reaches the head of the queue, against the latest image (kraft_node_latest.c): the image as
+ * every earlier decision left it, committed or not. */
 #include <string.h>
 
 #include "broker/common/ferry_alloc.h"
@@ -131,7 +132,7 @@ static int decide_auto_create(struct kraft_node *n, struct kraft_op *op)
     if (names && errors) {
         for (size_t i = 0; i < op->nnames; i++)
             names[i] = proto_str_from(op->names[i]);
-        rc = ctrl_auto_create_topics(&n->img, &n->env, names, op->nnames, errors, &op->recs);
+        rc = ctrl_auto_create_topics(kraft_node_decision_image(n), &n->env, names, op->nnames, errors, &op->recs);
         for (size_t i = 0; !rc && i < op->nnames; i++)
             if (errors[i])
                 LOG_WARN("kraft", "node %d: auto-creation of topic %s failed: %s", n->node_id, op->names[i],
@@ -144,7 +145,7 @@ static int decide_auto_create(struct kraft_node *n, struct kraft_op *op)
 
 int kraft_op_decide(struct kraft_node *n, struct kraft_op *op)
 {
-    const struct md_image *img = &n->img;
+    const struct md_image *img = kraft_node_decision_image(n);
     switch (op->kind) {
     case KRAFT_OP_CREATE_TOPICS:
         return ctrl_create_topics(img, &n->env, op->req, op->version, op->resp_arena, op->resp, &op->recs);

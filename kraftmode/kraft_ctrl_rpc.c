@@ -94,12 +94,12 @@ static int decide(struct kraft_node *n, struct kraft_op *op)
     struct kraft_ctrl *c = call->c;
     if (!kraft_node_is_active_controller(n))
         return 0; /* refused by the queue (NOT_CONTROLLER); the tracker is the active controller's */
-    const struct md_image *img = kraft_node_image(n);
+    const struct md_image *img = kraft_node_decision_image(n); /* with what is decided but not committed */
     int64_t now = now_ms(c);
     int rc = sync_tracker(c, img, now);
     if (rc)
         return rc;
-    int64_t next = kraft_node_end_offset(n);
+    int64_t next = kraft_node_next_offset(n);
     const struct ctrl_env *env = &n->env;
     struct ctrl_records *out = &op->recs;
     switch (call->api_key) {

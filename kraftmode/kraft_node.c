@@ -1,5 +1,12 @@
-/* kraft_node: the write queue, appends, the off-loop fsync, commits and the node's lifecycle. Start-up
- * and leader activation are in kraft_start.c, the admin entry points in kraft_admin.c. */
+/* kraft_node: the write queue, the operations in flight, commits and the node's lifecycle. Start-up and
+ * leader activation are in kraft_start.c, the admin entry points in kraft_admin.c, the latest image the
+ * decisions read in kraft_node_latest.c, the Raft I/O in kraft_raft.c.
+ *
+ * The active controller keeps many operations in flight: each turn of the loop, pump decides every queued
+ * operation against the latest image (the committed image plus everything decided before it), stages its
+ * records (applied to the latest image at once) and proposes all of the turn's records as one append
+ * (kraft_raft_flush); each op is answered when the commit passes its last record, in order. Losing the
+ * lead answers every op in flight NOT_CONTROLLER and drops the staged records and the latest image. */
 #include <string.h>
 #include <time.h>
 
@@ -59,9 +66,14 @@ static void pump(struct kraft_node *n);
 
 static void on_kick(uv_timer_t *t) { pump(t->data); }
 
+/* Ops decided but not yet committed, at most: beyond it the queue waits for commits. */
+#define KRAFT_MAX_INFLIGHT 4096
+/* Staged bytes proposed at once at most (one append, one Fetch answer): beyond it a turn proposes twice. */
+#define KRAFT_MAX_STAGED_BYTES (1024 * 1024)
+
 void kraft_node_kick(struct kraft_node *n)
 {
-    if (n->stopping || n->inflight || !n->head || n->rio.driving)
+    if (n->stopping || n->ninflight >= KRAFT_MAX_INFLIGHT || !n->head || n->rio.driving)
         return; /* a drive runs the queue once it is done */
     if (n->rio.sync)
         pump(n);
@@ -109,26 +121,63 @@ static void complete(struct kraft_node *n, struct kraft_op *op, int rc)
     kraft_op_free(op);
 }
 
+static void inflight_push(struct kraft_node *n, struct kraft_op *op)
+{
+    op->next = NULL;
+    if (n->inflight_tail)
+        n->inflight_tail->next = op;
+    else
+        n->inflight_head = op;
+    n->inflight_tail = op;
+    n->ninflight++;
+}
+
+static struct kraft_op *inflight_pop(struct kraft_node *n)
+{
+    struct kraft_op *op = n->inflight_head;
+    n->inflight_head = op->next;
+    if (!n->inflight_head)
+        n->inflight_tail = NULL;
+    n->ninflight--;
+    op->next = NULL;
+    return op;
+}
+
+/* Completes, in order, the ops in flight whose records end at or below `upto` with rc. */
+static void complete_inflight(struct kraft_node *n, int64_t upto, int rc)
+{
+    while (n->inflight_head && n->inflight_head->end_offset <= upto)
+        complete(n, inflight_pop(n), rc);
+}
+
 void kraft_node_committed(struct kraft_node *n)
 {
-    struct kraft_op *op = n->inflight;
-    if (!op || n->rio.applied_end < op->end_offset)
+    if (!n->inflight_head || n->rio.applied_end < n->inflight_head->end_offset)
         return;
-    n->inflight = NULL;
-    complete(n, op, 0);
+    complete_inflight(n, n->rio.applied_end, 0);
     kraft_node_kick(n);
+}
+
+/* Fails every op in flight (their records commit only if the next leader keeps them) and drops what the
+ * controller staged and speculated. */
+static void fail_inflight(struct kraft_node *n, int rc)
+{
+    n->rio.staged.len = 0;
+    n->rio.staged.err = 0;
+    n->rio.staged_count = 0;
+    kraft_latest_drop(n);
+    complete_inflight(n, INT64_MAX, rc);
 }
 
 void kraft_node_lost_leadership(struct kraft_node *n)
 {
-    struct kraft_op *op = n->inflight;
-    if (!op)
-        return;
-    n->inflight = NULL;
-    LOG_WARN("kraft", "node %d: no longer the leader: a write proposed up to offset %lld is answered NOT_CONTROLLER "
-                      "(it commits only if the new leader keeps it)",
-             n->node_id, (long long)op->end_offset);
-    complete(n, op, n->failed ? FERRY_EIO : FERRY_EUNSUPPORTED);
+    if (n->latest.epoch >= 0 || n->inflight_head) {
+        if (n->inflight_head)
+            LOG_WARN("kraft", "node %d: no longer the leader: %zu write(s) proposed up to offset %lld are answered "
+                              "NOT_CONTROLLER (they commit only if the new leader keeps them)",
+                     n->node_id, n->ninflight, (long long)n->inflight_tail->end_offset);
+        fail_inflight(n, n->failed ? FERRY_EIO : FERRY_EUNSUPPORTED);
+    }
     kraft_node_kick(n);
 }
 
@@ -144,12 +193,80 @@ static void refuse(struct kraft_node *n, struct kraft_op *op, int rc)
     complete(n, op, rc);
 }
 
+/* Proposes what this turn staged; a failure fails the ops whose records were staged. */
+static void flush_staged(struct kraft_node *n)
+{
+    int64_t base = n->rio.staged_base;
+    if (n->rio.staged_count == 0 || kraft_raft_flush(n) == 0)
+        return;
+    /* the ops before `base` were proposed in earlier turns and stay in flight */
+    struct kraft_op **pp = &n->inflight_head;
+    while (*pp && (*pp)->end_offset <= base)
+        pp = &(*pp)->next;
+    struct kraft_op *doomed = *pp;
+    *pp = NULL;
+    n->inflight_tail = NULL;
+    n->ninflight = 0;
+    for (struct kraft_op *op = n->inflight_head; op; op = op->next) {
+        n->inflight_tail = op;
+        n->ninflight++;
+    }
+    while (doomed) {
+        struct kraft_op *op = doomed;
+        doomed = op->next;
+        op->next = NULL;
+        complete(n, op, n->failed ? FERRY_EIO : FERRY_EUNSUPPORTED);
+    }
+}
+
+/* Decides one op against the latest image and stages its records; it joins the ops in flight (answered
+ * once the commit passes its records: at once when it wrote nothing and nothing is uncommitted). */
+static void run_op(struct kraft_node *n, struct kraft_op *op)
+{
+    const struct metalog_rec *recs;
+    size_t count;
+    int rc = 0;
+    if (op->kind == KRAFT_OP_WRITE) {
+        recs = op->raw;
+        count = op->nraw;
+    } else {
+        rc = kraft_op_decide(n, op);
+        recs = op->recs.recs;
+        count = op->recs.n;
+    }
+    if (rc) {
+        complete(n, op, rc);
+        return;
+    }
+    /* An op that writes nothing read the latest image, which may hold uncommitted records: like Kafka's
+     * controller it is answered once everything decided before it has committed. */
+    op->end_offset = kraft_node_next_offset(n);
+    if (count > 0) {
+        rc = kraft_raft_stage(n, recs, count, &op->arena, &op->end_offset);
+        if (rc) {
+            complete(n, op, rc);
+            return;
+        }
+    }
+    inflight_push(n, op);
+}
+
 static void pump(struct kraft_node *n)
 {
-    while (!n->stopping && !n->inflight && n->head && !n->rio.driving) {
+    while (!n->stopping && n->head && !n->rio.driving && n->ninflight < KRAFT_MAX_INFLIGHT) {
         bool leader = n->rio.raft && !n->rio.dead && raft_role(n->rio.raft) == RAFT_LEADER;
         if (leader && !kraft_node_active(n))
-            return; /* elected: the activation comes first (kraft_node_maybe_activate) */
+            break; /* elected: the activation comes first (kraft_node_maybe_activate) */
+        if (leader && !n->failed) {
+            bool ready = false;
+            int rc = kraft_latest_ensure(n, &ready);
+            if (rc) {
+                kraft_raft_failed(n, "cannot copy the metadata image for the controller's decisions");
+                continue; /* failed: the ops are refused */
+            }
+            if (!ready)
+                break; /* rebuilt once what was proposed has committed (kraft_node_committed kicks) */
+        }
         struct kraft_op *op = n->head;
         n->head = op->next;
         if (!n->head)
@@ -163,37 +280,12 @@ static void pump(struct kraft_node *n)
             refuse(n, op, FERRY_EUNSUPPORTED);
             continue;
         }
-        const struct metalog_rec *recs;
-        size_t count;
-        int rc = 0;
-        if (op->kind == KRAFT_OP_WRITE) {
-            recs = op->raw;
-            count = op->nraw;
-        } else {
-            rc = kraft_op_decide(n, op);
-            recs = op->recs.recs;
-            count = op->recs.n;
-        }
-        if (!rc && count == 0) {
-            complete(n, op, 0);
-            continue;
-        }
-        if (!rc) {
-            n->inflight = op;
-            op->end_offset = INT64_MAX;
-            rc = kraft_raft_propose(n, recs, count, &op->arena, &op->end_offset);
-            if (rc) {
-                if (n->inflight == op) {
-                    n->inflight = NULL;
-                    complete(n, op, rc);
-                }
-                continue;
-            }
-            kraft_node_committed(n); /* committed already (a single voter in blocking mode) */
-            continue;
-        }
-        complete(n, op, rc);
+        run_op(n, op);
+        if (n->rio.staged.len >= KRAFT_MAX_STAGED_BYTES)
+            flush_staged(n);
     }
+    flush_staged(n);
+    kraft_node_committed(n); /* ops that wrote nothing, or committed already (a single voter, blocking) */
 }
 
 void kraft_node_publish_pending(struct kraft_node *n)
@@ -226,9 +318,10 @@ static void release(struct kraft_node *n)
         kraft_op_free(op);
     }
     n->tail = NULL;
-    if (n->inflight)
-        kraft_op_free(n->inflight);
-    n->inflight = NULL;
+    while (n->inflight_head)
+        kraft_op_free(inflight_pop(n));
+    metalog_loader_free(&n->latest.loader);
+    md_image_free(&n->latest.img);
     memset(&n->transport, 0, sizeof n->transport);
     if (n->log) {
         int64_t end = metalog_end_offset(n->log);
@@ -279,14 +372,14 @@ static int elect_alone(struct kraft_node *n, char *err, size_t errlen)
         rc = raft_tick(n->rio.raft, kraft_raft_now());
         if (rc == 0)
             kraft_raft_drive(n);
-        bool done = kraft_node_active(n) && !n->head && !n->inflight;
+        bool done = kraft_node_active(n) && !n->head && !n->inflight_head;
         if (rc || n->rio.dead || done || kraft_raft_now() >= give_up)
             break;
         int64_t wait = raft_next_deadline(n->rio.raft) - kraft_raft_now();
         uv_sleep((unsigned)(wait < 1 ? 1 : wait > 50 ? 50 : wait));
     }
     n->rio.sync = false;
-    if (rc == 0 && !n->rio.dead && kraft_node_active(n) && !n->head && !n->inflight)
+    if (rc == 0 && !n->rio.dead && kraft_node_active(n) && !n->head && !n->inflight_head)
         return 0;
     snprintf(err, errlen, "the single voter could not become the active controller (%s); see the log above",
              rc ? ferry_strerror(rc) : n->failed ? "metadata log or quorum-state error" : "activation incomplete");
@@ -311,6 +404,7 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
     n->rng ^= (uint64_t)kraft_wall_ms();
     ctrl_env_from_config(&n->env, cfg, kraft_node_rand, &n->rng);
     md_image_init(&n->img);
+    kraft_latest_init(n);
     md_delta_init(&n->pending);
     n->pending.initial = true;
     int rc = kraft_node_prepare(n, format_if_missing, err, errlen);
@@ -321,6 +415,7 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
         release(n);
         raft_free(n->rio.raft);
         metalog_loader_free(&n->rio.loader);
+        proto_writer_free(&n->rio.staged);
         ferry_free(n);
         return rc;
     }

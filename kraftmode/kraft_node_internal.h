@@ -63,7 +63,16 @@ struct kraft_op {
     void *rpc_ctx;
     struct proto_arena arena;  /* records the decision produced */
     struct ctrl_records recs;
-    int64_t end_offset;        /* proposed: committed once the commit offset reaches it */
+    int64_t end_offset;        /* decided: answered once the applied (committed) offset reaches it */
+};
+
+/* The active controller's latest image (kraft_node_latest.c): the committed image plus every batch decided
+ * since, committed or not. epoch: the active epoch it was built in; -1 none (decisions then use the
+ * committed image: before activation, or after it was dropped until it is rebuilt). */
+struct kraft_latest {
+    struct md_image img;
+    struct metalog_loader loader;
+    int32_t epoch;
 };
 
 /* Snapshots of the image (snapshot_node.c). */
@@ -97,6 +106,11 @@ struct kraft_raft_io {
     uv_work_t state_work;
     /* log fsyncs: one in flight (kraft_node.busy), the newest wanted sequence flushed next */
     uint64_t sync_want_seq, sync_writing_seq, sync_done_seq;
+    /* batches decided in this loop turn, proposed together by kraft_raft_flush: staged_count offsets
+     * starting at staged_base (the core's log end when the first was staged) */
+    struct proto_writer staged;
+    int32_t staged_count;
+    int64_t staged_base;
     /* what the image holds: every batch below applied_end (the loader holds an open transaction's records) */
     struct metalog_loader loader;
     int64_t applied_end;
@@ -119,7 +133,10 @@ struct kraft_node {
     void (*publish)(void *arg, const struct md_image *img, const struct md_delta *delta);
     void *publish_arg;
     struct kraft_op *head, *tail;
-    struct kraft_op *inflight; /* proposed, waiting for its commit */
+    /* decided (records staged or proposed, or none), in offset order, waiting for the commit */
+    struct kraft_op *inflight_head, *inflight_tail;
+    size_t ninflight;
+    struct kraft_latest latest;
     bool busy;     /* a metadata-log fsync is running off the loop */
     bool stopping;
     bool finished; /* stopped: everything released, handles closing */
@@ -141,13 +158,18 @@ int64_t kraft_wall_ms(void);
  * kraft_raft_open (start-up, after the snapshot is loaded): the core from quorum-state and the log.
  * kraft_raft_drive performs the core's actions (see raft.h) until there are none: quorum-state writes and
  * log fsyncs off the loop (blocking while rio.sync), appends/truncations/snapshot installs on the metalog,
- * commits applied to the image through the loader (and the op in flight completed), messages to kraft_net.
- * kraft_raft_propose frames recs (Begin/EndTransaction around them past one batch) as batches at the log
- * end in the current epoch and proposes them; *end_offset gets the offset after the last. */
+ * commits applied to the image through the loader (and the ops they pass completed), messages to kraft_net.
+ * kraft_raft_stage frames recs (Begin/EndTransaction around them past one batch) as batches in the current
+ * epoch at kraft_node_next_offset, applies them to the latest image and keeps them for kraft_raft_flush,
+ * which proposes everything staged as one append (one write, one fsync, one fetch answer for the whole
+ * loop turn: group commit). *end_offset gets the offset after the op's last record. */
 int kraft_raft_open(struct kraft_node *n, char *err, size_t errlen);
 void kraft_raft_drive(struct kraft_node *n);
-int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
-                       int64_t *end_offset);
+int kraft_raft_stage(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
+                     int64_t *end_offset);
+int kraft_raft_flush(struct kraft_node *n);
+/* The offset the next staged record gets (the core's log end plus what is staged). */
+int64_t kraft_node_next_offset(const struct kraft_node *n);
 int64_t kraft_raft_now(void);
 /* Starts ticking the core on the loop (after start-up); kraft_raft_close frees the core and closes the
  * timer (the node's last handles free it: kraft_node_handle_closed). */
@@ -168,6 +190,17 @@ int kraft_node_prepare(struct kraft_node *n, bool format_if_missing, char *err, 
 void kraft_node_maybe_activate(struct kraft_node *n);
 int kraft_decide_activation(struct kraft_node *n, struct kraft_op *op);
 int kraft_decide_controller_registration(struct kraft_node *n, struct kraft_op *op);
+
+/* The latest image (kraft_node_latest.c). kraft_latest_ensure (the active controller, before deciding)
+ * builds it from the committed image when it is missing and nothing proposed is uncommitted; *ready
+ * false: the decisions wait for the commits. kraft_latest_apply applies a staged batch (failure drops the
+ * image: the node keeps leading, its next decisions wait for the rebuild). kraft_node_decision_image: what
+ * decisions read (the latest image, or the committed one when there is none). */
+void kraft_latest_init(struct kraft_node *n);
+void kraft_latest_drop(struct kraft_node *n);
+int kraft_latest_ensure(struct kraft_node *n, bool *ready);
+int kraft_latest_apply(struct kraft_node *n, const uint8_t *batch, size_t len);
+const struct md_image *kraft_node_decision_image(const struct kraft_node *n);
 
 /* Admin (kraft_admin.c): runs the decision of an admin op into op->recs; fills failure responses. */
 int kraft_op_decide(struct kraft_node *n, struct kraft_op *op);
@@ -195,8 +228,9 @@ void kraft_snapshot_free(struct kraft_node *n);
 void kraft_node_finish_stop(struct kraft_node *n);
 
 /* Queues an op (kraft_node.c); kraft_node_push_front puts it ahead of the queued ones. kraft_node_committed
- * (after a commit was applied) completes the op in flight once committed and runs the queue;
- * kraft_node_lost_leadership completes it with NOT_CONTROLLER. kraft_node_kick runs the queue soon. */
+ * (after a commit was applied) completes the ops in flight the commit passed and runs the queue;
+ * kraft_node_lost_leadership completes every op in flight with NOT_CONTROLLER, drops what is staged and
+ * the latest image. kraft_node_kick runs the queue soon. */
 void kraft_node_enqueue(struct kraft_node *n, struct kraft_op *op);
 void kraft_node_push_front(struct kraft_node *n, struct kraft_op *op);
 void kraft_node_committed(struct kraft_node *n);

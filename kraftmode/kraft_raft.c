@@ -9,11 +9,14 @@
  *   LOG_SYNC          one fsync off the loop for everything appended so far (a second LOG_SYNC while one
  *                     runs is folded into the next fsync), then raft_log_persisted;
  *   COMMIT            the committed batches read back from the log and applied to the image through the
- *                     metadata loader; the op in flight completes once committed; the delta is published
- *                     once the node has caught up to the high watermark (KRaft's rule);
- *   ROLE              logged; losing the lead fails the op in flight with NOT_CONTROLLER; becoming leader
+ *                     metadata loader; the ops in flight whose records it passes complete; the delta is
+ *                     published once the node has caught up to the high watermark (KRaft's rule);
+ *   ROLE              logged; losing the lead fails the ops in flight with NOT_CONTROLLER; becoming leader
  *                     leads to the controller's activation (kraft_start.c) once the LeaderChange commits;
  *   SEND              handed to the transport (broker/api/raft_io.c); FATAL: the node stops taking part.
+ * Proposals (kraft_raft_stage / kraft_raft_flush): the controller stages the batches of every operation it
+ * decides in one loop turn and proposes them as one append, so that they share one write, one fsync and one
+ * Fetch answer to each follower; while that fsync runs, the next turns' appends wait for the next one.
  * While rio.sync is set (the start of a single voter, before the loop runs) the durable writes happen in
  * the calling thread, so that kraft_node_start returns with the node elected and activated, as before. */
 #include <stdio.h>
@@ -143,6 +146,7 @@ void kraft_raft_close(struct kraft_node *n)
     raft_free(io->raft);
     io->raft = NULL;
     metalog_loader_free(&io->loader);
+    proto_writer_free(&io->staged);
     uv_timer_stop(&io->tick);
     uv_close((uv_handle_t *)&io->tick, kraft_node_handle_closed);
 }
@@ -335,7 +339,12 @@ static void log_append(struct kraft_node *n, const struct raft_action *a)
     proto_writer_init(&w);
     int rc = 0;
     int32_t epoch = a->batches[a->nbatches - 1].epoch;
-    for (size_t i = 0; i < a->nbatches && !rc; i++) {
+    bool borrowed = a->nbatches == 1 && !a->batches[0].leader_change; /* a proposal: its bytes as they are */
+    if (borrowed) {
+        w.buf = (uint8_t *)a->batches[0].data;
+        w.len = a->batches[0].len;
+    }
+    for (size_t i = 0; i < a->nbatches && !rc && !borrowed; i++) {
         const struct raft_batch *b = &a->batches[i];
         if (b->leader_change) {
             rc = encode_leader_change(n, &w, b, a, now);
@@ -355,7 +364,8 @@ static void log_append(struct kraft_node *n, const struct raft_action *a)
         n->snap.bytes_since += (int64_t)w.len;
         n->snap.last_append_ms = now;
     }
-    proto_writer_free(&w);
+    if (!borrowed)
+        proto_writer_free(&w);
     if (rc) {
         char why[256];
         snprintf(why, sizeof why, "cannot append %zu batch(es) at offset %lld to the metadata log: %s", a->nbatches,
@@ -570,31 +580,31 @@ void kraft_raft_drive(struct kraft_node *n)
 
 /* ---- proposals ---- */
 
-static int propose_batch(struct kraft_node *n, const struct metalog_rec *recs, size_t count, int64_t now)
+int64_t kraft_node_next_offset(const struct kraft_node *n)
 {
-    if (!n->rio.raft || n->rio.dead || n->stopping)
-        return FERRY_EUNSUPPORTED; /* stopped by a callback of the previous batch's drive */
-    struct proto_writer w;
-    proto_writer_init(&w);
-    int64_t base = raft_log_end(n->rio.raft);
-    int rc = metalog_build_batch(&w, base, raft_epoch(n->rio.raft), now, recs, count);
-    int64_t got = -1;
-    if (!rc)
-        rc = raft_propose(n->rio.raft, kraft_raft_now(), (int32_t)count, w.buf, w.len, &got);
-    if (!rc && got != base)
-        rc = FERRY_ECORRUPT;
-    if (!rc)
-        kraft_raft_drive(n); /* the append action borrows w's bytes: performed before they are freed */
-    proto_writer_free(&w);
-    return rc;
+    const struct kraft_raft_io *io = &n->rio;
+    if (!io->raft)
+        return n->log ? metalog_end_offset(n->log) : 0;
+    return io->staged_count ? io->staged_base + io->staged_count : raft_log_end(io->raft);
 }
 
-int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
-                       int64_t *end_offset)
+/* Drops the batches staged after `len` bytes / `count` offsets (an op whose staging failed). */
+static void unstage(struct kraft_raft_io *io, size_t len, int32_t count)
 {
-    if (!n->rio.raft || n->rio.dead || raft_role(n->rio.raft) != RAFT_LEADER)
+    io->staged.len = len;
+    io->staged.err = 0;
+    io->staged_count = count;
+}
+
+int kraft_raft_stage(struct kraft_node *n, const struct metalog_rec *recs, size_t count, struct proto_arena *a,
+                     int64_t *end_offset)
+{
+    struct kraft_raft_io *io = &n->rio;
+    *end_offset = kraft_node_next_offset(n);
+    if (!io->raft || io->dead || n->stopping || raft_role(io->raft) != RAFT_LEADER)
         return FERRY_EUNSUPPORTED;
-    bool wrap = count > METALOG_MAX_RECORDS_PER_BATCH && ctrl_mv_supports_transactions(n->img.metadata_version);
+    const struct md_image *img = kraft_node_decision_image(n);
+    bool wrap = count > METALOG_MAX_RECORDS_PER_BATCH && ctrl_mv_supports_transactions(img->metadata_version);
     size_t nall = count + (wrap ? 2 : 0);
     struct metalog_rec *all = ferry_malloc(nall * sizeof *all);
     if (!all)
@@ -615,18 +625,59 @@ int kraft_raft_propose(struct kraft_node *n, const struct metalog_rec *recs, siz
     } else {
         memcpy(all, recs, count * sizeof *recs);
     }
+    if (io->staged_count == 0)
+        io->staged_base = raft_log_end(io->raft);
+    size_t len0 = io->staged.len;
+    int32_t count0 = io->staged_count;
     int64_t now = kraft_wall_ms();
+    int32_t epoch = raft_epoch(io->raft);
     int rc = 0;
+    bool applied = false;
     for (size_t i = 0; i < nall && !rc; i += METALOG_MAX_RECORDS_PER_BATCH) {
         size_t chunk = nall - i < METALOG_MAX_RECORDS_PER_BATCH ? nall - i : METALOG_MAX_RECORDS_PER_BATCH;
-        rc = propose_batch(n, all + i, chunk, now);
+        size_t at = io->staged.len;
+        rc = metalog_build_batch(&io->staged, io->staged_base + io->staged_count, epoch, now, all + i, chunk);
+        if (!rc)
+            rc = io->staged.err;
+        if (!rc)
+            rc = kraft_latest_apply(n, io->staged.buf + at, io->staged.len - at);
+        if (!rc) {
+            applied = true;
+            io->staged_count += (int32_t)chunk;
+        }
     }
     ferry_free(all);
-    if (rc == FERRY_ENOMEM)
-        kraft_raft_failed(n, "out of memory proposing metadata records");
-    else if (rc)
-        LOG_ERROR("kraft", "node %d: cannot propose %zu metadata record(s): %s", n->node_id, nall, ferry_strerror(rc));
-    *end_offset = n->rio.raft ? raft_log_end(n->rio.raft) : INT64_MAX;
+    if (rc) {
+        unstage(io, len0, count0);
+        if (applied)
+            kraft_latest_drop(n); /* it holds part of what was just dropped */
+        if (rc == FERRY_ENOMEM)
+            kraft_raft_failed(n, "out of memory staging metadata records");
+        else
+            LOG_ERROR("kraft", "node %d: cannot stage %zu metadata record(s): %s", n->node_id, nall, ferry_strerror(rc));
+    }
+    *end_offset = kraft_node_next_offset(n);
+    return rc;
+}
+
+int kraft_raft_flush(struct kraft_node *n)
+{
+    struct kraft_raft_io *io = &n->rio;
+    if (io->staged_count == 0)
+        return 0;
+    int rc = FERRY_EUNSUPPORTED; /* stopped by a callback of an earlier drive */
+    int64_t got = -1;
+    if (io->raft && !io->dead && !n->stopping)
+        rc = raft_propose(io->raft, kraft_raft_now(), io->staged_count, io->staged.buf, io->staged.len, &got);
+    if (!rc && got != io->staged_base)
+        rc = FERRY_ECORRUPT;
+    if (!rc)
+        kraft_raft_drive(n); /* the append action borrows the staged bytes: performed before they go */
+    unstage(io, 0, 0);
+    if (rc) {
+        kraft_latest_drop(n); /* it holds batches the log does not */
+        LOG_ERROR("kraft", "node %d: cannot propose the staged metadata records: %s", n->node_id, ferry_strerror(rc));
+    }
     return rc;
 }
 

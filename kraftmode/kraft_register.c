@@ -33,7 +33,7 @@ int kraft_registration_records(struct kraft_node *n, const struct kraft_bound_po
                                struct ctrl_records *out)
 {
     const struct ferry_config *cfg = n->cfg;
-    int16_t mv = n->img.metadata_version;
+    int16_t mv = kraft_node_decision_image(n)->metadata_version;
     struct proto_arena *a = out->a;
     int32_t neps = (int32_t)cfg->n_advertised;
     struct RegisterBrokerRecord *rec =
@@ -75,7 +75,7 @@ int kraft_registration_records(struct kraft_node *n, const struct kraft_bound_po
 
 int kraft_unfence_records(struct kraft_node *n, int64_t epoch, struct ctrl_records *out)
 {
-    int16_t mv = n->img.metadata_version;
+    int16_t mv = kraft_node_decision_image(n)->metadata_version;
     if (mv >= MV_3_3_IV2) {
         struct BrokerRegistrationChangeRecord *c = ctrl_records_add(out, &proto_msg_BrokerRegistrationChangeRecord,
                                                                     ctrl_broker_registration_change_version(mv));
@@ -93,7 +93,7 @@ int kraft_unfence_records(struct kraft_node *n, int64_t epoch, struct ctrl_recor
         u->Epoch = epoch;
     }
     size_t nt;
-    struct md_topic *const *topics = md_image_topics_sorted(&n->img, &nt);
+    struct md_topic *const *topics = md_image_topics_sorted(kraft_node_decision_image(n), &nt);
     for (size_t i = 0; i < nt; i++) {
         const struct md_topic *t = topics[i];
         for (int32_t p = 0; p < t->parts_len; p++) {
@@ -116,7 +116,7 @@ int kraft_unfence_records(struct kraft_node *n, int64_t epoch, struct ctrl_recor
 static bool registration_current(struct kraft_node *n, const struct kraft_bound_ports *bound)
 {
     const struct ferry_config *cfg = n->cfg;
-    const struct md_broker *b = md_image_broker(&n->img, n->node_id);
+    const struct md_broker *b = md_image_broker(kraft_node_decision_image(n), n->node_id);
     if (!b || b->nendpoints != (int32_t)cfg->n_advertised)
         return false;
     for (size_t i = 0; i < cfg->n_advertised; i++) {
@@ -134,13 +134,13 @@ int kraft_decide_registration(struct kraft_node *n, struct kraft_op *op)
         return 0;
     /* BrokerEpoch = the offset of the RegisterBrokerRecord: the first record of this write, one further when
      * the write is wrapped in a transaction (more than one batch). */
-    int64_t epoch = metalog_end_offset(n->log);
+    int64_t epoch = kraft_node_next_offset(n);
     int rc = kraft_registration_records(n, &op->bound, epoch, &op->recs);
     if (!rc)
         rc = kraft_unfence_records(n, epoch, &op->recs);
     if (rc)
         return rc;
-    if (op->recs.n > METALOG_MAX_RECORDS_PER_BATCH && ctrl_mv_supports_transactions(n->img.metadata_version)) {
+    if (op->recs.n > METALOG_MAX_RECORDS_PER_BATCH && ctrl_mv_supports_transactions(kraft_node_decision_image(n)->metadata_version)) {
         epoch++;
         ((struct RegisterBrokerRecord *)op->recs.recs[0].data)->BrokerEpoch = epoch;
         struct metalog_rec *second = &op->recs.recs[1];

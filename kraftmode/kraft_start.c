@@ -174,7 +174,7 @@ static bool is_controller_listener(const struct ferry_config *cfg, const char *n
 int kraft_decide_controller_registration(struct kraft_node *n, struct kraft_op *op)
 {
     const struct ferry_config *cfg = n->cfg;
-    if (!cfg->role_controller || n->img.metadata_version < MV_3_7_IV0)
+    if (!cfg->role_controller || kraft_node_decision_image(n)->metadata_version < MV_3_7_IV0)
         return 0;
     struct RegisterControllerRecord_ControllerEndpoint *eps =
         proto_arena_alloc(&op->arena, (cfg->n_listeners + 1) * sizeof *eps);

@@ -14,6 +14,7 @@
 
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
+#include "broker/proto/record_batch.h"
 #include "kraftmode/raft/raft.h"
 #include "tests/sim/ctrl_app.h"
 
@@ -360,6 +361,45 @@ static void check_log_matching(struct sim *s)
 
 /* --app ctrl: the image's digest after the batch ending at `last` (applied by node n) must be the one every
  * other node had there; the first node to get there also checks the controller invariants. */
+static void check_image(struct sim *s, struct node *n, int64_t last);
+
+/* A committed proposal: each record batch in it (one decision each; several when the leader grouped a
+ * burst) is loaded and the image checked after it. */
+static bool load_committed(struct sim *s, struct node *n, const struct entry *e)
+{
+    struct rb_iter it;
+    rb_iter_init(&it, e->bytes->p, e->bytes->len);
+    const uint8_t *b;
+    size_t blen;
+    struct rb_header h;
+    int got;
+    int64_t end = e->base;
+    while ((got = rb_iter_next(&it, &b, &blen, &h)) == 1) {
+        int64_t refused = ctrl_app_refused(n->app);
+        int rc = ctrl_app_apply_batch(n->app, b, blen);
+        if (!rc && ctrl_app_refused(n->app) != refused) {
+            violation(s, "node %d: its image refused a record of the committed batch at %lld", n->id,
+                      (long long)h.base_offset);
+            return false;
+        }
+        if (rc) {
+            violation(s, "node %d: committed batch at %lld not loaded: %s", n->id, (long long)h.base_offset,
+                      ferry_strerror(rc));
+            return false;
+        }
+        end = h.base_offset + h.last_offset_delta + 1;
+        check_image(s, n, end - 1);
+        if (s->res->violation)
+            return false;
+    }
+    if (got < 0 || end != e->base + e->count) {
+        violation(s, "node %d: the committed proposal at %lld does not hold whole record batches up to %lld", n->id,
+                  (long long)e->base, (long long)(e->base + e->count));
+        return false;
+    }
+    return true;
+}
+
 static void check_image(struct sim *s, struct node *n, int64_t last)
 {
     uint64_t d;
@@ -414,21 +454,8 @@ static void apply_to(struct sim *s, struct node *n, int64_t commit)
             return;
         }
         n->applied++;
-        if (ctrl_mode(s) && off == e->base + e->count - 1) { /* the whole batch is committed: load it */
-            int64_t refused = ctrl_app_refused(n->app);
-            int rc = ctrl_app_apply_batch(n->app, e->bytes->p, e->bytes->len);
-            if (!rc && ctrl_app_refused(n->app) != refused) {
-                violation(s, "node %d: its image refused a record of the committed batch at %lld", n->id,
-                          (long long)e->base);
-                return;
-            }
-            if (rc) {
-                violation(s, "node %d: committed batch at %lld not loaded: %s", n->id, (long long)e->base,
-                          ferry_strerror(rc));
-                return;
-            }
-            check_image(s, n, off);
-        }
+        if (ctrl_mode(s) && off == e->base + e->count - 1 && !load_committed(s, n, e)) /* the whole batch */
+            return;
     }
     if (commit > s->max_commit) {
         for (int64_t off = s->max_commit; off < commit; off++)
@@ -839,38 +866,30 @@ static void deliver(struct sim *s, struct event *e)
     perform(s, n);
 }
 
-/* --app ctrl: the leader's controller decides one client operation against its latest image and proposes
- * its records as one batch. A new leader first applies its whole log (its LeaderChange batch included),
- * then becomes the active controller; from then on decisions do not wait for commits (up to
- * SIM_MAX_UNCOMMITTED offsets ahead). */
-static void propose_decision(struct sim *s, struct node *x)
+/* --app ctrl: the leader's controller decides client operations against its latest image, each into one
+ * record batch. A new leader first applies its whole log (its LeaderChange batch included), then becomes
+ * the active controller; from then on decisions do not wait for commits (up to SIM_MAX_UNCOMMITTED offsets
+ * ahead). A burst of decisions is proposed either batch by batch or, as the real controller does with one
+ * loop turn's decisions (kraftmode/kraft_raft.c), as one proposal holding all their batches. */
+static bool ctrl_ready(struct sim *s, struct node *x, int64_t base)
 {
-    int64_t base = raft_log_end(x->r);
     int32_t epoch = raft_epoch(x->r);
     if (!ctrl_app_active(x->app, epoch)) {
         if (x->applied < base)
-            return;
+            return false;
         int rc = ctrl_app_activate(x->app, epoch, base, s->now);
         if (rc) {
             violation(s, "node %d cannot become the active controller: %s", x->id, ferry_strerror(rc));
-            return;
+            return false;
         }
         trace(s, "n%d is the active controller of epoch %d (applied %lld)", x->id, epoch, (long long)base);
-    } else if (base - x->applied > SIM_MAX_UNCOMMITTED) {
-        return;
+        return true;
     }
-    uint8_t *buf;
-    size_t len;
-    int32_t count;
-    char what[256];
-    int rc = ctrl_clients_step(s->clients, x->app, x->id, epoch, base, s->now, &buf, &len, &count, what, sizeof what);
-    if (rc) {
-        violation(s, "node %d: the controller's decision failed: %s", x->id, ferry_strerror(rc));
-        return;
-    }
-    trace(s, "n%d controller: %s (%d records at %lld)", x->id, what, count, (long long)base);
-    if (!buf)
-        return;
+    return base - x->applied <= SIM_MAX_UNCOMMITTED;
+}
+
+static void propose_bytes(struct sim *s, struct node *x, int64_t base, int32_t count, const uint8_t *buf, size_t len)
+{
     int64_t got;
     if (raft_propose(x->r, s->now, count, buf, len, &got) == 0) {
         if (got != base)
@@ -878,9 +897,56 @@ static void propose_decision(struct sim *s, struct node *x)
                       (long long)got);
         perform(s, x);
     } else {
-        ctrl_app_deactivate(x->app); /* its latest image holds a batch the log does not */
+        ctrl_app_deactivate(x->app); /* its latest image holds batches the log does not */
     }
-    ferry_free(buf);
+}
+
+static void propose_decisions(struct sim *s, struct node *x, int64_t k)
+{
+    bool group = k > 1 && (rnd(s) & 1);
+    int64_t base = raft_log_end(x->r);
+    int32_t epoch = raft_epoch(x->r);
+    uint8_t *gbuf = NULL; /* the grouped proposal */
+    size_t glen = 0;
+    int32_t gcount = 0;
+    for (; k > 0 && !s->res->violation; k--) {
+        int64_t at = group ? base + gcount : raft_log_end(x->r);
+        if (!ctrl_ready(s, x, at))
+            break;
+        uint8_t *buf;
+        size_t len;
+        int32_t count;
+        char what[256];
+        int rc = ctrl_clients_step(s->clients, x->app, x->id, epoch, at, s->now, &buf, &len, &count, what,
+                                   sizeof what);
+        if (rc) {
+            violation(s, "node %d: the controller's decision failed: %s", x->id, ferry_strerror(rc));
+            break;
+        }
+        trace(s, "n%d controller: %s (%d records at %lld%s)", x->id, what, count, (long long)at,
+              group ? ", grouped" : "");
+        if (!buf)
+            continue;
+        if (!group) {
+            propose_bytes(s, x, at, count, buf, len);
+            ferry_free(buf);
+            continue;
+        }
+        uint8_t *g = ferry_realloc(gbuf, glen + len);
+        if (!g) {
+            ferry_free(buf);
+            violation(s, "node %d: out of memory grouping a proposal", x->id);
+            break;
+        }
+        memcpy(g + glen, buf, len);
+        gbuf = g;
+        glen += len;
+        gcount += count;
+        ferry_free(buf);
+    }
+    if (gcount > 0 && !s->res->violation)
+        propose_bytes(s, x, base, gcount, gbuf, glen);
+    ferry_free(gbuf);
 }
 
 static void handle(struct sim *s, struct event *e)
@@ -941,8 +1007,7 @@ static void handle(struct sim *s, struct event *e)
             if (!x->up || raft_role(x->r) != RAFT_LEADER)
                 continue;
             if (ctrl_mode(s)) { /* a burst of requests: decisions pipeline */
-                for (int64_t k = rnd_range(s, 1, 3); k > 0 && !s->res->violation; k--)
-                    propose_decision(s, x);
+                propose_decisions(s, x, rnd_range(s, 1, 3));
                 continue;
             }
             uint64_t payload = rnd(s) | 1;
