@@ -1,6 +1,7 @@
 /* ctrl_channel: see ctrl_channel.h. Calls live in the caller's arena (valid until done runs); the wire
- * queue is FIFO with one request in flight; a timer runs completions that must not happen inside the call
- * and reconnects after controller.quorum.retry.backoff.ms. */
+ * queue is FIFO, sent over up to CH_CONNS connections to one controller with one request in flight on
+ * each (a net_client carries one at a time); a timer runs completions that must not happen inside the
+ * call and reconnects after controller.quorum.retry.backoff.ms. */
 #include "ctrl_channel.h"
 
 #include <stdbool.h>
@@ -17,9 +18,21 @@
 #include "proto_codec.h"
 #include "proto_header.h"
 
+/* Requests in flight to the controller at once (one connection each): the controller decides many
+ * operations at a time, so forwarded writes must not wait for each other's commits. */
+#define CH_CONNS 16
+
+struct ch_conn {
+    struct ctrl_channel *ch;
+    struct net_client *client;
+    bool connected;
+    struct ch_call *inflight;
+};
+
 struct ch_call {
     struct ch_call *next;
     struct ctrl_channel *ch;
+    struct ch_conn *conn; /* the connection carrying it */
     int16_t key, version;
     const void *req;
     const char *client_id; /* copy in the caller's arena, or NULL */
@@ -36,10 +49,9 @@ struct ctrl_channel {
     struct kraft_node *node;
     struct kraft_ctrl *local;
     struct ch_call *head, *tail; /* waiting to be sent */
-    struct ch_call *inflight;
     struct ch_call *failed;      /* to be completed from the timer */
-    struct net_client *client;
-    bool connected, backing_off;
+    struct ch_conn conns[CH_CONNS]; /* all to controller `target`; client NULL: unused */
+    bool backing_off;
     size_t target;
     uv_timer_t timer;
     bool stopped;
@@ -89,17 +101,32 @@ static void aim_at_leader(struct ctrl_channel *ch)
             ch->target = i;
 }
 
-static void drop_client(struct ctrl_channel *ch)
+static bool any_inflight(const struct ctrl_channel *ch)
 {
-    if (ch->client)
-        net_client_close(ch->client);
-    ch->client = NULL;
-    ch->connected = false;
+    for (size_t i = 0; i < CH_CONNS; i++)
+        if (ch->conns[i].inflight)
+            return true;
+    return false;
+}
+
+/* Closes every connection; their calls in flight fail (from the timer). */
+static void drop_clients(struct ctrl_channel *ch)
+{
+    for (size_t i = 0; i < CH_CONNS; i++) {
+        struct ch_conn *k = &ch->conns[i];
+        if (k->client)
+            net_client_close(k->client);
+        k->client = NULL;
+        k->connected = false;
+        if (k->inflight)
+            fail_later(ch, k->inflight, FERRY_EIO);
+        k->inflight = NULL;
+    }
 }
 
 static void move_on(struct ctrl_channel *ch)
 {
-    drop_client(ch);
+    drop_clients(ch);
     if (ch->cfg->n_voters)
         ch->target = (ch->target + 1) % ch->cfg->n_voters;
 }
@@ -130,7 +157,7 @@ static void wire_done(void *arg, int rc, void *resp)
 {
     struct ch_call *c = arg;
     struct ctrl_channel *ch = c->ch;
-    ch->inflight = NULL;
+    c->conn->inflight = NULL;
     if (rc == 0 && forwarded_in_envelope(c->key)) {
         const struct EnvelopeResponse *e = resp;
         if (e->ErrorCode) {
@@ -161,10 +188,11 @@ static void wire_done(void *arg, int rc, void *resp)
         send_next(ch);
 }
 
-static int wire_send(struct ctrl_channel *ch, struct ch_call *c)
+static int wire_send(struct ch_call *c)
 {
+    struct net_client *client = c->conn->client;
     if (!forwarded_in_envelope(c->key))
-        return net_client_send(ch->client, c->key, c->version, c->req, wire_done, c);
+        return net_client_send(client, c->key, c->version, c->req, wire_done, c);
     const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, c->key);
     if (!m)
         return FERRY_EINVAL;
@@ -182,14 +210,15 @@ static int wire_send(struct ctrl_channel *ch, struct ch_call *c)
     env.RequestPrincipal = (proto_bytes){NULL, -1};
     env.ClientHostAddress = (proto_bytes){loopback, 4};
     if (!rc)
-        rc = net_client_send(ch->client, API_ENVELOPE, 0, &env, wire_done, c);
+        rc = net_client_send(client, API_ENVELOPE, 0, &env, wire_done, c);
     proto_writer_free(&w);
     return rc;
 }
 
 static void on_connected(void *arg, int rc)
 {
-    struct ctrl_channel *ch = arg;
+    struct ch_conn *k = arg;
+    struct ctrl_channel *ch = k->ch;
     if (rc) {
         LOG_WARN("ctrl_channel", "cannot reach the controller at %s:%u: %s", target(ch)->host, target(ch)->port,
                  ferry_strerror(rc));
@@ -208,46 +237,82 @@ static void on_connected(void *arg, int rc)
         }
         return;
     }
-    ch->connected = true;
+    k->connected = true;
     send_next(ch);
+}
+
+/* An idle connected connection, else a free slot to open one in (*open), else NULL (all busy or one is
+ * still connecting: the next call waits for it). */
+static struct ch_conn *pick_conn(struct ctrl_channel *ch, bool *open)
+{
+    struct ch_conn *free_slot = NULL;
+    *open = false;
+    for (size_t i = 0; i < CH_CONNS; i++) {
+        struct ch_conn *k = &ch->conns[i];
+        if (k->client && !k->connected)
+            return NULL; /* connecting */
+        if (k->client && !k->inflight)
+            return k;
+        if (!k->client && !free_slot)
+            free_slot = k;
+    }
+    *open = free_slot != NULL;
+    return free_slot;
+}
+
+static bool any_client(const struct ctrl_channel *ch)
+{
+    for (size_t i = 0; i < CH_CONNS; i++)
+        if (ch->conns[i].client)
+            return true;
+    return false;
 }
 
 static void send_next(struct ctrl_channel *ch)
 {
-    if (ch->stopped || ch->inflight || !ch->head || ch->backing_off)
-        return;
-    int32_t leader = kraft_node_leader_id(ch->node);
-    if (ch->connected && leader >= 0 && target(ch) && target(ch)->id != leader)
-        drop_client(ch); /* the quorum has another leader now: follow it */
-    if (!ch->connected) {
-        if (ch->client)
-            return; /* connecting */
-        aim_at_leader(ch);
-        const struct config_voter *v = target(ch);
-        char id[40];
-        snprintf(id, sizeof id, "broker-%d-to-controller", (int)ch->cfg->node_id);
-        if (!v || net_client_connect(ch->loop, v->host, v->port, id, ch->cfg->controller_socket_timeout_ms,
-                                     on_connected, ch, &ch->client) != 0) {
-            ch->client = NULL;
-            struct ch_call *c = ch->head;
-            ch->head = c->next;
-            if (!ch->head)
-                ch->tail = NULL;
-            fail_later(ch, c, v ? FERRY_ENOMEM : FERRY_EIO);
+    while (!ch->stopped && ch->head && !ch->backing_off) {
+        int32_t leader = kraft_node_leader_id(ch->node);
+        if (any_client(ch) && leader >= 0 && target(ch) && target(ch)->id != leader) {
+            if (any_inflight(ch))
+                return; /* follow the new leader once the answers in flight are in */
+            drop_clients(ch); /* the quorum has another leader now: follow it */
         }
-        return;
-    }
-    struct ch_call *c = ch->head;
-    ch->head = c->next;
-    if (!ch->head)
-        ch->tail = NULL;
-    c->next = NULL;
-    ch->inflight = c;
-    int rc = wire_send(ch, c);
-    if (rc) {
-        ch->inflight = NULL;
-        move_on(ch);
-        fail_later(ch, c, rc == FERRY_ENOMEM ? rc : FERRY_EIO);
+        if (!any_client(ch))
+            aim_at_leader(ch);
+        bool open;
+        struct ch_conn *k = pick_conn(ch, &open);
+        if (!k)
+            return;
+        if (open) {
+            const struct config_voter *v = target(ch);
+            char id[40];
+            snprintf(id, sizeof id, "broker-%d-to-controller", (int)ch->cfg->node_id);
+            k->ch = ch;
+            if (!v || net_client_connect(ch->loop, v->host, v->port, id, ch->cfg->controller_socket_timeout_ms,
+                                         on_connected, k, &k->client) != 0) {
+                k->client = NULL;
+                struct ch_call *c = ch->head;
+                ch->head = c->next;
+                if (!ch->head)
+                    ch->tail = NULL;
+                fail_later(ch, c, v ? FERRY_ENOMEM : FERRY_EIO);
+            }
+            return; /* on_connected sends */
+        }
+        struct ch_call *c = ch->head;
+        ch->head = c->next;
+        if (!ch->head)
+            ch->tail = NULL;
+        c->next = NULL;
+        c->conn = k;
+        k->inflight = c;
+        int rc = wire_send(c);
+        if (rc) {
+            k->inflight = NULL;
+            move_on(ch);
+            fail_later(ch, c, rc == FERRY_ENOMEM ? rc : FERRY_EIO);
+            return;
+        }
     }
 }
 
@@ -297,7 +362,7 @@ void ctrl_channel_call(struct ctrl_channel *ch, int16_t key, int16_t version, co
 
 void ctrl_channel_not_controller(struct ctrl_channel *ch)
 {
-    if (!use_local(ch) && !ch->inflight)
+    if (!use_local(ch) && !any_inflight(ch))
         move_on(ch);
 }
 
@@ -324,7 +389,12 @@ void ctrl_channel_stop(struct ctrl_channel *ch)
     if (!ch || ch->stopped)
         return;
     ch->stopped = true;
-    drop_client(ch);
+    for (size_t i = 0; i < CH_CONNS; i++) {
+        if (ch->conns[i].client)
+            net_client_close(ch->conns[i].client);
+        ch->conns[i].client = NULL;
+        ch->conns[i].inflight = NULL; /* dropped unanswered, as the queue */
+    }
     uv_timer_stop(&ch->timer);
     uv_close((uv_handle_t *)&ch->timer, on_closed);
 }

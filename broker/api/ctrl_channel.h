@@ -3,15 +3,17 @@
  * the forwarded admin writes and the producer-id and ISR requests (forward_source.c).
  *
  * When this node's own controller is the active one the call goes to it in-process (kraft_ctrl_call: the
- * same write queue and decisions, no socket). Otherwise it goes over one net_client connection to the
+ * same write queue and decisions, no socket). Otherwise it goes over net_client connections to the
  * controller endpoint of the leader this node knows, else of the voters of controller.quorum.voters in
- * turn, one request at a time in call order: BrokerRegistration, BrokerHeartbeat, AllocateProducerIds and
+ * turn, sent in call order with up to 16 in flight (one per connection; answers may come back in another
+ * order, since the controller commits many operations at once): BrokerRegistration, BrokerHeartbeat, AllocateProducerIds and
  * AlterPartition as themselves; the client admin writes (CreateTopics, DeleteTopics, CreatePartitions,
  * AlterConfigs, IncrementalAlterConfigs) inside an Envelope (58) as Kafka 3.7's brokers forward them:
  * RequestData = the request header (the client id given) and body, ResponseData = the response header and
  * body; an Envelope error becomes UNKNOWN_SERVER_ERROR for the caller, as Kafka's ForwardingManager does.
- * A failed connection, a timeout (controller.quorum.request.timeout.ms) or an undecodable answer moves to
- * the next controller and fails the call (rc FERRY_EIO): the caller retries or answers its client.
+ * A failed connection, a timeout (controller.socket.timeout.ms) or an undecodable answer moves to the
+ * next controller and fails the call and the others in flight (rc FERRY_EIO): the caller retries or
+ * answers its client.
  * ctrl_channel_not_controller tells the channel an answer said NOT_CONTROLLER (it moves on too).
  *
  * Ownership: the broker creates it on the loop thread and stops it before its metadata source; after
