@@ -77,10 +77,15 @@ const struct raft *kraft_node_raft(const struct kraft_node *node);
 /* ---- the Raft transport: the network side lives in broker/api/raft_io.c (it has the network layer) ----
  * kraft_node_set_transport: where the core's outgoing messages go: requests to voters, and responses to
  * the requests kraft_node_raft_step delivered (matched by corr). Copied; NULL or a NULL send: messages are
- * dropped (a single voter). send is called from inside the node's calls and must not call back into it.
+ * dropped (a single voter). send is called from inside the node's calls and must not call back into it,
+ * except for kraft_node_peer_lost and kraft_node_raft_step with a message that borrows no bytes (a Vote
+ * response the transport makes itself): those are queued and given to the core once the actions being
+ * performed are done.
  * kraft_node_raft_step: a message decoded by raft_wire for the core, which acts on it at once (the response
  * to a request may be sent from inside this call). 0, FERRY_EINVAL (not for this node, or the node stopped)
  * or FERRY_ENOMEM.
+ * kraft_node_peer_lost: the connection to voter `id` was closed by it or refused (raft_peer_lost; not for
+ * timeouts).
  * kraft_node_read_batches: a Fetch response's records: the log's whole batches from the one holding `from`,
  * each ending before `to`, at most max_bytes (but at least one batch) in *buf (ferry_malloc'd, NULL/0 when
  * none). kraft_node_read_snapshot: a FetchSnapshot chunk (snapshot_read_chunk, snapshot.h).
@@ -91,6 +96,12 @@ struct kraft_transport {
 };
 void kraft_node_set_transport(struct kraft_node *node, const struct kraft_transport *t);
 int kraft_node_raft_step(struct kraft_node *node, const struct raft_msg *m);
+void kraft_node_peer_lost(struct kraft_node *node, int32_t id);
+/* Graceful shutdown (SIGTERM), before kraft_node_stop: a leader resigns (raft_resign: EndQuorumEpoch to the
+ * other voters, PreferredSuccessors most caught up first, so that one stands at once instead of after the
+ * fetch timeout) and done(arg) runs once a newer epoch is known (the successor's BeginQuorumEpoch) or
+ * controller.quorum.election.timeout.ms has passed; a node that is not the leader calls done at once. */
+void kraft_node_resign(struct kraft_node *node, void (*done)(void *arg), void *arg);
 int kraft_node_read_batches(struct kraft_node *node, int64_t from, int64_t to, size_t max_bytes, uint8_t **buf,
                             size_t *len);
 int kraft_node_read_snapshot(struct kraft_node *node, struct raft_snapshot_id id, int64_t position, uint8_t *buf,

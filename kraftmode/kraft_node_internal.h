@@ -92,6 +92,8 @@ struct kraft_snap {
 };
 
 /* The Raft I/O state (kraft_raft.c). */
+#define KRAFT_LATE_INPUTS 16
+
 struct kraft_raft_io {
     struct raft *raft;
     bool sync;          /* start-up: actions are performed blocking, in the calling thread */
@@ -118,6 +120,19 @@ struct kraft_raft_io {
     int64_t leader_start; /* this node's epoch as leader: the offset after its LeaderChange batch */
     int32_t active_epoch; /* the epoch in which this node activated as controller; -1 none */
     bool registered;      /* the local broker registered once in this process */
+    /* graceful resignation (kraft_node_resign): the wait for a successor, then resign_done(resign_arg) */
+    bool resign_timer_open;
+    uv_timer_t resign_timer;
+    int32_t resign_epoch;
+    int64_t resign_until;
+    void (*resign_done)(void *arg);
+    void *resign_arg;
+    /* inputs the transport gave while the actions were being performed (kraft_node.h), fed in after */
+    struct kraft_late_input {
+        int32_t lost_peer; /* >= 0: raft_peer_lost; else raft_step(msg) */
+        struct raft_msg msg;
+    } late[KRAFT_LATE_INPUTS];
+    size_t nlate;
 };
 
 struct kraft_node {

@@ -91,7 +91,7 @@ int kraft_raft_open(struct kraft_node *n, char *err, size_t errlen)
     rc_cfg.fetch_timeout_ms = cfg->controller_quorum_fetch_timeout_ms;
     rc_cfg.election_backoff_max_ms = cfg->controller_quorum_election_backoff_max_ms;
     rc_cfg.request_timeout_ms = cfg->controller_quorum_request_timeout_ms;
-    rc_cfg.pre_vote = false; /* KIP-996's Vote v2 has no Kafka 3.7 wire form yet (raft_wire.h) */
+    rc_cfg.pre_vote = true; /* Vote v2 between Ferry voters; a Kafka 3.7 voter is answered for (raft_wire.h) */
     rc_cfg.rand = kraft_node_rand;
     rc_cfg.rand_arg = &n->rng;
 
@@ -143,6 +143,11 @@ void kraft_raft_start_ticks(struct kraft_node *n)
 void kraft_raft_close(struct kraft_node *n)
 {
     struct kraft_raft_io *io = &n->rio;
+    if (io->resign_timer_open) {
+        uv_timer_stop(&io->resign_timer);
+        uv_close((uv_handle_t *)&io->resign_timer, kraft_node_handle_closed);
+        io->resign_timer_open = false;
+    }
     raft_free(io->raft);
     io->raft = NULL;
     metalog_loader_free(&io->loader);
@@ -539,6 +544,32 @@ static void reschedule(struct kraft_node *n)
     uv_timer_start(&io->tick, on_tick, (uint64_t)delay, 0);
 }
 
+/* The transport's inputs queued while actions were performed (kraft_node.h), in arrival order. */
+static void feed_late_inputs(struct kraft_node *n)
+{
+    struct kraft_raft_io *io = &n->rio;
+    for (size_t i = 0; i < io->nlate && !io->dead; i++) {
+        const struct kraft_late_input *in = &io->late[i];
+        int64_t now = kraft_raft_now();
+        if (in->lost_peer >= 0)
+            after_input(n, raft_peer_lost(io->raft, now, in->lost_peer), "a closed connection");
+        else
+            after_input(n, raft_step(io->raft, now, &in->msg), "a message");
+    }
+    io->nlate = 0;
+}
+
+static void late_input(struct kraft_node *n, int32_t lost_peer, const struct raft_msg *m)
+{
+    struct kraft_raft_io *io = &n->rio;
+    if (io->nlate == KRAFT_LATE_INPUTS)
+        return; /* dropped: the core resends or times out as for a lost message */
+    io->late[io->nlate].lost_peer = lost_peer;
+    if (m)
+        io->late[io->nlate].msg = *m;
+    io->nlate++;
+}
+
 void kraft_raft_drive(struct kraft_node *n)
 {
     struct kraft_raft_io *io = &n->rio;
@@ -546,6 +577,7 @@ void kraft_raft_drive(struct kraft_node *n)
         return;
     io->driving = true;
     while (!io->dead && !n->stopping) {
+        feed_late_inputs(n);
         size_t na = 0;
         const struct raft_action *acts = raft_actions(io->raft, &na);
         if (na == 0)
@@ -576,6 +608,52 @@ void kraft_raft_drive(struct kraft_node *n)
     kraft_node_maybe_activate(n);
     kraft_node_kick(n);
     reschedule(n);
+}
+
+/* ---- graceful resignation ---- */
+
+#define RESIGN_POLL_MS 10
+
+static void resign_check(uv_timer_t *t)
+{
+    struct kraft_node *n = t->data;
+    struct kraft_raft_io *io = &n->rio;
+    bool succeeded = io->raft && raft_epoch(io->raft) > io->resign_epoch;
+    if (!succeeded && !io->dead && !n->stopping && kraft_raft_now() < io->resign_until) {
+        uv_timer_start(&io->resign_timer, resign_check, RESIGN_POLL_MS, 0);
+        return;
+    }
+    if (succeeded)
+        LOG_INFO("kraft", "node %d: voter %d leads epoch %d after the resignation", n->node_id,
+                 raft_leader(io->raft), raft_epoch(io->raft));
+    void (*done)(void *) = io->resign_done;
+    io->resign_done = NULL;
+    if (done)
+        done(io->resign_arg);
+}
+
+void kraft_node_resign(struct kraft_node *n, void (*done)(void *arg), void *arg)
+{
+    struct kraft_raft_io *io = &n->rio;
+    if (!io->raft || io->dead || n->stopping || io->resign_done || raft_role(io->raft) != RAFT_LEADER ||
+        (!io->resign_timer_open && uv_timer_init(n->loop, &io->resign_timer) != 0)) {
+        done(arg);
+        return;
+    }
+    if (!io->resign_timer_open) {
+        io->resign_timer_open = true;
+        io->resign_timer.data = n;
+        n->handles++;
+    }
+    io->resign_epoch = raft_epoch(io->raft);
+    io->resign_until = kraft_raft_now() + n->cfg->controller_quorum_election_timeout_ms;
+    io->resign_done = done;
+    io->resign_arg = arg;
+    LOG_INFO("kraft", "node %d: resigning: EndQuorumEpoch to the other voters of epoch %d", n->node_id,
+             io->resign_epoch);
+    after_input(n, raft_resign(io->raft, kraft_raft_now()), "the resignation");
+    kraft_raft_drive(n);
+    uv_timer_start(&io->resign_timer, resign_check, RESIGN_POLL_MS, 0);
 }
 
 /* ---- proposals ---- */
@@ -696,11 +774,28 @@ int kraft_node_raft_step(struct kraft_node *n, const struct raft_msg *m)
     struct kraft_raft_io *io = &n->rio;
     if (n->stopping || io->dead || !io->raft)
         return FERRY_EINVAL;
+    if (io->driving && m->type == RAFT_MSG_VOTE_RESP) {
+        late_input(n, -1, m);
+        return 0;
+    }
     int rc = raft_step(io->raft, kraft_raft_now(), m);
     if (rc == FERRY_ENOMEM)
         kraft_raft_failed(n, "out of memory in the Raft core");
     kraft_raft_drive(n);
     return rc;
+}
+
+void kraft_node_peer_lost(struct kraft_node *n, int32_t id)
+{
+    struct kraft_raft_io *io = &n->rio;
+    if (n->stopping || io->dead || !io->raft || id < 0)
+        return;
+    if (io->driving) {
+        late_input(n, id, NULL);
+        return;
+    }
+    after_input(n, raft_peer_lost(io->raft, kraft_raft_now(), id), "a closed connection");
+    kraft_raft_drive(n);
 }
 
 int kraft_node_read_batches(struct kraft_node *n, int64_t from, int64_t to, size_t max_bytes, uint8_t **buf,

@@ -38,8 +38,8 @@ static const struct {
     const struct proto_message *msg;
     int16_t min_version, max_version; /* what raft_wire speaks */
 } wire[] = {
-    [RAFT_MSG_VOTE] = {&proto_msg_VoteRequest, 0, 0},
-    [RAFT_MSG_VOTE_RESP] = {&proto_msg_VoteResponse, 0, 0},
+    [RAFT_MSG_VOTE] = {&proto_msg_VoteRequest, 0, RAFT_WIRE_VOTE_MAX_VERSION},
+    [RAFT_MSG_VOTE_RESP] = {&proto_msg_VoteResponse, 0, RAFT_WIRE_VOTE_MAX_VERSION},
     [RAFT_MSG_BEGIN_EPOCH] = {&proto_msg_BeginQuorumEpochRequest, 0, 0},
     [RAFT_MSG_BEGIN_EPOCH_RESP] = {&proto_msg_BeginQuorumEpochResponse, 0, 0},
     [RAFT_MSG_END_EPOCH] = {&proto_msg_EndQuorumEpochRequest, 0, 0},
@@ -99,11 +99,14 @@ static int build_vote(const struct raft_msg *m, proto_str cluster, struct proto_
 {
     struct VoteRequest_PartitionData *p;
     r->ClusterId = cluster;
+    r->VoterId = m->to; /* v1+; directory ids stay zero (static voters) */
     ONE_META_PARTITION(a, r, VoteRequest_TopicData, VoteRequest_PartitionData, TopicName, p);
-    p->CandidateEpoch = m->epoch;
+    /* a pre-vote carries the sender's epoch on the wire (Kafka 4.0), the core the one it would stand in */
+    p->CandidateEpoch = m->u.vote.pre_vote ? m->epoch - 1 : m->epoch;
     p->CandidateId = m->from;
     p->LastOffsetEpoch = m->u.vote.last_epoch;
     p->LastOffset = m->u.vote.last_offset;
+    p->PreVote = m->u.vote.pre_vote; /* v2+ */
     return 0;
 }
 
@@ -259,8 +262,8 @@ int raft_wire_build(const struct raft_msg *msg, int16_t version, const char *clu
         return FERRY_EINVAL;
     if (version < wire[msg->type].min_version || version > wire[msg->type].max_version)
         return FERRY_EUNSUPPORTED;
-    if (msg->type == RAFT_MSG_VOTE && msg->u.vote.pre_vote)
-        return FERRY_EUNSUPPORTED; /* KIP-996's Vote v2 is not in Kafka 3.7 (nor in messages.def) */
+    if (msg->type == RAFT_MSG_VOTE && msg->u.vote.pre_vote && version < RAFT_WIRE_PRE_VOTE_VERSION)
+        return FERRY_EUNSUPPORTED; /* a peer below Vote v2 (Kafka 3.7) has no pre-vote */
     void *body = new_body(wire[msg->type].msg, a);
     if (!body)
         return FERRY_ENOMEM;
@@ -364,9 +367,10 @@ int raft_wire_request(enum raft_msg_type type, int16_t version, const void *req,
             return refuse(type, KERR_INVALID_REQUEST, a, refusal);
         const struct VoteRequest_PartitionData *d = r->Topics[0].Partitions;
         msg->from = d->CandidateId;
-        msg->epoch = d->CandidateEpoch;
+        msg->epoch = d->PreVote && d->CandidateEpoch < INT32_MAX ? d->CandidateEpoch + 1 : d->CandidateEpoch;
         msg->u.vote.last_epoch = d->LastOffsetEpoch;
         msg->u.vote.last_offset = d->LastOffset;
+        msg->u.vote.pre_vote = d->PreVote;
         return 0;
     }
     case RAFT_MSG_BEGIN_EPOCH: {

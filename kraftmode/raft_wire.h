@@ -37,11 +37,13 @@
  * Kafka's follower does.
  *
  * Versions (raft_wire_version): the highest version both sides have, from the peer's ApiVersions range of
- * the RPC's API key. Ferry has Vote/BeginQuorumEpoch/EndQuorumEpoch/FetchSnapshot v0 and Fetch 13-16; a
- * Kafka 3.7 controller serves Fetch up to 16 (3.6: 15), so Ferry sends Fetch v16 to both Ferry and 3.7 and
- * v15 to 3.6. Fetch below 13 has no topic id and cannot carry Raft (kraft.md §1.5). Pre-vote (KIP-996's
- * Vote v2 PreVote) has no Kafka 3.7 wire form: raft_wire_build refuses a pre-vote Vote request
- * (FERRY_EUNSUPPORTED) until Vote v2 is in messages.def; run the core with raft_config.pre_vote=false. */
+ * the RPC's API key. Ferry has BeginQuorumEpoch/EndQuorumEpoch/FetchSnapshot v0, Vote 0-2 and Fetch
+ * 13-16; a Kafka 3.7 controller serves Fetch up to 16 (3.6: 15), so Ferry sends Fetch v16 to both Ferry and
+ * 3.7 and v15 to 3.6. Fetch below 13 has no topic id and cannot carry Raft (kraft.md §1.5). Pre-vote
+ * (KIP-996) needs Vote v2 (Kafka 4.0's PreVote field), which Ferry voters speak to each other; a Kafka 3.7
+ * voter stops at v0, so raft_wire_build refuses a pre-vote to it (FERRY_EUNSUPPORTED) and the I/O layer
+ * answers the core for it with UNSUPPORTED_VERSION (raft.h). Vote v1's directory ids (KIP-853) are sent as
+ * zero and ignored; a response's pre-vote flag is the request's (the wire has none). */
 #ifndef FERRY_RAFT_WIRE_H
 #define FERRY_RAFT_WIRE_H
 
@@ -55,6 +57,8 @@
 #define RAFT_WIRE_PARTITION 0
 #define RAFT_WIRE_FETCH_MIN_VERSION 13
 #define RAFT_WIRE_FETCH_MAX_VERSION 16
+#define RAFT_WIRE_VOTE_MAX_VERSION 2
+#define RAFT_WIRE_PRE_VOTE_VERSION 2 /* the first Vote version with PreVote */
 #define RAFT_WIRE_FETCH_MAX_BYTES (8 * 1024 * 1024) /* Fetch MaxBytes, as KafkaRaftClient */
 
 /* Kafka's Uuid.METADATA_TOPIC_ID, AAAAAAAAAAAAAAAAAAAAAQ. */

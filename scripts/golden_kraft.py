@@ -13,7 +13,7 @@ The test suite never runs this script. The output is deterministic.
 
 What is covered (every version Kafka 3.7 has, request and response, with the request header v1/v2 and the
 response header v0/v1 each (api, version) uses):
-  Vote v0, BeginQuorumEpoch v0, EndQuorumEpoch v0, DescribeQuorum v0-1, FetchSnapshot v0,
+  Vote v0-2 (v1-2: Kafka 4.0's, for pre-vote), BeginQuorumEpoch v0, EndQuorumEpoch v0, DescribeQuorum v0-1, FetchSnapshot v0,
   Fetch v12-16 as the Raft layer uses it (replica id, then ReplicaState; topic ids; LastFetchedEpoch;
   DivergingEpoch, CurrentLeader, SnapshotId and NodeEndpoints tagged fields),
   BrokerRegistration v0-3, BrokerHeartbeat v0-1, UnregisterBroker v0, ControllerRegistration v0,
@@ -98,14 +98,19 @@ def partitions_of(fields):
     return [('TopicName', 'string'), ('Partitions', ('[]', fields))]
 
 
-VOTE_REQ = [('ClusterId', 'nstring'),
+# Vote v1-v2 are Kafka 4.0's (KIP-853 voter keys, KIP-996 PreVote; v2 renames Candidate* to Replica*, same
+# bytes), from its VoteRequest/VoteResponse.json: Ferry voters use v2 for pre-vote.
+VOTE_REQ = [('ClusterId', 'nstring'), ('VoterId', 'int32', (1, None)),
             ('Topics', ('[]', partitions_of([('PartitionIndex', 'int32'), ('CandidateEpoch', 'int32'),
-                                             ('CandidateId', 'int32'), ('LastOffsetEpoch', 'int32'),
-                                             ('LastOffset', 'int64')])))]
+                                             ('CandidateId', 'int32'), ('CandidateDirectoryId', 'uuid', (1, None)),
+                                             ('VoterDirectoryId', 'uuid', (1, None)), ('LastOffsetEpoch', 'int32'),
+                                             ('LastOffset', 'int64'), ('PreVote', 'bool', (2, None))])))]
 VOTE_RESP = [('ErrorCode', 'int16'),
              ('Topics', ('[]', partitions_of([('PartitionIndex', 'int32'), ('ErrorCode', 'int16'),
                                               ('LeaderId', 'int32'), ('LeaderEpoch', 'int32'),
-                                              ('VoteGranted', 'bool')])))]
+                                              ('VoteGranted', 'bool')]))),
+             ('tag', 0, 'NodeEndpoints', ('[]', [('NodeId', 'int32'), ('Host', 'string'), ('Port', 'uint16')]),
+              (1, None))]
 BEGIN_EPOCH_REQ = [('ClusterId', 'nstring'),
                    ('Topics', ('[]', partitions_of([('PartitionIndex', 'int32'), ('LeaderId', 'int32'),
                                                     ('LeaderEpoch', 'int32')])))]
@@ -198,9 +203,10 @@ SNAPSHOT_HEADER = [('Version', 'int16'), ('LastContainedLogTimestamp', 'int64')]
 SNAPSHOT_FOOTER = [('Version', 'int16')]
 
 # (message name, api key or None, versions, flexible from, request schema, response schema); data messages
-# have one schema. The ranges are Kafka 3.7's; the test compares them with messages.def.
+# have one schema. The ranges are Kafka 3.7's (Vote's Kafka 4.0's: --check-schemas against 3.7 stops
+# there); the test compares them with messages.def.
 RPCS = [
-    ('Vote', 52, (0, 0), 0, VOTE_REQ, VOTE_RESP),
+    ('Vote', 52, (0, 2), 0, VOTE_REQ, VOTE_RESP),
     ('BeginQuorumEpoch', 53, (0, 0), None, BEGIN_EPOCH_REQ, QUORUM_EPOCH_RESP),
     ('EndQuorumEpoch', 54, (0, 0), None, END_EPOCH_REQ, QUORUM_EPOCH_RESP),
     ('DescribeQuorum', 55, (0, 1), 0, DESCRIBE_QUORUM_REQ, DESCRIBE_QUORUM_RESP),
@@ -238,17 +244,18 @@ BROKER_CLIENT = 'broker-7-to-controller'
 
 
 def vote_request(null_cluster=False):
-    return {'ClusterId': None if null_cluster else CLUSTER, 'Topics': [{'TopicName': META, 'Partitions': [
-        {'PartitionIndex': 0, 'CandidateEpoch': 12, 'CandidateId': 3002, 'LastOffsetEpoch': 11,
-         'LastOffset': 98765},
-        {'PartitionIndex': 1, 'CandidateEpoch': 13, 'CandidateId': 3003, 'LastOffsetEpoch': 10,
-         'LastOffset': 4242}]}]}
+    return {'ClusterId': None if null_cluster else CLUSTER, 'VoterId': 3001, 'Topics': [{'TopicName': META, 'Partitions': [
+        {'PartitionIndex': 0, 'CandidateEpoch': 12, 'CandidateId': 3002, 'CandidateDirectoryId': UUID_A,
+         'VoterDirectoryId': UUID_B, 'LastOffsetEpoch': 11, 'LastOffset': 98765, 'PreVote': True},
+        {'PartitionIndex': 1, 'CandidateEpoch': 13, 'CandidateId': 3003, 'CandidateDirectoryId': UUID_C,
+         'VoterDirectoryId': UUID_D, 'LastOffsetEpoch': 10, 'LastOffset': 4242, 'PreVote': False}]}]}
 
 
 def vote_response():
     return {'ErrorCode': 0, 'Topics': [{'TopicName': META, 'Partitions': [
         {'PartitionIndex': 0, 'ErrorCode': 0, 'LeaderId': -1, 'LeaderEpoch': 12, 'VoteGranted': True},
-        {'PartitionIndex': 1, 'ErrorCode': 6, 'LeaderId': 3001, 'LeaderEpoch': 13, 'VoteGranted': False}]}]}
+        {'PartitionIndex': 1, 'ErrorCode': 6, 'LeaderId': 3001, 'LeaderEpoch': 13, 'VoteGranted': False}]}],
+            'NodeEndpoints': [{'NodeId': 3001, 'Host': 'ctrl-1', 'Port': 40000}]}
 
 
 def begin_epoch_request(null_cluster=False):
@@ -473,10 +480,11 @@ def with_unknown_tags(d, tags):
 
 
 def build_vectors():
-    request('Vote', 0, vote_request())
+    for v in (0, 1, 2):
+        request('Vote', v, vote_request())
+        response('Vote', v, vote_response())
     request('Vote', 0, with_unknown_tags(vote_request(True), [(3, b'\x01\x02'), (200, b'')]), suffix='_null_cluster',
             client_id=None, header_tags=[(1, b'\x09')], exact=False)
-    response('Vote', 0, vote_response())
     request('BeginQuorumEpoch', 0, begin_epoch_request())
     request('BeginQuorumEpoch', 0, begin_epoch_request(True), suffix='_null_cluster', client_id='')
     response('BeginQuorumEpoch', 0, quorum_epoch_response(0))
@@ -570,6 +578,12 @@ def build_wire_vectors():
         'PartitionIndex': 0, 'CandidateEpoch': 12, 'CandidateId': 3002, 'LastOffsetEpoch': 11,
         'LastOffset': 98765})})
     wire('Vote', 'Response', 0, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'ErrorCode': 0, 'LeaderId': -1, 'LeaderEpoch': 12, 'VoteGranted': True})})
+    # a pre-vote as Kafka 4.0 sends it: ReplicaEpoch is the sender's epoch, not the one it would stand in
+    wire('Vote', 'Request', 2, {'ClusterId': CLUSTER, 'VoterId': 3001, 'Topics': one_partition('TopicName', {
+        'PartitionIndex': 0, 'CandidateEpoch': 11, 'CandidateId': 3002, 'CandidateDirectoryId': bytes(16),
+        'VoterDirectoryId': bytes(16), 'LastOffsetEpoch': 11, 'LastOffset': 98765, 'PreVote': True})}, '_pre_vote')
+    wire('Vote', 'Response', 2, {'ErrorCode': 0, 'Topics': one_partition('TopicName', {
         'PartitionIndex': 0, 'ErrorCode': 0, 'LeaderId': -1, 'LeaderEpoch': 12, 'VoteGranted': True})})
     wire('BeginQuorumEpoch', 'Request', 0, {'ClusterId': CLUSTER, 'Topics': one_partition('TopicName', {
         'PartitionIndex': 0, 'LeaderId': 3001, 'LeaderEpoch': 14})})

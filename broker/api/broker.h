@@ -37,6 +37,8 @@ struct broker {
     struct kraft_ctrl *ctrl; /* quorum mode, controller role: the broker-facing controller RPCs; else NULL */
     struct ctrl_channel *channel;      /* quorum mode: to the active controller (ctrl_channel.h); else NULL */
     struct lifecycle *lifecycle; /* quorum mode, broker role: registration and heartbeats; else NULL */
+    void (*shutdown_then)(void *arg); /* broker_begin_shutdown's continuation, after the steps before stop */
+    void *shutdown_arg;
     struct rp_manager *partitions;
     struct net_server *net;
     struct api_listener *listeners; /* one per configured listener */

@@ -47,6 +47,7 @@ struct raft_peer {
     struct raft_msg cur;
     int16_t cur_version;
     int64_t retry_at;
+    bool lost; /* the last failure was the peer closing or refusing the connection (its process died) */
 };
 
 /* An incoming request waiting for the core's response. */
@@ -76,6 +77,7 @@ static void peer_send_next(struct raft_peer *p);
 
 static void peer_fail(struct raft_peer *p, const char *why)
 {
+    p->lost = p->client && net_client_closed_by_peer(p->client);
     if (p->client)
         net_client_close(p->client);
     p->client = NULL;
@@ -86,6 +88,8 @@ static void peer_fail(struct raft_peer *p, const char *why)
     p->inflight = false;
     p->qlen = 0;
     p->retry_at = (int64_t)uv_now(p->io->b->loop) + p->io->b->cfg->controller_quorum_retry_backoff_ms;
+    if (p->lost)
+        kraft_node_peer_lost(p->io->node, p->id); /* the core need not wait for its fetch timeout */
 }
 
 static void on_response(void *arg, int rc, void *resp)
@@ -101,6 +105,8 @@ static void on_response(void *arg, int rc, void *resp)
     struct raft_wire_peer who = {cluster_id(p->io), p->io->b->node_id, p->id, p->cur.corr};
     struct raft_msg msg;
     rc = raft_wire_response(p->cur.type + 1, p->cur_version, resp, &who, &a, &msg);
+    if (rc == 0 && p->cur.type == RAFT_MSG_VOTE)
+        msg.u.vote_resp.pre_vote = p->cur.u.vote.pre_vote;
     if (rc == 0)
         kraft_node_raft_step(p->io->node, &msg);
     else
@@ -110,6 +116,20 @@ static void on_response(void *arg, int rc, void *resp)
     peer_send_next(p);
 }
 
+/* A pre-vote to a voter below Vote v2 (Kafka 3.7): answered for it with UNSUPPORTED_VERSION (raft.h). */
+static void no_pre_vote(struct raft_peer *p)
+{
+    struct raft_msg m = {.type = RAFT_MSG_VOTE_RESP,
+                         .from = p->id,
+                         .to = p->io->b->node_id,
+                         .corr = p->cur.corr,
+                         .epoch = p->cur.epoch - 1, /* a pre-vote asks for the epoch after the candidate's */
+                         .leader_id = RAFT_NO_ID,
+                         .error = KERR_UNSUPPORTED_VERSION};
+    m.u.vote_resp.pre_vote = true;
+    kraft_node_raft_step(p->io->node, &m);
+}
+
 static void peer_send_next(struct raft_peer *p)
 {
     while (p->state == PEER_READY && !p->inflight && p->qlen > 0) {
@@ -117,6 +137,10 @@ static void peer_send_next(struct raft_peer *p)
         p->qhead = (p->qhead + 1) % PEER_QUEUE;
         p->qlen--;
         int16_t v = p->version[p->cur.type];
+        if (p->cur.type == RAFT_MSG_VOTE && p->cur.u.vote.pre_vote && v < RAFT_WIRE_PRE_VOTE_VERSION) {
+            no_pre_vote(p);
+            continue;
+        }
         if (v < 0) {
             LOG_WARN("raft", "node %d: voter %d does not serve %s: not sent", p->io->b->node_id, p->id,
                      raft_msg_name(p->cur.type));
@@ -197,6 +221,8 @@ static void peer_request(struct raft_peer *p, const struct raft_msg *m)
         return;
     if ((int64_t)uv_now(b->loop) < p->retry_at) {
         p->qlen = 0; /* down a moment ago: the core resends after its request timeout */
+        if (p->lost)
+            kraft_node_peer_lost(p->io->node, p->id); /* (queued: we are inside the core's send) */
         return;
     }
     char client_id[64];

@@ -29,6 +29,7 @@ struct net_client {
     bool writing;
     bool closing;
     bool broken;
+    bool closed_by_peer; /* the failure was the peer closing or refusing the connection */
     net_client_connect_fn connected_cb;
     void *connect_arg;
     /* the request in flight */
@@ -77,6 +78,21 @@ static void fail(struct net_client *c, int rc, const char *what)
         c->done(c->done_arg, rc, NULL);
     }
 }
+
+static bool peer_status(ssize_t status)
+{
+    return status == UV_EOF || status == UV_ECONNRESET || status == UV_EPIPE || status == UV_ECONNREFUSED;
+}
+
+/* A failure of the connection itself (libuv status): remembers whether the peer caused it. */
+static void fail_status(struct net_client *c, ssize_t status)
+{
+    if (!c->broken && !c->closing)
+        c->closed_by_peer = peer_status(status);
+    fail(c, FERRY_EIO, status == UV_EOF ? "closed by the peer" : uv_strerror((int)status));
+}
+
+bool net_client_closed_by_peer(const struct net_client *c) { return c->closed_by_peer; }
 
 static void on_timeout(uv_timer_t *t) { fail(t->data, FERRY_EIO, "timed out"); }
 
@@ -136,7 +152,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (c->closing || c->broken)
         return;
     if (n < 0) {
-        fail(c, FERRY_EIO, n == UV_EOF ? "closed by the peer" : uv_strerror((int)n));
+        fail_status(c, n);
         return;
     }
     if (n == 0 && !buf->base) {
@@ -172,7 +188,7 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->closing || c->broken)
         return;
     if (status < 0) {
-        fail(c, FERRY_EIO, uv_strerror(status));
+        fail_status(c, status);
         return;
     }
     uv_timer_stop(&c->timer);
@@ -249,7 +265,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     if (status < 0)
-        fail(c, FERRY_EIO, uv_strerror(status));
+        fail_status(c, status);
 }
 
 int net_client_send(struct net_client *c, int16_t api_key, int16_t version, const void *req,

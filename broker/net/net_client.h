@@ -12,6 +12,7 @@
 #ifndef FERRY_NET_CLIENT_H
 #define FERRY_NET_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -32,6 +33,9 @@ int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const c
  * FERRY_ENOMEM when it does not encode (no callback then). */
 int net_client_send(struct net_client *c, int16_t api_key, int16_t version, const void *req,
                     net_client_response_fn done, void *arg);
+/* After a failure: whether the peer itself closed the connection or refused it (EOF, ECONNRESET, EPIPE,
+ * ECONNREFUSED: its process is gone or restarted), as opposed to a timeout or a local error. */
+bool net_client_closed_by_peer(const struct net_client *c);
 /* Closes the connection; no callback runs afterwards; freed once libuv is done with it. */
 void net_client_close(struct net_client *c);
 

@@ -35,7 +35,7 @@ const size_t proto_broker_apis_count = sizeof proto_broker_apis / sizeof proto_b
 const struct proto_api_range proto_controller_apis[] = {
     {API_FETCH, 13, 16}, /* the Raft log (kraftmode/raft_wire.h): below 13 there is no topic id */
     {API_API_VERSIONS, 0, 3},
-    {API_VOTE, 0, 0},
+    {API_VOTE, 0, 2}, /* v1-v2 (Kafka 4.0): pre-vote between Ferry voters (kraftmode/raft_wire.h) */
     {API_BEGIN_QUORUM_EPOCH, 0, 0},
     {API_END_QUORUM_EPOCH, 0, 0},
     {API_DESCRIBE_QUORUM, 0, 1},

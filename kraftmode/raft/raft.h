@@ -14,6 +14,7 @@
  *     raft_log_persisted   every log action (append/truncate/snapshot install) up to sequence `seq` is fsynced
  *     raft_snapshot_done   the application wrote a snapshot; the log start may move up to it
  *     raft_resign          graceful shutdown (Leader -> Resigned, EndQuorumEpoch)
+ *     raft_peer_lost       the connection to a peer was closed by it or refused (its process died)
  *   Each returns 0, FERRY_EINVAL (bad arguments: nothing changed) or FERRY_ENOMEM; after FERRY_ENOMEM, or a
  *   RAFT_ACT_FATAL action, the core is stopped (raft_fatal() is true, later input is ignored): free it and
  *   restart the node from disk, as Kafka's raft client exits.
@@ -328,6 +329,18 @@ int raft_log_persisted(struct raft *r, int64_t now_ms, uint64_t seq);
 int raft_snapshot_done(struct raft *r, int64_t now_ms, struct raft_snapshot_id id);
 /* Graceful shutdown: a leader becomes Resigned and sends EndQuorumEpoch (others: nothing to do). */
 int raft_resign(struct raft *r, int64_t now_ms);
+/* The I/O layer's connection to peer `id` was closed by the peer or a new one refused (RST, EOF,
+ * ECONNREFUSED: its process died or restarted), not merely slow (timeouts are not reported). A follower
+ * whose leader that is treats the leader as gone until it answers again (a Ferry deviation from Kafka 3.7,
+ * which waits for controller.quorum.fetch.timeout.ms): a voter stands for election at once (the first of
+ * the other voters by id at once, the next ones after a staggered delay of election_backoff_max_ms / 10
+ * each, plus jitter), with a pre-vote when pre_vote is on, so a spurious report costs no epoch while the
+ * other voters still hear from the leader; an observer forgets the leader and asks the voters. A gone
+ * leader is also what EndQuorumEpoch means. Voters grant pre-votes once their own leader is gone (or silent
+ * for the fetch timeout), and name no leader in their answers meanwhile. An outstanding fetch to the peer
+ * is resent at the next tick. Any id is accepted (unknown ids change nothing); FERRY_EINVAL for this
+ * node's own id. */
+int raft_peer_lost(struct raft *r, int64_t now_ms, int32_t id);
 
 const struct raft_action *raft_actions(const struct raft *r, size_t *n);
 void raft_actions_clear(struct raft *r);

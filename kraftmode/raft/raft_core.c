@@ -46,7 +46,9 @@ bool raft_is_voter(const struct raft *r, int32_t id) { return raft_voter_index(r
 
 int32_t raft_live_leader(const struct raft *r)
 {
-    return r->role == RAFT_LEADER || r->role == RAFT_FOLLOWER ? r->leader_id : RAFT_NO_ID;
+    if (r->role == RAFT_LEADER || (r->role == RAFT_FOLLOWER && !r->leader_gone))
+        return r->leader_id;
+    return RAFT_NO_ID;
 }
 
 size_t raft_majority(const struct raft *r) { return r->cfg.nvoters / 2 + 1; }
@@ -437,6 +439,16 @@ int raft_resign(struct raft *r, int64_t now_ms)
     if (r->role != RAFT_LEADER)
         return 0;
     return finish_input(r, raft_become_resigned(r));
+}
+
+int raft_peer_lost(struct raft *r, int64_t now_ms, int32_t id)
+{
+    if (r->fatal)
+        return 0;
+    if (id == r->cfg.node_id)
+        return FERRY_EINVAL;
+    advance_clock(r, now_ms);
+    return finish_input(r, raft_handle_peer_lost(r, id));
 }
 
 const struct raft_action *raft_actions(const struct raft *r, size_t *n)

@@ -19,35 +19,63 @@ static int64_t random_election_timeout(struct raft *r)
     return r->cfg.election_timeout_ms + (int64_t)raft_rand(r, (uint64_t)r->cfg.election_timeout_ms);
 }
 
+/* How long a voter waits before standing once its leader is gone (raft_peer_lost). The first attempt is
+ * staggered by rank (the other surviving voters in id order: the first stands at once), so that two
+ * voters seldom split the vote; a later attempt (after a refused pre-vote) waits one step plus jitter. */
+static int64_t leader_gone_delay(struct raft *r, bool first)
+{
+    int64_t step = r->cfg.election_backoff_max_ms / 10 > 0 ? r->cfg.election_backoff_max_ms / 10 : 1;
+    int64_t rank = 0;
+    for (size_t i = 0; i < r->cfg.nvoters; i++)
+        rank += r->voters[i] != r->leader_id && r->voters[i] < r->cfg.node_id;
+    if (first && rank == 0)
+        return 0;
+    return (first ? rank : 1) * step + (int64_t)raft_rand(r, (uint64_t)step);
+}
+
 void raft_reset_election_timer(struct raft *r)
 {
     r->backoff_until = RAFT_NEVER;
     switch (r->role) {
     case RAFT_LEADER: r->election_deadline = RAFT_NEVER; break;
-    case RAFT_FOLLOWER: r->election_deadline = r->now + r->cfg.fetch_timeout_ms; break;
+    case RAFT_FOLLOWER:
+        r->election_deadline = r->now + (r->leader_gone && r->is_voter ? leader_gone_delay(r, false)
+                                                                         : r->cfg.fetch_timeout_ms);
+        break;
     default: r->election_deadline = r->is_voter ? r->now + random_election_timeout(r) : RAFT_NEVER; break;
     }
 }
 
-/* Leaves any role: forgets what belonged to it. */
-static void leave_role(struct raft *r)
+/* Leaves any role: forgets what belonged to it. A leader first answers the fetches it holds in purgatory
+ * (as it would have a moment earlier): a follower's next requests to it (a Vote, a BeginQuorumEpoch of a
+ * successor) queue behind its fetch, which would otherwise wait for the request timeout. */
+static int leave_role(struct raft *r)
 {
     r->fetch_corr = 0;
     r->snap_fetching = false;
     r->check_quorum_deadline = RAFT_NEVER;
-    if (r->role == RAFT_LEADER)
+    if (r->role == RAFT_LEADER) {
+        int rc = raft_leader_complete_parked(r, true);
+        if (rc)
+            return rc;
         raft_leader_reset_progress(r);
+    }
     if (r->role == RAFT_LEADER || r->role == RAFT_RESIGNED)
         r->hw = -1; /* a follower learns it again from the next leader */
+    return 0;
 }
 
 /* A durable transition: the new (epoch, leader, vote) is written to quorum-state before anything that
  * depends on it is sent. */
 static int durable_transition(struct raft *r, enum raft_role role, int32_t epoch, int32_t leader, int32_t voted)
 {
-    leave_role(r);
-    if (epoch != r->epoch || leader != r->leader_id)
+    int rc = leave_role(r);
+    if (rc)
+        return rc;
+    if (epoch != r->epoch || leader != r->leader_id) {
         r->leader_contact_ms = INT64_MIN / 2;
+        r->leader_gone = false;
+    }
     r->role = role;
     r->epoch = epoch;
     r->leader_id = leader;
@@ -60,7 +88,7 @@ static int durable_transition(struct raft *r, enum raft_role role, int32_t epoch
      * alone must not, or a candidate that can never win would keep everyone else from standing */
     if (role == RAFT_UNATTACHED && old_deadline < r->election_deadline)
         r->election_deadline = old_deadline;
-    int rc = raft_persist_state(r);
+    rc = raft_persist_state(r);
     return rc ? rc : announce(r);
 }
 
@@ -123,24 +151,28 @@ static int send_votes(struct raft *r)
 
 int raft_become_prospective(struct raft *r)
 {
-    leave_role(r);
+    int rc = leave_role(r);
+    if (rc)
+        return rc;
     r->role = RAFT_PROSPECTIVE; /* epoch, leader_id and voted_id stay: nothing is persisted */
     reset_votes(r);
     raft_reset_election_timer(r);
-    int rc = announce(r);
+    rc = announce(r);
     return rc ? rc : send_votes(r);
 }
 
 int raft_become_candidate(struct raft *r)
 {
-    leave_role(r);
+    int rc = leave_role(r);
+    if (rc)
+        return rc;
     r->role = RAFT_CANDIDATE;
     r->epoch++;
     r->leader_id = RAFT_NO_ID;
     r->voted_id = r->cfg.node_id;
     reset_votes(r);
     raft_reset_election_timer(r);
-    int rc = raft_persist_state(r);
+    rc = raft_persist_state(r);
     if (rc == 0)
         rc = announce(r);
     if (rc)
@@ -175,7 +207,9 @@ int raft_become_leader(struct raft *r)
     for (size_t i = 0; i < r->cfg.nvoters; i++)
         if (r->votes_granted[i])
             r->granting[r->ngranting++] = r->voters[i];
-    leave_role(r);
+    int rc = leave_role(r);
+    if (rc)
+        return rc;
     r->role = RAFT_LEADER;
     r->leader_id = r->cfg.node_id;
     r->voted_id = RAFT_NO_ID;
@@ -186,7 +220,7 @@ int raft_become_leader(struct raft *r)
     raft_reset_election_timer(r);
     if (r->cfg.nvoters > 1)
         r->check_quorum_deadline = r->now + r->cfg.fetch_timeout_ms * 3 / 2;
-    int rc = raft_persist_state(r);
+    rc = raft_persist_state(r);
     if (rc == 0)
         rc = announce(r);
     if (rc)
@@ -249,10 +283,12 @@ int raft_become_resigned(struct raft *r)
         r->end_epoch_acked[i] = false;
         r->end_epoch_sent_ms[i] = INT64_MIN / 2;
     }
-    leave_role(r);
+    int rc = leave_role(r);
+    if (rc)
+        return rc;
     r->role = RAFT_RESIGNED;
     raft_reset_election_timer(r);
-    int rc = announce(r);
+    rc = announce(r);
     return rc ? rc : send_end_epoch(r);
 }
 
@@ -348,7 +384,7 @@ static bool pre_vote_grantable(const struct raft *r, const struct raft_msg *m)
 {
     if (r->role == RAFT_LEADER)
         return false;
-    if (r->leader_id >= 0 && r->now < r->leader_contact_ms + r->cfg.fetch_timeout_ms)
+    if (r->leader_id >= 0 && !r->leader_gone && r->now < r->leader_contact_ms + r->cfg.fetch_timeout_ms)
         return false;
     return (r->cfg.test_bugs & RAFT_BUG_VOTE_WITHOUT_LOG_CHECK) ||
            raft_log_up_to_date(r, m->u.vote.last_epoch, m->u.vote.last_offset);
@@ -414,6 +450,14 @@ int raft_handle_vote_resp(struct raft *r, const struct raft_msg *m)
 {
     int idx = raft_voter_index(r, m->from);
     bool pre = m->u.vote_resp.pre_vote;
+    if (pre && m->error == KERR_UNSUPPORTED_VERSION) {
+        /* a voter without pre-vote (Kafka 3.7: Vote v0 only; the I/O layer answers for it): it would grant
+         * a real vote to an up-to-date log, so it does not hold the election back */
+        if (r->role != RAFT_PROSPECTIVE || m->epoch != r->epoch || idx < 0)
+            return 0;
+        r->votes_granted[idx] = true;
+        return count(r->votes_granted, r->cfg.nvoters) >= raft_majority(r) ? raft_become_candidate(r) : 0;
+    }
     /* a pre-vote answer may come from a voter one epoch ahead (it voted in the epoch we aim at). A refusal
      * that names another leader means that voter still hears from it: it goes through the common rules
      * (back to Follower) */
@@ -457,7 +501,7 @@ int raft_handle_begin_epoch(struct raft *r, const struct raft_msg *m)
         rc = raft_become_follower(r, m->epoch, m->leader_id);
     else if (r->leader_id != m->leader_id)
         return raft_set_fatal(r, "two leaders in one epoch");
-    r->leader_contact_ms = r->now;
+    raft_leader_heard(r);
     return rc ? rc : respond(r, m, RAFT_MSG_BEGIN_EPOCH_RESP, KERR_NONE, &resp);
 }
 
@@ -491,6 +535,8 @@ int raft_handle_end_epoch(struct raft *r, const struct raft_msg *m)
         return raft_set_fatal(r, "two leaders in one epoch");
     if (rc)
         return rc;
+    if (r->role == RAFT_FOLLOWER && r->leader_id == m->leader_id)
+        r->leader_gone = true; /* it is leaving: grant pre-votes from now on */
     if (r->is_voter && r->leader_id == m->leader_id && r->role != RAFT_LEADER && r->role != RAFT_RESIGNED) {
         int64_t at = r->now + end_epoch_delay(r, m);
         if (at < r->election_deadline)
@@ -510,5 +556,30 @@ int raft_handle_epoch_resp(struct raft *r, const struct raft_msg *m)
         r->progress[idx].begin_acked = true;
     if (m->type == RAFT_MSG_END_EPOCH_RESP && r->role == RAFT_RESIGNED)
         r->end_epoch_acked[idx] = true;
+    return 0;
+}
+
+void raft_leader_heard(struct raft *r)
+{
+    r->leader_contact_ms = r->now;
+    if (r->leader_gone && r->role == RAFT_FOLLOWER)
+        r->election_deadline = r->now + r->cfg.fetch_timeout_ms; /* not gone after all */
+    r->leader_gone = false;
+}
+
+int raft_handle_peer_lost(struct raft *r, int32_t id)
+{
+    if (r->fetch_corr && r->fetch_target == id && r->role != RAFT_FOLLOWER)
+        r->fetch_corr = 0; /* an observer asking around: the next tick asks another voter */
+    if (r->role != RAFT_FOLLOWER || id != r->leader_id || r->leader_gone)
+        return 0;
+    r->leader_gone = true;
+    LOG_INFO("raft", "node %d: leader %d of epoch %d is gone (connection closed, or no longer leading)", r->cfg.node_id,
+             id, r->epoch);
+    if (!r->is_voter)
+        return raft_become_unattached(r, r->epoch);
+    int64_t at = r->now + leader_gone_delay(r, true);
+    if (at < r->election_deadline)
+        r->election_deadline = at;
     return 0;
 }

@@ -49,6 +49,8 @@ struct raft {
     int32_t voted_id;
     int64_t election_deadline; /* election / fetch timeout, per role */
     int64_t leader_contact_ms; /* last answer from (or BeginQuorumEpoch of) the current leader */
+    bool leader_gone;          /* the followed leader's connection closed or it sent EndQuorumEpoch, and it has
+                                * not answered since (raft_peer_lost) */
     int64_t backoff_until;     /* candidate/prospective backoff: next election attempt (RAFT_NEVER: none) */
     uint32_t election_retries;
     bool votes_granted[RAFT_MAX_VOTERS];
@@ -115,7 +117,7 @@ uint64_t raft_rand(struct raft *r, uint64_t bound);
 int raft_voter_index(const struct raft *r, int32_t id);
 size_t raft_majority(const struct raft *r);
 /* The leader named in responses (LeaderId / CurrentLeader): only one this node leads or follows now; a
- * Resigned ex-leader or a Prospective that lost its leader names none. */
+ * Resigned ex-leader, a Prospective that lost its leader, or a follower whose leader is gone names none. */
 int32_t raft_live_leader(const struct raft *r);
 uint32_t raft_new_corr(struct raft *r);
 
@@ -145,6 +147,9 @@ int raft_handle_vote_resp(struct raft *r, const struct raft_msg *m);
 int raft_handle_begin_epoch(struct raft *r, const struct raft_msg *m);
 int raft_handle_end_epoch(struct raft *r, const struct raft_msg *m);
 int raft_handle_epoch_resp(struct raft *r, const struct raft_msg *m);
+int raft_handle_peer_lost(struct raft *r, int32_t id);
+/* The followed leader answered: it is not gone. */
+void raft_leader_heard(struct raft *r);
 void raft_reset_election_timer(struct raft *r);
 /* §1.8 common response rules: 1 if the response must not be processed further. */
 int raft_common_response(struct raft *r, const struct raft_msg *m, bool *stop);

@@ -273,13 +273,21 @@ int raft_handle_fetch_resp(struct raft *r, const struct raft_msg *m)
             r->fetch_corr = 0; /* retried from the tick */
         return 0;
     }
+    if (!r->is_voter && r->role == RAFT_UNATTACHED) {
+        r->fetch_corr = 0; /* that voter knows no leader either: the next tick asks again */
+        return 0;
+    }
     if (r->role != RAFT_FOLLOWER || m->from != r->leader_id)
         return 0;
+    if (m->error == KERR_NOT_LEADER_OR_FOLLOWER && m->leader_id < 0) {
+        r->fetch_corr = 0; /* our leader no longer leads (it resigned): gone, as if its connection closed */
+        return raft_handle_peer_lost(r, m->from);
+    }
     if (m->error != KERR_NONE)
         return 0; /* retried after the request timeout */
     r->fetch_corr = 0;
+    raft_leader_heard(r);
     r->election_deadline = r->now + r->cfg.fetch_timeout_ms;
-    r->leader_contact_ms = r->now;
     const struct raft_snapshot_id *snap = &m->u.fetch_resp.snapshot;
     if (m->u.fetch_resp.diverging_epoch >= 0) {
         rc = truncate_diverging(r, m->u.fetch_resp.diverging_epoch, m->u.fetch_resp.diverging_end_offset);
@@ -322,8 +330,8 @@ int raft_handle_fetch_snapshot_resp(struct raft *r, const struct raft_msg *m)
     }
     if (m->error != KERR_NONE)
         return 0;
+    raft_leader_heard(r);
     r->election_deadline = r->now + r->cfg.fetch_timeout_ms;
-    r->leader_contact_ms = r->now;
     if (id->end_offset != r->snap_id.end_offset || id->epoch != r->snap_id.epoch ||
         m->u.fetch_snapshot_resp.position != r->snap_position || m->u.fetch_snapshot_resp.size < 0)
         return raft_send_fetch(r);

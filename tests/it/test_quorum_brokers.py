@@ -30,37 +30,43 @@ def leaders(node, topic):
     return None
 
 
+def start_cluster(case, extra):
+    """Controllers 1-3 (process.roles=controller) and brokers 4-5 (process.roles=broker) of one cluster, with
+    the `extra` settings on each, started and ready; sets case.controllers and case.brokers."""
+    ctl_ports = {i: ft.free_port() for i in (1, 2, 3)}
+    voters = ",".join("%d@127.0.0.1:%d" % (i, p) for i, p in sorted(ctl_ports.items()))
+    common = {"controller.quorum.voters": voters, "controller.listener.names": "CONTROLLER",
+              "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    common.update(extra)
+    cluster_id = ft.run_ferry(["storage", "random-uuid"]).stdout.strip()
+    case.controllers, case.brokers = [], []
+    for i in (1, 2, 3):
+        n = case.node(name="ctl%d" % i, mode="config", node_id=i, base_config=False)
+        n.controller_port = n.port = ctl_ports[i]
+        n.config.update({k: str(v) for k, v in common.items()})
+        n.config.update({"process.roles": "controller", "node.id": str(i),
+                         "listeners": "CONTROLLER://127.0.0.1:%d" % n.port, "log.dirs": n.data_dir})
+        n.format(cluster_id)
+        case.controllers.append(n)
+    for i in (4, 5):
+        n = case.node(name="broker%d" % i, mode="config", node_id=i, base_config=False)
+        n.config.update({k: str(v) for k, v in common.items()})
+        n.config.update({"process.roles": "broker", "node.id": str(i),
+                         "listeners": "PLAINTEXT://127.0.0.1:%d" % n.port, "log.dirs": n.data_dir})
+        n.format(cluster_id)
+        case.brokers.append(n)
+    for n in case.controllers:
+        n.spawn()
+    for n in case.controllers:
+        n.wait_ready(wait_metadata=False)
+    for n in case.brokers:
+        n.start()  # ready once Metadata lists it: registered and unfenced over the wire
+
+
 class QuorumBrokersTest(ft.FerryTestCase):
     def make_cluster(self):
-        ctl_ports = {i: ft.free_port() for i in (1, 2, 3)}
-        voters = ",".join("%d@127.0.0.1:%d" % (i, p) for i, p in sorted(ctl_ports.items()))
-        common = {"controller.quorum.voters": voters, "controller.listener.names": "CONTROLLER",
-                  "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                  "broker.session.timeout.ms": SESSION_MS, "broker.heartbeat.interval.ms": 500,
-                  "offsets.topic.replication.factor": 2}
-        cluster_id = ft.run_ferry(["storage", "random-uuid"]).stdout.strip()
-        self.controllers, self.brokers = [], []
-        for i in (1, 2, 3):
-            n = self.node(name="ctl%d" % i, mode="config", node_id=i, base_config=False)
-            n.controller_port = n.port = ctl_ports[i]
-            n.config.update({k: str(v) for k, v in common.items()})
-            n.config.update({"process.roles": "controller", "node.id": str(i),
-                             "listeners": "CONTROLLER://127.0.0.1:%d" % n.port, "log.dirs": n.data_dir})
-            n.format(cluster_id)
-            self.controllers.append(n)
-        for i in (4, 5):
-            n = self.node(name="broker%d" % i, mode="config", node_id=i, base_config=False)
-            n.config.update({k: str(v) for k, v in common.items()})
-            n.config.update({"process.roles": "broker", "node.id": str(i),
-                             "listeners": "PLAINTEXT://127.0.0.1:%d" % n.port, "log.dirs": n.data_dir})
-            n.format(cluster_id)
-            self.brokers.append(n)
-        for n in self.controllers:
-            n.spawn()
-        for n in self.controllers:
-            n.wait_ready(wait_metadata=False)
-        for n in self.brokers:
-            n.start()  # ready once Metadata lists it: registered and unfenced over the wire
+        start_cluster(self, {"broker.session.timeout.ms": SESSION_MS, "broker.heartbeat.interval.ms": 500,
+                             "offsets.topic.replication.factor": 2})
 
     def test_brokers_register_forward_fence_unfence(self):
         self.make_cluster()

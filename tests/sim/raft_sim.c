@@ -3,8 +3,8 @@
  * last completed fsync), a quorum-state file with the same split, and a state machine: a running hash of
  * the committed records (--app hash), or the quorum controller and a real metadata image (--app ctrl,
  * tests/sim/ctrl_app.h), fed with record batches encoded as on disk. The network loses, delays, reorders
- * and duplicates messages and can be partitioned; nodes crash (losing everything not fsynced) and
- * restart. */
+ * and duplicates messages and can be partitioned; nodes crash (losing everything not fsynced, their peers
+ * told the connection closed: raft_peer_lost) and restart; live connections are reset now and then. */
 #include "tests/sim/raft_sim.h"
 
 #include <stdarg.h>
@@ -71,7 +71,7 @@ struct node {
 };
 
 enum ev_type { EV_DELIVER, EV_STATE_DONE, EV_SYNC_DONE, EV_TICK, EV_CRASH, EV_RESTART, EV_PARTITION, EV_HEAL,
-               EV_PROPOSE, EV_RESIGN, EV_SNAPSHOT };
+               EV_PROPOSE, EV_RESIGN, EV_SNAPSHOT, EV_PEER_LOST };
 
 struct event {
     int64_t at;
@@ -765,10 +765,22 @@ static void node_start(struct sim *s, struct node *n)
           (long long)n->dur.log_start, (long long)img_end(&n->dur));
 }
 
+/* Node `to` sees its connection to `peer` closed (raft_peer_lost) `delay` ms from now. */
+static void peer_lost_later(struct sim *s, int to, int32_t peer, int64_t delay)
+{
+    struct event *e = ev_new(s, EV_PEER_LOST, s->now + delay, to);
+    e->inc = s->nodes[to].inc;
+    e->seq = (uint64_t)peer;
+    ev_push(s, e);
+}
+
 static void node_crash(struct sim *s, struct node *n)
 {
     trace(s, "n%d crashes (log %lld, fsynced %lld)", n->id, (long long)img_end(&n->vol), (long long)img_end(&n->dur));
     s->res->crashes++;
+    for (int i = 0; i < s->nn; i++) /* its process is gone: every peer's connection to it closes */
+        if (&s->nodes[i] != n && s->nodes[i].up)
+            peer_lost_later(s, i, n->id, rnd_range(s, 1, 8));
     raft_free(n->r);
     n->r = NULL;
     n->up = false;
@@ -819,7 +831,7 @@ static void schedule_faults(struct sim *s)
     int nfaults = (int)rnd_range(s, 0, 6);
     for (int i = 0; i < nfaults; i++) {
         int64_t at = rnd_range(s, 50, d - 50);
-        int kind = (int)(rnd(s) % 4);
+        int kind = (int)(rnd(s) % 5);
         int node = (int)(rnd(s) % (uint64_t)s->nn);
         if (kind == 0) {
             ev_push(s, ev_new(s, EV_CRASH, at, node));
@@ -832,6 +844,11 @@ static void schedule_faults(struct sim *s)
             ev_push(s, ev_new(s, EV_HEAL, at + rnd_range(s, 50, 600), -1));
         } else if (kind == 2) {
             ev_push(s, ev_new(s, EV_RESIGN, at, -1));
+        } else if (kind == 3) { /* a connection reset while both ends live (a spurious report) */
+            struct event *e = ev_new(s, EV_PEER_LOST, at, node);
+            e->inc = UINT32_MAX; /* whatever incarnation is up then */
+            e->seq = (uint64_t)s->nodes[(node + 1 + (int)(rnd(s) % (uint64_t)(s->nn > 1 ? s->nn - 1 : 1))) % s->nn].id;
+            ev_push(s, e);
         } else {
             ev_push(s, ev_new(s, EV_SNAPSHOT, at, node));
         }
@@ -1029,6 +1046,14 @@ static void handle(struct sim *s, struct event *e)
         if (n->up)
             take_snapshot(s, n);
         break;
+    case EV_PEER_LOST:
+        if (!n->up || (e->inc != UINT32_MAX && e->inc != n->inc) || (int32_t)e->seq == n->id)
+            break;
+        trace(s, "n%d: connection to n%d closed", n->id, (int)e->seq);
+        if (raft_peer_lost(n->r, s->now, (int32_t)e->seq) != 0)
+            violation(s, "node %d refused a lost connection", n->id);
+        perform(s, n);
+        break;
     }
 }
 
@@ -1058,7 +1083,8 @@ static void quiet_phase(struct sim *s, int64_t *steps)
         if (!s->nodes[i].up)
             node_start(s, &s->nodes[i]);
     for (size_t i = 0; i < s->nheap; i++) /* faults scheduled past the run are void */
-        if (s->heap[i]->type == EV_CRASH || s->heap[i]->type == EV_PARTITION || s->heap[i]->type == EV_RESIGN)
+        if (s->heap[i]->type == EV_CRASH || s->heap[i]->type == EV_PARTITION || s->heap[i]->type == EV_RESIGN ||
+            (s->heap[i]->type == EV_PEER_LOST && s->heap[i]->inc == UINT32_MAX))
             s->heap[i]->type = EV_HEAL;
     int64_t before = s->max_commit;
     for (int64_t t = start + 5; t < start + SIM_QUIET_MS / 2; t += 20)

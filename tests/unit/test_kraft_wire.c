@@ -130,6 +130,10 @@ static const struct wire_case cases[] = {
     {"VoteRequest_v0", {FOLLOWER_REQ(RAFT_MSG_VOTE, 12), .u.vote = {11, 98765, false}}, NULL, 0},
     {"VoteResponse_v0", {RESP(RAFT_MSG_VOTE_RESP, 12, RAFT_NO_ID, 0, 3001, 3002), .u.vote_resp = {true, false}}, NULL,
      0},
+    /* a pre-vote for epoch 12 travels as Kafka 4.0's: ReplicaEpoch 11 (the sender's epoch), PreVote */
+    {"VoteRequest_v2_pre_vote", {FOLLOWER_REQ(RAFT_MSG_VOTE, 12), .u.vote = {11, 98765, true}}, NULL, 0},
+    {"VoteResponse_v2", {RESP(RAFT_MSG_VOTE_RESP, 12, RAFT_NO_ID, 0, 3001, 3002), .u.vote_resp = {true, false}}, NULL,
+     0},
     {"BeginQuorumEpochRequest_v0", {REQ(RAFT_MSG_BEGIN_EPOCH, 14, 3001, 3002, 3001)}, NULL, 0},
     {"BeginQuorumEpochResponse_v0", {RESP(RAFT_MSG_BEGIN_EPOCH_RESP, 14, 3001, 0, 3002, 3001)}, NULL, 0},
     {"EndQuorumEpochRequest_v0",
@@ -161,6 +165,15 @@ static const struct wire_case cases[] = {
       .u.fetch_snapshot_resp = {.snapshot = {4000, 13}, .size = 20480, .position = 8192}},
      wv_snapshot_chunk, sizeof wv_snapshot_chunk},
 };
+
+static const struct wire_case *case_named(const char *vector)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(cases[i].vector, vector) == 0)
+            return &cases[i];
+    fail_msg("no case %s", vector);
+    return NULL;
+}
 
 static bool is_request(enum raft_msg_type t)
 {
@@ -564,7 +577,9 @@ static void test_versions(void **state)
     EQ(raft_wire_version(RAFT_MSG_FETCH, 4, 17), 16); /* a later Kafka */
     EQ(raft_wire_version(RAFT_MSG_FETCH, 0, 12), -1); /* no topic ids: no Raft */
     EQ(raft_wire_version(RAFT_MSG_FETCH, 17, 18), -1);
-    EQ(raft_wire_version(RAFT_MSG_VOTE, 0, 2), 0);
+    EQ(raft_wire_version(RAFT_MSG_VOTE, 0, 0), 0); /* Kafka 3.7 */
+    EQ(raft_wire_version(RAFT_MSG_VOTE, 0, 2), 2); /* Ferry, Kafka 4.0: pre-vote */
+    EQ(raft_wire_version(RAFT_MSG_VOTE, 0, 5), 2);
     EQ(raft_wire_version(RAFT_MSG_FETCH_SNAPSHOT, 0, 0), 0);
     EQ(raft_wire_version(RAFT_MSG_BEGIN_EPOCH, 1, 1), -1);
     enum raft_msg_type t;
@@ -579,12 +594,13 @@ static void test_versions(void **state)
 
     struct proto_writer w;
     proto_writer_init(&w);
-    struct raft_msg fetch = cases[6].msg;
+    struct raft_msg fetch = case_named("FetchRequest_v13")->msg;
     EQ(raft_wire_encode(&fetch, 12, CLUSTER, NULL, 0, &w), FERRY_EUNSUPPORTED);
-    struct raft_msg vote = cases[0].msg;
-    EQ(raft_wire_encode(&vote, 1, CLUSTER, NULL, 0, &w), FERRY_EUNSUPPORTED);
-    vote.u.vote.pre_vote = true; /* KIP-996: no Kafka 3.7 wire form */
+    struct raft_msg vote = case_named("VoteRequest_v0")->msg;
+    EQ(raft_wire_encode(&vote, 3, CLUSTER, NULL, 0, &w), FERRY_EUNSUPPORTED);
+    vote.u.vote.pre_vote = true; /* KIP-996: below Vote v2 (Kafka 3.7) there is no pre-vote */
     EQ(raft_wire_encode(&vote, 0, CLUSTER, NULL, 0, &w), FERRY_EUNSUPPORTED);
+    EQ(raft_wire_encode(&vote, 1, CLUSTER, NULL, 0, &w), FERRY_EUNSUPPORTED);
     vote.type = (enum raft_msg_type)99;
     EQ(raft_wire_encode(&vote, 0, CLUSTER, NULL, 0, &w), FERRY_EINVAL);
     EQ(w.len, 0);

@@ -216,6 +216,21 @@ static void check_vote_request(const struct golden_vector *gv, const void *msg)
     EQ(p[1].CandidateId, 3003);
     EQ(p[1].LastOffsetEpoch, 10);
     EQ(p[1].LastOffset, 4242);
+    /* Kafka 4.0's v1 voter keys and v2 PreVote (defaults below them) */
+    bool v1 = gv->version >= 1;
+    EQ(r->VoterId, v1 ? 3001 : -1);
+    static const proto_uuid zero;
+    if (v1) {
+        uuid_run_eq(p[0].CandidateDirectoryId, UUID_A);
+        uuid_run_eq(p[0].VoterDirectoryId, UUID_B);
+        uuid_run_eq(p[1].CandidateDirectoryId, UUID_C);
+        uuid_run_eq(p[1].VoterDirectoryId, UUID_D);
+    } else {
+        assert_true(proto_uuid_eq(p[0].CandidateDirectoryId, zero));
+        assert_true(proto_uuid_eq(p[1].VoterDirectoryId, zero));
+    }
+    EQ(p[0].PreVote, gv->version >= 2);
+    assert_false(p[1].PreVote);
 }
 
 static void check_vote_response(const struct golden_vector *gv, const void *msg)
@@ -235,6 +250,14 @@ static void check_vote_response(const struct golden_vector *gv, const void *msg)
     EQ(p[1].LeaderId, 3001);
     EQ(p[1].LeaderEpoch, 13);
     assert_false(p[1].VoteGranted);
+    if (gv->version < 1) {
+        EQ(r->NodeEndpoints_n, 0);
+        return;
+    }
+    EQ(r->NodeEndpoints_n, 1); /* a tagged field from v1 (Kafka 4.0) */
+    EQ(r->NodeEndpoints[0].NodeId, 3001);
+    assert_true(proto_str_eq(r->NodeEndpoints[0].Host, "ctrl-1"));
+    EQ(r->NodeEndpoints[0].Port, 40000);
 }
 
 static void check_begin_epoch_request(const struct golden_vector *gv, const void *msg)
@@ -1043,7 +1066,7 @@ static void test_ranges_match_kafka_and_every_version_has_a_vector(void **state)
         fail_msg("%d (message, version) pairs have no golden vector; add them to scripts/golden_kraft.py", missing);
 }
 
-/* A version Kafka 3.7 does not have is refused, not misread: Vote v1 decoding, BrokerRegistration v4
+/* A version Ferry does not have is refused, not misread: Vote v3 decoding, BrokerRegistration v4
  * encoding. */
 static void test_versions_outside_the_range_are_refused(void **state)
 {
@@ -1055,7 +1078,7 @@ static void test_versions_outside_the_range_are_refused(void **state)
     assert_non_null(msg);
     struct proto_reader r;
     proto_reader_init(&r, kv->gv.bytes + kv->gv.header_len, kv->gv.len - kv->gv.header_len);
-    EQ(proto_decode(&proto_msg_VoteRequest, 1, &r, &a, msg), FERRY_EUNSUPPORTED);
+    EQ(proto_decode(&proto_msg_VoteRequest, 3, &r, &a, msg), FERRY_EUNSUPPORTED);
     struct proto_writer w;
     proto_writer_init(&w);
     EQ(proto_encode(&proto_msg_BrokerRegistrationRequest, 4, &w, msg), FERRY_EUNSUPPORTED);

@@ -1,6 +1,7 @@
 /* Unit tests for the Raft core's elections: vote granting with the log comparison, epoch handling of
  * Vote/BeginQuorumEpoch/EndQuorumEpoch, candidate and leader transitions, pre-vote (KIP-996),
- * check-quorum, graceful resignation, start-up from quorum-state, and the durability ordering of votes. */
+ * check-quorum, graceful resignation, start-up from quorum-state, the durability ordering of votes, and a
+ * leader whose connection closed (raft_peer_lost). */
 #include "tests/unit/test_raft_util.h"
 
 /* A voter (node 2 of {1,2,3}) whose log holds epoch 1 at [0,3) and epoch 2 at [3,5). */
@@ -308,6 +309,210 @@ static void test_pre_vote_receiver(void **state)
     tr_close(&t);
 }
 
+/* A follower (node 2 of {1,2,3}, log as open_voter_with_log) of `leader` in epoch 3; actions cleared. */
+static void open_follower(struct tr *t, int32_t leader)
+{
+    open_voter_with_log(t, 3);
+    tr_begin_epoch(t, leader, 3);
+    assert_int_equal(raft_role(t->r), RAFT_FOLLOWER);
+}
+
+static void test_leader_lost_starts_pre_vote_at_once(void **state)
+{
+    (void)state;
+    struct tr t;
+    open_follower(&t, 1); /* node 2 is the first surviving voter by id: it stands at once */
+    assert_int_equal(raft_peer_lost(t.r, t.now, 2), FERRY_EINVAL); /* its own id */
+    assert_int_equal(raft_peer_lost(t.r, t.now, 3), 0);            /* not the leader: nothing */
+    tr_tick(&t, 1);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 1), 0);
+    tr_take(&t);
+    tr_tick(&t, 0);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    assert_int_equal(raft_epoch(t.r), 3); /* a pre-vote: the epoch is not bumped, nothing persisted */
+    assert_null(tr_find(&t, RAFT_ACT_PERSIST_STATE, 0));
+    const struct raft_msg *pv = tr_sent(&t, RAFT_MSG_VOTE, 3);
+    assert_non_null(pv);
+    assert_true(pv->u.vote.pre_vote);
+    assert_int_equal(pv->epoch, 4);
+    tr_close(&t);
+
+    /* without pre-vote the election itself starts at once */
+    open_voter_with_log(&t, 3);
+    struct raft_config cfg;
+    tr_config(&cfg, &t, 2, tr_voters3, 3);
+    cfg.pre_vote = false;
+    raft_free(t.r);
+    static const struct raft_epoch_entry epochs[] = {{1, 0}, {2, 3}};
+    struct raft_persisted p = {.epoch = 3, .leader_id = 1, .voted_id = -1, .log_end_offset = 5, .epochs = epochs,
+                               .nepochs = 2};
+    assert_int_equal(raft_new(&cfg, &p, t.now, &t.r), 0);
+    tr_tick(&t, 1);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 1), 0);
+    tr_tick(&t, 0);
+    assert_int_equal(raft_role(t.r), RAFT_CANDIDATE);
+    assert_int_equal(raft_epoch(t.r), 4);
+    tr_close(&t);
+}
+
+static void test_leader_lost_later_voters_stagger(void **state)
+{
+    (void)state;
+    struct tr t;
+    open_follower(&t, 3); /* node 1 survives too and stands first: node 2 waits 100-199 ms */
+    assert_int_equal(raft_peer_lost(t.r, t.now, 3), 0);
+    tr_take(&t);
+    tr_tick(&t, 99);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 3), 0); /* reported twice: the same deadline */
+    tr_take(&t);
+    tr_tick(&t, 100);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    tr_close(&t);
+}
+
+static void test_leader_lost_pre_vote_refused_retries(void **state)
+{
+    (void)state;
+    struct tr t;
+    open_follower(&t, 1);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 1), 0);
+    tr_take(&t);
+    tr_tick(&t, 0);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    tr_clear(&t);
+    /* node 3 still hears from leader 1 (a spurious reset): it refuses and names it */
+    struct raft_msg no = {.type = RAFT_MSG_VOTE_RESP, .from = 3, .to = 2, .epoch = 3, .leader_id = 1};
+    no.u.vote_resp.pre_vote = true;
+    tr_step(&t, &no);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    assert_int_equal(raft_epoch(t.r), 3);
+    tr_all_durable(&t);
+    tr_tick(&t, 99);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER); /* a later attempt waits 100-199 ms */
+    tr_tick(&t, 100);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    tr_close(&t);
+
+    /* the leader answers after all: it is not gone, the fetch timeout applies again */
+    open_follower(&t, 3);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 3), 0);
+    tr_take(&t);
+    tr_begin_epoch(&t, 3, 3);
+    tr_tick(&t, 1999);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    tr_close(&t);
+}
+
+static void test_leader_lost_voter_grants_pre_vote(void **state)
+{
+    (void)state;
+    struct tr t;
+    open_follower(&t, 3);
+    struct raft_msg pv = tr_vote(1, 2, 4, 2, 5, true);
+    tr_step(&t, &pv);
+    assert_false(vote_answer(&t)->u.vote_resp.granted); /* leader 3 is heard from */
+    assert_int_equal(vote_answer(&t)->leader_id, 3);
+    tr_clear(&t);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 3), 0);
+    tr_take(&t);
+    tr_clear(&t);
+    tr_step(&t, &pv);
+    assert_true(vote_answer(&t)->u.vote_resp.granted); /* gone: granted at once, naming no leader */
+    assert_int_equal(vote_answer(&t)->leader_id, RAFT_NO_ID);
+    assert_int_equal(raft_epoch(t.r), 3);
+    assert_null(tr_find(&t, RAFT_ACT_PERSIST_STATE, 0));
+    tr_clear(&t);
+    pv = tr_vote(1, 2, 4, 1, 50, true); /* still only to an up-to-date log */
+    tr_step(&t, &pv);
+    assert_false(vote_answer(&t)->u.vote_resp.granted);
+    tr_close(&t);
+
+    /* EndQuorumEpoch means the same: the leader is leaving */
+    open_follower(&t, 3);
+    struct raft_msg e = {.type = RAFT_MSG_END_EPOCH, .from = 3, .to = 2, .corr = 6, .epoch = 3, .leader_id = 3};
+    e.u.end_epoch.preferred[0] = 1;
+    e.u.end_epoch.preferred[1] = 2;
+    e.u.end_epoch.npreferred = 2;
+    tr_step(&t, &e);
+    tr_clear(&t);
+    pv = tr_vote(1, 2, 4, 2, 5, true);
+    tr_step(&t, &pv);
+    assert_true(vote_answer(&t)->u.vote_resp.granted);
+    tr_close(&t);
+}
+
+static void test_leader_no_longer_leading_is_gone(void **state)
+{
+    (void)state;
+    struct tr t;
+    open_voter_with_log(&t, 3);
+    struct raft_msg b = {.type = RAFT_MSG_BEGIN_EPOCH, .from = 1, .to = 2, .corr = 5, .epoch = 3, .leader_id = 1};
+    tr_step(&t, &b);
+    tr_all_durable(&t);
+    const struct raft_msg *req = tr_sent(&t, RAFT_MSG_FETCH, 1);
+    assert_non_null(req);
+    struct raft_msg resp = tr_fetch_resp(req, 3, -1);
+    resp.error = KERR_NOT_LEADER_OR_FOLLOWER; /* it resigned (an observer has no EndQuorumEpoch to tell it) */
+    resp.leader_id = RAFT_NO_ID;
+    tr_clear(&t);
+    tr_step(&t, &resp);
+    tr_tick(&t, 0);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    tr_close(&t);
+}
+
+static void test_pre_vote_unsupported_counts_as_granted(void **state)
+{
+    (void)state;
+    struct tr t;
+    tr_open(&t, 1, tr_voters3, 3, true, NULL);
+    tr_tick(&t, 2000);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    /* voter 2 speaks Vote v0 only (Kafka 3.7): the I/O layer answers for it */
+    struct raft_msg un = {.type = RAFT_MSG_VOTE_RESP, .from = 2, .to = 1, .epoch = 0, .leader_id = -1,
+                          .error = KERR_UNSUPPORTED_VERSION};
+    un.u.vote_resp.pre_vote = true;
+    struct raft_msg stale = un;
+    stale.epoch = 5; /* not this round's */
+    tr_step(&t, &stale);
+    assert_int_equal(raft_role(t.r), RAFT_PROSPECTIVE);
+    tr_step(&t, &un);
+    assert_int_equal(raft_role(t.r), RAFT_CANDIDATE);
+    assert_int_equal(raft_epoch(t.r), 1);
+    tr_close(&t);
+}
+
+static void test_leader_lost_observer_asks_voters(void **state)
+{
+    (void)state;
+    struct tr t;
+    tr_open(&t, 7, tr_voters3, 3, true, NULL);
+    tr_begin_epoch(&t, 2, 3);
+    assert_int_equal(raft_role(t.r), RAFT_FOLLOWER);
+    tr_tick(&t, 1);
+    tr_clear(&t);
+    assert_int_equal(raft_peer_lost(t.r, t.now, 2), 0);
+    tr_take(&t);
+    assert_int_equal(raft_role(t.r), RAFT_UNATTACHED); /* forgets the leader, keeps the epoch */
+    assert_int_equal(raft_epoch(t.r), 3);
+    tr_all_durable(&t);
+    tr_tick(&t, 5);
+    const struct raft_msg *f = tr_sent(&t, RAFT_MSG_FETCH, -1);
+    assert_non_null(f);
+    struct raft_msg req = *f;
+    tr_clear(&t);
+    /* a voter that knows no leader yet: asked again at the next tick, not after the request timeout */
+    struct raft_msg none = {.type = RAFT_MSG_FETCH_RESP, .from = req.to, .to = 7, .corr = req.corr, .epoch = 3,
+                            .leader_id = -1, .error = KERR_NOT_LEADER_OR_FOLLOWER};
+    tr_step(&t, &none);
+    tr_tick(&t, 5);
+    assert_non_null(tr_sent(&t, RAFT_MSG_FETCH, -1));
+    tr_close(&t);
+}
+
 static void test_check_quorum(void **state)
 {
     (void)state;
@@ -464,6 +669,13 @@ int main(void)
         cmocka_unit_test(test_begin_quorum_epoch),
         cmocka_unit_test(test_pre_vote),
         cmocka_unit_test(test_pre_vote_receiver),
+        cmocka_unit_test(test_leader_lost_starts_pre_vote_at_once),
+        cmocka_unit_test(test_leader_lost_later_voters_stagger),
+        cmocka_unit_test(test_leader_lost_pre_vote_refused_retries),
+        cmocka_unit_test(test_leader_lost_voter_grants_pre_vote),
+        cmocka_unit_test(test_leader_lost_observer_asks_voters),
+        cmocka_unit_test(test_leader_no_longer_leading_is_gone),
+        cmocka_unit_test(test_pre_vote_unsupported_counts_as_granted),
         cmocka_unit_test(test_check_quorum),
         cmocka_unit_test(test_resign_orders_successors),
         cmocka_unit_test(test_end_quorum_epoch_successor),

@@ -207,6 +207,29 @@ static void test_fetch_purgatory(void **state)
     tr_close(&t);
 }
 
+static void test_purgatory_answered_on_resignation(void **state)
+{
+    (void)state;
+    struct tr t;
+    tr_make_leader(&t);
+    struct raft_msg f = tr_fetch(2, 1, 1, 1, 1, 500);
+    tr_step(&t, &f);
+    assert_null(tr_sent(&t, RAFT_MSG_FETCH_RESP, 2));
+    /* resigning answers it at once: the follower's next requests to this node queue behind it */
+    assert_int_equal(raft_resign(t.r, t.now), 0);
+    tr_take(&t);
+    const struct raft_msg *a = fetch_answer(&t, 2);
+    assert_int_equal(a->error, KERR_NONE);
+    assert_int_equal(a->epoch, 1);
+    tr_clear(&t);
+    /* later fetches: NOT_LEADER_OR_FOLLOWER naming no leader */
+    tr_step(&t, &f);
+    a = fetch_answer(&t, 2);
+    assert_int_equal(a->error, KERR_NOT_LEADER_OR_FOLLOWER);
+    assert_int_equal(a->leader_id, RAFT_NO_ID);
+    tr_close(&t);
+}
+
 static void test_follower_appends_and_acks_after_fsync(void **state)
 {
     (void)state;
@@ -524,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_leader_diverging_epoch),
         cmocka_unit_test(test_fetch_request_errors),
         cmocka_unit_test(test_fetch_purgatory),
+        cmocka_unit_test(test_purgatory_answered_on_resignation),
         cmocka_unit_test(test_follower_appends_and_acks_after_fsync),
         cmocka_unit_test(test_follower_fetch_timeout),
         cmocka_unit_test(test_follower_truncation),
