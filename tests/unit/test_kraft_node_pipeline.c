@@ -33,7 +33,7 @@ struct fx {
     struct proto_arena a;
     int done;
     int64_t end_at_first_done; /* the log end when the first answer was given */
-    struct raft_msg vote;      /* the first Vote request the node sent */
+    struct raft_msg vote;      /* the first Vote request the node sent since have_vote was cleared */
     bool have_vote;
     uint32_t corr;
 };
@@ -214,11 +214,19 @@ static void elect(struct fx *f)
     start(f);
     struct kraft_transport t = {capture, f};
     kraft_node_set_transport(f->node, &t);
-    run_until(f, voted, "a Vote request");
-    struct raft_msg grant = {.type = RAFT_MSG_VOTE_RESP, .from = 2, .to = 1, .corr = f->vote.corr,
-                             .epoch = f->vote.epoch, .leader_id = RAFT_NO_ID};
-    grant.u.vote_resp.granted = true;
-    assert_int_equal(kraft_node_raft_step(f->node, &grant), 0);
+    for (;;) { /* a pre-vote first (KIP-996), then the vote */
+        run_until(f, voted, "a Vote request");
+        struct raft_msg grant = {.type = RAFT_MSG_VOTE_RESP, .from = 2, .to = 1, .corr = f->vote.corr,
+                                 .epoch = f->vote.epoch, .leader_id = RAFT_NO_ID};
+        grant.u.vote_resp.granted = true;
+        grant.u.vote_resp.pre_vote = f->vote.u.vote.pre_vote;
+        if (grant.u.vote_resp.pre_vote)
+            grant.epoch--; /* a pre-vote asks for the epoch after the voter's */
+        f->have_vote = false;
+        assert_int_equal(kraft_node_raft_step(f->node, &grant), 0);
+        if (!grant.u.vote_resp.pre_vote)
+            break;
+    }
     run_until(f, leading, "the election");
     run_until(f, all_committed, "the LeaderChange batch to commit");
     run_until(f, active, "the activation");
