@@ -285,6 +285,11 @@ int ctrl_register_controller(const struct md_image *img, const struct Controller
 int ctrl_elect_leaders(const struct md_image *img, const struct ctrl_env *env, const struct ElectLeadersRequest *req,
                        int16_t version, struct proto_arena *a, struct ElectLeadersResponse *resp,
                        struct ctrl_records *out);
+/* The ElectLeaders answer of a request that was not decided (ElectLeadersRequest.getErrorResponse: e.g.
+ * NOT_CONTROLLER, or a request that could not be forwarded): the top-level error (v1+) and every listed
+ * partition fail with code and msg (NULL: null message). Returns 0 or FERRY_ENOMEM. */
+int ctrl_elect_leaders_error(const struct ElectLeadersRequest *req, struct proto_arena *a, int16_t code,
+                             const char *msg, struct ElectLeadersResponse *resp);
 
 /* auto.leader.rebalance.enable: true when some partition's leader is not its first replica (Kafka's
  * imbalancedPartitions is not empty). */

@@ -131,6 +131,15 @@ static int error_response(const struct ElectLeadersRequest *req, struct ctrl_ctx
     return elect_listed(NULL, NULL, req, 0, c, code, msg, resp, NULL);
 }
 
+int ctrl_elect_leaders_error(const struct ElectLeadersRequest *req, struct proto_arena *a, int16_t code,
+                             const char *msg, struct ElectLeadersResponse *resp)
+{
+    struct ctrl_ctx c = {a, false};
+    proto_str m = msg ? ctrl_strf(&c, "%s", msg) : (proto_str){NULL, -1};
+    resp->ReplicaElectionResults_n = 0;
+    return c.oom ? FERRY_ENOMEM : error_response(req, &c, code, m, resp);
+}
+
 int ctrl_elect_leaders(const struct md_image *img, const struct ctrl_env *env, const struct ElectLeadersRequest *req,
                        int16_t version, struct proto_arena *a, struct ElectLeadersResponse *resp,
                        struct ctrl_records *out)

@@ -67,6 +67,7 @@ void kraft_fail_admin_response(int16_t api_key, const void *req, struct proto_ar
     case 33: op.kind = KRAFT_OP_ALTER_CONFIGS; break;
     case 37: op.kind = KRAFT_OP_CREATE_PARTITIONS; break;
     case 44: op.kind = KRAFT_OP_INCREMENTAL_ALTER_CONFIGS; break;
+    case 43: ctrl_elect_leaders_error(req, a, code, msg, resp); return;
     default: return;
     }
     kraft_op_fail_response(&op, code, msg);

@@ -23,7 +23,7 @@ proto_uuid kraft_incarnation_id(void);
 int kraft_broker_registration_request(struct kraft_node *node, const char *const *names, const uint16_t *ports,
                                       size_t n, struct proto_arena *a, struct BrokerRegistrationRequest *req);
 
-/* Fills the response of an admin write (api_key 19, 20, 33, 37 or 44) that could not be done with `code`
+/* Fills the response of an admin write (api_key 19, 20, 33, 37, 43 or 44) that could not be done with `code`
  * for every entry of the request, as the controller's queue does for a refused operation. */
 void kraft_fail_admin_response(int16_t api_key, const void *req, struct proto_arena *a, void *resp, int16_t code,
                                const char *msg);

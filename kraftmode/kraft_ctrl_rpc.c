@@ -109,6 +109,7 @@ static int decide(struct kraft_node *n, struct kraft_op *op)
     case 70: return ctrl_register_controller(img, op->req, op->resp_arena, op->resp, out);
     case 56: return ctrl_alter_partition(img, env, op->req, op->version, op->resp_arena, op->resp, out);
     case 67: return ctrl_allocate_producer_ids(img, op->req, op->resp, out);
+    case 43: return ctrl_elect_leaders(img, env, op->req, op->version, op->resp_arena, op->resp, out);
     case -1: return ctrl_fence_stale_broker(img, env, &c->hb, now, &call->fenced_id, out);
     }
     return FERRY_EINVAL;
@@ -160,6 +161,10 @@ static void fail(struct kraft_op *op, int16_t code, proto_str msg)
         x->ProducerIdLen = 0;
         break;
     }
+    case 43:
+        if (ctrl_elect_leaders_error(op->req, op->resp_arena, code, NULL, r))
+            ((struct ElectLeadersResponse *)r)->ErrorCode = code; /* out of memory: the top level at least */
+        break;
     }
 }
 
@@ -232,6 +237,7 @@ bool kraft_ctrl_serves(int16_t api_key)
     case 20: /* DeleteTopics */
     case 33: /* AlterConfigs */
     case 37: /* CreatePartitions */
+    case 43: /* ElectLeaders */
     case 44: /* IncrementalAlterConfigs */
     case 56: /* AlterPartition */
     case 62: /* BrokerRegistration */

@@ -18,6 +18,7 @@ response header v0/v1 each (api, version) uses):
   DivergingEpoch, CurrentLeader, SnapshotId and NodeEndpoints tagged fields),
   BrokerRegistration v0-3, BrokerHeartbeat v0-1, UnregisterBroker v0, ControllerRegistration v0,
   AllocateProducerIds v0, Envelope v0, DescribeCluster v0-1 (as a controller listener answers it, KIP-919),
+  ElectLeaders v0-2 (served in quorum mode, forwarded by brokers to the controller listener),
   and the control-record values LeaderChangeMessage, SnapshotHeaderRecord and SnapshotFooterRecord (v0;
   bodies only: they travel inside record batches, not in frames).
 
@@ -189,6 +190,12 @@ ALLOCATE_PIDS_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('Pro
                       ('ProducerIdLen', 'int32')]
 ENVELOPE_REQ = [('RequestData', 'bytes'), ('RequestPrincipal', 'nbytes'), ('ClientHostAddress', 'bytes')]
 ENVELOPE_RESP = [('ResponseData', 'nbytes'), ('ErrorCode', 'int16')]
+ELECT_LEADERS_REQ = [('ElectionType', 'int8', (1, None)),
+                     ('TopicPartitions', ('n[]', [('Topic', 'string'), ('Partitions', ('[]', 'int32'))])),
+                     ('TimeoutMs', 'int32')]
+ELECT_LEADERS_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16', (1, None)),
+                      ('ReplicaElectionResults', ('[]', [('Topic', 'string'), ('PartitionResult', ('[]', [
+                          ('PartitionId', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring')]))]))]
 # DescribeCluster: KIP-919's v1 (EndpointType) is what a controller listener answers.
 DESCRIBE_CLUSTER_REQ = [('IncludeClusterAuthorizedOperations', 'bool'), ('EndpointType', 'int8', (1, None))]
 DESCRIBE_CLUSTER_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'),
@@ -219,6 +226,7 @@ RPCS = [
     ('AllocateProducerIds', 67, (0, 0), 0, ALLOCATE_PIDS_REQ, ALLOCATE_PIDS_RESP),
     ('Envelope', 58, (0, 0), 0, ENVELOPE_REQ, ENVELOPE_RESP),
     ('DescribeCluster', 60, (0, 1), 0, DESCRIBE_CLUSTER_REQ, DESCRIBE_CLUSTER_RESP),
+    ('ElectLeaders', 43, (0, 2), 2, ELECT_LEADERS_REQ, ELECT_LEADERS_RESP),
 ]
 DATA = [
     ('LeaderChangeMessage', (0, 0), 0, LEADER_CHANGE),
@@ -413,6 +421,19 @@ def describe_cluster_response():
             'ClusterAuthorizedOperations': -2147483648}
 
 
+def elect_leaders_request(v, unclean=True):
+    return {'ElectionType': 1 if unclean else 0, 'TimeoutMs': 45000,
+            'TopicPartitions': [{'Topic': 'orders', 'Partitions': [2, 0]}, {'Topic': 'payments', 'Partitions': []}]}
+
+
+def elect_leaders_response(v):
+    return {'ThrottleTimeMs': 6, 'ErrorCode': 0, 'ReplicaElectionResults': [
+        {'Topic': 'orders', 'PartitionResult': [
+            {'PartitionId': 2, 'ErrorCode': 0, 'ErrorMessage': None},
+            {'PartitionId': 0, 'ErrorCode': 84, 'ErrorMessage': 'Leader election not needed for topic partition.'}]},
+        {'Topic': 'payments', 'PartitionResult': []}]}
+
+
 def leader_change():
     return {'Version': 0, 'LeaderId': 3001, 'Voters': [{'VoterId': 3001}, {'VoterId': 3002}, {'VoterId': 3003}],
             'GrantingVoters': [{'VoterId': 3001}, {'VoterId': 3003}]}
@@ -534,6 +555,15 @@ def build_vectors():
                                                     'wanted an endpoint of type BROKER',
                                     'EndpointType': 1, 'ClusterId': '', 'ControllerId': -1, 'Brokers': [],
                                     'ClusterAuthorizedOperations': -2147483648}, suffix='_mismatched')
+    for v in (0, 1, 2):
+        request('ElectLeaders', v, elect_leaders_request(v, unclean=v != 0), client_id='adminclient-1')
+        response('ElectLeaders', v, elect_leaders_response(v))
+    # every partition (null TopicPartitions), PREFERRED; a refused request (NOT_CONTROLLER, top-level v1+)
+    request('ElectLeaders', 2, {'ElectionType': 0, 'TopicPartitions': None, 'TimeoutMs': 60000}, suffix='_all',
+            client_id='adminclient-1')
+    response('ElectLeaders', 2, {'ThrottleTimeMs': 0, 'ErrorCode': 41, 'ReplicaElectionResults': [
+        {'Topic': 'orders', 'PartitionResult': [{'PartitionId': 1, 'ErrorCode': 41, 'ErrorMessage': None}]}]},
+        suffix='_not_controller')
     data('LeaderChangeMessage', leader_change())
     data('SnapshotHeaderRecord', {'Version': 0, 'LastContainedLogTimestamp': TS})
     data('SnapshotFooterRecord', {'Version': 0})

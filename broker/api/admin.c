@@ -1,5 +1,5 @@
 /* admin: the admin write APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
- * IncrementalAlterConfigs). The quorum controller decides and writes the records; the response is sent
+ * IncrementalAlterConfigs, and in quorum mode ElectLeaders). The quorum controller decides and writes the records; the response is sent
  * once they are committed (durable) and applied to the image. The handler only decodes and encodes. */
 #include "broker.h"
 
@@ -53,3 +53,5 @@ ADMIN_HANDLER(api_handle_create_partitions, CreatePartitionsRequest, CreateParti
 ADMIN_HANDLER(api_handle_alter_configs, AlterConfigsRequest, AlterConfigsResponse, alter_configs)
 ADMIN_HANDLER(api_handle_incremental_alter_configs, IncrementalAlterConfigsRequest,
               IncrementalAlterConfigsResponse, incremental_alter_configs)
+/* dispatched only on a quorum-mode broker listener, whose source (forward_source) has elect_leaders */
+ADMIN_HANDLER(api_handle_elect_leaders, ElectLeadersRequest, ElectLeadersResponse, elect_leaders)

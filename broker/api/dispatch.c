@@ -81,6 +81,7 @@ static void dispatch_controller(struct api_listener *l, struct net_request *req)
     case API_ALTER_CONFIGS:
     case API_CREATE_PARTITIONS:
     case API_INCREMENTAL_ALTER_CONFIGS:
+    case API_ELECT_LEADERS:
     case API_ALTER_PARTITION:
     case API_ENVELOPE:
     case API_BROKER_REGISTRATION:
@@ -146,6 +147,7 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_ALTER_PARTITION: api_handle_controller_rpc(b, req); break;
     /* quorum mode only (proto_quorum_apis) */
     case API_DESCRIBE_QUORUM: api_handle_describe_quorum(b, req); break;
+    case API_ELECT_LEADERS: api_handle_elect_leaders(b, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -1,7 +1,7 @@
 /* forward_source: a quorum-mode broker's metadata source (md_source.h): the image and its deltas come
  * from the node's kraft_source (the metadata log this node follows); every write goes to the active
  * controller through the ctrl_channel (ctrl_channel.h): in-process when this node's controller is the
- * active one, else over the wire (the client admin writes inside an Envelope, as Kafka 3.7's brokers
+ * active one, else over the wire (the client admin writes and ElectLeaders inside an Envelope, as Kafka 3.7's brokers
  * forward them, so that clients may send them to any broker; AllocateProducerIds and AlterPartition as
  * themselves; auto-creation as a CreateTopics of Kafka's AutoTopicCreationManager). */
 #include "forward_source.h"
@@ -98,6 +98,7 @@ FORWARD_ADMIN(create_partitions, API_CREATE_PARTITIONS, CreatePartitionsRequest,
 FORWARD_ADMIN(alter_configs, API_ALTER_CONFIGS, AlterConfigsRequest, AlterConfigsResponse)
 FORWARD_ADMIN(incremental_alter_configs, API_INCREMENTAL_ALTER_CONFIGS, IncrementalAlterConfigsRequest,
               IncrementalAlterConfigsResponse)
+FORWARD_ADMIN(elect_leaders, API_ELECT_LEADERS, ElectLeadersRequest, ElectLeadersResponse)
 
 /* ---- requests of the broker itself: each call owns an arena ---- */
 
@@ -289,6 +290,7 @@ static const struct md_source_ops fwd_source_ops = {
     .create_partitions = create_partitions,
     .alter_configs = alter_configs,
     .incremental_alter_configs = incremental_alter_configs,
+    .elect_leaders = elect_leaders,
     .allocate_producer_ids = allocate_producer_ids,
     .auto_create_topics = auto_create_topics,
     /* no controller_id: clients are told this broker, which forwards their admin writes (Kafka's KRaft

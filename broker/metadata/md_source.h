@@ -82,6 +82,10 @@ struct md_source_ops {
     void (*incremental_alter_configs)(void *impl, const struct IncrementalAlterConfigsRequest *req, int16_t version,
                                       struct proto_arena *a, struct IncrementalAlterConfigsResponse *resp,
                                       md_done_fn done, void *arg);
+    /* Quorum mode only (NULL in legacy mode, where ElectLeaders is not served): ElectLeaders (43) v0-2,
+     * decided by the active controller (kraftmode/ctrl.h ctrl_elect_leaders). */
+    void (*elect_leaders)(void *impl, const struct ElectLeadersRequest *req, int16_t version, struct proto_arena *a,
+                          struct ElectLeadersResponse *resp, md_done_fn done, void *arg);
     /* The next producer-id block for broker_id at broker_epoch; done gets a Kafka error code on failure. */
     void (*allocate_producer_ids)(void *impl, int32_t broker_id, int64_t broker_epoch, md_pids_done_fn done,
                                   void *arg);

@@ -110,11 +110,13 @@ def free_port():
 API_PRODUCE, API_FETCH, API_LIST_OFFSETS, API_METADATA = 0, 1, 2, 3
 API_API_VERSIONS, API_CREATE_TOPICS, API_DELETE_TOPICS = 18, 19, 20
 API_DESCRIBE_CONFIGS, API_ALTER_CONFIGS, API_CREATE_PARTITIONS = 32, 33, 37
+API_ELECT_LEADERS = 43
+ELECTION_PREFERRED, ELECTION_UNCLEAN = 0, 1
 
 # First flexible version of each API (Kafka 3.7 schemas); None = never flexible.
 FLEXIBLE_FROM = {0: 9, 1: 12, 2: 6, 3: 9, 8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3,
                  17: None, 18: 3, 19: 5, 20: 4, 21: 2, 22: 2, 32: 4, 33: 2, 36: 2, 37: 2, 42: 2, 44: 1,
-                 47: None, 56: 0, 58: 0, 60: 0, 62: 0, 63: 0, 64: 0, 67: 0, 70: 0}
+                 43: 2, 47: None, 56: 0, 58: 0, 60: 0, 62: 0, 63: 0, 64: 0, 67: 0, 70: 0}
 
 # Kafka error codes used by the tests.
 E_NONE = 0
@@ -130,6 +132,10 @@ E_INVALID_REPLICATION_FACTOR = 38
 E_INVALID_REQUEST = 42
 E_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
 E_INVALID_RECORD = 87
+E_NOT_CONTROLLER = 41
+E_ELECTION_NOT_NEEDED = 84
+E_PREFERRED_LEADER_NOT_AVAILABLE = 80
+E_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83
 
 
 def is_flexible(api_key, version):
@@ -796,6 +802,65 @@ def dec_delete_topics(version, body):
     return out
 
 
+def enc_elect_leaders(version, election_type, topic_parts, timeout_ms=30000):
+    """ElectLeaders v0-2 (v2 flexible); topic_parts: {topic: [partition, ...]}, or None for every partition.
+    v0 has no election type (always PREFERRED)."""
+    w = W()
+    flex = version >= 2
+    if version >= 1:
+        w.i8(election_type)
+    items = None if topic_parts is None else sorted(topic_parts.items())
+    if flex:
+        w.uvarint(0 if items is None else len(items) + 1)
+        for name, parts in items or []:
+            w.compact_string(name)
+            w.uvarint(len(parts) + 1)
+            for p in parts:
+                w.i32(p)
+            w.tags()
+    else:
+        def topic(w, t):
+            w.string(t[0])
+            w.array(t[1], lambda w, p: w.i32(p))
+        w.array(items, topic)
+    w.i32(timeout_ms)
+    if flex:
+        w.tags()
+    return w.getvalue()
+
+
+def dec_elect_leaders(version, body):
+    """Returns (top-level error (0 before v1), {(topic, partition): (error, message)})."""
+    r = R(body)
+    flex = version >= 2
+    r.i32()  # throttle
+    top = r.i16() if version >= 1 else 0
+    out = {}
+
+    def part(rr, topic):
+        pid = rr.i32()
+        err = rr.i16()
+        msg = rr.compact_string() if flex else rr.string()
+        if flex:
+            rr.tags()
+        out[(topic, pid)] = (err, msg)
+
+    def topic(rr):
+        name = rr.compact_string() if flex else rr.string()
+        if flex:
+            rr.compact_array(lambda r2: part(r2, name))
+            rr.tags()
+        else:
+            rr.array(lambda r2: part(r2, name))
+    if flex:
+        r.compact_array(topic)
+        r.tags()
+    else:
+        r.array(topic)
+    r.end()
+    return top, out
+
+
 class ConnectionClosed(Exception):
     pass
 
@@ -935,6 +1000,11 @@ class KafkaConn:
     def create_topics(self, topics, version=2, validate_only=False, timeout_ms=30000):
         body = enc_create_topics(version, topics, timeout_ms, validate_only)
         return dec_create_topics(version, self.request(API_CREATE_TOPICS, version, body))
+
+    def elect_leaders(self, election_type, topic_parts, version=2, timeout_ms=30000):
+        return dec_elect_leaders(version, self.request(API_ELECT_LEADERS, version,
+                                                       enc_elect_leaders(version, election_type, topic_parts,
+                                                                         timeout_ms)))
 
     def delete_topics(self, names, version=1, timeout_ms=30000):
         return dec_delete_topics(version, self.request(API_DELETE_TOPICS, version,

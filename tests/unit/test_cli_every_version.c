@@ -7,7 +7,8 @@
  * LeaderAndIsr, StopReplica, UpdateMetadata, ...) need a ZooKeeper and a legacy-mode broker: their live
  * cases are in tests/it/test_zk_broker_rpc.py (real ZooKeeper, the test playing the controller), which fails
  * when a legacy (key, version) is advertised without one. Here case_api_versions checks that quorum mode
- * advertises none of them, and that it advertises the quorum-only ones (proto_quorum_apis: DescribeQuorum),
+ * advertises none of them, and that it advertises the quorum-only ones (proto_quorum_apis: DescribeQuorum,
+ * ElectLeaders),
  * which are run like the others. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,6 +282,37 @@ static void case_describe_quorum(struct call *k)
     resp = do_call(k, API_DESCRIBE_QUORUM, r);
     assert_int_equal(resp->Topics[0].Partitions[0].PartitionIndex, 3);
     assert_int_equal(resp->Topics[0].Partitions[0].ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+/* The single node leads everything it hosts: no election needed (PREFERRED, and UNCLEAN from v1); an
+ * unknown partition is named; every-partition requests leave out what needs no election. */
+static void case_elect_leaders(struct call *k)
+{
+    struct ElectLeadersRequest *r = req_new(k, &proto_msg_ElectLeadersRequest);
+    r->ElectionType = k->version >= 1 ? 1 : 0;
+    r->TopicPartitions = proto_array_new(k->a, &desc_ElectLeadersRequest_TopicPartitions, 1);
+    r->TopicPartitions_n = 1;
+    r->TopicPartitions[0].Topic = proto_str_from(TOPIC);
+    r->TopicPartitions[0].Partitions = proto_arena_alloc(k->a, 2 * sizeof(int32_t));
+    r->TopicPartitions[0].Partitions[0] = 0;
+    r->TopicPartitions[0].Partitions[1] = 9;
+    r->TopicPartitions[0].Partitions_n = 2;
+    struct ElectLeadersResponse *resp = do_call(k, API_ELECT_LEADERS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->ReplicaElectionResults_n, 1);
+    STR_CHECK(resp->ReplicaElectionResults[0].Topic, TOPIC);
+    assert_int_equal(resp->ReplicaElectionResults[0].PartitionResult_n, 2);
+    const struct ElectLeadersResponse_PartitionResult *p = resp->ReplicaElectionResults[0].PartitionResult;
+    assert_int_equal(p[0].PartitionId, 0);
+    assert_int_equal(p[0].ErrorCode, KERR_ELECTION_NOT_NEEDED);
+    assert_int_equal(p[1].PartitionId, 9);
+    assert_int_equal(p[1].ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    r->TopicPartitions = NULL;
+    r->TopicPartitions_n = -1;
+    resp = do_call(k, API_ELECT_LEADERS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    for (int32_t i = 0; i < resp->ReplicaElectionResults_n; i++)
+        assert_int_equal(resp->ReplicaElectionResults[i].PartitionResult_n, 0);
 }
 
 static void topic_name(struct call *k, const char *prefix, char *out, size_t len)
@@ -728,6 +760,7 @@ static const struct {
     {API_OFFSET_DELETE, case_offset_delete},
     {API_INIT_PRODUCER_ID, case_init_producer_id},
     {API_DESCRIBE_QUORUM, case_describe_quorum}, /* proto_quorum_apis */
+    {API_ELECT_LEADERS, case_elect_leaders},     /* proto_quorum_apis */
 };
 
 static void test_every_advertised_version(void **state)

@@ -189,6 +189,34 @@ static void test_elect_all_and_bad_requests(void **state)
     assert_int_equal(f->recs.n, 0);
 }
 
+/* The answer of an undecided request (NOT_CONTROLLER from the queue, a forwarding failure): every listed
+ * partition and the top level carry the error; every-partition requests get the top level only. */
+static void test_elect_error_response(void **state)
+{
+    struct fx *f = *state;
+    struct ElectLeadersRequest *req = el_req(f, 1, 2);
+    el_topic(f, req, 0, "a", L(3, 0));
+    el_topic(f, req, 1, "zz", L(-1));
+    INIT(ElectLeadersResponse, r);
+    assert_int_equal(ctrl_elect_leaders_error(req, &f->a, KERR_NOT_CONTROLLER, NULL, &r), 0);
+    assert_int_equal(r.ErrorCode, KERR_NOT_CONTROLLER);
+    assert_int_equal(r.ReplicaElectionResults_n, 2);
+    assert_str(r.ReplicaElectionResults[0].Topic, "a");
+    assert_int_equal(r.ReplicaElectionResults[0].PartitionResult_n, 2);
+    expect_result(&r.ReplicaElectionResults[0].PartitionResult[0], 3, KERR_NOT_CONTROLLER, NULL);
+    expect_result(&r.ReplicaElectionResults[0].PartitionResult[1], 0, KERR_NOT_CONTROLLER, NULL);
+    assert_int_equal(r.ReplicaElectionResults[0].PartitionResult[0].ErrorMessage.len, -1);
+    assert_int_equal(r.ReplicaElectionResults[1].PartitionResult_n, 0);
+    assert_int_equal(ctrl_elect_leaders_error(req, &f->a, KERR_UNKNOWN_SERVER_ERROR, "not forwarded", &r), 0);
+    expect_result(&r.ReplicaElectionResults[0].PartitionResult[1], 0, KERR_UNKNOWN_SERVER_ERROR, "not forwarded");
+    req->TopicPartitions = NULL;
+    req->TopicPartitions_n = -1;
+    assert_int_equal(ctrl_elect_leaders_error(req, &f->a, KERR_NOT_CONTROLLER, NULL, &r), 0);
+    assert_int_equal(r.ErrorCode, KERR_NOT_CONTROLLER);
+    assert_int_equal(r.ReplicaElectionResults_n, 0);
+    assert_int_equal(f->recs.n, 0);
+}
+
 static void test_rebalance(void **state)
 {
     struct fx *f = *state;
@@ -493,6 +521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_elect_preferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elect_unclean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elect_all_and_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_elect_error_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebalance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter_partition_isr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter_partition_errors, setup, teardown),

@@ -1,7 +1,8 @@
 /* Golden byte-vector tests for the KRaft messages: the Raft quorum RPCs (Vote, BeginQuorumEpoch,
  * EndQuorumEpoch, DescribeQuorum, FetchSnapshot, Fetch v12-16 as the Raft layer uses it), the broker and
  * controller lifecycle RPCs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration,
- * AllocateProducerIds, Envelope), DescribeCluster v0-1 as a controller listener answers it (KIP-919) and the
+ * AllocateProducerIds, Envelope), DescribeCluster v0-1 as a controller listener answers it (KIP-919),
+ * ElectLeaders v0-2 (a quorum-mode broker forwards it to the controller listener) and the
  * control records LeaderChangeMessage, SnapshotHeaderRecord and
  * SnapshotFooterRecord, at every version Kafka 3.7 has. The bytes come from scripts/golden_kraft.py (an
  * encoder independent of Ferry's codec, with schemas checked against Kafka's message definitions) in
@@ -773,6 +774,56 @@ static void check_describe_cluster_response(const struct golden_vector *gv, cons
     STR_EQ(r->Brokers[1].Rack, "rack-a");
 }
 
+/* ElectLeaders: "orders" [2, 0] and "payments" [] (v0 PREFERRED, v1-2 UNCLEAN), or every partition. */
+static void check_elect_leaders_request(const struct golden_vector *gv, const void *msg)
+{
+    const struct ElectLeadersRequest *r = msg;
+    if (has_suffix(gv->name, "_all")) {
+        EQ(r->ElectionType, 0);
+        EQ(r->TopicPartitions_n, -1);
+        EQ(r->TimeoutMs, 60000);
+        return;
+    }
+    EQ(r->ElectionType, gv->version >= 1 ? 1 : 0); /* v0 has none: Kafka's default, PREFERRED */
+    EQ(r->TimeoutMs, 45000);
+    EQ(r->TopicPartitions_n, 2);
+    STR_EQ(r->TopicPartitions[0].Topic, "orders");
+    const int32_t want[] = {2, 0};
+    i32s_eq(r->TopicPartitions[0].Partitions, r->TopicPartitions[0].Partitions_n, want, 2);
+    STR_EQ(r->TopicPartitions[1].Topic, "payments");
+    EQ(r->TopicPartitions[1].Partitions_n, 0);
+}
+
+static void check_elect_leaders_response(const struct golden_vector *gv, const void *msg)
+{
+    const struct ElectLeadersResponse *r = msg;
+    if (has_suffix(gv->name, "_not_controller")) {
+        EQ(r->ThrottleTimeMs, 0);
+        EQ(r->ErrorCode, 41);
+        EQ(r->ReplicaElectionResults_n, 1);
+        STR_EQ(r->ReplicaElectionResults[0].Topic, "orders");
+        EQ(r->ReplicaElectionResults[0].PartitionResult_n, 1);
+        EQ(r->ReplicaElectionResults[0].PartitionResult[0].PartitionId, 1);
+        EQ(r->ReplicaElectionResults[0].PartitionResult[0].ErrorCode, 41);
+        STR_NULL(r->ReplicaElectionResults[0].PartitionResult[0].ErrorMessage);
+        return;
+    }
+    EQ(r->ThrottleTimeMs, 6);
+    EQ(r->ErrorCode, 0);
+    EQ(r->ReplicaElectionResults_n, 2);
+    const struct ElectLeadersResponse_ReplicaElectionResult *t = r->ReplicaElectionResults;
+    STR_EQ(t[0].Topic, "orders");
+    EQ(t[0].PartitionResult_n, 2);
+    EQ(t[0].PartitionResult[0].PartitionId, 2);
+    EQ(t[0].PartitionResult[0].ErrorCode, 0);
+    STR_NULL(t[0].PartitionResult[0].ErrorMessage);
+    EQ(t[0].PartitionResult[1].PartitionId, 0);
+    EQ(t[0].PartitionResult[1].ErrorCode, 84);
+    STR_EQ(t[0].PartitionResult[1].ErrorMessage, "Leader election not needed for topic partition.");
+    STR_EQ(t[1].Topic, "payments");
+    EQ(t[1].PartitionResult_n, 0);
+}
+
 typedef void (*check_fn)(const struct golden_vector *gv, const void *msg);
 
 static const struct {
@@ -805,6 +856,8 @@ static const struct {
     {&proto_msg_EnvelopeResponse, check_envelope_response},
     {&proto_msg_DescribeClusterRequest, check_describe_cluster_request},
     {&proto_msg_DescribeClusterResponse, check_describe_cluster_response},
+    {&proto_msg_ElectLeadersRequest, check_elect_leaders_request},
+    {&proto_msg_ElectLeadersResponse, check_elect_leaders_response},
     {&proto_msg_LeaderChangeMessage, check_leader_change},
     {&proto_msg_SnapshotHeaderRecord, check_snapshot_header},
     {&proto_msg_SnapshotFooterRecord, check_snapshot_footer},
