@@ -62,7 +62,9 @@ def dec_describe_quorum_v0(body):
     return out
 
 
-class QuorumTest(ft.FerryTestCase):
+class QuorumHarness(ft.FerryTestCase):
+    """The 3-voter cluster and its probes, shared with test_quorum_heal (no tests of its own)."""
+
     def make_cluster(self, n=3, overrides=None, observers=0):
         """n combined broker,controller voters, then `observers` broker-only nodes (ids n+1...)."""
         nodes = [self.node(name="q%d" % (i + 1), node_id=i + 1, mode="config", overrides=overrides or {})
@@ -127,6 +129,8 @@ class QuorumTest(ft.FerryTestCase):
             ft.wait_until(lambda: self.has_topic(x, topic), timeout=120,
                           what="topic %s on node %d" % (topic, x.node_id))
 
+
+class QuorumTest(QuorumHarness):
     def test_election_writes_failover_catch_up(self):
         everyone = self.make_cluster(observers=1)
         nodes = everyone[:3]

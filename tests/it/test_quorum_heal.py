@@ -1,0 +1,135 @@
+"""A corrupt metadata log segment or snapshot on one voter of a 3-voter quorum (real `ferry server`
+processes, test_quorum's harness) is detected, reported with its file name, and healed from the quorum:
+
+- segment: a follower is stopped, one byte in the middle of its `__cluster_metadata-0` segment is flipped
+  (the batch's CRC-32C no longer matches) and more topics are created meanwhile; at restart the node logs
+  the corruption with the segment's path and byte position, keeps the cut-off bytes in `.log.corrupt`,
+  truncates its log there and fetches the rest from the leader (Fetch);
+- snapshot: the same with a byte flipped in the follower's newest `.checkpoint`: it logs the bad snapshot
+  with its path, sets it aside as `.checkpoint.corrupt` and rebuilds its image from the older snapshot or
+  the log, then fetches what it missed.
+Either way it ends with the leader's image: every topic in its Metadata, and in the leader's
+DescribeQuorum its log end offset equals the leader's (writes stopped). Every process is stopped by pid."""
+import glob
+import os
+
+import ferrytest as ft
+from test_quorum import QuorumHarness
+
+META_DIR = "__cluster_metadata-0"
+
+
+def batches(path):
+    """(position, length) of each whole record batch in a segment file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos + 8:pos + 12], "big") + 12
+        if pos + length > len(data):
+            break
+        out.append((pos, length))
+        pos += length
+    return out
+
+
+def flip_byte(path, pos):
+    with open(path, "r+b") as f:
+        f.seek(pos)
+        b = f.read(1)
+        f.seek(pos)
+        f.write(bytes([b[0] ^ 0x5A]))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class QuorumHealTest(QuorumHarness):
+    def start_cluster(self, overrides=None):
+        nodes = self.make_cluster(overrides=overrides)
+        for x in nodes:
+            x.spawn()
+        for x in nodes:
+            x.wait_ready(wait_metadata=False)
+        return nodes
+
+    def create_all(self, lead, names):
+        for t in names:
+            self.create(lead, t)
+
+    def log_ends(self, nodes):
+        """{node id: log end offset} and the high watermark, from the current leader's DescribeQuorum."""
+        lead, _ = self.wait_leader(nodes)
+        part = self.describe(lead)["topics"][0][1][0]
+        return {rid: leo for rid, leo in part["voters"]}, part["hw"]
+
+    def assert_healed(self, nodes, victim, names):
+        for t in names:
+            self.wait_everywhere([victim], t)
+
+        def same_log():
+            ends, hw = self.log_ends(nodes)
+            return len(set(ends.values())) == 1 and ends[victim.node_id] == hw
+        ft.wait_until(same_log, timeout=120, what="node %d's log end equal to the leader's" % victim.node_id)
+
+    def test_corrupt_segment_is_cut_and_refetched(self):
+        nodes = self.start_cluster()
+        lead, _ = self.wait_leader(nodes)
+        before = ["heal-seg-a%02d" % i for i in range(12)]
+        self.create_all(lead, before)
+        victim = next(x for x in nodes if x is not lead)
+        self.wait_everywhere([victim], before[-1])
+        victim.stop()
+
+        segs = sorted(glob.glob(os.path.join(victim.data_dir, META_DIR, "*.log")))
+        self.assertTrue(segs, "no metadata segment on node %d" % victim.node_id)
+        seg = segs[-1]
+        bs = batches(seg)
+        self.assertGreater(len(bs), 4, bs)
+        pos, length = bs[len(bs) // 2]
+        flip_byte(seg, pos + length - 1)  # inside the records: covered by the batch CRC
+
+        lead, _ = self.wait_leader(nodes, exclude=(victim,))
+        after = ["heal-seg-b%02d" % i for i in range(5)]
+        self.create_all(lead, after)
+        victim.spawn()
+        victim.wait_ready(wait_metadata=False)
+        text = victim.log_text()
+        self.assertIn("in %s at byte position %d: truncating the segment there" % (seg, pos), text)
+        self.assertTrue(os.path.exists(seg + ".corrupt"), os.listdir(os.path.dirname(seg)))
+        self.assert_healed(nodes, victim, before + after)
+        # and it keeps taking part: one more write reaches it
+        lead, _ = self.wait_leader(nodes)
+        self.create(lead, "heal-seg-c")
+        self.assert_healed(nodes, victim, ["heal-seg-c"])
+
+    def test_corrupt_snapshot_is_set_aside_and_refetched(self):
+        nodes = self.start_cluster({"metadata.log.max.record.bytes.between.snapshots": "2000"})
+        lead, _ = self.wait_leader(nodes)
+        before = ["heal-snap-a%02d" % i for i in range(30)]
+        self.create_all(lead, before)
+        victim = next(x for x in nodes if x is not lead)
+        self.wait_everywhere([victim], before[-1])
+        snap_glob = os.path.join(victim.data_dir, META_DIR, "*.checkpoint")
+        ft.wait_until(lambda: len(glob.glob(snap_glob)) >= 1, timeout=60,
+                      what="a snapshot on node %d" % victim.node_id)
+        victim.stop()
+
+        snap = sorted(glob.glob(snap_glob))[-1]
+        flip_byte(snap, os.path.getsize(snap) // 2)
+
+        lead, _ = self.wait_leader(nodes, exclude=(victim,))
+        after = ["heal-snap-b%02d" % i for i in range(5)]
+        self.create_all(lead, after)
+        victim.spawn()
+        victim.wait_ready(wait_metadata=False)
+        text = victim.log_text()
+        self.assertIn("bad snapshot %s set aside as %s.corrupt" % (snap, snap), text)
+        self.assertTrue(os.path.exists(snap + ".corrupt"), os.listdir(os.path.dirname(snap)))
+        self.assert_healed(nodes, victim, before + after)
+        lead, _ = self.wait_leader(nodes)
+        self.create(lead, "heal-snap-c")
+        self.assert_healed(nodes, victim, ["heal-snap-c"])
+
+
+if __name__ == "__main__":
+    ft.main()
