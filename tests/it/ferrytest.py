@@ -1406,6 +1406,93 @@ def run_kcat(args, input=None, timeout=300, text=False):
 # ---------------------------------------------------------------------------------------------------------
 # Real-client helpers
 # ---------------------------------------------------------------------------------------------------------
+def kcat_produce(node, topic, lines, acks="-1", partition=0):
+    """Produces lines (bytes, one message per line) to topic/partition with kcat; fails on any delivery error."""
+    res = run_kcat(["-P", "-b", node.bootstrap, "-t", topic, "-p", str(partition), "-X", "message.timeout.ms=60000",
+                    "-X", "request.required.acks=%s" % acks], input=lines, timeout=120)
+    if res.returncode != 0 or b"Delivery failed" in res.stderr:
+        raise AssertionError("kcat produce to %s failed: %r" % (topic, res))
+
+
+def kcat_consume(node, topic, partition=0):
+    """Everything in topic/partition, one line per message, read with kcat."""
+    res = run_kcat(["-C", "-b", node.bootstrap, "-t", topic, "-p", str(partition), "-o", "beginning", "-e", "-q",
+                    "-f", "%s\n"], timeout=120)
+    if res.returncode != 0:
+        raise AssertionError("kcat consume of %s failed: %r" % (topic, res))
+    return res.stdout
+
+
+def group_read_confluent(boot, topic, group, expected, timeout=240):
+    """Reads topic as a member of a confluent-kafka consumer group until every value of expected was seen
+    (or timeout), then commits. Returns the set of values seen."""
+    from confluent_kafka import Consumer
+    cons = Consumer({"bootstrap.servers": boot, "group.id": group, "auto.offset.reset": "earliest",
+                     "enable.auto.commit": False, "session.timeout.ms": 30000})
+    seen = set()
+    try:
+        cons.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while not expected <= seen and time.monotonic() < deadline:
+            for m in cons.consume(num_messages=1000, timeout=1.0):
+                if m.error() is None:
+                    seen.add(m.value())
+        commit_with_retries(cons)
+    finally:
+        cons.close()
+    return seen
+
+
+def commit_with_retries(cons, timeout=120):
+    """A synchronous commit of a confluent-kafka consumer's positions; retried while the group coordinator (a
+    partition of __consumer_offsets, whose leader may still be settling after failovers) answers a retriable
+    error."""
+    from confluent_kafka import KafkaException
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cons.commit(asynchronous=False)
+            return
+        except KafkaException as e:
+            err = e.args[0]
+            if not err.retriable() or time.monotonic() > deadline:
+                raise
+            log("commit failed (%s), retrying" % err)
+            time.sleep(1.0)
+
+
+def group_remaining_kafka_python(boot, topic, group):
+    """Messages between a group's committed offsets and the end of each partition (kafka-python)."""
+    from kafka import KafkaConsumer, TopicPartition
+    cons = KafkaConsumer(bootstrap_servers=boot.split(","), group_id=group, enable_auto_commit=False,
+                         api_version_auto_timeout_ms=30000)
+    try:
+        parts = wait_until(lambda: cons.partitions_for_topic(topic), timeout=60,
+                           what="kafka-python sees the partitions of %s" % topic)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        ends = cons.end_offsets(tps)
+        return sum(ends[tp] - (cons.committed(tp) or 0) for tp in tps)
+    finally:
+        cons.close()
+
+
+def group_read_kafka_python(boot, topic, group, expected, timeout=240):
+    """The same with a kafka-python group member."""
+    from kafka import KafkaConsumer
+    cons = KafkaConsumer(topic, bootstrap_servers=boot.split(","), group_id=group, auto_offset_reset="earliest",
+                         enable_auto_commit=False, consumer_timeout_ms=3000, api_version_auto_timeout_ms=30000)
+    seen = set()
+    try:
+        deadline = time.monotonic() + timeout
+        while not expected <= seen and time.monotonic() < deadline:
+            for m in cons:
+                seen.add(m.value)
+        cons.commit()
+    finally:
+        cons.close()
+    return seen
+
+
 def admin(node, **conf):
     from confluent_kafka.admin import AdminClient
     c = {"bootstrap.servers": node.bootstrap, "socket.timeout.ms": 30000}

@@ -46,37 +46,36 @@ def elect(node, election_type, topic_parts, version=2):
         return c.elect_leaders(election_type, topic_parts, version=version)
 
 
-def start_cluster(case, extra):
-    """Controllers 1-3 (process.roles=controller) and brokers 4-5 (process.roles=broker) of one cluster, with
-    the `extra` settings on each, started and ready; sets case.controllers and case.brokers."""
+def start_cluster(case, extra, broker_ids=(4, 5)):
+    """Controllers 1-3 (process.roles=controller) and brokers broker_ids (process.roles=broker) of one
+    cluster, with the `extra` settings on each, started and ready (a broker once its Metadata lists it:
+    registered and unfenced over the wire); sets case.controllers and case.brokers and returns them."""
     ctl_ports = {i: ft.free_port() for i in (1, 2, 3)}
     voters = ",".join("%d@127.0.0.1:%d" % (i, p) for i, p in sorted(ctl_ports.items()))
     common = {"controller.quorum.voters": voters, "controller.listener.names": "CONTROLLER",
               "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
     common.update(extra)
     cluster_id = ft.run_ferry(["storage", "random-uuid"]).stdout.strip()
-    case.controllers, case.brokers = [], []
-    for i in (1, 2, 3):
-        n = case.node(name="ctl%d" % i, mode="config", node_id=i, base_config=False)
-        n.controller_port = n.port = ctl_ports[i]
+
+    def make(role, i, listener):
+        n = case.node(name="%s%d" % ("ctl" if role == "controller" else role, i), mode="config", node_id=i,
+                      base_config=False)
+        if role == "controller":
+            n.controller_port = n.port = ctl_ports[i]
         n.config.update({k: str(v) for k, v in common.items()})
-        n.config.update({"process.roles": "controller", "node.id": str(i),
-                         "listeners": "CONTROLLER://127.0.0.1:%d" % n.port, "log.dirs": n.data_dir})
+        n.config.update({"process.roles": role, "node.id": str(i),
+                         "listeners": "%s://127.0.0.1:%d" % (listener, n.port), "log.dirs": n.data_dir})
         n.format(cluster_id)
-        case.controllers.append(n)
-    for i in (4, 5):
-        n = case.node(name="broker%d" % i, mode="config", node_id=i, base_config=False)
-        n.config.update({k: str(v) for k, v in common.items()})
-        n.config.update({"process.roles": "broker", "node.id": str(i),
-                         "listeners": "PLAINTEXT://127.0.0.1:%d" % n.port, "log.dirs": n.data_dir})
-        n.format(cluster_id)
-        case.brokers.append(n)
+        return n
+    case.controllers = [make("controller", i, "CONTROLLER") for i in (1, 2, 3)]
+    case.brokers = [make("broker", i, "PLAINTEXT") for i in broker_ids]
     for n in case.controllers:
         n.spawn()
     for n in case.controllers:
         n.wait_ready(wait_metadata=False)
     for n in case.brokers:
-        n.start()  # ready once Metadata lists it: registered and unfenced over the wire
+        n.start()
+    return case.controllers, case.brokers
 
 
 class QuorumBrokersTest(ft.FerryTestCase):
@@ -84,17 +83,23 @@ class QuorumBrokersTest(ft.FerryTestCase):
         start_cluster(self, {"broker.session.timeout.ms": SESSION_MS, "broker.heartbeat.interval.ms": 500,
                              "offsets.topic.replication.factor": 2})
 
-    def test_brokers_register_forward_fence_unfence(self):
+    def cluster_with_topic(self, prefix, count):
+        """The cluster, both brokers unfenced, and a topic (count partitions, 2 replicas) created through
+        broker 4 (forwarded to the controller) and seen by both brokers."""
         self.make_cluster()
         b4, b5 = self.brokers
         ft.wait_until(lambda: broker_ids(b4) == [4, 5] and broker_ids(b5) == [4, 5], timeout=60,
                       what="both brokers unfenced on both brokers")
-        topic = ft.unique("forwarded")
+        topic = ft.unique(prefix)
         with b4.conn() as c:
-            res = c.create_topics([(topic, 4, 2)])
+            res = c.create_topics([(topic, count, 2)])
         self.assertEqual(res[topic][0], 0, res)
-        ft.wait_topic(b5, topic, 4)
-        ft.wait_topic(b4, topic, 4)
+        ft.wait_topic(b5, topic, count)
+        ft.wait_topic(b4, topic, count)
+        return b4, b5, topic
+
+    def test_brokers_register_forward_fence_unfence(self):
+        b4, b5, topic = self.cluster_with_topic("forwarded", 4)
         before = leaders(b4, topic)
         self.assertIn(5, [l for _, l in before])
         # broker 5 stops heartbeating: fenced, its leaderships move to broker 4
@@ -108,14 +113,7 @@ class QuorumBrokersTest(ft.FerryTestCase):
         ft.wait_until(lambda: broker_ids(b4) == [4, 5], timeout=60, what="broker 5 unfenced after SIGCONT")
 
     def test_elect_leaders(self):
-        self.make_cluster()
-        b4, b5 = self.brokers
-        ft.wait_until(lambda: broker_ids(b4) == [4, 5] and broker_ids(b5) == [4, 5], timeout=60,
-                      what="both brokers unfenced")
-        topic = ft.unique("elect")
-        with b4.conn() as c:
-            self.assertEqual(c.create_topics([(topic, 2, 2)])[topic][0], 0)
-        ft.wait_topic(b4, topic, 2)
+        b4, b5, topic = self.cluster_with_topic("elect", 2)
         preferred = {p["partition"]: p["replicas"][0] for p in partitions(b4, topic)}
         self.assertEqual(sorted(preferred.values()), [4, 5], preferred)
         ft.wait_until(lambda: dict(leaders(b4, topic)) == preferred, timeout=60, what="preferred leaders")

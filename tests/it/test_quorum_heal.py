@@ -71,65 +71,48 @@ class QuorumHealTest(QuorumHarness):
             return len(set(ends.values())) == 1 and ends[victim.node_id] == hw
         ft.wait_until(same_log, timeout=120, what="node %d's log end equal to the leader's" % victim.node_id)
 
-    def test_corrupt_segment_is_cut_and_refetched(self):
-        nodes = self.start_cluster()
+    def corrupt_and_heal(self, prefix, nbefore, pattern, corrupt, overrides=None):
+        """Topics, a follower stopped once it has files matching pattern in its metadata log directory,
+        corrupt(victim, those files) -> (path of the damaged file, the log line that must name it), more
+        topics while it is down, then the restart: reported, set aside, healed."""
+        nodes = self.start_cluster(overrides)
         lead, _ = self.wait_leader(nodes)
-        before = ["heal-seg-a%02d" % i for i in range(12)]
+        before = ["%s-a%02d" % (prefix, i) for i in range(nbefore)]
         self.create_all(lead, before)
         victim = next(x for x in nodes if x is not lead)
         self.wait_everywhere([victim], before[-1])
+        files = os.path.join(victim.data_dir, META_DIR, pattern)
+        ft.wait_until(lambda: glob.glob(files), timeout=60, what="%s on node %d" % (pattern, victim.node_id))
         victim.stop()
-
-        segs = sorted(glob.glob(os.path.join(victim.data_dir, META_DIR, "*.log")))
-        self.assertTrue(segs, "no metadata segment on node %d" % victim.node_id)
-        seg = segs[-1]
-        bs = batches(seg)
-        self.assertGreater(len(bs), 4, bs)
-        pos, length = bs[len(bs) // 2]
-        flip_byte(seg, pos + length - 1)  # inside the records: covered by the batch CRC
-
+        path, line = corrupt(sorted(glob.glob(files))[-1])
         lead, _ = self.wait_leader(nodes, exclude=(victim,))
-        after = ["heal-seg-b%02d" % i for i in range(5)]
+        after = ["%s-b%02d" % (prefix, i) for i in range(5)]
         self.create_all(lead, after)
         victim.spawn()
         victim.wait_ready(wait_metadata=False)
-        text = victim.log_text()
-        self.assertIn("in %s at byte position %d: truncating the segment there" % (seg, pos), text)
-        self.assertTrue(os.path.exists(seg + ".corrupt"), os.listdir(os.path.dirname(seg)))
+        self.assertIn(line, victim.log_text())
+        self.assertTrue(os.path.exists(path + ".corrupt"), os.listdir(os.path.dirname(path)))
         self.assert_healed(nodes, victim, before + after)
         # and it keeps taking part: one more write reaches it
         lead, _ = self.wait_leader(nodes)
-        self.create(lead, "heal-seg-c")
-        self.assert_healed(nodes, victim, ["heal-seg-c"])
+        self.create(lead, prefix + "-c")
+        self.assert_healed(nodes, victim, [prefix + "-c"])
+
+    def test_corrupt_segment_is_cut_and_refetched(self):
+        def corrupt(seg):
+            bs = batches(seg)
+            self.assertGreater(len(bs), 4, bs)
+            pos, length = bs[len(bs) // 2]
+            flip_byte(seg, pos + length - 1)  # inside the records: covered by the batch CRC
+            return seg, "in %s at byte position %d: truncating the segment there" % (seg, pos)
+        self.corrupt_and_heal("heal-seg", 12, "*.log", corrupt)
 
     def test_corrupt_snapshot_is_set_aside_and_refetched(self):
-        nodes = self.start_cluster({"metadata.log.max.record.bytes.between.snapshots": "2000"})
-        lead, _ = self.wait_leader(nodes)
-        before = ["heal-snap-a%02d" % i for i in range(30)]
-        self.create_all(lead, before)
-        victim = next(x for x in nodes if x is not lead)
-        self.wait_everywhere([victim], before[-1])
-        snap_glob = os.path.join(victim.data_dir, META_DIR, "*.checkpoint")
-        ft.wait_until(lambda: len(glob.glob(snap_glob)) >= 1, timeout=60,
-                      what="a snapshot on node %d" % victim.node_id)
-        victim.stop()
-
-        snap = sorted(glob.glob(snap_glob))[-1]
-        flip_byte(snap, os.path.getsize(snap) // 2)
-
-        lead, _ = self.wait_leader(nodes, exclude=(victim,))
-        after = ["heal-snap-b%02d" % i for i in range(5)]
-        self.create_all(lead, after)
-        victim.spawn()
-        victim.wait_ready(wait_metadata=False)
-        text = victim.log_text()
-        self.assertIn("bad snapshot %s set aside as %s.corrupt" % (snap, snap), text)
-        self.assertTrue(os.path.exists(snap + ".corrupt"), os.listdir(os.path.dirname(snap)))
-        self.assert_healed(nodes, victim, before + after)
-        lead, _ = self.wait_leader(nodes)
-        self.create(lead, "heal-snap-c")
-        self.assert_healed(nodes, victim, ["heal-snap-c"])
-
+        def corrupt(snap):
+            flip_byte(snap, os.path.getsize(snap) // 2)
+            return snap, "bad snapshot %s set aside as %s.corrupt" % (snap, snap)
+        self.corrupt_and_heal("heal-snap", 30, "*.checkpoint", corrupt,
+                              {"metadata.log.max.record.bytes.between.snapshots": "2000"})
 
 if __name__ == "__main__":
     ft.main()

@@ -126,13 +126,13 @@ class LegacyClients(ferrytest.FerryTestCase):
 
         # everything acknowledged is there: a confluent-kafka consumer group reads and commits it all
         expected = acked | set(kp_sent)
-        seen = self.confluent_group_read(boot, "flow", "readers", expected)
+        seen = ferrytest.group_read_confluent(boot, "flow", "readers", expected)
         lost = expected - seen
         self.assertEqual(lost, set(), "acknowledged but lost: %s" % sorted(lost)[:10])
         # the committed offsets are the group's: a kafka-python member of the same group finds them at the end
-        self.assertEqual(self.kafka_python_group_remaining(boot, "flow", "readers"), 0)
+        self.assertEqual(ferrytest.group_remaining_kafka_python(boot, "flow", "readers"), 0)
         # and a kafka-python group reads everything too
-        self.assertEqual(self.kafka_python_group_read(boot, "flow", "kp-readers", expected) & expected, expected)
+        self.assertEqual(ferrytest.group_read_kafka_python(boot, "flow", "kp-readers", expected) & expected, expected)
 
         # admin after the changes: kafka-python deletes the topic (a new admin client: kafka-python's keeps the
         # controller id it found at construction, and that broker was restarted), confluent-kafka creates one
@@ -156,69 +156,6 @@ class LegacyClients(ferrytest.FerryTestCase):
         self.assertEqual(sorted(m.value() for ms in got.values() for m in ms), sorted(b"a-%d" % i for i in range(10)))
         for n in nodes:
             self.assertAlive(n)
-
-    def confluent_group_read(self, boot, topic, group, expected, timeout=240):
-        from confluent_kafka import Consumer
-        cons = Consumer({"bootstrap.servers": boot, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False, "session.timeout.ms": 30000})
-        seen = set()
-        try:
-            cons.subscribe([topic])
-            deadline = time.monotonic() + timeout
-            while not expected <= seen and time.monotonic() < deadline:
-                for m in cons.consume(num_messages=1000, timeout=1.0):
-                    if m.error() is None:
-                        seen.add(m.value())
-            self.commit_with_retries(cons)
-        finally:
-            cons.close()
-        return seen
-
-    def commit_with_retries(self, cons, timeout=120):
-        """A synchronous commit of the consumed positions; retried while the group coordinator (a partition of
-        __consumer_offsets, whose leader may still be settling after the failovers) answers a retriable
-        error."""
-        from confluent_kafka import KafkaException
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                cons.commit(asynchronous=False)
-                return
-            except KafkaException as e:
-                err = e.args[0]
-                if not err.retriable() or time.monotonic() > deadline:
-                    raise
-                log("commit failed (%s), retrying" % err)
-                time.sleep(1.0)
-
-    def kafka_python_group_remaining(self, boot, topic, group):
-        """Messages between a group's committed offsets and the end of each partition (kafka-python)."""
-        from kafka import KafkaConsumer, TopicPartition
-        cons = KafkaConsumer(bootstrap_servers=boot.split(","), group_id=group, enable_auto_commit=False,
-                             api_version_auto_timeout_ms=30000)
-        try:
-            parts = wait_until(lambda: cons.partitions_for_topic(topic), timeout=60,
-                               what="kafka-python sees the partitions of %s" % topic)
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            ends = cons.end_offsets(tps)
-            return sum(ends[tp] - (cons.committed(tp) or 0) for tp in tps)
-        finally:
-            cons.close()
-
-    def kafka_python_group_read(self, boot, topic, group, expected, timeout=240):
-        from kafka import KafkaConsumer
-        cons = KafkaConsumer(topic, bootstrap_servers=boot.split(","), group_id=group, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=3000, api_version_auto_timeout_ms=30000)
-        seen = set()
-        try:
-            deadline = time.monotonic() + timeout
-            while not expected <= seen and time.monotonic() < deadline:
-                for m in cons:
-                    seen.add(m.value)
-            cons.commit()
-        finally:
-            cons.close()
-        return seen
 
     # ---- ZooKeeper restart and outage ---------------------------------------------------------------------
     def test_zookeeper_restart_and_outage_keep_serving_data(self):

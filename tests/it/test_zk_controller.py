@@ -246,19 +246,7 @@ class ZkController(ferrytest.FerryTestCase):
                 prod.send("after", value=b"a-%d" % i, partition=0).get(timeout=120)
         finally:
             prod.close(30)
-        self.assertEqual(self.kcat_consume(survivor, "after"), b"".join(b"a-%d\n" % i for i in range(20)))
-
-    def kcat_produce(self, node, topic, lines, acks="-1"):
-        res = ferrytest.run_kcat(["-P", "-b", node.bootstrap, "-t", topic, "-p", "0", "-X", "message.timeout.ms=60000",
-                                  "-X", "request.required.acks=%s" % acks], input=lines, timeout=120)
-        self.assertEqual(res.returncode, 0, res)
-        self.assertNotIn(b"Delivery failed", res.stderr, res)
-
-    def kcat_consume(self, node, topic):
-        res = ferrytest.run_kcat(["-C", "-b", node.bootstrap, "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q",
-                                  "-f", "%s\n"], timeout=120)
-        self.assertEqual(res.returncode, 0, res)
-        return res.stdout
+        self.assertEqual(ferrytest.kcat_consume(survivor, "after"), b"".join(b"a-%d\n" % i for i in range(20)))
 
     def test_brokers_serve_the_topic_across_a_leader_kill9(self):
         """The controller's LeaderAndIsr/UpdateMetadata make the brokers serve the topic: kcat produces with
@@ -275,17 +263,18 @@ class ZkController(ferrytest.FerryTestCase):
         lines = b"".join(b"m-%d\n" % i for i in range(200))
         wait_until(lambda: ferrytest.run_kcat(["-L", "-b", survivor.bootstrap, "-t", "data"], timeout=60)
                    .stdout.count(b"leader %d" % leader.node_id) == 1, what="brokers to learn the leader of data")
-        self.kcat_produce(survivor, "data", lines)
-        self.assertEqual(self.kcat_consume(survivor, "data"), lines)
+        ferrytest.kcat_produce(survivor, "data", lines)
+        self.assertEqual(ferrytest.kcat_consume(survivor, "data"), lines)
         leader.kill9()
         self.wait_states(c, "data", assignment, lambda p, st, v: st["leader"] == others[1],
                          what="data led by broker %d" % others[1])
-        got = wait_until(lambda: (lambda out: out if out == lines else None)(self.kcat_consume(survivor, "data")),
-                         timeout=120, what="every acknowledged message from the new leader")
+        got = wait_until(lambda: (lambda out: out if out == lines else None)(
+            ferrytest.kcat_consume(survivor, "data")), timeout=120,
+            what="every acknowledged message from the new leader")
         self.assertEqual(got, lines)
         more = b"".join(b"n-%d\n" % i for i in range(20))
-        self.kcat_produce(survivor, "data", more, acks="1")
-        wait_until(lambda: self.kcat_consume(survivor, "data") == lines + more, timeout=120,
+        ferrytest.kcat_produce(survivor, "data", more, acks="1")
+        wait_until(lambda: ferrytest.kcat_consume(survivor, "data") == lines + more, timeout=120,
                    what="produce to the new leader")
 
     def test_no_acknowledged_message_lost_across_a_leader_kill9(self):
@@ -397,7 +386,7 @@ class ZkController(ferrytest.FerryTestCase):
         def replica_dirs():
             return sorted(n.node_id for n in nodes for d in os.listdir(n.data_dir) if d.startswith("doomed-0"))
         wait_until(lambda: replica_dirs() == [1, 2, 3], what="every replica of doomed-0 on disk")
-        self.kcat_produce(nodes[0], "doomed", b"bye\n", acks="1")
+        ferrytest.kcat_produce(nodes[0], "doomed", b"bye\n", acks="1")
         c.create("/admin/delete_topics/doomed", None)
         wait_until(lambda: not c.exists("/brokers/topics/doomed") and not c.exists("/admin/delete_topics/doomed"),
                    timeout=120, what="doomed deleted")
