@@ -71,6 +71,21 @@ int kraft_snapshot_recover(struct kraft_node *n, int64_t *replay_from, char *err
             snapshot_set_aside(dir, ids[i]);
     }
     ferry_free(ids);
+    if (n->snap.latest.end_offset < 0 && start > 0 && !config_voter(n->cfg, n->node_id)) {
+        /* An observer's log is only a copy of the quorum's and its state votes for nothing: it starts over
+         * empty and fetches the leader's snapshot (FetchSnapshot), then the log after it. A voter refuses
+         * instead: with its log gone it could elect a leader missing committed records. */
+        LOG_ERROR("kraft",
+                  "node %d: the metadata log in %s starts at offset %lld and no valid snapshot covers the offsets "
+                  "below it: this observer discards its copy of the log and fetches the quorum's snapshot",
+                  n->node_id, dir, (long long)start);
+        rc = plog_truncate_fully(n->log->log, 0);
+        if (rc) {
+            snprintf(err, errlen, "cannot empty the metadata log in %s: %s", dir, ferry_strerror(rc));
+            return rc;
+        }
+        start = 0;
+    }
     if (n->snap.latest.end_offset < 0) {
         if (start > 0) {
             snprintf(err, errlen,

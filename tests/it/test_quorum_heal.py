@@ -8,6 +8,9 @@ processes, test_quorum's harness) is detected, reported with its file name, and 
 - snapshot: the same with a byte flipped in the follower's newest `.checkpoint`: it logs the bad snapshot
   with its path, sets it aside as `.checkpoint.corrupt` and rebuilds its image from the older snapshot or
   the log, then fetches what it missed.
+- every snapshot of an observer whose log starts at the snapshot it installed by FetchSnapshot: with no
+  valid snapshot covering the offsets below its log start it discards its copy of the log (logged) and
+  installs the leader's snapshot again (a voter refuses to start instead: see docs/operations.md).
 Either way it ends with the leader's image: every topic in its Metadata, and in the leader's
 DescribeQuorum its log end offset equals the leader's (writes stopped). Every process is stopped by pid."""
 import glob
@@ -44,8 +47,8 @@ def flip_byte(path, pos):
 
 
 class QuorumHealTest(QuorumHarness):
-    def start_cluster(self, overrides=None):
-        nodes = self.make_cluster(overrides=overrides)
+    def start_cluster(self, overrides=None, observers=0):
+        nodes = self.make_cluster(overrides=overrides, observers=observers)
         for x in nodes:
             x.spawn()
         for x in nodes:
@@ -60,7 +63,7 @@ class QuorumHealTest(QuorumHarness):
         """{node id: log end offset} and the high watermark, from the current leader's DescribeQuorum."""
         lead, _ = self.wait_leader(nodes)
         part = self.describe(lead)["topics"][0][1][0]
-        return {rid: leo for rid, leo in part["voters"]}, part["hw"]
+        return {rid: leo for rid, leo in part["voters"] + (part["observers"] or [])}, part["hw"]
 
     def assert_healed(self, nodes, victim, names):
         for t in names:
@@ -113,6 +116,41 @@ class QuorumHealTest(QuorumHarness):
             return snap, "bad snapshot %s set aside as %s.corrupt" % (snap, snap)
         self.corrupt_and_heal("heal-snap", 30, "*.checkpoint", corrupt,
                               {"metadata.log.max.record.bytes.between.snapshots": "2000"})
+    def test_observer_without_a_valid_snapshot_refetches_it(self):
+        snap_every = {"metadata.log.max.record.bytes.between.snapshots": "2000"}
+        everyone = self.start_cluster(snap_every, observers=1)
+        nodes, obs = everyone[:3], everyone[3]
+        obs.kill9()
+        lead, _ = self.wait_leader(nodes)
+        before = ["heal-obs-a%02d" % i for i in range(40)]
+        self.create_all(lead, before)
+        lead_dir = os.path.join(lead.data_dir, META_DIR)
+        ft.wait_until(lambda: len(glob.glob(os.path.join(lead_dir, "*.checkpoint"))) >= 2, timeout=60,
+                      what="two snapshots on the leader (its log cleaned below the older)")
+        obs.spawn()
+        obs.wait_ready(wait_metadata=False)
+        ft.wait_until(lambda: "installed the snapshot fetched from the leader" in obs.log_text(), timeout=120,
+                      what="FetchSnapshot on the observer")
+        self.assert_healed(nodes, obs, before)
+        obs.stop()
+        snaps = sorted(glob.glob(os.path.join(obs.data_dir, META_DIR, "*.checkpoint")))
+        self.assertTrue(snaps)
+        for s in snaps:
+            flip_byte(s, os.path.getsize(s) // 2)
+        installs = obs.log_text().count("installed the snapshot fetched from the leader")
+
+        after = ["heal-obs-b%02d" % i for i in range(5)]
+        self.create_all(lead, after)
+        obs.spawn()
+        obs.wait_ready(wait_metadata=False)
+        text = obs.log_text()
+        for s in snaps:
+            self.assertIn("bad snapshot %s set aside as %s.corrupt" % (s, s), text)
+        self.assertIn("this observer discards its copy of the log and fetches the quorum's snapshot", text)
+        ft.wait_until(lambda: obs.log_text().count("installed the snapshot fetched from the leader") > installs,
+                      timeout=120, what="the observer installing the leader's snapshot again")
+        self.assert_healed(nodes, obs, before + after)
+
 
 if __name__ == "__main__":
     ft.main()
