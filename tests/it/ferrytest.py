@@ -1443,6 +1443,17 @@ def group_read_confluent(boot, topic, group, expected, timeout=240):
     return seen
 
 
+def assert_groups_read_everything(tc, boot, topic, expected):
+    """Nothing in expected (values acknowledged to producers) is lost: a confluent-kafka consumer group
+    ("readers") reads and commits it all, a kafka-python member of that group then finds nothing left after the
+    committed offsets, and a kafka-python group ("kp-readers") reads it all too."""
+    seen = group_read_confluent(boot, topic, "readers", expected)
+    lost = expected - seen
+    tc.assertEqual(lost, set(), "acknowledged but lost: %s" % sorted(lost)[:10])
+    tc.assertEqual(group_remaining_kafka_python(boot, topic, "readers"), 0)
+    tc.assertEqual(group_read_kafka_python(boot, topic, "kp-readers", expected) & expected, expected)
+
+
 def commit_with_retries(cons, timeout=120):
     """A synchronous commit of a confluent-kafka consumer's positions; retried while the group coordinator (a
     partition of __consumer_offsets, whose leader may still be settling after failovers) answers a retriable
@@ -1572,6 +1583,38 @@ class BackgroundProducer:
             self._thread.join(300)
         if self._thread.is_alive():
             raise AssertionError("the producer of %s did not finish flushing" % self.topic)
+
+
+class KafkaPythonRounds:
+    """A kafka-python producer (acks=all, generous retries) that sends rounds of numbered values between the
+    failovers of a test, each value acknowledged before the next: `sent` holds them all. close() in a
+    finally."""
+
+    def __init__(self, bootstrap, topic, partitions=3):
+        from kafka import KafkaProducer
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=50, retry_backoff_ms=500,
+                                      api_version_auto_timeout_ms=30000, request_timeout_ms=60000)
+        self.topic, self.partitions, self.sent = topic, partitions, []
+
+    def round(self, tag, count=10):
+        for i in range(count):
+            v = b"k-%s-%d" % (tag, i)
+            self.producer.send(self.topic, value=v, partition=i % self.partitions).get(timeout=180)
+            self.sent.append(v)
+
+    def close(self):
+        self.producer.close(60)
+
+
+def stop_producers(bg, kp):
+    """Stops a BackgroundProducer and a KafkaPythonRounds (call it in a finally) and logs what each got
+    acknowledged."""
+    try:
+        bg.stop()
+    finally:
+        kp.close()
+    log("%d messages acknowledged to confluent-kafka, %d deliveries failed, %d sent by kafka-python"
+        % (len(bg.acked), len(bg.failed), len(kp.sent)))
 
 
 def consume_confluent(node, topic, partitions, start=0, end=None, timeout=120, extra_conf=None):

@@ -34,7 +34,6 @@ class QuorumClientsTest(QuorumHarness):
                       timeout=120, what=what)
 
     def test_clients_across_controller_and_broker_failovers(self):
-        from kafka import KafkaProducer
         ctls, brokers = start_cluster(self, {
             "broker.session.timeout.ms": SESSION_MS, "broker.heartbeat.interval.ms": 500,
             "offsets.topic.replication.factor": 3, "offsets.topic.num.partitions": 6}, BROKERS)
@@ -48,16 +47,9 @@ class QuorumClientsTest(QuorumHarness):
             ft.wait_topic(b, "flow", 3, timeout=120)
         self.wait_partitions(brokers, "flow", lambda p: len(p["isr"]) == 3, "flow with full ISRs")
 
-        kp = KafkaProducer(bootstrap_servers=boot, acks="all", retries=50, retry_backoff_ms=500,
-                           api_version_auto_timeout_ms=30000, request_timeout_ms=60000)
+        kp = ft.KafkaPythonRounds(boot, "flow")
         bg = ft.BackgroundProducer(boot, "flow", partitions=(0, 1, 2), prefix=b"c-").start()
-        kp_sent = []
-
-        def kp_round(tag):
-            for i in range(10):
-                v = b"k-%s-%d" % (tag, i)
-                kp.send("flow", value=v, partition=i % 3).get(timeout=180)
-                kp_sent.append(v)
+        kp_sent, kp_round = kp.sent, kp.round
         try:
             bg.wait_acked(300, timeout=120)
             kp_round(b"start")
@@ -92,11 +84,8 @@ class QuorumClientsTest(QuorumHarness):
                                          "round %d: broker %d back in every ISR" % (rnd, victim.node_id))
             bg.wait_acked(100, what="100 acknowledged messages at the end")
         finally:
-            bg.stop()
-            kp.close(60)
+            ft.stop_producers(bg, kp)
         acked = bg.acked
-        log("%d messages acknowledged to confluent-kafka, %d deliveries failed, %d sent by kafka-python"
-            % (len(acked), len(bg.failed), len(kp_sent)))
 
         # kcat after the failovers: acks=all produce through one broker, consume through another
         lines = [b"kcat-%d" % i for i in range(20)]
@@ -106,12 +95,7 @@ class QuorumClientsTest(QuorumHarness):
 
         # everything acknowledged is there: a confluent-kafka consumer group reads and commits it all
         expected = acked | set(kp_sent) | set(lines)
-        seen = ft.group_read_confluent(boot, "flow", "readers", expected)
-        lost = expected - seen
-        self.assertEqual(lost, set(), "acknowledged but lost: %s" % sorted(lost)[:10])
-        # the committed offsets are the group's: a kafka-python member of the same group finds them at the end
-        self.assertEqual(ft.group_remaining_kafka_python(boot, "flow", "readers"), 0)
-        self.assertEqual(ft.group_read_kafka_python(boot, "flow", "kp-readers", expected) & expected, expected)
+        ft.assert_groups_read_everything(self, boot, "flow", expected)
         for n in ctls + brokers:
             self.assertAlive(n)
 

@@ -55,7 +55,6 @@ class LegacyClients(ferrytest.FerryTestCase):
     def test_clients_across_repeated_leader_changes(self):
         from confluent_kafka import Producer
         from confluent_kafka.admin import ConfigResource, NewTopic
-        from kafka import KafkaProducer
         from kafka.admin import ConfigResource as KpConfigResource, ConfigResourceType, KafkaAdminClient
         zk = zkharness.start_for_test(self)
         nodes, c = self.start_cluster(zk)
@@ -78,17 +77,10 @@ class LegacyClients(ferrytest.FerryTestCase):
         got = list(res.values())[0].result(60)
         self.assertEqual(got["min.insync.replicas"].value, "2")
 
-        kp = KafkaProducer(bootstrap_servers=boot, acks="all", retries=50, retry_backoff_ms=500,
-                           api_version_auto_timeout_ms=30000, request_timeout_ms=60000)
+        kp = ferrytest.KafkaPythonRounds(boot, "flow")
         # confluent-kafka produces without pause (acks=all); kafka-python sends a few between the changes
         bg = ferrytest.BackgroundProducer(boot, "flow", partitions=(0, 1, 2), prefix=b"c-").start()
-        kp_sent = []
-
-        def kp_round(tag):
-            for i in range(10):
-                v = b"k-%s-%d" % (tag, i)
-                kp.send("flow", value=v, partition=i % 3).get(timeout=180)
-                kp_sent.append(v)
+        kp_sent, kp_round = kp.sent, kp.round
         try:
             bg.wait_acked(300, timeout=120)
             kp_round(b"start")
@@ -118,21 +110,13 @@ class LegacyClients(ferrytest.FerryTestCase):
                               % (rnd, victim_id))
             bg.wait_acked(100, what="100 acknowledged messages at the end")
         finally:
-            bg.stop()
-            kp.close(60)
+            ferrytest.stop_producers(bg, kp)
         acked = bg.acked
-        log("%d messages acknowledged to confluent-kafka, %d deliveries failed, %d sent by kafka-python"
-            % (len(acked), len(bg.failed), len(kp_sent)))
 
         # everything acknowledged is there: a confluent-kafka consumer group reads and commits it all
         expected = acked | set(kp_sent)
-        seen = ferrytest.group_read_confluent(boot, "flow", "readers", expected)
-        lost = expected - seen
-        self.assertEqual(lost, set(), "acknowledged but lost: %s" % sorted(lost)[:10])
-        # the committed offsets are the group's: a kafka-python member of the same group finds them at the end
-        self.assertEqual(ferrytest.group_remaining_kafka_python(boot, "flow", "readers"), 0)
-        # and a kafka-python group reads everything too
-        self.assertEqual(ferrytest.group_read_kafka_python(boot, "flow", "kp-readers", expected) & expected, expected)
+        # (the committed offsets are the group's: a kafka-python member of it finds them); a kafka-python group too
+        ferrytest.assert_groups_read_everything(self, boot, "flow", expected)
 
         # admin after the changes: kafka-python deletes the topic (a new admin client: kafka-python's keeps the
         # controller id it found at construction, and that broker was restarted), confluent-kafka creates one
