@@ -108,16 +108,22 @@ void log_fd_budget_set(size_t budget)
     shrink_to(log_fd_budget());
 }
 
+bool log_fd_shed(const char *path)
+{
+    if ((errno != EMFILE && errno != ENFILE) || lru.open == 0)
+        return false;
+    LOG_WARN("log", "out of file descriptors opening %s (%zu segment files open): closing half of them", path,
+             lru.open);
+    shrink_to(lru.open / 2);
+    return true;
+}
+
 /* open(2), retried once after closing half of the cached descriptors when the process is out of them. */
 static int open_path(const char *path, int flags)
 {
     int fd = open(path, flags | O_CLOEXEC, 0644);
-    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && lru.open > 0) {
-        LOG_WARN("log", "out of file descriptors opening %s (%zu segment files open): closing half of them",
-                 path, lru.open);
-        shrink_to(lru.open / 2);
+    if (fd < 0 && log_fd_shed(path))
         fd = open(path, flags | O_CLOEXEC, 0644);
-    }
     return fd;
 }
 

@@ -55,6 +55,11 @@ void log_file_set_path(struct log_file *f, char *new_path);
 /* An unmanaged file joins the budget (loop thread). */
 void log_file_manage(struct log_file *f);
 
+/* Loop thread: an open just failed with errno EMFILE or ENFILE (the process is out of descriptors): closes
+ * half of the cached managed descriptors (logged with `path`, the file being opened) so that the open can
+ * be tried once more. False (nothing closed) for another errno or when none is cached. log_file_fd does
+ * this itself; the loop's segment creation and loading use it for their unmanaged opens. */
+bool log_fd_shed(const char *path);
 /* The budget: most managed descriptors open at once. */
 size_t log_fd_budget(void);
 /* Tests: sets the budget (at least 4); 0 goes back to the RLIMIT_NOFILE rule. Closes descriptors over it. */

@@ -60,6 +60,19 @@ static int open_indexes(struct log_segment *s, int32_t index_bytes, bool *suspec
     return 0;
 }
 
+/* The open failed with errno EMFILE/ENFILE and log_fd_shed closed cached descriptors: worth one more try
+ * (loop thread only). The failed attempt left nothing open and at most empty files, which a retry reuses. */
+static bool retry_after_shedding(int rc, int64_t base_offset)
+{
+    if (rc != FERRY_EIO)
+        return false;
+    int e = errno;
+    char what[48];
+    snprintf(what, sizeof what, "the files of segment %lld", (long long)base_offset);
+    errno = e;
+    return log_fd_shed(what);
+}
+
 int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
                                 int64_t now_ms, struct log_segment **out)
 {
@@ -67,10 +80,12 @@ int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char
     if (!s)
         return FERRY_ENOMEM;
     s->suffix = suffix;
+    int e = 0; /* errno of a failed open, given back to the caller */
     int rc = log_file_open(&s->log, log_segment_log_path(s), true, false);
     if (rc) {
+        e = errno;
         LOG_ERROR("log", "cannot create segment %s.log%s: %s", s->stem, suffix,
-                  rc == FERRY_ENOMEM ? "out of memory" : strerror(errno));
+                  rc == FERRY_ENOMEM ? "out of memory" : strerror(e));
         goto close_segment;
     }
     struct stat st;
@@ -81,17 +96,21 @@ int log_segment_create_suffixed(const char *dir, int64_t base_offset, const char
     }
     bool suspect;
     rc = open_indexes(s, index_bytes, &suspect);
-    if (rc)
-        goto close_segment;
-    rc = log_oindex_reset(&s->oidx);
+    if (rc == 0)
+        rc = log_oindex_reset(&s->oidx);
     if (rc == 0)
         rc = log_tindex_reset(&s->tidx);
-    if (rc)
+    if (rc) {
+        e = errno;
+        LOG_ERROR("log", "cannot create the index files of segment %s%s: %s", s->stem, suffix,
+                  rc == FERRY_EIO ? strerror(e) : ferry_strerror(rc));
         goto close_segment;
+    }
     *out = s;
     return 0;
 close_segment:
     log_segment_close(s);
+    errno = e;
     return rc;
 }
 
@@ -99,29 +118,37 @@ int log_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes
                        struct log_segment **out)
 {
     int rc = log_segment_create_suffixed(dir, base_offset, "", index_bytes, now_ms, out);
+    if (retry_after_shedding(rc, base_offset))
+        rc = log_segment_create_suffixed(dir, base_offset, "", index_bytes, now_ms, out);
     if (rc == 0)
         log_segment_manage(*out);
     return rc;
 }
 
-int log_segment_open(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
-                     struct log_segment **out, bool *index_suspect)
+static int open_existing(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
+                         struct log_segment **out, bool *index_suspect)
 {
     struct log_segment *s = segment_new(dir, base_offset, now_ms);
     if (!s)
         return FERRY_ENOMEM;
+    int e = 0;
     int rc = log_file_open(&s->log, log_segment_log_path(s), false, false);
     struct stat st;
     if (rc || fstat(s->log.fd, &st) != 0) {
-        LOG_ERROR("log", "cannot open segment %s.log: %s", s->stem, rc == FERRY_ENOMEM ? "out of memory" : strerror(errno));
+        e = errno;
+        LOG_ERROR("log", "cannot open segment %s.log: %s", s->stem, rc == FERRY_ENOMEM ? "out of memory" : strerror(e));
         rc = rc ? rc : FERRY_EIO;
         goto close_segment;
     }
     s->disk_size = (uint64_t)st.st_size;
     s->size = s->disk_size > INT32_MAX ? INT32_MAX : (uint32_t)s->disk_size;
     rc = open_indexes(s, index_bytes, index_suspect);
-    if (rc)
+    if (rc) {
+        e = errno;
+        LOG_ERROR("log", "cannot open the index files of segment %s: %s", s->stem,
+                  rc == FERRY_EIO ? strerror(e) : ferry_strerror(rc));
         goto close_segment;
+    }
     if (s->disk_size == 0)
         *index_suspect = false;
     log_segment_manage(s);
@@ -129,6 +156,16 @@ int log_segment_open(const char *dir, int64_t base_offset, int32_t index_bytes, 
     return 0;
 close_segment:
     log_segment_close(s);
+    errno = e;
+    return rc;
+}
+
+int log_segment_open(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
+                     struct log_segment **out, bool *index_suspect)
+{
+    int rc = open_existing(dir, base_offset, index_bytes, now_ms, out, index_suspect);
+    if (retry_after_shedding(rc, base_offset))
+        rc = open_existing(dir, base_offset, index_bytes, now_ms, out, index_suspect);
     return rc;
 }
 

@@ -4,11 +4,14 @@
  * with and without recovery, and files removed behind the broker's back. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -154,6 +157,87 @@ static void test_emfile_closes_cached_descriptors(void **state)
     for (int i = 0; i < 30; i++)
         log_file_close(&f[i]);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    log_fd_budget_set(0);
+    tmpdir_remove(dir);
+}
+
+/* The process is out of descriptors (sockets hold the rest) while the budget still caches many: a new
+ * partition's first segment and a roll (three files opened at once) close cached descriptors and retry, as
+ * a reopen does, instead of failing until something else frees a descriptor. */
+static void test_emfile_when_creating_segments(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    log_fd_budget_set(1000);
+    enum { CACHED = 30 };
+    static struct log_file f[CACHED]; /* static: still valid memory for the LRU if an assertion fails */
+    for (int i = 0; i < CACHED; i++) {
+        char *paths_i = make_file(dir, i, "cached");
+        assert_int_equal(log_file_open(&f[i], paths_i, false, true), 0);
+    }
+    struct plog_config cfg;
+    small_config(&cfg);
+    struct plog_open_opts o = opts_at(T_NOW);
+    struct plog *log = NULL;
+    /* Exactly two free descriptor numbers below the limit (the lowest free one and the next): files opened
+     * one at a time still work, but not the three files of a segment. */
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    struct rlimit low = {(rlim_t)lowest_free + 2, saved.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    int rc = plog_open(dir, "emfile", 0, &cfg, &o, &log);
+    size_t cached_after_create = log_fd_open_count();
+    if (rc == 0)
+        append_n(log, 2, T_NOW, 40, 0);
+    int roll_rc = rc == 0 ? plog_roll(log, T_NOW) : rc;
+    if (rc == 0)
+        append_n(log, 1, T_NOW, 40, 0);
+    int close_rc = rc == 0 ? plog_close(log) : rc;
+    log = NULL;
+    /* Loading the two segments again, out of descriptors once more: the descriptors closed so far are
+     * taken by fillers (EMFILE depends on the lowest free number), so that only two free ones are left
+     * below the limit, and the cached ones are below it too. */
+    int fillers[2 * CACHED], nfill = 0;
+    for (;;) {
+        lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (lowest_free < 0 || lowest_free > f[CACHED - 1].fd || nfill == 2 * CACHED)
+            break;
+        fillers[nfill++] = lowest_free;
+    }
+    if (lowest_free >= 0)
+        close(lowest_free);
+    low.rlim_cur = (rlim_t)lowest_free + 2;
+    setrlimit(RLIMIT_NOFILE, &low);
+    size_t cached_before_load = log_fd_open_count();
+    int load_rc = close_rc == 0 ? plog_open(dir, "emfile", 0, &cfg, &o, &log) : close_rc;
+    size_t cached_after_load = log_fd_open_count();
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    bool cached_ok = true;
+    for (int i = 0; i < CACHED; i++) {
+        char buf[8] = {0};
+        cached_ok = cached_ok && log_pread_full(log_file_fd(&f[i]), buf, 6, 0) == 0 && memcmp(buf, "cached", 6) == 0;
+        log_file_close(&f[i]);
+    }
+    assert_true(cached_ok);
+    assert_int_equal(rc, 0);
+    assert_true(cached_after_create < CACHED);
+    assert_int_equal(roll_rc, 0);
+    assert_int_equal(close_rc, 0);
+    assert_int_equal(load_rc, 0);
+    assert_true(cached_after_load < cached_before_load);
+    assert_int_equal(plog_segment_count(log), 2);
+    assert_int_equal(plog_log_end_offset(log), 3);
+    struct plog_read_result r;
+    assert_int_equal(plog_read(log, 0, 1000, true, -1, &r), 0);
+    assert_int_equal(r.first_offset, 0);
+    ferry_free(r.data);
+    assert_int_equal(plog_close(log), 0);
     log_fd_budget_set(0);
     tmpdir_remove(dir);
 }
@@ -471,6 +555,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru_keeps_the_budget),
         cmocka_unit_test(test_emfile_closes_cached_descriptors),
+        cmocka_unit_test(test_emfile_when_creating_segments),
         cmocka_unit_test(test_many_logs_under_a_tiny_budget),
         cmocka_unit_test(test_compaction_under_a_tiny_budget),
         cmocka_unit_test(test_segment_removed_behind_our_back),
