@@ -193,6 +193,7 @@ static void on_connect(uv_connect_t *req, int status)
     }
     uv_timer_stop(&c->timer);
     c->connected = true;
+    uv_tcp_nodelay(&c->tcp, 1); /* requests are small and answered one by one: never held back by Nagle */
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     net_client_connect_fn cb = c->connected_cb;
     c->connected_cb = NULL;

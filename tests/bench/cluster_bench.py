@@ -18,11 +18,8 @@ sys.path.insert(0, HERE)
 
 import ferrytest  # noqa: E402
 from ferrytest import R, W, KafkaConn, build_batch  # noqa: E402
-from run_bench import log  # noqa: E402
+from run_bench import log, parse_result, run  # noqa: E402
 
-API_INCREMENTAL_ALTER_CONFIGS = 44
-RESOURCE_TOPIC = 2
-OP_SET = 0
 CREATE_TOPICS_VERSION = 4
 
 
@@ -53,96 +50,20 @@ def latency_summary(lat_ms):
             "max_ms": lat[-1] if lat else 0.0}
 
 
-# ---- IncrementalAlterConfigs v0 (not flexible) ---------------------------------------------------------------
+# ---- the metadata-write load: quorum_write_bench (C, one poll loop, like zk_write_bench) -------------------
 
-def enc_incremental_alter_configs(topic, configs):
-    """One TOPIC resource, SET of every (name, value) in configs, validate_only false."""
-    w = W()
-
-    def cfg(w, kv):
-        w.string(kv[0])
-        w.i8(OP_SET)
-        w.string(kv[1])
-
-    def resource(w, name):
-        w.i8(RESOURCE_TOPIC)
-        w.string(name)
-        w.array(sorted(configs.items()), cfg)
-    w.array([topic], resource)
-    w.boolean(False)
-    return w.getvalue()
-
-
-def dec_incremental_alter_configs(body):
-    """Returns [(error_code, message, resource_name)]."""
-    r = R(body)
-    r.i32()  # throttle
-    out = r.array(lambda rr: (rr.i16(), rr.string(), rr.i8(), rr.string()))
-    r.end()
-    return [(e, m, n) for e, m, _, n in out]
-
-
-# ---- the metadata-write load: N processes x K requests in flight ---------------------------------------------
-
-def _alter_client(host, port, topic, inflight, warmup, seconds, start_at, queue):
-    """One client process: keeps `inflight` IncrementalAlterConfigs (retention.ms of its own topic, a new
-    value each time) in flight on one connection; reports the latencies of those answered in the measured
-    window, and the first error."""
-    lat, errors, first_error = [], 0, None
-    try:
-        conn = KafkaConn(host, port, timeout=120)
-        while time.monotonic() < start_at:
-            time.sleep(0.001)
-        t_measure = time.monotonic() + warmup
-        t_end = t_measure + seconds
-        pending = []  # (correlation id, send time), answered in order
-        value = 1000000
-        while True:
-            now = time.monotonic()
-            while len(pending) < inflight and now < t_end and first_error is None:
-                value += 1
-                corr = conn.send(API_INCREMENTAL_ALTER_CONFIGS, 0,
-                                 enc_incremental_alter_configs(topic, {"retention.ms": str(value)}))
-                pending.append((corr, time.monotonic()))
-            if not pending:
-                break
-            corr, sent = pending.pop(0)
-            res = dec_incremental_alter_configs(conn.recv_body(API_INCREMENTAL_ALTER_CONFIGS, 0, corr))
-            done = time.monotonic()
-            if any(e != 0 for e, _, _ in res):
-                errors += 1
-                if first_error is None:
-                    first_error = "IncrementalAlterConfigs %s: %r" % (topic, res)
-            elif t_measure <= done <= t_end:
-                lat.append((done - sent) * 1000.0)
-        conn.close()
-    except Exception as e:  # noqa: BLE001 - reported to the parent, which fails the case
-        errors += 1
-        first_error = first_error or "%s: %r" % (type(e).__name__, e)
-    queue.put((lat, errors, first_error))
-
-
-def alter_configs_load(bootstraps, topics, inflight, seconds, warmup=2.0):
-    """len(topics) client processes, client i on bootstraps[i % len] altering topics[i]; returns a dict
-    with writes, writes_per_s, mean/p50/p99/max latency (ms), errors, first_error."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    start_at = time.monotonic() + 1.0 + 0.05 * len(topics)
-    procs = []
-    for i, topic in enumerate(topics):
-        host, port = bootstraps[i % len(bootstraps)].rsplit(":", 1)
-        p = ctx.Process(target=_alter_client, args=(host, int(port), topic, inflight, warmup, seconds, start_at,
-                                                    queue), daemon=True)
-        p.start()
-        procs.append(p)
-    results = [queue.get(timeout=warmup + seconds + 300) for _ in procs]
-    for p in procs:
-        p.join(60)
-    lat = [x for r in results for x in r[0]]
-    errors = sum(r[1] for r in results)
-    res = {"writes": len(lat), "writes_per_s": len(lat) / seconds, "errors": errors,
-           "first_error": next((r[2] for r in results if r[2]), None)}
-    res.update(latency_summary(lat))
+def alter_configs_load(tool, bootstraps, prefix, clients, inflight, seconds, warmup=2.0):
+    """One quorum_write_bench run: `clients` connections, client i on bootstraps[i % len] keeping `inflight`
+    IncrementalAlterConfigs of topic prefix%03d (i) in flight; returns a dict with writes, writes_per_s,
+    mean/p50/p99/max latency (ms), errors, first_error."""
+    cmd = [tool, "--bootstrap", ",".join(bootstraps), "--clients", str(clients), "--inflight", str(inflight),
+           "--seconds", str(seconds), "--warmup", str(warmup), "--topic-prefix", prefix]
+    p = run(cmd, seconds + warmup + 300, check=False)
+    if p.returncode != 0:
+        return {"writes": 0, "writes_per_s": 0.0, "errors": 1, "first_error": (p.stderr or p.stdout).strip(),
+                "mean_ms": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+    res = {k: float(v) for k, v in parse_result(p.stdout).items() if k not in ("op",)}
+    res.update({"errors": 0, "first_error": None})
     return res
 
 

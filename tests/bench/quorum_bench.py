@@ -7,8 +7,9 @@ ensemble (see README.md beside this file; results in docs/performance.md).
    stopped before Ferry starts, so that the two never share the CPUs.
 2. Commit throughput and latency of a Ferry quorum: --voters nodes with process.roles=broker,controller
    (each formatted with one cluster id by `ferry storage format`, all in controller.quorum.voters, loopback
-   ports, fsync on as always for the metadata log). N client processes, each with K IncrementalAlterConfigs
-   in flight on one connection (SET retention.ms of its own topic, a new value each time: one ConfigRecord
+   ports, fsync on as always for the metadata log). quorum_write_bench (C, one poll loop, as zk_write_bench
+   for ZooKeeper): N clients spread over the nodes, each with K IncrementalAlterConfigs in flight on one
+   connection (SET retention.ms of its own topic, a new value each time: one ConfigRecord
    committed per request, answered after the commit). Target: at least 5x ZooKeeper's writes/s.
 3. Topic creation: --topics single-partition topics, created by --create-clients clients with one
    CreateTopics each; rate until every request is answered and until every topic has a leader in
@@ -151,7 +152,7 @@ def zk_baseline(args, tool, work):
     return rows
 
 
-def commit_load(args, quorum):
+def commit_load(args, quorum, tool):
     rows = []
     topics_needed = max(args.client_list)
     names = ["bench-alter-%03d" % i for i in range(topics_needed)]
@@ -160,7 +161,8 @@ def commit_load(args, quorum):
     if bad:
         raise RuntimeError("cannot create the load's topics: %r" % bad)
     for clients in args.client_list:
-        r = cb.alter_configs_load(quorum.bootstraps(), names[:clients], args.inflight, args.seconds, args.warmup)
+        r = cb.alter_configs_load(tool, quorum.bootstraps(), "bench-alter-", clients, args.inflight, args.seconds,
+                                  args.warmup)
         log("Ferry quorum IncrementalAlterConfigs, %d clients x %d in flight: %.0f writes/s, p50 %.2f ms, "
             "p99 %.2f ms, errors %d %s" % (clients, args.inflight, r["writes_per_s"], r["p50_ms"], r["p99_ms"],
                                            r["errors"], r["first_error"] or ""))
@@ -245,9 +247,10 @@ def main():
     args.client_list = [int(c) for c in args.clients.split(",")]
 
     if not args.no_build:
-        build(args.build_dir, ("ferry", "zk_write_bench"))
+        build(args.build_dir, ("ferry", "zk_write_bench", "quorum_write_bench"))
     cb.use_ferry(args.build_dir)
     tool = os.path.join(args.build_dir, "tests", "bench", "zk_write_bench")
+    load_tool = os.path.join(args.build_dir, "tests", "bench", "quorum_write_bench")
     load_before = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="ferry-qbench-", dir=args.dir)
     os.environ["FERRY_TEST_TMP"] = work
@@ -269,7 +272,7 @@ def main():
             quorum = None
         if quorum:
             try:
-                q_rows = commit_load(args, quorum)
+                q_rows = commit_load(args, quorum, load_tool)
             except Exception as e:  # noqa: BLE001
                 failures.append("commit load: %r" % (e,))
             if args.topics:
