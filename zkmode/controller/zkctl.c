@@ -94,6 +94,8 @@ struct zc_topic *zc_topic_find_id(const zkctl *c, proto_uuid id)
 
 struct zc_part *zc_part_find(const struct zc_topic *t, int32_t id)
 {
+    if (id >= 0 && (size_t)id < t->n_parts && t->parts[id].id == id)
+        return &t->parts[id]; /* partitions are usually kept in order 0..n-1 */
     for (size_t i = 0; i < t->n_parts; i++)
         if (t->parts[i].id == id)
             return &t->parts[i];
@@ -162,15 +164,14 @@ bool zkctl_is_active(const zkctl *c) { return c->active; }
 
 static size_t batch_entries(const zkctl *c)
 {
-    size_t n = c->batch.n_um_parts + c->batch.n_um_brokers;
+    size_t n = c->batch.um_parts.n + c->batch.n_um_brokers;
     for (size_t i = 0; i < c->batch.n_brq; i++)
-        n += c->batch.brq[i].n_lair + c->batch.brq[i].n_sr;
+        n += c->batch.brq[i].lair.n + c->batch.brq[i].sr.n;
     return n;
 }
 
-int zc_finish(zkctl *c)
+static int finish_tail(zkctl *c)
 {
-    zc_reconcile(c);
     /* As Kafka's controller writes the state znodes of a whole change (a topic creation, a broker failure)
      * before it sends one request per broker, the batch keeps growing while state writes are in flight and
      * goes out with the result of the last one; a very large batch, and every tick, send what is there. */
@@ -179,6 +180,18 @@ int zc_finish(zkctl *c)
     int rc = c->err;
     c->err = 0;
     return rc;
+}
+
+int zc_finish(zkctl *c)
+{
+    zc_reconcile(c);
+    return finish_tail(c);
+}
+
+int zc_finish_part(zkctl *c, struct zc_topic *t, struct zc_part *p)
+{
+    zc_reconcile_part(c, t, p);
+    return finish_tail(c);
 }
 
 static int snapshot_check(const zkctl_snapshot *s)

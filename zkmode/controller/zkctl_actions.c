@@ -62,8 +62,85 @@ zkctl_action *zkctl_next_action(zkctl *c)
     return a;
 }
 
-uint64_t zc_zk_op(zkctl *c, enum zkctl_op_kind kind, const char *path, const char *data, size_t len,
-                  int32_t version)
+/* ---- pending znode operations: an open-addressing table from id to entry (ids are sequential) ---- */
+static size_t pend_slot(uint64_t id, size_t cap)
+{
+    uint64_t x = id * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x ^ (x >> 32)) & (cap - 1);
+}
+
+/* Room for one more entry (the table stays at most half full); false after FERRY_ENOMEM. */
+static bool pend_reserve(zkctl *c)
+{
+    if ((c->n_pend + 1) * 2 <= c->pend_cap)
+        return true;
+    size_t cap = c->pend_cap ? c->pend_cap * 2 : 64;
+    struct zc_pending **slots = ferry_calloc(cap, sizeof(*slots));
+    if (!slots) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return false;
+    }
+    for (size_t i = 0; i < c->pend_cap; i++) {
+        struct zc_pending *p = c->pend[i];
+        if (!p)
+            continue;
+        size_t at = pend_slot(p->id, cap);
+        while (slots[at])
+            at = (at + 1) & (cap - 1);
+        slots[at] = p;
+    }
+    ferry_free(c->pend);
+    c->pend = slots;
+    c->pend_cap = cap;
+    return true;
+}
+
+static void pend_insert(zkctl *c, struct zc_pending *p)
+{
+    size_t at = pend_slot(p->id, c->pend_cap);
+    while (c->pend[at])
+        at = (at + 1) & (c->pend_cap - 1);
+    c->pend[at] = p;
+    c->n_pend++;
+}
+
+/* Removes p's slot, moving later entries of its probe run back (no tombstones). */
+static void pend_remove(zkctl *c, const struct zc_pending *p)
+{
+    size_t mask = c->pend_cap - 1, at = pend_slot(p->id, c->pend_cap);
+    while (c->pend[at] != p)
+        at = (at + 1) & mask;
+    c->pend[at] = NULL;
+    c->n_pend--;
+    for (size_t j = (at + 1) & mask; c->pend[j]; j = (j + 1) & mask) {
+        size_t home = pend_slot(c->pend[j]->id, c->pend_cap);
+        /* the entry at j may move to the hole unless its home lies cyclically in (at, j] */
+        if (((j - home) & mask) >= ((j - at) & mask)) {
+            c->pend[at] = c->pend[j];
+            c->pend[j] = NULL;
+            at = j;
+        }
+    }
+}
+
+/* Gives a new action its id and makes pd (if any) findable by it; 0 after FERRY_ENOMEM (a frees). */
+static uint64_t issue(zkctl *c, zkctl_action *a, struct zc_pending *pd)
+{
+    if (pd && !pend_reserve(c)) {
+        zkctl_action_free(a);
+        return 0;
+    }
+    a->id = ++c->next_id;
+    if (pd) {
+        pd->id = a->id;
+        pend_insert(c, pd);
+    }
+    zc_enqueue(c, a);
+    return a->id;
+}
+
+uint64_t zc_zk_op(zkctl *c, struct zc_pending *pd, enum zkctl_op_kind kind, const char *path, const char *data,
+                  size_t len, int32_t version)
 {
     zkctl_action *a = ferry_calloc(1, sizeof(*a));
     if (!a)
@@ -89,16 +166,14 @@ uint64_t zc_zk_op(zkctl *c, enum zkctl_op_kind kind, const char *path, const cha
         a->ops[1].data[len] = 0;
         a->ops[1].len = len;
     }
-    a->id = ++c->next_id;
-    zc_enqueue(c, a);
-    return a->id;
+    return issue(c, a, pd);
 fail:
     zkctl_action_free(a);
     zc_set_error(c, FERRY_ENOMEM);
     return 0;
 }
 
-uint64_t zc_zk_read(zkctl *c, const char *path)
+uint64_t zc_zk_read(zkctl *c, struct zc_pending *pd, const char *path)
 {
     zkctl_action *a = ferry_calloc(1, sizeof(*a));
     if (!a || !(a->path = ferry_strdup(path))) {
@@ -107,29 +182,19 @@ uint64_t zc_zk_read(zkctl *c, const char *path)
         return 0;
     }
     a->kind = ZKCTL_ACT_ZK_READ;
-    a->id = ++c->next_id;
-    zc_enqueue(c, a);
-    return a->id;
+    return issue(c, a, pd);
 }
 
-/* ---- pending znode operations ---- */
 struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *topic, int32_t partition)
 {
-    struct zc_pending *np = ferry_realloc(c->pend, (c->n_pend + 1) * sizeof(*np));
-    if (!np) {
+    struct zc_pending *p = ferry_calloc(1, sizeof(*p));
+    if (!p || (topic && !(p->topic = ferry_strdup(topic)))) {
+        ferry_free(p);
         zc_set_error(c, FERRY_ENOMEM);
         return NULL;
     }
-    c->pend = np;
-    struct zc_pending *p = &c->pend[c->n_pend];
-    memset(p, 0, sizeof(*p));
     p->kind = kind;
     p->partition = partition;
-    if (topic && !(p->topic = ferry_strdup(topic))) {
-        zc_set_error(c, FERRY_ENOMEM);
-        return NULL;
-    }
-    c->n_pend++;
     if (zc_pend_is_state_write(kind))
         c->n_state_writes++;
     return p;
@@ -137,21 +202,38 @@ struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *
 
 void zc_pending_drop(zkctl *c, struct zc_pending *p)
 {
+    if (!p)
+        return;
+    if (p->id)
+        pend_remove(c, p);
     ferry_free(p->topic);
     ferry_free(p->skip);
     zc_lisr_free(&p->prop);
     if (zc_pend_is_state_write(p->kind))
         c->n_state_writes--;
-    size_t i = (size_t)(p - c->pend);
-    memmove(&c->pend[i], &c->pend[i + 1], (c->n_pend - i - 1) * sizeof(*p));
-    c->n_pend--;
+    ferry_free(p);
 }
 
 struct zc_pending *zc_pending_find(zkctl *c, uint64_t id)
 {
-    for (size_t i = 0; i < c->n_pend; i++)
-        if (c->pend[i].id == id)
-            return &c->pend[i];
+    if (!c->n_pend || !id)
+        return NULL;
+    for (size_t at = pend_slot(id, c->pend_cap); c->pend[at]; at = (at + 1) & (c->pend_cap - 1))
+        if (c->pend[at]->id == id)
+            return c->pend[at];
     return NULL;
 }
 
+void zc_pending_clear(zkctl *c)
+{
+    for (size_t i = 0; i < c->pend_cap; i++)
+        if (c->pend[i]) {
+            struct zc_pending *p = c->pend[i];
+            p->id = 0; /* not removed one by one: the table goes */
+            zc_pending_drop(c, p);
+        }
+    ferry_free(c->pend);
+    c->pend = NULL;
+    c->pend_cap = 0;
+    c->n_pend = 0;
+}

@@ -8,15 +8,22 @@
 #include "broker/proto/proto_codec.h"
 #include "zkctl_internal.h"
 
+static void tplist_free(struct zc_tplist *l)
+{
+    ferry_free(l->v);
+    ferry_free(l->slots);
+    memset(l, 0, sizeof(*l));
+}
+
 void zc_batch_free(struct zc_batch *b)
 {
     for (size_t i = 0; i < b->n_brq; i++) {
-        ferry_free(b->brq[i].lair);
-        ferry_free(b->brq[i].sr);
+        tplist_free(&b->brq[i].lair);
+        tplist_free(&b->brq[i].sr);
     }
     ferry_free(b->brq);
     ferry_free(b->um_brokers);
-    ferry_free(b->um_parts);
+    tplist_free(&b->um_parts);
     memset(b, 0, sizeof(*b));
 }
 
@@ -41,29 +48,71 @@ static struct zc_brq *brq_get(zkctl *c, int32_t broker)
     return &arr[at];
 }
 
-/* Adds (t, p) to list unless present; returns the entry or NULL. */
-static struct zc_tp *tp_add(zkctl *c, struct zc_tp **list, size_t *n, struct zc_topic *t, struct zc_part *p)
+static size_t hash_slot(uint64_t h, size_t n_slots)
 {
-    size_t part = (size_t)(p - t->parts);
-    for (size_t i = 0; i < *n; i++)
-        if ((*list)[i].t == t && (*list)[i].part == part)
-            return &(*list)[i];
-    struct zc_tp *arr = ferry_realloc(*list, (*n + 1) * sizeof(*arr));
-    if (!arr) {
-        zc_set_error(c, FERRY_ENOMEM);
-        return NULL;
+    h *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 32)) & (n_slots - 1);
+}
+
+static size_t ptr_slot(const void *p, size_t n_slots) { return hash_slot((uint64_t)(uintptr_t)p, n_slots); }
+
+static size_t tp_slot(const struct zc_topic *t, size_t part, size_t n_slots)
+{
+    return hash_slot((uint64_t)(uintptr_t)t ^ ((uint64_t)part << 40) ^ part, n_slots);
+}
+
+static void tp_reindex(struct zc_tplist *l)
+{
+    memset(l->slots, 0, l->n_slots * sizeof(*l->slots));
+    for (size_t i = 0; i < l->n; i++) {
+        size_t at = tp_slot(l->v[i].t, l->v[i].part, l->n_slots);
+        while (l->slots[at])
+            at = (at + 1) & (l->n_slots - 1);
+        l->slots[at] = i + 1;
     }
-    *list = arr;
-    memset(&arr[*n], 0, sizeof(*arr));
-    arr[*n].t = t;
-    arr[*n].part = part;
-    return &arr[(*n)++];
+}
+
+/* Adds (t, p) to l unless present; returns the entry or NULL. */
+static struct zc_tp *tp_add(zkctl *c, struct zc_tplist *l, struct zc_topic *t, struct zc_part *p)
+{
+    size_t part = (size_t)(p - t->parts), at = 0;
+    if (l->n_slots) {
+        for (at = tp_slot(t, part, l->n_slots); l->slots[at]; at = (at + 1) & (l->n_slots - 1)) {
+            struct zc_tp *e = &l->v[l->slots[at] - 1];
+            if (e->t == t && e->part == part)
+                return e;
+        }
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct zc_tp *v = ferry_realloc(l->v, cap * sizeof(*v));
+        if (v)
+            l->v = v;
+        size_t *slots = v ? ferry_calloc(cap * 2, sizeof(*slots)) : NULL;
+        if (!slots) {
+            zc_set_error(c, FERRY_ENOMEM);
+            return NULL;
+        }
+        ferry_free(l->slots);
+        l->slots = slots;
+        l->n_slots = cap * 2;
+        l->cap = cap;
+        tp_reindex(l);
+        for (at = tp_slot(t, part, l->n_slots); l->slots[at];)
+            at = (at + 1) & (l->n_slots - 1);
+    }
+    struct zc_tp *e = &l->v[l->n];
+    memset(e, 0, sizeof(*e));
+    e->t = t;
+    e->part = part;
+    l->slots[at] = ++l->n;
+    return e;
 }
 
 void zc_batch_lair(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool is_new)
 {
     struct zc_brq *q = brq_get(c, broker);
-    struct zc_tp *e = q ? tp_add(c, &q->lair, &q->n_lair, t, p) : NULL;
+    struct zc_tp *e = q ? tp_add(c, &q->lair, t, p) : NULL;
     if (e)
         e->flag |= is_new;
 }
@@ -71,7 +120,7 @@ void zc_batch_lair(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part 
 void zc_batch_sr(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool del, int32_t epoch)
 {
     struct zc_brq *q = brq_get(c, broker);
-    struct zc_tp *e = q ? tp_add(c, &q->sr, &q->n_sr, t, p) : NULL;
+    struct zc_tp *e = q ? tp_add(c, &q->sr, t, p) : NULL;
     if (e && !e->flag) { /* never overwrite a deletePartition=true */
         e->flag = del;
         e->epoch = epoch;
@@ -100,7 +149,7 @@ void zc_batch_um_all_brokers(zkctl *c)
 
 void zc_batch_um_part(zkctl *c, struct zc_topic *t, struct zc_part *p)
 {
-    tp_add(c, &c->batch.um_parts, &c->batch.n_um_parts, t, p);
+    tp_add(c, &c->batch.um_parts, t, p);
 }
 
 void zc_batch_partition_change(zkctl *c, struct zc_topic *t, struct zc_part *p, bool is_new,
@@ -113,22 +162,25 @@ void zc_batch_partition_change(zkctl *c, struct zc_topic *t, struct zc_part *p, 
     zc_batch_um_all_brokers(c);
 }
 
-static void forget(struct zc_tp *list, size_t *n, const struct zc_topic *t)
+static void forget(struct zc_tplist *l, const struct zc_topic *t)
 {
     size_t k = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (list[i].t != t)
-            list[k++] = list[i];
-    *n = k;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].t != t)
+            l->v[k++] = l->v[i];
+    if (k != l->n) {
+        l->n = k;
+        tp_reindex(l);
+    }
 }
 
 void zc_batch_forget_topic(zkctl *c, const struct zc_topic *t)
 {
     for (size_t i = 0; i < c->batch.n_brq; i++) {
-        forget(c->batch.brq[i].lair, &c->batch.brq[i].n_lair, t);
-        forget(c->batch.brq[i].sr, &c->batch.brq[i].n_sr, t);
+        forget(&c->batch.brq[i].lair, t);
+        forget(&c->batch.brq[i].sr, t);
     }
-    forget(c->batch.um_parts, &c->batch.n_um_parts, t);
+    forget(&c->batch.um_parts, t);
 }
 
 /* ---- building the wire structs ---- */
@@ -172,33 +224,69 @@ static zkctl_action *send_action(int32_t broker, int16_t key, int16_t version, c
     return a;
 }
 
-/* The array of t's partitions in a request: count entries of list for t, allocate them (elem bytes each). */
-static void *group_alloc(struct proto_arena *a, const struct zc_tp *list, size_t n, const struct zc_topic *t,
-                         size_t elem, int32_t *count, int *err)
+/* A list's entries grouped by topic: topics in first-appearance order, entries in list order within one.
+ * Group g is order[start[g] .. start[g + 1]) (entry indexes). */
+struct tp_groups {
+    size_t n;
+    size_t *order;
+    size_t *start;
+};
+
+static void tp_groups_free(struct tp_groups *g)
 {
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++)
-        np += list[i].t == t;
-    void *arr = proto_arena_alloc(a, (np ? np : 1) * elem);
-    if (!arr)
-        *err = FERRY_ENOMEM;
-    *count = (int32_t)np;
-    return arr;
+    ferry_free(g->order);
+    ferry_free(g->start);
+    memset(g, 0, sizeof(*g));
 }
 
-/* Topics of a list in first-appearance order: returns the count, fills order[] with the first index of
- * each topic. */
-static size_t topic_groups(const struct zc_tp *l, size_t n, size_t *first)
+/* 0 or FERRY_ENOMEM (g is then empty). */
+static int tp_group(const struct zc_tplist *l, struct tp_groups *g)
 {
-    size_t g = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < g && !seen; k++)
-            seen = l[first[k]].t == l[i].t;
-        if (!seen)
-            first[g++] = i;
+    size_t n_slots = 16;
+    while (n_slots < l->n * 2)
+        n_slots *= 2;
+    memset(g, 0, sizeof(*g));
+    const struct zc_topic **keys = ferry_calloc(n_slots, sizeof(*keys));
+    size_t *gid_of_slot = ferry_malloc(n_slots * sizeof(size_t));
+    size_t *gid = ferry_malloc((l->n + 1) * sizeof(size_t));
+    g->order = ferry_malloc((l->n + 1) * sizeof(size_t));
+    g->start = ferry_calloc(l->n + 2, sizeof(size_t));
+    int rc = keys && gid_of_slot && gid && g->order && g->start ? 0 : FERRY_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < l->n; i++) {
+        size_t at = ptr_slot(l->v[i].t, n_slots);
+        while (keys[at] && keys[at] != l->v[i].t)
+            at = (at + 1) & (n_slots - 1);
+        if (!keys[at]) {
+            keys[at] = l->v[i].t;
+            gid_of_slot[at] = g->n++;
+        }
+        gid[i] = gid_of_slot[at];
+        g->start[gid[i] + 1]++;
     }
-    return g;
+    if (rc == 0) {
+        for (size_t k = 0; k < g->n; k++)
+            g->start[k + 1] += g->start[k];
+        size_t *fill = gid_of_slot; /* reused: next free position of each group */
+        memcpy(fill, g->start, g->n * sizeof(size_t));
+        for (size_t i = 0; i < l->n; i++)
+            g->order[fill[gid[i]]++] = i;
+    } else {
+        tp_groups_free(g);
+    }
+    ferry_free(keys);
+    ferry_free(gid_of_slot);
+    ferry_free(gid);
+    return rc;
+}
+
+/* An arena array of count elements (one at least, so that it is never NULL). */
+static void *group_array(struct proto_arena *a, size_t count, size_t elem, int32_t *n_out, int *err)
+{
+    void *arr = proto_arena_alloc(a, (count ? count : 1) * elem);
+    if (!arr)
+        *err = FERRY_ENOMEM;
+    *n_out = (int32_t)count;
+    return arr;
 }
 
 /* The fields LeaderAndIsr and UpdateMetadata partition states share (same names in both generated structs). */
@@ -220,9 +308,9 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
 {
     zkctl_action *a = send_action(b->id, ZKCTL_API_LEADER_AND_ISR, ZKCTL_LEADER_AND_ISR_VERSION,
                                   &proto_msg_LeaderAndIsrRequest, sizeof(struct LeaderAndIsrRequest));
-    size_t *first = ferry_malloc((q->n_lair + 1) * sizeof(size_t));
-    int32_t *leaders = ferry_malloc((q->n_lair + 1) * sizeof(int32_t));
-    if (!a || !first || !leaders) {
+    struct tp_groups gr = {0};
+    int32_t *leaders = ferry_malloc((q->lair.n + 1) * sizeof(int32_t));
+    if (!a || !leaders || tp_group(&q->lair, &gr)) {
         *err = FERRY_ENOMEM;
         goto out;
     }
@@ -232,36 +320,30 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
     r->ControllerEpoch = c->epoch;
     r->BrokerEpoch = b->epoch;
     r->Type = 0;
-    size_t g = topic_groups(q->lair, q->n_lair, first);
-    r->TopicStates = proto_arena_alloc(&a->arena, (g ? g : 1) * sizeof(*r->TopicStates));
-    if (!r->TopicStates) {
-        *err = FERRY_ENOMEM;
+    r->TopicStates = group_array(&a->arena, gr.n, sizeof(*r->TopicStates), &r->TopicStates_n, err);
+    if (!r->TopicStates)
         goto out;
-    }
-    r->TopicStates_n = (int32_t)g;
     size_t n_leaders = 0;
-    for (size_t k = 0; k < g; k++) {
-        const struct zc_topic *t = q->lair[first[k]].t;
+    for (size_t k = 0; k < gr.n; k++) {
+        const struct zc_topic *t = q->lair.v[gr.order[gr.start[k]]].t;
         struct LeaderAndIsrRequest_LeaderAndIsrTopicState *ts = &r->TopicStates[k];
         ts->TopicName = astr(&a->arena, t->name, err);
         ts->TopicId = t->id;
-        ts->PartitionStates = group_alloc(&a->arena, q->lair, q->n_lair, t, sizeof(*ts->PartitionStates),
+        ts->PartitionStates = group_array(&a->arena, gr.start[k + 1] - gr.start[k], sizeof(*ts->PartitionStates),
                                           &ts->PartitionStates_n, err);
         if (!ts->PartitionStates)
             goto out;
-        size_t j = 0;
-        for (size_t i = 0; i < q->n_lair; i++) {
-            if (q->lair[i].t != t)
-                continue;
-            const struct zc_part *p = &t->parts[q->lair[i].part];
-            struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[j++];
+        for (int32_t j = 0; j < ts->PartitionStates_n; j++) {
+            const struct zc_tp *e = &q->lair.v[gr.order[gr.start[k] + (size_t)j]];
+            const struct zc_part *p = &t->parts[e->part];
+            struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[j];
             ZC_FILL_PARTITION(ps, p, &a->arena, err);
             ps->PartitionEpoch = p->zkv;
             ps->AddingReplicas = aints(&a->arena, NULL, 0, err);
             ps->AddingReplicas_n = 0;
             ps->RemovingReplicas = aints(&a->arena, NULL, 0, err);
             ps->RemovingReplicas_n = 0;
-            ps->IsNew = q->lair[i].flag;
+            ps->IsNew = e->flag;
             ps->LeaderRecoveryState = p->st.lrs;
             if (p->st.leader >= 0 && !zc_contains(leaders, n_leaders, p->st.leader))
                 leaders[n_leaders++] = p->st.leader;
@@ -289,7 +371,7 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
         }
     }
 out:
-    ferry_free(first);
+    tp_groups_free(&gr);
     ferry_free(leaders);
     if (*err) {
         zkctl_action_free(a);
@@ -303,8 +385,8 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
     const struct zc_batch *q = &c->batch;
     zkctl_action *a = send_action(b->id, ZKCTL_API_UPDATE_METADATA, ZKCTL_UPDATE_METADATA_VERSION,
                                   &proto_msg_UpdateMetadataRequest, sizeof(struct UpdateMetadataRequest));
-    size_t *first = ferry_malloc((q->n_um_parts + 1) * sizeof(size_t));
-    if (!a || !first) {
+    struct tp_groups gr = {0};
+    if (!a || tp_group(&q->um_parts, &gr)) {
         *err = FERRY_ENOMEM;
         goto out;
     }
@@ -314,29 +396,24 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
     r->Type = 0;
     r->ControllerEpoch = c->epoch;
     r->BrokerEpoch = b->epoch;
-    size_t g = topic_groups(q->um_parts, q->n_um_parts, first);
-    r->TopicStates = proto_arena_alloc(&a->arena, (g ? g : 1) * sizeof(*r->TopicStates));
+    r->TopicStates = group_array(&a->arena, gr.n, sizeof(*r->TopicStates), &r->TopicStates_n, err);
     r->LiveBrokers = proto_arena_alloc(&a->arena, (c->n_brokers ? c->n_brokers : 1) * sizeof(*r->LiveBrokers));
     if (!r->TopicStates || !r->LiveBrokers) {
         *err = FERRY_ENOMEM;
         goto out;
     }
-    r->TopicStates_n = (int32_t)g;
-    for (size_t k = 0; k < g; k++) {
-        const struct zc_topic *t = q->um_parts[first[k]].t;
+    for (size_t k = 0; k < gr.n; k++) {
+        const struct zc_topic *t = q->um_parts.v[gr.order[gr.start[k]]].t;
         struct UpdateMetadataRequest_UpdateMetadataTopicState *ts = &r->TopicStates[k];
         ts->TopicName = astr(&a->arena, t->name, err);
         ts->TopicId = t->id;
-        ts->PartitionStates = group_alloc(&a->arena, q->um_parts, q->n_um_parts, t, sizeof(*ts->PartitionStates),
+        ts->PartitionStates = group_array(&a->arena, gr.start[k + 1] - gr.start[k], sizeof(*ts->PartitionStates),
                                           &ts->PartitionStates_n, err);
         if (!ts->PartitionStates)
             goto out;
-        size_t j = 0;
-        for (size_t i = 0; i < q->n_um_parts; i++) {
-            if (q->um_parts[i].t != t)
-                continue;
-            const struct zc_part *p = &t->parts[q->um_parts[i].part];
-            struct UpdateMetadataRequest_UpdateMetadataPartitionState *ps = &ts->PartitionStates[j++];
+        for (int32_t j = 0; j < ts->PartitionStates_n; j++) {
+            const struct zc_part *p = &t->parts[q->um_parts.v[gr.order[gr.start[k] + (size_t)j]].part];
+            struct UpdateMetadataRequest_UpdateMetadataPartitionState *ps = &ts->PartitionStates[j];
             ZC_FILL_PARTITION(ps, p, &a->arena, err);
             /* a topic being deleted: LeaderAndIsr.duringDelete (leader -2, epochs 0) */
             ps->Leader = t->deleting ? ZC_LEADER_DURING_DELETE : p->st.leader;
@@ -375,7 +452,7 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
         }
     }
 out:
-    ferry_free(first);
+    tp_groups_free(&gr);
     if (*err) {
         zkctl_action_free(a);
         return NULL;
@@ -387,8 +464,8 @@ static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct 
 {
     zkctl_action *a = send_action(b->id, ZKCTL_API_STOP_REPLICA, ZKCTL_STOP_REPLICA_VERSION,
                                   &proto_msg_StopReplicaRequest, sizeof(struct StopReplicaRequest));
-    size_t *first = ferry_malloc((q->n_sr + 1) * sizeof(size_t));
-    if (!a || !first) {
+    struct tp_groups gr = {0};
+    if (!a || tp_group(&q->sr, &gr)) {
         *err = FERRY_ENOMEM;
         goto out;
     }
@@ -397,33 +474,26 @@ static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct 
     r->isKRaftController = false;
     r->ControllerEpoch = c->epoch;
     r->BrokerEpoch = b->epoch;
-    size_t g = topic_groups(q->sr, q->n_sr, first);
-    r->TopicStates = proto_arena_alloc(&a->arena, (g ? g : 1) * sizeof(*r->TopicStates));
-    if (!r->TopicStates) {
-        *err = FERRY_ENOMEM;
+    r->TopicStates = group_array(&a->arena, gr.n, sizeof(*r->TopicStates), &r->TopicStates_n, err);
+    if (!r->TopicStates)
         goto out;
-    }
-    r->TopicStates_n = (int32_t)g;
-    for (size_t k = 0; k < g; k++) {
-        const struct zc_topic *t = q->sr[first[k]].t;
+    for (size_t k = 0; k < gr.n; k++) {
+        const struct zc_topic *t = q->sr.v[gr.order[gr.start[k]]].t;
         struct StopReplicaRequest_StopReplicaTopicState *ts = &r->TopicStates[k];
         ts->TopicName = astr(&a->arena, t->name, err);
-        ts->PartitionStates = group_alloc(&a->arena, q->sr, q->n_sr, t, sizeof(*ts->PartitionStates),
+        ts->PartitionStates = group_array(&a->arena, gr.start[k + 1] - gr.start[k], sizeof(*ts->PartitionStates),
                                           &ts->PartitionStates_n, err);
         if (!ts->PartitionStates)
             goto out;
-        size_t j = 0;
-        for (size_t i = 0; i < q->n_sr; i++) {
-            if (q->sr[i].t != t)
-                continue;
-            ts->PartitionStates[j].PartitionIndex = t->parts[q->sr[i].part].id;
-            ts->PartitionStates[j].LeaderEpoch = q->sr[i].epoch;
-            ts->PartitionStates[j].DeletePartition = q->sr[i].flag;
-            j++;
+        for (int32_t j = 0; j < ts->PartitionStates_n; j++) {
+            const struct zc_tp *e = &q->sr.v[gr.order[gr.start[k] + (size_t)j]];
+            ts->PartitionStates[j].PartitionIndex = t->parts[e->part].id;
+            ts->PartitionStates[j].LeaderEpoch = e->epoch;
+            ts->PartitionStates[j].DeletePartition = e->flag;
         }
     }
 out:
-    ferry_free(first);
+    tp_groups_free(&gr);
     if (*err) {
         zkctl_action_free(a);
         return NULL;
@@ -442,7 +512,7 @@ void zc_batch_flush(zkctl *c)
             if (q->brq[i].broker == b->id)
                 r = &q->brq[i];
         int err = 0;
-        if (r && r->n_lair) {
+        if (r && r->lair.n) {
             zkctl_action *a = build_lair(c, b, r, &err);
             if (a)
                 zc_enqueue(c, a);
@@ -452,7 +522,7 @@ void zc_batch_flush(zkctl *c)
             if (a)
                 zc_enqueue(c, a);
         }
-        if (!err && r && r->n_sr) {
+        if (!err && r && r->sr.n) {
             zkctl_action *a = build_sr(c, b, r, &err);
             if (a)
                 zc_enqueue(c, a);

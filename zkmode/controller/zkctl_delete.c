@@ -90,7 +90,7 @@ static void issue_step(zkctl *c, struct zc_topic *t)
     struct zc_pending *pd = zc_pending_add(c, ZC_P_DELETE, t->name, -1);
     if (!pd)
         return;
-    pd->id = zc_zk_op(c, ZKCTL_OP_DELETE, path, NULL, 0, -1);
+    pd->id = zc_zk_op(c, pd, ZKCTL_OP_DELETE, path, NULL, 0, -1);
     if (!pd->id) {
         zc_pending_drop(c, pd);
         return;

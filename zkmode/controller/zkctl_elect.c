@@ -41,6 +41,10 @@ bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p
                int32_t **skip_out, size_t *n_skip_out, int *err)
 {
     const struct zc_lisr *cur = &p->st;
+    /* the common case, without allocating: a leader that is up and nothing asked for */
+    if (!(p->flags & (ZC_F_SHRINK_DEAD | ZC_F_CS | ZC_F_PREFERRED)) && cur->leader >= 0 &&
+        zc_replica_up(c, p, cur->leader))
+        return false;
     size_t cap = cur->n_isr + p->n_replicas + 1;
     int32_t *isr = ferry_malloc(cap * sizeof(int32_t));
     int32_t *skip = ferry_malloc(cap * sizeof(int32_t));

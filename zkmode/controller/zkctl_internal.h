@@ -136,10 +136,17 @@ struct zc_tp {
     bool flag;  /* LeaderAndIsr: IsNew; StopReplica: DeletePartition */
     int32_t epoch;  /* StopReplica: leader epoch */
 };
+/* A list of partitions without duplicates: entries in insertion order, and an open-addressing index by
+ * (topic, partition index) (slot = entry index + 1, 0 empty) so that adding stays O(1). */
+struct zc_tplist {
+    size_t n, cap;
+    struct zc_tp *v;
+    size_t n_slots; /* a power of two, at least twice cap; 0: no index yet */
+    size_t *slots;
+};
 struct zc_brq {
     int32_t broker;
-    size_t n_lair, n_sr;
-    struct zc_tp *lair, *sr;
+    struct zc_tplist lair, sr;
 };
 /* Entries (partitions and brokers) at which a growing batch is sent even with state writes in flight. */
 #define ZC_BATCH_MAX_ENTRIES 20000
@@ -148,8 +155,7 @@ struct zc_batch {
     struct zc_brq *brq;
     size_t n_um_brokers;
     int32_t *um_brokers;
-    size_t n_um_parts;
-    struct zc_tp *um_parts;
+    struct zc_tplist um_parts;
 };
 
 struct zkctl {
@@ -163,8 +169,8 @@ struct zkctl {
     struct zc_broker *brokers;
     size_t n_topics;
     struct zc_topic **topics;
-    size_t n_pend;
-    struct zc_pending *pend;
+    size_t n_pend, pend_cap; /* znode operations in flight: a table of pend_cap slots (a power of two) */
+    struct zc_pending **pend;
     size_t n_state_writes; /* pending entries that are partition-state writes */
     struct zc_alter *alters;
     struct zc_cs *css;
@@ -177,6 +183,9 @@ struct zkctl {
 void zc_set_error(zkctl *c, int err);
 /* The end of every event: reconcile, send the batch, return (and clear) the event's first error. */
 int zc_finish(zkctl *c);
+/* The same for an event that changed only partition p of t (a znode result; both NULL: none), without the
+ * pass over every partition. */
+int zc_finish_part(zkctl *c, struct zc_topic *t, struct zc_part *p);
 void zc_do_resign(zkctl *c);
 struct zc_broker *zc_broker_find(const zkctl *c, int32_t id);
 bool zc_live(const zkctl *c, int32_t id);    /* registered and not shutting down */
@@ -198,19 +207,25 @@ void zc_state_path(char *buf, size_t cap, const char *topic, int32_t partition);
 void zc_enqueue(zkctl *c, zkctl_action *a);
 /* A new action with a zeroed body of body_size bytes in its arena (none when 0); NULL on FERRY_ENOMEM. */
 zkctl_action *zc_action_new(enum zkctl_action_kind kind, int16_t api_key, int16_t api_version, size_t body_size);
-/* Queues the fenced multi [check, op] (op path/data copied); returns its id or 0 after FERRY_ENOMEM. */
-uint64_t zc_zk_op(zkctl *c, enum zkctl_op_kind kind, const char *path, const char *data, size_t len,
-                  int32_t version);
-uint64_t zc_zk_read(zkctl *c, const char *path);
+/* Queues the fenced multi [check, op] (op path/data copied); returns its id or 0 after FERRY_ENOMEM. The id
+ * is also pd's (when not NULL), which zc_pending_find then finds in O(1). */
+uint64_t zc_zk_op(zkctl *c, struct zc_pending *pd, enum zkctl_op_kind kind, const char *path, const char *data,
+                  size_t len, int32_t version);
+uint64_t zc_zk_read(zkctl *c, struct zc_pending *pd, const char *path);
+/* A new entry (its own allocation: the pointer stays valid until zc_pending_drop), found by id once an op
+ * is issued for it; NULL after FERRY_ENOMEM. */
 struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *topic, int32_t partition);
 struct zc_pending *zc_pending_find(zkctl *c, uint64_t id);
-void zc_pending_drop(zkctl *c, struct zc_pending *p);
+void zc_pending_drop(zkctl *c, struct zc_pending *p); /* NULL: nothing */
+void zc_pending_clear(zkctl *c);
 
 /* zkctl_state.c */
 /* Writes a state znode (create when !has_state, set otherwise) with prop; marks p busy. */
 int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_lisr *prop,
                    enum zc_pend_kind kind, struct zc_pending **out);
 void zc_reconcile(zkctl *c);
+/* zc_reconcile for partition p of t only (NULL: none), with the request and deletion progress. */
+void zc_reconcile_part(zkctl *c, struct zc_topic *t, struct zc_part *p);
 
 /* zkctl_model.c: copies of the inputs (0, FERRY_EINVAL for zc_*_check, FERRY_ENOMEM) */
 int zc_broker_check(const zkctl_broker *in);

@@ -149,7 +149,7 @@ static void topic_znode_write(zkctl *c, const char *name, const zk_topic_assignm
     snprintf(path, sizeof(path), "/brokers/topics/%s", name);
     struct zc_pending *pd = zc_pending_add(c, ZC_P_PARENT, NULL, -1);
     if (pd) {
-        pd->id = zc_zk_op(c, ZKCTL_OP_SET, path, data, len, -1);
+        pd->id = zc_zk_op(c, pd, ZKCTL_OP_SET, path, data, len, -1);
         if (!pd->id)
             zc_pending_drop(c, pd);
     }
@@ -258,10 +258,7 @@ void zc_model_clear(zkctl *c)
     ferry_free(c->topics);
     c->topics = NULL;
     c->n_topics = 0;
-    while (c->n_pend)
-        zc_pending_drop(c, &c->pend[c->n_pend - 1]);
-    ferry_free(c->pend);
-    c->pend = NULL;
+    zc_pending_clear(c);
     zc_batch_free(&c->batch);
 }
 
@@ -447,7 +444,7 @@ void zc_delete_requested(zkctl *c, const char *name)
         struct zc_pending *pd = zc_pending_add(c, ZC_P_DELETE, NULL, -1);
         if (!pd)
             return;
-        pd->id = zc_zk_op(c, ZKCTL_OP_DELETE, path, NULL, 0, -1);
+        pd->id = zc_zk_op(c, pd, ZKCTL_OP_DELETE, path, NULL, 0, -1);
         if (!pd->id)
             zc_pending_drop(c, pd);
         return;

@@ -28,7 +28,7 @@ static void parent_create(zkctl *c, const char *path)
     struct zc_pending *pd = zc_pending_add(c, ZC_P_PARENT, NULL, -1);
     if (!pd)
         return;
-    pd->id = zc_zk_op(c, ZKCTL_OP_CREATE, path, NULL, 0, -1);
+    pd->id = zc_zk_op(c, pd, ZKCTL_OP_CREATE, path, NULL, 0, -1);
     if (!pd->id)
         zc_pending_drop(c, pd);
 }
@@ -64,7 +64,7 @@ int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct
     }
     pd->old_leader = p->has_state ? p->st.leader : ZC_NO_LEADER;
     zc_state_path(path, sizeof(path), t->name, p->id);
-    pd->id = zc_zk_op(c, create ? ZKCTL_OP_CREATE : ZKCTL_OP_SET, path, data, len, create ? -1 : p->zkv);
+    pd->id = zc_zk_op(c, pd, create ? ZKCTL_OP_CREATE : ZKCTL_OP_SET, path, data, len, create ? -1 : p->zkv);
     ferry_free(data);
     if (!pd->id) {
         zc_pending_drop(c, pd);
@@ -79,8 +79,8 @@ int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct
 static void reread_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_pending *from)
 {
     char path[400];
-    /* remember the write (from points into c->pend, which the add below may move): if the re-read finds
-     * exactly it, it went through before the connection broke */
+    /* remember the write (from is dropped after this call): if the re-read finds exactly it, it went
+     * through before the connection broke */
     struct zc_lisr prop = {0};
     int32_t mark = -4; /* nothing to compare */
     if (from && (from->kind == ZC_P_CREATE || from->kind == ZC_P_SET)) {
@@ -98,7 +98,7 @@ static void reread_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const 
     pd->prop = prop;
     pd->old_leader = mark;
     zc_state_path(path, sizeof(path), t->name, p->id);
-    pd->id = zc_zk_read(c, path);
+    pd->id = zc_zk_read(c, pd, path);
     if (!pd->id) {
         zc_pending_drop(c, pd);
         p->busy = 0;
@@ -148,6 +148,38 @@ static void new_partition(zkctl *c, struct zc_topic *t, struct zc_part *p)
     ferry_free(isr);
 }
 
+/* The decisions for one partition that is neither busy nor deleted. */
+static void reconcile_one(zkctl *c, struct zc_topic *t, struct zc_part *p)
+{
+    if (p->busy || p->bad_state)
+        return;
+    if (!p->has_state) {
+        new_partition(c, t, p);
+        return;
+    }
+    if (p->ctrl_epoch > c->epoch)
+        return; /* decided by a newer controller: ours is a zombie's view (Kafka skips it) */
+    struct zc_lisr prop = {0};
+    int32_t *skip = NULL;
+    size_t n_skip = 0;
+    int err = 0;
+    if (!zc_decide(c, t, p, &prop, &skip, &n_skip, &err)) {
+        if (err)
+            zc_set_error(c, err);
+        else
+            p->flags = 0;
+        return;
+    }
+    struct zc_pending *pd = NULL;
+    if (zc_write_state(c, t, p, &prop, ZC_P_SET, &pd) == 0) {
+        pd->skip = skip;
+        pd->n_skip = n_skip;
+        skip = NULL;
+    }
+    ferry_free(skip);
+    zc_lisr_free(&prop);
+}
+
 void zc_reconcile(zkctl *c)
 {
     if (!c->active)
@@ -155,39 +187,20 @@ void zc_reconcile(zkctl *c)
     zc_requests_progress(c);
     for (size_t i = 0; i < c->n_topics && c->active; i++) {
         struct zc_topic *t = c->topics[i];
-        if (t->deleting)
-            continue;
-        for (size_t j = 0; j < t->n_parts; j++) {
-            struct zc_part *p = &t->parts[j];
-            if (p->busy || p->bad_state)
-                continue;
-            if (!p->has_state) {
-                new_partition(c, t, p);
-                continue;
-            }
-            if (p->ctrl_epoch > c->epoch)
-                continue; /* decided by a newer controller: ours is a zombie's view (Kafka skips it) */
-            struct zc_lisr prop = {0};
-            int32_t *skip = NULL;
-            size_t n_skip = 0;
-            int err = 0;
-            if (!zc_decide(c, t, p, &prop, &skip, &n_skip, &err)) {
-                if (err)
-                    zc_set_error(c, err);
-                else
-                    p->flags = 0;
-                continue;
-            }
-            struct zc_pending *pd = NULL;
-            if (zc_write_state(c, t, p, &prop, ZC_P_SET, &pd) == 0) {
-                pd->skip = skip;
-                pd->n_skip = n_skip;
-                skip = NULL;
-            }
-            ferry_free(skip);
-            zc_lisr_free(&prop);
-        }
+        for (size_t j = 0; !t->deleting && j < t->n_parts; j++)
+            reconcile_one(c, t, &t->parts[j]);
     }
+    zc_delete_progress(c);
+    zc_requests_progress(c);
+}
+
+void zc_reconcile_part(zkctl *c, struct zc_topic *t, struct zc_part *p)
+{
+    if (!c->active)
+        return;
+    zc_requests_progress(c);
+    if (t && p && !t->deleting)
+        reconcile_one(c, t, p);
     zc_delete_progress(c);
     zc_requests_progress(c);
 }
@@ -246,6 +259,8 @@ int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op
     case ZC_P_DELETE:
         zc_delete_result(c, pd, rc);
         zc_pending_drop(c, zc_pending_find(c, id));
+        t = NULL; /* the topic may be gone */
+        p = NULL;
         break;
     case ZC_P_ALTER:
         if (p && p->busy == id)
@@ -258,7 +273,8 @@ int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op
     case ZC_P_READ:
         return FERRY_EINVAL; /* a read answered as a multi */
     }
-    return zc_finish(c);
+    /* only p changed (a partition without a write in flight was decided at the end of an earlier event) */
+    return zc_finish_part(c, t, p);
 }
 
 static bool lisr_eq(const struct zc_lisr *a, const zk_partition_state *s)
@@ -281,7 +297,7 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
     struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
     if (!p || p->busy != id) {
         zc_pending_drop(c, pd);
-        return zc_finish(c);
+        return zc_finish_part(c, NULL, NULL);
     }
     p->busy = 0;
     if (rc == ZKCTL_ZK_OK) {
@@ -310,6 +326,6 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
         reread_state(c, t, p, NULL);
     }
     zc_pending_drop(c, zc_pending_find(c, id));
-    return zc_finish(c);
+    return zc_finish_part(c, t, p);
 }
 
