@@ -81,27 +81,49 @@ static void drain(zkctl *c, struct drained *d)
     }
 }
 
+static void drained_init(struct drained *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->multis = calloc(N_PARTS + 16, sizeof(*d->multis));
+    d->reads = calloc(N_PARTS + 16, sizeof(*d->reads));
+    assert_non_null(d->multis);
+    assert_non_null(d->reads);
+}
+
+static void drained_free(struct drained *d)
+{
+    for (size_t i = 0; i < d->n_multis; i++)
+        zkctl_action_free(d->multis[i]);
+    for (size_t i = 0; i < d->n_reads; i++)
+        zkctl_action_free(d->reads[i]);
+    free(d->multis);
+    free(d->reads);
+}
+
+/* Controller 2 of epoch 2 over the snapshot of big_init, its first actions in d: one fenced setData per
+ * partition, all at once (the requests among them are Kafka's onControllerFailover LeaderAndIsr of the
+ * states read). */
+static zkctl *started(struct big *b, zkctl_snapshot *snap, struct drained *d)
+{
+    big_init(b, snap);
+    zkctl_config cfg;
+    zkctl_config_default(&cfg, 2);
+    zkctl *c = NULL;
+    assert_int_equal(zkctl_new(&cfg, &c), 0);
+    assert_int_equal(zkctl_become_controller(c, snap), 0);
+    drained_init(d);
+    drain(c, d);
+    assert_int_equal(d->n_multis, N_PARTS);
+    return c;
+}
+
 static void test_failover_10000_out_of_order(void **state)
 {
     (void)state;
     static struct big b;
     zkctl_snapshot snap;
-    big_init(&b, &snap);
-    zkctl_config cfg;
-    zkctl_config_default(&cfg, 2);
-    zkctl *c = NULL;
-    assert_int_equal(zkctl_new(&cfg, &c), 0);
-    assert_int_equal(zkctl_become_controller(c, &snap), 0);
-
-    struct drained d = {0};
-    d.multis = calloc(N_PARTS + 16, sizeof(*d.multis));
-    d.reads = calloc(N_PARTS + 16, sizeof(*d.reads));
-    assert_non_null(d.multis);
-    assert_non_null(d.reads);
-    drain(c, &d);
-    /* one fenced setData per partition, all at once (the requests so far are Kafka's onControllerFailover
-     * LeaderAndIsr of the states read) */
-    assert_int_equal(d.n_multis, N_PARTS);
+    struct drained d;
+    zkctl *c = started(&b, &snap, &d);
     for (size_t i = 0; i < d.n_multis; i++) {
         assert_int_equal(d.multis[i]->n_ops, 2);
         assert_int_equal(d.multis[i]->ops[0].kind, ZKCTL_OP_CHECK);
@@ -122,11 +144,8 @@ static void test_failover_10000_out_of_order(void **state)
         order[i] = order[j];
         order[j] = tmp;
     }
-    struct drained later = {0};
-    later.multis = calloc(N_PARTS + 16, sizeof(*later.multis));
-    later.reads = calloc(N_PARTS + 16, sizeof(*later.reads));
-    assert_non_null(later.multis);
-    assert_non_null(later.reads);
+    struct drained later;
+    drained_init(&later);
     size_t lost = 0;
     for (size_t i = 0; i < n; i++) {
         zkctl_action *a = order[i];
@@ -176,34 +195,20 @@ static void test_failover_10000_out_of_order(void **state)
             assert_int_equal(v.n_isr, 1);
             assert_int_equal(v.isr[0], 2 + p % 2);
         }
-    for (size_t i = 0; i < n; i++)
-        zkctl_action_free(order[i]);
-    free(d.multis);
-    free(d.reads);
-    free(later.multis);
-    free(later.reads);
+    drained_free(&d);
+    drained_free(&later);
     zkctl_free(c);
 }
 
-/* Writes resolved while new ones keep being issued: a broker bounce in the middle re-decides only the
- * partitions whose write ended, and stale results (the write of a previous term) are unknown. */
+/* Half of the writes answered (from the last backwards), then a new term: the other half's results are
+ * unknown (they belong to the previous term), and the new term writes every partition again. */
 static void test_results_after_new_term(void **state)
 {
     (void)state;
     static struct big b;
     zkctl_snapshot snap;
-    big_init(&b, &snap);
-    zkctl_config cfg;
-    zkctl_config_default(&cfg, 2);
-    zkctl *c = NULL;
-    assert_int_equal(zkctl_new(&cfg, &c), 0);
-    assert_int_equal(zkctl_become_controller(c, &snap), 0);
-    struct drained d = {0};
-    d.multis = calloc(N_PARTS + 16, sizeof(*d.multis));
-    d.reads = calloc(16, sizeof(*d.reads));
-    assert_non_null(d.multis);
-    drain(c, &d);
-    assert_int_equal(d.n_multis, N_PARTS);
+    struct drained d;
+    zkctl *c = started(&b, &snap, &d);
     /* half answered from the end backwards, then a new term: the other half's ids are unknown */
     for (size_t i = d.n_multis; i-- > d.n_multis / 2;)
         assert_int_equal(zkctl_zk_result(c, d.multis[i]->id, ZKCTL_ZK_OK, 0, 4), 0);
@@ -216,11 +221,8 @@ static void test_results_after_new_term(void **state)
         zkctl_action_free(d.multis[i]);
     d.n_multis = 0;
     drain(c, &d);
-    assert_int_equal(d.n_multis, N_PARTS); /* the new term writes every partition again */
-    for (size_t i = 0; i < d.n_multis; i++)
-        zkctl_action_free(d.multis[i]);
-    free(d.multis);
-    free(d.reads);
+    assert_int_equal(d.n_multis, N_PARTS);
+    drained_free(&d);
     zkctl_free(c);
 }
 
