@@ -166,6 +166,8 @@ def main():
     ap.add_argument("--topics", type=int, default=1000, help="single-partition topics to create (0: skip)")
     ap.add_argument("--create-clients", type=int, default=8)
     ap.add_argument("--session-timeout-ms", type=int, default=zkcluster.SESSION_TIMEOUT_MS)
+    ap.add_argument("--zk-max-in-flight", type=int, default=None,
+                    help="zookeeper.max.in.flight.requests of the brokers (Kafka's default, 10, when not given)")
     ap.add_argument("--lead-timeout", type=float, default=60.0,
                     help="seconds (plus 1 per 200 partitions) to wait for leaders before calling a case failed")
     ap.add_argument("--zk-ensemble", action="store_true", help="a 3-server ZooKeeper ensemble, not one server")
@@ -184,9 +186,11 @@ def main():
     try:
         zk_server.start()
         connect = zk_server.connect_string
+        extra = {"zookeeper.session.timeout.ms": args.session_timeout_ms, "default.replication.factor": args.rf}
+        if args.zk_max_in_flight:
+            extra["zookeeper.max.in.flight.requests"] = args.zk_max_in_flight
         for i in (1, 2, 3):
-            nodes.append(zkcluster.legacy_node(None, connect, i, extra={
-                "zookeeper.session.timeout.ms": args.session_timeout_ms, "default.replication.factor": args.rf}))
+            nodes.append(zkcluster.legacy_node(None, connect, i, extra=dict(extra)))
         for n in nodes:
             n.start()
         from kazoo.client import KazooClient
@@ -223,9 +227,10 @@ def main():
 
 def report(args, load_before, failovers, creation, failures):
     print(zk_ensemble.machine_line(load_before))
-    print("legacy mode: 3 brokers, ZooKeeper %s, zookeeper.session.timeout.ms=%d, topics via %s, replication "
-          "factor %d" % ("3-server ensemble" if args.zk_ensemble else "standalone", args.session_timeout_ms, args.via,
-                         args.rf))
+    print("legacy mode: 3 brokers, ZooKeeper %s, zookeeper.session.timeout.ms=%d, zookeeper.max.in.flight.requests=%d, "
+          "topics via %s, replication factor %d" % ("3-server ensemble" if args.zk_ensemble else "standalone",
+                                                   args.session_timeout_ms, args.zk_max_in_flight or 10, args.via,
+                                                   args.rf))
     for f in failovers:
         line = "failover at %d partitions: " % f["partitions"]
         if "killed" in f:
