@@ -69,9 +69,12 @@ static void schedule_check(struct kraft_ctrl *c)
         return;
     int64_t now = now_ms(c);
     int64_t due = ctrl_heartbeats_next_check_ms(&c->hb);
-    int64_t wait = due == INT64_MAX ? KRAFT_CTRL_MAX_CHECK_MS : due - now + 1;
-    if (wait < 0)
-        wait = 0;
+    int64_t wait = due == INT64_MAX || !kraft_node_is_active_controller(c->node) ? KRAFT_CTRL_MAX_CHECK_MS
+                                                                                  : due - now + 1;
+    /* never 0: a timer restarted at 0 ms from its own callback runs again in the same loop turn (libuv
+     * before 1.45), forever once a lapsed session is due on a node that is not the active controller */
+    if (wait < 1)
+        wait = 1;
     if (wait > KRAFT_CTRL_MAX_CHECK_MS)
         wait = KRAFT_CTRL_MAX_CHECK_MS;
     uv_timer_start(&c->timer, on_timer, (uint64_t)wait, 0);
