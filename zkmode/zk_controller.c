@@ -115,10 +115,10 @@ static void on_multi(void *arg, const struct zk_result *r)
         /* results[0] is zk_elect's epoch check, results[i] the core's ops[i] */
         enum zkctl_zk_rc rc = zk_rc_of(r->rc);
         size_t failed = 0;
-        int32_t version = 0;
+        int32_t *versions = ferry_calloc((size_t)k->n_ops, sizeof *versions);
         if (r->rc == ZOK && r->results && r->nresults == k->n_ops) {
-            const zoo_op_result_t *last = &r->results[k->n_ops - 1];
-            version = last->stat ? last->stat->version : 0;
+            for (int i = 0; versions && i < k->n_ops; i++)
+                versions[i] = r->results[i].stat ? r->results[i].stat->version : 0;
         } else if (r->results && r->nresults == k->n_ops) {
             for (int i = 0; i < r->nresults; i++)
                 if (r->results[i].err != ZOK && r->results[i].err != ZRUNTIMEINCONSISTENCY) {
@@ -129,7 +129,11 @@ static void on_multi(void *arg, const struct zk_result *r)
         }
         if (rc != ZKCTL_ZK_OK)
             LOG_DEBUG(ZKC_MOD, "znode write %" PRIu64 " failed at op %zu: %s", k->id, failed, zk_rc_name(r->rc));
-        zkc_event_rc(c, "znode write result", zkctl_zk_result(c->core, k->id, rc, failed, version));
+        if (!versions && rc == ZKCTL_ZK_OK) /* out of memory: the outcome is known, the versions are not */
+            rc = ZKCTL_ZK_CONNLOSS;  /* the core re-reads what it wrote */
+        zkc_event_rc(c, "znode write result",
+                      zkctl_zk_multi_result(c->core, k->id, rc, failed, versions, versions ? (size_t)k->n_ops : 0));
+        ferry_free(versions);
         zkc_kick(c);
     }
     ferry_free(k);

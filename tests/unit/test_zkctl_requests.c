@@ -466,7 +466,7 @@ static void test_preferred_rebalance(void **state)
         assert_true(isr_is(&st, 2, 1, 2));
         zk_partition_state_free(&st);
     }
-    assert_int_equal(s.n_multis, 3);
+    assert_int_equal(s.n_writes, 3);
     /* a preferred replica out of the ISR is not elected */
     sim_state(&s, "r", 3, 2, 1, "[2]", 1, 1);
     sim_state(&s, "r", 4, 2, 1, "[2]", 1, 1);

@@ -1,8 +1,9 @@
 /* Unit tests of the controller core (zkmode/controller/zkctl.h) at failover scale: 10,000 partitions led by
- * a broker that is gone when the controller takes over. Every partition gets one fenced state write, all
- * queued at once (none waits for another); their results come back in a shuffled order, some as a lost
- * connection (re-read, found applied) and one reported twice, and each is matched to its partition by id.
- * The LeaderAndIsr and UpdateMetadata requests go out after the last write, one per broker. */
+ * a broker that is gone when the controller takes over. Every partition gets one state write, all queued at
+ * once, grouped into fenced multis of at most 100 writes (one ZooKeeper transaction each); their results
+ * come back in a shuffled order, some as a lost connection (every member re-read and found applied), one
+ * failing on one member's version (that member re-read, the others written again), one reported twice; each
+ * is matched to its partitions by id. Each partition reaches its live replica in a LeaderAndIsr once. */
 #include "test_zkctl_util.h"
 
 #define N_TOPICS 10
@@ -50,7 +51,7 @@ static void big_init(struct big *b, zkctl_snapshot *snap)
                              .brokers = b->brokers, .n_topics = N_TOPICS, .topics = b->tin};
 }
 
-/* The actions queued now, split into znode multis (kept) and the rest (counted per kind, then freed). */
+/* The actions queued now: znode multis and reads kept (the caller answers them), requests counted. */
 struct drained {
     size_t n_multis, n_reads, n_lair, n_um, lair_parts;
     zkctl_action **multis;
@@ -62,10 +63,12 @@ static void drain(zkctl *c, struct drained *d)
     zkctl_action *a;
     while ((a = zkctl_next_action(c))) {
         if (a->kind == ZKCTL_ACT_ZK_MULTI) {
+            assert_true(d->n_multis < N_PARTS + 16);
             d->multis[d->n_multis++] = a;
             continue;
         }
         if (a->kind == ZKCTL_ACT_ZK_READ) {
+            assert_true(d->n_reads < N_PARTS + 16);
             d->reads[d->n_reads++] = a;
             continue;
         }
@@ -100,9 +103,22 @@ static void drained_free(struct drained *d)
     free(d->reads);
 }
 
-/* Controller 2 of epoch 2 over the snapshot of big_init, its first actions in d: one fenced setData per
- * partition, all at once (the requests among them are Kafka's onControllerFailover LeaderAndIsr of the
- * states read). */
+static size_t ops_of(const struct drained *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_multis; i++) {
+        const zkctl_action *a = d->multis[i];
+        assert_true(a->n_ops >= 2 && a->n_ops <= 101);
+        assert_int_equal(a->ops[0].kind, ZKCTL_OP_CHECK);
+        assert_string_equal(a->ops[0].path, "/controller_epoch");
+        n += a->n_ops - 1;
+    }
+    return n;
+}
+
+/* Controller 2 of epoch 2 over the snapshot of big_init, its first actions in d: a setData of every
+ * partition's state in group multis (the requests among them are Kafka's onControllerFailover LeaderAndIsr
+ * of the states read). */
 static zkctl *started(struct big *b, zkctl_snapshot *snap, struct drained *d)
 {
     big_init(b, snap);
@@ -113,8 +129,23 @@ static zkctl *started(struct big *b, zkctl_snapshot *snap, struct drained *d)
     assert_int_equal(zkctl_become_controller(c, snap), 0);
     drained_init(d);
     drain(c, d);
-    assert_int_equal(d->n_multis, N_PARTS);
+    assert_int_equal(ops_of(d), N_PARTS);
+    assert_true(d->n_multis <= N_PARTS / 50);
+    for (size_t i = 0; i < d->n_multis; i++)
+        for (size_t k = 1; k < d->multis[i]->n_ops; k++) {
+            assert_int_equal(d->multis[i]->ops[k].kind, ZKCTL_OP_SET);
+            assert_int_equal(d->multis[i]->ops[k].version, 3);
+        }
     return c;
+}
+
+/* Answers a group: OK with every set's new version = its expected version + 1. */
+static void answer_ok(zkctl *c, const zkctl_action *a)
+{
+    int32_t versions[128] = {0};
+    for (size_t k = 1; k < a->n_ops; k++)
+        versions[k] = a->ops[k].version + 1;
+    assert_int_equal(zkctl_zk_multi_result(c, a->id, ZKCTL_ZK_OK, 0, versions, a->n_ops), 0);
 }
 
 static void test_failover_10000_out_of_order(void **state)
@@ -124,16 +155,8 @@ static void test_failover_10000_out_of_order(void **state)
     zkctl_snapshot snap;
     struct drained d;
     zkctl *c = started(&b, &snap, &d);
-    for (size_t i = 0; i < d.n_multis; i++) {
-        assert_int_equal(d.multis[i]->n_ops, 2);
-        assert_int_equal(d.multis[i]->ops[0].kind, ZKCTL_OP_CHECK);
-        assert_string_equal(d.multis[i]->ops[0].path, "/controller_epoch");
-        assert_int_equal(d.multis[i]->ops[1].kind, ZKCTL_OP_SET);
-        assert_int_equal(d.multis[i]->ops[1].version, 3);
-    }
 
-    /* results in a shuffled order (fixed seed): every 97th a lost connection, answered by a re-read that
-     * finds the write applied; the first result reported twice is unknown the second time */
+    /* the groups answered in a shuffled order (fixed seed) */
     zkctl_action **order = d.multis;
     size_t n = d.n_multis;
     uint64_t x = 0x2545F4914F6CDD1DULL;
@@ -146,52 +169,78 @@ static void test_failover_10000_out_of_order(void **state)
     }
     struct drained later;
     drained_init(&later);
+    const char *stale_path = order[1]->ops[5].path;
     size_t lost = 0;
     for (size_t i = 0; i < n; i++) {
-        zkctl_action *a = order[i];
-        if (i % 97 == 5) {
-            assert_int_equal(zkctl_zk_result(c, a->id, ZKCTL_ZK_CONNLOSS, 1, 0), 0);
-            lost++;
+        const zkctl_action *a = order[i];
+        if (i % 7 == 3) {
+            /* a lost connection: every member re-read */
+            assert_int_equal(zkctl_zk_multi_result(c, a->id, ZKCTL_ZK_CONNLOSS, 0, NULL, 0), 0);
+            lost += a->n_ops - 1;
+        } else if (i == 1) {
+            /* op 5's partition was changed meanwhile: nothing of the group applied */
+            assert_int_equal(zkctl_zk_multi_result(c, a->id, ZKCTL_ZK_BADVERSION, 5, NULL, 0), 0);
         } else {
-            assert_int_equal(zkctl_zk_result(c, a->id, ZKCTL_ZK_OK, 0, 4), 0);
+            answer_ok(c, a);
         }
         if (i == 0)
             assert_int_equal(zkctl_zk_result(c, a->id, ZKCTL_ZK_OK, 0, 4), FERRY_ENOTFOUND);
         drain(c, &later);
-        if (i + 1 < n)
-            assert_int_equal(later.n_lair, 0); /* nothing sent while writes are in flight */
     }
-    /* after the last write: one LeaderAndIsr per live broker for the partitions written */
-    assert_int_equal(later.n_lair, 2);
-    assert_int_equal(later.lair_parts, N_PARTS - lost);
-    assert_int_equal(later.n_um, 2);
-    /* the re-reads: each finds exactly the write it lost (applied by the server) */
-    assert_int_equal(later.n_reads, lost);
-    assert_int_equal(later.n_multis, 0);
-    for (size_t i = 0; i < later.n_reads; i++) {
-        zkctl_action *rd = later.reads[i];
-        const zkctl_action *w = NULL;
-        for (size_t k = 0; k < n && !w; k++)
-            if (strcmp(order[k]->ops[1].path, rd->path) == 0)
-                w = order[k];
-        assert_non_null(w);
-        assert_int_equal(zkctl_zk_read_result(c, rd->id, ZKCTL_ZK_OK, w->ops[1].data, w->ops[1].len, 4), 0);
-        zkctl_action_free(rd);
-    }
-    later.n_reads = 0;
-    drain(c, &later);
-    assert_int_equal(later.n_multis, 0);
-    /* each partition went to its one live replica exactly once */
-    assert_int_equal(later.lair_parts, N_PARTS);
-    assert_true(later.n_lair <= 2 + lost);
+    assert_int_equal(later.n_reads, lost + 1);
+    /* the other 99 of the failed group are written again, in one group */
+    assert_int_equal(ops_of(&later), order[1]->n_ops - 2);
 
+    /* until nothing is left: re-reads find the lost writes applied (the stale one finds a newer version of
+     * the old state and is written again at that version), writes succeed */
+    for (int round = 0; later.n_reads || later.n_multis; round++) {
+        assert_true(round < 10);
+        struct drained next;
+        drained_init(&next);
+        next.n_lair = later.n_lair;
+        next.lair_parts = later.lair_parts;
+        for (size_t i = 0; i < later.n_reads; i++) {
+            const zkctl_action *rd = later.reads[i];
+            if (strcmp(rd->path, stale_path) == 0) {
+                const char *old = "{\"controller_epoch\":1,\"leader\":1,\"version\":1,\"leader_epoch\":4,\"isr\":[1,3]}";
+                const char *old2 = "{\"controller_epoch\":1,\"leader\":1,\"version\":1,\"leader_epoch\":4,\"isr\":[1,2]}";
+                zk_partition_state st;
+                const char *use = old;
+                /* the ISR it had: [1, 2 + p % 2] */
+                for (size_t k = 1; k < order[1]->n_ops; k++)
+                    if (strcmp(order[1]->ops[k].path, stale_path) == 0 &&
+                        zk_partition_state_decode(order[1]->ops[k].data, order[1]->ops[k].len, &st, NULL) == 0) {
+                        use = st.leader == 2 ? old2 : old;
+                        zk_partition_state_free(&st);
+                    }
+                assert_int_equal(zkctl_zk_read_result(c, rd->id, ZKCTL_ZK_OK, use, strlen(use), 7), 0);
+                continue;
+            }
+            const zkctl_zk_op *w = NULL;
+            for (size_t g = 0; g < n && !w; g++)
+                for (size_t k = 1; k < order[g]->n_ops && !w; k++)
+                    if (strcmp(order[g]->ops[k].path, rd->path) == 0)
+                        w = &order[g]->ops[k];
+            assert_non_null(w);
+            assert_int_equal(zkctl_zk_read_result(c, rd->id, ZKCTL_ZK_OK, w->data, w->len, 4), 0);
+        }
+        for (size_t i = 0; i < later.n_multis; i++)
+            answer_ok(c, later.multis[i]);
+        drain(c, &next);
+        drained_free(&later);
+        later = next;
+    }
+    /* each partition went to its one live replica exactly once, one LeaderAndIsr per broker and batch */
+    assert_int_equal(later.lair_parts, N_PARTS);
     for (int t = 0; t < N_TOPICS; t++)
         for (int p = 0; p < PER_TOPIC; p++) {
             zkctl_partition_view v;
+            char path[64];
+            snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state", b.names[t], p);
             assert_int_equal(zkctl_partition(c, b.names[t], p, &v), 0);
             assert_int_equal(v.leader, 2 + p % 2);
             assert_int_equal(v.leader_epoch, 5);
-            assert_int_equal(v.zkversion, 4);
+            assert_int_equal(v.zkversion, strcmp(path, stale_path) == 0 ? 8 : 4);
             assert_int_equal(v.n_isr, 1);
             assert_int_equal(v.isr[0], 2 + p % 2);
         }
@@ -200,7 +249,7 @@ static void test_failover_10000_out_of_order(void **state)
     zkctl_free(c);
 }
 
-/* Half of the writes answered (from the last backwards), then a new term: the other half's results are
+/* Half of the groups answered (from the last backwards), then a new term: the other half's results are
  * unknown (they belong to the previous term), and the new term writes every partition again. */
 static void test_results_after_new_term(void **state)
 {
@@ -209,9 +258,8 @@ static void test_results_after_new_term(void **state)
     zkctl_snapshot snap;
     struct drained d;
     zkctl *c = started(&b, &snap, &d);
-    /* half answered from the end backwards, then a new term: the other half's ids are unknown */
     for (size_t i = d.n_multis; i-- > d.n_multis / 2;)
-        assert_int_equal(zkctl_zk_result(c, d.multis[i]->id, ZKCTL_ZK_OK, 0, 4), 0);
+        answer_ok(c, d.multis[i]);
     snap.epoch = 3;
     snap.epoch_zkversion = 2;
     assert_int_equal(zkctl_become_controller(c, &snap), 0);
@@ -221,7 +269,7 @@ static void test_results_after_new_term(void **state)
         zkctl_action_free(d.multis[i]);
     d.n_multis = 0;
     drain(c, &d);
-    assert_int_equal(d.n_multis, N_PARTS);
+    assert_int_equal(ops_of(&d), N_PARTS);
     drained_free(&d);
     zkctl_free(c);
 }

@@ -44,6 +44,7 @@ struct sim {
     size_t n_sent;
     zkctl_action *sent[4096];   /* SEND and RESPOND actions, in order */
     size_t n_multis;
+    size_t n_writes;            /* ops after the epoch check, over every multi */
     bool resigned;
     bool unchecked_write;       /* a multi without the epoch check as op 0 */
     bool auto_stop_replica;     /* answer StopReplica(delete) at once, success */
@@ -169,6 +170,65 @@ TZ bool sim_inject(struct sim *s, const char *path, enum zkctl_zk_rc *rc, bool *
 
 TZ void sim_stop_replica_answer(struct sim *s, const zkctl_action *a);
 
+/* The outcome of one op of a multi on the current tree, without applying it. */
+TZ enum zkctl_zk_rc sim_op_check(struct sim *s, const zkctl_zk_op *op)
+{
+    struct sim_node *n = sim_node(s, op->path);
+    switch (op->kind) {
+    case ZKCTL_OP_CREATE:
+        return n ? ZKCTL_ZK_NODEEXISTS : !sim_parent_exists(s, op->path) ? ZKCTL_ZK_NONODE : ZKCTL_ZK_OK;
+    case ZKCTL_OP_SET:
+        return !n ? ZKCTL_ZK_NONODE : op->version != -1 && op->version != n->version ? ZKCTL_ZK_BADVERSION : ZKCTL_ZK_OK;
+    case ZKCTL_OP_DELETE:
+        return !n ? ZKCTL_ZK_NONODE : sim_has_children(s, op->path) ? ZKCTL_ZK_OTHER : ZKCTL_ZK_OK;
+    default:
+        return ZKCTL_ZK_OTHER;
+    }
+}
+
+/* Applies one op (checked or injected-and-applied); returns the Stat.version after it (0: create/delete). */
+TZ int32_t sim_op_apply(struct sim *s, const zkctl_zk_op *op)
+{
+    struct sim_node *n = sim_node(s, op->path);
+    if (op->kind == ZKCTL_OP_CREATE && !n)
+        sim_put(s, op->path, op->data);
+    else if (op->kind == ZKCTL_OP_SET && n)
+        sim_put(s, op->path, op->data);
+    else if (op->kind == ZKCTL_OP_DELETE && n)
+        sim_del(s, op->path);
+    n = op->kind == ZKCTL_OP_SET ? sim_node(s, op->path) : NULL;
+    return n ? n->version : 0;
+}
+
+/* A multi, all or nothing: the epoch check, then every op checked in order; the first failure (or injected
+ * fault) is the result. An injected fault with inject_apply applies the whole multi anyway. */
+TZ void sim_multi(struct sim *s, const zkctl_action *a, enum zkctl_zk_rc *rc, size_t *failed, int32_t *versions)
+{
+    *rc = ZKCTL_ZK_OK;
+    *failed = 0;
+    if (a->ops[0].version != s->epoch_zkv) {
+        *rc = ZKCTL_ZK_BADVERSION;
+        return;
+    }
+    bool apply = true;
+    for (size_t i = 1; i < a->n_ops && *rc == ZKCTL_ZK_OK; i++) {
+        enum zkctl_zk_rc orc;
+        bool inj_apply = false;
+        if (sim_inject(s, a->ops[i].path, &orc, &inj_apply))
+            apply = inj_apply;
+        else
+            apply = (orc = sim_op_check(s, &a->ops[i])) == ZKCTL_ZK_OK;
+        if (orc != ZKCTL_ZK_OK) {
+            *rc = orc;
+            *failed = i;
+        }
+    }
+    if (!apply)
+        return;
+    for (size_t i = 1; i < a->n_ops; i++)
+        versions[i] = sim_op_apply(s, &a->ops[i]);
+}
+
 /* Runs the queued actions (and the ones their results queue) until none is left. */
 TZ void sim_run(struct sim *s)
 {
@@ -176,54 +236,15 @@ TZ void sim_run(struct sim *s)
     while (!s->hold && (a = zkctl_next_action(s->c))) {
         if (a->kind == ZKCTL_ACT_ZK_MULTI) {
             s->n_multis++;
-            enum zkctl_zk_rc rc = ZKCTL_ZK_OK;
-            size_t failed = 0;
-            int32_t version = 0;
             if (a->n_ops < 2 || a->ops[0].kind != ZKCTL_OP_CHECK || strcmp(a->ops[0].path, "/controller_epoch") != 0)
                 s->unchecked_write = true;
-            if (a->ops[0].version != s->epoch_zkv) {
-                rc = ZKCTL_ZK_BADVERSION;
-            } else {
-                assert_int_equal(a->n_ops, 2);
-                zkctl_zk_op *op = &a->ops[1];
-                struct sim_node *n = sim_node(s, op->path);
-                bool apply = true;
-                failed = 1;
-                if (sim_inject(s, op->path, &rc, &apply)) {
-                    if (apply && op->kind == ZKCTL_OP_CREATE && !n)
-                        sim_put(s, op->path, op->data);
-                    else if (apply && op->kind == ZKCTL_OP_SET && n) {
-                        sim_put(s, op->path, op->data);
-                    } else if (apply && op->kind == ZKCTL_OP_DELETE && n)
-                        sim_del(s, op->path);
-                } else if (op->kind == ZKCTL_OP_CREATE) {
-                    if (n)
-                        rc = ZKCTL_ZK_NODEEXISTS;
-                    else if (!sim_parent_exists(s, op->path))
-                        rc = ZKCTL_ZK_NONODE;
-                    else {
-                        sim_put(s, op->path, op->data);
-                        version = 0;
-                    }
-                } else if (op->kind == ZKCTL_OP_SET) {
-                    if (!n)
-                        rc = ZKCTL_ZK_NONODE;
-                    else if (op->version != -1 && op->version != n->version)
-                        rc = ZKCTL_ZK_BADVERSION;
-                    else {
-                        sim_put(s, op->path, op->data);
-                        version = sim_node(s, op->path)->version;
-                    }
-                } else if (op->kind == ZKCTL_OP_DELETE) {
-                    if (!n)
-                        rc = ZKCTL_ZK_NONODE;
-                    else if (sim_has_children(s, op->path))
-                        rc = ZKCTL_ZK_OTHER;
-                    else
-                        sim_del(s, op->path);
-                }
-            }
-            SIM_OK(s, zkctl_zk_result(s->c, a->id, rc, rc == ZKCTL_ZK_OK ? 0 : failed, version));
+            s->n_writes += a->n_ops - 1;
+            enum zkctl_zk_rc rc;
+            size_t failed = 0;
+            int32_t versions[128] = {0};
+            assert_true(a->n_ops <= 128);
+            sim_multi(s, a, &rc, &failed, versions);
+            SIM_OK(s, zkctl_zk_multi_result(s->c, a->id, rc, rc == ZKCTL_ZK_OK ? 0 : failed, versions, a->n_ops));
             zkctl_action_free(a);
         } else if (a->kind == ZKCTL_ACT_ZK_READ) {
             struct sim_node *n = sim_node(s, a->path);

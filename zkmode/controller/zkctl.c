@@ -172,6 +172,7 @@ static size_t batch_entries(const zkctl *c)
 
 static int finish_tail(zkctl *c)
 {
+    zc_group_close(c);
     /* As Kafka's controller writes the state znodes of a whole change (a topic creation, a broker failure)
      * before it sends one request per broker, the batch keeps growing while state writes are in flight and
      * goes out with the result of the last one; a very large batch, and every tick, send what is there. */
@@ -188,9 +189,9 @@ int zc_finish(zkctl *c)
     return finish_tail(c);
 }
 
-int zc_finish_part(zkctl *c, struct zc_topic *t, struct zc_part *p)
+int zc_finish_parts(zkctl *c, struct zc_topic *const *ts, struct zc_part *const *ps, size_t n)
 {
-    zc_reconcile_part(c, t, p);
+    zc_reconcile_parts(c, ts, ps, n);
     return finish_tail(c);
 }
 
@@ -299,6 +300,7 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
  * dropped; answers to brokers and a RESIGN action stay. */
 static void queue_purge(zkctl *c)
 {
+    zc_group_drop(c);
     zkctl_action **pp = &c->q_head;
     c->q_tail = NULL;
     while (*pp) {

@@ -135,7 +135,8 @@ enum zkctl_zk_rc {
 
 /* ---- actions ---- */
 enum zkctl_action_kind {
-    ZKCTL_ACT_ZK_MULTI = 1,  /* run ops as one multi; report with zkctl_zk_result(id, ...) */
+    ZKCTL_ACT_ZK_MULTI = 1,  /* run ops as one multi; report with zkctl_zk_multi_result(id, ...) (or
+                                zkctl_zk_result when it has two ops) */
     ZKCTL_ACT_ZK_READ,       /* read path's data and Stat.version; report with zkctl_zk_read_result(id, ...) */
     ZKCTL_ACT_SEND,          /* send body (api_key, api_version) to broker_id */
     ZKCTL_ACT_RESPOND,       /* answer the request given with `token` (api_key says which) with body */
@@ -199,6 +200,11 @@ int zkctl_controlled_shutdown(zkctl *c, uint64_t token, int16_t version,
 /* The outcome of a ZK_MULTI: rc, the index of the failing op when rc != OK (0 = the epoch check), and the
  * Stat.version of the last op on OK (set: new version; create: 0). */
 int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, int32_t version);
+/* The same with the Stat.version after every op (versions[i] for ops[i]; 0 for the check and creates):
+ * required for a multi of several ops, which the core uses to write many partition states in one
+ * ZooKeeper transaction (all or nothing; each still fenced by the epoch check as ops[0]). */
+int zkctl_zk_multi_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, const int32_t *versions,
+                          size_t n_versions);
 int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char *data, size_t len,
                          int32_t version);
 /* A StopReplica response (topic deletion progress); error_code != 0 or a partition error marks the

@@ -139,42 +139,122 @@ static uint64_t issue(zkctl *c, zkctl_action *a, struct zc_pending *pd)
     return a->id;
 }
 
+/* A multi holding only the epoch check, with room for cap ops; NULL on FERRY_ENOMEM. */
+static zkctl_action *fenced_multi(const zkctl *c, size_t cap)
+{
+    zkctl_action *a = ferry_calloc(1, sizeof(*a));
+    if (!a || !(a->ops = ferry_calloc(cap, sizeof(zkctl_zk_op)))) {
+        ferry_free(a);
+        return NULL;
+    }
+    a->kind = ZKCTL_ACT_ZK_MULTI;
+    a->n_ops = 1;
+    a->ops[0].kind = ZKCTL_OP_CHECK;
+    a->ops[0].version = c->epoch_zkv;
+    if (!(a->ops[0].path = ferry_strdup("/controller_epoch"))) {
+        zkctl_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* Appends op to a (which has room); false on FERRY_ENOMEM (a unchanged). */
+static bool op_append(zkctl_action *a, enum zkctl_op_kind kind, const char *path, const char *data, size_t len,
+                      int32_t version)
+{
+    zkctl_zk_op *op = &a->ops[a->n_ops];
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->version = version;
+    if (!(op->path = ferry_strdup(path)))
+        return false;
+    if (data) {
+        if (!(op->data = ferry_malloc(len + 1))) {
+            ferry_free(op->path);
+            op->path = NULL;
+            return false;
+        }
+        memcpy(op->data, data, len);
+        op->data[len] = 0;
+        op->len = len;
+    }
+    a->n_ops++;
+    return true;
+}
+
 uint64_t zc_zk_op(zkctl *c, struct zc_pending *pd, enum zkctl_op_kind kind, const char *path, const char *data,
                   size_t len, int32_t version)
 {
-    zkctl_action *a = ferry_calloc(1, sizeof(*a));
-    if (!a)
-        goto fail;
-    a->kind = ZKCTL_ACT_ZK_MULTI;
-    a->ops = ferry_calloc(2, sizeof(zkctl_zk_op));
-    if (!a->ops)
-        goto fail;
-    a->n_ops = 2;
-    a->ops[0].kind = ZKCTL_OP_CHECK;
-    a->ops[0].path = ferry_strdup("/controller_epoch");
-    a->ops[0].version = c->epoch_zkv;
-    a->ops[1].kind = kind;
-    a->ops[1].path = ferry_strdup(path);
-    a->ops[1].version = version;
-    if (!a->ops[0].path || !a->ops[1].path)
-        goto fail;
-    if (data) {
-        a->ops[1].data = ferry_malloc(len + 1);
-        if (!a->ops[1].data)
-            goto fail;
-        memcpy(a->ops[1].data, data, len);
-        a->ops[1].data[len] = 0;
-        a->ops[1].len = len;
+    if (!pd || pd->kind != ZC_P_PARENT)
+        zc_group_close(c); /* keeps queue order; parent creates may go before the group (they precede it) */
+    zkctl_action *a = fenced_multi(c, 2);
+    if (!a || !op_append(a, kind, path, data, len, version)) {
+        zkctl_action_free(a);
+        zc_set_error(c, FERRY_ENOMEM);
+        return 0;
     }
     return issue(c, a, pd);
-fail:
-    zkctl_action_free(a);
-    zc_set_error(c, FERRY_ENOMEM);
-    return 0;
+}
+
+void zc_group_close(zkctl *c)
+{
+    if (!c->group)
+        return;
+    zc_enqueue(c, c->group);
+    c->group = NULL;
+    c->group_pd = NULL;
+    c->group_bytes = 0;
+}
+
+void zc_group_drop(zkctl *c)
+{
+    zkctl_action_free(c->group);
+    c->group = NULL;
+    c->group_pd = NULL;
+    c->group_bytes = 0;
+}
+
+static bool group_open(zkctl *c)
+{
+    struct zc_pending *g = zc_pending_add(c, ZC_P_GROUP, NULL, -1);
+    zkctl_action *a = fenced_multi(c, ZC_GROUP_MAX_OPS + 1);
+    if (g)
+        g->members = ferry_calloc(ZC_GROUP_MAX_OPS, sizeof(uint64_t));
+    if (!g || !a || !g->members || !pend_reserve(c)) {
+        zc_pending_drop(c, g);
+        zkctl_action_free(a);
+        zc_set_error(c, FERRY_ENOMEM);
+        return false;
+    }
+    a->id = g->id = ++c->next_id;
+    pend_insert(c, g);
+    c->group = a;
+    c->group_pd = g;
+    c->group_bytes = 0;
+    return true;
+}
+
+uint64_t zc_zk_state_op(zkctl *c, struct zc_pending *pd, enum zkctl_op_kind kind, const char *path,
+                        const char *data, size_t len, int32_t version)
+{
+    if (!c->group && !group_open(c))
+        return 0;
+    if (!pend_reserve(c) || !op_append(c->group, kind, path, data, len, version)) {
+        zc_set_error(c, FERRY_ENOMEM);
+        return 0;
+    }
+    pd->id = ++c->next_id;
+    pend_insert(c, pd);
+    c->group_pd->members[c->group_pd->n_members++] = pd->id;
+    c->group_bytes += strlen(path) + len + 64;
+    if (c->group_pd->n_members == ZC_GROUP_MAX_OPS || c->group_bytes >= ZC_GROUP_MAX_BYTES)
+        zc_group_close(c);
+    return pd->id;
 }
 
 uint64_t zc_zk_read(zkctl *c, struct zc_pending *pd, const char *path)
 {
+    zc_group_close(c);
     zkctl_action *a = ferry_calloc(1, sizeof(*a));
     if (!a || !(a->path = ferry_strdup(path))) {
         zkctl_action_free(a);
@@ -208,6 +288,7 @@ void zc_pending_drop(zkctl *c, struct zc_pending *p)
         pend_remove(c, p);
     ferry_free(p->topic);
     ferry_free(p->skip);
+    ferry_free(p->members);
     zc_lisr_free(&p->prop);
     if (zc_pend_is_state_write(p->kind))
         c->n_state_writes--;

@@ -70,7 +70,14 @@ struct zc_topic {
     uint64_t del_busy;
 };
 
-enum zc_pend_kind { ZC_P_PARENT = 1, ZC_P_CREATE, ZC_P_SET, ZC_P_READ, ZC_P_DELETE, ZC_P_ALTER };
+/* ZC_P_GROUP: one multi holding several partition-state writes (members), see zc_zk_state_op. */
+enum zc_pend_kind { ZC_P_PARENT = 1, ZC_P_CREATE, ZC_P_SET, ZC_P_READ, ZC_P_DELETE, ZC_P_ALTER, ZC_P_GROUP };
+/* The result a member of a failed group gets when another member's op failed: nothing was applied. */
+#define ZC_ZK_NOT_APPLIED ((enum zkctl_zk_rc)100)
+/* State writes per group multi, and the bytes of paths and data in one (ZooKeeper's jute.maxbuffer is
+ * 1 MiB by default). */
+#define ZC_GROUP_MAX_OPS 100
+#define ZC_GROUP_MAX_BYTES (256 * 1024)
 /* Partition-state writes (creations, leader and ISR changes): counted in zkctl.n_state_writes. */
 static inline bool zc_pend_is_state_write(enum zc_pend_kind k)
 {
@@ -90,6 +97,8 @@ struct zc_pending {
     int32_t *skip;
     struct zc_alter *alter; /* ALTER */
     size_t alter_t, alter_p;
+    size_t n_members;      /* GROUP: the ids of the member writes, in op order (op i + 1 is member i) */
+    uint64_t *members;
 };
 
 struct zc_alter_part {
@@ -171,6 +180,9 @@ struct zkctl {
     struct zc_topic **topics;
     size_t n_pend, pend_cap; /* znode operations in flight: a table of pend_cap slots (a power of two) */
     struct zc_pending **pend;
+    zkctl_action *group;       /* the group multi being filled during this event (not queued yet) */
+    struct zc_pending *group_pd;
+    size_t group_bytes;
     size_t n_state_writes; /* pending entries that are partition-state writes */
     struct zc_alter *alters;
     struct zc_cs *css;
@@ -183,9 +195,9 @@ struct zkctl {
 void zc_set_error(zkctl *c, int err);
 /* The end of every event: reconcile, send the batch, return (and clear) the event's first error. */
 int zc_finish(zkctl *c);
-/* The same for an event that changed only partition p of t (a znode result; both NULL: none), without the
- * pass over every partition. */
-int zc_finish_part(zkctl *c, struct zc_topic *t, struct zc_part *p);
+/* The same for an event that changed only the partitions ps[i] of ts[i] (znode results; NULL entries:
+ * none), without the pass over every partition. */
+int zc_finish_parts(zkctl *c, struct zc_topic *const *ts, struct zc_part *const *ps, size_t n);
 void zc_do_resign(zkctl *c);
 struct zc_broker *zc_broker_find(const zkctl *c, int32_t id);
 bool zc_live(const zkctl *c, int32_t id);    /* registered and not shutting down */
@@ -212,6 +224,16 @@ zkctl_action *zc_action_new(enum zkctl_action_kind kind, int16_t api_key, int16_
 uint64_t zc_zk_op(zkctl *c, struct zc_pending *pd, enum zkctl_op_kind kind, const char *path, const char *data,
                   size_t len, int32_t version);
 uint64_t zc_zk_read(zkctl *c, struct zc_pending *pd, const char *path);
+/* A partition-state write (pd CREATE or SET) as one op of the group multi being filled: one ZooKeeper
+ * transaction for up to ZC_GROUP_MAX_OPS writes, fenced by its epoch check. Other znode actions close the
+ * group first (queue order is kept), except parent creates, which go before it. Returns pd's id or 0
+ * after FERRY_ENOMEM. */
+uint64_t zc_zk_state_op(zkctl *c, struct zc_pending *pd, enum zkctl_op_kind kind, const char *path,
+                        const char *data, size_t len, int32_t version);
+/* Queues the group being filled, if any. */
+void zc_group_close(zkctl *c);
+/* Drops the group being filled (its entries stay in the table: zc_pending_clear frees them). */
+void zc_group_drop(zkctl *c);
 /* A new entry (its own allocation: the pointer stays valid until zc_pending_drop), found by id once an op
  * is issued for it; NULL after FERRY_ENOMEM. */
 struct zc_pending *zc_pending_add(zkctl *c, enum zc_pend_kind kind, const char *topic, int32_t partition);
@@ -224,8 +246,9 @@ void zc_pending_clear(zkctl *c);
 int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct zc_lisr *prop,
                    enum zc_pend_kind kind, struct zc_pending **out);
 void zc_reconcile(zkctl *c);
-/* zc_reconcile for partition p of t only (NULL: none), with the request and deletion progress. */
-void zc_reconcile_part(zkctl *c, struct zc_topic *t, struct zc_part *p);
+/* zc_reconcile for the partitions ps[i] of ts[i] only (NULL entries: none), with the request and deletion
+ * progress. */
+void zc_reconcile_parts(zkctl *c, struct zc_topic *const *ts, struct zc_part *const *ps, size_t n);
 
 /* zkctl_model.c: copies of the inputs (0, FERRY_EINVAL for zc_*_check, FERRY_ENOMEM) */
 int zc_broker_check(const zkctl_broker *in);

@@ -64,7 +64,11 @@ int zc_write_state(zkctl *c, struct zc_topic *t, struct zc_part *p, const struct
     }
     pd->old_leader = p->has_state ? p->st.leader : ZC_NO_LEADER;
     zc_state_path(path, sizeof(path), t->name, p->id);
-    pd->id = zc_zk_op(c, pd, create ? ZKCTL_OP_CREATE : ZKCTL_OP_SET, path, data, len, create ? -1 : p->zkv);
+    if (kind == ZC_P_ALTER && !create) /* answered per request: its own multi */
+        pd->id = zc_zk_op(c, pd, ZKCTL_OP_SET, path, data, len, p->zkv);
+    else
+        pd->id = zc_zk_state_op(c, pd, create ? ZKCTL_OP_CREATE : ZKCTL_OP_SET, path, data, len,
+                                create ? -1 : p->zkv);
     ferry_free(data);
     if (!pd->id) {
         zc_pending_drop(c, pd);
@@ -194,38 +198,25 @@ void zc_reconcile(zkctl *c)
     zc_requests_progress(c);
 }
 
-void zc_reconcile_part(zkctl *c, struct zc_topic *t, struct zc_part *p)
+void zc_reconcile_parts(zkctl *c, struct zc_topic *const *ts, struct zc_part *const *ps, size_t n)
 {
     if (!c->active)
         return;
     zc_requests_progress(c);
-    if (t && p && !t->deleting)
-        reconcile_one(c, t, p);
+    for (size_t i = 0; i < n && c->active; i++)
+        if (ts[i] && ps[i] && !ts[i]->deleting)
+            reconcile_one(c, ts[i], ps[i]);
     zc_delete_progress(c);
     zc_requests_progress(c);
 }
 
 /* ---- results ---- */
-int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, int32_t version)
+/* The result of one write (a multi of its own, or a member of a group): adopts or retries it and drops pd.
+ * *t_out / *p_out: the partition to decide again (NULL: none). */
+static void write_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, int32_t version,
+                         struct zc_topic **t_out, struct zc_part **p_out)
 {
-    if (!c->active)
-        return 0;
-    struct zc_pending *pd = zc_pending_find(c, id);
-    if (!pd)
-        return FERRY_ENOTFOUND;
-    if (rc == ZKCTL_ZK_BADVERSION && failed_op == 0) {
-        LOG_WARN(ZC_MOD, "controller %" PRId32 ": /controller_epoch moved past zkVersion %" PRId32 ": resigning",
-                 c->cfg.controller_id, c->epoch_zkv);
-        zkctl_action *a = ferry_calloc(1, sizeof(*a));
-        if (!a)
-            zc_set_error(c, FERRY_ENOMEM);
-        else {
-            a->kind = ZKCTL_ACT_RESIGN;
-            zc_enqueue(c, a);
-        }
-        zc_do_resign(c);
-        return zc_finish(c);
-    }
+    uint64_t id = pd->id;
     struct zc_topic *t = pd->topic ? zc_topic_find(c, pd->topic) : NULL;
     struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
     switch (pd->kind) {
@@ -243,6 +234,8 @@ int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op
         p->busy = 0;
         if (rc == ZKCTL_ZK_OK) {
             state_written(c, t, p, pd, version, pd->kind == ZC_P_CREATE);
+        } else if (rc == ZC_ZK_NOT_APPLIED) {
+            /* another write of its group failed: nothing changed, decided again below */
         } else if (rc == ZKCTL_ZK_NONODE) {
             /* create: a parent is missing; set: the znode is gone. Either way: (re)create it */
             if (pd->kind == ZC_P_CREATE)
@@ -271,10 +264,91 @@ int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op
         zc_pending_drop(c, zc_pending_find(c, id));
         break;
     case ZC_P_READ:
-        return FERRY_EINVAL; /* a read answered as a multi */
+    case ZC_P_GROUP:
+        break; /* not written one by one */
     }
+    *t_out = t;
+    *p_out = p;
+}
+
+/* A group's result, member by member: each gets its op's outcome, or NOT_APPLIED when another op failed
+ * (a multi is all or nothing); a lost connection or an unplaced failure goes to every member (re-read). */
+static int group_result(zkctl *c, struct zc_pending *g, enum zkctl_zk_rc rc, size_t failed_op,
+                        const int32_t *versions, size_t n_versions)
+{
+    size_t n = g->n_members;
+    uint64_t *members = g->members;
+    g->members = NULL;
+    zc_pending_drop(c, g);
+    struct zc_topic **ts = ferry_calloc(n + 1, sizeof(*ts));
+    struct zc_part **ps = ferry_calloc(n + 1, sizeof(*ps));
+    for (size_t i = 0; i < n; i++) {
+        struct zc_pending *pd = zc_pending_find(c, members[i]);
+        if (!pd)
+            continue;
+        size_t op = i + 1;
+        enum zkctl_zk_rc mrc = rc;
+        if (rc != ZKCTL_ZK_OK && rc != ZKCTL_ZK_CONNLOSS && failed_op >= 1 && failed_op <= n && failed_op != op)
+            mrc = ZC_ZK_NOT_APPLIED;
+        struct zc_topic *t = NULL;
+        struct zc_part *p = NULL;
+        write_result(c, pd, mrc, op < n_versions ? versions[op] : 0, &t, &p);
+        if (ts && ps) {
+            ts[i] = t;
+            ps[i] = p;
+        }
+    }
+    ferry_free(members);
+    if (!ts || !ps) {
+        ferry_free(ts);
+        ferry_free(ps);
+        zc_set_error(c, FERRY_ENOMEM);
+        return zc_finish(c); /* decides every partition instead */
+    }
+    int ret = zc_finish_parts(c, ts, ps, n);
+    ferry_free(ts);
+    ferry_free(ps);
+    return ret;
+}
+
+int zkctl_zk_multi_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, const int32_t *versions,
+                          size_t n_versions)
+{
+    if (!c->active)
+        return 0;
+    if (n_versions && !versions)
+        return FERRY_EINVAL;
+    struct zc_pending *pd = zc_pending_find(c, id);
+    if (!pd)
+        return FERRY_ENOTFOUND;
+    if (pd->kind == ZC_P_READ)
+        return FERRY_EINVAL; /* a read answered as a multi */
+    if (rc == ZKCTL_ZK_BADVERSION && failed_op == 0) {
+        LOG_WARN(ZC_MOD, "controller %" PRId32 ": /controller_epoch moved past zkVersion %" PRId32 ": resigning",
+                 c->cfg.controller_id, c->epoch_zkv);
+        zkctl_action *a = ferry_calloc(1, sizeof(*a));
+        if (!a)
+            zc_set_error(c, FERRY_ENOMEM);
+        else {
+            a->kind = ZKCTL_ACT_RESIGN;
+            zc_enqueue(c, a);
+        }
+        zc_do_resign(c);
+        return zc_finish(c);
+    }
+    if (pd->kind == ZC_P_GROUP)
+        return group_result(c, pd, rc, failed_op, versions, n_versions);
+    struct zc_topic *t = NULL;
+    struct zc_part *p = NULL;
+    write_result(c, pd, rc, n_versions ? versions[n_versions - 1] : 0, &t, &p);
     /* only p changed (a partition without a write in flight was decided at the end of an earlier event) */
-    return zc_finish_part(c, t, p);
+    return zc_finish_parts(c, &t, &p, 1);
+}
+
+int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, int32_t version)
+{
+    int32_t versions[2] = {0, version};
+    return zkctl_zk_multi_result(c, id, rc, failed_op, versions, 2);
 }
 
 static bool lisr_eq(const struct zc_lisr *a, const zk_partition_state *s)
@@ -297,7 +371,7 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
     struct zc_part *p = t ? zc_part_find(t, pd->partition) : NULL;
     if (!p || p->busy != id) {
         zc_pending_drop(c, pd);
-        return zc_finish_part(c, NULL, NULL);
+        return zc_finish_parts(c, NULL, NULL, 0);
     }
     p->busy = 0;
     if (rc == ZKCTL_ZK_OK) {
@@ -326,6 +400,6 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
         reread_state(c, t, p, NULL);
     }
     zc_pending_drop(c, zc_pending_find(c, id));
-    return zc_finish_part(c, t, p);
+    return zc_finish_parts(c, &t, &p, 1);
 }
 
