@@ -220,8 +220,9 @@ static void writes_done(struct zk_admin_op *op)
     struct zk_src *z = op->z;
     if (z->stopping)
         return; /* zk_admin_stop frees it */
-    if (retry_partitions(op))
-        return; /* answered once the retry is */
+    /* The topics whose setData lost are decided again by a retry (their writes count as done); the other
+     * failures are answered here all the same, before the retry's results complete the response. */
+    bool retrying = retry_partitions(op);
     int32_t timeout = 0;
     bool created = false;
     for (int32_t i = 0; i < op->nwrites; i++) {
@@ -244,6 +245,8 @@ static void writes_done(struct zk_admin_op *op)
             LOG_WARN("zk", "broker %d: admin write for %s failed: %s", z->broker_id, w->name, zk_rc_name(w->rc));
         }
     }
+    if (retrying)
+        return; /* answered once the retry is */
     if (op->kind == ZK_ADMIN_CREATE)
         timeout = ((const struct CreateTopicsRequest *)op->req)->timeoutMs;
     else if (op->kind == ZK_ADMIN_DELETE)

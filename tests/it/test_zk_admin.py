@@ -393,6 +393,34 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         admin.create_partitions({"grow": NewPartitions(7)})
         self.assertEqual(len(self.topic_znode(c, "grow")[0]["partitions"]), 7)
 
+    def test_create_partitions_retry_keeps_the_other_topics_errors(self):
+        """A CreatePartitions that loses its version-checked setData for one topic decides that topic again;
+        the other topics of the request keep their own outcome: a write refused by ZooKeeper (here NOAUTH on
+        a read-only topic znode) is an error, never a success for partitions that were not created. Two
+        requests pipelined on one connection read the topic before either writes (the session's FIFO order),
+        so the second one's setData of that topic always loses."""
+        from kazoo.security import make_acl
+        zk = zkharness.start_for_test(self)
+        nodes = self.start_cluster(zk, ids=(1,))
+        c = self.zk_client(zk)
+        self.wait_cluster(c, nodes)
+        res = self.create(nodes[0], [("race", 1, 1), ("locked", 1, 1)])
+        self.assertEqual((res["race"][0], res["locked"][0]), (NONE, NONE), res)
+        c.set_acls("/brokers/topics/locked", [make_acl("world", "anyone", read=True)])
+        with nodes[0].conn(timeout=60) as k:
+            c1, f1 = k.frame(API_CREATE_PARTITIONS, 1, enc_create_partitions([("race", 2)]))
+            c2, f2 = k.frame(API_CREATE_PARTITIONS, 1, enc_create_partitions([("race", 2), ("locked", 2)]))
+            k.send_raw(f1 + f2)  # one segment: both are being decided before either writes
+            first = dec_create_partitions(k.recv_body(API_CREATE_PARTITIONS, 1, c1))
+            second = dec_create_partitions(k.recv_body(API_CREATE_PARTITIONS, 1, c2))
+        self.assertIn("changed while being written", nodes[0].log_text())  # the second one did retry
+        self.assertEqual(first, {"race": (NONE, None)})
+        self.assertEqual(second["race"], (INVALID_PARTITIONS, "Topic already has 2 partition(s)."), second)
+        self.assertEqual(second["locked"][0], UNKNOWN_SERVER_ERROR, second)
+        self.assertIn("ZooKeeper write failed", second["locked"][1] or "", second)
+        self.assertEqual(len(self.topic_znode(c, "race")[0]["partitions"]), 2)
+        self.assertEqual(len(self.topic_znode(c, "locked")[0]["partitions"]), 1)
+
     def test_create_partitions_refused_during_a_reassignment(self):
         """As Kafka 3.7's ZkAdminManager: a topic whose znode lists adding/removing replicas (a reassignment in
         progress) gets REASSIGNMENT_IN_PROGRESS, before any other check, and its znode is not written; the
