@@ -84,14 +84,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--partitions", type=int, default=100000)
     ap.add_argument("--topic-partitions", type=int, default=1000)
-    ap.add_argument("--topics-per-request", type=int, default=10)
+    ap.add_argument("--topics-per-request", type=int, default=5)
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-rel"))
     ap.add_argument("--no-build", action="store_true", help="use the build dir as it is")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     args = ap.parse_args()
     if not args.no_build:
         build(args.build_dir, ("ferry",))
-    os.environ["FERRY_BIN"] = os.path.join(args.build_dir, "ferry")
+    os.environ["FERRY_BIN"] = os.path.abspath(os.path.join(args.build_dir, "ferry"))
     ntopics = args.partitions // args.topic_partitions
     topics = ["fd%05d" % i for i in range(ntopics)]
     value = b"v" * 1000

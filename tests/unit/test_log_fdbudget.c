@@ -550,6 +550,41 @@ static void test_segment_removed_behind_our_back(void **state)
     tmpdir_remove(root);
 }
 
+/* A flush holds no descriptor while it waits: it opens its files by path when it runs, and a file removed
+ * from the log meanwhile has nothing left to make durable. */
+static void test_flush_opens_files_when_it_runs(void **state)
+{
+    (void)state;
+    char *root = tmpdir_make();
+    struct plog_config cfg;
+    small_config(&cfg);
+    cfg.segment_bytes = 400;
+    log_fd_budget_set(BUDGET);
+    struct plog *log;
+    struct plog_open_opts o = opts_at(T_NOW);
+    assert_int_equal(plog_open(root, "flush", 0, &cfg, &o, &log), 0);
+    for (int i = 0; i < 10; i++)
+        append_n(log, 1, T_NOW + i, 40, 0);
+    size_t fds = process_fds();
+    struct plog_flush f;
+    assert_int_equal(plog_flush_begin(log, &f), 0);
+    assert_true(f.npaths >= 2);
+    assert_int_equal(process_fds(), fds);
+    assert_int_equal(plog_flush_run(&f), 0);
+    plog_flush_end(log, &f, 0);
+    assert_int_equal(plog_recovery_point(log), 10);
+
+    append_n(log, 1, T_NOW + 20, 40, 0);
+    assert_int_equal(plog_flush_begin(log, &f), 0);
+    assert_int_equal(plog_truncate_fully(log, 50), 0); /* every segment renamed .deleted (or removed) */
+    assert_int_equal(plog_flush_run(&f), 0);
+    plog_flush_end(log, &f, 0);
+    assert_int_equal(plog_recovery_point(log), 50); /* not moved by the flush begun before */
+    assert_int_equal(plog_close(log), 0);
+    log_fd_budget_set(0);
+    tmpdir_remove(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_many_logs_under_a_tiny_budget),
         cmocka_unit_test(test_compaction_under_a_tiny_budget),
         cmocka_unit_test(test_segment_removed_behind_our_back),
+        cmocka_unit_test(test_flush_opens_files_when_it_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
