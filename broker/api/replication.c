@@ -12,10 +12,17 @@
 
 #define OFFSETS_TOPIC "__consumer_offsets"
 
+/* Whether the partition fetches from another node as a follower (a fetcher must exist for that leader). */
+static bool fetching(const struct broker *b, const struct rp_partition *p)
+{
+    return p->leader_id >= 0 && p->leader_id != b->node_id && rp_partition_fetches_from(p, p->leader_id);
+}
+
 void api_repl_partition(struct broker *b, const struct md_topic *t, const struct md_partition *mp,
                         struct rp_partition *p)
 {
     bool offsets = strcmp(t->name, OFFSETS_TOPIC) == 0;
+    bool was_fetching = fetching(b, p);
     if (mp->leader == b->node_id) {
         int rc = rp_partition_make_leader(b->partitions, p, b->node_id, mp->leader_epoch, mp->partition_epoch,
                                           mp->replicas.v, mp->replicas.n, mp->isr.v, mp->isr.n);
@@ -29,7 +36,9 @@ void api_repl_partition(struct broker *b, const struct md_topic *t, const struct
             group_service_unhosted(b->groups, mp->id);
         rp_partition_make_follower(b->partitions, p, mp->leader, mp->leader_epoch);
     }
-    if (b->fetchers)
+    /* The set of fetchers changes only through a partition that fetches now or did before: a resync walks
+     * every partition, so doing it for each partition this node leads made creating n of them cost n^2. */
+    if (b->fetchers && (was_fetching || fetching(b, p)))
         repl_fetchers_sync(b->fetchers);
 }
 

@@ -84,10 +84,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--partitions", type=int, default=100000)
     ap.add_argument("--topic-partitions", type=int, default=1000)
-    ap.add_argument("--topics-per-request", type=int, default=5)
+    ap.add_argument("--topics-per-request", type=int, default=1)
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-rel"))
     ap.add_argument("--no-build", action="store_true", help="use the build dir as it is")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--no-restart", dest="restart", action="store_false",
+                    help="skip the restart (a clean stop fsyncs every partition: minutes at 100,000 on a busy disk)")
     args = ap.parse_args()
     if not args.no_build:
         build(args.build_dir, ("ferry",))
@@ -120,21 +122,22 @@ def main():
         t0 = time.monotonic()
         read_all(node, topics, args.topic_partitions, value)
         report("every partition fetched and checked", time.monotonic() - t0)
-        t0 = time.monotonic()
-        node.stop(timeout=600)
-        stop_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        node.start(timeout=900)
-        ferrytest.wait_until(lambda: all_led(node, topics, args.topic_partitions), 900, 1.0,
-                             "every partition led after the restart")
-        report("restarted (clean stop %.1f s)" % stop_s, time.monotonic() - t0)
-        t0 = time.monotonic()
-        read_all(node, topics, args.topic_partitions, value)
-        report("every partition fetched again", time.monotonic() - t0)
-        if "Too many open files" in node.log_text():
-            log("the node logged 'Too many open files'")
+        if args.restart:
+            t0 = time.monotonic()
+            node.stop(timeout=600)
+            stop_s = time.monotonic() - t0
+            t0 = time.monotonic()
+            node.start(timeout=900)
+            ferrytest.wait_until(lambda: all_led(node, topics, args.topic_partitions), 900, 1.0,
+                                 "every partition led after the restart")
+            report("restarted (clean stop %.1f s)" % stop_s, time.monotonic() - t0)
+            t0 = time.monotonic()
+            read_all(node, topics, args.topic_partitions, value)
+            report("every partition fetched again", time.monotonic() - t0)
     finally:
-        node.stop(check=False, timeout=600)
+        if node.alive():
+            log("killing the node (-9): a clean stop of this many partitions takes minutes")
+            node.kill9()
         if args.keep:
             log("data kept in %s" % node.dir)
         else:
