@@ -518,21 +518,28 @@ static void test_compaction_under_a_tiny_budget(void **state)
     tmpdir_remove(root);
 }
 
-/* A segment file deleted behind the broker's back while its descriptor was closed: reads of it fail with
- * an error (logged), other segments and logs keep working, and nothing is recreated. */
-static void test_segment_removed_behind_our_back(void **state)
+/* Under the test budget: a log of 400-byte segments holding n one-record batches. */
+static struct plog *open_small_segments(const char *root, const char *topic, int n)
 {
-    (void)state;
-    char *root = tmpdir_make();
     struct plog_config cfg;
     small_config(&cfg);
     cfg.segment_bytes = 400;
     log_fd_budget_set(BUDGET);
     struct plog *log;
     struct plog_open_opts o = opts_at(T_NOW);
-    assert_int_equal(plog_open(root, "gone", 0, &cfg, &o, &log), 0);
-    for (int i = 0; i < 20; i++)
+    assert_int_equal(plog_open(root, topic, 0, &cfg, &o, &log), 0);
+    for (int i = 0; i < n; i++)
         append_n(log, 1, T_NOW + i, 40, 0);
+    return log;
+}
+
+/* A segment file deleted behind the broker's back while its descriptor was closed: reads of it fail with
+ * an error (logged), other segments and logs keep working, and nothing is recreated. */
+static void test_segment_removed_behind_our_back(void **state)
+{
+    (void)state;
+    char *root = tmpdir_make();
+    struct plog *log = open_small_segments(root, "gone", 20);
     assert_true(plog_segment_count(log) >= 3);
     char *first = seg_file(log, 0, ".log");
     assert_int_equal(unlink(first), 0);
@@ -556,15 +563,7 @@ static void test_flush_opens_files_when_it_runs(void **state)
 {
     (void)state;
     char *root = tmpdir_make();
-    struct plog_config cfg;
-    small_config(&cfg);
-    cfg.segment_bytes = 400;
-    log_fd_budget_set(BUDGET);
-    struct plog *log;
-    struct plog_open_opts o = opts_at(T_NOW);
-    assert_int_equal(plog_open(root, "flush", 0, &cfg, &o, &log), 0);
-    for (int i = 0; i < 10; i++)
-        append_n(log, 1, T_NOW + i, 40, 0);
+    struct plog *log = open_small_segments(root, "flush", 10);
     size_t fds = process_fds();
     struct plog_flush f;
     assert_int_equal(plog_flush_begin(log, &f), 0);
