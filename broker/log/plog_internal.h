@@ -48,6 +48,8 @@ struct plog {
     bool clean_in_flight;       /* a plog_clean job exists (begin .. end) */
     int64_t cleaner_offset;     /* first dirty offset (cleaner-offset-checkpoint); -1: none */
     int64_t tombstone_horizon;  /* earliest delete horizon of tombstones left by the cleaner, INT64_MAX none */
+
+    struct plog *logdir_next;   /* the log directory's (topic, partition) hash chain (logdir.c) */
 };
 
 static inline struct log_segment *plog_active(const struct plog *log) { return log->segs[log->nsegs - 1]; }

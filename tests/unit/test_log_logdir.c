@@ -478,6 +478,57 @@ static void test_fuzz_root_files(void **state)
     ferry_log_set_level(FERRY_LOG_INFO);
 }
 
+/* Many logs: each is found by (topic, partition) through the directory's hash (the table grows past its
+ * first size), deleted ones are gone, and a reload finds them all again. */
+static void test_find_many_logs(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    struct plog_config cfg;
+    small_config(&cfg);
+    struct logdir *d;
+    assert_int_equal(logdir_open(dir, &d), 0);
+    assert_int_equal(logdir_load_logs(d, &cfg, T_NOW), 0);
+    assert_null(logdir_find(d, "t0", 0));
+    struct plog *logs[300];
+    for (int i = 0; i < 300; i++) {
+        char topic[16];
+        snprintf(topic, sizeof topic, "t%d", i % 7);
+        assert_int_equal(logdir_create_log(d, topic, i, &cfg, NULL, T_NOW, &logs[i]), 0);
+        struct plog *again;
+        assert_int_equal(logdir_create_log(d, topic, i, &cfg, NULL, T_NOW, &again), 0);
+        assert_ptr_equal(again, logs[i]); /* an existing log is returned, not opened twice */
+    }
+    for (int i = 0; i < 300; i++) {
+        char topic[16];
+        snprintf(topic, sizeof topic, "t%d", i % 7);
+        assert_ptr_equal(logdir_find(d, topic, i), logs[i]);
+        snprintf(topic, sizeof topic, "t%d", (i + 1) % 7);
+        assert_null(logdir_find(d, topic, i));
+    }
+    for (int i = 0; i < 300; i += 3)
+        assert_int_equal(logdir_delete_log(d, logs[i]), 0);
+    for (int i = 0; i < 300; i++) {
+        char topic[16];
+        snprintf(topic, sizeof topic, "t%d", i % 7);
+        if (i % 3 == 0)
+            assert_null(logdir_find(d, topic, i));
+        else
+            assert_ptr_equal(logdir_find(d, topic, i), logs[i]);
+    }
+    assert_int_equal(logdir_log_count(d), 200);
+    assert_int_equal(logdir_close(d, 1), 0);
+    assert_int_equal(logdir_open(dir, &d), 0);
+    assert_int_equal(logdir_load_logs(d, &cfg, T_NOW), 200);
+    for (int i = 0; i < 300; i++) {
+        char topic[16];
+        snprintf(topic, sizeof topic, "t%d", i % 7);
+        assert_true((logdir_find(d, topic, i) != NULL) == (i % 3 != 0));
+    }
+    assert_int_equal(logdir_close(d, 2), 0);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_clean_shutdown_and_load),
         cmocka_unit_test(test_topic_id_mismatch),
         cmocka_unit_test(test_fuzz_root_files),
+        cmocka_unit_test(test_find_many_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
