@@ -59,6 +59,7 @@ static bool hosts_replica(const struct broker *b, const struct md_partition *mp)
 static void publish(void *arg, const struct md_image *img, const struct md_delta *d)
 {
     struct broker *b = arg;
+    bool roles = d->nbrokers > 0; /* the fetcher set may change */
     for (int32_t i = 0; i < d->ndeleted; i++)
         for (int32_t p = 0; p < d->deleted[i].partitions; p++)
             rp_partition_remove(b->partitions, d->deleted[i].name, p);
@@ -83,12 +84,13 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
             int rc = rp_partition_open(b->partitions, t->name, mp->id, t->id, &config, mp->leader_epoch, &p);
             if (rc)
                 LOG_ERROR("broker", "cannot host %s-%d: %s", t->name, mp->id, ferry_strerror(rc));
-            else /* leader or follower, as the image says (groups follow __consumer_offsets leadership) */
-                api_repl_partition(b, t, mp, p);
+            else if (api_repl_partition(b, t, mp, p)) /* leader or follower, as the image says (groups
+                                                       * follow __consumer_offsets leadership) */
+                roles = true;
         }
     }
-    if (d->nbrokers > 0)
-        api_repl_brokers_changed(b);
+    if (roles) /* once per delta, not per partition (a LeaderAndIsr of n partitions was O(n * hosted)) */
+        api_repl_fetchers_sync(b);
     for (int32_t i = 0; i < d->nconfigs; i++) {
         if (d->configs[i].type != MD_RESOURCE_TOPIC || !md_image_topic(img, d->configs[i].name))
             continue;

@@ -18,7 +18,7 @@ static bool fetching(const struct broker *b, const struct rp_partition *p)
     return p->leader_id >= 0 && p->leader_id != b->node_id && rp_partition_fetches_from(p, p->leader_id);
 }
 
-void api_repl_partition(struct broker *b, const struct md_topic *t, const struct md_partition *mp,
+bool api_repl_partition(struct broker *b, const struct md_topic *t, const struct md_partition *mp,
                         struct rp_partition *p)
 {
     bool offsets = strcmp(t->name, OFFSETS_TOPIC) == 0;
@@ -36,13 +36,12 @@ void api_repl_partition(struct broker *b, const struct md_topic *t, const struct
             group_service_unhosted(b->groups, mp->id);
         rp_partition_make_follower(b->partitions, p, mp->leader, mp->leader_epoch);
     }
-    /* The set of fetchers changes only through a partition that fetches now or did before: a resync walks
-     * every partition, so doing it for each partition this node leads made creating n of them cost n^2. */
-    if (b->fetchers && (was_fetching || fetching(b, p)))
-        repl_fetchers_sync(b->fetchers);
+    /* The set of fetchers changes only through a partition that fetches now or did before (the caller
+     * resyncs once per delta: a resync walks every partition) */
+    return was_fetching || fetching(b, p);
 }
 
-void api_repl_brokers_changed(struct broker *b)
+void api_repl_fetchers_sync(struct broker *b)
 {
     if (b->fetchers)
         repl_fetchers_sync(b->fetchers);

@@ -21,11 +21,14 @@
 
 struct broker;
 
-/* Applies the image's view of a hosted partition: leader or follower. */
-void api_repl_partition(struct broker *b, const struct md_topic *t, const struct md_partition *mp,
+/* Applies the image's view of a hosted partition: leader or follower. Returns true when the partition
+ * fetches from a leader now or did before: the fetchers then follow at the next api_repl_fetchers_sync
+ * (once per delta: a sync looks at every hosted partition). */
+bool api_repl_partition(struct broker *b, const struct md_topic *t, const struct md_partition *mp,
                         struct rp_partition *p);
-/* The hosted partitions whose leader is `leader_id` changed in the image (a registration changed). */
-void api_repl_brokers_changed(struct broker *b);
+/* One fetcher per leader broker that this broker follows partitions of (started, stopped, or moved to a
+ * registration's new endpoint): after partitions changed roles or brokers changed in the image. */
+void api_repl_fetchers_sync(struct broker *b);
 /* Turns the replica fetching of a hosted partition off or on, as a controller request said
  * (md_fetch_switch: StopReplica without deletion, LeaderAndIsr); unknown partitions are ignored. */
 void api_repl_set_fetching(struct broker *b, proto_str topic, int32_t partition, bool on);

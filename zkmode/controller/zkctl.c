@@ -151,6 +151,7 @@ void zkctl_free(zkctl *c)
 {
     if (!c)
         return;
+    zc_group_drop(c);
     zc_model_clear(c);
     zc_requests_free(c);
     zkctl_action *a;
