@@ -624,8 +624,8 @@ static void resign_check(uv_timer_t *t)
         return;
     }
     if (succeeded)
-        LOG_INFO("kraft", "node %d: voter %d leads epoch %d after the resignation", n->node_id,
-                 raft_leader(io->raft), raft_epoch(io->raft));
+        LOG_INFO("kraft", "node %d: epoch %d began after the resignation (leader %d, -1: not known yet)",
+                 n->node_id, raft_epoch(io->raft), raft_leader(io->raft));
     void (*done)(void *) = io->resign_done;
     io->resign_done = NULL;
     if (done)
