@@ -262,13 +262,14 @@ static void resign_then(void *arg)
 void broker_begin_shutdown(struct broker *b, void (*then)(void *arg), void *arg)
 {
     /* quorum mode: the lifecycle's controlled shutdown (Kafka's BrokerLifecycleManager), through the channel
-     * whether the active controller is elsewhere or this combined node's own. With its own controller and
-     * no other unfenced broker there is nobody to hand leadership to, and the node skips it (Kafka would
-     * still write the records that leave the partitions leaderless until the broker returns). Then the
-     * metadata quorum's leader resigns (EndQuorumEpoch), so that a successor stands at once. */
+     * whether the active controller is elsewhere or this combined node's own. Without another unfenced
+     * broker there is nobody to hand leadership to, and the broker skips it (Kafka would still write the
+     * records that leave its partitions leaderless until it returns; here the controller fences it after
+     * broker.session.timeout.ms, with the same result). Then the metadata quorum's leader resigns
+     * (EndQuorumEpoch), so that a successor stands at once. */
     b->shutdown_then = then;
     b->shutdown_arg = arg;
-    if (b->lifecycle && (!ctrl_channel_is_local(b->channel) || another_unfenced_broker(broker_image(b), b->node_id)))
+    if (b->lifecycle && another_unfenced_broker(broker_image(b), b->node_id))
         lifecycle_shutdown(b->lifecycle, b->cfg->broker_session_timeout_ms, resign_then, b);
     else if (b->kraft)
         kraft_node_resign(b->kraft, then, arg);

@@ -149,6 +149,8 @@ static void call_done(void *arg, int rc)
 static void send_call(struct lifecycle *lc, struct lc_call *c)
 {
     lc->call = c;
+    if (lc->want_shutdown) /* the deadline holds even while this call waits on a controller that is gone */
+        schedule(lc, lc->shutdown_deadline - mono_ms());
     if (c->key == API_BROKER_REGISTRATION)
         ctrl_channel_call(lc->ch, c->key, REGISTRATION_VERSION, &c->reg, NULL, &c->arena, &c->reg_resp, call_done, c);
     else
@@ -191,14 +193,16 @@ static void adopt_registration(struct lifecycle *lc)
 static void on_timer(uv_timer_t *t)
 {
     struct lifecycle *lc = t->data;
-    if (lc->stopped || lc->call)
+    if (lc->stopped)
         return;
     if (lc->want_shutdown && mono_ms() >= lc->shutdown_deadline) {
         LOG_WARN("lifecycle", "broker %d: controlled shutdown not confirmed by the controller in time",
                  lc->cfg->node_id);
-        finish_shutdown(lc);
+        finish_shutdown(lc); /* a call still in flight is dropped by lifecycle_stop */
         return;
     }
+    if (lc->call)
+        return;
     if (lc->epoch < 0)
         adopt_registration(lc);
     if (lc->epoch < 0 && !lc->have_bound)
@@ -276,8 +280,7 @@ void lifecycle_shutdown(struct lifecycle *lc, int64_t timeout_ms, void (*done)(v
         finish_shutdown(lc); /* never registered: nothing to hand over */
         return;
     }
-    if (!lc->call)
-        schedule(lc, 0);
+    schedule(lc, lc->call ? timeout_ms : 0);
 }
 
 static void on_closed(uv_handle_t *h)

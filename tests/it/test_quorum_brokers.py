@@ -112,6 +112,25 @@ class QuorumBrokersTest(ft.FerryTestCase):
             os.kill(b5.pid, signal.SIGCONT)
         ft.wait_until(lambda: broker_ids(b4) == [4, 5], timeout=60, what="broker 5 unfenced after SIGCONT")
 
+    def test_shutdown_with_unresponsive_controllers_ends_at_the_deadline(self):
+        """SIGTERM of a broker whose controllers accept connections but never answer (SIGSTOP): its controlled
+        shutdown gives up after broker.session.timeout.ms, though its heartbeat is still waiting for an answer
+        (controller.socket.timeout.ms is far longer here), and the broker exits cleanly."""
+        start_cluster(self, {"broker.session.timeout.ms": SESSION_MS, "broker.heartbeat.interval.ms": 500,
+                             "offsets.topic.replication.factor": 2, "controller.socket.timeout.ms": 600000})
+        b4, b5 = self.brokers
+        ft.wait_until(lambda: broker_ids(b4) == [4, 5], timeout=60, what="both brokers unfenced")
+        for c in self.controllers:
+            os.kill(c.pid, signal.SIGSTOP)
+        try:
+            rc = b4.stop(timeout=120)
+        finally:
+            for c in self.controllers:
+                os.kill(c.pid, signal.SIGCONT)
+        self.assertEqual(rc, 0, "broker 4 did not exit cleanly on SIGTERM (exit status %s)" % rc)
+        self.assertTrue("broker 4: controlled shutdown not confirmed by the controller in time" in b4.log_text(),
+                        "broker 4 did not give up its controlled shutdown at the deadline")
+
     def test_elect_leaders(self):
         b4, b5, topic = self.cluster_with_topic("elect", 2)
         preferred = {p["partition"]: p["replicas"][0] for p in partitions(b4, topic)}

@@ -24,7 +24,9 @@ STATE_TIMEOUT = SESSION_TIMEOUT_MS / 1000.0 + 120
 
 class LegacyClients(ferrytest.FerryTestCase):
     def start_cluster(self, zk, extra=None):
-        cfg = {"offsets.topic.replication.factor": 3}
+        # every topic here is created explicitly; a client's Metadata request for a topic just deleted must not
+        # create it again (it did, 6 ms after the deletion, and the "flow deleted" wait timed out)
+        cfg = {"offsets.topic.replication.factor": 3, "auto.create.topics.enable": "false"}
         cfg.update(extra or {})
         nodes = [legacy_node(self, zk.connect_string, i, extra=cfg) for i in (1, 2, 3)]
         for n in nodes:
