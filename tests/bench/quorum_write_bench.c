@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_latency.h"
+
 #define API_INCREMENTAL_ALTER_CONFIGS 44
 #define RESOURCE_TOPIC 2
 
@@ -53,24 +55,15 @@ struct client {
 static struct {
     struct opts o;
     struct client *clients;
-    double measure_start, measure_end;
-    long long counted, errors, value;
+    struct bench_latency lat;
+    long long errors, value;
     int first_error;
-    double *lat_ms;
-    size_t nlat, lat_cap;
 } R;
 
 static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "quorum_write_bench: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
     exit(2);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void usage(void)
@@ -189,7 +182,7 @@ static void send_one(struct client *c)
     put(c, &validate_only, 1);
     uint32_t size = htonl((uint32_t)(c->out_len - at - 4));
     memcpy(c->out + at, &size, 4);
-    c->sent[corr % R.o.inflight] = now_s();
+    c->sent[corr % R.o.inflight] = bench_now_s();
     c->outstanding++;
 }
 
@@ -215,22 +208,15 @@ static void answered(struct client *c, const uint8_t *p, size_t len)
     int32_t corr = get32(p);
     int32_t n = get32(p + 8);
     int16_t error = n >= 1 && len >= 14 ? get16(p + 12) : -1;
-    double done = now_s();
+    double done = bench_now_s();
     c->outstanding--;
     if (error != 0) {
         if (!R.errors++)
             R.first_error = error;
-    } else if (done >= R.measure_start && done <= R.measure_end) {
-        if (R.nlat == R.lat_cap) {
-            R.lat_cap = R.lat_cap ? R.lat_cap * 2 : 65536;
-            R.lat_ms = realloc(R.lat_ms, R.lat_cap * sizeof *R.lat_ms);
-            if (!R.lat_ms)
-                die("out of memory", NULL);
-        }
-        R.lat_ms[R.nlat++] = (done - c->sent[corr % R.o.inflight]) * 1000.0;
-        R.counted++;
+    } else {
+        bench_latency_record(&R.lat, done, c->sent[corr % R.o.inflight]);
     }
-    if (done < R.measure_end && !R.errors)
+    if (done < R.lat.end && !R.errors)
         send_one(c);
 }
 
@@ -264,19 +250,6 @@ static void on_writable(struct client *c)
     }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double p)
-{
-    if (!R.nlat)
-        return 0;
-    return R.lat_ms[(size_t)(p * (double)(R.nlat - 1) + 0.5)];
-}
-
 int main(int argc, char **argv)
 {
     parse_args(argc, argv, &R.o);
@@ -300,13 +273,13 @@ int main(int argc, char **argv)
         if (!c->sent)
             die("out of memory", NULL);
     }
-    double t0 = now_s();
-    R.measure_start = t0 + R.o.warmup;
-    R.measure_end = R.measure_start + R.o.seconds;
+    double t0 = bench_now_s();
+    R.lat.start = t0 + R.o.warmup;
+    R.lat.end = R.lat.start + R.o.seconds;
     for (int i = 0; i < R.o.clients; i++)
         for (int k = 0; k < R.o.inflight; k++)
             send_one(&R.clients[i]);
-    double drain_deadline = R.measure_end + 60;
+    double drain_deadline = R.lat.end + 60;
     for (;;) {
         long long outstanding = 0;
         for (int i = 0; i < R.o.clients; i++) {
@@ -316,7 +289,7 @@ int main(int argc, char **argv)
         }
         if (outstanding == 0)
             break;
-        if (now_s() > drain_deadline)
+        if (bench_now_s() > drain_deadline)
             die("requests still unanswered 60 s after the end of the run", NULL);
         if (poll(pfd, (nfds_t)R.o.clients, 50) < 0 && errno != EINTR)
             die("poll failed", strerror(errno));
@@ -334,14 +307,10 @@ int main(int argc, char **argv)
                 R.first_error);
         return 1;
     }
-    qsort(R.lat_ms, R.nlat, sizeof *R.lat_ms, cmp_double);
-    double mean = 0;
-    for (size_t i = 0; i < R.nlat; i++)
-        mean += R.lat_ms[i];
-    mean = R.nlat ? mean / (double)R.nlat : 0;
+    struct bench_summary sum = bench_latency_summary(&R.lat);
     printf("RESULT op=incremental_alter_configs clients=%d inflight=%d seconds=%.3f writes=%lld writes_per_s=%.1f "
            "mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-           R.o.clients, R.o.inflight, R.o.seconds, R.counted, (double)R.counted / R.o.seconds, mean, pct(0.50),
-           pct(0.99), R.nlat ? R.lat_ms[R.nlat - 1] : 0.0);
+           R.o.clients, R.o.inflight, R.o.seconds, R.lat.counted, (double)R.lat.counted / R.o.seconds, sum.mean,
+           sum.p50, sum.p99, sum.max);
     return 0;
 }

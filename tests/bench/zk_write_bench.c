@@ -27,6 +27,8 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include "bench_latency.h"
+
 struct opts {
     const char *connect, *op, *root;
     int clients, inflight, size;
@@ -53,22 +55,13 @@ struct run {
     struct opts o;
     struct client *clients;
     char *value;
-    double measure_start, measure_end; /* monotonic seconds */
+    struct bench_latency lat; /* its window: monotonic seconds (start 0: not started yet) */
     bool stopping;
-    long long counted, outstanding, errors;
+    long long outstanding, errors;
     int first_error;
-    double *lat_ms;
-    size_t nlat, caplat;
 };
 
 static struct run R;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *detail)
 {
@@ -159,7 +152,7 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
         c->connected = true;
     else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE)
         die("session lost", zerror(ZSESSIONEXPIRED));
-    else if (c->connected && R.measure_start > 0)
+    else if (c->connected && R.lat.start > 0)
         die("connection lost during the run", NULL);
 }
 
@@ -178,9 +171,9 @@ static void create_if_missing_done(int rc, const char *value, const void *data)
 
 static void wait_pending(struct pending *p, const char *what, const char *path)
 {
-    double deadline = now_s() + 60;
+    double deadline = bench_now_s() + 60;
     while (!p->done) {
-        if (now_s() > deadline)
+        if (bench_now_s() > deadline)
             die(what, "no answer within 60 s");
         loop_once(100);
     }
@@ -215,14 +208,14 @@ static void connect_all(void)
         if (!c->slots)
             die("out of memory", NULL);
     }
-    double deadline = now_s() + 60;
+    double deadline = bench_now_s() + 60;
     for (;;) {
         int up = 0;
         for (int i = 0; i < R.o.clients; i++)
             up += R.clients[i].connected;
         if (up == R.o.clients)
             break;
-        if (now_s() > deadline)
+        if (bench_now_s() > deadline)
             die("not every client connected within 60 s", R.o.connect);
         loop_once(100);
     }
@@ -240,24 +233,10 @@ static void connect_all(void)
 
 static void issue(struct slot *s);
 
-static void record(double t_done, double start)
-{
-    if (t_done < R.measure_start || t_done > R.measure_end)
-        return;
-    R.counted++;
-    if (R.nlat == R.caplat) {
-        R.caplat = R.caplat ? R.caplat * 2 : 65536;
-        R.lat_ms = realloc(R.lat_ms, R.caplat * sizeof *R.lat_ms);
-        if (!R.lat_ms)
-            die("out of memory", NULL);
-    }
-    R.lat_ms[R.nlat++] = (t_done - start) * 1000.0;
-}
-
 static void write_done(int rc, const void *data)
 {
     struct slot *s = (struct slot *)data;
-    double t = now_s();
+    double t = bench_now_s();
     R.outstanding--;
     if (rc != ZOK) {
         if (!R.errors++)
@@ -265,8 +244,8 @@ static void write_done(int rc, const void *data)
         R.stopping = true;
         return;
     }
-    record(t, s->start);
-    if (t < R.measure_end && !R.stopping)
+    bench_latency_record(&R.lat, t, s->start);
+    if (t < R.lat.end && !R.stopping)
         issue(s);
 }
 
@@ -283,27 +262,13 @@ static void create_done(int rc, const char *name, const void *data)
 static void issue(struct slot *s)
 {
     struct client *c = s->c;
-    s->start = now_s();
+    s->start = bench_now_s();
     int rc = strcmp(R.o.op, "set")
                  ? zoo_acreate(c->zh, c->path, R.value, R.o.size, &ZOO_OPEN_ACL_UNSAFE, ZOO_SEQUENCE, create_done, s)
                  : zoo_aset(c->zh, c->path, R.value, R.o.size, -1, set_done, s);
     if (rc != ZOK)
         die(strcmp(R.o.op, "set") ? "zoo_acreate" : "zoo_aset", zerror(rc));
     R.outstanding++;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(double p)
-{
-    if (!R.nlat)
-        return 0;
-    size_t i = (size_t)(p * (double)(R.nlat - 1) + 0.5);
-    return R.lat_ms[i];
 }
 
 int main(int argc, char **argv)
@@ -315,17 +280,17 @@ int main(int argc, char **argv)
     memset(R.value, 'v', (size_t)R.o.size);
     connect_all();
 
-    double t0 = now_s();
-    R.measure_start = t0 + R.o.warmup;
-    R.measure_end = R.measure_start + R.o.seconds;
+    double t0 = bench_now_s();
+    R.lat.start = t0 + R.o.warmup;
+    R.lat.end = R.lat.start + R.o.seconds;
     for (int i = 0; i < R.o.clients; i++)
         for (int k = 0; k < R.o.inflight; k++) {
             R.clients[i].slots[k].c = &R.clients[i];
             issue(&R.clients[i].slots[k]);
         }
-    double drain_deadline = R.measure_end + 60;
+    double drain_deadline = R.lat.end + 60;
     while (R.outstanding > 0) {
-        if (now_s() > drain_deadline)
+        if (bench_now_s() > drain_deadline)
             die("writes still unanswered 60 s after the end of the run", NULL);
         loop_once(50);
     }
@@ -336,16 +301,12 @@ int main(int argc, char **argv)
                 zerror(R.first_error));
         return 1;
     }
-    qsort(R.lat_ms, R.nlat, sizeof *R.lat_ms, cmp_double);
-    double mean = 0;
-    for (size_t i = 0; i < R.nlat; i++)
-        mean += R.lat_ms[i];
-    mean = R.nlat ? mean / (double)R.nlat : 0;
+    struct bench_summary sum = bench_latency_summary(&R.lat);
     printf("RESULT op=%s clients=%d inflight=%d size=%d seconds=%.3f writes=%lld writes_per_s=%.1f "
            "mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-           R.o.op, R.o.clients, R.o.inflight, R.o.size, R.o.seconds, R.counted, (double)R.counted / R.o.seconds,
-           mean, pct(0.50), pct(0.99), R.nlat ? R.lat_ms[R.nlat - 1] : 0.0);
-    free(R.lat_ms);
+           R.o.op, R.o.clients, R.o.inflight, R.o.size, R.o.seconds, R.lat.counted,
+           (double)R.lat.counted / R.o.seconds, sum.mean, sum.p50, sum.p99, sum.max);
+    free(R.lat.ms);
     free(R.value);
     for (int i = 0; i < R.o.clients; i++)
         free(R.clients[i].slots);
