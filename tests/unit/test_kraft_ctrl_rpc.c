@@ -61,9 +61,7 @@ static int teardown(void **state)
     assert_int_equal(uv_loop_close(&f->loop), 0);
     proto_arena_free(&f->a);
     config_free(&f->cfg);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    kraft_fixture_remove_dir(f->dir);
     free(f);
     return 0;
 }

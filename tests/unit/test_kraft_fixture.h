@@ -1,5 +1,5 @@
-/* test_kraft_fixture: the start of every quorum-node test fixture: a fresh directory and a config whose
- * log.dirs points into it. */
+/* test_kraft_fixture: the start and end of every quorum-node test fixture: a fresh directory and a config
+ * whose log.dirs points into it, and the directory's removal. */
 #ifndef TEST_KRAFT_FIXTURE_H
 #define TEST_KRAFT_FIXTURE_H
 
@@ -25,6 +25,14 @@ static void kraft_fixture_config(char *dir, size_t dirlen, const char *prefix, s
     char err[512];
     if (config_load(cfg, NULL, overrides, 1, err, sizeof err) != 0)
         fail_msg("config: %s", err);
+}
+
+/* Removes the fixture's directory tree; fails the test if it cannot. */
+static void kraft_fixture_remove_dir(const char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 #endif

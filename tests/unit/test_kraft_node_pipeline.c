@@ -64,9 +64,7 @@ static int teardown(void **state)
     assert_int_equal(uv_loop_close(&f->loop), 0);
     config_free(&f->cfg);
     proto_arena_free(&f->a);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    kraft_fixture_remove_dir(f->dir);
     free(f);
     return 0;
 }
