@@ -28,7 +28,7 @@ static void kraft_fixture_config(char *dir, size_t dirlen, const char *prefix, s
 }
 
 /* Removes the fixture's directory tree; fails the test if it cannot. */
-static void kraft_fixture_remove_dir(const char *dir)
+static inline void kraft_fixture_remove_dir(const char *dir)
 {
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

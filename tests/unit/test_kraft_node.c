@@ -35,13 +35,6 @@ struct fx {
     int done;
 };
 
-static int rm_rf(const char *path)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -67,7 +60,7 @@ static int teardown(void **state)
     stop(f);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     config_free(&f->cfg);
-    rm_rf(f->dir);
+    kraft_fixture_remove_dir(f->dir);
     free(f);
     return 0;
 }
