@@ -632,6 +632,15 @@ static void resign_check(uv_timer_t *t)
         done(io->resign_arg);
 }
 
+/* Whether the quorum has a voter besides this node (a successor a resignation can wait for). */
+static bool other_voter(const struct kraft_node *n)
+{
+    for (size_t i = 0; i < n->cfg->n_voters; i++)
+        if (n->cfg->voters[i].id != n->node_id)
+            return true;
+    return false;
+}
+
 void kraft_node_resign(struct kraft_node *n, void (*done)(void *arg), void *arg)
 {
     struct kraft_raft_io *io = &n->rio;
@@ -653,6 +662,12 @@ void kraft_node_resign(struct kraft_node *n, void (*done)(void *arg), void *arg)
              io->resign_epoch);
     after_input(n, raft_resign(io->raft, kraft_raft_now()), "the resignation");
     kraft_raft_drive(n);
+    if (!other_voter(n)) { /* no successor to wait for (Kafka: graceful shutdown without remote voters) */
+        io->resign_done = NULL;
+        if (!n->stopping)
+            done(arg);
+        return;
+    }
     uv_timer_start(&io->resign_timer, resign_check, RESIGN_POLL_MS, 0);
 }
 

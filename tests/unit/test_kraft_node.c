@@ -475,6 +475,30 @@ static void test_stop_with_pending_writes(void **state)
     proto_arena_free(&a);
 }
 
+/* A single voter that resigns (SIGTERM: broker_begin_shutdown) has no successor to wait for: like Kafka's
+ * graceful shutdown with no remote voters, it is done at once instead of after
+ * controller.quorum.election.timeout.ms (the test sets an hour, which a bug would wait out in the loop). */
+static int resigned;
+static void on_resigned(void *arg)
+{
+    (void)arg;
+    resigned++;
+}
+
+static void test_single_voter_resigns_at_once(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.controller_quorum_election_timeout_ms = 3600 * 1000;
+    start(f, true);
+    assert_true(kraft_node_is_active_controller(f->node));
+    resigned = 0;
+    kraft_node_resign(f->node, on_resigned, NULL);
+    for (int i = 0; i < 5 && !resigned; i++)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(resigned, 1);
+    assert_false(kraft_node_is_active_controller(f->node));
+}
+
 /* Reloads the config with the voters given (the node stays 1, log.dirs unchanged). */
 static void set_voters(struct fx *f, const char *voters)
 {
@@ -636,6 +660,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_with_pending_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listeners_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocate_producer_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_voter_resigns_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
