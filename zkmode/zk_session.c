@@ -814,9 +814,9 @@ static void pump(struct zk_session *s)
     int rc = zookeeper_interest(s->zh, &fd, &interest, &tv);
     update_poll(s, fd, interest);
     uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-    if (s->refused)
-        ms = 0;
-    if (ms == 0 && tv.tv_usec > 0)
+    /* never 0: pump runs from the timer's own callback (process), and a timer restarted at 0 ms there runs
+     * again in the same loop turn (libuv before 1.45), starving I/O while requests keep being refused */
+    if (s->refused || ms == 0)
         ms = 1;
     if (rc != ZOK && ms < 10)
         ms = 10;

@@ -13,6 +13,9 @@
 #include "group_records.h"
 
 #define LOAD_CHUNK_BYTES (1u << 20)
+/* The next chunk is read 1 ms later, never at 0 ms: a timer restarted at 0 ms from its own callback runs
+ * again in the same loop turn (libuv before 1.45), so a whole partition would load before any I/O. */
+#define LOAD_YIELD_MS 1
 
 enum part_state { PART_NOT_HOSTED, PART_LOADING, PART_LOADED };
 
@@ -283,7 +286,7 @@ static void on_load_step(uv_timer_t *t)
         more = true;
     }
     if (more && !s->closing)
-        uv_timer_start(&s->loader, on_load_step, 0, 0);
+        uv_timer_start(&s->loader, on_load_step, LOAD_YIELD_MS, 0);
     group_service_rearm(s);
 }
 
