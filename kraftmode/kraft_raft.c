@@ -270,6 +270,9 @@ static void flush_after(uv_work_t *w, int status)
     struct kraft_node *n = w->data;
     struct kraft_raft_io *io = &n->rio;
     int rc = status ? FERRY_EIO : n->flush_rc;
+    /* out of descriptors: run again once the log's cached descriptors are shed (not a failed node) */
+    if (!n->stopping && plog_flush_retry(&n->flush, rc) && uv_queue_work(n->loop, &n->work, flush_work, flush_after) == 0)
+        return;
     plog_flush_end(n->log->log, &n->flush, rc);
     n->busy = false;
     if (n->stopping) {

@@ -15,6 +15,7 @@ const char *ferry_strerror(int err)
     case FERRY_ERANGE: return "out of range";
     case FERRY_ETOOBIG: return "too large";
     case FERRY_EUNSUPPORTED: return "unsupported";
+    case FERRY_ENOFD: return "out of file descriptors";
     default: return "unknown error";
     }
 }

@@ -17,6 +17,7 @@ enum ferry_err {
     FERRY_ERANGE = -8,    /* out of range (offset, size) */
     FERRY_ETOOBIG = -9,   /* over a configured limit */
     FERRY_EUNSUPPORTED = -10,
+    FERRY_ENOFD = -11, /* the process is out of file descriptors (EMFILE/ENFILE): worth retrying */
 };
 
 const char *ferry_strerror(int err);

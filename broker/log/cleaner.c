@@ -198,19 +198,21 @@ static int map_record(void *arg, int64_t offset, const struct rb_record *rec)
 }
 
 /* Opens source segment `seg` for reading: a descriptor, or FERRY_ENOTFOUND when the file is gone (the log
- * was truncated meanwhile: plog_clean_end discards the work) or FERRY_EIO, logged. */
+ * was truncated meanwhile: plog_clean_end discards the work), FERRY_ENOFD (out of descriptors) or
+ * FERRY_EIO, logged. */
 static int open_source(const struct plog_clean *c, size_t seg)
 {
     int fd = open(c->segs[seg].path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0)
         return fd;
     int e = errno;
+    int rc = e == ENOENT ? FERRY_ENOTFOUND : log_open_error(FERRY_EIO);
     if (e == ENOENT)
         LOG_INFO("log", "%s: cleaner: %s is gone (the log was truncated meanwhile); not cleaning", c->name,
                  c->segs[seg].path);
     else
         LOG_ERROR("log", "%s: cleaner cannot open %s: %s", c->name, c->segs[seg].path, strerror(e));
-    return e == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO;
+    return rc;
 }
 
 /* The next batch of segment `seg`; a damaged one stops the clean. */
@@ -288,7 +290,7 @@ static int clean_group(struct plog_clean *c, struct clean_filter *f, size_t firs
     struct log_segment *s;
     int rc = log_segment_create_suffixed(c->dir, base, ".cleaned", c->cfg.segment_index_bytes, c->now_ms, &s);
     if (rc)
-        return rc;
+        return rc == FERRY_EIO ? log_open_error(rc) : rc;
     c->outs[c->nouts++].s = s;
     int64_t out_next = base, group_end = base;
     struct rb_header last_h = {0};
@@ -426,6 +428,12 @@ int plog_clean_end(struct plog *log, struct plog_clean *c, int rc)
         LOG_INFO("log", "%s: the log changed under the cleaner (truncation or deletion); discarding its work",
                  log->name);
         rc = FERRY_ENOTFOUND;
+    }
+    if (rc == FERRY_ENOFD) {
+        /* the worker ran out of descriptors: shed the cached ones so that the next clean (the caller's
+         * next check) can open its files */
+        errno = EMFILE;
+        log_fd_shed(log->name);
     }
     if (rc || c->nouts == 0 || c->stop_after == 1) {
         bool crash = rc == 0 && c->stop_after == 1;

@@ -262,7 +262,9 @@ int plog_roll(struct plog *log, int64_t now_ms);
  *                             created or renamed; touches nothing but `f` (thread-safe). Descriptors are
  *                             held only while a worker runs, never while a flush waits in the queue;
  *   plog_flush_end (loop)     with rc == 0 records the new recovery point; always frees what `f` holds.
- * If the log was truncated while the flush ran, the recovery point is not moved. */
+ * If the log was truncated while the flush ran, the recovery point is not moved. A run that finds the
+ * process out of file descriptors returns FERRY_ENOFD: the loop then calls plog_flush_retry, which sheds
+ * the cached segment descriptors, and runs the same flush again (at most 3 times) before ending it. */
 struct plog_flush {
     char **paths;            /* the .log files to fdatasync */
     size_t npaths;
@@ -273,12 +275,16 @@ struct plog_flush {
     int64_t offset;          /* log end offset at begin: durable once run succeeds */
     uint64_t truncations;    /* the log's truncation count at begin */
     uint64_t dir_gen, epoch_gen;
+    int fd_retries;          /* plog_flush_retry calls so far */
 };
 
 /* Returns 0, or FERRY_ENOMEM/FERRY_EIO (nothing to release then). */
 int plog_flush_begin(struct plog *log, struct plog_flush *f);
 int plog_flush_run(struct plog_flush *f);
 void plog_flush_end(struct plog *log, struct plog_flush *f, int rc);
+/* Loop, after plog_flush_run returned rc: true when rc is FERRY_ENOFD and the flush may run again (cached
+ * descriptors were shed; f is kept as begun); false: end it with rc. */
+bool plog_flush_retry(struct plog_flush *f, int rc);
 /* begin + run + end in the calling thread (tools, tests, shutdown). */
 int plog_flush_sync(struct plog *log);
 

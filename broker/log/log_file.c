@@ -118,6 +118,8 @@ bool log_fd_shed(const char *path)
     return true;
 }
 
+int log_open_error(int fallback) { return errno == EMFILE || errno == ENFILE ? FERRY_ENOFD : fallback; }
+
 /* open(2), retried once after closing half of the cached descriptors when the process is out of them. */
 static int open_path(const char *path, int flags)
 {

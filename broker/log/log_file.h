@@ -60,6 +60,10 @@ void log_file_manage(struct log_file *f);
  * be tried once more. False (nothing closed) for another errno or when none is cached. log_file_fd does
  * this itself; the loop's segment creation and loading use it for their unmanaged opens. */
 bool log_fd_shed(const char *path);
+/* A worker's open failed (errno): FERRY_ENOFD when the process was out of descriptors (EMFILE/ENFILE), else
+ * fallback. A worker cannot shed the loop's descriptors itself: its loop-side completion does (log_fd_shed),
+ * and the work is tried again. */
+int log_open_error(int fallback);
 /* The budget: most managed descriptors open at once. */
 size_t log_fd_budget(void);
 /* Tests: sets the budget (at least 4); 0 goes back to the RLIMIT_NOFILE rule. Closes descriptors over it. */

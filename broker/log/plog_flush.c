@@ -71,8 +71,12 @@ static int sync_path(const char *path)
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
-        LOG_ERROR("log", "cannot open %s to flush it: %s", path, strerror(errno));
-        return FERRY_EIO;
+        int rc = log_open_error(FERRY_EIO);
+        if (rc == FERRY_ENOFD)
+            LOG_WARN("log", "out of file descriptors opening %s to flush it", path);
+        else
+            LOG_ERROR("log", "cannot open %s to flush it: %s", path, strerror(errno));
+        return rc;
     }
     int rc = 0;
     if (fdatasync(fd) != 0) {
@@ -86,14 +90,32 @@ static int sync_path(const char *path)
 int plog_flush_run(struct plog_flush *f)
 {
     int rc = 0;
-    for (size_t i = 0; i < f->npaths; i++)
-        if (sync_path(f->paths[i]) != 0)
+    for (size_t i = 0; i < f->npaths; i++) {
+        int r = sync_path(f->paths[i]);
+        if (r == FERRY_ENOFD)
+            return r;
+        if (r != 0)
             rc = FERRY_EIO;
-    if (rc == 0 && f->epoch_path)
-        rc = log_write_file_atomic(f->epoch_path, f->epoch_text, f->epoch_len);
-    if (rc == 0 && f->dir_path)
-        rc = log_fsync_dir(f->dir_path);
+    }
+    /* these two fail with FERRY_EIO and errno set by the failed call */
+    if (rc == 0 && f->epoch_path && (rc = log_write_file_atomic(f->epoch_path, f->epoch_text, f->epoch_len)))
+        return rc == FERRY_EIO ? log_open_error(rc) : rc;
+    if (rc == 0 && f->dir_path && (rc = log_fsync_dir(f->dir_path)))
+        return log_open_error(rc);
     return rc;
+}
+
+/* Tries of one flush that ran out of descriptors, each after shedding the cached ones. */
+#define FLUSH_FD_RETRIES 3
+
+bool plog_flush_retry(struct plog_flush *f, int rc)
+{
+    if (rc != FERRY_ENOFD || f->fd_retries >= FLUSH_FD_RETRIES)
+        return false;
+    f->fd_retries++;
+    errno = EMFILE;
+    log_fd_shed(f->npaths ? f->paths[0] : f->dir_path ? f->dir_path : "a flush's files");
+    return true;
 }
 
 void plog_flush_end(struct plog *log, struct plog_flush *f, int rc)
@@ -127,7 +149,9 @@ int plog_flush_sync(struct plog *log)
     int rc = plog_flush_begin(log, &f);
     if (rc)
         return rc;
-    rc = plog_flush_run(&f);
+    do
+        rc = plog_flush_run(&f);
+    while (plog_flush_retry(&f, rc));
     plog_flush_end(log, &f, rc);
     return rc;
 }

@@ -566,6 +566,9 @@ static void flush_work_done(uv_work_t *w, int status)
     struct rp_partition *p = fw->p;
     struct rp_manager *m = fw->m;
     int rc = status < 0 ? FERRY_EIO : fw->rc;
+    /* out of descriptors: run again once the log's cached descriptors are shed */
+    if (plog_flush_retry(&fw->f, rc) && uv_queue_work(m->loop, &fw->work, flush_work_run, flush_work_done) == 0)
+        return;
     plog_flush_end(p->log, &fw->f, rc);
     if (rc)
         LOG_ERROR("replica", "%s-%d: flush failed: %s", p->topic, p->index, ferry_strerror(rc));

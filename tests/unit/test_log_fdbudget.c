@@ -242,6 +242,103 @@ static void test_emfile_when_creating_segments(void **state)
     tmpdir_remove(dir);
 }
 
+/* The flush and cleaner workers open their files by path; out of descriptors (sockets hold the rest while
+ * the budget caches many) they report FERRY_ENOFD instead of an I/O error, and once the loop shed the cached
+ * descriptors (plog_flush_retry, plog_clean_end) the same flush runs again and the next clean works: neither
+ * is a failed flush (a failed metadata node in quorum mode) nor a compaction that never happens. */
+static void test_emfile_in_flush_and_clean_workers(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_make();
+    log_fd_budget_set(1000);
+    struct plog_config cfg;
+    small_config(&cfg);
+    cfg.segment_bytes = 400;
+    cfg.cleanup_compact = true;
+    cfg.cleanup_delete = false;
+    cfg.min_cleanable_dirty_ratio = 0.01;
+    struct plog_open_opts o = opts_at(T_NOW);
+    struct plog *log = NULL;
+    assert_int_equal(plog_open(dir, "workers", 0, &cfg, &o, &log), 0);
+    for (int i = 0; i < 20; i++)
+        append_n(log, 1, T_NOW + i, 40, 0); /* key k0 every time: compaction keeps one record */
+    assert_true(plog_segment_count(log) >= 4);
+    enum { CACHED = 200 }; /* half of them shed: room for a clean's output segments (3 files each) */
+    static struct log_file f[CACHED]; /* static: still valid memory for the LRU if an assertion fails */
+    int max_cached = -1;
+    for (int i = 0; i < CACHED; i++) {
+        char *path = make_file(dir, i, "cached");
+        assert_int_equal(log_file_open(&f[i], path, false, true), 0);
+        max_cached = f[i].fd > max_cached ? f[i].fd : max_cached;
+    }
+    /* No free descriptor below the limit: every hole below the cached ones filled, the limit at the lowest
+     * free number, so that only closing cached descriptors makes room. */
+    enum { MAXFILL = 1024 };
+    static int fillers[MAXFILL];
+    int nfill = 0, lowest_free;
+    while ((lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && lowest_free < max_cached && nfill < MAXFILL)
+        fillers[nfill++] = lowest_free;
+    assert_true(lowest_free > max_cached);
+    close(lowest_free);
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    struct rlimit low = {(rlim_t)lowest_free, saved.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    struct plog_flush fl;
+    int begin_rc = plog_flush_begin(log, &fl);
+    int run_rc = begin_rc ? begin_rc : plog_flush_run(&fl);
+    bool retried = begin_rc == 0 && plog_flush_retry(&fl, run_rc);
+    size_t cached_after_shed = log_fd_open_count();
+    int rerun_rc = retried ? plog_flush_run(&fl) : run_rc;
+    if (begin_rc == 0)
+        plog_flush_end(log, &fl, rerun_rc);
+    int64_t recovery_point = plog_recovery_point(log);
+
+    /* the flush's shedding made room: used up again once the clean has begun (begin is the loop's part,
+     * which may reopen files itself) */
+    int64_t cleaner_before = plog_cleaner_offset(log);
+    struct plog_clean *c = NULL;
+    int cbegin_rc = plog_clean_begin(log, T_NOW + 100, -1, &c);
+    int more;
+    while ((more = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && nfill < MAXFILL)
+        fillers[nfill++] = more;
+    if (more >= 0)
+        close(more);
+    int crun_rc = cbegin_rc ? cbegin_rc : plog_clean_run(c);
+    int cend_rc = cbegin_rc ? cbegin_rc : plog_clean_end(log, c, crun_rc);
+    int64_t cleaner_after_failure = plog_cleaner_offset(log);
+    /* the replica manager's next checks: each clean that runs out sheds again */
+    int again_rc = FERRY_ENOFD;
+    for (int tries = 0; tries < 4 && again_rc == FERRY_ENOFD; tries++)
+        again_rc = plog_clean_sync(log, T_NOW + 100, -1);
+
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    for (int i = 0; i < CACHED; i++)
+        log_file_close(&f[i]);
+    assert_int_equal(begin_rc, 0);
+    assert_int_equal(run_rc, FERRY_ENOFD);
+    assert_true(retried);
+    assert_true(cached_after_shed < CACHED);
+    assert_int_equal(rerun_rc, 0);
+    assert_int_equal(recovery_point, 20);
+    assert_int_equal(cbegin_rc, 0);
+    assert_int_equal(crun_rc, FERRY_ENOFD);
+    assert_int_equal(cend_rc, FERRY_ENOFD);
+    assert_int_equal(cleaner_after_failure, cleaner_before);
+    assert_int_equal(again_rc, 0);
+    assert_true(plog_cleaner_offset(log) > 0 && plog_cleaner_offset(log) != cleaner_before);
+    struct plog_read_result r;
+    assert_int_equal(plog_read(log, plog_log_start_offset(log), 100000, true, -1, &r), 0);
+    assert_true(r.len > 0);
+    ferry_free(r.data);
+    assert_int_equal(plog_close(log), 0);
+    log_fd_budget_set(0);
+    tmpdir_remove(dir);
+}
+
 /* ---- partition logs under a tiny budget ---- */
 
 struct part {
@@ -590,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_lru_keeps_the_budget),
         cmocka_unit_test(test_emfile_closes_cached_descriptors),
         cmocka_unit_test(test_emfile_when_creating_segments),
+        cmocka_unit_test(test_emfile_in_flush_and_clean_workers),
         cmocka_unit_test(test_many_logs_under_a_tiny_budget),
         cmocka_unit_test(test_compaction_under_a_tiny_budget),
         cmocka_unit_test(test_segment_removed_behind_our_back),
