@@ -107,7 +107,12 @@ void kraft_node_push_front(struct kraft_node *n, struct kraft_op *op)
  * node is not (or stopped being) the active controller. */
 static void complete(struct kraft_node *n, struct kraft_op *op, int rc)
 {
-    (void)n;
+    if (n->stopping) {
+        /* a completion earlier in the same batch stopped the node (broker_stop from a callback): the
+         * callers of the rest may have freed what the op points to, and no callback runs after stop */
+        kraft_op_free(op);
+        return;
+    }
     if (rc == FERRY_EUNSUPPORTED && op->kind != KRAFT_OP_WRITE)
         kraft_op_fail_response(op, KERR_NOT_CONTROLLER, "This node is not the active controller.");
     else if (rc && op->kind != KRAFT_OP_WRITE)
