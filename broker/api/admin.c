@@ -1,6 +1,7 @@
 /* admin: the admin write APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
  * IncrementalAlterConfigs, and in quorum mode ElectLeaders). The quorum controller decides and writes the records; the response is sent
  * once they are committed (durable) and applied to the image. The handler only decodes and encodes. */
+#include "api_support.h"
 #include "broker.h"
 
 struct admin_call {
@@ -33,7 +34,18 @@ static struct admin_call *admin_begin(struct net_request *req, const struct prot
     return c;
 }
 
-#define ADMIN_HANDLER(fn, Req, Resp, source_op)                                                                 \
+/* A source that forwards (a quorum-mode broker) gets the client's client id and principal too. */
+static bool forwarded(struct broker *b, struct net_request *req, int16_t key, const void *body, struct admin_call *c)
+{
+    if (!b->meta.ops->forward_admin)
+        return false;
+    struct md_requester who = {req->hdr.client_id, kafka_principal_anonymous()}; /* PLAINTEXT listeners only */
+    b->meta.ops->forward_admin(b->meta.impl, key, body, req->hdr.api_version, &who, &req->arena, c->resp, admin_done,
+                               c);
+    return true;
+}
+
+#define ADMIN_HANDLER(fn, key, Req, Resp, source_op)                                                            \
     void fn(struct broker *b, struct net_request *req)                                                        \
     {                                                                                                          \
         struct Req *body = proto_arena_alloc(&req->arena, sizeof *body);                                       \
@@ -42,16 +54,16 @@ static struct admin_call *admin_begin(struct net_request *req, const struct prot
             return;                                                                                            \
         }                                                                                                      \
         struct admin_call *c = admin_begin(req, &proto_msg_##Req, &proto_msg_##Resp, body);                    \
-        if (c)                                                                                                 \
+        if (c && !forwarded(b, req, key, body, c))                                                             \
             b->meta.ops->source_op(b->meta.impl, body, req->hdr.api_version, &req->arena, c->resp, admin_done, c); \
     }
 
-ADMIN_HANDLER(api_handle_create_topics, CreateTopicsRequest, CreateTopicsResponse, create_topics)
-ADMIN_HANDLER(api_handle_delete_topics, DeleteTopicsRequest, DeleteTopicsResponse, delete_topics)
-ADMIN_HANDLER(api_handle_create_partitions, CreatePartitionsRequest, CreatePartitionsResponse,
+ADMIN_HANDLER(api_handle_create_topics, API_CREATE_TOPICS, CreateTopicsRequest, CreateTopicsResponse, create_topics)
+ADMIN_HANDLER(api_handle_delete_topics, API_DELETE_TOPICS, DeleteTopicsRequest, DeleteTopicsResponse, delete_topics)
+ADMIN_HANDLER(api_handle_create_partitions, API_CREATE_PARTITIONS, CreatePartitionsRequest, CreatePartitionsResponse,
               create_partitions)
-ADMIN_HANDLER(api_handle_alter_configs, AlterConfigsRequest, AlterConfigsResponse, alter_configs)
-ADMIN_HANDLER(api_handle_incremental_alter_configs, IncrementalAlterConfigsRequest,
+ADMIN_HANDLER(api_handle_alter_configs, API_ALTER_CONFIGS, AlterConfigsRequest, AlterConfigsResponse, alter_configs)
+ADMIN_HANDLER(api_handle_incremental_alter_configs, API_INCREMENTAL_ALTER_CONFIGS, IncrementalAlterConfigsRequest,
               IncrementalAlterConfigsResponse, incremental_alter_configs)
 /* dispatched only on a quorum-mode broker listener, whose source (forward_source) has elect_leaders */
-ADMIN_HANDLER(api_handle_elect_leaders, ElectLeadersRequest, ElectLeadersResponse, elect_leaders)
+ADMIN_HANDLER(api_handle_elect_leaders, API_ELECT_LEADERS, ElectLeadersRequest, ElectLeadersResponse, elect_leaders)

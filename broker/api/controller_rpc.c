@@ -3,7 +3,9 @@
  * AllocateProducerIds, AlterPartition, the admin writes, and Envelope (58), in which a broker forwards a
  * client's admin request (Kafka's ForwardingManager): RequestData is the client's whole request (header
  * and body), ResponseData the whole response (response header and body) with the client's correlation
- * id. The decisions and the writes are kraftmode/kraft_ctrl_rpc's; this file only decodes and encodes.
+ * id, RequestPrincipal the client's principal (principal.h; logged with the client id; one that does not
+ * decode gets PRINCIPAL_DESERIALIZATION_FAILURE as from Kafka, a null one, from Ferry brokers before
+ * 2026-11-22, is taken as User:ANONYMOUS). The decisions and the writes are kraftmode/kraft_ctrl_rpc's; this file only decodes and encodes.
  * A node without the controller role has no kraft_ctrl: its controller listener closes these requests. */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "kraftmode/kraft_ctrl_rpc.h"
+#include "principal.h"
 #include "proto_header.h"
 
 struct ctrl_call {
@@ -107,12 +110,24 @@ static void handle_envelope(struct broker *b, struct net_request *req, struct ct
     }
     if (!api_decode(req, &proto_msg_EnvelopeRequest, e))
         return;
+    struct DefaultPrincipalData who = kafka_principal_anonymous();
+    if (e->RequestPrincipal.len >= 0 && kafka_principal_read(e->RequestPrincipal, &req->arena, &who) != 0) {
+        LOG_WARN("api", "Envelope with a RequestPrincipal that does not decode (%d bytes)", e->RequestPrincipal.len);
+        c->env->ErrorCode = KERR_PRINCIPAL_DESERIALIZATION_FAILURE;
+        net_respond(req, &proto_msg_EnvelopeResponse, c->env);
+        return;
+    }
     struct proto_reader in;
     proto_reader_init(&in, (const uint8_t *)e->RequestData.p, e->RequestData.len > 0 ? (size_t)e->RequestData.len : 0);
     int rc = proto_read_request_header(&in, &c->inner);
     const struct proto_api_range *range = rc ? NULL : proto_controller_api_lookup(c->inner.api_key);
     bool ok = range && c->inner.api_key != API_ENVELOPE && c->inner.api_key != API_API_VERSIONS &&
               c->inner.api_version >= range->min_version && c->inner.api_version <= range->max_version;
+    if (ok)
+        LOG_INFO("api", "forwarded request (api key %d version %d) of client '%.*s', principal %.*s:%.*s",
+                 c->inner.api_key, c->inner.api_version, c->inner.client_id.len > 0 ? (int)c->inner.client_id.len : 0,
+                 c->inner.client_id.p ? c->inner.client_id.p : "", (int)who.Type.len, who.Type.p, (int)who.Name.len,
+                 who.Name.p);
     if (!ok || !start_call(b, c, c->inner.api_key, c->inner.api_version, &in)) {
         LOG_WARN("api", "Envelope with an inner request that cannot be served (api key %d version %d)",
                  c->inner.api_key, c->inner.api_version);

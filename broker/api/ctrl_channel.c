@@ -36,6 +36,7 @@ struct ch_call {
     int16_t key, version;
     const void *req;
     const char *client_id; /* copy in the caller's arena, or NULL */
+    proto_bytes principal; /* serialized (principal.h), in the caller's arena */
     struct proto_arena *a;
     void *resp;
     void (*done)(void *arg, int rc);
@@ -92,10 +93,13 @@ static const struct config_voter *target(const struct ctrl_channel *ch)
     return ch->cfg->n_voters ? &ch->cfg->voters[ch->target % ch->cfg->n_voters] : NULL;
 }
 
+/* The quorum leader this node knows, -1 if none (a channel without a node: tests). */
+static int32_t known_leader(const struct ctrl_channel *ch) { return ch->node ? kraft_node_leader_id(ch->node) : -1; }
+
 /* Before connecting: the leader this node knows, if any (else the voter in turn). */
 static void aim_at_leader(struct ctrl_channel *ch)
 {
-    int32_t leader = kraft_node_leader_id(ch->node);
+    int32_t leader = known_leader(ch);
     for (size_t i = 0; leader >= 0 && i < ch->cfg->n_voters; i++)
         if (ch->cfg->voters[i].id == leader)
             ch->target = i;
@@ -109,26 +113,53 @@ static bool any_inflight(const struct ctrl_channel *ch)
     return false;
 }
 
+static bool any_client(const struct ctrl_channel *ch)
+{
+    for (size_t i = 0; i < CH_CONNS; i++)
+        if (ch->conns[i].client)
+            return true;
+    return false;
+}
+
+/* Closes one connection; its call in flight fails (from the timer). */
+static void drop_conn(struct ctrl_channel *ch, struct ch_conn *k)
+{
+    if (k->client)
+        net_client_close(k->client);
+    k->client = NULL;
+    k->connected = false;
+    if (k->inflight)
+        fail_later(ch, k->inflight, FERRY_EIO);
+    k->inflight = NULL;
+}
+
 /* Closes every connection; their calls in flight fail (from the timer). */
 static void drop_clients(struct ctrl_channel *ch)
 {
-    for (size_t i = 0; i < CH_CONNS; i++) {
-        struct ch_conn *k = &ch->conns[i];
-        if (k->client)
-            net_client_close(k->client);
-        k->client = NULL;
-        k->connected = false;
-        if (k->inflight)
-            fail_later(ch, k->inflight, FERRY_EIO);
-        k->inflight = NULL;
-    }
+    for (size_t i = 0; i < CH_CONNS; i++)
+        drop_conn(ch, &ch->conns[i]);
+}
+
+static void next_target(struct ctrl_channel *ch)
+{
+    if (ch->cfg->n_voters)
+        ch->target = (ch->target + 1) % ch->cfg->n_voters;
 }
 
 static void move_on(struct ctrl_channel *ch)
 {
     drop_clients(ch);
-    if (ch->cfg->n_voters)
-        ch->target = (ch->target + 1) % ch->cfg->n_voters;
+    next_target(ch);
+}
+
+/* Connection k failed (its answer did not come or did not decode, a send or a connect failed): it alone
+ * is closed, the calls on the other connections stay in flight; the next connection goes to the next
+ * controller once none is left to this one (each fails on its own if this controller is gone). */
+static void conn_failed(struct ctrl_channel *ch, struct ch_conn *k)
+{
+    drop_conn(ch, k);
+    if (!any_client(ch))
+        next_target(ch);
 }
 
 /* bytes (a response body after its header, or a whole body) decoded into the call's response, in its arena */
@@ -158,17 +189,27 @@ static void wire_done(void *arg, int rc, void *resp)
     struct ch_call *c = arg;
     struct ctrl_channel *ch = c->ch;
     c->conn->inflight = NULL;
-    if (rc == 0 && forwarded_in_envelope(c->key)) {
+    if (rc) {
+        /* this connection failed or timed out: it alone is dropped */
+        LOG_WARN("ctrl_channel", "request (api key %d) to the controller at %s:%u failed: %s", c->key,
+                 target(ch)->host, target(ch)->port, ferry_strerror(rc));
+        conn_failed(ch, c->conn);
+        c->done(c->arg, rc == FERRY_ENOMEM ? rc : FERRY_EIO);
+        if (!ch->stopped)
+            send_next(ch);
+        return;
+    }
+    if (forwarded_in_envelope(c->key)) {
         const struct EnvelopeResponse *e = resp;
         if (e->ErrorCode) {
             LOG_WARN("ctrl_channel", "the controller refused a forwarded request (api key %d): Envelope error %s",
                      c->key, kafka_error_name(e->ErrorCode));
-            rc = FERRY_EIO;
+            rc = FERRY_EPARSE;
         } else {
             rc = decode_into(c, (const uint8_t *)e->ResponseData.p,
                              e->ResponseData.len > 0 ? (size_t)e->ResponseData.len : 0, true);
         }
-    } else if (rc == 0) {
+    } else {
         /* the client's decoded struct lives only during this callback: through bytes into the caller's arena */
         struct proto_writer w;
         proto_writer_init(&w);
@@ -178,10 +219,9 @@ static void wire_done(void *arg, int rc, void *resp)
         proto_writer_free(&w);
     }
     if (rc) {
-        LOG_WARN("ctrl_channel", "request (api key %d) to the controller at %s:%u failed: %s", c->key,
-                 target(ch)->host, target(ch)->port, ferry_strerror(rc));
-        move_on(ch);
-        rc = rc == FERRY_ENOMEM ? rc : FERRY_EIO;
+        LOG_WARN("ctrl_channel", "the answer to a request (api key %d) from the controller at %s:%u is unusable: %s",
+                 c->key, target(ch)->host, target(ch)->port, ferry_strerror(rc));
+        rc = rc == FERRY_ENOMEM ? rc : FERRY_EPARSE;
     }
     c->done(c->arg, rc);
     if (!ch->stopped)
@@ -207,7 +247,7 @@ static int wire_send(struct ch_call *c)
     struct EnvelopeRequest env;
     proto_struct_init(proto_msg_EnvelopeRequest.body, &env);
     env.RequestData = (proto_bytes){w.buf, (int32_t)w.len};
-    env.RequestPrincipal = (proto_bytes){NULL, -1};
+    env.RequestPrincipal = c->principal;
     env.ClientHostAddress = (proto_bytes){loopback, 4};
     if (!rc)
         rc = net_client_send(client, API_ENVELOPE, 0, &env, wire_done, c);
@@ -222,9 +262,9 @@ static void on_connected(void *arg, int rc)
     if (rc) {
         LOG_WARN("ctrl_channel", "cannot reach the controller at %s:%u: %s", target(ch)->host, target(ch)->port,
                  ferry_strerror(rc));
-        move_on(ch);
-        /* the oldest call fails; the rest wait for the next controller */
-        struct ch_call *c = ch->head;
+        conn_failed(ch, k);
+        /* none left to this controller: the oldest call fails; the rest wait for the next controller */
+        struct ch_call *c = any_client(ch) ? NULL : ch->head;
         if (c) {
             ch->head = c->next;
             if (!ch->head)
@@ -260,18 +300,10 @@ static struct ch_conn *pick_conn(struct ctrl_channel *ch, bool *open)
     return free_slot;
 }
 
-static bool any_client(const struct ctrl_channel *ch)
-{
-    for (size_t i = 0; i < CH_CONNS; i++)
-        if (ch->conns[i].client)
-            return true;
-    return false;
-}
-
 static void send_next(struct ctrl_channel *ch)
 {
     while (!ch->stopped && ch->head && !ch->backing_off) {
-        int32_t leader = kraft_node_leader_id(ch->node);
+        int32_t leader = known_leader(ch);
         if (any_client(ch) && leader >= 0 && target(ch) && target(ch)->id != leader) {
             if (any_inflight(ch))
                 return; /* follow the new leader once the answers in flight are in */
@@ -309,7 +341,7 @@ static void send_next(struct ctrl_channel *ch)
         int rc = wire_send(c);
         if (rc) {
             k->inflight = NULL;
-            move_on(ch);
+            conn_failed(ch, k);
             fail_later(ch, c, rc == FERRY_ENOMEM ? rc : FERRY_EIO);
             return;
         }
@@ -334,8 +366,26 @@ static void local_done(void *arg)
     c->done(c->arg, 0);
 }
 
-void ctrl_channel_call(struct ctrl_channel *ch, int16_t key, int16_t version, const void *req, const char *client_id,
-                       struct proto_arena *a, void *resp, void (*done)(void *arg, int rc), void *arg)
+/* The requester's client id and serialized principal, copied into the call's arena. */
+static int copy_requester(struct ch_call *c, const struct md_requester *who)
+{
+    struct DefaultPrincipalData principal = who ? who->principal : kafka_principal_anonymous();
+    struct proto_writer w;
+    proto_writer_init(&w);
+    kafka_principal_write(&w, &principal);
+    uint8_t *bytes = w.err ? NULL : proto_arena_alloc(c->a, w.len);
+    if (bytes)
+        memcpy(bytes, w.buf, w.len);
+    c->principal = (proto_bytes){bytes, (int32_t)w.len};
+    proto_writer_free(&w);
+    if (who && who->client_id.len >= 0)
+        c->client_id = proto_arena_strdup(c->a, who->client_id);
+    return bytes && (!who || who->client_id.len < 0 || c->client_id) ? 0 : FERRY_ENOMEM;
+}
+
+void ctrl_channel_call(struct ctrl_channel *ch, int16_t key, int16_t version, const void *req,
+                       const struct md_requester *who, struct proto_arena *a, void *resp,
+                       void (*done)(void *arg, int rc), void *arg)
 {
     struct ch_call *c = proto_arena_alloc(a, sizeof *c);
     if (!c) {
@@ -344,8 +394,10 @@ void ctrl_channel_call(struct ctrl_channel *ch, int16_t key, int16_t version, co
     }
     *c = (struct ch_call){.ch = ch, .key = key, .version = version, .req = req, .a = a, .resp = resp,
                           .done = done, .arg = arg};
-    if (client_id)
-        c->client_id = proto_arena_strdup(a, proto_str_from(client_id));
+    if (forwarded_in_envelope(key) && copy_requester(c, who) != 0) {
+        fail_later(ch, c, FERRY_ENOMEM);
+        return;
+    }
     if (use_local(ch)) {
         int rc = kraft_ctrl_call(ch->local, key, version, req, a, resp, local_done, c);
         if (rc)

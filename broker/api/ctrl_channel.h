@@ -11,9 +11,12 @@
  * AlterConfigs, IncrementalAlterConfigs, ElectLeaders) inside an Envelope (58) as Kafka 3.7's brokers forward them:
  * RequestData = the request header (the client id given) and body, ResponseData = the response header and
  * body; an Envelope error becomes UNKNOWN_SERVER_ERROR for the caller, as Kafka's ForwardingManager does.
- * A failed connection, a timeout (controller.socket.timeout.ms) or an undecodable answer moves to the
- * next controller and fails the call and the others in flight (rc FERRY_EIO): the caller retries or
- * answers its client.
+ * A failed connection or a timeout (controller.socket.timeout.ms) closes that connection alone and fails
+ * its call (rc FERRY_EIO): the caller retries or answers its client (a forwarded admin request:
+ * REQUEST_TIMED_OUT, what Kafka's ForwardingManager answers once its channel gave up); the calls in flight
+ * on the other connections complete. Once no connection to that controller is left, the next one goes to
+ * the next controller. An Envelope error or an answer that does not decode fails the call with
+ * FERRY_EPARSE (a forwarded admin request: UNKNOWN_SERVER_ERROR, as Kafka's).
  * ctrl_channel_not_controller tells the channel an answer said NOT_CONTROLLER (it moves on too).
  *
  * Ownership: the broker creates it on the loop thread and stops it before its metadata source; after
@@ -25,6 +28,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "broker/metadata/md_source.h"
 #include "proto_buf.h"
 
 struct ferry_config;
@@ -32,15 +36,18 @@ struct kraft_node;
 struct kraft_ctrl;
 struct ctrl_channel;
 
-/* local: this node's controller RPCs, or NULL (a broker-only node). */
+/* local: this node's controller RPCs, or NULL (a broker-only node). node NULL (tests): no known leader, the
+ * voters of cfg in turn. */
 int ctrl_channel_new(uv_loop_t *loop, const struct ferry_config *cfg, struct kraft_node *node, struct kraft_ctrl *local,
                      struct ctrl_channel **out);
 /* Sends req (the request struct of api_key at version) to the active controller. resp is a
  * default-initialised response struct of api_key, filled in arena a; done(arg, rc) runs from the loop with
- * rc 0 (resp filled) or FERRY_EIO / FERRY_ENOMEM (resp untouched). req, a and resp stay the caller's until
- * done runs. client_id: the forwarded client's (Envelope), or NULL. */
-void ctrl_channel_call(struct ctrl_channel *ch, int16_t api_key, int16_t version, const void *req, const char *client_id,
-                       struct proto_arena *a, void *resp, void (*done)(void *arg, int rc), void *arg);
+ * rc 0 (resp filled) or FERRY_EIO / FERRY_EPARSE / FERRY_ENOMEM (resp untouched). req, a and resp stay the caller's until
+ * done runs. who (copied): the client whose request is forwarded in an Envelope (its client id in the
+ * request header, its principal as RequestPrincipal), or NULL (the broker's own: no client id, User:ANONYMOUS). */
+void ctrl_channel_call(struct ctrl_channel *ch, int16_t api_key, int16_t version, const void *req,
+                       const struct md_requester *who, struct proto_arena *a, void *resp,
+                       void (*done)(void *arg, int rc), void *arg);
 /* An answer said NOT_CONTROLLER: later calls go to another controller. */
 void ctrl_channel_not_controller(struct ctrl_channel *ch);
 /* True when calls go to this node's own (active) controller in-process. */

@@ -67,29 +67,34 @@ struct admin_fwd {
 static void admin_done(void *arg, int rc)
 {
     struct admin_fwd *c = arg;
-    if (rc)
+    if (rc == FERRY_EIO) /* no answer: Kafka's ForwardingManager answers a timeout so */
+        kraft_fail_admin_response(c->key, c->req, c->a, c->resp, KERR_REQUEST_TIMED_OUT,
+                                  "The request to the active controller failed or timed out.");
+    else if (rc)
         kraft_fail_admin_response(c->key, c->req, c->a, c->resp, KERR_UNKNOWN_SERVER_ERROR,
                                   "The request could not be forwarded to the active controller.");
     c->done(c->arg);
 }
 
-static void forward_admin(struct fwd_source *f, int16_t key, const void *req, int16_t version, struct proto_arena *a,
-                          void *resp, md_done_fn done, void *arg)
+static void forward_admin(void *impl, int16_t key, const void *req, int16_t version, const struct md_requester *who,
+                          struct proto_arena *a, void *resp, md_done_fn done, void *arg)
 {
+    struct fwd_source *f = impl;
     struct admin_fwd *c = proto_arena_alloc(a, sizeof *c);
     if (!c) {
         LOG_ERROR("forward", "out of memory forwarding api key %d", key);
         return;
     }
     *c = (struct admin_fwd){key, req, a, resp, done, arg};
-    ctrl_channel_call(f->ch, key, version, req, "forwarded", a, resp, admin_done, c);
+    ctrl_channel_call(f->ch, key, version, req, who, a, resp, admin_done, c);
 }
 
+/* The per-API operations (a caller without a client: no client id) */
 #define FORWARD_ADMIN(fn, key, Req, Resp)                                                                       \
     static void fn(void *impl, const struct Req *req, int16_t version, struct proto_arena *a, struct Resp *resp, \
                    md_done_fn done, void *arg)                                                                 \
     {                                                                                                          \
-        forward_admin(impl, key, req, version, a, resp, done, arg);                                            \
+        forward_admin(impl, key, req, version, NULL, a, resp, done, arg);                                      \
     }
 
 FORWARD_ADMIN(create_topics, API_CREATE_TOPICS, CreateTopicsRequest, CreateTopicsResponse)
@@ -276,7 +281,8 @@ static void auto_create_topics(void *impl, const char *const *names, size_t n, m
     c->req.create.timeoutMs = 30000;
     c->create_done = done;
     c->arg = arg;
-    ctrl_channel_call(f->ch, API_CREATE_TOPICS, 4, &c->req.create, "auto-topic-creation", &c->arena,
+    struct md_requester who = {proto_str_from("auto-topic-creation"), kafka_principal_anonymous()};
+    ctrl_channel_call(f->ch, API_CREATE_TOPICS, 4, &c->req.create, &who, &c->arena,
                       &c->resp.create, create_done, c);
 }
 
@@ -291,6 +297,7 @@ static const struct md_source_ops fwd_source_ops = {
     .alter_configs = alter_configs,
     .incremental_alter_configs = incremental_alter_configs,
     .elect_leaders = elect_leaders,
+    .forward_admin = forward_admin,
     .allocate_producer_ids = allocate_producer_ids,
     .auto_create_topics = auto_create_topics,
     /* no controller_id: clients are told this broker, which forwards their admin writes (Kafka's KRaft

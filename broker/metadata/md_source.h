@@ -20,6 +20,7 @@
 
 #include "broker/metadata/md_delta.h"
 #include "broker/metadata/md_image.h"
+#include "principal.h"
 #include "proto_buf.h"
 #include "proto_messages.h"
 
@@ -62,6 +63,13 @@ struct md_response {
     struct proto_arena arena;
 };
 
+/* Who sent a client's admin request: what a forwarding broker tells the active controller (Kafka's Envelope
+ * carries the client's request header and its serialized principal). */
+struct md_requester {
+    proto_str client_id;              /* the request header's (null: len -1) */
+    struct DefaultPrincipalData principal; /* User:ANONYMOUS on a PLAINTEXT listener */
+};
+
 struct md_source_ops {
     const struct md_image *(*image)(const void *impl);
     /* One publisher: called at once with delta->initial set (the whole image), then after every change. */
@@ -86,6 +94,11 @@ struct md_source_ops {
      * decided by the active controller (kraftmode/ctrl.h ctrl_elect_leaders). */
     void (*elect_leaders)(void *impl, const struct ElectLeadersRequest *req, int16_t version, struct proto_arena *a,
                           struct ElectLeadersResponse *resp, md_done_fn done, void *arg);
+    /* A quorum-mode broker's source (NULL otherwise): the admin write api_key (one of the six above; req and
+     * resp its request and response structs) from client `who` (copied), forwarded to the active controller
+     * as Kafka's brokers do. When set, the broker calls it instead of the operation of that API. */
+    void (*forward_admin)(void *impl, int16_t api_key, const void *req, int16_t version, const struct md_requester *who,
+                          struct proto_arena *a, void *resp, md_done_fn done, void *arg);
     /* The next producer-id block for broker_id at broker_epoch; done gets a Kafka error code on failure. */
     void (*allocate_producer_ids)(void *impl, int32_t broker_id, int64_t broker_epoch, md_pids_done_fn done,
                                   void *arg);

@@ -3,7 +3,8 @@ second broker (id 2, played by this test) registers with BrokerRegistration, is 
 BrokerHeartbeat reports it caught up, is unfenced (listed by Metadata and DescribeCluster), is fenced
 again when it stops heartbeating for broker.session.timeout.ms, and leaves with UnregisterBroker. The
 node's own broker heartbeats in-process and is never fenced. Also: stale epochs, a foreign cluster id,
-AllocateProducerIds, and a CreateTopics forwarded inside an Envelope (58) as a broker forwards it."""
+AllocateProducerIds, and a CreateTopics forwarded inside an Envelope (58) as a broker forwards it (with
+Kafka's serialized principal; one that does not decode is refused)."""
 import os
 import struct
 import sys
@@ -16,7 +17,7 @@ import ferrytest as ft  # noqa: E402
 BROKER_REGISTRATION, BROKER_HEARTBEAT, UNREGISTER_BROKER = 62, 63, 64
 ALLOCATE_PRODUCER_IDS, ENVELOPE, DESCRIBE_CLUSTER = 67, 58, 60
 E_NOT_CONTROLLER, E_STALE_BROKER_EPOCH, E_INCONSISTENT_CLUSTER_ID = 41, 77, 104
-E_INVALID_REGISTRATION = 119
+E_INVALID_REGISTRATION, E_PRINCIPAL_DESERIALIZATION_FAILURE = 119, 97
 SESSION_MS = 3000
 
 
@@ -167,8 +168,10 @@ class BrokerLifecycleTest(ft.FerryTestCase):
         inner = ft.make_frame(ft.API_CREATE_TOPICS, 4,
                               ft.enc_create_topics(4, [(topic, 2, 1)]),
                               4242, client_id="a-client")[4:]
-        body = w().uvarint(len(inner) + 1).raw(inner).uvarint(0).uvarint(len(b"\x7f\x00\x00\x01") + 1)
-        body = body.raw(b"\x7f\x00\x00\x01").tags().getvalue()
+        # RequestPrincipal: User:ANONYMOUS as Kafka's DefaultKafkaPrincipalBuilder serializes it
+        anonymous = b"\x00\x00\x05User\x0aANONYMOUS\x00\x00"
+        body = w().uvarint(len(inner) + 1).raw(inner).uvarint(len(anonymous) + 1).raw(anonymous)
+        body = body.uvarint(len(b"\x7f\x00\x00\x01") + 1).raw(b"\x7f\x00\x00\x01").tags().getvalue()
         r = ft.R(self.ctl.request(ENVELOPE, 0, body))
         n = r.uvarint() - 1
         data = r.raw(n)
@@ -184,6 +187,12 @@ class BrokerLifecycleTest(ft.FerryTestCase):
         r = ft.R(self.ctl.request(ENVELOPE, 0, body.tags().getvalue()))
         self.assertEqual(r.uvarint(), 0)  # null ResponseData
         self.assertEqual(r.i16(), ft.E_INVALID_REQUEST)
+        # a principal that does not decode (version 1): the Envelope's own error, as from Kafka
+        body = w().uvarint(len(inner) + 1).raw(inner).uvarint(len(anonymous) + 1).raw(b"\x00\x01" + anonymous[2:])
+        body = body.uvarint(5).raw(b"\x7f\x00\x00\x01").tags().getvalue()
+        r = ft.R(self.ctl.request(ENVELOPE, 0, body))
+        self.assertEqual(r.uvarint(), 0)  # null ResponseData
+        self.assertEqual(r.i16(), E_PRINCIPAL_DESERIALIZATION_FAILURE)
 
 
 if __name__ == "__main__":
