@@ -273,7 +273,7 @@ struct raft_config {
     int32_t election_backoff_max_ms;  /* controller.quorum.election.backoff.max.ms; 1000 */
     int32_t request_timeout_ms;       /* controller.quorum.request.timeout.ms: resend after; 2000 */
     int32_t fetch_max_wait_ms;        /* Fetch MaxWaitMs (long poll); 500 */
-    int32_t fetch_snapshot_max_bytes; /* FetchSnapshot MaxBytes; 8 MiB */
+    int32_t fetch_snapshot_max_bytes; /* FetchSnapshot MaxBytes, and the most one answer carries; 8 MiB */
     bool pre_vote;                    /* KIP-996 pre-vote (not understood by Kafka 3.7 voters) */
     uint64_t (*rand)(void *arg);      /* the caller's seeded RNG (election timeouts, backoff, observers) */
     void *rand_arg;

@@ -228,7 +228,11 @@ int raft_handle_fetch_snapshot(struct raft *r, const struct raft_msg *m)
     resp.error = err;
     resp.u.fetch_snapshot_resp.snapshot = m->u.fetch_snapshot.snapshot;
     resp.u.fetch_snapshot_resp.position = m->u.fetch_snapshot.position;
-    resp.u.fetch_snapshot_resp.max_bytes = m->u.fetch_snapshot.max_bytes;
+    /* at most what this node asks for itself: a Kafka 3.7 follower's MaxBytes is 0x7fffffff (the I/O layer
+     * allocates the answer's buffer at max_bytes); the follower asks again for the rest, as it does anyway */
+    resp.u.fetch_snapshot_resp.max_bytes = m->u.fetch_snapshot.max_bytes < r->cfg.fetch_snapshot_max_bytes
+                                               ? m->u.fetch_snapshot.max_bytes
+                                               : r->cfg.fetch_snapshot_max_bytes;
     resp.u.fetch_snapshot_resp.size = -1;
     return raft_send(r, &resp, 0);
 }

@@ -384,6 +384,14 @@ static void test_leader_serves_snapshot(void **state)
     assert_int_equal(a->u.fetch_snapshot_resp.max_bytes, 100);
     assert_int_equal(a->corr, 4);
     tr_clear(&t);
+    /* Kafka 3.7's followers leave MaxBytes at its default, 0x7fffffff: the answer (whose buffer the I/O layer
+     * allocates at max_bytes) carries at most fetch_snapshot_max_bytes; the follower asks for the rest */
+    fs.u.fetch_snapshot.max_bytes = INT32_MAX;
+    tr_step(&t, &fs);
+    a = tr_sent(&t, RAFT_MSG_FETCH_SNAPSHOT_RESP, 2);
+    assert_int_equal(a->error, KERR_NONE);
+    assert_int_equal(a->u.fetch_snapshot_resp.max_bytes, 8 << 20);
+    tr_clear(&t);
     fs.u.fetch_snapshot.snapshot = (struct raft_snapshot_id){9, 1};
     tr_step(&t, &fs);
     assert_int_equal(tr_sent(&t, RAFT_MSG_FETCH_SNAPSHOT_RESP, 2)->error, KERR_SNAPSHOT_NOT_FOUND);
