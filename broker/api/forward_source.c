@@ -18,11 +18,16 @@
 #include "kraftmode/kraft_broker.h"
 #include "proto_codec.h"
 
+struct own_call;
+
 struct fwd_source {
     struct md_source inner;
     struct ctrl_channel *ch;
     const struct ferry_config *cfg;
+    struct own_call *calls; /* the broker's own calls in flight (freed at stop, which answers none) */
 };
+
+static void own_calls_free(struct fwd_source *f);
 
 static const struct md_image *image(const void *impl)
 {
@@ -43,6 +48,7 @@ static void stop(void *impl)
 {
     struct fwd_source *f = impl;
     f->inner.ops->stop(f->inner.impl);
+    own_calls_free(f); /* the channel and the node are stopped: their calls are never answered */
     ferry_free(f);
 }
 
@@ -108,6 +114,7 @@ FORWARD_ADMIN(elect_leaders, API_ELECT_LEADERS, ElectLeadersRequest, ElectLeader
 /* ---- requests of the broker itself: each call owns an arena ---- */
 
 struct own_call {
+    struct own_call *next, **prev; /* in f->calls */
     struct fwd_source *f;
     struct proto_arena arena;
     union {
@@ -136,13 +143,27 @@ static struct own_call *own_call_new(struct fwd_source *f, const struct proto_me
     proto_arena_init(&c->arena);
     proto_struct_init(req_m->body, &c->req);
     proto_struct_init(resp_m->body, &c->resp);
+    c->next = f->calls;
+    c->prev = &f->calls;
+    if (f->calls)
+        f->calls->prev = &c->next;
+    f->calls = c;
     return c;
 }
 
 static void own_call_free(struct own_call *c)
 {
+    *c->prev = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     proto_arena_free(&c->arena);
     ferry_free(c);
+}
+
+static void own_calls_free(struct fwd_source *f)
+{
+    while (f->calls)
+        own_call_free(f->calls);
 }
 
 static void pids_done(void *arg, int rc)
@@ -309,11 +330,11 @@ static const struct md_source_ops fwd_source_ops = {
 int forward_source_new(const struct md_source *inner, struct ctrl_channel *ch, const struct ferry_config *cfg,
                        struct md_source *out)
 {
+    if (!inner->ops->describe_quorum)
+        return FERRY_EINVAL; /* a quorum node's source (kraft_source) */
     struct fwd_source *f = ferry_calloc(1, sizeof *f);
     if (!f)
         return FERRY_ENOMEM;
-    if (!inner->ops->describe_quorum)
-        return FERRY_EINVAL; /* a quorum node's source (kraft_source) */
     f->inner = *inner;
     f->ch = ch;
     f->cfg = cfg;
