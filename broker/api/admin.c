@@ -39,7 +39,8 @@ static bool forwarded(struct broker *b, struct net_request *req, int16_t key, co
 {
     if (!b->meta.ops->forward_admin)
         return false;
-    struct md_requester who = {req->hdr.client_id, kafka_principal_anonymous()}; /* PLAINTEXT listeners only */
+    struct md_requester who = {req->hdr.client_id, kafka_principal_anonymous(), /* PLAINTEXT listeners only */
+                               net_request_peer(req)};
     b->meta.ops->forward_admin(b->meta.impl, key, body, req->hdr.api_version, &who, &req->arena, c->resp, admin_done,
                                c);
     return true;

@@ -123,11 +123,15 @@ static void handle_envelope(struct broker *b, struct net_request *req, struct ct
     const struct proto_api_range *range = rc ? NULL : proto_controller_api_lookup(c->inner.api_key);
     bool ok = range && c->inner.api_key != API_ENVELOPE && c->inner.api_key != API_API_VERSIONS &&
               c->inner.api_version >= range->min_version && c->inner.api_version <= range->max_version;
-    if (ok)
-        LOG_INFO("api", "forwarded request (api key %d version %d) of client '%.*s', principal %.*s:%.*s",
+    if (ok) {
+        char host[64] = "?";
+        if (e->ClientHostAddress.len == 4 || e->ClientHostAddress.len == 16)
+            uv_inet_ntop(e->ClientHostAddress.len == 4 ? AF_INET : AF_INET6, e->ClientHostAddress.p, host, sizeof host);
+        LOG_INFO("api", "forwarded request (api key %d version %d) of client '%.*s' at %s, principal %.*s:%.*s",
                  c->inner.api_key, c->inner.api_version, c->inner.client_id.len > 0 ? (int)c->inner.client_id.len : 0,
-                 c->inner.client_id.p ? c->inner.client_id.p : "", (int)who.Type.len, who.Type.p, (int)who.Name.len,
-                 who.Name.p);
+                 c->inner.client_id.p ? c->inner.client_id.p : "", host, (int)who.Type.len, who.Type.p,
+                 (int)who.Name.len, who.Name.p);
+    }
     if (!ok || !start_call(b, c, c->inner.api_key, c->inner.api_version, &in)) {
         LOG_WARN("api", "Envelope with an inner request that cannot be served (api key %d version %d)",
                  c->inner.api_key, c->inner.api_version);

@@ -37,6 +37,7 @@ struct ch_call {
     const void *req;
     const char *client_id; /* copy in the caller's arena, or NULL */
     proto_bytes principal; /* serialized (principal.h), in the caller's arena */
+    proto_bytes address;   /* the client's IP address (4 or 16 bytes), in the caller's arena; len 0: none */
     struct proto_arena *a;
     void *resp;
     void (*done)(void *arg, int rc);
@@ -243,12 +244,12 @@ static int wire_send(struct ch_call *c)
     int rc = proto_encode(m, c->version, &w, c->req);
     if (!rc && w.err)
         rc = w.err;
-    static const uint8_t loopback[4] = {127, 0, 0, 1};
+    static const uint8_t loopback[4] = {127, 0, 0, 1}; /* the broker's own requests */
     struct EnvelopeRequest env;
     proto_struct_init(proto_msg_EnvelopeRequest.body, &env);
     env.RequestData = (proto_bytes){w.buf, (int32_t)w.len};
     env.RequestPrincipal = c->principal;
-    env.ClientHostAddress = (proto_bytes){loopback, 4};
+    env.ClientHostAddress = c->address.len > 0 ? c->address : (proto_bytes){loopback, 4};
     if (!rc)
         rc = net_client_send(client, API_ENVELOPE, 0, &env, wire_done, c);
     proto_writer_free(&w);
@@ -366,9 +367,30 @@ static void local_done(void *arg)
     c->done(c->arg, 0);
 }
 
-/* The requester's client id and serialized principal, copied into the call's arena. */
+/* The IP address of an "ip:port" peer (IPv4 or IPv6) as bytes in the call's arena; none if it does not
+ * parse. */
+static void copy_address(struct ch_call *c, const char *peer)
+{
+    const char *colon = peer ? strrchr(peer, ':') : NULL;
+    char ip[64];
+    if (!colon || (size_t)(colon - peer) >= sizeof ip)
+        return;
+    memcpy(ip, peer, (size_t)(colon - peer));
+    ip[colon - peer] = 0;
+    uint8_t bytes[16];
+    int len = uv_inet_pton(AF_INET, ip, bytes) == 0 ? 4 : uv_inet_pton(AF_INET6, ip, bytes) == 0 ? 16 : 0;
+    uint8_t *copy = len ? proto_arena_alloc(c->a, (size_t)len) : NULL;
+    if (copy) {
+        memcpy(copy, bytes, (size_t)len);
+        c->address = (proto_bytes){copy, len};
+    }
+}
+
+/* The requester's client id, serialized principal and address, copied into the call's arena. */
 static int copy_requester(struct ch_call *c, const struct md_requester *who)
 {
+    if (who)
+        copy_address(c, who->peer);
     struct DefaultPrincipalData principal = who ? who->principal : kafka_principal_anonymous();
     struct proto_writer w;
     proto_writer_init(&w);

@@ -302,7 +302,7 @@ static void auto_create_topics(void *impl, const char *const *names, size_t n, m
     c->req.create.timeoutMs = 30000;
     c->create_done = done;
     c->arg = arg;
-    struct md_requester who = {proto_str_from("auto-topic-creation"), kafka_principal_anonymous()};
+    struct md_requester who = {proto_str_from("auto-topic-creation"), kafka_principal_anonymous(), NULL};
     ctrl_channel_call(f->ch, API_CREATE_TOPICS, 4, &c->req.create, &who, &c->arena,
                       &c->resp.create, create_done, c);
 }

@@ -68,6 +68,7 @@ struct md_response {
 struct md_requester {
     proto_str client_id;              /* the request header's (null: len -1) */
     struct DefaultPrincipalData principal; /* User:ANONYMOUS on a PLAINTEXT listener */
+    const char *peer;                      /* the client's "ip:port" (net_request_peer), or NULL */
 };
 
 struct md_source_ops {

@@ -3,7 +3,8 @@
  * calls on the other connections still get their answers (before, the first failure closed all of them
  * and failed every call in flight). A forwarded admin request's Envelope carries the client's client id in
  * the inner request header and its principal, serialized as Kafka's (User:ANONYMOUS), as RequestPrincipal
- * (before: client id "forwarded", a null principal, which Kafka's controllers refuse). */
+ * and its address as ClientHostAddress (before: client id "forwarded", a null principal, which Kafka's
+ * controllers refuse, and 127.0.0.1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -289,7 +290,7 @@ static void test_envelope_carries_client_id_and_principal(void **state)
     proto_struct_init(proto_msg_CreateTopicsResponse.body, &resp);
     struct call c = {.rc = 1};
     proto_arena_init(&c.a);
-    struct md_requester who = {proto_str_from("my-client"), kafka_principal_anonymous()};
+    struct md_requester who = {proto_str_from("my-client"), kafka_principal_anonymous(), "10.1.2.3:45678"};
     ctrl_channel_call(x.ch, 19, 4, &q, &who, &c.a, &resp, call_done, &c);
     run_until(&x.loop, one_received, &x.fk);
 
@@ -311,6 +312,9 @@ static void test_envelope_carries_client_id_and_principal(void **state)
     assert_int_equal(env.RequestPrincipal.len, (int32_t)want.len);
     assert_memory_equal(env.RequestPrincipal.p, want.buf, want.len);
     proto_writer_free(&want);
+    /* the client's address */
+    assert_int_equal(env.ClientHostAddress.len, 4);
+    assert_memory_equal(env.ClientHostAddress.p, ((const uint8_t[]){10, 1, 2, 3}), 4);
     /* the inner request: CreateTopics v4 with the client's client id */
     struct proto_reader in;
     proto_reader_init(&in, env.RequestData.p, (size_t)env.RequestData.len);
