@@ -59,7 +59,8 @@ static bool hosts_replica(const struct broker *b, const struct md_partition *mp)
 static void publish(void *arg, const struct md_image *img, const struct md_delta *d)
 {
     struct broker *b = arg;
-    bool roles = d->nbrokers > 0; /* the fetcher set may change */
+    /* the fetcher set may change: new or changed brokers, deleted topics (their followers stop fetching) */
+    bool roles = d->nbrokers > 0 || d->ndeleted > 0;
     for (int32_t i = 0; i < d->ndeleted; i++)
         for (int32_t p = 0; p < d->deleted[i].partitions; p++)
             rp_partition_remove(b->partitions, d->deleted[i].name, p);
@@ -76,6 +77,7 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
                 /* moved away from this broker (a reassignment; in legacy mode StopReplica with deletion) */
                 LOG_INFO("broker", "%s-%d: no longer a replica here: deleting its log", t->name, mp->id);
                 rp_partition_remove(b->partitions, t->name, mp->id);
+                roles = true;
                 continue;
             }
             if (!mp || !hosts_replica(b, mp))

@@ -545,6 +545,14 @@ void repl_fetchers_sync(struct repl_fetchers *fs)
     }
 }
 
+size_t repl_fetchers_count(const struct repl_fetchers *fs)
+{
+    size_t n = 0;
+    for (const struct repl_fetcher *f = fs ? fs->list : NULL; f; f = f->next)
+        n++;
+    return n;
+}
+
 void repl_fetchers_close(struct repl_fetchers *fs)
 {
     while (fs->list) {

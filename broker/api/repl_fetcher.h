@@ -16,12 +16,16 @@
 #ifndef FERRY_REPL_FETCHER_H
 #define FERRY_REPL_FETCHER_H
 
+#include <stddef.h>
+
 struct broker;
 struct repl_fetchers;
 
 int repl_fetchers_new(struct broker *b, struct repl_fetchers **out);
 /* Starts fetchers for leaders this broker now follows and stops those it no longer needs. */
 void repl_fetchers_sync(struct repl_fetchers *fs);
+/* How many fetchers run (one per leader followed). */
+size_t repl_fetchers_count(const struct repl_fetchers *fs);
 /* Stops every fetcher (no callbacks afterwards) and frees the set as the loop runs. */
 void repl_fetchers_close(struct repl_fetchers *fs);
 

@@ -28,6 +28,7 @@
 
 #include "api_support.h"
 #include "broker/api/broker.h"
+#include "broker/api/repl_fetcher.h"
 #include "broker/cli/kclient.h"
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
@@ -1087,6 +1088,50 @@ static void test_acks_all_timeout(void **state)
     assert_string_equal(f.values[0], "late");
 }
 
+/* Every topic deleted: no partition is followed any more, so no fetcher runs (before, a deleted topic's
+ * follower kept its fetcher, connection and periodic walk of every partition until some other role
+ * change synced the set). */
+static void do_delete_all_topics(struct cluster *cl, void *arg)
+{
+    (void)arg;
+    size_t n;
+    struct md_topic *const *ts = md_image_topics_sorted(&cl->img, &n);
+    proto_uuid ids[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = ts[i]->id;
+    for (size_t i = 0; i < n; i++) {
+        struct RemoveTopicRecord r;
+        proto_struct_init(proto_msg_RemoveTopicRecord.body, &r);
+        r.TopicId = ids[i];
+        apply(cl, &proto_msg_RemoveTopicRecord, &r);
+    }
+    publish_all(cl);
+}
+
+struct fetcher_counts {
+    size_t n[NODES];
+};
+
+static void do_count_fetchers(struct cluster *cl, void *arg)
+{
+    struct fetcher_counts *fc = arg;
+    for (int i = 0; i < NODES; i++)
+        fc->n[i] = cl->nodes[i].b ? repl_fetchers_count(cl->nodes[i].b->fetchers) : 0;
+}
+
+static void test_deleted_topics_stop_their_fetchers(void **state)
+{
+    (void)state;
+    struct fetcher_counts fc;
+    on_loop(do_count_fetchers, &fc);
+    assert_true(fc.n[0] + fc.n[1] + fc.n[2] > 0); /* the followers fetch */
+    on_loop(do_delete_all_topics, NULL);
+    on_loop(do_count_fetchers, &fc);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(fc.n[i], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1143,7 @@ int main(void)
         cmocka_unit_test(test_leader_change_truncates),
         cmocka_unit_test(test_groups_follow_leadership),
         cmocka_unit_test(test_acks_all_timeout),
+        cmocka_unit_test(test_deleted_topics_stop_their_fetchers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
