@@ -322,4 +322,42 @@ int ctrl_alter_partition(const struct md_image *img, const struct ctrl_env *env,
                          const struct AlterPartitionRequest *req, int16_t version, struct proto_arena *a,
                          struct AlterPartitionResponse *resp, struct ctrl_records *out);
 
+/* ==== partition reassignment (ctrl_reassign.c: Kafka 3.7's ReplicationControlManager) ====
+ *
+ * AlterPartitionReassignments v0, per partition in request order: an unknown topic or partition
+ * (UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named T." / "Unable to find partition T:P.").
+ * Replicas given: the target checked as a manual assignment (INVALID_REPLICA_ASSIGNMENT: empty, a broker
+ * not registered or listed twice), then one PartitionChangeRecord with Replicas = target followed by the
+ * removed replicas (ascending), RemovingReplicas and AddingReplicas (ascending), leader and ISR as
+ * Kafka's PartitionChangeBuilder decides; when every adding replica is already in the ISR (no replica
+ * added) the record completes the reassignment at once (final replicas, removed ones out of the ISR, a
+ * new leader if the old one was removed); no record when nothing changes. A later AlterPartition that
+ * brings the adding replicas into the ISR completes it (ctrl_alter_partition). Null Replicas cancels:
+ * NO_REASSIGNMENT_IN_PROGRESS without one; else the replicas and ISR without the adding replicas (an ISR
+ * left empty takes the first remaining replica: INVALID_REPLICA_ASSIGNMENT unless the topic allows
+ * unclean leader election), removing/adding cleared, leader re-elected if needed. Past
+ * CTRL_MAX_RECORDS_PER_OP records a partition fails with UNKNOWN_SERVER_ERROR. Top-level error NONE with
+ * a null message. Returns 0 or FERRY_ENOMEM (no records then). */
+int ctrl_alter_partition_reassignments(const struct md_image *img, const struct ctrl_env *env,
+                                       const struct AlterPartitionReassignmentsRequest *req, struct proto_arena *a,
+                                       struct AlterPartitionReassignmentsResponse *resp, struct ctrl_records *out);
+/* The answer of a request that was not decided (getErrorResponse: NOT_CONTROLLER, a failed forward): the
+ * top level and every listed partition get code and msg (NULL: null message). 0 or FERRY_ENOMEM. */
+int ctrl_alter_partition_reassignments_error(const struct AlterPartitionReassignmentsRequest *req,
+                                             struct proto_arena *a, int16_t code, const char *msg,
+                                             struct AlterPartitionReassignmentsResponse *resp);
+
+/* ListPartitionReassignments v0: null Topics lists every reassigning partition (topics in name order,
+ * partitions in index order); else the listed partitions of each listed topic that are reassigning, in
+ * request order (unknown topics and partitions, and ones not reassigning, left out; a topic only when it
+ * has one). Each with Replicas, AddingReplicas, RemovingReplicas. No records. 0 or FERRY_ENOMEM. */
+int ctrl_list_partition_reassignments(const struct md_image *img, const struct ListPartitionReassignmentsRequest *req,
+                                      struct proto_arena *a, struct ListPartitionReassignmentsResponse *resp);
+/* getErrorResponse: top-level code and msg, the listed topics with their partition indexes. */
+int ctrl_list_partition_reassignments_error(const struct ListPartitionReassignmentsRequest *req,
+                                            struct proto_arena *a, int16_t code, const char *msg,
+                                            struct ListPartitionReassignmentsResponse *resp);
+/* Does the partition have a reassignment in progress (adding or removing replicas)? */
+bool ctrl_reassignment_in_progress(const struct md_partition *p);
+
 #endif

@@ -56,6 +56,11 @@ struct ctrl_pcb {
     int32_t ntarget_isr;
     int8_t target_lrs;         /* target LeaderRecoveryState; -1: unchanged */
     bool zk_migration;
+    /* A reassignment's target lists (setTargetReplicas / setTargetRemoving / setTargetAdding); NULL: the
+     * partition's own. */
+    const struct md_ints *target_replicas;
+    const struct md_ints *target_removing;
+    const struct md_ints *target_adding;
 };
 
 void ctrl_pcb_init(struct ctrl_pcb *b, const struct md_image *img, const struct ctrl_env *env,

@@ -250,11 +250,14 @@ int ctrl_pcb_build(const struct ctrl_pcb *b, struct ctrl_records *out, struct Pa
     int16_t version = ctrl_partition_record_version(mv);
     *rec = NULL;
     int32_t nisr = b->target_isr ? b->ntarget_isr : p->isr.n;
-    int32_t cap = nisr + p->replicas.n + 1;
+    struct lists l = {.replicas = b->target_replicas ? *b->target_replicas : p->replicas,
+                      .removing = b->target_removing ? *b->target_removing : p->removing,
+                      .adding = b->target_adding ? *b->target_adding : p->adding};
+    int32_t cap = nisr + l.replicas.n + 1;
     int32_t *buf = ferry_malloc((size_t)cap * 2 * sizeof *buf);
     if (!buf)
         return FERRY_ENOMEM;
-    struct lists l = {.isr = {buf, nisr}, .replicas = p->replicas, .removing = p->removing, .adding = p->adding};
+    l.isr = (struct md_ints){buf, nisr};
     if (nisr > 0)
         memcpy(buf, b->target_isr ? b->target_isr : p->isr.v, (size_t)nisr * sizeof *buf);
     complete_reassignment(&l, buf + cap, buf + cap + nisr);

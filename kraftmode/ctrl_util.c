@@ -173,6 +173,7 @@ const char *ctrl_default_message(int16_t code)
     case KERR_UNKNOWN_TOPIC_ID: return "This server does not host this topic ID.";
     case KERR_TOPIC_DELETION_DISABLED: return "Topic deletion is disabled.";
     case KERR_TOPIC_AUTHORIZATION_FAILED: return "Topic authorization failed.";
+    case KERR_NO_REASSIGNMENT_IN_PROGRESS: return "No partition reassignment is in progress.";
     default: return NULL;
     }
 }

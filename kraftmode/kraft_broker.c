@@ -68,6 +68,8 @@ void kraft_fail_admin_response(int16_t api_key, const void *req, struct proto_ar
     case 37: op.kind = KRAFT_OP_CREATE_PARTITIONS; break;
     case 44: op.kind = KRAFT_OP_INCREMENTAL_ALTER_CONFIGS; break;
     case 43: ctrl_elect_leaders_error(req, a, code, msg, resp); return;
+    case 45: ctrl_alter_partition_reassignments_error(req, a, code, msg, resp); return;
+    case 46: ctrl_list_partition_reassignments_error(req, a, code, msg, resp); return;
     default: return;
     }
     kraft_op_fail_response(&op, code, msg);

@@ -113,6 +113,8 @@ static int decide(struct kraft_node *n, struct kraft_op *op)
     case 56: return ctrl_alter_partition(img, env, op->req, op->version, op->resp_arena, op->resp, out);
     case 67: return ctrl_allocate_producer_ids(img, op->req, op->resp, out);
     case 43: return ctrl_elect_leaders(img, env, op->req, op->version, op->resp_arena, op->resp, out);
+    case 45: return ctrl_alter_partition_reassignments(img, env, op->req, op->resp_arena, op->resp, out);
+    case 46: return ctrl_list_partition_reassignments(img, op->req, op->resp_arena, op->resp);
     case -1: return ctrl_fence_stale_broker(img, env, &c->hb, now, &call->fenced_id, out);
     }
     return FERRY_EINVAL;
@@ -167,6 +169,14 @@ static void fail(struct kraft_op *op, int16_t code, proto_str msg)
     case 43:
         if (ctrl_elect_leaders_error(op->req, op->resp_arena, code, NULL, r))
             ((struct ElectLeadersResponse *)r)->ErrorCode = code; /* out of memory: the top level at least */
+        break;
+    case 45:
+        if (ctrl_alter_partition_reassignments_error(op->req, op->resp_arena, code, NULL, r))
+            ((struct AlterPartitionReassignmentsResponse *)r)->ErrorCode = code;
+        break;
+    case 46:
+        if (ctrl_list_partition_reassignments_error(op->req, op->resp_arena, code, NULL, r))
+            ((struct ListPartitionReassignmentsResponse *)r)->ErrorCode = code;
         break;
     }
 }
@@ -241,6 +251,8 @@ bool kraft_ctrl_serves(int16_t api_key)
     case 33: /* AlterConfigs */
     case 37: /* CreatePartitions */
     case 43: /* ElectLeaders */
+    case 45: /* AlterPartitionReassignments */
+    case 46: /* ListPartitionReassignments */
     case 44: /* IncrementalAlterConfigs */
     case 56: /* AlterPartition */
     case 62: /* BrokerRegistration */

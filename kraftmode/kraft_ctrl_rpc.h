@@ -1,7 +1,7 @@
 /* kraft_ctrl_rpc: the quorum controller's broker-facing RPCs on the event loop (Kafka 3.7's ControllerApis
  * and QuorumController for BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration,
- * AllocateProducerIds, AlterPartition and ElectLeaders, plus the admin writes a broker forwards), and the
- * controller's heartbeat tracker with its periodic fencing of silent brokers.
+ * AllocateProducerIds, AlterPartition, ElectLeaders, AlterPartitionReassignments and
+ * ListPartitionReassignments, plus the admin writes a broker forwards), and the controller's heartbeat tracker with its periodic fencing of silent brokers.
  *
  * Each request becomes one operation of the node's write queue (kraft_node.h): when it reaches the head
  * of the queue the decision (ctrl.h) runs against the image as every earlier write left it, with

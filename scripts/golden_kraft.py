@@ -196,6 +196,17 @@ ELECT_LEADERS_REQ = [('ElectionType', 'int8', (1, None)),
 ELECT_LEADERS_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16', (1, None)),
                       ('ReplicaElectionResults', ('[]', [('Topic', 'string'), ('PartitionResult', ('[]', [
                           ('PartitionId', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring')]))]))]
+ALTER_REASSIGNMENTS_REQ = [('TimeoutMs', 'int32'), ('Topics', ('[]', [('Name', 'string'), ('Partitions', ('[]', [
+    ('PartitionIndex', 'int32'), ('Replicas', ('n[]', 'int32'))]))]))]
+ALTER_REASSIGNMENTS_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'),
+                            ('Responses', ('[]', [('Name', 'string'), ('Partitions', ('[]', [
+                                ('PartitionIndex', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring')]))]))]
+LIST_REASSIGNMENTS_REQ = [('TimeoutMs', 'int32'), ('Topics', ('n[]', [('Name', 'string'),
+                                                                     ('PartitionIndexes', ('[]', 'int32'))]))]
+LIST_REASSIGNMENTS_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'),
+                           ('Topics', ('[]', [('Name', 'string'), ('Partitions', ('[]', [
+                               ('PartitionIndex', 'int32'), ('Replicas', ('[]', 'int32')),
+                               ('AddingReplicas', ('[]', 'int32')), ('RemovingReplicas', ('[]', 'int32'))]))]))]
 # DescribeCluster: KIP-919's v1 (EndpointType) is what a controller listener answers.
 DESCRIBE_CLUSTER_REQ = [('IncludeClusterAuthorizedOperations', 'bool'), ('EndpointType', 'int8', (1, None))]
 DESCRIBE_CLUSTER_RESP = [('ThrottleTimeMs', 'int32'), ('ErrorCode', 'int16'), ('ErrorMessage', 'nstring'),
@@ -227,6 +238,8 @@ RPCS = [
     ('Envelope', 58, (0, 0), 0, ENVELOPE_REQ, ENVELOPE_RESP),
     ('DescribeCluster', 60, (0, 1), 0, DESCRIBE_CLUSTER_REQ, DESCRIBE_CLUSTER_RESP),
     ('ElectLeaders', 43, (0, 2), 2, ELECT_LEADERS_REQ, ELECT_LEADERS_RESP),
+    ('AlterPartitionReassignments', 45, (0, 0), 0, ALTER_REASSIGNMENTS_REQ, ALTER_REASSIGNMENTS_RESP),
+    ('ListPartitionReassignments', 46, (0, 0), 0, LIST_REASSIGNMENTS_REQ, LIST_REASSIGNMENTS_RESP),
 ]
 DATA = [
     ('LeaderChangeMessage', (0, 0), 0, LEADER_CHANGE),
@@ -564,6 +577,24 @@ def build_vectors():
     response('ElectLeaders', 2, {'ThrottleTimeMs': 0, 'ErrorCode': 41, 'ReplicaElectionResults': [
         {'Topic': 'orders', 'PartitionResult': [{'PartitionId': 1, 'ErrorCode': 41, 'ErrorMessage': None}]}]},
         suffix='_not_controller')
+    # reassignment (quorum mode: forwarded to the controller listener): a move and a cancellation, Kafka's
+    # per-partition errors; the listing of everything and of named partitions
+    request('AlterPartitionReassignments', 0, {'TimeoutMs': 45000, 'Topics': [
+        {'Name': 'orders', 'Partitions': [{'PartitionIndex': 0, 'Replicas': [2, 3]},
+                                          {'PartitionIndex': 1, 'Replicas': None}]}]}, client_id='adminclient-1')
+    response('AlterPartitionReassignments', 0, {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'ErrorMessage': None,
+                                                'Responses': [{'Name': 'orders', 'Partitions': [
+                                                    {'PartitionIndex': 0, 'ErrorCode': 0, 'ErrorMessage': None},
+                                                    {'PartitionIndex': 1, 'ErrorCode': 85,
+                                                     'ErrorMessage': 'No partition reassignment is in progress.'}]}]})
+    request('ListPartitionReassignments', 0, {'TimeoutMs': 60000, 'Topics': None}, suffix='_all',
+            client_id='adminclient-1')
+    request('ListPartitionReassignments', 0, {'TimeoutMs': 45000, 'Topics': [
+        {'Name': 'orders', 'PartitionIndexes': [0, 7]}]}, client_id='adminclient-1')
+    response('ListPartitionReassignments', 0, {'ThrottleTimeMs': 0, 'ErrorCode': 0, 'ErrorMessage': None,
+                                               'Topics': [{'Name': 'orders', 'Partitions': [
+                                                   {'PartitionIndex': 0, 'Replicas': [2, 3, 1],
+                                                    'AddingReplicas': [3], 'RemovingReplicas': [1]}]}]})
     data('LeaderChangeMessage', leader_change())
     data('SnapshotHeaderRecord', {'Version': 0, 'LastContainedLogTimestamp': TS})
     data('SnapshotFooterRecord', {'Version': 0})

@@ -1,5 +1,6 @@
 /* admin: the admin write APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
- * IncrementalAlterConfigs, and in quorum mode ElectLeaders). The quorum controller decides and writes the records; the response is sent
+ * IncrementalAlterConfigs, and in quorum mode ElectLeaders, AlterPartitionReassignments and
+ * ListPartitionReassignments). The quorum controller decides and writes the records; the response is sent
  * once they are committed (durable) and applied to the image. The handler only decodes and encodes. */
 #include "api_support.h"
 #include "broker.h"
@@ -66,5 +67,9 @@ ADMIN_HANDLER(api_handle_create_partitions, API_CREATE_PARTITIONS, CreatePartiti
 ADMIN_HANDLER(api_handle_alter_configs, API_ALTER_CONFIGS, AlterConfigsRequest, AlterConfigsResponse, alter_configs)
 ADMIN_HANDLER(api_handle_incremental_alter_configs, API_INCREMENTAL_ALTER_CONFIGS, IncrementalAlterConfigsRequest,
               IncrementalAlterConfigsResponse, incremental_alter_configs)
-/* dispatched only on a quorum-mode broker listener, whose source (forward_source) has elect_leaders */
+/* dispatched only on a quorum-mode broker listener, whose source (forward_source) has these */
 ADMIN_HANDLER(api_handle_elect_leaders, API_ELECT_LEADERS, ElectLeadersRequest, ElectLeadersResponse, elect_leaders)
+ADMIN_HANDLER(api_handle_alter_partition_reassignments, API_ALTER_PARTITION_REASSIGNMENTS,
+              AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, alter_partition_reassignments)
+ADMIN_HANDLER(api_handle_list_partition_reassignments, API_LIST_PARTITION_REASSIGNMENTS,
+              ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, list_partition_reassignments)

@@ -49,6 +49,8 @@ void api_handle_alter_configs(struct broker *b, struct net_request *req);
 void api_handle_incremental_alter_configs(struct broker *b, struct net_request *req);
 /* quorum mode only (proto_quorum_apis): forwarded to the active controller by the metadata source */
 void api_handle_elect_leaders(struct broker *b, struct net_request *req);
+void api_handle_alter_partition_reassignments(struct broker *b, struct net_request *req);
+void api_handle_list_partition_reassignments(struct broker *b, struct net_request *req);
 void api_handle_describe_cluster(struct broker *b, struct net_request *req);
 /* group.c: the classic group APIs, and the coordinator's sink that answers parked Join/SyncGroups. */
 struct group_sink;

@@ -82,6 +82,8 @@ static void dispatch_controller(struct api_listener *l, struct net_request *req)
     case API_CREATE_PARTITIONS:
     case API_INCREMENTAL_ALTER_CONFIGS:
     case API_ELECT_LEADERS:
+    case API_ALTER_PARTITION_REASSIGNMENTS:
+    case API_LIST_PARTITION_REASSIGNMENTS:
     case API_ALTER_PARTITION:
     case API_ENVELOPE:
     case API_BROKER_REGISTRATION:
@@ -148,6 +150,8 @@ void api_dispatch(void *ctx, struct net_request *req)
     /* quorum mode only (proto_quorum_apis) */
     case API_DESCRIBE_QUORUM: api_handle_describe_quorum(b, req); break;
     case API_ELECT_LEADERS: api_handle_elect_leaders(b, req); break;
+    case API_ALTER_PARTITION_REASSIGNMENTS: api_handle_alter_partition_reassignments(b, req); break;
+    case API_LIST_PARTITION_REASSIGNMENTS: api_handle_list_partition_reassignments(b, req); break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -1,7 +1,7 @@
 /* forward_source: a quorum-mode broker's metadata source (md_source.h): the image and its deltas come
  * from the node's kraft_source (the metadata log this node follows); every write goes to the active
  * controller through the ctrl_channel (ctrl_channel.h): in-process when this node's controller is the
- * active one, else over the wire (the client admin writes and ElectLeaders inside an Envelope, as Kafka 3.7's brokers
+ * active one, else over the wire (the client admin writes, ElectLeaders and the reassignment APIs inside an Envelope, as Kafka 3.7's brokers
  * forward them, so that clients may send them to any broker; AllocateProducerIds and AlterPartition as
  * themselves; auto-creation as a CreateTopics of Kafka's AutoTopicCreationManager). */
 #include "forward_source.h"
@@ -110,6 +110,10 @@ FORWARD_ADMIN(alter_configs, API_ALTER_CONFIGS, AlterConfigsRequest, AlterConfig
 FORWARD_ADMIN(incremental_alter_configs, API_INCREMENTAL_ALTER_CONFIGS, IncrementalAlterConfigsRequest,
               IncrementalAlterConfigsResponse)
 FORWARD_ADMIN(elect_leaders, API_ELECT_LEADERS, ElectLeadersRequest, ElectLeadersResponse)
+FORWARD_ADMIN(alter_partition_reassignments, API_ALTER_PARTITION_REASSIGNMENTS, AlterPartitionReassignmentsRequest,
+              AlterPartitionReassignmentsResponse)
+FORWARD_ADMIN(list_partition_reassignments, API_LIST_PARTITION_REASSIGNMENTS, ListPartitionReassignmentsRequest,
+              ListPartitionReassignmentsResponse)
 
 /* ---- requests of the broker itself: each call owns an arena ---- */
 
@@ -318,6 +322,8 @@ static const struct md_source_ops fwd_source_ops = {
     .alter_configs = alter_configs,
     .incremental_alter_configs = incremental_alter_configs,
     .elect_leaders = elect_leaders,
+    .alter_partition_reassignments = alter_partition_reassignments,
+    .list_partition_reassignments = list_partition_reassignments,
     .forward_admin = forward_admin,
     .allocate_producer_ids = allocate_producer_ids,
     .auto_create_topics = auto_create_topics,

@@ -95,7 +95,17 @@ struct md_source_ops {
      * decided by the active controller (kraftmode/ctrl.h ctrl_elect_leaders). */
     void (*elect_leaders)(void *impl, const struct ElectLeadersRequest *req, int16_t version, struct proto_arena *a,
                           struct ElectLeadersResponse *resp, md_done_fn done, void *arg);
-    /* A quorum-mode broker's source (NULL otherwise): the admin write api_key (one of the six above; req and
+    /* Quorum mode only (NULL in legacy mode): AlterPartitionReassignments (45) v0 and
+     * ListPartitionReassignments (46) v0, decided by the active controller (kraftmode/ctrl.h
+     * ctrl_alter_partition_reassignments, ctrl_list_partition_reassignments). */
+    void (*alter_partition_reassignments)(void *impl, const struct AlterPartitionReassignmentsRequest *req,
+                                          int16_t version, struct proto_arena *a,
+                                          struct AlterPartitionReassignmentsResponse *resp, md_done_fn done,
+                                          void *arg);
+    void (*list_partition_reassignments)(void *impl, const struct ListPartitionReassignmentsRequest *req,
+                                         int16_t version, struct proto_arena *a,
+                                         struct ListPartitionReassignmentsResponse *resp, md_done_fn done, void *arg);
+    /* A quorum-mode broker's source (NULL otherwise): the admin write api_key (one of the eight above; req and
      * resp its request and response structs) from client `who` (copied), forwarded to the active controller
      * as Kafka's brokers do. When set, the broker calls it instead of the operation of that API. */
     void (*forward_admin)(void *impl, int16_t api_key, const void *req, int16_t version, const struct md_requester *who,

@@ -48,6 +48,8 @@ const struct proto_api_range proto_controller_apis[] = {
     {API_CREATE_PARTITIONS, 0, 1},
     {API_INCREMENTAL_ALTER_CONFIGS, 0, 1},
     {API_ELECT_LEADERS, 0, 2}, /* Kafka 3.7's versions (kraftmode/ctrl_elect.c) */
+    {API_ALTER_PARTITION_REASSIGNMENTS, 0, 0}, /* kraftmode/ctrl_reassign.c */
+    {API_LIST_PARTITION_REASSIGNMENTS, 0, 0},
     /* the broker lifecycle (kraftmode/kraft_ctrl_rpc.h) */
     {API_ALTER_PARTITION, 0, 3},
     {API_ENVELOPE, 0, 0},
@@ -63,6 +65,8 @@ const size_t proto_controller_apis_count = sizeof proto_controller_apis / sizeof
 const struct proto_api_range proto_quorum_apis[] = {
     {API_DESCRIBE_QUORUM, 0, 1},
     {API_ELECT_LEADERS, 0, 2}, /* forwarded to the active controller */
+    {API_ALTER_PARTITION_REASSIGNMENTS, 0, 0}, /* forwarded to the active controller */
+    {API_LIST_PARTITION_REASSIGNMENTS, 0, 0},  /* forwarded to the active controller */
 };
 const size_t proto_quorum_apis_count = sizeof proto_quorum_apis / sizeof proto_quorum_apis[0];
 

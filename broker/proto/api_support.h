@@ -40,8 +40,9 @@ const struct proto_api_range *proto_controller_api_lookup(int16_t api_key);
 
 /* The APIs a broker serves on its broker listeners only in quorum mode, advertised after proto_broker_apis
  * there: DescribeQuorum, which Kafka 3.7's brokers forward to the controller (KafkaApis:
- * forwardToControllerOrFail) and Ferry's broker answers from its metadata source, and ElectLeaders, which
- * the broker forwards to the active controller inside an Envelope (md_source elect_leaders). Golden vectors:
+ * forwardToControllerOrFail) and Ferry's broker answers from its metadata source, and ElectLeaders,
+ * AlterPartitionReassignments and ListPartitionReassignments, which the broker forwards to the active
+ * controller inside an Envelope (md_source elect_leaders, alter/list_partition_reassignments). Golden vectors:
  * tests/unit/test_proto_golden_kraft.c; tests/unit/test_kraft_wire.c checks this table against them. */
 extern const struct proto_api_range proto_quorum_apis[];
 extern const size_t proto_quorum_apis_count;
@@ -75,6 +76,8 @@ enum proto_api_key {
     API_DELETE_GROUPS = 42,
     API_ELECT_LEADERS = 43,
     API_INCREMENTAL_ALTER_CONFIGS = 44,
+    API_ALTER_PARTITION_REASSIGNMENTS = 45,
+    API_LIST_PARTITION_REASSIGNMENTS = 46,
     API_OFFSET_DELETE = 47,
     API_VOTE = 52,
     API_BEGIN_QUORUM_EPOCH = 53,

@@ -111,12 +111,13 @@ API_PRODUCE, API_FETCH, API_LIST_OFFSETS, API_METADATA = 0, 1, 2, 3
 API_API_VERSIONS, API_CREATE_TOPICS, API_DELETE_TOPICS = 18, 19, 20
 API_DESCRIBE_CONFIGS, API_ALTER_CONFIGS, API_CREATE_PARTITIONS = 32, 33, 37
 API_ELECT_LEADERS = 43
+API_ALTER_PARTITION_REASSIGNMENTS, API_LIST_PARTITION_REASSIGNMENTS = 45, 46
 ELECTION_PREFERRED, ELECTION_UNCLEAN = 0, 1
 
 # First flexible version of each API (Kafka 3.7 schemas); None = never flexible.
 FLEXIBLE_FROM = {0: 9, 1: 12, 2: 6, 3: 9, 8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3,
                  17: None, 18: 3, 19: 5, 20: 4, 21: 2, 22: 2, 32: 4, 33: 2, 36: 2, 37: 2, 42: 2, 44: 1,
-                 43: 2, 47: None, 56: 0, 58: 0, 60: 0, 62: 0, 63: 0, 64: 0, 67: 0, 70: 0}
+                 43: 2, 45: 0, 46: 0, 47: None, 56: 0, 58: 0, 60: 0, 62: 0, 63: 0, 64: 0, 67: 0, 70: 0}
 
 # Kafka error codes used by the tests.
 E_NONE = 0
@@ -134,6 +135,8 @@ E_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
 E_INVALID_RECORD = 87
 E_NOT_CONTROLLER = 41
 E_ELECTION_NOT_NEEDED = 84
+E_INVALID_REPLICA_ASSIGNMENT = 39
+E_NO_REASSIGNMENT_IN_PROGRESS = 85
 E_PREFERRED_LEADER_NOT_AVAILABLE = 80
 E_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83
 
@@ -861,6 +864,87 @@ def dec_elect_leaders(version, body):
     return top, out
 
 
+def _dec_reassignment_response(body, part_fields):
+    """The shape AlterPartitionReassignments and ListPartitionReassignments v0 responses share: throttle,
+    error, message, then topics of partitions; part_fields(reader) reads what follows a partition's index.
+    Returns (error, message, {(topic, partition): part_fields(...)})."""
+    r = R(body)
+    r.i32()  # throttle
+    top = r.i16()
+    top_msg = r.compact_string()
+    out = {}
+
+    def topic(rr):
+        name = rr.compact_string()
+
+        def part(r2):
+            pid = r2.i32()
+            out[(name, pid)] = part_fields(r2)
+            r2.tags()
+        rr.compact_array(part)
+        rr.tags()
+    r.compact_array(topic)
+    r.tags()
+    r.end()
+    return top, top_msg, out
+
+
+def enc_alter_partition_reassignments(targets, timeout_ms=30000):
+    """AlterPartitionReassignments v0 (flexible); targets: {topic: {partition: [replica, ...] or None}}
+    (None cancels)."""
+    w = W()
+    w.i32(timeout_ms)
+    items = sorted(targets.items())
+    w.uvarint(len(items) + 1)
+    for name, parts in items:
+        w.compact_string(name)
+        w.uvarint(len(parts) + 1)
+        for pid, replicas in sorted(parts.items()):
+            w.i32(pid)
+            if replicas is None:
+                w.uvarint(0)
+            else:
+                w.uvarint(len(replicas) + 1)
+                for r in replicas:
+                    w.i32(r)
+            w.tags()
+        w.tags()
+    w.tags()
+    return w.getvalue()
+
+
+def dec_alter_partition_reassignments(body):
+    """Returns (top-level error, top-level message, {(topic, partition): (error, message)})."""
+    return _dec_reassignment_response(body, lambda r2: (r2.i16(), r2.compact_string()))
+
+
+def enc_list_partition_reassignments(topic_parts=None, timeout_ms=30000):
+    """ListPartitionReassignments v0 (flexible); topic_parts: {topic: [partition, ...]}, or None for all."""
+    w = W()
+    w.i32(timeout_ms)
+    if topic_parts is None:
+        w.uvarint(0)
+    else:
+        items = sorted(topic_parts.items())
+        w.uvarint(len(items) + 1)
+        for name, parts in items:
+            w.compact_string(name)
+            w.uvarint(len(parts) + 1)
+            for p in parts:
+                w.i32(p)
+            w.tags()
+    w.tags()
+    return w.getvalue()
+
+
+def dec_list_partition_reassignments(body):
+    """Returns (top-level error, {(topic, partition): (replicas, adding, removing)})."""
+    def ints(rr):
+        return rr.compact_array(lambda r3: r3.i32()) or []
+    top, _, out = _dec_reassignment_response(body, lambda r2: (ints(r2), ints(r2), ints(r2)))
+    return top, out
+
+
 class ConnectionClosed(Exception):
     pass
 
@@ -1005,6 +1089,14 @@ class KafkaConn:
         return dec_elect_leaders(version, self.request(API_ELECT_LEADERS, version,
                                                        enc_elect_leaders(version, election_type, topic_parts,
                                                                          timeout_ms)))
+
+    def alter_partition_reassignments(self, targets, timeout_ms=30000):
+        return dec_alter_partition_reassignments(self.request(API_ALTER_PARTITION_REASSIGNMENTS, 0,
+                                                              enc_alter_partition_reassignments(targets, timeout_ms)))
+
+    def list_partition_reassignments(self, topic_parts=None, timeout_ms=30000):
+        return dec_list_partition_reassignments(self.request(API_LIST_PARTITION_REASSIGNMENTS, 0,
+                                                             enc_list_partition_reassignments(topic_parts, timeout_ms)))
 
     def delete_topics(self, names, version=1, timeout_ms=30000):
         return dec_delete_topics(version, self.request(API_DELETE_TOPICS, version,

@@ -687,6 +687,50 @@ static int op_elect(struct op *o)
     return rc;
 }
 
+/* A reassignment of a random partition: a random target of 1-3 of the brokers (sometimes an unknown one:
+ * INVALID_REPLICA_ASSIGNMENT), or a cancellation. The leader's AlterPartition (op_alter_partition, which
+ * proposes every replica) completes it. */
+static int op_reassign(struct op *o)
+{
+    const struct md_topic *t;
+    const struct md_partition *p = random_partition(o, &t);
+    if (!p) {
+        say(o, "reassign: no partition picked");
+        return 0;
+    }
+    INIT(AlterPartitionReassignmentsRequest, req);
+    req.Topics = proto_array_new(&o->a, &desc_AlterPartitionReassignmentsRequest_ReassignableTopic, 1);
+    if (!req.Topics)
+        return FERRY_ENOMEM;
+    req.Topics_n = 1;
+    req.Topics[0].Name = proto_str_from(t->name);
+    req.Topics[0].Partitions = proto_array_new(&o->a, &desc_AlterPartitionReassignmentsRequest_ReassignablePartition, 1);
+    int32_t *target = proto_arena_alloc(&o->a, 3 * sizeof *target);
+    if (!req.Topics[0].Partitions || !target)
+        return FERRY_ENOMEM;
+    req.Topics[0].Partitions_n = 1;
+    struct AlterPartitionReassignmentsRequest_ReassignablePartition *rp = &req.Topics[0].Partitions[0];
+    rp->PartitionIndex = p->id;
+    rp->Replicas_n = -1; /* cancel */
+    if (pick(o, 4)) {
+        int32_t n = 1 + (int32_t)pick(o, 3), k = 0;
+        uint32_t first = pick(o, NBROKERS);
+        for (int32_t i = 0; i < n; i++)
+            target[k++] = o->c->b[(first + (uint32_t)i) % NBROKERS].id;
+        if (pick(o, 10) == 0)
+            target[k - 1] = 1000; /* not registered */
+        rp->Replicas = target;
+        rp->Replicas_n = k;
+    }
+    INIT(AlterPartitionReassignmentsResponse, resp);
+    int rc = ctrl_alter_partition_reassignments(o->img, &o->env, &req, &o->a, &resp, &o->recs);
+    if (!rc)
+        o->error = resp.Responses[0].Partitions[0].ErrorCode;
+    say(o, "%s %s-%d: error %d", rp->Replicas_n < 0 ? "cancel the reassignment of" : "reassign", t->name, p->id,
+        o->error);
+    return rc;
+}
+
 static int op_rebalance(struct op *o)
 {
     bool more;
@@ -734,7 +778,7 @@ static int decide(struct op *o)
         return op_producer_ids(o);
     if (w < 98)
         return op_unregister(o);
-    return op_broker(o);
+    return op_reassign(o);
 }
 
 /* CTRL_APP_BUG_FENCE_KEEPS_LEADER: a decision that fences or shuts down a broker loses its leadership

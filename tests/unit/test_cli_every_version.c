@@ -8,7 +8,7 @@
  * cases are in tests/it/test_zk_broker_rpc.py (real ZooKeeper, the test playing the controller), which fails
  * when a legacy (key, version) is advertised without one. Here case_api_versions checks that quorum mode
  * advertises none of them, and that it advertises the quorum-only ones (proto_quorum_apis: DescribeQuorum,
- * ElectLeaders),
+ * ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments),
  * which are run like the others. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -313,6 +313,47 @@ static void case_elect_leaders(struct call *k)
     assert_int_equal(resp->ErrorCode, 0);
     for (int32_t i = 0; i < resp->ReplicaElectionResults_n; i++)
         assert_int_equal(resp->ReplicaElectionResults[i].PartitionResult_n, 0);
+}
+
+/* The single node holds the only replica: a target of itself changes nothing, an unknown broker and a
+ * cancellation with nothing in progress are refused, and nothing is listed as reassigning. */
+static void case_alter_partition_reassignments(struct call *k)
+{
+    struct AlterPartitionReassignmentsRequest *r = req_new(k, &proto_msg_AlterPartitionReassignmentsRequest);
+    r->Topics = proto_array_new(k->a, &desc_AlterPartitionReassignmentsRequest_ReassignableTopic, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    r->Topics[0].Partitions = proto_array_new(k->a, &desc_AlterPartitionReassignmentsRequest_ReassignablePartition, 3);
+    r->Topics[0].Partitions_n = 3;
+    static int32_t self[] = {1}, unknown[] = {7};
+    r->Topics[0].Partitions[0] = (struct AlterPartitionReassignmentsRequest_ReassignablePartition){0, self, 1};
+    r->Topics[0].Partitions[1] = (struct AlterPartitionReassignmentsRequest_ReassignablePartition){0, unknown, 1};
+    r->Topics[0].Partitions[2] = (struct AlterPartitionReassignmentsRequest_ReassignablePartition){0, NULL, -1};
+    struct AlterPartitionReassignmentsResponse *resp = do_call(k, API_ALTER_PARTITION_REASSIGNMENTS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Responses_n, 1);
+    STR_CHECK(resp->Responses[0].Name, TOPIC);
+    assert_int_equal(resp->Responses[0].Partitions_n, 3);
+    assert_int_equal(resp->Responses[0].Partitions[0].ErrorCode, KERR_NONE);
+    assert_int_equal(resp->Responses[0].Partitions[1].ErrorCode, KERR_INVALID_REPLICA_ASSIGNMENT);
+    assert_int_equal(resp->Responses[0].Partitions[2].ErrorCode, KERR_NO_REASSIGNMENT_IN_PROGRESS);
+}
+
+static void case_list_partition_reassignments(struct call *k)
+{
+    struct ListPartitionReassignmentsRequest *r = req_new(k, &proto_msg_ListPartitionReassignmentsRequest);
+    struct ListPartitionReassignmentsResponse *resp = do_call(k, API_LIST_PARTITION_REASSIGNMENTS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Topics_n, 0);
+    r->Topics = proto_array_new(k->a, &desc_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics, 1);
+    r->Topics_n = 1;
+    r->Topics[0].Name = proto_str_from(TOPIC);
+    static int32_t parts[] = {0, 3};
+    r->Topics[0].PartitionIndexes = parts;
+    r->Topics[0].PartitionIndexes_n = 2;
+    resp = do_call(k, API_LIST_PARTITION_REASSIGNMENTS, r);
+    assert_int_equal(resp->ErrorCode, 0);
+    assert_int_equal(resp->Topics_n, 0);
 }
 
 static void topic_name(struct call *k, const char *prefix, char *out, size_t len)
@@ -761,6 +802,8 @@ static const struct {
     {API_INIT_PRODUCER_ID, case_init_producer_id},
     {API_DESCRIBE_QUORUM, case_describe_quorum}, /* proto_quorum_apis */
     {API_ELECT_LEADERS, case_elect_leaders},     /* proto_quorum_apis */
+    {API_ALTER_PARTITION_REASSIGNMENTS, case_alter_partition_reassignments}, /* proto_quorum_apis */
+    {API_LIST_PARTITION_REASSIGNMENTS, case_list_partition_reassignments},   /* proto_quorum_apis */
 };
 
 static void test_every_advertised_version(void **state)

@@ -189,11 +189,7 @@ static void test_create_topic_bad_counts(void **state)
 static void test_create_topic_fenced(void **state)
 {
     struct fx *f = *state;
-    INIT(BrokerRegistrationChangeRecord, ch);
-    ch.BrokerId = 1;
-    ch.BrokerEpoch = md_image_broker(&f->img, 1)->epoch;
-    ch.Fenced = 1;
-    assert_int_equal(md_image_apply(&f->img, &proto_msg_BrokerRegistrationChangeRecord, &ch, f->off++, NULL), 0);
+    fx_fence(f, 1);
     expect_error(create1(f, "t", 1, 1), KERR_INVALID_REPLICATION_FACTOR,
                  "Unable to replicate the partition 1 time(s): All brokers are currently fenced.");
 }

@@ -16,15 +16,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void fence(struct fx *f, int32_t id)
-{
-    INIT(BrokerRegistrationChangeRecord, c);
-    c.BrokerId = id;
-    c.BrokerEpoch = md_image_broker(&f->img, id)->epoch;
-    c.Fenced = 1;
-    assert_int_equal(md_image_apply(&f->img, &proto_msg_BrokerRegistrationChangeRecord, &c, f->off++, NULL), 0);
-}
-
 /* ---- ElectLeaders ---- */
 
 static struct ElectLeadersRequest *el_req(struct fx *f, int8_t type, int ntopics)
@@ -38,22 +29,11 @@ static struct ElectLeadersRequest *el_req(struct fx *f, int8_t type, int ntopics
 }
 
 /* A copy of a -1-terminated list in the fixture's arena (requests outlive the literals they are built from). */
-static int32_t *arena_list(struct fx *f, const int32_t *v, int32_t *n)
-{
-    *n = 0;
-    while (v[*n] >= 0)
-        (*n)++;
-    int32_t *p = proto_arena_alloc(&f->a, (size_t)(*n + 1) * sizeof *p);
-    assert_non_null(p);
-    memcpy(p, v, (size_t)*n * sizeof *p);
-    return p;
-}
-
 static void el_topic(struct fx *f, struct ElectLeadersRequest *r, int i, const char *name, const int32_t *parts)
 {
     int32_t n;
     r->TopicPartitions[i].Topic = proto_str_from(name);
-    r->TopicPartitions[i].Partitions = arena_list(f, parts, &n);
+    r->TopicPartitions[i].Partitions = fx_list(f, parts, &n);
     r->TopicPartitions[i].Partitions_n = n;
 }
 
@@ -127,7 +107,7 @@ static void test_elect_unclean(void **state)
     fx_partition(f, t, 0, L(3, 2), L(3), MD_NO_LEADER);
     fx_partition(f, t, 1, L(1), L(1), 1);
     fx_partition(f, t, 2, L(3), L(3), MD_NO_LEADER);
-    fence(f, 3);
+    fx_fence(f, 3);
     struct ElectLeadersRequest *req = el_req(f, 1, 1);
     el_topic(f, req, 0, "v", L(0, 1, 2));
     /* v0 has no election type: PREFERRED, whatever the field holds. */
@@ -274,7 +254,7 @@ static struct AlterPartitionRequest *ap_req(struct fx *f, int32_t broker, const 
     pd->PartitionIndex = pid;
     pd->LeaderEpoch = leader_epoch;
     pd->PartitionEpoch = part_epoch;
-    pd->NewIsr = arena_list(f, isr, &n);
+    pd->NewIsr = fx_list(f, isr, &n);
     pd->NewIsr_n = n;
     pd->NewIsrWithEpochs = proto_array_new(&f->a, &desc_AlterPartitionRequest_BrokerState, n);
     pd->NewIsrWithEpochs_n = n;
@@ -366,7 +346,7 @@ static void test_alter_partition_errors(void **state)
     req->Topics[0].Partitions[0].NewIsrWithEpochs[1].BrokerEpoch = -1; /* no check */
     assert_int_equal(ap_code(f, req, 3), KERR_NONE);
     ctrl_records_truncate(&f->recs, 0);
-    fence(f, 3);
+    fx_fence(f, 3);
     assert_int_equal(ap_code(f, ap_req(f, 1, "a", 0, 0, 0, L(1, 2, 3)), 2), KERR_INELIGIBLE_REPLICA);
     assert_int_equal(ap_code(f, ap_req(f, 1, "a", 0, 0, 0, L(1, 2, 3)), 1), KERR_OPERATION_NOT_ATTEMPTED);
     assert_int_equal(f->recs.n, 0);

@@ -115,6 +115,28 @@ static inline proto_uuid fx_uuid(uint8_t first, uint8_t last)
     return u;
 }
 
+/* A -1-terminated list copied into the fixture's arena; *n its length. */
+static inline int32_t *fx_list(struct fx *f, const int32_t *v, int32_t *n)
+{
+    *n = 0;
+    while (v[*n] >= 0)
+        (*n)++;
+    int32_t *p = proto_arena_alloc(&f->a, (size_t)(*n + 1) * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, v, (size_t)*n * sizeof *p);
+    return p;
+}
+
+/* Broker id fenced in the image (a BrokerRegistrationChangeRecord applied). */
+static inline void fx_fence(struct fx *f, int32_t id)
+{
+    INIT(BrokerRegistrationChangeRecord, c);
+    c.BrokerId = id;
+    c.BrokerEpoch = md_image_broker(&f->img, id)->epoch;
+    c.Fenced = 1;
+    assert_int_equal(md_image_apply(&f->img, &proto_msg_BrokerRegistrationChangeRecord, &c, f->off++, NULL), 0);
+}
+
 /* A topic (id from its first letter) applied to the image; returns its id. */
 static inline proto_uuid fx_topic(struct fx *f, const char *name)
 {

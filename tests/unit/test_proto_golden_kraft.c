@@ -2,7 +2,8 @@
  * EndQuorumEpoch, DescribeQuorum, FetchSnapshot, Fetch v12-16 as the Raft layer uses it), the broker and
  * controller lifecycle RPCs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration,
  * AllocateProducerIds, Envelope), DescribeCluster v0-1 as a controller listener answers it (KIP-919),
- * ElectLeaders v0-2 (a quorum-mode broker forwards it to the controller listener) and the
+ * ElectLeaders v0-2, AlterPartitionReassignments v0 and ListPartitionReassignments v0 (a quorum-mode broker
+ * forwards them to the controller listener) and the
  * control records LeaderChangeMessage, SnapshotHeaderRecord and
  * SnapshotFooterRecord, at every version Kafka 3.7 has. The bytes come from scripts/golden_kraft.py (an
  * encoder independent of Ferry's codec, with schemas checked against Kafka's message definitions) in
@@ -824,6 +825,75 @@ static void check_elect_leaders_response(const struct golden_vector *gv, const v
     EQ(t[1].PartitionResult_n, 0);
 }
 
+/* AlterPartitionReassignments: "orders" 0 -> [2, 3], 1 cancelled (null replicas); the answer: done, and
+ * NO_REASSIGNMENT_IN_PROGRESS. */
+static void check_alter_reassignments_request(const struct golden_vector *gv, const void *msg)
+{
+    (void)gv;
+    const struct AlterPartitionReassignmentsRequest *r = msg;
+    EQ(r->TimeoutMs, 45000);
+    EQ(r->Topics_n, 1);
+    STR_EQ(r->Topics[0].Name, "orders");
+    EQ(r->Topics[0].Partitions_n, 2);
+    EQ(r->Topics[0].Partitions[0].PartitionIndex, 0);
+    const int32_t want[] = {2, 3};
+    i32s_eq(r->Topics[0].Partitions[0].Replicas, r->Topics[0].Partitions[0].Replicas_n, want, 2);
+    EQ(r->Topics[0].Partitions[1].PartitionIndex, 1);
+    EQ(r->Topics[0].Partitions[1].Replicas_n, -1);
+}
+
+static void check_alter_reassignments_response(const struct golden_vector *gv, const void *msg)
+{
+    (void)gv;
+    const struct AlterPartitionReassignmentsResponse *r = msg;
+    EQ(r->ThrottleTimeMs, 0);
+    EQ(r->ErrorCode, 0);
+    STR_NULL(r->ErrorMessage);
+    EQ(r->Responses_n, 1);
+    STR_EQ(r->Responses[0].Name, "orders");
+    EQ(r->Responses[0].Partitions_n, 2);
+    EQ(r->Responses[0].Partitions[0].PartitionIndex, 0);
+    EQ(r->Responses[0].Partitions[0].ErrorCode, 0);
+    STR_NULL(r->Responses[0].Partitions[0].ErrorMessage);
+    EQ(r->Responses[0].Partitions[1].PartitionIndex, 1);
+    EQ(r->Responses[0].Partitions[1].ErrorCode, 85);
+    STR_EQ(r->Responses[0].Partitions[1].ErrorMessage, "No partition reassignment is in progress.");
+}
+
+/* ListPartitionReassignments: everything (null topics) or "orders" [0, 7]; the answer: "orders" 0 moving
+ * from [1, 2] to [2, 3]. */
+static void check_list_reassignments_request(const struct golden_vector *gv, const void *msg)
+{
+    const struct ListPartitionReassignmentsRequest *r = msg;
+    if (has_suffix(gv->name, "_all")) {
+        EQ(r->TimeoutMs, 60000);
+        EQ(r->Topics_n, -1);
+        return;
+    }
+    EQ(r->TimeoutMs, 45000);
+    EQ(r->Topics_n, 1);
+    STR_EQ(r->Topics[0].Name, "orders");
+    const int32_t want[] = {0, 7};
+    i32s_eq(r->Topics[0].PartitionIndexes, r->Topics[0].PartitionIndexes_n, want, 2);
+}
+
+static void check_list_reassignments_response(const struct golden_vector *gv, const void *msg)
+{
+    (void)gv;
+    const struct ListPartitionReassignmentsResponse *r = msg;
+    EQ(r->ErrorCode, 0);
+    STR_NULL(r->ErrorMessage);
+    EQ(r->Topics_n, 1);
+    STR_EQ(r->Topics[0].Name, "orders");
+    EQ(r->Topics[0].Partitions_n, 1);
+    const struct ListPartitionReassignmentsResponse_OngoingPartitionReassignment *p = &r->Topics[0].Partitions[0];
+    EQ(p->PartitionIndex, 0);
+    const int32_t replicas[] = {2, 3, 1}, adding[] = {3}, removing[] = {1};
+    i32s_eq(p->Replicas, p->Replicas_n, replicas, 3);
+    i32s_eq(p->AddingReplicas, p->AddingReplicas_n, adding, 1);
+    i32s_eq(p->RemovingReplicas, p->RemovingReplicas_n, removing, 1);
+}
+
 typedef void (*check_fn)(const struct golden_vector *gv, const void *msg);
 
 static const struct {
@@ -858,6 +928,10 @@ static const struct {
     {&proto_msg_DescribeClusterResponse, check_describe_cluster_response},
     {&proto_msg_ElectLeadersRequest, check_elect_leaders_request},
     {&proto_msg_ElectLeadersResponse, check_elect_leaders_response},
+    {&proto_msg_AlterPartitionReassignmentsRequest, check_alter_reassignments_request},
+    {&proto_msg_AlterPartitionReassignmentsResponse, check_alter_reassignments_response},
+    {&proto_msg_ListPartitionReassignmentsRequest, check_list_reassignments_request},
+    {&proto_msg_ListPartitionReassignmentsResponse, check_list_reassignments_response},
     {&proto_msg_LeaderChangeMessage, check_leader_change},
     {&proto_msg_SnapshotHeaderRecord, check_snapshot_header},
     {&proto_msg_SnapshotFooterRecord, check_snapshot_footer},
