@@ -80,14 +80,25 @@ static void alter_ctx_free(struct alter_ctx *ctx)
     ferry_free(ctx);
 }
 
+/* Errors that say the controller's state is ahead of this leader's image (Kafka's
+ * Partition.handleAlterPartitionError: "awaiting the latest metadata"): the proposal stays pending, and no
+ * new one is sent, until the image moves the partition on (rp_leader_sync clears it). A reassignment's
+ * completion answers NEW_LEADER_ELECTED (FENCED_LEADER_EPOCH before v2) to the old leader; proposing again
+ * at once only drew FENCED_LEADER_EPOCH answers until the image arrived. */
+static bool awaits_image(int16_t error)
+{
+    return error == KERR_FENCED_LEADER_EPOCH || error == KERR_NEW_LEADER_ELECTED || error == KERR_INVALID_UPDATE_VERSION ||
+           error == KERR_UNKNOWN_TOPIC_OR_PARTITION || error == KERR_UNKNOWN_TOPIC_ID;
+}
+
 static void alter_done(void *arg, int16_t error)
 {
     struct alter_ctx *ctx = arg;
     if (error != KERR_NONE) {
         struct rp_partition *p = rp_partition_get(ctx->b->partitions, proto_str_from(ctx->topic), ctx->partition);
-        LOG_WARN("replica", "%s-%d: ISR change at leader epoch %d refused: %s", ctx->topic, ctx->partition,
-                 ctx->leader_epoch, kafka_error_name(error));
-        if (p && p->is_leader && p->leader_epoch == ctx->leader_epoch)
+        LOG_WARN("replica", "%s-%d: ISR change at leader epoch %d refused: %s%s", ctx->topic, ctx->partition,
+                 ctx->leader_epoch, kafka_error_name(error), awaits_image(error) ? " (awaiting the metadata)" : "");
+        if (p && p->is_leader && p->leader_epoch == ctx->leader_epoch && !awaits_image(error))
             rp_leader_alter_failed(&p->repl);
     }
     alter_ctx_free(ctx);

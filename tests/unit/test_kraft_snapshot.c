@@ -224,7 +224,8 @@ static void build_image(struct md_image *img, int ntopics, int16_t level)
             pr.Replicas_n = 3;
             pr.Isr = isr;
             pr.Isr_n = 2;
-            pr.RemovingReplicas_n = 0;
+            pr.RemovingReplicas = p == 2 ? &replicas[0] : NULL; /* a reassignment in progress */
+            pr.RemovingReplicas_n = p == 2 ? 1 : 0;
             pr.AddingReplicas = p == 2 ? &replicas[2] : NULL;
             pr.AddingReplicas_n = p == 2 ? 1 : 0;
             pr.Leader = isr[0];
@@ -293,6 +294,7 @@ static void round_trip(int16_t level)
     assert_same(a, b);
     assert_non_null(strstr(a, "broker 2 epoch 102 fenced 0 cs 1 zk 0 rack rack-b"));
     assert_non_null(strstr(a, "topic-001"));
+    assert_non_null(strstr(a, "r[3,1,2] isr[3,1] rm[3] add[2]")); /* a reassignment's lists survive */
     assert_true(level < 20 || strstr(a, "elr[3]") != NULL);
     /* The loaded image dumps to the same bytes. */
     struct proto_writer w2;
