@@ -8,6 +8,7 @@
 #include "kraftmode/kraft_node.h"
 #include "kraftmode/metalog.h"
 #include "kraftmode/metalog_loader.h"
+#include "kraftmode/metalog_tail.h"
 #include "kraftmode/quorum_state.h"
 #include "kraftmode/raft/raft.h"
 #include "kraftmode/snapshot.h"
@@ -116,6 +117,8 @@ struct kraft_raft_io {
     /* what the image holds: every batch below applied_end (the loader holds an open transaction's records) */
     struct metalog_loader loader;
     int64_t applied_end;
+    /* the newest appended batches in memory: commits applied and Fetch answers built without reading back */
+    struct metalog_tail tail;
     int64_t replay_end;   /* the log end at start-up: bytes applied below it count towards a snapshot */
     int64_t leader_start; /* this node's epoch as leader: the offset after its LeaderChange batch */
     int32_t active_epoch; /* the epoch in which this node activated as controller; -1 none */

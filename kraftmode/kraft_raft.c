@@ -8,8 +8,9 @@
  *                     file, then frozen, the log restarted at it and the image reloaded from it;
  *   LOG_SYNC          one fsync off the loop for everything appended so far (a second LOG_SYNC while one
  *                     runs is folded into the next fsync), then raft_log_persisted;
- *   COMMIT            the committed batches read back from the log and applied to the image through the
- *                     metadata loader; the ops in flight whose records it passes complete; the delta is
+ *   COMMIT            the committed batches applied to the image through the metadata loader, from the
+ *                     in-memory copy of the newest appends (metalog_tail.h; read back from the log when
+ *                     the tail does not hold them); the ops in flight whose records it passes complete; the delta is
  *                     published once the node has caught up to the high watermark (KRaft's rule);
  *   ROLE              logged; losing the lead fails the ops in flight with NOT_CONTROLLER; becoming leader
  *                     leads to the controller's activation (kraft_start.c) once the LeaderChange commits;
@@ -31,6 +32,7 @@
 #define TICK_MAX_MS 50 /* the core is ticked at least this often */
 #define TICK_MIN_MS 5
 #define APPLY_STOP 1
+#define TAIL_BYTES (8u << 20) /* the newest appends kept in memory (rio.tail) */
 
 int64_t kraft_raft_now(void) { return (int64_t)(uv_hrtime() / 1000000); }
 
@@ -60,6 +62,7 @@ int kraft_raft_open(struct kraft_node *n, char *err, size_t errlen)
     struct kraft_raft_io *io = &n->rio;
     io->active_epoch = -1;
     io->leader_start = -1;
+    metalog_tail_init(&io->tail, TAIL_BYTES);
     struct quorum_state qs;
     int rc = quorum_state_read(n->log->dir, &qs);
     if (rc == FERRY_ENOTFOUND) {
@@ -151,6 +154,7 @@ void kraft_raft_close(struct kraft_node *n)
     raft_free(io->raft);
     io->raft = NULL;
     metalog_loader_free(&io->loader);
+    metalog_tail_free(&io->tail);
     proto_writer_free(&io->staged);
     uv_timer_stop(&io->tick);
     uv_close((uv_handle_t *)&io->tick, kraft_node_handle_closed);
@@ -371,6 +375,7 @@ static void log_append(struct kraft_node *n, const struct raft_action *a)
     if (!rc) {
         n->snap.bytes_since += (int64_t)w.len;
         n->snap.last_append_ms = now;
+        metalog_tail_append(&n->rio.tail, w.buf, w.len, info.first_offset);
     }
     if (!borrowed)
         proto_writer_free(&w);
@@ -386,6 +391,7 @@ static void log_truncate(struct kraft_node *n, int64_t offset)
 {
     LOG_INFO("kraft", "node %d: truncating the metadata log to offset %lld (end %lld)", n->node_id, (long long)offset,
              (long long)metalog_end_offset(n->log));
+    metalog_tail_truncate(&n->rio.tail, offset);
     int rc = plog_truncate_to(n->log->log, offset);
     if (rc) {
         char why[256];
@@ -414,6 +420,7 @@ static void snapshot_install(struct kraft_node *n, const struct raft_action *a)
     struct snapshot_id id = {a->snapshot.end_offset, a->snapshot.epoch};
     char why[512] = "";
     int rc = snapshot_part_freeze(n->log->dir, id, why, sizeof why);
+    metalog_tail_reset(&io->tail);
     if (!rc)
         rc = plog_truncate_fully(n->log->log, id.end_offset);
     if (!rc) {
@@ -471,6 +478,23 @@ static int apply_batch(void *arg, const uint8_t *batch, size_t len)
     return 0;
 }
 
+/* The committed batches the tail holds, from applied_end on: 0 or APPLY_STOP (done), or an error. */
+static int apply_from_tail(struct apply_ctx *c)
+{
+    const uint8_t *p;
+    size_t len;
+    metalog_tail_from(&c->n->rio.tail, c->n->rio.applied_end, &p, &len);
+    struct rb_iter it;
+    rb_iter_init(&it, p, len);
+    const uint8_t *b;
+    size_t blen;
+    struct rb_header h;
+    int rc = 0;
+    while (!rc && rb_iter_next(&it, &b, &blen, &h) == 1)
+        rc = apply_batch(c, b, blen);
+    return rc;
+}
+
 static void apply_committed(struct kraft_node *n, int64_t commit)
 {
     struct kraft_raft_io *io = &n->rio;
@@ -478,7 +502,9 @@ static void apply_committed(struct kraft_node *n, int64_t commit)
         return;
     struct apply_ctx c = {n, commit};
     metalog_loader_set_delta(&io->loader, &n->pending);
-    int rc = metalog_scan_from(n->log, io->applied_end, apply_batch, &c);
+    int rc = apply_from_tail(&c);
+    if (!rc && io->applied_end < commit) /* not (all) in the tail: from the log */
+        rc = metalog_scan_from(n->log, io->applied_end, apply_batch, &c);
     if (rc && rc != APPLY_STOP) {
         char why[256];
         snprintf(why, sizeof why, "cannot apply the committed metadata log at offset %lld: %s",
@@ -823,6 +849,11 @@ int kraft_node_read_batches(struct kraft_node *n, int64_t from, int64_t to, size
     *len = 0;
     if (!n->log || from >= to)
         return 0;
+    if (from >= metalog_start_offset(n->log)) {
+        int rc = metalog_tail_read(&n->rio.tail, from, to, max_bytes, buf, len);
+        if (rc)
+            return rc < 0 ? rc : 0;
+    }
     struct plog_read_result res;
     int rc = plog_read(n->log->log, from, max_bytes, true, to, &res);
     if (rc)

@@ -155,6 +155,8 @@ static int apply_entity(struct zk_src *z, const struct cfg_entity *e, struct md_
                                  .Name = proto_str_from(m->keys[i]),
                                  .Value = proto_str_from(m->values[i])};
         rc = md_image_apply(&z->img, &proto_msg_ConfigRecord, &r, z->next_offset++, d);
+        if (rc == 0)
+            LOG_INFO("metadata", "config of resource %d/%s set: %s=%s", e->type, e->name, m->keys[i], m->values[i]);
         cur = md_image_configs(&z->img, e->type, e->name);
     }
     /* keys that went: collected first, the image changes under the loop */
@@ -172,6 +174,8 @@ static int apply_entity(struct zk_src *z, const struct cfg_entity *e, struct md_
                                  .Name = proto_str_from(gone[i]),
                                  .Value = {NULL, -1}};
         rc = md_image_apply(&z->img, &proto_msg_ConfigRecord, &r, z->next_offset++, d);
+        if (rc == 0)
+            LOG_INFO("metadata", "config %s of resource %d/%s deleted", gone[i], e->type, e->name);
     }
     for (int32_t i = 0; i < ngone; i++)
         ferry_free(gone[i]);

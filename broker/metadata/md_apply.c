@@ -348,7 +348,7 @@ static int apply_config(struct md_image *img, const struct ConfigRecord *r, stru
                 md_configs_free(c);
             }
         }
-        LOG_INFO("metadata", "config %s of resource %d/%s deleted", key, r->ResourceType, rname);
+        LOG_DEBUG("metadata", "config %s of resource %d/%s deleted", key, r->ResourceType, rname);
         rc = 0;
         goto out;
     }
@@ -387,7 +387,7 @@ static int apply_config(struct md_image *img, const struct ConfigRecord *r, stru
         c->n++;
         key = value = NULL;
     }
-    LOG_INFO("metadata", "config of resource %d/%s set: %.*s=%.*s", r->ResourceType, c->name, (int)r->Name.len,
+    LOG_DEBUG("metadata", "config of resource %d/%s set: %.*s=%.*s", r->ResourceType, c->name, (int)r->Name.len,
              r->Name.p, (int)r->Value.len, r->Value.p);
     rc = 0;
 out:

@@ -1,5 +1,10 @@
 /* net: see net.h. Listeners, connection reading and framing, in-order responses, backpressure and idle
- * closing, all on the one libuv loop. */
+ * closing, all on the one libuv loop.
+ *
+ * Responses leave in batches: a completed request only queues its connection, and once per loop turn (an
+ * idle handle, run before the loop next polls) every queued connection writes all the responses ready at
+ * its head in one writev. A controller that commits a hundred writes at once answers them with one system
+ * call per connection instead of one each. */
 #include "net.h"
 
 #include <stdio.h>
@@ -11,7 +16,8 @@
 #include "broker/proto/proto_codec.h"
 
 #define READ_BUF_SIZE (64 * 1024)
-#define MIN_FRAME 8 /* api key, version, correlation id */
+#define MIN_FRAME 8       /* api key, version, correlation id */
+#define WRITE_MAX_BUFS 64 /* responses per writev */
 
 struct net_listener {
     uv_tcp_t tcp;
@@ -35,6 +41,8 @@ struct net_conn {
     bool reading;
     bool parsing; /* inside parse_frames: handlers that answer at once must not re-enter it */
     bool closing;
+    bool flush_queued; /* on the server's flush list (responses ready, written at the end of the turn) */
+    struct net_conn *flush_next;
     /* in-flight requests in arrival order; responses leave from the head */
     struct net_request *head, *tail;
     uint32_t inflight;
@@ -49,6 +57,8 @@ struct net_server {
     struct net_listener *listeners;
     struct net_conn *conns;
     uv_timer_t idle_timer;
+    uv_idle_t flush_idle;          /* active while flush_list is not empty */
+    struct net_conn *flush_list;   /* connections with responses ready to write */
     bool closing;
     int open_handles;
 };
@@ -56,7 +66,7 @@ struct net_server {
 struct write_req {
     uv_write_t w;
     struct net_conn *conn;
-    struct net_request *req;
+    struct net_request *reqs; /* the responses of this write, linked by next */
 };
 
 static void conn_close(struct net_conn *c, const char *why);
@@ -138,6 +148,31 @@ static void dispatch_frame(struct net_conn *c, uint8_t *frame, size_t len)
     c->listener->dispatch(c->listener->ctx, r);
 }
 
+static void flush_queued(uv_idle_t *h)
+{
+    struct net_server *s = h->data;
+    while (s->flush_list) {
+        struct net_conn *c = s->flush_list;
+        s->flush_list = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        conn_flush(c);
+    }
+    uv_idle_stop(h);
+}
+
+static void flush_unqueue(struct net_conn *c)
+{
+    if (!c->flush_queued)
+        return;
+    struct net_conn **pp = &c->server->flush_list;
+    while (*pp != c)
+        pp = &(*pp)->flush_next;
+    *pp = c->flush_next;
+    c->flush_next = NULL;
+    c->flush_queued = false;
+}
+
 static void request_complete(struct net_request *r)
 {
     r->done = true;
@@ -146,7 +181,13 @@ static void request_complete(struct net_request *r)
         request_free(r);
         return;
     }
-    conn_flush(c);
+    if (c->flush_queued || c->head != r)
+        return; /* written with the ones before it */
+    struct net_server *s = c->server;
+    c->flush_queued = true;
+    c->flush_next = s->flush_list;
+    s->flush_list = c;
+    uv_idle_start(&s->flush_idle, flush_queued);
 }
 
 void net_respond(struct net_request *r, const struct proto_message *m, const void *resp)
@@ -201,53 +242,71 @@ const char *net_request_listener(const struct net_request *r)
 
 /* ---- writing ---- */
 
+/* The responses of a write are sent (or failed): their requests go. */
+static void write_release(struct net_conn *c, struct net_request *r)
+{
+    while (r) {
+        struct net_request *next = r->next;
+        if (c) {
+            c->inflight--;
+            c->unsent_bytes -= r->out.len;
+        }
+        request_free(r);
+        r = next;
+    }
+}
+
 static void write_done(uv_write_t *w, int status)
 {
     struct write_req *wr = (struct write_req *)w;
     struct net_conn *c = wr->conn;
-    if (c) {
-        c->inflight--;
-        c->unsent_bytes -= wr->req->out.len;
-        if (status < 0 && !c->closing)
-            conn_close(c, uv_strerror(status));
-    }
-    request_free(wr->req);
+    write_release(c, wr->reqs);
     ferry_free(wr);
+    if (c && status < 0 && !c->closing)
+        conn_close(c, uv_strerror(status));
     if (c && !c->closing)
         conn_update_reading(c);
 }
 
-/* Writes every completed request at the head of the queue, in order. */
+/* Writes every completed request at the head of the queue, in order, up to WRITE_MAX_BUFS per writev. */
 static void conn_flush(struct net_conn *c)
 {
     while (c->head && c->head->done && !c->closing) {
-        struct net_request *r = c->head;
-        c->head = r->next;
-        if (!c->head)
-            c->tail = NULL;
-        r->next = NULL;
-        if (r->no_response || r->out.len == 0) {
-            c->inflight--;
-            request_free(r);
-            continue;
+        uv_buf_t bufs[WRITE_MAX_BUFS];
+        unsigned n = 0;
+        struct net_request *first = NULL, *last = NULL;
+        while (n < WRITE_MAX_BUFS && c->head && c->head->done) {
+            struct net_request *r = c->head;
+            c->head = r->next;
+            if (!c->head)
+                c->tail = NULL;
+            r->next = NULL;
+            if (r->no_response || r->out.len == 0) {
+                c->inflight--;
+                request_free(r);
+                continue;
+            }
+            r->conn = NULL;
+            bufs[n++] = uv_buf_init((char *)r->out.buf, (unsigned)r->out.len);
+            if (last)
+                last->next = r;
+            else
+                first = r;
+            last = r;
         }
+        if (n == 0)
+            break;
         struct write_req *wr = ferry_malloc(sizeof *wr);
         if (!wr) {
-            c->inflight--;
-            c->unsent_bytes -= r->out.len;
-            request_free(r);
+            write_release(c, first);
             conn_close(c, "out of memory");
             return;
         }
         wr->conn = c;
-        wr->req = r;
-        r->conn = NULL;
-        uv_buf_t buf = uv_buf_init((char *)r->out.buf, (unsigned)r->out.len);
-        int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, write_done);
+        wr->reqs = first;
+        int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, write_done);
         if (rc < 0) {
-            c->inflight--;
-            c->unsent_bytes -= r->out.len;
-            request_free(r);
+            write_release(c, first);
             ferry_free(wr);
             conn_close(c, uv_strerror(rc));
             return;
@@ -389,6 +448,7 @@ static void conn_close(struct net_conn *c, const char *why)
     if (c->closing)
         return;
     c->closing = true;
+    flush_unqueue(c);
     if (why)
         LOG_INFO("net", "closing connection %s on %s: %s", c->peer, c->listener->name, why);
     /* orphan requests still being handled; free finished ones */
@@ -490,7 +550,9 @@ int net_server_new(uv_loop_t *loop, const struct net_limits *limits, struct net_
         s->limits.max_inflight = NET_DEFAULT_MAX_INFLIGHT;
     uv_timer_init(loop, &s->idle_timer);
     s->idle_timer.data = s;
-    s->open_handles = 1;
+    uv_idle_init(loop, &s->flush_idle);
+    s->flush_idle.data = s;
+    s->open_handles = 2;
     if (s->limits.idle_timeout_ms > 0) {
         uint64_t every = (uint64_t)s->limits.idle_timeout_ms / 4;
         if (every < 10)
@@ -566,4 +628,6 @@ void net_server_close(struct net_server *s)
     s->listeners = NULL;
     uv_timer_stop(&s->idle_timer);
     uv_close((uv_handle_t *)&s->idle_timer, handle_closed);
+    uv_idle_stop(&s->flush_idle);
+    uv_close((uv_handle_t *)&s->flush_idle, handle_closed);
 }
