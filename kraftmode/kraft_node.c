@@ -420,6 +420,7 @@ int kraft_node_start(uv_loop_t *loop, const struct ferry_config *cfg, bool forma
         release(n);
         raft_free(n->rio.raft);
         metalog_loader_free(&n->rio.loader);
+        metalog_tail_free(&n->rio.tail);
         proto_writer_free(&n->rio.staged);
         ferry_free(n);
         return rc;

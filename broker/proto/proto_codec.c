@@ -2,6 +2,7 @@
  * Kafka type is laid out on the wire in classic and flexible versions. */
 #include "proto_codec.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "../common/ferry_err.h"
@@ -358,8 +359,27 @@ int proto_encode(const struct proto_message *m, int16_t version, struct proto_wr
     return w->err;
 }
 
+/* proto_find's index by kind and api key, built once from proto_all_messages (it ran on every request,
+ * response and metadata record: a linear walk of some 300 messages was a few % of a controller's CPU). */
+#define FIND_KINDS (PROTO_KIND_DATA + 1)
+#define FIND_KEYS 128
+static const struct proto_message *find_index[FIND_KINDS][FIND_KEYS];
+static pthread_once_t find_once = PTHREAD_ONCE_INIT;
+
+static void find_index_build(void)
+{
+    for (const struct proto_message *const *m = proto_all_messages; *m; m++)
+        if ((*m)->kind < FIND_KINDS && (*m)->api_key >= 0 && (*m)->api_key < FIND_KEYS &&
+            !find_index[(*m)->kind][(*m)->api_key])
+            find_index[(*m)->kind][(*m)->api_key] = *m;
+}
+
 const struct proto_message *proto_find(enum proto_kind kind, int16_t api_key)
 {
+    if ((unsigned)kind < FIND_KINDS && api_key >= 0 && api_key < FIND_KEYS) {
+        pthread_once(&find_once, find_index_build);
+        return find_index[kind][api_key];
+    }
     for (const struct proto_message *const *m = proto_all_messages; *m; m++)
         if ((*m)->kind == kind && (*m)->api_key == api_key)
             return *m;
