@@ -127,7 +127,7 @@ static void handle_envelope(struct broker *b, struct net_request *req, struct ct
         char host[64] = "?";
         if (e->ClientHostAddress.len == 4 || e->ClientHostAddress.len == 16)
             uv_inet_ntop(e->ClientHostAddress.len == 4 ? AF_INET : AF_INET6, e->ClientHostAddress.p, host, sizeof host);
-        LOG_INFO("api", "forwarded request (api key %d version %d) of client '%.*s' at %s, principal %.*s:%.*s",
+        LOG_DEBUG("api", "forwarded request (api key %d version %d) of client '%.*s' at %s, principal %.*s:%.*s",
                  c->inner.api_key, c->inner.api_version, c->inner.client_id.len > 0 ? (int)c->inner.client_id.len : 0,
                  c->inner.client_id.p ? c->inner.client_id.p : "", host, (int)who.Type.len, who.Type.p,
                  (int)who.Name.len, who.Name.p);
