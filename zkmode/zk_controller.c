@@ -272,6 +272,7 @@ void zkc_loaded(struct zk_controller *c)
     c->loaded = true;
     uv_timer_start(c->tick_timer, on_tick, TICK_MS, TICK_MS);
     zkc_refresh_flagged(c);
+    zkc_admin_load(c);
     zkc_kick(c);
 }
 
@@ -432,6 +433,22 @@ int zk_controller_controlled_shutdown(struct zk_controller *c, int16_t version,
     return req_end(c, q, zkctl_controlled_shutdown(c->core, q->token, version, req));
 }
 
+/* The admin requests of clients (ElectLeaders, Alter/ListPartitionReassignments) to the core. */
+static int admin_request(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
+                         zk_controller_done_fn done, void *arg)
+{
+    if (!done || c->freeing)
+        return FERRY_EINVAL;
+    struct ctl_req *q = req_add(c, done, arg);
+    if (!q)
+        return FERRY_ENOMEM;
+    int rc = api_key == ZKCTL_API_ELECT_LEADERS ? zkctl_elect_leaders(c->core, q->token, version, req)
+             : api_key == ZKCTL_API_ALTER_PARTITION_REASSIGNMENTS
+                 ? zkctl_alter_reassignments(c->core, q->token, version, req)
+                 : zkctl_list_reassignments(c->core, q->token, version, req);
+    return req_end(c, q, rc);
+}
+
 int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
                       zk_controller_done_fn done, void *arg)
 {
@@ -441,5 +458,8 @@ int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version,
         return zk_controller_controlled_shutdown(c, version, req, done, arg);
     if (api_key == ZKCTL_API_ALTER_PARTITION)
         return zk_controller_alter_partition(c, version, req, done, arg);
+    if (api_key == ZKCTL_API_ELECT_LEADERS || api_key == ZKCTL_API_ALTER_PARTITION_REASSIGNMENTS ||
+        api_key == ZKCTL_API_LIST_PARTITION_REASSIGNMENTS)
+        return admin_request(c, api_key, version, req, done, arg);
     return FERRY_EINVAL;
 }

@@ -16,8 +16,10 @@
  *    zk_elect_controller_moved; zkctl_tick every second.
  *  - zk_controller_stop (resigned, session expired): the core resigns, channels, watches and the load in
  *    progress are dropped; nothing more is sent.
- *  - ControlledShutdown (7) and AlterPartition (56) received by this broker go to the core; a broker that is
- *    not the active controller answers NOT_CONTROLLER (the core does).
+ *  - ControlledShutdown (7) and AlterPartition (56) received by this broker go to the core, and so do a
+ *    client's ElectLeaders (43) and Alter/ListPartitionReassignments (45, 46); a broker that is not the
+ *    active controller answers NOT_CONTROLLER (the core does).
+ *  - /admin/reassign_partitions and /admin/preferred_replica_election: zk_controller_admin.c.
  *
  * Ownership: zk_source owns the adapter (zk_controller_new on the broker's loop, zk_controller_free after
  * the session is closed, so that every ZooKeeper completion has run). Callbacks run on the loop, never inside
@@ -64,7 +66,10 @@ void zk_controller_topic_config(struct zk_controller *c, const char *name, const
  * FERRY_EINVAL (malformed request: done will not run) or FERRY_ENOMEM. */
 int zk_controller_alter_partition(struct zk_controller *c, int16_t version, const struct AlterPartitionRequest *req,
                                   zk_controller_done_fn done, void *arg);
-/* Either of the two above by api key (7 ControlledShutdown, 56 AlterPartition): md_source controller_rpc.
+/* Either of the two above by api key (7 ControlledShutdown, 56 AlterPartition), or a client's admin request
+ * that Kafka's ZooKeeper-mode brokers hand to their own KafkaController (43 ElectLeaders,
+ * 45 AlterPartitionReassignments, 46 ListPartitionReassignments: answered NOT_CONTROLLER unless this broker
+ * is the active controller; clients send them to the controller Metadata names): md_source controller_rpc.
  * FERRY_EINVAL for another key or a NULL controller. */
 int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
                       zk_controller_done_fn done, void *arg);

@@ -89,6 +89,12 @@ void zkc_topics_clear(struct zk_controller *c);
 /* Removes the /brokers/ids/<id> data-watch handlers. */
 void zkc_broker_watches_clear(struct zk_controller *c);
 
+/* zk_controller_admin.c: the handlers of /admin/reassign_partitions and /admin/preferred_replica_election
+ * (added with the fixed-path watches), and their first read once the snapshot is loaded. */
+int zkc_admin_watches_add(struct zk_controller *c);
+void zkc_admin_watches_remove(struct zk_controller *c);
+void zkc_admin_load(struct zk_controller *c);
+
 /* zk_controller_chan.c */
 /* Queues a SEND action (ownership taken) on the channel of its broker; dropped when the broker is unknown. */
 void zkc_chan_send(struct zk_controller *c, zkctl_action *a);

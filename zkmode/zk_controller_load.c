@@ -765,6 +765,11 @@ int zkc_watches_add(struct zk_controller *c)
         zk_watch_remove(c->s, IDS_PATH, on_watch, c);
         zk_watch_remove(c->s, TOPICS_PATH, on_watch, c);
     }
+    if (rc == 0 && (rc = zkc_admin_watches_add(c)) != 0) {
+        zk_watch_remove(c->s, IDS_PATH, on_watch, c);
+        zk_watch_remove(c->s, TOPICS_PATH, on_watch, c);
+        zk_watch_remove(c->s, DELETE_PATH, on_watch, c);
+    }
     if (rc)
         LOG_ERROR(ZKC_MOD, "out of memory adding the controller's watches");
     return rc;
@@ -777,6 +782,7 @@ void zkc_watches_remove(struct zk_controller *c)
     zk_watch_remove(c->s, IDS_PATH, on_watch, c);
     zk_watch_remove(c->s, TOPICS_PATH, on_watch, c);
     zk_watch_remove(c->s, DELETE_PATH, on_watch, c);
+    zkc_admin_watches_remove(c);
 }
 
 /* ---- the load ---- */

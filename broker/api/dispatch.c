@@ -149,9 +149,20 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_ALTER_PARTITION: api_handle_controller_rpc(b, req); break;
     /* quorum mode only (proto_quorum_apis) */
     case API_DESCRIBE_QUORUM: api_handle_describe_quorum(b, req); break;
-    case API_ELECT_LEADERS: api_handle_elect_leaders(b, req); break;
-    case API_ALTER_PARTITION_REASSIGNMENTS: api_handle_alter_partition_reassignments(b, req); break;
-    case API_LIST_PARTITION_REASSIGNMENTS: api_handle_list_partition_reassignments(b, req); break;
+    /* both modes: in legacy mode the broker's own ZooKeeper-mode controller decides (md_source
+     * controller_rpc), in quorum mode they are forwarded to the active controller */
+    case API_ELECT_LEADERS:
+    case API_ALTER_PARTITION_REASSIGNMENTS:
+    case API_LIST_PARTITION_REASSIGNMENTS:
+        if (api_listener_serves_legacy(l))
+            api_handle_controller_rpc(b, req);
+        else if (key == API_ELECT_LEADERS)
+            api_handle_elect_leaders(b, req);
+        else if (key == API_ALTER_PARTITION_REASSIGNMENTS)
+            api_handle_alter_partition_reassignments(b, req);
+        else
+            api_handle_list_partition_reassignments(b, req);
+        break;
     default: net_close_for(req, "no handler"); break;
     }
 }

@@ -2,8 +2,9 @@
  * requests of a ZooKeeper-mode controller (LeaderAndIsr, StopReplica, UpdateMetadata) are decoded here and
  * handed to the metadata source (md_source controller_request), which checks, applies and answers them (the
  * replica fetching it switches off or on goes to the replication: api_repl_set_fetching); the
- * requests of brokers to the controller (ControlledShutdown, AlterPartition) go to md_source controller_rpc,
- * which answers later (the active controller decides; other brokers answer NOT_CONTROLLER).
+ * requests of brokers to the controller (ControlledShutdown, AlterPartition) and a client's ElectLeaders and
+ * Alter/ListPartitionReassignments go to md_source controller_rpc, which answers later (the active
+ * controller decides; other brokers answer NOT_CONTROLLER, as Kafka 3.7's ZooKeeper-mode brokers do).
  * A request that does not decode closes the connection with a log line, as for every API. */
 #include <stdio.h>
 

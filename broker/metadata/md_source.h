@@ -91,7 +91,7 @@ struct md_source_ops {
     void (*incremental_alter_configs)(void *impl, const struct IncrementalAlterConfigsRequest *req, int16_t version,
                                       struct proto_arena *a, struct IncrementalAlterConfigsResponse *resp,
                                       md_done_fn done, void *arg);
-    /* Quorum mode only (NULL in legacy mode, where ElectLeaders is not served): ElectLeaders (43) v0-2,
+    /* Quorum mode only (NULL in legacy mode, where ElectLeaders goes to controller_rpc): ElectLeaders (43) v0-2,
      * decided by the active controller (kraftmode/ctrl.h ctrl_elect_leaders). */
     void (*elect_leaders)(void *impl, const struct ElectLeadersRequest *req, int16_t version, struct proto_arena *a,
                           struct ElectLeadersResponse *resp, md_done_fn done, void *arg);
@@ -132,7 +132,9 @@ struct md_source_ops {
      * a negative FERRY_E* with nothing to send (out->arena then holds nothing). */
     int (*controller_request)(void *impl, int16_t api_key, int16_t version, const void *req, struct md_response *out);
     /* Legacy mode only (NULL in quorum mode): a request a broker sends to the ZooKeeper-mode controller
-     * (api_key 7 ControlledShutdown, 56 AlterPartition), decoded at `version`; the request is copied. done runs
+     * (api_key 7 ControlledShutdown, 56 AlterPartition), or a client's admin request Kafka's ZooKeeper-mode
+     * broker gives its own controller (43 ElectLeaders, 45/46 Alter/ListPartitionReassignments), decoded at
+     * `version`; the request is copied. done runs
      * once, later, on the loop with the response (NOT_CONTROLLER when this broker is not the active
      * controller). Returns 0, or a negative FERRY_E* (done will not run: the caller closes the connection). */
     int (*controller_rpc)(void *impl, int16_t api_key, int16_t version, const void *req, md_rpc_done_fn done,

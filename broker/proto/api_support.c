@@ -80,6 +80,11 @@ const struct proto_api_range proto_legacy_apis[] = {
     /* requests to the controller from brokers, served by the active controller (NOT_CONTROLLER elsewhere) */
     {API_CONTROLLED_SHUTDOWN, 0, 3},
     {API_ALTER_PARTITION, 0, 3},
+    /* a client's admin requests that Kafka's ZooKeeper-mode broker hands to its own controller (the active
+     * controller decides, NOT_CONTROLLER elsewhere; zkmode/controller/zkctl_admin.c, zkctl_reassign.c) */
+    {API_ELECT_LEADERS, 0, 2},
+    {API_ALTER_PARTITION_REASSIGNMENTS, 0, 0},
+    {API_LIST_PARTITION_REASSIGNMENTS, 0, 0},
 };
 const size_t proto_legacy_apis_count = sizeof proto_legacy_apis / sizeof proto_legacy_apis[0];
 

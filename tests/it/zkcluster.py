@@ -127,6 +127,23 @@ def check_topic_json(raw):
     return d
 
 
+def check_admin_partitions_json(raw, with_replicas):
+    """/admin/reassign_partitions (with_replicas) or /admin/preferred_replica_election version 1 exactly as
+    Kafka 3.7 writes them (ReassignPartitionsZNode, PreferredReplicaElectionZNode). Returns the parsed dict."""
+    d = json.loads(raw.decode("utf-8"))
+    _expect(set(d) == {"version", "partitions"}, "admin znode keys %s" % sorted(d))
+    _expect(d["version"] == 1 and _is_int(d["version"]), "admin znode version %r" % (d["version"],))
+    _expect(isinstance(d["partitions"], list), "partitions is not a list")
+    keys = {"topic", "partition", "replicas"} if with_replicas else {"topic", "partition"}
+    for e in d["partitions"]:
+        _expect(isinstance(e, dict) and set(e) == keys, "admin znode entry %r" % (e,))
+        _expect(isinstance(e["topic"], str) and _is_int(e["partition"]), "admin znode entry %r" % (e,))
+        if with_replicas:
+            _expect(isinstance(e["replicas"], list) and all(_is_int(r) for r in e["replicas"]),
+                    "replicas %r" % (e["replicas"],))
+    return d
+
+
 def check_config_json(raw):
     """/config/<type>/<entity> version 1: every value a string. Returns the config dict."""
     d = json.loads(raw.decode("utf-8"))

@@ -366,5 +366,10 @@ int zkctl_partition(const zkctl *c, const char *topic, int32_t partition, zkctl_
     out->replicas = p->replicas;
     out->leader_recovery_state = p->st.lrs;
     out->deleting = t->deleting;
+    out->reassigning = p->ra && p->ra->phase < ZC_RA_FINISH;
+    out->n_adding = p->ra ? p->ra->n_adding : 0;
+    out->adding = p->ra ? p->ra->adding : NULL;
+    out->n_removing = p->ra ? p->ra->n_removing : 0;
+    out->removing = p->ra ? p->ra->removing : NULL;
     return 0;
 }

@@ -43,6 +43,9 @@
 #define ZKCTL_API_UPDATE_METADATA 6
 #define ZKCTL_API_CONTROLLED_SHUTDOWN 7
 #define ZKCTL_API_ALTER_PARTITION 56
+#define ZKCTL_API_ELECT_LEADERS 43
+#define ZKCTL_API_ALTER_PARTITION_REASSIGNMENTS 45
+#define ZKCTL_API_LIST_PARTITION_REASSIGNMENTS 46
 
 typedef struct {
     int32_t controller_id;            /* this broker's id */
@@ -197,6 +200,28 @@ int zkctl_delete_requested(zkctl *c, const char *name);
 int zkctl_alter_partition(zkctl *c, uint64_t token, int16_t version, const struct AlterPartitionRequest *req);
 int zkctl_controlled_shutdown(zkctl *c, uint64_t token, int16_t version,
                               const struct ControlledShutdownRequest *req);
+/* Admin requests of clients (zkctl_admin.c, zkctl_reassign.c), answered by a RESPOND action with the
+ * request's api key; while not the controller with NOT_CONTROLLER (ElectLeaders: per listed partition, as
+ * Kafka's KafkaController.processReplicaLeaderElection; the others: top level).
+ *  - ElectLeaders v0-2 (v0: PREFERRED): per partition ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+ *    ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION (being deleted),
+ *    REQUEST_TIMED_OUT; answered once the elections' state writes are done (null TopicPartitions: every
+ *    partition, without those that need no election).
+ *  - AlterPartitionReassignments v0: starts (or with null Replicas cancels) reassignments and answers at once
+ *    (INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION per partition).
+ *  - ListPartitionReassignments v0: the reassignments in progress (null Topics: all). */
+int zkctl_elect_leaders(zkctl *c, uint64_t token, int16_t version, const struct ElectLeadersRequest *req);
+int zkctl_alter_reassignments(zkctl *c, uint64_t token, int16_t version,
+                              const struct AlterPartitionReassignmentsRequest *req);
+int zkctl_list_reassignments(zkctl *c, uint64_t token, int16_t version,
+                             const struct ListPartitionReassignmentsRequest *req);
+/* /admin/reassign_partitions was read (at takeover or when created): its reassignments start (Kafka does
+ * not validate them: an unknown partition, or one with no replicas, is a failure); the znode is rewritten as
+ * they fail or finish, and deleted (fenced) once empty. */
+int zkctl_reassign_znode(zkctl *c, const zk_admin_partitions *r);
+/* /admin/preferred_replica_election was read: preferred elections for its known partitions, then the znode
+ * is deleted (fenced). */
+int zkctl_preferred_znode(zkctl *c, const zk_admin_partitions *e);
 /* The outcome of a ZK_MULTI: rc, the index of the failing op when rc != OK (0 = the epoch check), and the
  * Stat.version of the last op on OK (set: new version; create: 0). */
 int zkctl_zk_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t failed_op, int32_t version);
@@ -228,6 +253,9 @@ typedef struct {
     const int32_t *replicas;
     int8_t leader_recovery_state;
     bool deleting;
+    bool reassigning;           /* replicas is the union; adding and removing as in the topic znode */
+    size_t n_adding, n_removing;
+    const int32_t *adding, *removing;
 } zkctl_partition_view;
 /* FERRY_ENOTFOUND when the controller does not know the partition. Pointers valid until the next event. */
 int zkctl_partition(const zkctl *c, const char *topic, int32_t partition, zkctl_partition_view *out);

@@ -339,10 +339,9 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
             struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[j];
             ZC_FILL_PARTITION(ps, p, &a->arena, err);
             ps->PartitionEpoch = p->zkv;
-            ps->AddingReplicas = aints(&a->arena, NULL, 0, err);
-            ps->AddingReplicas_n = 0;
-            ps->RemovingReplicas = aints(&a->arena, NULL, 0, err);
-            ps->RemovingReplicas_n = 0;
+            if (zc_reassign_lair_lists(p, &a->arena, &ps->AddingReplicas, &ps->AddingReplicas_n,
+                                       &ps->RemovingReplicas, &ps->RemovingReplicas_n))
+                *err = FERRY_ENOMEM;
             ps->IsNew = e->flag;
             ps->LeaderRecoveryState = p->st.lrs;
             if (p->st.leader >= 0 && !zc_contains(leaders, n_leaders, p->st.leader))

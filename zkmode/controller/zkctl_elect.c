@@ -59,7 +59,7 @@ bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p
         memcpy(isr, cur->isr, n * sizeof(int32_t));
     int32_t leader = cur->leader;
     int8_t lrs = cur->lrs;
-    bool unclean = t->has_unclean ? t->unclean : c->cfg.unclean_leader_election_enable;
+    bool unclean = (p->flags & ZC_F_UNCLEAN) || (t->has_unclean ? t->unclean : c->cfg.unclean_leader_election_enable);
 
     if (leader < 0 || !zc_replica_up(c, p, leader)) {
         /* offline partition: clean election = first replica (assignment order) live and in the ISR */

@@ -30,6 +30,7 @@ struct zc_broker {
 #define ZC_F_SHRINK_DEAD 1u  /* a broker in the ISR died: remove dead brokers from the ISR */
 #define ZC_F_CS 2u           /* controlled shutdown: move leadership off / drop shutting-down followers */
 #define ZC_F_PREFERRED 4u    /* preferred-leader election requested */
+#define ZC_F_UNCLEAN 8u      /* ElectLeaders UNCLEAN: an offline partition may elect a replica outside the ISR */
 
 enum zc_del_state { ZC_DEL_PENDING = 0, ZC_DEL_STARTED, ZC_DEL_SUCCESS, ZC_DEL_INELIGIBLE };
 
@@ -56,6 +57,7 @@ struct zc_part {
     uint8_t *del;    /* per replica (index as replicas), zc_del_state */
     size_t n_offline;
     int32_t *offline; /* brokers whose replica is on an offline log dir (KAFKA_STORAGE_ERROR) */
+    struct zc_ra *ra; /* the reassignment in progress (zkctl_reassign.c), NULL if none */
 };
 
 struct zc_topic {
@@ -71,7 +73,9 @@ struct zc_topic {
 };
 
 /* ZC_P_GROUP: one multi holding several partition-state writes (members), see zc_zk_state_op. */
-enum zc_pend_kind { ZC_P_PARENT = 1, ZC_P_CREATE, ZC_P_SET, ZC_P_READ, ZC_P_DELETE, ZC_P_ALTER, ZC_P_GROUP };
+/* ZC_P_ADMIN: a write of an /admin request znode (rewrite or delete), whose result is only logged. */
+enum zc_pend_kind { ZC_P_PARENT = 1, ZC_P_CREATE, ZC_P_SET, ZC_P_READ, ZC_P_DELETE, ZC_P_ALTER, ZC_P_GROUP,
+                    ZC_P_ADMIN };
 /* The result a member of a failed group gets when another member's op failed: nothing was applied. */
 #define ZC_ZK_NOT_APPLIED ((enum zkctl_zk_rc)100)
 /* State writes per group multi, and the bytes of paths and data in one (ZooKeeper's jute.maxbuffer is
@@ -130,6 +134,31 @@ struct zc_alter {
     size_t outstanding;
     struct zc_alter *next;
 };
+/* A partition reassignment (Kafka's ReplicaAssignment and onPartitionReassignment), zkctl_reassign.c. While
+ * it runs, the partition's replicas are the union (target first, then the origin's others); adding and
+ * removing are what the topic znode and LeaderAndIsr carry. */
+enum zc_ra_phase {
+    ZC_RA_BUMP,      /* write the leader epoch + 1 (ISR within the union): LeaderAndIsr to every replica */
+    ZC_RA_BUMPING,   /* that write in flight */
+    ZC_RA_WAIT,      /* until every target replica is in the ISR (AlterPartition from the leader) */
+    ZC_RA_FINISH,    /* replicas = target: write the leader (kept, or the first live target in the ISR) and
+                        the ISR within the target */
+    ZC_RA_FINISHING, /* that write in flight; then StopReplica(delete) to the removed, the final topic znode */
+};
+struct zc_ra {
+    struct zc_ra *next;
+    char *topic;
+    int32_t partition;
+    enum zc_ra_phase phase;
+    int32_t expect_epoch; /* the leader epoch our write in flight gives */
+    size_t n_origin, n_target, n_stop, n_adding, n_removing;
+    int32_t *origin, *target;
+    int32_t *stop;        /* replicas to stop and delete once the next write lands */
+    int32_t *adding, *removing; /* replicas - origin, replicas - target (empty from ZC_RA_FINISH) */
+};
+/* An ElectLeaders request waiting for its elections (zkctl_admin.c). */
+struct zc_elreq;
+
 struct zc_cs {
     uint64_t token;
     int16_t version;
@@ -186,6 +215,9 @@ struct zkctl {
     size_t n_state_writes; /* pending entries that are partition-state writes */
     struct zc_alter *alters;
     struct zc_cs *css;
+    struct zc_ra *ras;          /* reassignments in progress */
+    struct zc_elreq *elreqs;    /* ElectLeaders requests waiting */
+    zk_admin_partitions zk_reassign; /* /admin/reassign_partitions as the controller keeps it */
     struct zc_batch batch;
     zkctl_action *q_head, *q_tail;
     int err;  /* first FERRY_ENOMEM during an event */
@@ -287,6 +319,27 @@ void zc_requests_progress(zkctl *c);
 void zc_alter_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, int32_t version);
 void zc_requests_fail_all(zkctl *c, int16_t err);
 void zc_requests_free(zkctl *c);
+
+/* zkctl_admin.c: ElectLeaders and /admin/preferred_replica_election; with zkctl_reassign.c, the progress of
+ * both kinds of admin work, called by zc_requests_progress, and their end at resign / free. */
+void zc_admin_progress(zkctl *c);
+/* Resign (respond: waiting ElectLeaders get NOT_CONTROLLER) or free: the admin work is dropped. */
+void zc_admin_end(zkctl *c, bool respond);
+/* A fenced write (set with data, or delete when data is NULL) of an /admin znode, any version. */
+void zc_admin_znode_write(zkctl *c, const char *path, const char *data, size_t len);
+zkctl_action *zc_respond_action(uint64_t token, int16_t key, int16_t version, size_t size);
+
+/* zkctl_reassign.c */
+void zc_reassign_progress(zkctl *c);
+void zc_reassign_clear(zkctl *c);
+/* A topic znode read at takeover (or a new topic) with adding/removing replicas: those reassignments resume. */
+void zc_reassign_adopt(zkctl *c, struct zc_topic *t, const zk_topic_assignment *a);
+/* LeaderAndIsr's AddingReplicas and RemovingReplicas for p, in arena a; 0 or FERRY_ENOMEM. */
+int zc_reassign_lair_lists(const struct zc_part *p, struct proto_arena *a, int32_t **adding, int32_t *n_adding,
+                           int32_t **removing, int32_t *n_removing);
+
+/* zkctl_model.c: a fenced setData of /brokers/topics/<name> (any version) with a, written as version 3. */
+void zc_topic_znode_write(zkctl *c, const char *name, const zk_topic_assignment *a);
 
 /* zkctl_delete.c */
 void zc_delete_progress(zkctl *c);

@@ -132,9 +132,9 @@ int zc_part_add(struct zc_topic *t, const zk_partition_replicas *pr)
     return 0;
 }
 
-/* A fenced setData of /brokers/topics/<name> (any version) with a, written as version 3; the result is only
- * logged (the ZooKeeper client re-sends after a lost connection). */
-static void topic_znode_write(zkctl *c, const char *name, const zk_topic_assignment *a)
+/* zc_topic_znode_write: see zkctl_internal.h; the result is only logged (the ZooKeeper client re-sends after a
+ * lost connection). */
+void zc_topic_znode_write(zkctl *c, const char *name, const zk_topic_assignment *a)
 {
     zk_topic_assignment w = *a;
     w.version = 3;
@@ -162,7 +162,7 @@ static void topic_id_write(zkctl *c, const char *name, const zk_topic_assignment
     zk_topic_assignment w = *a;
     w.has_topic_id = true;
     w.topic_id = id;
-    topic_znode_write(c, name, &w);
+    zc_topic_znode_write(c, name, &w);
     char b64[PROTO_UUID_B64_LEN + 1];
     proto_uuid_to_base64(id, b64);
     LOG_INFO(ZC_MOD, "topic %s: no topic id in its znode, writing %s", name, b64);
@@ -184,7 +184,7 @@ static void topic_restore(zkctl *c, const struct zc_topic *t)
     }
     zk_topic_assignment a = {.version = 3, .n_partitions = t->n_parts, .partitions = pr,
                              .has_topic_id = !proto_uuid_is_zero(t->id), .topic_id = t->id};
-    topic_znode_write(c, t->name, &a);
+    zc_topic_znode_write(c, t->name, &a);
     ferry_free(pr);
 }
 
@@ -227,6 +227,7 @@ int zc_topic_add(zkctl *c, const char *name, const zk_topic_assignment *a, struc
     c->topics[c->n_topics++] = t;
     *out = t;
     topic_id_ensure(c, t, a);
+    zc_reassign_adopt(c, t, a);
     return 0;
 }
 
@@ -409,8 +410,10 @@ int zkctl_topic_changed(zkctl *c, const char *name, const zk_topic_assignment *a
             LOG_INFO(ZC_MOD, "topic %s: new partition %" PRId32, name, pr->partition);
         } else if (p->n_replicas != pr->n_replicas ||
                    memcmp(p->replicas, pr->replicas, pr->n_replicas * sizeof(int32_t)) != 0) {
-            LOG_WARN(ZC_MOD, "%s-%" PRId32 ": replica assignment changed (reassignment is not supported): kept",
-                     name, pr->partition);
+            /* as Kafka: only the controller changes an existing partition's replicas (a reassignment); our
+             * own earlier write of the znode also comes back here */
+            LOG_DEBUG(ZC_MOD, "%s-%" PRId32 ": replica assignment in the znode differs from the controller's: kept",
+                      name, pr->partition);
         }
     }
     return zc_finish(c);

@@ -9,14 +9,6 @@
 #include "broker/common/ferry_log.h"
 #include "zkctl_internal.h"
 
-static zkctl_action *respond_action(uint64_t token, int16_t key, int16_t version, size_t size)
-{
-    zkctl_action *a = zc_action_new(ZKCTL_ACT_RESPOND, key, version, size);
-    if (a)
-        a->token = token;
-    return a;
-}
-
 /* ---- AlterPartition ---- */
 static void alter_free(struct zc_alter *al)
 {
@@ -34,7 +26,7 @@ static void alter_free(struct zc_alter *al)
 
 static void alter_respond(zkctl *c, const struct zc_alter *al, int16_t top_err)
 {
-    zkctl_action *a = respond_action(al->token, ZKCTL_API_ALTER_PARTITION, al->version,
+    zkctl_action *a = zc_respond_action(al->token, ZKCTL_API_ALTER_PARTITION, al->version,
                                      sizeof(struct AlterPartitionResponse));
     if (!a)
         goto oom;
@@ -92,7 +84,7 @@ oom:
 
 static void cs_respond(zkctl *c, const struct zc_cs *cs, int16_t err)
 {
-    zkctl_action *a = respond_action(cs->token, ZKCTL_API_CONTROLLED_SHUTDOWN, cs->version,
+    zkctl_action *a = zc_respond_action(cs->token, ZKCTL_API_CONTROLLED_SHUTDOWN, cs->version,
                                      sizeof(struct ControlledShutdownResponse));
     if (!a)
         goto oom;
@@ -408,6 +400,7 @@ static bool cs_settled(const zkctl *c, int32_t broker)
 
 void zc_requests_progress(zkctl *c)
 {
+    zc_admin_progress(c); /* reassignments, ElectLeaders (zkctl_admin.c) */
     for (struct zc_alter **pp = &c->alters; *pp;) {
         struct zc_alter *al = *pp;
         if (!al->started) {
@@ -468,6 +461,7 @@ void zc_requests_fail_all(zkctl *c, int16_t err)
         cs_respond(c, cs, err);
         ferry_free(cs);
     }
+    zc_admin_end(c, true);
 }
 
 void zc_requests_free(zkctl *c)
@@ -482,4 +476,5 @@ void zc_requests_free(zkctl *c)
         c->css = cs->next;
         ferry_free(cs);
     }
+    zc_admin_end(c, false);
 }

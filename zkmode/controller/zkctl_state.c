@@ -225,6 +225,11 @@ static void write_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, i
             LOG_WARN(ZC_MOD, "parent znode create failed (%d); the state create will tell", (int)rc);
         zc_pending_drop(c, pd);
         break;
+    case ZC_P_ADMIN:
+        if (rc != ZKCTL_ZK_OK && rc != ZKCTL_ZK_NONODE)
+            LOG_WARN(ZC_MOD, "an /admin znode write failed (%d)", (int)rc);
+        zc_pending_drop(c, pd);
+        break;
     case ZC_P_CREATE:
     case ZC_P_SET:
         if (!p || p->busy != id) {

@@ -204,4 +204,24 @@ typedef struct {
 int zk_migration_decode(const char *data, size_t len, zk_migration_state *out, zk_err *err);
 int zk_migration_encode(const zk_migration_state *m, char **out, size_t *out_len);
 
+/* ---- /admin/reassign_partitions and /admin/preferred_replica_election (version 1) ----
+ * {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[4,5,6]}]}, and without "replicas" for the
+ * preferred election. Kafka's older tools write them; the controller acts on them and deletes them. */
+typedef struct {
+    char *topic;
+    int32_t partition;
+    size_t n_replicas;   /* reassignment only */
+    int32_t *replicas;
+} zk_admin_partition;
+typedef struct {
+    size_t n;
+    zk_admin_partition *partitions;
+} zk_admin_partitions;
+/* Reassignment entries need "replicas" (an array of broker ids); the preferred election has none. */
+int zk_reassignment_decode(const char *data, size_t len, zk_admin_partitions *out, zk_err *err);
+int zk_reassignment_encode(const zk_admin_partitions *r, char **out, size_t *out_len);
+int zk_preferred_election_decode(const char *data, size_t len, zk_admin_partitions *out, zk_err *err);
+int zk_preferred_election_encode(const zk_admin_partitions *r, char **out, size_t *out_len);
+void zk_admin_partitions_free(zk_admin_partitions *r);
+
 #endif
