@@ -17,7 +17,9 @@ test_proto_golden.c.
 
 Messages: LeaderAndIsr request v7 and response v7 (and response v4, the last layout with topic names),
 UpdateMetadata request v8 and response v8, StopReplica request v4 and response v4, ControlledShutdown
-request and response v3, AlterPartition request and response v0-3.
+request and response v3, AlterPartition request and response v0-3; and the client admin requests a
+legacy-mode broker gives its ZooKeeper-mode controller: ElectLeaders request and response v0-2,
+AlterPartitionReassignments and ListPartitionReassignments request and response v0.
 
 Field values are distinct and non-default (several array elements, empty next to non-empty arrays, a null
 rack, a non-default tagged field, uuids with every byte different) so that a field read at the wrong place
@@ -286,6 +288,81 @@ def alter_partition_resp(v):
     return o.tags().b
 
 
+# ---- ElectLeaders (ElectLeadersRequest.json, flexible 2+) ----
+
+
+def elect_leaders_req(v):
+    o = Out(v >= 2)
+    if v >= 1:
+        o.i8(1)  # UNCLEAN
+    o.array([('orders', [2, 0]), ('payments.eu', [])], lambda o, t: o.string(t[0]).ints(t[1]).tags())
+    return o.i32(45000).tags().b
+
+
+def elect_leaders_resp(v):
+    o = Out(v >= 2)
+    o.i32(12)
+    if v >= 1:
+        o.i16(41)
+
+    def part(o, p):
+        o.i32(p[0]).i16(p[1]).string(p[2], nullable=True).tags()
+    o.array([('orders', [(2, 0, None), (0, 84, 'no election needed')])],
+            lambda o, t: o.string(t[0]).array(t[1], part).tags())
+    return o.tags().b
+
+
+# ---- AlterPartitionReassignments, ListPartitionReassignments (flexible 0+) ----
+
+
+def alter_reassignments_req():
+    o = Out(True)
+    o.i32(30000)
+
+    def part(o, p):
+        o.i32(p[0])
+        if p[1] is None:
+            o.uvar(0)  # null: cancel
+        else:
+            o.ints(p[1])
+        o.tags()
+    o.array([('orders', [(0, [4, 5, 6]), (3, None)]), ('payments.eu', [(1, [])])],
+            lambda o, t: o.string(t[0]).array(t[1], part).tags())
+    return o.tags().b
+
+
+def alter_reassignments_resp():
+    o = Out(True)
+    o.i32(7).i16(0).string(None, nullable=True)
+
+    def part(o, p):
+        o.i32(p[0]).i16(p[1]).string(p[2], nullable=True).tags()
+    o.array([('orders', [(0, 0, None), (3, 85, 'no reassignment')])],
+            lambda o, t: o.string(t[0]).array(t[1], part).tags())
+    return o.tags().b
+
+
+def list_reassignments_req(null_topics):
+    o = Out(True)
+    o.i32(30000)
+    if null_topics:
+        o.uvar(0)
+    else:
+        o.array([('orders', [0, 3]), ('payments.eu', [])], lambda o, t: o.string(t[0]).ints(t[1]).tags())
+    return o.tags().b
+
+
+def list_reassignments_resp():
+    o = Out(True)
+    o.i32(3).i16(0).string(None, nullable=True)
+
+    def part(o, p):
+        o.i32(p[0]).ints(p[1]).ints(p[2]).ints(p[3]).tags()
+    o.array([('orders', [(0, [4, 5, 1, 2], [4, 5], [1, 2]), (3, [7], [], [])])],
+            lambda o, t: o.string(t[0]).array(t[1], part).tags())
+    return o.tags().b
+
+
 VECTORS = [
     # (name, api key, version, response?, bytes)
     ('leader_and_isr_req_v7', 4, 7, 0, leader_and_isr_req_v7()),
@@ -298,7 +375,14 @@ VECTORS = [
 ] + [('controlled_shutdown_req_v%d' % v, 7, v, 0, controlled_shutdown_req(v)) for v in range(4)] \
   + [('controlled_shutdown_resp_v%d' % v, 7, v, 1, controlled_shutdown_resp(v)) for v in range(4)] \
   + [('alter_partition_req_v%d' % v, 56, v, 0, alter_partition_req(v)) for v in range(4)] \
-  + [('alter_partition_resp_v%d' % v, 56, v, 1, alter_partition_resp(v)) for v in range(4)]
+  + [('alter_partition_resp_v%d' % v, 56, v, 1, alter_partition_resp(v)) for v in range(4)] \
+  + [('elect_leaders_req_v%d' % v, 43, v, 0, elect_leaders_req(v)) for v in range(3)] \
+  + [('elect_leaders_resp_v%d' % v, 43, v, 1, elect_leaders_resp(v)) for v in range(3)] \
+  + [('alter_reassignments_req_v0', 45, 0, 0, alter_reassignments_req()),
+     ('alter_reassignments_resp_v0', 45, 0, 1, alter_reassignments_resp()),
+     ('list_reassignments_req_v0', 46, 0, 0, list_reassignments_req(False)),
+     ('list_reassignments_req_v0_all', 46, 0, 0, list_reassignments_req(True)),
+     ('list_reassignments_resp_v0', 46, 0, 1, list_reassignments_resp())]
 
 
 def c_bytes(b):

@@ -48,6 +48,10 @@ LIVE_CASES = {(API_LEADER_AND_ISR, 7): "lisr_v7", (API_STOP_REPLICA, 4): "stop_v
 # ControlledShutdown (7) and AlterPartition (56), served by the active controller
 LIVE_CASES.update({(key, v): "test_zk_controller.test_controlled_shutdown_and_alter_partition_every_version"
                    for key in (7, 56) for v in range(4)})
+# ElectLeaders (43) and Alter/ListPartitionReassignments (45, 46) from clients, served by the active controller
+LIVE_CASES.update({(43, v): "test_zk_reassign.test_elect_leaders_preferred_and_unclean" for v in range(3)})
+LIVE_CASES.update({(key, 0): "test_zk_reassign.test_move_a_partition_under_a_producer_list_and_cancel"
+                   for key in (45, 46)})
 
 
 def uuid_str(b):
@@ -492,9 +496,8 @@ class BrokerFollowsController(ft.FerryTestCase):
             quorum_apis = c.api_versions(version=3)["apis"]
         # a legacy-mode broker lists what a quorum-mode one does, plus the legacy-only APIs, as Kafka's
         # ZooKeeper-mode brokers; quorum mode lists none of them. DescribeQuorum (55) is quorum-only (Kafka's
-        # ZooKeeper-mode brokers do not have it either); so is ElectLeaders (43) in Ferry, which legacy mode
-        # does not serve yet (docs/compatibility.md).
-        quorum_only = {55: (0, 1), 43: (0, 2)}
+        # ZooKeeper-mode brokers do not have it either). ElectLeaders (43) is served in both modes.
+        quorum_only = {55: (0, 1)}
         for key, rng in quorum_only.items():
             self.assertEqual(quorum_apis.get(key), rng, "quorum-only api %d" % key)
             self.assertNotIn(key, legacy_apis)

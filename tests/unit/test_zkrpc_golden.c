@@ -1,5 +1,6 @@
 /* Golden byte vectors for the controller-to-broker RPCs of legacy mode (LeaderAndIsr, UpdateMetadata,
- * StopReplica, ControlledShutdown, AlterPartition): message bodies written by scripts/golden_zkrpc.py, an
+ * StopReplica, ControlledShutdown, AlterPartition) and the client admin requests a legacy-mode broker gives
+ * its controller (ElectLeaders, Alter/ListPartitionReassignments): message bodies written by scripts/golden_zkrpc.py, an
  * encoder independent of Ferry's codec, into golden/zkrpc_vectors.inc.
  *
  * For every vector: the body decodes with the generic codec with nothing left over; the decoded fields
@@ -344,6 +345,107 @@ static void check_ap_resp(const struct zkrpc_golden *g, const void *msg)
     assert_int_equal(p[1].PartitionEpoch, 31);
 }
 
+static void check_el_req(const struct zkrpc_golden *g, const void *msg)
+{
+    const struct ElectLeadersRequest *r = msg;
+    assert_int_equal(r->ElectionType, g->version >= 1 ? 1 : 0);
+    assert_int_equal(r->TopicPartitions_n, 2);
+    str_is(r->TopicPartitions[0].Topic, "orders");
+    INTS(r->TopicPartitions[0].Partitions, r->TopicPartitions[0].Partitions_n, 2, 0);
+    str_is(r->TopicPartitions[1].Topic, "payments.eu");
+    NO_INTS(r->TopicPartitions[1].Partitions, r->TopicPartitions[1].Partitions_n);
+    assert_int_equal(r->TimeoutMs, 45000);
+}
+
+static void check_el_resp(const struct zkrpc_golden *g, const void *msg)
+{
+    const struct ElectLeadersResponse *r = msg;
+    assert_int_equal(r->ThrottleTimeMs, 12);
+    assert_int_equal(r->ErrorCode, g->version >= 1 ? 41 : 0);
+    assert_int_equal(r->ReplicaElectionResults_n, 1);
+    const struct ElectLeadersResponse_ReplicaElectionResult *t = &r->ReplicaElectionResults[0];
+    str_is(t->Topic, "orders");
+    assert_int_equal(t->PartitionResult_n, 2);
+    assert_int_equal(t->PartitionResult[0].PartitionId, 2);
+    assert_int_equal(t->PartitionResult[0].ErrorCode, 0);
+    assert_true(t->PartitionResult[0].ErrorMessage.len < 0);
+    assert_int_equal(t->PartitionResult[1].PartitionId, 0);
+    assert_int_equal(t->PartitionResult[1].ErrorCode, 84);
+    str_is(t->PartitionResult[1].ErrorMessage, "no election needed");
+}
+
+static void check_apr_req(const struct zkrpc_golden *g, const void *msg)
+{
+    (void)g;
+    const struct AlterPartitionReassignmentsRequest *r = msg;
+    assert_int_equal(r->TimeoutMs, 30000);
+    assert_int_equal(r->Topics_n, 2);
+    str_is(r->Topics[0].Name, "orders");
+    assert_int_equal(r->Topics[0].Partitions_n, 2);
+    assert_int_equal(r->Topics[0].Partitions[0].PartitionIndex, 0);
+    INTS(r->Topics[0].Partitions[0].Replicas, r->Topics[0].Partitions[0].Replicas_n, 4, 5, 6);
+    assert_int_equal(r->Topics[0].Partitions[1].PartitionIndex, 3);
+    assert_int_equal(r->Topics[0].Partitions[1].Replicas_n, -1); /* null: cancel */
+    str_is(r->Topics[1].Name, "payments.eu");
+    assert_int_equal(r->Topics[1].Partitions_n, 1);
+    assert_int_equal(r->Topics[1].Partitions[0].PartitionIndex, 1);
+    assert_int_equal(r->Topics[1].Partitions[0].Replicas_n, 0); /* empty, not null */
+}
+
+static void check_apr_resp(const struct zkrpc_golden *g, const void *msg)
+{
+    (void)g;
+    const struct AlterPartitionReassignmentsResponse *r = msg;
+    assert_int_equal(r->ThrottleTimeMs, 7);
+    assert_int_equal(r->ErrorCode, 0);
+    assert_true(r->ErrorMessage.len < 0);
+    assert_int_equal(r->Responses_n, 1);
+    str_is(r->Responses[0].Name, "orders");
+    assert_int_equal(r->Responses[0].Partitions_n, 2);
+    assert_int_equal(r->Responses[0].Partitions[0].PartitionIndex, 0);
+    assert_int_equal(r->Responses[0].Partitions[0].ErrorCode, 0);
+    assert_true(r->Responses[0].Partitions[0].ErrorMessage.len < 0);
+    assert_int_equal(r->Responses[0].Partitions[1].PartitionIndex, 3);
+    assert_int_equal(r->Responses[0].Partitions[1].ErrorCode, 85);
+    str_is(r->Responses[0].Partitions[1].ErrorMessage, "no reassignment");
+}
+
+static void check_lpr_req(const struct zkrpc_golden *g, const void *msg)
+{
+    const struct ListPartitionReassignmentsRequest *r = msg;
+    assert_int_equal(r->TimeoutMs, 30000);
+    if (strstr(g->name, "_all")) {
+        assert_int_equal(r->Topics_n, -1);
+        return;
+    }
+    assert_int_equal(r->Topics_n, 2);
+    str_is(r->Topics[0].Name, "orders");
+    INTS(r->Topics[0].PartitionIndexes, r->Topics[0].PartitionIndexes_n, 0, 3);
+    str_is(r->Topics[1].Name, "payments.eu");
+    NO_INTS(r->Topics[1].PartitionIndexes, r->Topics[1].PartitionIndexes_n);
+}
+
+static void check_lpr_resp(const struct zkrpc_golden *g, const void *msg)
+{
+    (void)g;
+    const struct ListPartitionReassignmentsResponse *r = msg;
+    assert_int_equal(r->ThrottleTimeMs, 3);
+    assert_int_equal(r->ErrorCode, 0);
+    assert_true(r->ErrorMessage.len < 0);
+    assert_int_equal(r->Topics_n, 1);
+    str_is(r->Topics[0].Name, "orders");
+    assert_int_equal(r->Topics[0].Partitions_n, 2);
+    const struct ListPartitionReassignmentsResponse_OngoingPartitionReassignment *p = r->Topics[0].Partitions;
+    assert_int_equal(p[0].PartitionIndex, 0);
+    INTS(p[0].Replicas, p[0].Replicas_n, 4, 5, 1, 2);
+    INTS(p[0].AddingReplicas, p[0].AddingReplicas_n, 4, 5);
+    INTS(p[0].RemovingReplicas, p[0].RemovingReplicas_n, 1, 2);
+    assert_int_equal(p[1].PartitionIndex, 3);
+    INTS(p[1].Replicas, p[1].Replicas_n, 7);
+    NO_INTS(p[1].AddingReplicas, p[1].AddingReplicas_n);
+    NO_INTS(p[1].RemovingReplicas, p[1].RemovingReplicas_n);
+}
+
 static void check_fields(const struct zkrpc_golden *g, const void *msg)
 {
     switch (g->api_key * 2 + g->response) {
@@ -357,6 +459,12 @@ static void check_fields(const struct zkrpc_golden *g, const void *msg)
     case 7 * 2 + 1: check_cs_resp(g, msg); break;
     case 56 * 2: check_ap_req(g, msg); break;
     case 56 * 2 + 1: check_ap_resp(g, msg); break;
+    case 43 * 2: check_el_req(g, msg); break;
+    case 43 * 2 + 1: check_el_resp(g, msg); break;
+    case 45 * 2: check_apr_req(g, msg); break;
+    case 45 * 2 + 1: check_apr_resp(g, msg); break;
+    case 46 * 2: check_lpr_req(g, msg); break;
+    case 46 * 2 + 1: check_lpr_resp(g, msg); break;
     default: fail_msg("%s: no field check", g->name);
     }
 }

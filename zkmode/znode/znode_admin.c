@@ -36,9 +36,9 @@ static int decode(const char *data, size_t len, bool with_replicas, zk_admin_par
         rc = FERRY_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n; i++, d.n++) {
+    for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(a, i);
-        zk_admin_partition *p = &d.partitions[i];
+        zk_admin_partition *p = &d.partitions[d.n++]; /* counted now: freed with d whatever fails below */
         int64_t part;
         if (!json_is_object(o)) {
             zkj_err(e, "partitions[%zu]: expected an object", i);
