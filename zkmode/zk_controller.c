@@ -410,43 +410,42 @@ static int req_end(struct zk_controller *c, struct ctl_req *q, int rc)
     return rc;
 }
 
-int zk_controller_alter_partition(struct zk_controller *c, int16_t version, const struct AlterPartitionRequest *req,
-                                  zk_controller_done_fn done, void *arg)
+/* Hands a request to the core with a new token; its answer comes through done. */
+static int to_core(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
+                   zk_controller_done_fn done, void *arg)
 {
     if (!done || c->freeing)
         return FERRY_EINVAL;
     struct ctl_req *q = req_add(c, done, arg);
     if (!q)
         return FERRY_ENOMEM;
-    return req_end(c, q, zkctl_alter_partition(c->core, q->token, version, req));
+    int rc;
+    switch (api_key) {
+    case ZKCTL_API_ALTER_PARTITION: rc = zkctl_alter_partition(c->core, q->token, version, req); break;
+    case ZKCTL_API_CONTROLLED_SHUTDOWN: rc = zkctl_controlled_shutdown(c->core, q->token, version, req); break;
+    case ZKCTL_API_ELECT_LEADERS: rc = zkctl_elect_leaders(c->core, q->token, version, req); break;
+    case ZKCTL_API_ALTER_PARTITION_REASSIGNMENTS:
+        rc = zkctl_alter_reassignments(c->core, q->token, version, req);
+        break;
+    case ZKCTL_API_LIST_PARTITION_REASSIGNMENTS:
+        rc = zkctl_list_reassignments(c->core, q->token, version, req);
+        break;
+    default: rc = FERRY_EINVAL; break;
+    }
+    return req_end(c, q, rc);
+}
+
+int zk_controller_alter_partition(struct zk_controller *c, int16_t version, const struct AlterPartitionRequest *req,
+                                  zk_controller_done_fn done, void *arg)
+{
+    return to_core(c, ZKCTL_API_ALTER_PARTITION, version, req, done, arg);
 }
 
 int zk_controller_controlled_shutdown(struct zk_controller *c, int16_t version,
                                       const struct ControlledShutdownRequest *req, zk_controller_done_fn done,
                                       void *arg)
 {
-    if (!done || c->freeing)
-        return FERRY_EINVAL;
-    struct ctl_req *q = req_add(c, done, arg);
-    if (!q)
-        return FERRY_ENOMEM;
-    return req_end(c, q, zkctl_controlled_shutdown(c->core, q->token, version, req));
-}
-
-/* The admin requests of clients (ElectLeaders, Alter/ListPartitionReassignments) to the core. */
-static int admin_request(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
-                         zk_controller_done_fn done, void *arg)
-{
-    if (!done || c->freeing)
-        return FERRY_EINVAL;
-    struct ctl_req *q = req_add(c, done, arg);
-    if (!q)
-        return FERRY_ENOMEM;
-    int rc = api_key == ZKCTL_API_ELECT_LEADERS ? zkctl_elect_leaders(c->core, q->token, version, req)
-             : api_key == ZKCTL_API_ALTER_PARTITION_REASSIGNMENTS
-                 ? zkctl_alter_reassignments(c->core, q->token, version, req)
-                 : zkctl_list_reassignments(c->core, q->token, version, req);
-    return req_end(c, q, rc);
+    return to_core(c, ZKCTL_API_CONTROLLED_SHUTDOWN, version, req, done, arg);
 }
 
 int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version, const void *req,
@@ -454,12 +453,5 @@ int zk_controller_rpc(struct zk_controller *c, int16_t api_key, int16_t version,
 {
     if (!c || !req)
         return FERRY_EINVAL;
-    if (api_key == ZKCTL_API_CONTROLLED_SHUTDOWN)
-        return zk_controller_controlled_shutdown(c, version, req, done, arg);
-    if (api_key == ZKCTL_API_ALTER_PARTITION)
-        return zk_controller_alter_partition(c, version, req, done, arg);
-    if (api_key == ZKCTL_API_ELECT_LEADERS || api_key == ZKCTL_API_ALTER_PARTITION_REASSIGNMENTS ||
-        api_key == ZKCTL_API_LIST_PARTITION_REASSIGNMENTS)
-        return admin_request(c, api_key, version, req, done, arg);
-    return FERRY_EINVAL;
+    return to_core(c, api_key, version, req, done, arg);
 }

@@ -16,8 +16,8 @@ import unittest
 import ferrytest
 import zkharness
 from ferrytest import log
-from zkcluster import (SESSION_TIMEOUT_MS, controller, controller_epoch, legacy_node, partition_state, topic_znode,
-                       wait_until)
+from zkcluster import (SESSION_TIMEOUT_MS, controller, controller_epoch, partition_state, start_legacy_cluster,
+                       topic_znode, wait_until)
 
 ASSIGNMENT = {0: [1, 2, 3], 1: [2, 3, 1], 2: [3, 1, 2]}
 
@@ -117,18 +117,7 @@ def broker_epoch(c, broker_id):
 
 class ZkController(ferrytest.FerryTestCase):
     def start_cluster(self, zk, ids=(1, 2, 3), extra=None):
-        nodes = [legacy_node(self, zk.connect_string, i, extra=extra) for i in ids]
-        for n in nodes:
-            n.start()
-        c = zk.client()
-        self.addCleanup(c.close)
-        self.addCleanup(c.stop)
-        ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
-        node = [n for n in nodes if n.node_id == ctl][0]
-        epoch = controller_epoch(c)[0]
-        wait_until(lambda: "is the active controller: epoch %d" % epoch in node.log_text(),
-                   what="broker %d to load ZooKeeper as the controller" % ctl)
-        return nodes, c, ctl
+        return start_legacy_cluster(self, zk, ids, extra)
 
     def wait_states(self, c, topic, assignment, pred, what):
         def all_ok():

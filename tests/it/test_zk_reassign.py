@@ -28,26 +28,16 @@ import zkharness
 from ferrytest import (E_ELECTION_NOT_NEEDED, E_INVALID_REPLICA_ASSIGNMENT, E_NO_REASSIGNMENT_IN_PROGRESS,
                        E_NOT_CONTROLLER, E_PREFERRED_LEADER_NOT_AVAILABLE, E_UNKNOWN_TOPIC_OR_PARTITION,
                        ELECTION_PREFERRED, ELECTION_UNCLEAN, log)
-from zkcluster import (SESSION_TIMEOUT_MS, check_admin_partitions_json, check_topic_json, controller,
-                       controller_epoch, legacy_node, live_broker_ids, partition_state, topic_znode, wait_until)
+from zkcluster import (SESSION_TIMEOUT_MS, check_admin_partitions_json, check_topic_json, live_broker_ids,
+                       partition_state, start_legacy_cluster, topic_znode, wait_until)
 
 WAIT = SESSION_TIMEOUT_MS / 1000.0 + 120
 
 
 class ZkReassign(ferrytest.FerryTestCase):
     def start_cluster(self, zk, extra=None):
-        nodes = [legacy_node(self, zk.connect_string, i, extra=extra) for i in (1, 2, 3)]
-        for n in nodes:
-            n.start()
-        c = zk.client()
-        self.addCleanup(c.close)
-        self.addCleanup(c.stop)
-        ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
-        epoch = controller_epoch(c)[0]
-        node = {n.node_id: n for n in nodes}
-        wait_until(lambda: "is the active controller: epoch %d" % epoch in node[ctl].log_text(),
-                   what="broker %d to load ZooKeeper as the controller" % ctl)
-        return node, c, ctl
+        nodes, c, ctl = start_legacy_cluster(self, zk, extra=extra)
+        return {n.node_id: n for n in nodes}, c, ctl
 
     def topic(self, c, name, assignment):
         c.create("/brokers/topics/%s" % name, topic_znode(assignment))

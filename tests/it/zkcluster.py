@@ -46,6 +46,23 @@ def legacy_node(tc, zk_connect, broker_id, extra=None, name=None):
     return n
 
 
+def start_legacy_cluster(tc, zk, ids=(1, 2, 3), extra=None):
+    """Starts legacy brokers `ids` (owned by test tc) on zk and waits until one of them has loaded ZooKeeper as
+    the active controller. Returns (nodes, a started kazoo client closed by the test, controller id)."""
+    nodes = [legacy_node(tc, zk.connect_string, i, extra=extra) for i in ids]
+    for n in nodes:
+        n.start()
+    c = zk.client()
+    tc.addCleanup(c.close)
+    tc.addCleanup(c.stop)
+    ctl, _ = wait_until(lambda: controller(c)[0] and controller(c), what="a controller")
+    node = [n for n in nodes if n.node_id == ctl][0]
+    epoch = controller_epoch(c)[0]
+    wait_until(lambda: "is the active controller: epoch %d" % epoch in node.log_text(),
+               what="broker %d to load ZooKeeper as the controller" % ctl)
+    return nodes, c, ctl
+
+
 # ---- strict readers of Kafka 3.7's znodes -------------------------------------------------------------------
 
 def _expect(cond, what):

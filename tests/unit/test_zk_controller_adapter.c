@@ -8,7 +8,9 @@
  *  - a /brokers/ids/<id> rewritten within its registration (Kafka's BrokerModification) is seen through the
  *    data watch each read leaves: the new rack goes to every broker in UpdateMetadata, the broker's channel
  *    reconnects to its new endpoint, and an unchanged rewrite sends nothing;
- *  - a fenced write whose epoch check fails makes the controller resign (zk_elect_controller_moved).
+ *  - a fenced write whose epoch check fails makes the controller resign (zk_elect_controller_moved);
+ *  - /admin/preferred_replica_election and /admin/reassign_partitions, present at the load or created later
+ *    (the exists watch), reach the core, which elects or reassigns and deletes them.
  * The fakes replace zk_session.o, zk_elect.o and net_client.o at link time (this file defines their
  * functions, so the archive members are never pulled). */
 #include <setjmp.h>
@@ -42,7 +44,7 @@ struct node {
     int64_t czxid;
 };
 
-enum call_kind { C_GET, C_CHILDREN, C_MULTI };
+enum call_kind { C_GET, C_CHILDREN, C_EXISTS, C_MULTI };
 
 struct call {
     enum call_kind kind;
@@ -134,6 +136,7 @@ static void node_put(const char *path, const char *data, int len)
     if (created) {
         char parent[160];
         parent_of(path, parent);
+        fire(path, ZOO_CREATED_EVENT); /* an exists watch left while it was missing */
         fire(parent, ZOO_CHILD_EVENT);
     } else {
         fire(path, ZOO_CHANGED_EVENT);
@@ -180,6 +183,13 @@ int zk_get(struct zk_session *s, const char *path, bool watch, zk_done_fn done, 
 {
     (void)s;
     call_push(C_GET, path, watch, done, arg);
+    return 0;
+}
+
+int zk_exists(struct zk_session *s, const char *path, bool watch, zk_done_fn done, void *arg)
+{
+    (void)s;
+    call_push(C_EXISTS, path, watch, done, arg);
     return 0;
 }
 
@@ -298,9 +308,9 @@ static void deliver(struct call *k)
     struct zk_result r = {.rc = n ? ZOK : ZNONODE, .len = -1};
     struct Stat st;
     memset(&st, 0, sizeof st);
-    if (n && k->watch)
-        arm(k->path);
-    if (k->kind == C_GET) {
+    if ((n || k->kind == C_EXISTS) && k->watch)
+        arm(k->path); /* exists also watches a missing node (for its creation) */
+    if (k->kind == C_GET || k->kind == C_EXISTS) {
         if (n) {
             st.version = n->version;
             st.czxid = n->czxid;
@@ -476,6 +486,8 @@ static void put_broker(int32_t id, int port, const char *rack)
     node_put_str(path, json);
 }
 
+static const char *preload_reassign; /* /admin/reassign_partitions before the controller starts */
+
 static int setup(void **state)
 {
     memset(&zk, 0, sizeof zk);
@@ -493,6 +505,8 @@ static int setup(void **state)
     put_broker(2, 9002, NULL);
     node_put_str("/brokers/topics/t1", "{\"version\":3,\"topic_id\":\"AAAAAAAAAAAAAAAAAAAAAQ\","
                                        "\"partitions\":{\"0\":[1,2]},\"adding_replicas\":{},\"removing_replicas\":{}}");
+    if (preload_reassign)
+        node_put_str("/admin/reassign_partitions", preload_reassign);
     assert_int_equal(zk_controller_new(&f->loop, &f->cfg, 1, (struct zk_session *)&zk, (struct zk_elect *)&zk, &f->c),
                      0);
     zk_controller_start(f->c, 5, 5);
@@ -500,6 +514,14 @@ static int setup(void **state)
     assert_true(zk_controller_active(f->c));
     *state = f;
     return 0;
+}
+
+static int setup_preloaded(void **state)
+{
+    preload_reassign = "{\"version\":1,\"partitions\":[{\"topic\":\"nosuch\",\"partition\":0,\"replicas\":[1]}]}";
+    int rc = setup(state);
+    preload_reassign = NULL;
+    return rc;
 }
 
 static int teardown(void **state)
@@ -595,12 +617,48 @@ static void test_failed_epoch_check_resigns(void **state)
     assert_non_null(strstr(data, "\"isr\":[1,2]")); /* nothing written */
 }
 
+static void test_admin_znodes(void **state)
+{
+    struct fixture *f = *state;
+    /* t1-0 [1,2] led by 1: a preferred election is not needed, the znode still goes */
+    node_put_str("/admin/preferred_replica_election", "{\"version\":1,\"partitions\":[{\"topic\":\"t1\",\"partition\":0}]}");
+    drive(f);
+    assert_null(node_find("/admin/preferred_replica_election"));
+    /* a reassignment to [2,1]: the union is the same set, so it completes at once (both in the ISR) */
+    node_put_str("/admin/reassign_partitions",
+                 "{\"version\":1,\"partitions\":[{\"topic\":\"t1\",\"partition\":0,\"replicas\":[2,1]}]}");
+    drive(f);
+    assert_null(node_find("/admin/reassign_partitions"));
+    const char *topic = node_find("/brokers/topics/t1")->data;
+    assert_non_null(strstr(topic, "\"partitions\":{\"0\":[2,1]}"));
+    assert_non_null(strstr(topic, "\"adding_replicas\":{}"));
+    /* a malformed one is left alone; the watch is set again after each event */
+    node_put_str("/admin/preferred_replica_election", "{\"version\":9}");
+    drive(f);
+    assert_non_null(node_find("/admin/preferred_replica_election"));
+    node_delete("/admin/preferred_replica_election");
+    drive(f);
+    node_put_str("/admin/preferred_replica_election", "{\"version\":1,\"partitions\":[]}");
+    drive(f);
+    assert_null(node_find("/admin/preferred_replica_election"));
+}
+
+static void test_admin_znode_present_at_the_load(void **state)
+{
+    (void)state;
+    /* setup_preloaded wrote it before the controller started: read once the load was in, its only entry
+     * failed (no such partition), so it is gone */
+    assert_null(node_find("/admin/reassign_partitions"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_failover_load_writes_kafka_state_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_znode_rewritten_within_its_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_epoch_check_resigns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_znodes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_znode_present_at_the_load, setup_preloaded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,15 +10,20 @@
 #define REASSIGN_PATH "/admin/reassign_partitions"
 #define PREFERRED_PATH "/admin/preferred_replica_election"
 
-/* Brokers 1-3; orders-0 on [1,2] led by 1, orders-1 on [2,1] led by 2; solo-0 on [3]. */
-static void setup(struct sim *s)
+/* Controller 1 of epoch 7 (before it takes over) with brokers 1..n of epochs 101.. */
+static void init_brokers(struct sim *s, int n)
 {
     sim_init(s, 1);
     s->epoch = 7;
     s->epoch_zkv = 7;
-    sim_add_broker(s, 1, 101);
-    sim_add_broker(s, 2, 102);
-    sim_add_broker(s, 3, 103);
+    for (int i = 1; i <= n; i++)
+        sim_add_broker(s, i, 100 + i);
+}
+
+/* Brokers 1-3; orders-0 on [1,2] led by 1, orders-1 on [2,1] led by 2; solo-0 on [3]. */
+static void setup(struct sim *s)
+{
+    init_brokers(s, 3);
     sim_topic(s, "orders", "{\"0\":[1,2],\"1\":[2,1]}", TID);
     sim_state(s, "orders", 0, 1, 4, "[1,2]", 7, 9);
     sim_state(s, "orders", 1, 2, 2, "[2,1]", 7, 3);
@@ -378,12 +383,7 @@ static void test_resumed_at_takeover(void **state)
 {
     (void)state;
     struct sim s;
-    sim_init(&s, 1);
-    s.epoch = 7;
-    s.epoch_zkv = 7;
-    sim_add_broker(&s, 1, 101);
-    sim_add_broker(&s, 2, 102);
-    sim_add_broker(&s, 3, 103);
+    init_brokers(&s, 3);
     /* a reassignment [1,2] -> [2,3] left by an earlier controller, the target already in the ISR */
     sim_put(&s, "/brokers/topics/moved",
             "{\"version\":3,\"partitions\":{\"0\":[2,3,1]},\"adding_replicas\":{\"0\":[3]},"
@@ -532,12 +532,7 @@ static void test_elect_preferred(void **state)
 {
     (void)state;
     struct sim s;
-    sim_init(&s, 1);
-    s.epoch = 7;
-    s.epoch_zkv = 7;
-    sim_add_broker(&s, 1, 101);
-    sim_add_broker(&s, 2, 102);
-    sim_add_broker(&s, 3, 103);
+    init_brokers(&s, 3);
     sim_topic(&s, "orders", "{\"0\":[1,2],\"1\":[2,1],\"2\":[3,1]}", TID);
     sim_state(&s, "orders", 0, 2, 4, "[1,2]", 7, 9); /* preferred 1 in the ISR, 2 leads */
     sim_state(&s, "orders", 1, 2, 2, "[2,1]", 7, 3); /* led by its preferred replica */
@@ -568,11 +563,7 @@ static void test_elect_unclean(void **state)
 {
     (void)state;
     struct sim s;
-    sim_init(&s, 1);
-    s.epoch = 7;
-    s.epoch_zkv = 7;
-    sim_add_broker(&s, 1, 101);
-    sim_add_broker(&s, 2, 102);
+    init_brokers(&s, 2);
     sim_topic(&s, "orders", "{\"0\":[2,1],\"1\":[1,2],\"2\":[3]}", TID);
     sim_state(&s, "orders", 0, -1, 4, "[3]", 7, 9);   /* only 3 (dead) in the ISR */
     sim_state(&s, "orders", 1, 1, 2, "[1,2]", 7, 3);  /* a live leader */
@@ -601,11 +592,7 @@ static void test_elect_waits_for_a_busy_partition_and_resign(void **state)
 {
     (void)state;
     struct sim s;
-    sim_init(&s, 1);
-    s.epoch = 7;
-    s.epoch_zkv = 7;
-    sim_add_broker(&s, 1, 101);
-    sim_add_broker(&s, 2, 102);
+    init_brokers(&s, 2);
     sim_topic(&s, "orders", "{\"0\":[1,2]}", TID);
     sim_state(&s, "orders", 0, 2, 4, "[1,2]", 7, 9);
     assert_int_equal(sim_become(&s), 0);
@@ -637,11 +624,7 @@ static void test_preferred_znode(void **state)
 {
     (void)state;
     struct sim s;
-    sim_init(&s, 1);
-    s.epoch = 7;
-    s.epoch_zkv = 7;
-    sim_add_broker(&s, 1, 101);
-    sim_add_broker(&s, 2, 102);
+    init_brokers(&s, 2);
     sim_topic(&s, "orders", "{\"0\":[1,2],\"1\":[2,1]}", TID);
     sim_state(&s, "orders", 0, 2, 4, "[1,2]", 7, 9);
     sim_state(&s, "orders", 1, 1, 2, "[2,1]", 7, 3);

@@ -67,23 +67,6 @@ static void elreq_free(struct zc_elreq *q)
 
 /* ---- the answer ---- */
 
-static proto_str astr(struct proto_arena *a, const char *s, int *err)
-{
-    proto_str r = {NULL, -1};
-    if (!s)
-        return r;
-    size_t n = strlen(s);
-    char *d = proto_arena_alloc(a, n + 1);
-    if (!d) {
-        *err = FERRY_ENOMEM;
-        return r;
-    }
-    memcpy(d, s, n);
-    r.p = d;
-    r.len = (int32_t)n;
-    return r;
-}
-
 static void elreq_respond(zkctl *c, const struct zc_elreq *q)
 {
     zkctl_action *a = zc_respond_action(q->token, ZKCTL_API_ELECT_LEADERS, q->version,
@@ -107,7 +90,7 @@ static void elreq_respond(zkctl *c, const struct zc_elreq *q)
         }
         if (!tr) {
             tr = &r->ReplicaElectionResults[r->ReplicaElectionResults_n++];
-            tr->Topic = astr(&a->arena, e->topic, &err);
+            tr->Topic = zc_astr(&a->arena, e->topic, &err);
             tr->PartitionResult = proto_arena_alloc(&a->arena, (q->n + 1) * sizeof(*tr->PartitionResult));
             if (!tr->PartitionResult)
                 err = FERRY_ENOMEM;
@@ -117,7 +100,7 @@ static void elreq_respond(zkctl *c, const struct zc_elreq *q)
         struct ElectLeadersResponse_PartitionResult *pr = &tr->PartitionResult[tr->PartitionResult_n++];
         pr->PartitionId = e->partition;
         pr->ErrorCode = e->err;
-        pr->ErrorMessage = astr(&a->arena, e->msg, &err);
+        pr->ErrorMessage = zc_astr(&a->arena, e->msg, &err);
     }
     if (err) {
         /* out of memory: the top level at least (v0 has none: an empty answer) */

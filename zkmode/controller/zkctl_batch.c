@@ -184,7 +184,7 @@ void zc_batch_forget_topic(zkctl *c, const struct zc_topic *t)
 }
 
 /* ---- building the wire structs ---- */
-static proto_str astr(struct proto_arena *a, const char *s, int *err)
+proto_str zc_astr(struct proto_arena *a, const char *s, int *err)
 {
     proto_str r = {NULL, -1};
     if (!s)
@@ -201,7 +201,7 @@ static proto_str astr(struct proto_arena *a, const char *s, int *err)
     return r;
 }
 
-static int32_t *aints(struct proto_arena *a, const int32_t *v, size_t n, int *err)
+int32_t *zc_aints(struct proto_arena *a, const int32_t *v, size_t n, int *err)
 {
     int32_t *p = proto_arena_alloc(a, (n ? n : 1) * sizeof(int32_t));
     if (!p) {
@@ -298,9 +298,9 @@ static void *group_array(struct proto_arena *a, size_t count, size_t elem, int32
         (ps)->ControllerEpoch = (p)->ctrl_epoch;                                \
         (ps)->Leader = (p)->st.leader;                                          \
         (ps)->LeaderEpoch = (p)->st.leader_epoch;                               \
-        (ps)->Isr = aints((a), (p)->st.isr, (p)->st.n_isr, (err));              \
+        (ps)->Isr = zc_aints((a), (p)->st.isr, (p)->st.n_isr, (err));              \
         (ps)->Isr_n = (int32_t)(p)->st.n_isr;                                   \
-        (ps)->Replicas = aints((a), (p)->replicas, (p)->n_replicas, (err));     \
+        (ps)->Replicas = zc_aints((a), (p)->replicas, (p)->n_replicas, (err));     \
         (ps)->Replicas_n = (int32_t)(p)->n_replicas;                            \
     } while (0)
 
@@ -327,7 +327,7 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
     for (size_t k = 0; k < gr.n; k++) {
         const struct zc_topic *t = q->lair.v[gr.order[gr.start[k]]].t;
         struct LeaderAndIsrRequest_LeaderAndIsrTopicState *ts = &r->TopicStates[k];
-        ts->TopicName = astr(&a->arena, t->name, err);
+        ts->TopicName = zc_astr(&a->arena, t->name, err);
         ts->TopicId = t->id;
         ts->PartitionStates = group_array(&a->arena, gr.start[k + 1] - gr.start[k], sizeof(*ts->PartitionStates),
                                           &ts->PartitionStates_n, err);
@@ -364,7 +364,7 @@ static zkctl_action *build_lair(zkctl *c, const struct zc_broker *b, const struc
                 continue;
             struct LeaderAndIsrRequest_LeaderAndIsrLiveLeader *ll = &r->LiveLeaders[r->LiveLeaders_n++];
             ll->BrokerId = lb->id;
-            ll->HostName = astr(&a->arena, lb->ep[e].host, err);
+            ll->HostName = zc_astr(&a->arena, lb->ep[e].host, err);
             ll->Port = lb->ep[e].port;
             break;
         }
@@ -404,7 +404,7 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
     for (size_t k = 0; k < gr.n; k++) {
         const struct zc_topic *t = q->um_parts.v[gr.order[gr.start[k]]].t;
         struct UpdateMetadataRequest_UpdateMetadataTopicState *ts = &r->TopicStates[k];
-        ts->TopicName = astr(&a->arena, t->name, err);
+        ts->TopicName = zc_astr(&a->arena, t->name, err);
         ts->TopicId = t->id;
         ts->PartitionStates = group_array(&a->arena, gr.start[k + 1] - gr.start[k], sizeof(*ts->PartitionStates),
                                           &ts->PartitionStates_n, err);
@@ -436,7 +436,7 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
         ub->Id = lb->id;
         ub->V0Host.p = NULL;
         ub->V0Host.len = -1;
-        ub->Rack = astr(&a->arena, lb->rack, err);
+        ub->Rack = zc_astr(&a->arena, lb->rack, err);
         ub->Endpoints = proto_arena_alloc(&a->arena, (lb->n_ep ? lb->n_ep : 1) * sizeof(*ub->Endpoints));
         if (!ub->Endpoints) {
             *err = FERRY_ENOMEM;
@@ -445,8 +445,8 @@ static zkctl_action *build_um(zkctl *c, const struct zc_broker *b, int *err)
         ub->Endpoints_n = (int32_t)lb->n_ep;
         for (size_t e = 0; e < lb->n_ep; e++) {
             ub->Endpoints[e].Port = lb->ep[e].port;
-            ub->Endpoints[e].Host = astr(&a->arena, lb->ep[e].host, err);
-            ub->Endpoints[e].Listener = astr(&a->arena, lb->ep[e].listener, err);
+            ub->Endpoints[e].Host = zc_astr(&a->arena, lb->ep[e].host, err);
+            ub->Endpoints[e].Listener = zc_astr(&a->arena, lb->ep[e].listener, err);
             ub->Endpoints[e].SecurityProtocol = lb->ep[e].sp;
         }
     }
@@ -479,7 +479,7 @@ static zkctl_action *build_sr(zkctl *c, const struct zc_broker *b, const struct 
     for (size_t k = 0; k < gr.n; k++) {
         const struct zc_topic *t = q->sr.v[gr.order[gr.start[k]]].t;
         struct StopReplicaRequest_StopReplicaTopicState *ts = &r->TopicStates[k];
-        ts->TopicName = astr(&a->arena, t->name, err);
+        ts->TopicName = zc_astr(&a->arena, t->name, err);
         ts->PartitionStates = group_array(&a->arena, gr.start[k + 1] - gr.start[k], sizeof(*ts->PartitionStates),
                                           &ts->PartitionStates_n, err);
         if (!ts->PartitionStates)

@@ -301,6 +301,9 @@ bool zc_decide(const zkctl *c, const struct zc_topic *t, const struct zc_part *p
 void zc_rebalance_check(zkctl *c);
 
 /* zkctl_batch.c */
+/* Copies into arena a for a wire struct (a null string for NULL); *err = FERRY_ENOMEM on failure. */
+proto_str zc_astr(struct proto_arena *a, const char *s, int *err);
+int32_t *zc_aints(struct proto_arena *a, const int32_t *v, size_t n, int *err);
 void zc_batch_lair(zkctl *c, int32_t broker, struct zc_topic *t, struct zc_part *p, bool is_new);
 void zc_batch_um_brokers(zkctl *c, int32_t broker);
 void zc_batch_um_all_brokers(zkctl *c);

@@ -107,14 +107,11 @@ int zc_reassign_lair_lists(const struct zc_part *p, struct proto_arena *a, int32
                            int32_t **removing, int32_t *n_removing)
 {
     size_t na = p->ra ? p->ra->n_adding : 0, nr = p->ra ? p->ra->n_removing : 0;
-    *adding = proto_arena_alloc(a, (na + 1) * sizeof(int32_t));
-    *removing = proto_arena_alloc(a, (nr + 1) * sizeof(int32_t));
-    if (!*adding || !*removing)
+    int err = 0;
+    *adding = zc_aints(a, na ? p->ra->adding : NULL, na, &err);
+    *removing = zc_aints(a, nr ? p->ra->removing : NULL, nr, &err);
+    if (err)
         return FERRY_ENOMEM;
-    if (na)
-        memcpy(*adding, p->ra->adding, na * sizeof(int32_t));
-    if (nr)
-        memcpy(*removing, p->ra->removing, nr * sizeof(int32_t));
     *n_adding = (int32_t)na;
     *n_removing = (int32_t)nr;
     return 0;
@@ -490,19 +487,10 @@ static int16_t validate(const zkctl *c, const struct zc_part *p, const int32_t *
     return 0;
 }
 
-static proto_str astr(struct proto_arena *a, const char *s)
+/* A topic name from a request, as a C string (truncated names find no topic). */
+static void name_of(proto_str s, char *buf, size_t cap)
 {
-    proto_str r = {NULL, -1};
-    if (!s)
-        return r;
-    size_t n = strlen(s);
-    char *d = proto_arena_alloc(a, n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        r.p = d;
-        r.len = (int32_t)n;
-    }
-    return r;
+    snprintf(buf, cap, "%.*s", s.len > 0 ? (int)s.len : 0, s.p ? s.p : "");
 }
 
 int zkctl_alter_reassignments(zkctl *c, uint64_t token, int16_t version,
@@ -528,10 +516,11 @@ int zkctl_alter_reassignments(zkctl *c, uint64_t token, int16_t version,
         const struct AlterPartitionReassignmentsRequest_ReassignableTopic *rt = &req->Topics[i];
         struct AlterPartitionReassignmentsResponse_ReassignableTopicResponse *tr = &r->Responses[r->Responses_n++];
         char name[256];
-        snprintf(name, sizeof(name), "%.*s", rt->Name.len > 0 ? (int)rt->Name.len : 0, rt->Name.p ? rt->Name.p : "");
-        tr->Name = astr(&a->arena, name);
+        name_of(rt->Name, name, sizeof(name));
+        int nerr = 0;
+        tr->Name = zc_astr(&a->arena, name, &nerr);
         tr->Partitions = proto_arena_alloc(&a->arena, ((size_t)rt->Partitions_n + 1) * sizeof(*tr->Partitions));
-        if (!tr->Partitions || !tr->Name.p) {
+        if (!tr->Partitions || nerr) {
             zkctl_action_free(a);
             return FERRY_ENOMEM;
         }
@@ -568,7 +557,12 @@ int zkctl_alter_reassignments(zkctl *c, uint64_t token, int16_t version,
                 }
             }
             pr->ErrorCode = err;
-            pr->ErrorMessage = astr(&a->arena, msg);
+            int aerr = 0;
+            pr->ErrorMessage = zc_astr(&a->arena, msg, &aerr);
+            if (aerr) {
+                zkctl_action_free(a);
+                return FERRY_ENOMEM;
+            }
         }
     }
     zc_enqueue(c, a);
@@ -588,19 +582,19 @@ static int list_add(struct proto_arena *a, struct ListPartitionReassignmentsResp
         if ((size_t)tr->Name.len != strlen(topic) || memcmp(tr->Name.p, topic, (size_t)tr->Name.len) != 0)
             tr = NULL;
     }
+    int err = 0;
     if (!tr) {
         tr = &r->Topics[r->Topics_n++];
-        tr->Name = astr(a, topic);
+        tr->Name = zc_astr(a, topic, &err);
         tr->Partitions = proto_arena_alloc(a, (cap + 1) * sizeof(*tr->Partitions));
-        if (!tr->Name.p || !tr->Partitions)
+        if (err || !tr->Partitions)
             return FERRY_ENOMEM;
     }
     struct ListPartitionReassignmentsResponse_OngoingPartitionReassignment *op = &tr->Partitions[tr->Partitions_n++];
     op->PartitionIndex = p->id;
-    op->Replicas = proto_arena_alloc(a, (p->n_replicas + 1) * sizeof(int32_t));
-    if (!op->Replicas)
+    op->Replicas = zc_aints(a, p->replicas, p->n_replicas, &err);
+    if (err)
         return FERRY_ENOMEM;
-    memcpy(op->Replicas, p->replicas, p->n_replicas * sizeof(int32_t));
     op->Replicas_n = (int32_t)p->n_replicas;
     return zc_reassign_lair_lists(p, a, &op->AddingReplicas, &op->AddingReplicas_n, &op->RemovingReplicas,
                                   &op->RemovingReplicas_n);
@@ -639,7 +633,7 @@ int zkctl_list_reassignments(zkctl *c, uint64_t token, int16_t version,
         for (int32_t i = 0; rc == 0 && i < req->Topics_n; i++) {
             const struct ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics *lt = &req->Topics[i];
             char name[256];
-            snprintf(name, sizeof(name), "%.*s", lt->Name.len > 0 ? (int)lt->Name.len : 0, lt->Name.p ? lt->Name.p : "");
+            name_of(lt->Name, name, sizeof(name));
             const struct zc_topic *t = zc_topic_find(c, name);
             for (int32_t j = 0; rc == 0 && t && !t->deleting && j < lt->PartitionIndexes_n; j++) {
                 const struct zc_part *p = zc_part_find(t, lt->PartitionIndexes[j]);
