@@ -307,9 +307,11 @@ void zc_reassign_adopt(zkctl *c, struct zc_topic *t, const zk_topic_assignment *
 
 /* ---- the phases ---- */
 
-/* The leader and ISR within p->replicas (see the file comment); false when no leader can be had: the
- * partition is offline and the usual election goes first. */
-static bool ra_write(zkctl *c, struct zc_topic *t, struct zc_part *p, struct zc_ra *ra)
+enum ra_write_rc { RA_WRITTEN, RA_NO_LEADER, RA_FAILED };
+
+/* Writes the leader and ISR within p->replicas (see the file comment). RA_NO_LEADER: none can be had, the
+ * partition is offline and the usual election goes first; RA_FAILED: out of memory (tried again later). */
+static enum ra_write_rc ra_write(zkctl *c, struct zc_topic *t, struct zc_part *p, struct zc_ra *ra)
 {
     const struct zc_lisr *cur = &p->st;
     int32_t leader = ZC_NO_LEADER;
@@ -320,11 +322,11 @@ static bool ra_write(zkctl *c, struct zc_topic *t, struct zc_part *p, struct zc_
         if (zc_replica_live(c, p, ra->target[i]) && zc_contains(cur->isr, cur->n_isr, ra->target[i]))
             leader = ra->target[i];
     if (leader < 0)
-        return false;
+        return RA_NO_LEADER;
     int32_t *isr = ferry_malloc((cur->n_isr + 1) * sizeof(int32_t));
     if (!isr) {
         zc_set_error(c, FERRY_ENOMEM);
-        return false;
+        return RA_FAILED;
     }
     size_t n = 0;
     for (size_t i = 0; i < cur->n_isr; i++)
@@ -340,9 +342,9 @@ static bool ra_write(zkctl *c, struct zc_topic *t, struct zc_part *p, struct zc_
     int rc = zc_write_state(c, t, p, &prop, ZC_P_SET, NULL);
     ferry_free(isr);
     if (rc)
-        return false;
+        return RA_FAILED;
     ra->expect_epoch = prop.leader_epoch;
-    return true;
+    return RA_WRITTEN;
 }
 
 /* StopReplica with deletion to ra's stop list (the brokers that are up; the others delete it when they come
@@ -384,11 +386,13 @@ static bool ra_step(zkctl *c, struct zc_ra *ra)
         const struct zc_lisr *cur = &p->st;
         switch (ra->phase) {
         case ZC_RA_BUMP:
-            if (ra_write(c, t, p, ra)) {
-                ra->phase = ZC_RA_BUMPING;
-            } else {
+            switch (ra_write(c, t, p, ra)) {
+            case RA_WRITTEN: ra->phase = ZC_RA_BUMPING; break;
+            case RA_NO_LEADER:
                 ra_stop(c, t, p, ra); /* offline: the election that comes sends the union */
                 ra->phase = ZC_RA_WAIT;
+                break;
+            case RA_FAILED: return true;
             }
             break;
         case ZC_RA_BUMPING:
@@ -426,8 +430,8 @@ static bool ra_step(zkctl *c, struct zc_ra *ra)
             }
             break;
         case ZC_RA_FINISH:
-            if (!ra_write(c, t, p, ra))
-                return true; /* no live target replica in the ISR: the offline election goes first */
+            if (ra_write(c, t, p, ra) != RA_WRITTEN)
+                return true; /* no live target replica in the ISR (the offline election goes first), or OOM */
             ra->phase = ZC_RA_FINISHING;
             break;
         case ZC_RA_FINISHING:
