@@ -86,8 +86,9 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
             int rc = rp_partition_open(b->partitions, t->name, mp->id, t->id, &config, mp->leader_epoch, &p);
             if (rc)
                 LOG_ERROR("broker", "cannot host %s-%d: %s", t->name, mp->id, ferry_strerror(rc));
-            else if (api_repl_partition(b, t, mp, p)) /* leader or follower, as the image says (groups
-                                                       * follow __consumer_offsets leadership) */
+            else if (p && api_repl_partition(b, t, mp, p)) /* leader or follower, as the image says (groups
+                                                            * follow __consumer_offsets leadership); a new
+                                                            * log: once created (partitions_opened) */
                 roles = true;
         }
     }
@@ -100,6 +101,26 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
         broker_topic_config(b, d->configs[i].name, &config);
         rp_topic_config_changed(b->partitions, d->configs[i].name, &config);
     }
+}
+
+/* Partitions whose new logs were created off the loop: leader or follower as the image says now (it may
+ * have moved on since rp_partition_open), or deleted if no longer a replica here. */
+static void partitions_opened(void *arg, struct rp_partition *const *ready, size_t n)
+{
+    struct broker *b = arg;
+    const struct md_image *img = broker_image(b);
+    bool roles = false;
+    for (size_t i = 0; i < n; i++) {
+        struct rp_partition *p = ready[i];
+        const struct md_topic *t = md_image_topic(img, p->topic);
+        const struct md_partition *mp = t ? md_topic_partition(t, p->index) : NULL;
+        if (t && mp && hosts_replica(b, mp) && memcmp(t->id.b, p->topic_id.b, 16) == 0)
+            roles = api_repl_partition(b, t, mp, p) || roles;
+        else
+            rp_partition_remove(b->partitions, p->topic, p->index);
+    }
+    if (roles)
+        api_repl_fetchers_sync(b);
 }
 
 static int start_listeners(struct broker *b, char *err, size_t errlen)
@@ -184,6 +205,7 @@ static int start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     int rc = rp_manager_new(loop, cfg, &b->partitions, err, errlen);
     if (rc)
         return rc;
+    rp_manager_set_opened(b->partitions, partitions_opened, b);
     rc = start_metadata_source(b, format_if_missing, err, errlen);
     if (rc)
         return rc;

@@ -89,6 +89,13 @@ struct plog_open_opts {
     int64_t now_ms;           /* wall clock, for segment.ms of the active segment */
     bool has_high_watermark;  /* replication-offset-checkpoint had an entry for this log: */
     int64_t high_watermark;   /* its value (see plog_checkpoint_hw) */
+    /* A worker thread creates a new log (logdir_new_log_*): the directory must not exist yet (else
+     * FERRY_EEXIST: open it on the loop), no file descriptor stays open (plog_adopt_files puts the segment
+     * files under the budget on the loop), and nothing is fsynced: partition.metadata is written by temp
+     * file + rename without fsync and the log counts as not yet durably created (plog_created_durably)
+     * until a filesystem sync (logdir_sync_*) or its first flush, which fsyncs partition.metadata, the
+     * directory and the log directory's root. */
+    bool off_loop;
 };
 
 /* Opens (creating `<log_dir>/<topic>-<partition>/` (mkdir -p) and an empty first segment if needed) and
@@ -97,6 +104,13 @@ struct plog_open_opts {
  * Blocking (reads every segment it recovers): call at start-up or for a new partition. */
 int plog_open(const char *log_dir, const char *topic, int32_t partition, const struct plog_config *cfg,
               const struct plog_open_opts *opts, struct plog **out);
+
+/* Loop thread, once, for a log opened with opts.off_loop: its segment files join the descriptor budget. */
+void plog_adopt_files(struct plog *log);
+/* False for a log created off the loop whose files and directory entries may not be on disk yet. */
+bool plog_created_durably(const struct plog *log);
+/* A filesystem sync that began after the log was created has completed. */
+void plog_set_created_durably(struct plog *log);
 
 /* Flushes (fsync), writes the leader-epoch checkpoint, closes the files and frees the log. Removes
  * segments still waiting in `.deleted`. Returns the flush result; the log is freed in every case. */
@@ -268,7 +282,9 @@ int plog_roll(struct plog *log, int64_t now_ms);
 struct plog_flush {
     char **paths;            /* the .log files to fdatasync */
     size_t npaths;
+    char *metadata_path;     /* partition.metadata to fsync first (a log not yet durably created), or NULL */
     char *dir_path;          /* fsync this directory after the files, NULL if not needed */
+    char *root_path;         /* then the log directory holding it (the same case), or NULL */
     char *epoch_path;        /* leader-epoch-checkpoint to write, NULL if unchanged */
     char *epoch_text;
     size_t epoch_len;

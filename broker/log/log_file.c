@@ -186,6 +186,12 @@ void log_file_release(struct log_file *f)
         close_fd(f);
 }
 
+void log_file_park(struct log_file *f)
+{
+    if (!f->managed)
+        close_fd(f);
+}
+
 void log_file_close(struct log_file *f)
 {
     close_fd(f);

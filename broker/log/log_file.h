@@ -47,6 +47,9 @@ int log_file_fd(struct log_file *f);
 static inline bool log_file_is_open(const struct log_file *f) { return f->fd >= 0; }
 /* Closes the descriptor but keeps the file reopenable (a segment that went inactive). */
 void log_file_release(struct log_file *f);
+/* An unmanaged file made by a worker for the loop: closes its descriptor, which reopens once the file is
+ * managed (log_file_manage), so that no descriptor stays open outside the budget meanwhile. */
+void log_file_park(struct log_file *f);
 /* Closes the descriptor and frees the path. */
 void log_file_close(struct log_file *f);
 /* The file was renamed to `new_path` (ownership taken). NULL (an allocation failure) leaves no path: a

@@ -1,4 +1,5 @@
 /* log_fs: see log_fs.h. */
+#define _GNU_SOURCE /* syncfs */
 #include "log_fs.h"
 
 #include <dirent.h>
@@ -214,6 +215,31 @@ int log_mkdir(const char *path)
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return FERRY_EIO;
     return 0;
+}
+
+int log_mkdir_new(const char *path)
+{
+    if (mkdir(path, 0755) == 0)
+        return 0;
+    return errno == EEXIST ? FERRY_EEXIST : FERRY_EIO;
+}
+
+int log_sync_filesystem(const char *path)
+{
+#ifdef __linux__
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return FERRY_EIO;
+    int rc = syncfs(fd) == 0 ? 0 : FERRY_EIO;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+#else
+    (void)path;
+    sync();
+    return 0;
+#endif
 }
 
 bool log_path_exists(const char *path)

@@ -32,6 +32,11 @@ int log_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
 
 /* mkdir -p: creates missing parents and accepts an existing directory. */
 int log_mkdir(const char *path);
+/* mkdir of one new directory (the parent exists): FERRY_EEXIST if the path exists. */
+int log_mkdir_new(const char *path);
+/* Makes everything written to the filesystem holding `path` durable, data and directory entries: Linux's
+ * syncfs (one pass for any number of new files and directories), else sync(). */
+int log_sync_filesystem(const char *path);
 /* Removes a file or a directory tree. A missing path is not an error. */
 int log_remove_tree(const char *path);
 /* Renames `from` to `to`, refusing to replace an existing `to` (FERRY_EEXIST). */

@@ -35,6 +35,9 @@ struct logdir {
     size_t nlogs, logs_cap;
     struct plog **buckets; /* (topic, partition) -> log, chained through plog.logdir_next */
     size_t nbuckets;       /* a power of two, >= nlogs once logs exist */
+    uint64_t created;      /* logs adopted from off-loop creation so far (their plog.create_seq) */
+    struct plog **unsynced; /* those not yet durable (logdir_sync_*), in creation order */
+    size_t nunsynced, unsynced_cap;
 };
 
 static int cmp_tp(const void *a, const void *b)
@@ -141,6 +144,7 @@ static void free_dir(struct logdir *d)
     ferry_free(d->hw);
     ferry_free(d->logs);
     ferry_free(d->buckets);
+    ferry_free(d->unsynced);
     ferry_free(d->path);
     ferry_free(d);
 }
@@ -400,6 +404,14 @@ int logdir_create_log(struct logdir *d, const char *topic, int32_t partition, co
 {
     struct plog *log = logdir_find(d, topic, partition);
     if (log) {
+        if (topic_id && !plog_topic_id(log, NULL)) {
+            LOG_WARN("log", "%s: %s/partition.metadata is missing or damaged (a crash while the partition was "
+                            "created?): writing it again from the metadata",
+                     log->name, log->dir);
+            int rc = plog_set_topic_id(log, *topic_id);
+            if (rc)
+                return rc;
+        }
         *out = log;
         return 0;
     }
@@ -418,10 +430,121 @@ int logdir_create_log(struct logdir *d, const char *topic, int32_t partition, co
     return 0;
 }
 
+/* Also for a log a flush made durable: it stays listed until the next logdir_sync_end. */
+static void forget_unsynced(struct logdir *d, const struct plog *log)
+{
+    for (size_t i = 0; i < d->nunsynced; i++)
+        if (d->unsynced[i] == log) {
+            memmove(d->unsynced + i, d->unsynced + i + 1, (d->nunsynced - i - 1) * sizeof *d->unsynced);
+            d->nunsynced--;
+            return;
+        }
+}
+
+int logdir_new_log_init(struct logdir *d, const char *topic, int32_t partition, const struct plog_config *cfg,
+                        const proto_uuid *topic_id, int64_t now_ms, struct logdir_new_log *job)
+{
+    memset(job, 0, sizeof *job);
+    job->topic = ferry_strdup(topic);
+    if (!job->topic)
+        return FERRY_ENOMEM;
+    job->dir = d;
+    job->partition = partition;
+    job->cfg = *cfg;
+    job->has_topic_id = topic_id != NULL;
+    if (topic_id)
+        job->topic_id = *topic_id;
+    logdir_open_opts(d, topic, partition, now_ms, &job->opts);
+    job->opts.off_loop = true;
+    return 0;
+}
+
+void logdir_new_log_run(struct logdir_new_log *job)
+{
+    job->opts.topic_id = job->has_topic_id ? &job->topic_id : NULL; /* the job may have moved since init */
+    job->rc = plog_open(job->dir->path, job->topic, job->partition, &job->cfg, &job->opts, &job->log);
+}
+
+void logdir_new_log_free(struct logdir_new_log *job)
+{
+    ferry_free(job->topic);
+    job->topic = NULL;
+}
+
+int logdir_new_log_finish(struct logdir_new_log *job, struct plog **out)
+{
+    struct logdir *d = job->dir;
+    int rc = job->rc;
+    *out = NULL;
+    if (rc == 0) {
+        plog_adopt_files(job->log);
+        if (d->nunsynced == d->unsynced_cap) {
+            size_t cap = d->unsynced_cap ? d->unsynced_cap * 2 : 64;
+            struct plog **nu = ferry_realloc(d->unsynced, cap * sizeof *nu);
+            if (nu) {
+                d->unsynced = nu;
+                d->unsynced_cap = cap;
+            }
+        }
+        rc = d->nunsynced < d->unsynced_cap ? adopt(d, job->log) : FERRY_ENOMEM;
+        if (rc) {
+            plog_close(job->log); /* flushes it: durable, if orphaned until the next start */
+        } else {
+            job->log->create_seq = ++d->created;
+            d->unsynced[d->nunsynced++] = job->log;
+            *out = job->log;
+        }
+    } else if (rc != FERRY_ENOMEM) {
+        if (rc != FERRY_EEXIST)
+            LOG_WARN("log", "%s-%d: creating the log off the loop failed (%s): creating it on the loop",
+                     job->topic, job->partition, ferry_strerror(rc));
+        const proto_uuid *id = job->has_topic_id ? &job->topic_id : NULL;
+        rc = logdir_create_log(d, job->topic, job->partition, &job->cfg, id, job->opts.now_ms, out);
+    }
+    logdir_new_log_free(job);
+    return rc;
+}
+
+bool logdir_sync_begin(struct logdir *d, struct logdir_sync *s)
+{
+    memset(s, 0, sizeof *s);
+    if (d->nunsynced == 0)
+        return false;
+    s->path = ferry_strdup(d->path);
+    s->upto = d->created;
+    return s->path != NULL;
+}
+
+int logdir_sync_run(const struct logdir_sync *s)
+{
+    int rc = log_sync_filesystem(s->path);
+    if (rc)
+        LOG_ERROR("log", "cannot sync the filesystem of %s: %s", s->path, strerror(errno));
+    return rc;
+}
+
+void logdir_sync_end(struct logdir *d, struct logdir_sync *s, int rc)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < d->nunsynced; i++) {
+        struct plog *log = d->unsynced[i];
+        if (rc == 0 && log->create_seq <= s->upto)
+            log->created_durably = true;
+        if (!log->created_durably) /* also dropped: those a flush made durable meanwhile */
+            d->unsynced[kept++] = log;
+    }
+    d->nunsynced = kept;
+    ferry_free(s->path);
+    s->path = NULL;
+}
+
+size_t logdir_unsynced_count(const struct logdir *d) { return d->nunsynced; }
+
 int logdir_delete_log(struct logdir *d, struct plog *log)
 {
     for (size_t i = 0; i < d->nlogs; i++) {
         if (d->logs[i] == log) {
+            forget_unsynced(d, log);
             memmove(d->logs + i, d->logs + i + 1, (d->nlogs - i - 1) * sizeof *d->logs);
             d->nlogs--;
             unhash(d, log);
@@ -516,6 +639,9 @@ int logdir_checkpoint_sync(struct logdir *d)
 int logdir_close(struct logdir *d, int64_t broker_epoch)
 {
     int rc = 0;
+    struct logdir_sync s; /* one pass for the logs still not durably created, not three fsyncs each */
+    if (logdir_sync_begin(d, &s))
+        logdir_sync_end(d, &s, logdir_sync_run(&s));
     for (size_t i = 0; i < d->nlogs; i++) {
         int r = plog_flush_sync(d->logs[i]);
         if (r && rc == 0)

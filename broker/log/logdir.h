@@ -101,10 +101,54 @@ struct plog *logdir_log_at(const struct logdir *d, size_t i);
 /* Linear search: callers with many partitions keep their own index. */
 struct plog *logdir_find(const struct logdir *d, const char *topic, int32_t partition);
 
-/* Opens (creating if needed) a partition log in this directory and adopts it; an already loaded log is
- * returned as is. `topic_id` may be NULL. */
+/* Opens (creating if needed) a partition log in this directory and adopts it, all on the calling thread
+ * (blocking: fsyncs). An already loaded log is returned as is, except that a partition.metadata a crash
+ * left missing, empty or truncated is written again from `topic_id` (with a warning naming the file).
+ * `topic_id` may be NULL. */
 int logdir_create_log(struct logdir *d, const char *topic, int32_t partition, const struct plog_config *cfg,
                       const proto_uuid *topic_id, int64_t now_ms, struct plog **out);
+
+/* Creating a new partition log off the event loop. On a busy disk the mkdir, the four file creations and
+ * the three fsyncs of logdir_create_log take tens of milliseconds, which on a combined quorum node would
+ * stall the Raft node and the controller sharing the loop. A job splits it:
+ *   logdir_new_log_init    loop: takes the checkpointed offsets (logdir_open_opts) and copies the inputs;
+ *   logdir_new_log_run     worker: plog_open with opts.off_loop (no fsync, no descriptor left open);
+ *   logdir_new_log_finish  loop: the log's files join the descriptor budget and the directory adopts it. If
+ *                          the worker could not create it (the directory already existed, out of
+ *                          descriptors, an I/O error) the log is opened here with logdir_create_log instead.
+ * Jobs for the same partition must not run at once. The new logs are not yet durable: logdir_sync_* makes
+ * them so in one filesystem sync for any number of them (a flush of one of them does it for that one). */
+struct logdir_new_log {
+    struct logdir *dir;
+    char *topic;
+    int32_t partition;
+    struct plog_config cfg;
+    bool has_topic_id;
+    proto_uuid topic_id;
+    struct plog_open_opts opts;
+    struct plog *log; /* run's result */
+    int rc;
+};
+/* 0 or FERRY_ENOMEM (nothing to free then). */
+int logdir_new_log_init(struct logdir *d, const char *topic, int32_t partition, const struct plog_config *cfg,
+                        const proto_uuid *topic_id, int64_t now_ms, struct logdir_new_log *job);
+void logdir_new_log_run(struct logdir_new_log *job);
+/* Returns 0 with the adopted log, or the error (logged); frees the job's contents in every case. */
+int logdir_new_log_finish(struct logdir_new_log *job, struct plog **out);
+/* Frees a job that was never run. */
+void logdir_new_log_free(struct logdir_new_log *job);
+
+/* One filesystem sync (log_sync_filesystem) covering every log created off the loop before it began:
+ * begin on the loop (false: nothing to do), run anywhere, end on the loop (those logs are then durable). */
+struct logdir_sync {
+    char *path;
+    uint64_t upto; /* creation count covered */
+};
+bool logdir_sync_begin(struct logdir *d, struct logdir_sync *s);
+int logdir_sync_run(const struct logdir_sync *s);
+void logdir_sync_end(struct logdir *d, struct logdir_sync *s, int rc);
+/* Logs created off the loop and not yet durable. */
+size_t logdir_unsynced_count(const struct logdir *d);
 /* Deletes a log of this directory (plog_delete: rename to `-delete`, then removal). */
 int logdir_delete_log(struct logdir *d, struct plog *log);
 

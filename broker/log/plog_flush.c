@@ -16,7 +16,9 @@ static void release(struct plog_flush *f)
     for (size_t i = 0; i < f->npaths; i++)
         ferry_free(f->paths[i]);
     ferry_free(f->paths);
+    ferry_free(f->metadata_path);
     ferry_free(f->dir_path);
+    ferry_free(f->root_path);
     ferry_free(f->epoch_path);
     ferry_free(f->epoch_text);
     memset(f, 0, sizeof *f);
@@ -50,7 +52,13 @@ int plog_flush_begin(struct plog *log, struct plog_flush *f)
         if (!f->epoch_path || log_epochs_serialize(&log->epochs, &f->epoch_text, &f->epoch_len) != 0)
             goto release_flush;
     }
-    if (log->dir_gen != log->dir_synced || f->epoch_path) {
+    if (!log->created_durably) { /* what the data depends on first: the log's own files and name */
+        f->metadata_path = log_path_join(log->dir, "partition.metadata");
+        f->root_path = ferry_strdup(log->root);
+        if (!f->metadata_path || !f->root_path)
+            goto release_flush;
+    }
+    if (log->dir_gen != log->dir_synced || f->epoch_path || f->root_path) {
         f->dir_path = ferry_strdup(log->dir);
         if (!f->dir_path)
             goto release_flush;
@@ -89,7 +97,9 @@ static int sync_path(const char *path)
 
 int plog_flush_run(struct plog_flush *f)
 {
-    int rc = 0;
+    int rc = f->metadata_path ? sync_path(f->metadata_path) : 0; /* a log not yet durably created */
+    if (rc == FERRY_ENOFD)
+        return rc;
     for (size_t i = 0; i < f->npaths; i++) {
         int r = sync_path(f->paths[i]);
         if (r == FERRY_ENOFD)
@@ -97,10 +107,12 @@ int plog_flush_run(struct plog_flush *f)
         if (r != 0)
             rc = FERRY_EIO;
     }
-    /* these two fail with FERRY_EIO and errno set by the failed call */
+    /* these fail with FERRY_EIO and errno set by the failed call */
     if (rc == 0 && f->epoch_path && (rc = log_write_file_atomic(f->epoch_path, f->epoch_text, f->epoch_len)))
         return rc == FERRY_EIO ? log_open_error(rc) : rc;
     if (rc == 0 && f->dir_path && (rc = log_fsync_dir(f->dir_path)))
+        return log_open_error(rc);
+    if (rc == 0 && f->root_path && (rc = log_fsync_dir(f->root_path)))
         return log_open_error(rc);
     return rc;
 }
@@ -130,6 +142,8 @@ void plog_flush_end(struct plog *log, struct plog_flush *f, int rc)
         log->epoch_saved = f->epoch_gen;
     if (f->dir_path)
         log->dir_synced = f->dir_gen;
+    if (f->root_path)
+        log->created_durably = true;
     if (f->truncations == log->truncations) {
         if (f->offset > log->recovery_point)
             log->recovery_point = f->offset;

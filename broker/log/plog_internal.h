@@ -36,6 +36,8 @@ struct plog {
     bool flush_in_flight;
     uint64_t truncations;           /* bumped by every truncation: a flush begun before one moves nothing */
     uint64_t dir_gen, dir_synced;   /* directory changes (segment created/renamed) vs. last fsynced */
+    bool created_durably;           /* false: created off the loop, not yet covered by a sync (log.h) */
+    uint64_t create_seq;            /* the log directory's creation count when it was adopted (logdir.c) */
     uint64_t epoch_gen, epoch_saved;/* epoch cache changes vs. last written checkpoint */
     int64_t first_unflushed_ms;     /* time of the oldest append not covered by a flush, -1 if none */
     int64_t first_append_in_flight_ms; /* first append while a flush runs, -1 if none */

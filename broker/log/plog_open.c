@@ -114,6 +114,33 @@ int plog_add_segment(struct plog *log, int64_t base_offset, int64_t now_ms)
     return 0;
 }
 
+/* The first segment of a log created off the loop: made on the worker, its descriptors closed at once
+ * (plog_adopt_files manages them on the loop, where they reopen on first use). */
+static int add_segment_off_loop(struct plog *log, int64_t base_offset, int64_t now_ms)
+{
+    int rc = plog_push_segment(log, NULL); /* grow first so that nothing fails after the files exist */
+    if (rc)
+        return rc;
+    log->nsegs--;
+    struct log_segment *s;
+    rc = log_segment_create_suffixed(log->dir, base_offset, "", log->cfg.segment_index_bytes, now_ms, &s);
+    if (rc)
+        return rc;
+    log_segment_park_files(s);
+    log->segs[log->nsegs++] = s;
+    log->dir_gen++;
+    return 0;
+}
+
+void plog_adopt_files(struct plog *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++)
+        log_segment_manage(log->segs[i]);
+}
+
+bool plog_created_durably(const struct plog *log) { return log->created_durably; }
+void plog_set_created_durably(struct plog *log) { log->created_durably = true; }
+
 void plog_assign_epoch(struct plog *log, int32_t epoch, int64_t start_offset)
 {
     int rc = log_epochs_assign(&log->epochs, epoch, start_offset, log->name);
@@ -181,14 +208,17 @@ static int read_partition_metadata(struct plog *log)
     }
     rc = FERRY_EPARSE;
 report:
-    LOG_ERROR("log", "%s: cannot read %s (%s); ignoring it", log->name, path, ferry_strerror(rc));
+    LOG_WARN("log", "%s: cannot read %s (%s): ignoring it (written again from the metadata once the partition is "
+                    "hosted)",
+             log->name, path, ferry_strerror(rc));
     rc = 0;
 free_path:
     ferry_free(path);
     return rc;
 }
 
-int plog_set_topic_id(struct plog *log, proto_uuid id)
+/* partition.metadata by temp file + rename; `sync`: fsynced (file and directory) before returning. */
+static int write_partition_metadata(struct plog *log, proto_uuid id, bool sync)
 {
     char b64[PROTO_UUID_B64_LEN + 1], text[64];
     proto_uuid_to_base64(id, b64);
@@ -196,7 +226,7 @@ int plog_set_topic_id(struct plog *log, proto_uuid id)
     char *path = log_path_join(log->dir, PARTITION_METADATA_FILE);
     if (!path)
         return FERRY_ENOMEM;
-    int rc = log_write_file_atomic(path, text, (size_t)n);
+    int rc = log_write_file_replace(path, text, (size_t)n, sync);
     if (rc)
         LOG_ERROR("log", "%s: cannot write %s: %s", log->name, path, ferry_strerror(rc));
     ferry_free(path);
@@ -206,6 +236,8 @@ int plog_set_topic_id(struct plog *log, proto_uuid id)
     }
     return rc;
 }
+
+int plog_set_topic_id(struct plog *log, proto_uuid id) { return write_partition_metadata(log, id, true); }
 
 bool plog_topic_id(const struct plog *log, proto_uuid *out)
 {
@@ -238,12 +270,15 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
     log->root = ferry_strdup(log_dir);
     log->cleaner_offset = -1;
     log->tombstone_horizon = INT64_MAX;
+    log->created_durably = true;
     int rc = FERRY_ENOMEM;
     if (!log->topic || !log->name || !log->dir || !log->root)
         goto free_log;
     rc = log_mkdir(log_dir);
     if (rc == 0)
-        rc = log_mkdir(log->dir);
+        rc = opts.off_loop ? log_mkdir_new(log->dir) : log_mkdir(log->dir);
+    if (rc == FERRY_EEXIST) /* off the loop: an existing directory is loaded on the loop */
+        goto free_log;
     if (rc) {
         LOG_ERROR("log", "%s: cannot create %s: %s", log->name, log->dir, strerror(errno));
         goto free_log;
@@ -254,7 +289,7 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
         goto free_log;
     int64_t lso = opts.log_start_offset > 0 ? opts.log_start_offset : 0;
     if (log->nsegs == 0) {
-        rc = plog_add_segment(log, lso, opts.now_ms);
+        rc = opts.off_loop ? add_segment_off_loop(log, lso, opts.now_ms) : plog_add_segment(log, lso, opts.now_ms);
         if (rc)
             goto free_log;
         changed = true;
@@ -305,14 +340,17 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
             goto free_log;
         }
         if (!log->has_topic_id) {
-            rc = plog_set_topic_id(log, *opts.topic_id);
+            rc = write_partition_metadata(log, *opts.topic_id, !opts.off_loop);
             if (rc)
                 goto free_log;
         }
     }
-    if (changed && log_fsync_dir(log->dir) != 0)
+    if (opts.off_loop) /* the directory is fsynced by the log's first flush, or covered by a filesystem sync */
+        log->created_durably = false;
+    else if (changed && log_fsync_dir(log->dir) != 0)
         LOG_WARN("log", "%s: cannot fsync %s", log->name, log->dir);
-    log->dir_synced = log->dir_gen;
+    if (!opts.off_loop)
+        log->dir_synced = log->dir_gen;
     LOG_INFO("log", "%s: loaded %zu segment(s) from %s: log start offset %lld, log end offset %lld, recovery point %lld",
              log->name, log->nsegs, log->dir, (long long)log->log_start_offset, (long long)log->log_end_offset,
              (long long)log->recovery_point);

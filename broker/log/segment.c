@@ -187,6 +187,13 @@ void log_segment_manage(struct log_segment *s)
     log_file_manage(&s->tidx.f.file);
 }
 
+void log_segment_park_files(struct log_segment *s)
+{
+    log_file_park(&s->log);
+    log_file_park(&s->oidx.f.file);
+    log_file_park(&s->tidx.f.file);
+}
+
 void log_segment_release_files(struct log_segment *s)
 {
     log_file_release(&s->log);

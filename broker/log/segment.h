@@ -55,6 +55,8 @@ int log_segment_open(const char *dir, int64_t base_offset, int32_t index_bytes, 
 void log_segment_close(struct log_segment *s);
 /* Puts the files of a segment made by log_segment_create_suffixed under the budget (loop thread). */
 void log_segment_manage(struct log_segment *s);
+/* log_file_park for the three files of a segment made by log_segment_create_suffixed. */
+void log_segment_park_files(struct log_segment *s);
 /* Closes the segment's descriptors (it went inactive); the next use reopens them. */
 void log_segment_release_files(struct log_segment *s);
 

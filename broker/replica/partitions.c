@@ -15,6 +15,17 @@
 
 #define HASH_BUCKETS 1024
 #define HOUSEKEEPING_MS 1000
+#define OPEN_BATCH_MAX 256 /* new logs per worker pass: later partitions need not wait for a huge batch */
+
+/* A partition whose new log is being created off the loop (logdir_new_log_*), queued in the order asked. */
+struct rp_opening {
+    struct rp_partition *p; /* everything but its log */
+    struct logdir_new_log job;
+    bool running;           /* in the worker's batch */
+    bool cancelled;         /* removed meanwhile: the log is deleted once created */
+    struct rp_opening *next;      /* queue or batch */
+    struct rp_opening *hash_next; /* the manager's opening index */
+};
 
 struct rp_flush_waiter {
     rp_flush_done_fn done;
@@ -39,6 +50,14 @@ struct rp_manager {
     bool clean_running;     /* one log compaction at a time */
     bool closing;
     bool timer_closed;
+    /* new logs created off the loop: one batch at a time (so that two jobs for one partition never run at
+     * once), then one filesystem sync per log directory for everything created (logdir_sync_*) */
+    struct rp_opening *open_buckets[HASH_BUCKETS];
+    struct rp_opening *open_queue, **open_tail;
+    bool open_running;
+    bool sync_running;
+    rp_opened_fn opened;
+    void *opened_arg;
 };
 
 struct flush_work {
@@ -88,6 +107,8 @@ static void plog_config_from_topic(struct plog_config *pc, const struct topic_co
 
 static void start_flush(struct rp_manager *m, struct rp_partition *p);
 static void maybe_start_clean(struct rp_manager *m, struct rp_partition *p, int64_t now);
+static void start_open_batch(struct rp_manager *m);
+static void start_sync(struct rp_manager *m);
 
 struct checkpoint_work {
     uv_work_t work;
@@ -185,6 +206,8 @@ static void housekeeping_tick(uv_timer_t *t)
                 maybe_start_clean(m, p, now);
             plog_housekeeping(p->log, now);
         }
+    start_open_batch(m); /* retries after an allocation failure */
+    start_sync(m);       /* and after a failed sync */
 }
 
 int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out, char *err,
@@ -199,6 +222,7 @@ int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_ma
     m->loop = loop;
     m->cfg = cfg;
     m->broker_epoch = -1;
+    m->open_tail = &m->open_queue;
     int64_t now = rp_now_ms();
     struct plog_config defaults;
     plog_config_default(&defaults);
@@ -246,7 +270,8 @@ static void partition_free(struct rp_partition *p)
  * (flush, checkpoint) still refers to it. */
 static void manager_maybe_free(struct rp_manager *m)
 {
-    if (!m->closing || !m->timer_closed || m->flushes_running > 0 || m->checkpoint_running)
+    if (!m->closing || !m->timer_closed || m->flushes_running > 0 || m->checkpoint_running || m->open_running ||
+        m->sync_running)
         return;
     for (size_t i = 0; i < m->ndirs; i++) {
         const char *path = m->cfg->log_dirs.items[i];
@@ -275,6 +300,15 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
         rp_unwatch(m, w);
         w->cancel(w);
     }
+    while (m->open_queue) { /* never created; a running batch's logs are closed with their directories */
+        struct rp_opening *o = m->open_queue;
+        m->open_queue = o->next;
+        logdir_new_log_free(&o->job);
+        partition_free(o->p);
+        ferry_free(o);
+    }
+    m->open_tail = &m->open_queue;
+    memset(m->open_buckets, 0, sizeof m->open_buckets);
     for (size_t b = 0; b < HASH_BUCKETS; b++) {
         struct rp_partition *p = m->buckets[b];
         while (p) {
@@ -303,15 +337,83 @@ struct rp_partition *rp_partition_get(struct rp_manager *m, proto_str topic, int
     return NULL;
 }
 
+/* The rest of opening a partition once its log exists: config, high watermark, producer state, lookup. */
+static void partition_attach(struct rp_manager *m, struct rp_partition *p)
+{
+    struct plog_config pc;
+    plog_config_from_topic(&pc, &p->config);
+    plog_set_config(p->log, &pc);
+    proto_uuid on_disk;
+    if (plog_topic_id(p->log, &on_disk) && memcmp(on_disk.b, p->topic_id.b, 16) != 0)
+        LOG_WARN("replica", "%s-%d: partition.metadata holds another topic id than the metadata", p->topic, p->index);
+    /* the checkpointed high watermark (replication-offset-checkpoint), else the log end as if the leader
+       alone were in the ISR */
+    int64_t checkpointed = plog_checkpoint_hw(p->log);
+    p->high_watermark = checkpointed >= 0 ? checkpointed : plog_log_end_offset(p->log);
+    p->leader_id = -1;
+    rp_leader_init(&p->repl);
+    prod_state_init(&p->producers);
+    prod_log_load(&p->producers, p->log);
+    unsigned b = hash_key(p->topic, strlen(p->topic), p->index);
+    p->hash_next = m->buckets[b];
+    m->buckets[b] = p;
+}
+
+/* The queued or running creation of (topic, index) that was not cancelled, or NULL. */
+static struct rp_opening **opening_slot(struct rp_manager *m, const char *topic, int32_t index)
+{
+    struct rp_opening **oo = &m->open_buckets[hash_key(topic, strlen(topic), index)];
+    for (; *oo; oo = &(*oo)->hash_next)
+        if (!(*oo)->cancelled && (*oo)->p->index == index && strcmp((*oo)->p->topic, topic) == 0)
+            return oo;
+    return NULL;
+}
+
+static void opening_unhash(struct rp_manager *m, struct rp_opening *o)
+{
+    for (struct rp_opening **oo = &m->open_buckets[hash_key(o->p->topic, strlen(o->p->topic), o->p->index)]; *oo;
+         oo = &(*oo)->hash_next)
+        if (*oo == o) {
+            *oo = o->hash_next;
+            return;
+        }
+}
+
+/* A new log: created by a worker; the partition is hosted (rp_partition_get, the opened callback) once
+ * it exists. */
+static int queue_opening(struct rp_manager *m, struct rp_partition *p, const struct plog_config *pc)
+{
+    struct rp_opening *o = ferry_calloc(1, sizeof *o);
+    if (!o)
+        return FERRY_ENOMEM;
+    int rc = logdir_new_log_init(p->dir, p->topic, p->index, pc, &p->topic_id, rp_now_ms(), &o->job);
+    if (rc) {
+        ferry_free(o);
+        return rc;
+    }
+    o->p = p;
+    *m->open_tail = o;
+    m->open_tail = &o->next;
+    unsigned b = hash_key(p->topic, strlen(p->topic), p->index);
+    o->hash_next = m->open_buckets[b];
+    m->open_buckets[b] = o;
+    start_open_batch(m);
+    return 0;
+}
+
 int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, proto_uuid topic_id,
                       const struct topic_config *config, int32_t leader_epoch, struct rp_partition **out)
 {
+    if (out)
+        *out = NULL;
     struct rp_partition *p = rp_partition_get(m, proto_str_from(topic), index);
     if (p) { /* the leader epoch of a hosted partition changes through make_leader / make_follower */
         if (out)
             *out = p;
         return 0;
     }
+    if (opening_slot(m, topic, index))
+        return 0; /* being created: the opened callback reports it */
     p = ferry_calloc(1, sizeof *p);
     if (!p)
         return FERRY_ENOMEM;
@@ -330,6 +432,7 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
     for (size_t i = 0; i < m->ndirs && !p->dir; i++)
         if (logdir_find(m->dirs[i], topic, index))
             p->dir = m->dirs[i];
+    bool existing = p->dir != NULL;
     if (!p->dir)
         for (size_t i = 0; i < m->ndirs; i++)
             if (!p->dir || logdir_log_count(m->dirs[i]) < logdir_log_count(p->dir))
@@ -338,31 +441,181 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
         partition_free(p);
         return FERRY_EINVAL;
     }
-    int rc = logdir_create_log(p->dir, topic, index, &pc, &p->topic_id, rp_now_ms(), &p->log);
+    int rc = existing ? logdir_create_log(p->dir, topic, index, &pc, &p->topic_id, rp_now_ms(), &p->log)
+                      : queue_opening(m, p, &pc);
     if (rc) {
         LOG_ERROR("replica", "cannot open log %s-%d in %s: %s", topic, index, logdir_path(p->dir),
                   ferry_strerror(rc));
         partition_free(p);
         return rc;
     }
-    plog_set_config(p->log, &pc);
-    proto_uuid on_disk;
-    if (plog_topic_id(p->log, &on_disk) && memcmp(on_disk.b, topic_id.b, 16) != 0)
-        LOG_WARN("replica", "%s-%d: partition.metadata holds another topic id than the metadata", topic, index);
-    /* the checkpointed high watermark (replication-offset-checkpoint), else the log end as if the leader
-       alone were in the ISR */
-    int64_t checkpointed = plog_checkpoint_hw(p->log);
-    p->high_watermark = checkpointed >= 0 ? checkpointed : plog_log_end_offset(p->log);
-    p->leader_id = -1;
-    rp_leader_init(&p->repl);
-    prod_state_init(&p->producers);
-    prod_log_load(&p->producers, p->log);
-    unsigned b = hash_key(topic, strlen(topic), index);
-    p->hash_next = m->buckets[b];
-    m->buckets[b] = p;
+    if (!existing)
+        return 0;
+    partition_attach(m, p);
     if (out)
         *out = p;
     return 0;
+}
+
+void rp_manager_set_opened(struct rp_manager *m, rp_opened_fn fn, void *arg)
+{
+    m->opened = fn;
+    m->opened_arg = arg;
+}
+
+bool rp_partition_opening(struct rp_manager *m, const char *topic, int32_t index)
+{
+    return opening_slot(m, topic, index) != NULL;
+}
+
+struct open_work {
+    uv_work_t work;
+    struct rp_manager *m;
+    struct rp_opening *batch;
+};
+
+static void open_work_run(uv_work_t *w)
+{
+    struct open_work *ow = (struct open_work *)w;
+    for (struct rp_opening *o = ow->batch; o; o = o->next)
+        logdir_new_log_run(&o->job);
+}
+
+/* Adopts the batch's logs; the partitions still wanted are hosted and reported to the opened callback. */
+static void open_work_done(uv_work_t *w, int status)
+{
+    struct open_work *ow = (struct open_work *)w;
+    struct rp_manager *m = ow->m;
+    m->open_running = false;
+    size_t n = 0, cap = 0;
+    for (struct rp_opening *o = ow->batch; o; o = o->next)
+        cap++;
+    struct rp_partition **ready = ferry_calloc(cap + 1, sizeof *ready);
+    struct rp_opening *o = ow->batch;
+    ferry_free(ow);
+    while (o) {
+        struct rp_opening *next = o->next;
+        struct rp_partition *p = o->p;
+        opening_unhash(m, o);
+        if (status < 0)
+            o->job.rc = FERRY_EIO; /* the worker never ran: created on the loop instead */
+        int rc = logdir_new_log_finish(&o->job, &p->log);
+        if (rc) {
+            LOG_ERROR("replica", "cannot open log %s-%d in %s: %s", p->topic, p->index, logdir_path(p->dir),
+                      ferry_strerror(rc));
+            partition_free(p);
+        } else if (m->closing) {
+            partition_free(p); /* its log is closed with its directory */
+        } else if (o->cancelled) {
+            int drc = logdir_delete_log(p->dir, p->log);
+            if (drc)
+                LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
+            partition_free(p);
+        } else {
+            partition_attach(m, p);
+            if (ready)
+                ready[n++] = p;
+            else if (m->opened) /* no memory for the list: one at a time */
+                m->opened(m->opened_arg, &p, 1);
+        }
+        ferry_free(o);
+        o = next;
+    }
+    if (n > 0 && m->opened)
+        m->opened(m->opened_arg, ready, n);
+    ferry_free(ready);
+    start_sync(m);
+    start_open_batch(m);
+    manager_maybe_free(m);
+}
+
+static void start_open_batch(struct rp_manager *m)
+{
+    if (m->open_running || !m->open_queue || m->closing)
+        return;
+    struct open_work *ow = ferry_calloc(1, sizeof *ow);
+    if (!ow)
+        return; /* the housekeeping timer tries again */
+    struct rp_opening **tail = &ow->batch;
+    for (int i = 0; i < OPEN_BATCH_MAX && m->open_queue; i++) {
+        struct rp_opening *o = m->open_queue;
+        m->open_queue = o->next;
+        o->next = NULL;
+        o->running = true;
+        *tail = o;
+        tail = &o->next;
+    }
+    if (!m->open_queue)
+        m->open_tail = &m->open_queue;
+    ow->m = m;
+    m->open_running = true;
+    uv_queue_work(m->loop, &ow->work, open_work_run, open_work_done);
+}
+
+struct sync_work {
+    uv_work_t work;
+    struct rp_manager *m;
+    size_t n;
+    struct logdir_sync *syncs;
+    size_t *dirs; /* index in m->dirs of each sync */
+    int *rcs;
+};
+
+static void sync_work_run(uv_work_t *w)
+{
+    struct sync_work *sw = (struct sync_work *)w;
+    for (size_t i = 0; i < sw->n; i++)
+        sw->rcs[i] = logdir_sync_run(&sw->syncs[i]);
+}
+
+static void sync_work_free(struct sync_work *sw)
+{
+    ferry_free(sw->syncs);
+    ferry_free(sw->dirs);
+    ferry_free(sw->rcs);
+    ferry_free(sw);
+}
+
+static void sync_work_done(uv_work_t *w, int status)
+{
+    struct sync_work *sw = (struct sync_work *)w;
+    struct rp_manager *m = sw->m;
+    bool failed = false;
+    for (size_t i = 0; i < sw->n; i++) {
+        int rc = status < 0 ? FERRY_EIO : sw->rcs[i];
+        failed = failed || rc != 0;
+        logdir_sync_end(m->dirs[sw->dirs[i]], &sw->syncs[i], rc);
+    }
+    sync_work_free(sw);
+    m->sync_running = false;
+    if (!failed) /* logs created meanwhile; after a failure the housekeeping timer retries */
+        start_sync(m);
+    manager_maybe_free(m);
+}
+
+/* One filesystem sync per log directory holding logs created off the loop and not yet durable. */
+static void start_sync(struct rp_manager *m)
+{
+    if (m->sync_running || m->closing)
+        return;
+    struct sync_work *sw = ferry_calloc(1, sizeof *sw);
+    if (!sw || !(sw->syncs = ferry_calloc(m->ndirs + 1, sizeof *sw->syncs)) ||
+        !(sw->dirs = ferry_calloc(m->ndirs + 1, sizeof *sw->dirs)) ||
+        !(sw->rcs = ferry_calloc(m->ndirs + 1, sizeof *sw->rcs))) {
+        if (sw)
+            sync_work_free(sw);
+        return;
+    }
+    for (size_t i = 0; i < m->ndirs; i++)
+        if (logdir_sync_begin(m->dirs[i], &sw->syncs[sw->n]))
+            sw->dirs[sw->n++] = i;
+    if (sw->n == 0) {
+        sync_work_free(sw);
+        return;
+    }
+    sw->m = m;
+    m->sync_running = true;
+    uv_queue_work(m->loop, &sw->work, sync_work_run, sync_work_done);
 }
 
 void rp_topic_config_changed(struct rp_manager *m, const char *topic, const struct topic_config *config)
@@ -395,6 +648,25 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
         partition_free(p);
         return;
     }
+    struct rp_opening **oo = opening_slot(m, topic, index);
+    if (!oo)
+        return;
+    struct rp_opening *o = *oo;
+    if (o->running) { /* the worker is creating it: deleted once created */
+        o->cancelled = true;
+        return;
+    }
+    *oo = o->hash_next; /* still queued: never created */
+    for (struct rp_opening **q = &m->open_queue; *q; q = &(*q)->next)
+        if (*q == o) {
+            *q = o->next;
+            if (m->open_tail == &o->next)
+                m->open_tail = q;
+            break;
+        }
+    logdir_new_log_free(&o->job);
+    partition_free(o->p);
+    ferry_free(o);
 }
 
 /* Wakes every watcher about p (after an append or a high-watermark move). */

@@ -77,9 +77,19 @@ int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_ma
  * flushed, checkpoints and the clean-shutdown marker written) and frees the manager. */
 void rp_manager_close(struct rp_manager *m, int64_t broker_epoch);
 
-/* Opens (creating or recovering) the log of a partition this broker hosts. Idempotent. */
+/* Opens (recovering) the log of a partition this broker hosts. Idempotent. A log already on disk opens at
+ * once (*out set). A new log is created by a worker thread (logdir_new_log_*: on a busy disk its files and
+ * fsyncs take tens of milliseconds, which the loop's Raft node and controller must not wait for): *out is
+ * NULL then, rp_partition_get does not find the partition until it exists, and the opened callback reports
+ * it. A removal meanwhile cancels it (its log is deleted once created). Returns 0 or an error (logged). */
 int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, proto_uuid topic_id,
                       const struct topic_config *config, int32_t leader_epoch, struct rp_partition **out);
+/* Called on the loop with partitions whose new logs were created off the loop and that are hosted now
+ * (leader_id -1: the callback makes them leaders or followers as the image says at that moment). */
+typedef void (*rp_opened_fn)(void *arg, struct rp_partition *const *ready, size_t n);
+void rp_manager_set_opened(struct rp_manager *m, rp_opened_fn fn, void *arg);
+/* A creation of this partition's log is queued or running (not cancelled). */
+bool rp_partition_opening(struct rp_manager *m, const char *topic, int32_t index);
 /* Applies a changed topic config to every hosted partition of the topic. */
 void rp_topic_config_changed(struct rp_manager *m, const char *topic, const struct topic_config *config);
 /* Deletes a partition's log and forgets it (topic deletion). */

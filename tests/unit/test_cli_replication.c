@@ -522,6 +522,18 @@ static void wait_caught_up(int node, int64_t end)
     }
 }
 
+/* Polls until every node hosts the partition (a new log is created off the loop). */
+static void wait_hosted_everywhere(void)
+{
+    int64_t until = mono_ms() + DEADLINE_MS;
+    for (int i = 0; i < NODES; i++)
+        while (!probe(i).hosted) {
+            if (mono_ms() > until)
+                fail_msg("node %d does not host %s-0", i + 1, TOPIC);
+            sleep_ms(20);
+        }
+}
+
 static void wait_isr(int32_t n)
 {
     int64_t until = mono_ms() + DEADLINE_MS;
@@ -725,6 +737,7 @@ static int setup(void **state)
     for (int i = 0; i < NODES; i++)
         start_node(i);
     on_loop(do_create_topic, NULL);
+    wait_hosted_everywhere();
     *state = &C;
     return 0;
 }

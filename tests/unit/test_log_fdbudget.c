@@ -22,17 +22,6 @@
 
 enum { BUDGET = 8, NPARTS = 50, MAXOFF = 256 };
 
-static size_t process_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    size_t n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
 /* ---- the LRU itself ---- */
 
 static char *make_file(const char *dir, int i, const char *content)

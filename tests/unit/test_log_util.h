@@ -3,6 +3,7 @@
 #ifndef FERRY_TEST_LOG_UTIL_H
 #define FERRY_TEST_LOG_UTIL_H
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,18 @@
 #include "record_batch.h"
 
 #define T_NOW 1700000000000LL
+
+/* Descriptors this process has open now. */
+static inline size_t process_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    size_t n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
 
 /* A fresh scratch directory under $FERRY_TEST_TMP (or /tmp); remove with tmpdir_remove. */
 static inline char *tmpdir_make(void)

@@ -54,6 +54,11 @@ static struct rp_partition *open_led(struct node *n, int32_t epoch)
     tid.b[15] = 7;
     struct rp_partition *p;
     assert_int_equal(rp_partition_open(n->m, "orders", 0, tid, &n->tc, epoch, &p), 0);
+    while (!p) { /* a new log is created by a worker */
+        assert_true(p || rp_partition_opening(n->m, "orders", 0));
+        uv_run(&n->loop, UV_RUN_ONCE);
+        p = rp_partition_get(n->m, proto_str_from("orders"), 0);
+    }
     assert_int_equal(rp_partition_make_leader(n->m, p, 1, epoch, epoch, REPLICAS, 2, REPLICAS, 2), 0);
     return p;
 }
