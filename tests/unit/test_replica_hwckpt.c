@@ -15,50 +15,16 @@
 #include "broker/log/logdir.h"
 #include "broker/replica/partitions.h"
 #include "test_log_util.h"
+#include "test_replica_node.h"
 
 static const int32_t REPLICAS[] = {1, 2};
-
-struct node {
-    char *dir;
-    struct ferry_config cfg;
-    uv_loop_t loop;
-    struct rp_manager *m;
-    struct topic_config tc;
-};
-
-static void node_start(struct node *n, const char *dir, const char *hw_interval_ms)
-{
-    char logdirs[512], interval[128];
-    snprintf(logdirs, sizeof logdirs, "log.dirs=%s", dir);
-    snprintf(interval, sizeof interval, "replica.high.watermark.checkpoint.interval.ms=%s", hw_interval_ms);
-    const char *sets[] = {logdirs, interval};
-    char err[256];
-    assert_int_equal(config_load(&n->cfg, NULL, sets, 2, err, sizeof err), 0);
-    assert_int_equal(uv_loop_init(&n->loop), 0);
-    assert_int_equal(rp_manager_new(&n->loop, &n->cfg, &n->m, err, sizeof err), 0);
-    topic_config_init(&n->tc, &n->cfg);
-}
-
-static void node_stop(struct node *n)
-{
-    rp_manager_close(n->m, 1);
-    uv_run(&n->loop, UV_RUN_DEFAULT); /* until the manager closed its directories */
-    assert_int_equal(uv_loop_close(&n->loop), 0);
-    config_free(&n->cfg);
-}
 
 /* The partition "orders"-0 led by broker 1 at `epoch` with broker 2 in the ISR. */
 static struct rp_partition *open_led(struct node *n, int32_t epoch)
 {
     proto_uuid tid = {{0}};
     tid.b[15] = 7;
-    struct rp_partition *p;
-    assert_int_equal(rp_partition_open(n->m, "orders", 0, tid, &n->tc, epoch, &p), 0);
-    while (!p) { /* a new log is created by a worker */
-        assert_true(p || rp_partition_opening(n->m, "orders", 0));
-        uv_run(&n->loop, UV_RUN_ONCE);
-        p = rp_partition_get(n->m, proto_str_from("orders"), 0);
-    }
+    struct rp_partition *p = node_open(n, "orders", tid);
     assert_int_equal(rp_partition_make_leader(n->m, p, 1, epoch, epoch, REPLICAS, 2, REPLICAS, 2), 0);
     return p;
 }

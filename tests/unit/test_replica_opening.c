@@ -1,0 +1,167 @@
+/* test_replica_opening: partitions whose new logs are created off the loop (broker/replica/partitions.h):
+ * hosted and reported to the opened callback once created, then made durable by the sync pass; a removal
+ * while the creation runs deletes the log once created, a removal while it is queued drops it; a partition
+ * removed and opened again gets a fresh log; closing the manager with creations queued and running
+ * loses nothing and leaks nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "broker/log/logdir.h"
+#include "test_log_util.h"
+#include "test_replica_node.h"
+
+struct opened {
+    int calls;
+    char names[8][32];
+    int n;
+};
+
+static void on_opened(void *arg, struct rp_partition *const *ready, size_t n)
+{
+    struct opened *o = arg;
+    o->calls++;
+    for (size_t i = 0; i < n; i++)
+        if (o->n < 8)
+            snprintf(o->names[o->n++], sizeof o->names[0], "%s", ready[i]->topic);
+}
+
+static proto_uuid id_of(uint8_t b)
+{
+    proto_uuid id = {{0}};
+    id.b[0] = b;
+    id.b[15] = 1;
+    return id;
+}
+
+static bool dir_exists(const char *root, const char *name)
+{
+    char *p = log_path_join(root, name);
+    bool yes = log_path_exists(p);
+    ferry_free(p);
+    return yes;
+}
+
+/* A running manager with the opened callback recorded. */
+struct fixture {
+    char *dir;
+    struct node n;
+    struct opened seen;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = tmpdir_make();
+    node_start(&f->n, f->dir, "5000");
+    rp_manager_set_opened(f->n.m, on_opened, &f->seen);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->n.m)
+        node_stop(&f->n);
+    tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void test_hosted_then_durable(void **state)
+{
+    struct fixture *f = *state;
+    struct node *n = &f->n;
+    struct opened *seen = &f->seen;
+    struct rp_partition *p;
+    assert_int_equal(rp_partition_open(n->m, "fresh", 0, id_of(1), &n->tc, 0, &p), 0);
+    assert_null(p);
+    assert_null(rp_partition_get(n->m, proto_str_from("fresh"), 0));
+    assert_int_equal(rp_partition_open(n->m, "fresh", 0, id_of(1), &n->tc, 0, &p), 0); /* idempotent */
+    node_open(n, "fresh", id_of(1)); /* runs the loop until hosted */
+    assert_int_equal(seen->n, 1);
+    assert_string_equal(seen->names[0], "fresh");
+    p = rp_partition_get(n->m, proto_str_from("fresh"), 0);
+    assert_false(rp_partition_opening(n->m, "fresh", 0));
+    while (!plog_created_durably(p->log)) /* the sync pass follows the creation */
+        uv_run(&n->loop, UV_RUN_ONCE);
+    assert_int_equal(logdir_unsynced_count(p->dir), 0);
+}
+
+static void test_remove_while_opening(void **state)
+{
+    struct fixture *f = *state;
+    struct node *n = &f->n;
+    struct opened *seen = &f->seen;
+    struct rp_partition *p;
+    assert_int_equal(rp_partition_open(n->m, "gone", 0, id_of(1), &n->tc, 0, &p), 0); /* running */
+    rp_partition_remove(n->m, "gone", 0);                                               /* cancelled */
+    assert_false(rp_partition_opening(n->m, "gone", 0));
+    assert_int_equal(rp_partition_open(n->m, "gone", 0, id_of(2), &n->tc, 0, &p), 0); /* queued behind */
+    assert_true(rp_partition_opening(n->m, "gone", 0));
+    rp_partition_remove(n->m, "gone", 0); /* dropped from the queue */
+    assert_false(rp_partition_opening(n->m, "gone", 0));
+    assert_int_equal(rp_partition_open(n->m, "kept", 0, id_of(3), &n->tc, 0, &p), 0);
+    node_open(n, "kept", id_of(3)); /* a later batch: the first one is done */
+    assert_null(rp_partition_get(n->m, proto_str_from("gone"), 0));
+    assert_false(rp_partition_opening(n->m, "gone", 0));
+    assert_false(dir_exists(f->dir, "gone-0")); /* created by the worker, then deleted */
+    assert_int_equal(seen->n, 1);
+    assert_string_equal(seen->names[0], "kept");
+}
+
+/* Removed while its creation runs, then opened again (a topic deleted and created again): the second
+ * creation waits for the first one's deletion and makes a fresh log with the new topic id. */
+static void test_reopen_after_remove(void **state)
+{
+    struct fixture *f = *state;
+    struct node *n = &f->n;
+    struct opened *seen = &f->seen;
+    struct rp_partition *p;
+    assert_int_equal(rp_partition_open(n->m, "again", 0, id_of(1), &n->tc, 0, &p), 0);
+    rp_partition_remove(n->m, "again", 0);
+    p = node_open(n, "again", id_of(2));
+    proto_uuid got;
+    assert_true(plog_topic_id(p->log, &got));
+    assert_memory_equal(got.b, id_of(2).b, 16);
+    assert_int_equal(seen->calls, 1);
+}
+
+/* Closing with creations queued and running: the running batch's logs are closed with their directory
+ * (found at the next start), the queued ones are never created. */
+static void test_close_while_opening(void **state)
+{
+    struct fixture *f = *state;
+    enum { MANY = 300 }; /* more than one batch */
+    for (int i = 0; i < MANY; i++) {
+        char topic[32];
+        snprintf(topic, sizeof topic, "t%d", i);
+        struct rp_partition *p;
+        assert_int_equal(rp_partition_open(f->n.m, topic, 0, id_of(1), &f->n.tc, 0, &p), 0);
+    }
+    node_stop(&f->n);
+    f->n.m = NULL;
+    struct logdir *d;
+    assert_int_equal(logdir_open(f->dir, &d), 0);
+    struct plog_config cfg;
+    plog_config_default(&cfg);
+    int loaded = logdir_load_logs(d, &cfg, T_NOW);
+    assert_true(loaded > 0 && loaded < MANY);
+    assert_true(logdir_had_clean_shutdown(d));
+    assert_int_equal(logdir_close(d, 1), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hosted_then_durable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_opening, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_while_opening, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
