@@ -177,7 +177,9 @@ static void run_multi(struct zk_controller *c, const zkctl_action *a)
                                 .version = o->version, .flags = ZOO_PERSISTENT};
     }
     *k = (struct zk_call){.c = c, .term = c->term, .id = a->id, .n_ops = n + 1};
+    bool was = zk_session_bulk(c->s, true); /* a failover writes thousands of states: see zk_session.h */
     int rc = zk_elect_fenced_multi(c->e, ops, n, on_multi, k);
+    zk_session_bulk(c->s, was);
     ferry_free(ops);
     if (rc) {
         ferry_free(k);

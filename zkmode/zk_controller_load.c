@@ -193,6 +193,7 @@ static void on_state(void *arg, const struct zk_result *r)
 
 static void read_states(struct tp_read *t)
 {
+    bool was = zk_session_bulk(t->c->s, true); /* the failover load: see zk_session.h */
     t->states = ferry_calloc(t->a.n_partitions + 1, sizeof *t->states);
     if (!t->states) {
         t->load->failed = true;
@@ -210,6 +211,7 @@ static void read_states(struct tp_read *t)
             t->load->failed = true;
         }
     }
+    zk_session_bulk(t->c->s, was);
 }
 
 static void on_topic(void *arg, const struct zk_result *r)
@@ -299,12 +301,14 @@ static void topic_read(struct zk_controller *c, const char *name, struct ctl_loa
         load->holds++;
     char path[400];
     t->left = 1;
+    bool was = zk_session_bulk(c->s, load != NULL);
     path_of(path, sizeof path, TOPICS_PATH, name);
     if (zk_get(c->s, path, true, on_topic, t) == 0)
         t->left++;
     path_of(path, sizeof path, TOPIC_CONFIG_PATH, name);
     if (zk_get(c->s, path, false, on_topic_config, t) == 0)
         t->left++;
+    zk_session_bulk(c->s, was);
     if (t->left < 3 && load)
         load->failed = true;
     tp_release(t);

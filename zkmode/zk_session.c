@@ -16,6 +16,9 @@ enum req_type { REQ_CREATE = 1, REQ_SET, REQ_DELETE, REQ_GET, REQ_EXISTS, REQ_CH
 
 struct zk_req {
     struct zk_req *next;      /* pending queue or in-flight list */
+    struct zk_req *prev;      /* in-flight list (O(1) removal with hundreds in flight) */
+    bool in_flight;
+    bool bulk;                /* made in bulk mode: may be in flight up to ZK_BULK_IN_FLIGHT */
     struct zk_session *s;
     enum req_type type;
     char *path;
@@ -52,6 +55,7 @@ struct zk_session {
     char *digest;
     int32_t timeout_ms;
     int32_t max_in_flight;
+    bool bulk_mode;           /* zk_session_bulk */
     bool secure;
     zk_state_fn on_state;
     void *state_arg;
@@ -242,16 +246,31 @@ static void fail(struct zk_req *r, int rc)
     finish(r, &res);
 }
 
+static void link_inflight(struct zk_session *s, struct zk_req *r)
+{
+    r->prev = NULL;
+    r->next = s->inflight;
+    if (s->inflight)
+        s->inflight->prev = r;
+    s->inflight = r;
+    r->in_flight = true;
+    s->ninflight++;
+}
+
 static void unlink_inflight(struct zk_req *r)
 {
     struct zk_session *s = r->s;
-    for (struct zk_req **pp = &s->inflight; *pp; pp = &(*pp)->next)
-        if (*pp == r) {
-            *pp = r->next;
-            s->ninflight--;
-            break;
-        }
-    r->next = NULL;
+    if (r->in_flight) {
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            s->inflight = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
+        r->in_flight = false;
+        s->ninflight--;
+    }
+    r->next = r->prev = NULL;
 }
 
 static void enqueue(struct zk_session *s, struct zk_req *r)
@@ -386,16 +405,20 @@ static int send_req(struct zk_session *s, struct zk_req *r)
     return ZBADARGUMENTS;
 }
 
+/* The in-flight bound of the request at the head of the queue (requests still go out in order). */
+static int32_t bound_of(const struct zk_session *s, const struct zk_req *r)
+{
+    return r->bulk && s->max_in_flight < ZK_BULK_IN_FLIGHT ? ZK_BULK_IN_FLIGHT : s->max_in_flight;
+}
+
 static void flush_pending(struct zk_session *s)
 {
-    while (s->pend_head && s->zh && s->connected && !s->reinit && s->ninflight < s->max_in_flight) {
+    while (s->pend_head && s->zh && s->connected && !s->reinit && s->ninflight < bound_of(s, s->pend_head)) {
         struct zk_req *r = s->pend_head;
         s->pend_head = r->next;
         if (!s->pend_head)
             s->pend_tail = NULL;
-        r->next = s->inflight;
-        s->inflight = r;
-        s->ninflight++;
+        link_inflight(s, r);
         int rc = send_req(s, r);
         if (rc != ZOK) {
             /* the client refused it synchronously (e.g. the connection just dropped, or a bad path): retried,
@@ -424,6 +447,7 @@ static struct zk_req *req_new(struct zk_session *s, enum req_type type, const ch
     bool oom = false;
     r->s = s;
     r->type = type;
+    r->bulk = s->bulk_mode;
     r->done = done;
     r->arg = arg;
     r->len = len;
@@ -541,8 +565,9 @@ int zk_multi(struct zk_session *s, const struct zk_op *ops, int n, zk_done_fn do
         r->ops[i] = ops[i];
         r->ops[i].path = ferry_strdup(ops[i].path);
         r->ops[i].data = dup_bytes(ops[i].data, ops[i].len, &oom);
-        r->bufs[i] = ferry_malloc(1024);
-        if (!r->ops[i].path || !r->bufs[i])
+        if (ops[i].type == ZK_OP_CREATE && !(r->bufs[i] = ferry_malloc(1024)))
+            oom = true; /* the created path (only creates have one) */
+        if (!r->ops[i].path)
             oom = true;
     }
     if (oom) {
@@ -900,5 +925,14 @@ int zk_session_move(struct zk_session *s, uv_loop_t *loop)
 }
 
 bool zk_session_connected(const struct zk_session *s) { return s->connected; }
+
+int zk_session_in_flight(const struct zk_session *s) { return s->ninflight; }
+
+bool zk_session_bulk(struct zk_session *s, bool on)
+{
+    bool was = s->bulk_mode;
+    s->bulk_mode = on;
+    return was;
+}
 
 int64_t zk_session_id(const struct zk_session *s) { return s->session_id; }

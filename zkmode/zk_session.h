@@ -74,6 +74,17 @@ void zk_session_close(struct zk_session *s);
 int zk_session_move(struct zk_session *s, uv_loop_t *loop);
 
 bool zk_session_connected(const struct zk_session *s);
+
+/* Bulk mode (returns the previous mode): requests made while it is on may be in flight up to
+ * ZK_BULK_IN_FLIGHT at once instead of max_in_flight. For the controller's failover, which reads every
+ * partition state and writes the changed ones in one go (Kafka keeps those to
+ * zookeeper.max.in.flight.requests too; docs/compatibility.md). Requests still go out in the order they
+ * were made: a request of the normal kind at the head of the queue waits until fewer than max_in_flight
+ * are unanswered. Half of ZooKeeper's globalOutstandingLimit (1000, for the whole server). */
+#define ZK_BULK_IN_FLIGHT 500
+bool zk_session_bulk(struct zk_session *s, bool on);
+/* Requests sent and not yet answered. */
+int zk_session_in_flight(const struct zk_session *s);
 /* The current session id (0 before the first connection). */
 int64_t zk_session_id(const struct zk_session *s);
 const struct ACL_vector *zk_session_acl(const struct zk_session *s, const char *path);

@@ -13,7 +13,8 @@
 #include "broker/log/producer_snapshot.h"
 #include "broker/producer/producer_log.h"
 
-#define HASH_BUCKETS 1024
+#define HASH_BUCKETS_MIN 1024 /* doubled (x4) while partitions outnumber buckets twice */
+#define OPEN_BUCKETS 1024     /* logs being created (a batch at a time) */
 #define HOUSEKEEPING_MS 1000
 #define OPEN_BATCH_MAX 256 /* new logs per worker pass: later partitions need not wait for a huge batch */
 
@@ -42,7 +43,9 @@ struct rp_manager {
     int64_t last_checkpoint_ms;    /* recovery-point and log-start checkpoints */
     int64_t last_hw_checkpoint_ms; /* replication-offset-checkpoint */
     bool checkpoint_running;
-    struct rp_partition *buckets[HASH_BUCKETS];
+    struct rp_partition **buckets; /* by hash_key & (n_buckets - 1) */
+    size_t n_buckets;               /* a power of two */
+    size_t n_hosted;
     struct rp_watcher *watchers;
     uv_timer_t housekeeping;
     int64_t last_retention_ms;
@@ -52,7 +55,7 @@ struct rp_manager {
     bool timer_closed;
     /* new logs created off the loop: one batch at a time (so that two jobs for one partition never run at
      * once), then one filesystem sync per log directory for everything created (logdir_sync_*) */
-    struct rp_opening *open_buckets[HASH_BUCKETS];
+    struct rp_opening *open_buckets[OPEN_BUCKETS];
     struct rp_opening *open_queue, **open_tail;
     bool open_running;
     bool sync_running;
@@ -76,13 +79,44 @@ int64_t rp_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static unsigned hash_key(const char *topic, size_t len, int32_t index)
+static uint32_t hash_key(const char *topic, size_t len, int32_t index)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)topic[i]) * 16777619u;
     h = (h ^ (uint32_t)index) * 16777619u;
-    return h % HASH_BUCKETS;
+    h ^= h >> 15;
+    return h * 0x2c1b3c6du;
+}
+
+static struct rp_partition **bucket_of(struct rp_manager *m, const char *topic, size_t len, int32_t index)
+{
+    return &m->buckets[hash_key(topic, len, index) & (m->n_buckets - 1)];
+}
+
+/* Links p into the table, growing it first when it is full (allocation failure: the chains get longer). */
+static void bucket_insert(struct rp_manager *m, struct rp_partition *p)
+{
+    if (m->n_hosted >= 2 * m->n_buckets) {
+        size_t n = m->n_buckets * 4;
+        struct rp_partition **v = ferry_calloc(n, sizeof *v);
+        if (v) {
+            for (size_t b = 0; b < m->n_buckets; b++)
+                for (struct rp_partition *q = m->buckets[b], *next; q; q = next) {
+                    next = q->hash_next;
+                    struct rp_partition **at = &v[hash_key(q->topic, strlen(q->topic), q->index) & (n - 1)];
+                    q->hash_next = *at;
+                    *at = q;
+                }
+            ferry_free(m->buckets);
+            m->buckets = v;
+            m->n_buckets = n;
+        }
+    }
+    struct rp_partition **at = bucket_of(m, p->topic, strlen(p->topic), p->index);
+    p->hash_next = *at;
+    *at = p;
+    m->n_hosted++;
 }
 
 static void plog_config_from_topic(struct plog_config *pc, const struct topic_config *tc)
@@ -142,7 +176,7 @@ static void checkpoint_done(uv_work_t *w, int status)
 /* Hands every hosted partition's high watermark to its log, for replication-offset-checkpoint. */
 static void high_watermarks_to_logs(struct rp_manager *m)
 {
-    for (size_t b = 0; b < HASH_BUCKETS; b++)
+    for (size_t b = 0; b < m->n_buckets; b++)
         for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
             plog_set_checkpoint_hw(p->log, p->high_watermark);
 }
@@ -189,7 +223,7 @@ static void housekeeping_tick(uv_timer_t *t)
     bool retention = now - m->last_retention_ms >= m->cfg->log_retention_check_interval_ms;
     if (retention)
         m->last_retention_ms = now;
-    for (size_t b = 0; b < HASH_BUCKETS; b++)
+    for (size_t b = 0; b < m->n_buckets; b++)
         for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next) {
             if (!p->flush_running && plog_flush_due(p->log, now))
                 start_flush(m, p);
@@ -214,11 +248,15 @@ int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_ma
                    size_t errlen)
 {
     struct rp_manager *m = ferry_calloc(1, sizeof *m);
-    if (!m || !(m->dirs = ferry_calloc(cfg->log_dirs.count + 1, sizeof *m->dirs))) {
+    if (!m || !(m->dirs = ferry_calloc(cfg->log_dirs.count + 1, sizeof *m->dirs)) ||
+        !(m->buckets = ferry_calloc(HASH_BUCKETS_MIN, sizeof *m->buckets))) {
+        if (m)
+            ferry_free(m->dirs);
         ferry_free(m);
         snprintf(err, errlen, "out of memory");
         return FERRY_ENOMEM;
     }
+    m->n_buckets = HASH_BUCKETS_MIN;
     m->loop = loop;
     m->cfg = cfg;
     m->broker_epoch = -1;
@@ -254,6 +292,7 @@ err_after_dirs:
     for (size_t i = 0; i < m->ndirs; i++)
         logdir_close_abandon(m->dirs[i]);
     ferry_free(m->dirs);
+    ferry_free(m->buckets);
     ferry_free(m);
     return FERRY_EIO;
 }
@@ -280,6 +319,7 @@ static void manager_maybe_free(struct rp_manager *m)
             LOG_ERROR("replica", "closing log directory %s: %s", path, ferry_strerror(rc));
     }
     ferry_free(m->dirs);
+    ferry_free(m->buckets);
     ferry_free(m);
 }
 
@@ -309,7 +349,7 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
     }
     m->open_tail = &m->open_queue;
     memset(m->open_buckets, 0, sizeof m->open_buckets);
-    for (size_t b = 0; b < HASH_BUCKETS; b++) {
+    for (size_t b = 0; b < m->n_buckets; b++) {
         struct rp_partition *p = m->buckets[b];
         while (p) {
             struct rp_partition *next = p->hash_next;
@@ -323,6 +363,7 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
         }
         m->buckets[b] = NULL;
     }
+    m->n_hosted = 0;
     uv_timer_stop(&m->housekeeping);
     uv_close((uv_handle_t *)&m->housekeeping, manager_closed);
 }
@@ -331,7 +372,7 @@ struct rp_partition *rp_partition_get(struct rp_manager *m, proto_str topic, int
 {
     if (topic.len < 0)
         return NULL;
-    for (struct rp_partition *p = m->buckets[hash_key(topic.p, (size_t)topic.len, index)]; p; p = p->hash_next)
+    for (struct rp_partition *p = *bucket_of(m, topic.p, (size_t)topic.len, index); p; p = p->hash_next)
         if (p->index == index && strlen(p->topic) == (size_t)topic.len && memcmp(p->topic, topic.p, (size_t)topic.len) == 0)
             return p;
     return NULL;
@@ -354,15 +395,13 @@ static void partition_attach(struct rp_manager *m, struct rp_partition *p)
     rp_leader_init(&p->repl);
     prod_state_init(&p->producers);
     prod_log_load(&p->producers, p->log);
-    unsigned b = hash_key(p->topic, strlen(p->topic), p->index);
-    p->hash_next = m->buckets[b];
-    m->buckets[b] = p;
+    bucket_insert(m, p);
 }
 
 /* The queued or running creation of (topic, index) that was not cancelled, or NULL. */
 static struct rp_opening **opening_slot(struct rp_manager *m, const char *topic, int32_t index)
 {
-    struct rp_opening **oo = &m->open_buckets[hash_key(topic, strlen(topic), index)];
+    struct rp_opening **oo = &m->open_buckets[hash_key(topic, strlen(topic), index) & (OPEN_BUCKETS - 1)];
     for (; *oo; oo = &(*oo)->hash_next)
         if (!(*oo)->cancelled && (*oo)->p->index == index && strcmp((*oo)->p->topic, topic) == 0)
             return oo;
@@ -371,8 +410,8 @@ static struct rp_opening **opening_slot(struct rp_manager *m, const char *topic,
 
 static void opening_unhash(struct rp_manager *m, struct rp_opening *o)
 {
-    for (struct rp_opening **oo = &m->open_buckets[hash_key(o->p->topic, strlen(o->p->topic), o->p->index)]; *oo;
-         oo = &(*oo)->hash_next)
+    uint32_t b = hash_key(o->p->topic, strlen(o->p->topic), o->p->index) & (OPEN_BUCKETS - 1);
+    for (struct rp_opening **oo = &m->open_buckets[b]; *oo; oo = &(*oo)->hash_next)
         if (*oo == o) {
             *oo = o->hash_next;
             return;
@@ -394,7 +433,7 @@ static int queue_opening(struct rp_manager *m, struct rp_partition *p, const str
     o->p = p;
     *m->open_tail = o;
     m->open_tail = &o->next;
-    unsigned b = hash_key(p->topic, strlen(p->topic), p->index);
+    uint32_t b = hash_key(p->topic, strlen(p->topic), p->index) & (OPEN_BUCKETS - 1);
     o->hash_next = m->open_buckets[b];
     m->open_buckets[b] = o;
     start_open_batch(m);
@@ -622,7 +661,7 @@ void rp_topic_config_changed(struct rp_manager *m, const char *topic, const stru
 {
     struct plog_config pc;
     plog_config_from_topic(&pc, config);
-    for (size_t b = 0; b < HASH_BUCKETS; b++)
+    for (size_t b = 0; b < m->n_buckets; b++)
         for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
             if (strcmp(p->topic, topic) == 0) {
                 p->config = *config;
@@ -632,12 +671,12 @@ void rp_topic_config_changed(struct rp_manager *m, const char *topic, const stru
 
 void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
 {
-    unsigned b = hash_key(topic, strlen(topic), index);
-    for (struct rp_partition **pp = &m->buckets[b]; *pp; pp = &(*pp)->hash_next) {
+    for (struct rp_partition **pp = bucket_of(m, topic, strlen(topic), index); *pp; pp = &(*pp)->hash_next) {
         struct rp_partition *p = *pp;
         if (p->index != index || strcmp(p->topic, topic) != 0)
             continue;
         *pp = p->hash_next;
+        m->n_hosted--;
         if (p->flush_running) {
             p->removed = true; /* deleted when the running flush completes */
             return;
@@ -987,7 +1026,7 @@ void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn don
 
 void rp_foreach(struct rp_manager *m, void (*fn)(void *arg, struct rp_partition *p), void *arg)
 {
-    for (size_t b = 0; b < HASH_BUCKETS; b++)
+    for (size_t b = 0; b < m->n_buckets; b++)
         for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
             fn(arg, p);
 }

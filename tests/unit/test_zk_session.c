@@ -311,6 +311,60 @@ static void on_watch(void *arg, int type, const char *path)
     snprintf(w->path, sizeof w->path, "%s", path);
 }
 
+/* Bulk mode: requests made in it go past max_in_flight (10 here), later normal ones wait behind them, and
+ * every request is answered in the order it was made. */
+struct ordered {
+    int at; /* answers so far */
+    bool ok;
+};
+static struct ordered order_log;
+
+static void in_order(void *arg, const struct zk_result *r)
+{
+    int want = (int)(intptr_t)arg;
+    order_log.ok &= r->rc == ZNONODE && order_log.at == want;
+    order_log.at++;
+}
+
+static void test_bulk_in_flight(void **state)
+{
+    (void)state;
+    NEED_ZK();
+    struct conn_state st;
+    char root[64];
+    struct zk_session *s = open_chrooted(&st, root, sizeof root);
+    order_log = (struct ordered){.ok = true};
+    assert_false(zk_session_bulk(s, true));
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(zk_get(s, "/none", false, in_order, (void *)(intptr_t)i), 0);
+    assert_true(zk_session_bulk(s, false));
+    assert_int_equal(zk_session_in_flight(s), 60);
+    for (int i = 60; i < 90; i++)
+        assert_int_equal(zk_get(s, "/none", false, in_order, (void *)(intptr_t)i), 0);
+    assert_int_equal(zk_session_in_flight(s), 60); /* the normal ones queue behind the bulk ones */
+    bool all = false;
+    for (uint64_t deadline = uv_now(&loop) + 30000; !all && uv_now(&loop) < deadline;) {
+        uv_run(&loop, UV_RUN_ONCE);
+        assert_true(zk_session_in_flight(s) <= 60);
+        all = order_log.at == 90;
+    }
+    assert_true(all);
+    assert_true(order_log.ok);
+    /* normal mode again: at most max_in_flight */
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(zk_get(s, "/none", false, in_order, (void *)(intptr_t)(90 + i)), 0);
+    assert_int_equal(zk_session_in_flight(s), 10);
+    all = false;
+    for (uint64_t deadline = uv_now(&loop) + 30000; !all && uv_now(&loop) < deadline;) {
+        uv_run(&loop, UV_RUN_ONCE);
+        all = order_log.at == 120;
+    }
+    assert_true(all);
+    assert_true(order_log.ok);
+    zk_session_close(s);
+    close_all(NULL, 0);
+}
+
 static void test_watches(void **state)
 {
     (void)state;
@@ -759,6 +813,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_znodes, setup, teardown),
