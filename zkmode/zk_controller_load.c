@@ -77,6 +77,7 @@ struct ctl_load {
     struct tp_read *topics;
     size_t n_dels;
     char **dels;
+    uint64_t started_ns; /* uv_hrtime at the start, for the log line of the failover's cost */
 };
 
 static void load_release(struct ctl_load *l);
@@ -854,10 +855,16 @@ static int load_apply(struct zk_controller *c, struct ctl_load *l)
             LOG_ERROR(ZKC_MOD, "%s/%s: not a legal topic name: ignored", DELETE_PATH, l->dels[i]);
     }
     if (rc == 0) {
+        uint64_t read_ns = uv_hrtime();
+        size_t n_states = 0;
+        for (size_t i = 0; i < s.n_topics; i++)
+            n_states += topics[i].n_states;
         rc = zkctl_become_controller(c->core, &s);
         if (rc == 0)
-            LOG_INFO(ZKC_MOD, "broker %" PRId32 " is the active controller: epoch %" PRId32 ", %zu brokers, %zu topics",
-                     c->broker_id, c->epoch, s.n_brokers, s.n_topics);
+            LOG_INFO(ZKC_MOD, "broker %" PRId32 " is the active controller: epoch %" PRId32 ", %zu brokers, %zu topics, "
+                     "%zu partition states (read in %" PRIu64 " ms, decided in %" PRIu64 " ms)", c->broker_id, c->epoch,
+                     s.n_brokers, s.n_topics, n_states, (read_ns - l->started_ns) / 1000000u,
+                     (uv_hrtime() - read_ns) / 1000000u);
     }
     for (size_t i = 0; topics && i < s.n_topics; i++)
         ferry_free((void *)topics[i].states);
@@ -901,7 +908,7 @@ void zkc_load_start(struct zk_controller *c)
         zk_elect_controller_moved(c->e);
         return;
     }
-    *l = (struct ctl_load){.c = c, .term = c->term, .holds = 1};
+    *l = (struct ctl_load){.c = c, .term = c->term, .holds = 1, .started_ns = uv_hrtime()};
     zkc_brokers_clear(c);
     brokers_read(c, l);
     list_read(c, false, l);

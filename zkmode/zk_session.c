@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -811,12 +812,28 @@ static void on_timer(uv_timer_t *t)
     process(s, 0);
 }
 
+/* Bytes the server sent that the client has not read yet (0 when unknown). */
+static int unread_bytes(const struct zk_session *s)
+{
+    int n = 0;
+    if (s->poll_fd < 0 || ioctl(s->poll_fd, FIONREAD, &n) != 0)
+        return 0;
+    return n;
+}
+
+/* Responses handled per readable event at most before the loop runs its other work. */
+#define RESPONSES_PER_EVENT 256
+
 static void process(struct zk_session *s, int events)
 {
-    if (s->zh && !s->reinit) {
+    /* zookeeper_process reads one response per call: with hundreds in flight (bulk mode), a loop iteration
+     * per response would leave them waiting behind the rest of the broker's loop work */
+    for (int i = 0; i < RESPONSES_PER_EVENT && s->zh && !s->reinit && !s->close_requested; i++) {
         s->in_process++;
-        zookeeper_process(s->zh, events);
+        zookeeper_process(s->zh, i == 0 ? events : ZOOKEEPER_READ);
         s->in_process--;
+        if (!(events & ZOOKEEPER_READ) || unread_bytes(s) <= 0)
+            break;
     }
     if (s->close_requested && !s->in_process) {
         finalize_close(s);

@@ -467,14 +467,31 @@ int zkctl_delete_requested(zkctl *c, const char *name)
 
 
 /* ---- LeaderAndIsr responses: replicas on offline log dirs ---- */
-static void partition_error(zkctl *c, int32_t broker, struct zc_topic *t, int32_t partition, int16_t err)
+
+/* Per-partition errors of one response other than KAFKA_STORAGE_ERROR: logged once per response (a failover
+ * sends every partition, and a broker answers STALE_CONTROLLER_EPOCH for each whose leader epoch did not
+ * change, as Kafka's does; Kafka's controller ignores them too). */
+struct lai_errors {
+    size_t stale, other;
+    int16_t first;
+    char first_at[300];
+};
+
+static void partition_error(zkctl *c, int32_t broker, struct zc_topic *t, int32_t partition, int16_t err,
+                            struct lai_errors *errs)
 {
     struct zc_part *p = t ? zc_part_find(t, partition) : NULL;
     if (!p || err == 0)
         return;
+    if (err == KERR_STALE_CONTROLLER_EPOCH) {
+        errs->stale++;
+        return;
+    }
     if (err != KERR_KAFKA_STORAGE_ERROR) {
-        LOG_WARN(ZC_MOD, "%s-%" PRId32 ": LeaderAndIsr on broker %" PRId32 " failed with error %d", t->name, partition,
-                 broker, (int)err);
+        if (errs->other++ == 0) {
+            errs->first = err;
+            snprintf(errs->first_at, sizeof errs->first_at, "%s-%" PRId32, t->name, partition);
+        }
         return;
     }
     if (!zc_contains(p->replicas, p->n_replicas, broker) || zc_contains(p->offline, p->n_offline, broker))
@@ -506,6 +523,7 @@ int zkctl_leader_and_isr_response(zkctl *c, int32_t broker_id, const struct Lead
         LOG_WARN(ZC_MOD, "LeaderAndIsr on broker %" PRId32 " failed with error %d", broker_id, (int)resp->ErrorCode);
         return 0;
     }
+    struct lai_errors errs = {0};
     for (int32_t i = 0; i < resp->PartitionErrors_n; i++) {
         const struct LeaderAndIsrResponse_LeaderAndIsrPartitionError *e = &resp->PartitionErrors[i];
         char name[256];
@@ -513,13 +531,19 @@ int zkctl_leader_and_isr_response(zkctl *c, int32_t broker_id, const struct Lead
             continue;
         memcpy(name, e->TopicName.p, (size_t)e->TopicName.len);
         name[e->TopicName.len] = 0;
-        partition_error(c, broker_id, zc_topic_find(c, name), e->PartitionIndex, e->ErrorCode);
+        partition_error(c, broker_id, zc_topic_find(c, name), e->PartitionIndex, e->ErrorCode, &errs);
     }
     for (int32_t i = 0; i < resp->Topics_n; i++) {
         struct zc_topic *t = zc_topic_find_id(c, resp->Topics[i].TopicId);
         for (int32_t j = 0; j < resp->Topics[i].PartitionErrors_n; j++)
             partition_error(c, broker_id, t, resp->Topics[i].PartitionErrors[j].PartitionIndex,
-                            resp->Topics[i].PartitionErrors[j].ErrorCode);
+                            resp->Topics[i].PartitionErrors[j].ErrorCode, &errs);
     }
+    if (errs.other)
+        LOG_WARN(ZC_MOD, "LeaderAndIsr on broker %" PRId32 " failed for %zu partition(s), %s first with error %d",
+                 broker_id, errs.other, errs.first_at, (int)errs.first);
+    if (errs.stale)
+        LOG_DEBUG(ZC_MOD, "LeaderAndIsr on broker %" PRId32 ": %zu partition(s) already at their leader epoch",
+                  broker_id, errs.stale);
     return zc_finish(c);
 }

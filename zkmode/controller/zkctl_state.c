@@ -122,7 +122,7 @@ static void state_written(zkctl *c, struct zc_topic *t, struct zc_part *p, const
     p->has_state = true;
     p->zkv = version;
     p->ctrl_epoch = c->epoch;
-    LOG_INFO(ZC_MOD, "%s-%" PRId32 ": leader %" PRId32 " leader_epoch %" PRId32 " isr size %zu partition_epoch %" PRId32
+    LOG_DEBUG(ZC_MOD, "%s-%" PRId32 ": leader %" PRId32 " leader_epoch %" PRId32 " isr size %zu partition_epoch %" PRId32
              " controller_epoch %" PRId32, t->name, p->id, p->st.leader, p->st.leader_epoch, p->st.n_isr, version,
              c->epoch);
     zc_batch_partition_change(c, t, p, is_new, pd->skip, pd->n_skip);
