@@ -738,6 +738,10 @@ static int new_handle(struct zk_session *s)
         LOG_ERROR("zk", "cannot create a ZooKeeper client for '%s': %s", s->connect, strerror(errno));
         return FERRY_EINVAL;
     }
+    /* The client resolves zookeeper.connect's hosts at every zookeeper_interest by default (getaddrinfo, a
+     * netlink dump each time: most of the CPU of a session with hundreds of requests in flight); Kafka's
+     * client resolves them when it connects, which -1 keeps (resolution on connection loss only). */
+    zoo_set_servers_resolution_delay(s->zh, -1);
     if (s->digest && zoo_add_auth(s->zh, "digest", s->digest, (int)strlen(s->digest), NULL, NULL) != ZOK)
         LOG_ERROR("zk", "cannot queue the digest credentials");
     return 0;

@@ -77,6 +77,9 @@ static struct {
     char written[32][160];
     char *written_data[32];
     size_t n_written;
+    bool bulk;                    /* zk_session_bulk's mode */
+    size_t multis, bulk_multis;   /* fenced multis, those made in bulk mode */
+    size_t state_gets, bulk_state_gets;
 } zk;
 
 static struct node *node_find(const char *path)
@@ -183,6 +186,10 @@ int zk_get(struct zk_session *s, const char *path, bool watch, zk_done_fn done, 
 {
     (void)s;
     call_push(C_GET, path, watch, done, arg);
+    if (strstr(path, "/state")) {
+        zk.state_gets++;
+        zk.bulk_state_gets += zk.bulk;
+    }
     return 0;
 }
 
@@ -191,6 +198,14 @@ int zk_exists(struct zk_session *s, const char *path, bool watch, zk_done_fn don
     (void)s;
     call_push(C_EXISTS, path, watch, done, arg);
     return 0;
+}
+
+bool zk_session_bulk(struct zk_session *s, bool on)
+{
+    (void)s;
+    bool was = zk.bulk;
+    zk.bulk = on;
+    return was;
 }
 
 int zk_children(struct zk_session *s, const char *path, bool watch, zk_done_fn done, void *arg)
@@ -228,6 +243,8 @@ int zk_elect_fenced_multi(struct zk_elect *e, const struct zk_op *ops, int n, zk
     (void)e;
     assert_true(n >= 1 && n < 8);
     struct call *k = call_push(C_MULTI, NULL, false, done, arg);
+    zk.multis++;
+    zk.bulk_multis += zk.bulk;
     k->n_ops = n;
     for (int i = 0; i < n; i++) {
         k->ops[i] = ops[i];
@@ -572,6 +589,10 @@ static void test_failover_load_writes_kafka_state_znodes(void **state)
     assert_true(count_sent(9001, 4, 0) >= 1);
     assert_true(count_sent(9002, 4, 0) >= 1);
     assert_true(count_sent(9002, 6, 0) >= 1);
+    /* the controller's state writes go in the session's bulk mode, which is off again after each */
+    assert_true(zk.multis > 0);
+    assert_int_equal(zk.bulk_multis, zk.multis);
+    assert_false(zk.bulk);
 }
 
 static void test_broker_znode_rewritten_within_its_registration(void **state)
@@ -602,6 +623,22 @@ static void test_broker_znode_rewritten_within_its_registration(void **state)
     assert_int_equal(count_sent(9002, 6, from), 0);
     for (size_t i = from; i < net.n_sent; i++)
         assert_int_equal(net.sent[i].port_of_2, 9102);
+}
+
+/* A later failover (the same broker elected again) reads the existing partition states in bulk mode. */
+static void test_failover_reads_states_in_bulk(void **state)
+{
+    struct fixture *f = *state;
+    size_t before = zk.state_gets; /* the first load's (NONODE) */
+    assert_non_null(node_find("/brokers/topics/t1/partitions/0/state"));
+    zk_controller_stop(f->c);
+    drive(f);
+    zk_controller_start(f->c, 6, 6);
+    drive(f);
+    assert_true(zk_controller_active(f->c));
+    assert_int_equal(zk.state_gets, before + 1);
+    assert_int_equal(zk.bulk_state_gets, zk.state_gets);
+    assert_false(zk.bulk);
 }
 
 static void test_failed_epoch_check_resigns(void **state)
@@ -656,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_failover_load_writes_kafka_state_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_znode_rewritten_within_its_registration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failover_reads_states_in_bulk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_epoch_check_resigns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_znode_present_at_the_load, setup_preloaded, teardown),

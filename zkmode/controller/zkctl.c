@@ -163,6 +163,8 @@ void zkctl_free(zkctl *c)
 
 bool zkctl_is_active(const zkctl *c) { return c->active; }
 
+size_t zkctl_partitions_decided(const zkctl *c) { return c->n_decided; }
+
 static size_t batch_entries(const zkctl *c)
 {
     size_t n = c->batch.um_parts.n + c->batch.n_um_brokers;

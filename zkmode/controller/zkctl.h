@@ -179,6 +179,9 @@ typedef struct zkctl zkctl;
 int zkctl_new(const zkctl_config *cfg, zkctl **out);
 void zkctl_free(zkctl *c);
 bool zkctl_is_active(const zkctl *c);
+/* How many times a partition was decided since zkctl_new (each event decides its own partitions, some
+ * decide every partition): for tests of the cost of events. */
+size_t zkctl_partitions_decided(const zkctl *c);
 /* The next action in order, or NULL. The caller owns it. Actions must be run in this order (znode ops on
  * one session are applied in order; requests to one broker are sent in order). */
 zkctl_action *zkctl_next_action(zkctl *c);

@@ -213,6 +213,7 @@ struct zkctl {
     struct zc_pending *group_pd;
     size_t group_bytes;
     size_t n_state_writes; /* pending entries that are partition-state writes */
+    size_t n_decided;      /* partitions decided (reconcile_one calls), for zkctl_partitions_decided */
     struct zc_alter *alters;
     struct zc_cs *css;
     struct zc_ra *ras;          /* reassignments in progress */

@@ -472,7 +472,7 @@ int zkctl_delete_requested(zkctl *c, const char *name)
  * sends every partition, and a broker answers STALE_CONTROLLER_EPOCH for each whose leader epoch did not
  * change, as Kafka's does; Kafka's controller ignores them too). */
 struct lai_errors {
-    size_t stale, other;
+    size_t stale, other, offline; /* offline: replicas newly marked offline (their partitions decide again) */
     int16_t first;
     char first_at[300];
 };
@@ -504,6 +504,7 @@ static void partition_error(zkctl *c, int32_t broker, struct zc_topic *t, int32_
     p->offline = arr;
     p->offline[p->n_offline++] = broker;
     p->flags |= ZC_F_SHRINK_DEAD;
+    errs->offline++;
     LOG_WARN(ZC_MOD, "%s-%" PRId32 ": replica on broker %" PRId32 " is on an offline log dir", t->name, partition,
              broker);
 }
@@ -545,5 +546,5 @@ int zkctl_leader_and_isr_response(zkctl *c, int32_t broker_id, const struct Lead
     if (errs.stale)
         LOG_DEBUG(ZC_MOD, "LeaderAndIsr on broker %" PRId32 ": %zu partition(s) already at their leader epoch",
                   broker_id, errs.stale);
-    return zc_finish(c);
+    return errs.offline ? zc_finish(c) : zc_finish_parts(c, NULL, NULL, 0);
 }

@@ -202,7 +202,9 @@ int zkctl_alter_partition(zkctl *c, uint64_t token, int16_t version, const struc
     while (*tail)
         tail = &(*tail)->next;
     *tail = al;
-    return zc_finish(c);
+    /* no partition is decided again here (the writes' results decide theirs): a failover of 100,000
+     * partitions brings tens of thousands of AlterPartitions, each of which used to decide every partition */
+    return zc_finish_parts(c, NULL, NULL, 0);
 }
 
 static struct zc_topic *alter_topic(const zkctl *c, const struct zc_alter *al, const struct zc_alter_topic *at)
@@ -326,7 +328,7 @@ void zc_alter_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, int32
             p->zkv = version;
             p->ctrl_epoch = c->epoch;
         }
-        LOG_INFO(ZC_MOD, "%s-%" PRId32 ": ISR altered by leader %" PRId32 " to %zu members, partition epoch %" PRId32,
+        LOG_DEBUG(ZC_MOD, "%s-%" PRId32 ": ISR altered by leader %" PRId32 " to %zu members, partition epoch %" PRId32,
                  pd->topic, pd->partition, al->broker, pd->prop.n_isr, version);
     } else if (rc == ZKCTL_ZK_BADVERSION) {
         ap->err = KERR_INVALID_UPDATE_VERSION;

@@ -155,6 +155,7 @@ static void new_partition(zkctl *c, struct zc_topic *t, struct zc_part *p)
 /* The decisions for one partition that is neither busy nor deleted. */
 static void reconcile_one(zkctl *c, struct zc_topic *t, struct zc_part *p)
 {
+    c->n_decided++;
     if (p->busy || p->bad_state)
         return;
     if (!p->has_state) {
