@@ -171,6 +171,9 @@ def main():
     ap.add_argument("--lead-timeout", type=float, default=60.0,
                     help="seconds (plus 1 per 200 partitions) to wait for leaders before calling a case failed")
     ap.add_argument("--zk-ensemble", action="store_true", help="a 3-server ZooKeeper ensemble, not one server")
+    ap.add_argument("--zk-heap", default="1g",
+                    help="standalone ZooKeeper's JVM heap (-Xmx) and full JIT; the test harness's 256m thrashes "
+                         "its garbage collector at 100,000 partitions ('' keeps the harness's settings)")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -181,7 +184,9 @@ def main():
     load_before = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="ferry-lbench-", dir=args.dir)
     os.environ["FERRY_TEST_TMP"] = work
-    zk_server = zk_ensemble.ZooKeeperEnsemble(3, work) if args.zk_ensemble else zkharness.ZooKeeperServer(name="zk")
+    zk_jvm = ["-Xmx" + args.zk_heap, "-XX:TieredStopAtLevel=4"] if args.zk_heap else []
+    zk_server = (zk_ensemble.ZooKeeperEnsemble(3, work) if args.zk_ensemble
+                 else zkharness.ZooKeeperServer(name="zk", jvm_opts=zk_jvm))
     nodes, zk, failovers, creation, failures = [], None, [], None, []
     try:
         zk_server.start()
@@ -228,7 +233,8 @@ def main():
 def report(args, load_before, failovers, creation, failures):
     print(zk_ensemble.machine_line(load_before))
     print("legacy mode: 3 brokers, ZooKeeper %s, zookeeper.session.timeout.ms=%d, zookeeper.max.in.flight.requests=%d, "
-          "topics via %s, replication factor %d" % ("3-server ensemble" if args.zk_ensemble else "standalone",
+          "topics via %s, replication factor %d" % ("3-server ensemble" if args.zk_ensemble else
+                                                   "standalone (heap %s)" % (args.zk_heap or "256m"),
                                                    args.session_timeout_ms, args.zk_max_in_flight or 10, args.via,
                                                    args.rf))
     for f in failovers:
