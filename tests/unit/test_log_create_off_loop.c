@@ -257,13 +257,8 @@ static void test_worker_out_of_descriptors_falls_back_to_the_loop(void **state)
     struct logdir_new_log job;
     assert_int_equal(logdir_new_log_init(d, "emfile", 0, &cfg, &id, T_NOW, &job), 0);
     /* two free descriptor numbers below the limit: not enough for the three files of a segment */
-    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true(lowest_free >= 0);
-    close(lowest_free);
     struct rlimit saved;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    struct rlimit low = {(rlim_t)lowest_free + 2, saved.rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    nofile_two_free(&saved);
     logdir_new_log_run(&job);
     int run_rc = job.rc;
     struct plog *log = NULL;

@@ -170,13 +170,9 @@ static void test_emfile_when_creating_segments(void **state)
     struct plog *log = NULL;
     /* Exactly two free descriptor numbers below the limit (the lowest free one and the next): files opened
      * one at a time still work, but not the three files of a segment. */
-    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true(lowest_free >= 0);
-    close(lowest_free);
     struct rlimit saved;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    struct rlimit low = {(rlim_t)lowest_free + 2, saved.rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    nofile_two_free(&saved);
+    struct rlimit low = saved;
 
     int rc = plog_open(dir, "emfile", 0, &cfg, &o, &log);
     size_t cached_after_create = log_fd_open_count();
@@ -190,7 +186,7 @@ static void test_emfile_when_creating_segments(void **state)
     /* Loading the two segments again, out of descriptors once more: the descriptors closed so far are
      * taken by fillers (EMFILE depends on the lowest free number), so that only two free ones are left
      * below the limit, and the cached ones are below it too. */
-    int fillers[2 * CACHED], nfill = 0;
+    int fillers[2 * CACHED], nfill = 0, lowest_free;
     for (;;) {
         lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (lowest_free < 0 || lowest_free > f[CACHED - 1].fd || nfill == 2 * CACHED)

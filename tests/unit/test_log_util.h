@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,19 @@
 #include "record_batch.h"
 
 #define T_NOW 1700000000000LL
+
+/* Lowers RLIMIT_NOFILE so that exactly two descriptor numbers stay free below it, the lowest free one and
+ * the next: files opened one at a time still work, but not the three files of a segment. *saved gets the
+ * limit to restore; assert_*-checked (cmocka is included before this header). */
+static inline void nofile_two_free(struct rlimit *saved)
+{
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+    struct rlimit low = {(rlim_t)lowest_free + 2, saved->rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+}
 
 /* Descriptors this process has open now. */
 static inline size_t process_fds(void)
