@@ -5,9 +5,9 @@
  * When this node's own controller is the active one the call goes to it in-process (kraft_ctrl_call: the
  * same write queue and decisions, no socket). Otherwise it goes over net_client connections to the
  * controller endpoint of the leader this node knows, else of the voters of controller.quorum.voters in
- * turn, sent in call order with up to 16 in flight (one per connection; answers may come back in another
- * order, since the controller commits many operations at once): BrokerRegistration, BrokerHeartbeat, AllocateProducerIds and
- * AlterPartition as themselves; the client admin writes (CreateTopics, DeleteTopics, CreatePartitions,
+ * turn, sent in call order with up to 64 in flight (one per connection, opened as needed; answers may come
+ * back in another order, since the controller commits many operations at once): BrokerRegistration,
+ * BrokerHeartbeat, AllocateProducerIds and AlterPartition as themselves; the client admin writes (CreateTopics, DeleteTopics, CreatePartitions,
  * AlterConfigs, IncrementalAlterConfigs, ElectLeaders) inside an Envelope (58) as Kafka 3.7's brokers forward them:
  * RequestData = the request header (the client id given) and body, ResponseData = the response header and
  * body; an Envelope error becomes UNKNOWN_SERVER_ERROR for the caller, as Kafka's ForwardingManager does.
