@@ -408,6 +408,22 @@ static void test_resumed_at_takeover(void **state)
     const struct ListPartitionReassignmentsResponse *l = list(&s, 1, NULL, 0);
     assert_int_equal(l->Topics_n, 1);
     assert_true(proto_str_eq(l->Topics[0].Name, "waiting"));
+    /* a topic that appears later with adding/removing replicas is created as written: nothing resumes (as
+     * Kafka, which resumes reassignments only at failover) */
+    const char *later = "{\"version\":3,\"partitions\":{\"0\":[2,3,1]},\"adding_replicas\":{\"0\":[3]},"
+                        "\"removing_replicas\":{\"0\":[1]},\"topic_id\":\"" TID "\"}";
+    sim_put(&s, "/brokers/topics/later", later);
+    zk_topic_assignment a;
+    assert_int_equal(zk_topic_assignment_decode(later, strlen(later), &a, NULL), 0);
+    assert_int_equal(zkctl_topic_changed(s.c, "later", &a), 0);
+    zk_topic_assignment_free(&a);
+    sim_run(&s);
+    assert_string_equal(sim_node(&s, "/brokers/topics/later")->data, later);
+    zk_partition_state st2;
+    sim_read_state(&s, "later", 0, &st2);
+    assert_true(isr_is(&st2, 3, 2, 3, 1));
+    zk_partition_state_free(&st2);
+    assert_int_equal(list(&s, 2, NULL, 0)->Topics_n, 1);
     done(&s);
 }
 

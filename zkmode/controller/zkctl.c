@@ -276,6 +276,9 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
         }
         if (t->n_parts && t->parts[0].has_state)
             t->parents_made = true;
+        /* Kafka's initializePartitionReassignments: only at failover (a topic that appears later with
+         * adding/removing replicas is created with its replicas as written, nothing resumes) */
+        zc_reassign_adopt(c, t, ti->assignment);
     }
     if (rc) {
         zc_model_clear(c);

@@ -336,7 +336,7 @@ zkctl_action *zc_respond_action(uint64_t token, int16_t key, int16_t version, si
 /* zkctl_reassign.c */
 void zc_reassign_progress(zkctl *c);
 void zc_reassign_clear(zkctl *c);
-/* A topic znode read at takeover (or a new topic) with adding/removing replicas: those reassignments resume. */
+/* A topic znode read at takeover with adding/removing replicas: those reassignments resume. */
 void zc_reassign_adopt(zkctl *c, struct zc_topic *t, const zk_topic_assignment *a);
 /* LeaderAndIsr's AddingReplicas and RemovingReplicas for p, in arena a; 0 or FERRY_ENOMEM. */
 int zc_reassign_lair_lists(const struct zc_part *p, struct proto_arena *a, int32_t **adding, int32_t *n_adding,

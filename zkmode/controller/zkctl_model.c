@@ -227,7 +227,6 @@ int zc_topic_add(zkctl *c, const char *name, const zk_topic_assignment *a, struc
     c->topics[c->n_topics++] = t;
     *out = t;
     topic_id_ensure(c, t, a);
-    zc_reassign_adopt(c, t, a);
     return 0;
 }
 
