@@ -1616,15 +1616,36 @@ def create_topic(node, name, partitions=1, replication_factor=1, config=None, ti
 
 
 def wait_topic(node, name, partitions, timeout=60):
+    """Waits until `node`'s Metadata names a leader for each of the topic's `partitions` partitions AND each
+    leader serves its partition (ListOffsets answered without error). Metadata can name a leader before that
+    leader has created the partition's log (it does so off its event loop, as Kafka's broker does after
+    publishing the image): a raw request sent in that window gets NOT_LEADER_OR_FOLLOWER, which real clients
+    retry and a test's raw acks=0 Produce would silently lose."""
     def ok():
         with node.conn(timeout=10) as c:
             md = c.metadata([name], version=1)
+        brokers = {b["node_id"]: (b["host"], b["port"]) for b in md["brokers"] or []}
         for t in md["topics"]:
             if t["name"] == name and t["error"] == 0 and len(t["partitions"]) == partitions and all(
                     p["leader"] >= 0 and p["error"] == 0 for p in t["partitions"]):
-                return True
+                return all_leaders_serve(name, t["partitions"], brokers)
         return False
-    wait_until(ok, timeout, what="topic %s with %d partitions in Metadata" % (name, partitions))
+    wait_until(ok, timeout, what="topic %s with %d partitions in Metadata, each served by its leader" %
+               (name, partitions))
+
+
+def all_leaders_serve(topic, partitions, brokers):
+    """True once every partition's leader (broker id -> (host, port)) answers a ListOffsets without error."""
+    by_leader = {}
+    for p in partitions:
+        by_leader.setdefault(p["leader"], []).append(p["partition"])
+    for leader, parts in by_leader.items():
+        if leader not in brokers:
+            return False
+        with KafkaConn(*brokers[leader], timeout=10) as c:
+            if any(c.list_offset(topic, p)["error"] != 0 for p in parts):
+                return False
+    return True
 
 
 class BackgroundProducer:
