@@ -160,6 +160,11 @@ def commit_load(args, quorum, tool):
     bad = {k: v for k, v in res.items() if v[0] not in (0, ferrytest.E_TOPIC_ALREADY_EXISTS)}
     if bad:
         raise RuntimeError("cannot create the load's topics: %r" % bad)
+    # client i talks to node i % voters: with one client, whether it is the active controller (answers
+    # at once) or forwards in an Envelope (two more hops) changes the 1-client figure
+    leader = find_leader(quorum)
+    log("active controller: voter %s; client i connects to voter i %% %d + 1" % (
+        leader[0] if leader else "unknown", len(quorum.nodes)))
     for clients in args.client_list:
         r = cb.alter_configs_load(tool, quorum.bootstraps(), "bench-alter-", clients, args.inflight, args.seconds,
                                   args.warmup)
