@@ -3,7 +3,9 @@
  * since clients cannot reach controllers). Unknown topics are created when auto-creation is allowed
  * (v4+: the request's flag and auto.create.topics.enable; below v4: the broker setting alone) and
  * answered LEADER_NOT_AVAILABLE meanwhile, as Kafka does; otherwise UNKNOWN_TOPIC_OR_PARTITION.
- * In v0 an empty topic list means all topics; from v1 null means all and empty means none. */
+ * In v0 an empty topic list means all topics; from v1 null means all and empty means none. A partition this
+ * broker leads whose new log is still being created (rp_partition_opening) has no leader yet in the answer
+ * (LEADER_NOT_AVAILABLE): a produce would get NOT_LEADER_OR_FOLLOWER until the log exists. */
 #include <string.h>
 
 #include "broker.h"
@@ -13,7 +15,7 @@
 #include "cluster.h"
 #include "kraftmode/ctrl.h"
 
-static bool fill_partitions(struct net_request *req, const struct md_topic *t,
+static bool fill_partitions(struct broker *b, struct net_request *req, const struct md_topic *t,
                             struct MetadataResponse_MetadataResponseTopic *tr)
 {
     tr->Partitions = proto_array_new(&req->arena, &desc_MetadataResponse_MetadataResponsePartition, t->nparts);
@@ -26,9 +28,11 @@ static bool fill_partitions(struct net_request *req, const struct md_topic *t,
             continue;
         struct MetadataResponse_MetadataResponsePartition *pr = &tr->Partitions[n++];
         pr->PartitionIndex = mp->id;
-        pr->LeaderId = mp->leader;
+        /* led here but its new log still being created off the loop: no leader yet, as for a new topic */
+        bool opening = mp->leader == b->node_id && rp_partition_opening(b->partitions, t->name, mp->id);
+        pr->LeaderId = opening ? -1 : mp->leader;
         pr->LeaderEpoch = mp->leader_epoch;
-        pr->ErrorCode = mp->leader < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
+        pr->ErrorCode = pr->LeaderId < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
         pr->ReplicaNodes = mp->replicas.v;
         pr->ReplicaNodes_n = mp->replicas.n;
         pr->IsrNodes = mp->isr.v;
@@ -39,13 +43,13 @@ static bool fill_partitions(struct net_request *req, const struct md_topic *t,
     return true;
 }
 
-static bool fill_topic(struct net_request *req, const struct md_topic *t,
+static bool fill_topic(struct broker *b, struct net_request *req, const struct md_topic *t,
                        struct MetadataResponse_MetadataResponseTopic *tr)
 {
     tr->Name = proto_str_from(t->name);
     tr->TopicId = t->id;
     tr->IsInternal = strcmp(t->name, "__consumer_offsets") == 0 || strcmp(t->name, "__transaction_state") == 0;
-    return fill_partitions(req, t, tr);
+    return fill_partitions(b, req, t, tr);
 }
 
 static void auto_create_done(void *arg) { (void)arg; }
@@ -84,7 +88,7 @@ void api_handle_metadata(struct broker *b, struct net_request *req)
             goto oom;
         resp->Topics_n = (int32_t)n;
         for (size_t i = 0; i < n; i++)
-            if (!fill_topic(req, sorted[i], &resp->Topics[i]))
+            if (!fill_topic(b, req, sorted[i], &resp->Topics[i]))
                 goto oom;
         net_respond(req, &proto_msg_MetadataResponse, resp);
         return;
@@ -103,7 +107,7 @@ void api_handle_metadata(struct broker *b, struct net_request *req)
         tr->Partitions_n = 0;
         const struct md_topic *t = name.len >= 0 ? md_image_topic_n(img, name.p, (size_t)name.len) : NULL;
         if (t) {
-            if (!fill_topic(req, t, tr))
+            if (!fill_topic(b, req, t, tr))
                 goto oom;
             continue;
         }
