@@ -11,7 +11,7 @@
 #include "broker/common/ferry_log.h"
 #include "zk_admin_internal.h"
 
-#define TICK_MS 100
+#define TICK_MS 100 /* deadlines; an op whose writes the image shows is answered at the publish (zk_src_publish) */
 
 enum write_kind { W_TOPIC, W_DELETE, W_PARTITIONS, W_CONFIG };
 

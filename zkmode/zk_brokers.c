@@ -12,6 +12,7 @@
 #include "broker/common/ferry_log.h"
 #include "broker/metadata/md_delta.h"
 #include "proto_messages.h"
+#include "zk_admin.h"
 #include "zk_source_internal.h"
 #include "zkmode/controller/zkctl.h"
 #include "zkmode/znode/znode_codec.h"
@@ -44,8 +45,13 @@ static void reload_end(struct zk_src *z)
 
 void zk_src_publish(struct zk_src *z, struct md_delta *d)
 {
-    if (z->publish && !z->stopping && !md_delta_is_empty(d))
+    if (z->publish && !z->stopping && !md_delta_is_empty(d)) {
         z->publish(z->publish_arg, &z->img, d);
+        /* CreateTopics/DeleteTopics waiting for the image to show their writes are answered now, as Kafka
+         * completes its DelayedCreatePartitions on the metadata update, not at the admin timer's next check */
+        if (z->admin_timer && uv_is_active((uv_handle_t *)z->admin_timer))
+            zk_admin_tick(z);
+    }
     md_delta_free(d);
 }
 

@@ -89,7 +89,6 @@ def _create_client(bootstrap, names, start_at, queue):
                 time.sleep(0.001)
             for name in names:
                 body = ferrytest.enc_create_topics(CREATE_TOPICS_VERSION, [(name, 1, -1, {})], timeout_ms=60000)
-                t0 = time.monotonic()
                 res = ferrytest.dec_create_topics(CREATE_TOPICS_VERSION, c.request(
                     ferrytest.API_CREATE_TOPICS, CREATE_TOPICS_VERSION, body))
                 lat.append((time.monotonic() - t0) * 1000.0)
@@ -135,10 +134,10 @@ def _timed_topic_creation(bootstraps, prefix, count, clients, leader_probe, time
         wanted = set(names)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            md = metadata(leader_probe)
-            led = {t["name"] for t in md["topics"] if t["name"] in wanted and t["partitions"]
-                   and all(p["leader"] >= 0 for p in t["partitions"])}
-            if led == wanted:
+            md = metadata(leader_probe, sorted(wanted))  # only the topics not yet led: a small answer
+            wanted -= {t["name"] for t in md["topics"] if t["error"] == 0 and t["partitions"]
+                       and all(p["leader"] >= 0 for p in t["partitions"])}
+            if not wanted:
                 break
             time.sleep(0.05)
         else:
