@@ -89,6 +89,7 @@ def _create_client(bootstrap, names, start_at, queue):
                 time.sleep(0.001)
             for name in names:
                 body = ferrytest.enc_create_topics(CREATE_TOPICS_VERSION, [(name, 1, -1, {})], timeout_ms=60000)
+                t0 = time.monotonic()
                 res = ferrytest.dec_create_topics(CREATE_TOPICS_VERSION, c.request(
                     ferrytest.API_CREATE_TOPICS, CREATE_TOPICS_VERSION, body))
                 lat.append((time.monotonic() - t0) * 1000.0)
