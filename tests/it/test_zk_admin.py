@@ -224,21 +224,30 @@ class LegacyAdmin(ferrytest.FerryTestCase):
         err, _ = self.create(n, [("waited", 2, 2)], timeout_ms=3000)["waited"]
         self.assertIn(err, (NONE, REQUEST_TIMED_OUT))
         self.assertTrue(c.exists("/brokers/topics/waited"))
-        with n.conn(timeout=10) as k:
-            md = k.metadata(["waited"], version=1)
-        parts = [p for t in md["topics"] if t["name"] == "waited" for p in t["partitions"]]
-        led = len(parts) == 2 and all(p["leader"] >= 0 for p in parts)
-        self.assertEqual(err == NONE, led, "answer %d but metadata %r" % (err, md["topics"]))
         self.assertEqual(err, NONE, "the controller gives every partition a leader within the timeout")
+
+        def led_waited():
+            with n.conn(timeout=10) as k:
+                md = k.metadata(["waited"], version=1)
+            parts = [p for t in md["topics"] if t["name"] == "waited" for p in t["partitions"]]
+            return len(parts) == 2 and all(p["leader"] >= 0 for p in parts)
+        # answered once the image has the leaders; a partition this broker leads is named in Metadata once
+        # its log is created off the loop (LEADER_NOT_AVAILABLE for that moment)
+        wait_until(led_waited, what="a leader for every partition of waited in the metadata")
         # kafka-python's admin client waits the same way (its request timeout as timeout_ms)
         from kafka.admin import KafkaAdminClient, NewTopic
         admin = KafkaAdminClient(bootstrap_servers=nodes[1].bootstrap, request_timeout_ms=60000)
         self.addCleanup(admin.close)
         resp = admin.create_topics([NewTopic("kp", 3, 2)])
         self.assertEqual([e[1] for e in resp.topic_errors], [NONE])
-        with nodes[1].conn(timeout=10) as k:
-            parts = [p for t in k.metadata(["kp"], version=1)["topics"] for p in t["partitions"]]
-        self.assertEqual(sorted(p["partition"] for p in parts if p["leader"] >= 0), [0, 1, 2])
+
+        def led_kp():
+            with nodes[1].conn(timeout=10) as k:
+                parts = [p for t in k.metadata(["kp"], version=1)["topics"] for p in t["partitions"]]
+            return sorted(p["partition"] for p in parts if p["leader"] >= 0) == [0, 1, 2]
+        # polled: the answer came from the controller's broker once its image had the leaders; nodes[1]
+        # names a partition it leads only once its log is created off its loop (LEADER_NOT_AVAILABLE before)
+        wait_until(led_kp, what="a leader for every partition of kp in nodes[1]'s metadata")
 
     def test_auto_creation_through_the_same_path(self):
         zk = zkharness.start_for_test(self)
