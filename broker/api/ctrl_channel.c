@@ -1,7 +1,7 @@
 /* ctrl_channel: see ctrl_channel.h. Calls live in the caller's arena (valid until done runs); the wire
- * queue is FIFO, sent over up to CH_CONNS connections to one controller with one request in flight on
- * each (a net_client carries one at a time); a timer runs completions that must not happen inside the
- * call and reconnects after controller.quorum.retry.backoff.ms. */
+ * queue is FIFO, sent over up to CH_CONNS connections to one controller with up to CH_PIPELINE requests
+ * pipelined on each (answered in order; those sent in one loop turn share a write); a timer runs
+ * completions that must not happen inside the call and reconnects after controller.quorum.retry.backoff.ms. */
 #include "ctrl_channel.h"
 
 #include <stdbool.h>
@@ -18,21 +18,25 @@
 #include "proto_codec.h"
 #include "proto_header.h"
 
-/* Requests in flight to the controller at once (one connection each, opened only when the calls waiting
- * need it): the controller decides many operations at a time, so forwarded writes must not wait for each
- * other's commits. 16 capped a broker's forwarded writes at 16 per commit round: with 8 clients of 16
- * writes each spread over 3 nodes, the forwarding nodes queued (tests/bench/quorum_bench.py). */
-#define CH_CONNS 64
+/* Requests in flight to the controller at once: CH_PIPELINE on a connection, a next connection opened only
+ * when the calls waiting need it. The controller decides many operations at a time, so forwarded writes
+ * must not wait for each other's commits (16 in flight capped a broker's forwarded writes at 16 per commit
+ * round: with 8 clients of 16 writes each spread over 3 nodes, the forwarding nodes queued); and they are
+ * pipelined rather than one per connection because 16 connections cost 16 reads and 16 writes on both
+ * nodes per round, which took a forwarded write from 0.6 to 1.6 ms (tests/bench/quorum_bench.py). */
+#define CH_CONNS 16
+#define CH_PIPELINE CTRL_CHANNEL_PIPELINE
 
 struct ch_conn {
     struct ctrl_channel *ch;
     struct net_client *client;
     bool connected;
-    struct ch_call *inflight;
+    struct ch_call *inflight, *inflight_tail; /* oldest first, linked by next */
+    size_t n_inflight;
 };
 
 struct ch_call {
-    struct ch_call *next;
+    struct ch_call *next; /* in the wire queue, the failed list or its connection's calls in flight */
     struct ctrl_channel *ch;
     struct ch_conn *conn; /* the connection carrying it */
     int16_t key, version;
@@ -125,16 +129,48 @@ static bool any_client(const struct ctrl_channel *ch)
     return false;
 }
 
-/* Closes one connection; its call in flight fails (from the timer). */
+/* Closes one connection; its calls in flight fail (from the timer). */
 static void drop_conn(struct ctrl_channel *ch, struct ch_conn *k)
 {
     if (k->client)
         net_client_close(k->client);
     k->client = NULL;
     k->connected = false;
-    if (k->inflight)
-        fail_later(ch, k->inflight, FERRY_EIO);
-    k->inflight = NULL;
+    while (k->inflight) {
+        struct ch_call *c = k->inflight;
+        k->inflight = c->next;
+        fail_later(ch, c, FERRY_EIO);
+    }
+    k->inflight_tail = NULL;
+    k->n_inflight = 0;
+}
+
+static void add_inflight(struct ch_conn *k, struct ch_call *c)
+{
+    c->next = NULL;
+    c->conn = k;
+    if (k->inflight_tail)
+        k->inflight_tail->next = c;
+    else
+        k->inflight = c;
+    k->inflight_tail = c;
+    k->n_inflight++;
+}
+
+/* c, answered: out of its connection's calls in flight (the oldest: answers come in order). */
+static void remove_inflight(struct ch_conn *k, struct ch_call *c)
+{
+    struct ch_call **pp = &k->inflight, *prev = NULL;
+    while (*pp && *pp != c) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = c->next;
+    if (k->inflight_tail == c)
+        k->inflight_tail = prev;
+    k->n_inflight--;
 }
 
 /* Closes every connection; their calls in flight fail (from the timer). */
@@ -192,7 +228,7 @@ static void wire_done(void *arg, int rc, void *resp)
 {
     struct ch_call *c = arg;
     struct ctrl_channel *ch = c->ch;
-    c->conn->inflight = NULL;
+    remove_inflight(c->conn, c);
     if (rc) {
         /* this connection failed or timed out: it alone is dropped */
         LOG_WARN("ctrl_channel", "request (api key %d) to the controller at %s:%u failed: %s", c->key,
@@ -282,11 +318,13 @@ static void on_connected(void *arg, int rc)
         return;
     }
     k->connected = true;
+    net_client_set_pipeline(k->client, CH_PIPELINE);
     send_next(ch);
 }
 
-/* An idle connected connection, else a free slot to open one in (*open), else NULL (all busy or one is
- * still connecting: the next call waits for it). */
+/* The first connected connection with room in its pipeline (so that the calls of one turn share a write),
+ * else a free slot to open one in (*open), else NULL (all full or one is still connecting: the next call
+ * waits for it). */
 static struct ch_conn *pick_conn(struct ctrl_channel *ch, bool *open)
 {
     struct ch_conn *free_slot = NULL;
@@ -295,7 +333,7 @@ static struct ch_conn *pick_conn(struct ctrl_channel *ch, bool *open)
         struct ch_conn *k = &ch->conns[i];
         if (k->client && !k->connected)
             return NULL; /* connecting */
-        if (k->client && !k->inflight)
+        if (k->client && k->n_inflight < CH_PIPELINE)
             return k;
         if (!k->client && !free_slot)
             free_slot = k;
@@ -341,10 +379,10 @@ static void send_next(struct ctrl_channel *ch)
             ch->tail = NULL;
         c->next = NULL;
         c->conn = k;
-        k->inflight = c;
         int rc = wire_send(c);
+        if (!rc)
+            add_inflight(k, c);
         if (rc) {
-            k->inflight = NULL;
             conn_failed(ch, k);
             fail_later(ch, c, rc == FERRY_ENOMEM ? rc : FERRY_EIO);
             return;
@@ -470,7 +508,8 @@ void ctrl_channel_stop(struct ctrl_channel *ch)
         if (ch->conns[i].client)
             net_client_close(ch->conns[i].client);
         ch->conns[i].client = NULL;
-        ch->conns[i].inflight = NULL; /* dropped unanswered, as the queue */
+        ch->conns[i].inflight = ch->conns[i].inflight_tail = NULL; /* dropped unanswered, as the queue */
+        ch->conns[i].n_inflight = 0;
     }
     uv_timer_stop(&ch->timer);
     uv_close((uv_handle_t *)&ch->timer, on_closed);

@@ -36,6 +36,9 @@ struct kraft_node;
 struct kraft_ctrl;
 struct ctrl_channel;
 
+/* Requests pipelined on one connection to the controller before the next is opened. */
+#define CTRL_CHANNEL_PIPELINE 16
+
 /* local: this node's controller RPCs, or NULL (a broker-only node). node NULL (tests): no known leader, the
  * voters of cfg in turn. */
 int ctrl_channel_new(uv_loop_t *loop, const struct ferry_config *cfg, struct kraft_node *node, struct kraft_ctrl *local,

@@ -1,4 +1,6 @@
-/* net_client: see net_client.h. */
+/* net_client: see net_client.h. The requests in flight are a FIFO (Kafka answers a connection's requests in
+ * order); a request sent while a write is under way waits in `next` with the others sent meanwhile, and they
+ * all go out in one write when it completes. The timer runs for the oldest request in flight. */
 #include "net_client.h"
 
 #include <stdio.h>
@@ -32,13 +34,18 @@ struct net_client {
     bool closed_by_peer; /* the failure was the peer closing or refusing the connection */
     net_client_connect_fn connected_cb;
     void *connect_arg;
-    /* the request in flight */
-    bool pending;
-    int16_t api_key, version;
-    int32_t corr, next_corr;
-    net_client_response_fn done;
-    void *done_arg;
-    struct proto_writer out;
+    /* the requests in flight, oldest first: pending[(first + i) % NET_CLIENT_MAX_PIPELINE] */
+    struct pending_req {
+        int16_t api_key, version;
+        int32_t corr;
+        uint64_t deadline; /* uv_now */
+        net_client_response_fn done;
+        void *done_arg;
+    } pending[NET_CLIENT_MAX_PIPELINE];
+    size_t first, n_pending, max_pending;
+    int32_t next_corr;
+    struct proto_writer out;  /* being written */
+    struct proto_writer next; /* requests sent while `out` is written: the next write */
     /* bytes received */
     uint8_t *in;
     size_t in_len, in_cap;
@@ -49,6 +56,7 @@ static void maybe_free(struct net_client *c)
     if (!c->closing || c->handles > 0 || c->resolving || c->writing)
         return;
     proto_writer_free(&c->out);
+    proto_writer_free(&c->next);
     ferry_free(c->in);
     ferry_free(c->client_id);
     ferry_free(c);
@@ -61,7 +69,17 @@ static void handle_closed(uv_handle_t *h)
     maybe_free(c);
 }
 
-/* Reports a failure once, through whatever is waiting. */
+/* Removes the oldest request in flight. */
+static struct pending_req pop_pending(struct net_client *c)
+{
+    struct pending_req p = c->pending[c->first];
+    c->first = (c->first + 1) % NET_CLIENT_MAX_PIPELINE;
+    c->n_pending--;
+    return p;
+}
+
+/* Reports a failure once, through whatever is waiting (each request in flight, oldest first, until the
+ * owner closes the client). */
 static void fail(struct net_client *c, int rc, const char *what)
 {
     if (c->broken || c->closing)
@@ -73,9 +91,10 @@ static void fail(struct net_client *c, int rc, const char *what)
         net_client_connect_fn cb = c->connected_cb;
         c->connected_cb = NULL;
         cb(c->connect_arg, rc);
-    } else if (c->pending) {
-        c->pending = false;
-        c->done(c->done_arg, rc, NULL);
+    }
+    while (c->n_pending && !c->closing) {
+        struct pending_req p = pop_pending(c);
+        p.done(p.done_arg, rc, NULL);
     }
 }
 
@@ -98,6 +117,17 @@ static void on_timeout(uv_timer_t *t) { fail(t->data, FERRY_EIO, "timed out"); }
 
 static void arm_timer(struct net_client *c) { uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0); }
 
+/* The timer for the oldest request in flight, if any. */
+static void arm_for_oldest(struct net_client *c)
+{
+    if (!c->n_pending) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uint64_t now = uv_now(c->loop), deadline = c->pending[c->first].deadline;
+    uv_timer_start(&c->timer, on_timeout, deadline > now ? deadline - now : 0, 0);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct net_client *c = h->data;
@@ -114,35 +144,36 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
 }
 
-/* One whole response frame: decode it for the pending request. */
+/* One whole response frame: decode it for the oldest request in flight. */
 static void deliver(struct net_client *c, const uint8_t *frame, size_t len)
 {
-    if (!c->pending) {
+    if (!c->n_pending) {
         fail(c, FERRY_EPARSE, "a response nobody asked for");
         return;
     }
+    const struct pending_req *p = &c->pending[c->first];
     struct proto_reader r;
     proto_reader_init(&r, frame, len);
     int32_t corr = proto_read_i32(&r);
-    if (proto_response_header_version(c->api_key, c->version) >= 1)
+    if (proto_response_header_version(p->api_key, p->version) >= 1)
         proto_skip_tags(&r);
-    if (r.err || corr != c->corr) {
+    if (r.err || corr != p->corr) {
         fail(c, FERRY_EPARSE, "bad response header");
         return;
     }
-    const struct proto_message *m = proto_find(PROTO_KIND_RESPONSE, c->api_key);
+    const struct proto_message *m = proto_find(PROTO_KIND_RESPONSE, p->api_key);
     struct proto_arena a;
     proto_arena_init(&a);
     void *resp = m ? proto_arena_alloc(&a, m->body->size) : NULL;
-    int rc = resp ? proto_decode(m, c->version, &r, &a, resp) : FERRY_ENOMEM;
+    int rc = resp ? proto_decode(m, p->version, &r, &a, resp) : FERRY_ENOMEM;
     if (rc) {
         proto_arena_free(&a);
         fail(c, rc, "response does not decode");
         return;
     }
-    uv_timer_stop(&c->timer);
-    c->pending = false;
-    c->done(c->done_arg, 0, resp);
+    struct pending_req done = pop_pending(c);
+    arm_for_oldest(c);
+    done.done(done.done_arg, 0, resp);
     proto_arena_free(&a);
 }
 
@@ -236,7 +267,9 @@ int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const c
     c->connected_cb = connected;
     c->connect_arg = arg;
     c->next_corr = 1;
+    c->max_pending = 1;
     proto_writer_init(&c->out);
+    proto_writer_init(&c->next);
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
     c->tcp.data = c;
@@ -257,6 +290,8 @@ int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const c
     return 0;
 }
 
+static int write_out(struct net_client *c);
+
 static void on_written(uv_write_t *req, int status)
 {
     struct net_client *c = req->data;
@@ -265,47 +300,75 @@ static void on_written(uv_write_t *req, int status)
         maybe_free(c);
         return;
     }
-    if (status < 0)
+    if (status < 0) {
         fail_status(c, status);
+        return;
+    }
+    if (c->next.len && !c->broken) {
+        /* the requests sent meanwhile, in one write */
+        struct proto_writer w = c->out;
+        c->out = c->next;
+        c->next = w;
+        c->next.len = 0;
+        if (write_out(c) < 0)
+            fail(c, FERRY_EIO, "cannot write");
+    }
 }
+
+static int write_out(struct net_client *c)
+{
+    uv_buf_t buf = uv_buf_init((char *)c->out.buf, (unsigned)c->out.len);
+    c->write_req.data = c;
+    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (rc == 0)
+        c->writing = true;
+    return rc;
+}
+
+void net_client_set_pipeline(struct net_client *c, size_t max_in_flight)
+{
+    c->max_pending = max_in_flight < 1 ? 1 : max_in_flight > NET_CLIENT_MAX_PIPELINE ? NET_CLIENT_MAX_PIPELINE
+                                                                                        : max_in_flight;
+}
+
+size_t net_client_in_flight(const struct net_client *c) { return c->n_pending; }
 
 int net_client_send(struct net_client *c, int16_t api_key, int16_t version, const void *req,
                     net_client_response_fn done, void *arg)
 {
-    if (!c->connected || c->broken || c->closing || c->pending || c->writing)
+    if (!c->connected || c->broken || c->closing || c->n_pending >= c->max_pending)
         return FERRY_EINVAL;
     const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, api_key);
     if (!m)
         return FERRY_EINVAL;
-    c->out.len = 0;
-    c->out.err = 0;
-    proto_write_i32(&c->out, 0);
+    /* into the write under way's successor while one is under way, else a new write */
+    struct proto_writer *w = c->writing ? &c->next : &c->out;
+    size_t start = c->writing ? w->len : 0;
+    w->len = start;
+    w->err = 0;
+    proto_write_i32(w, 0);
     struct proto_request_header h = {
         .api_key = api_key,
         .api_version = version,
         .correlation_id = c->next_corr++,
         .client_id = proto_str_from(c->client_id),
     };
-    proto_write_request_header(&c->out, &h);
-    int rc = proto_encode(m, version, &c->out, req);
-    if (rc == 0 && c->out.err)
-        rc = c->out.err;
-    if (rc)
+    proto_write_request_header(w, &h);
+    int rc = proto_encode(m, version, w, req);
+    if (rc == 0 && w->err)
+        rc = w->err;
+    if (rc) {
+        w->len = start; /* the requests before it stay whole */
+        w->err = 0;
         return rc;
-    proto_patch_i32(&c->out, 0, (int32_t)(c->out.len - 4));
-    uv_buf_t buf = uv_buf_init((char *)c->out.buf, (unsigned)c->out.len);
-    c->write_req.data = c;
-    rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
-    if (rc < 0)
+    }
+    proto_patch_i32(w, start, (int32_t)(w->len - start - 4));
+    if (!c->writing && write_out(c) < 0)
         return FERRY_EIO;
-    c->writing = true;
-    c->pending = true;
-    c->api_key = api_key;
-    c->version = version;
-    c->corr = h.correlation_id;
-    c->done = done;
-    c->done_arg = arg;
-    arm_timer(c);
+    c->pending[(c->first + c->n_pending) % NET_CLIENT_MAX_PIPELINE] = (struct pending_req){
+        api_key, version, h.correlation_id, uv_now(c->loop) + (uint64_t)c->timeout_ms, done, arg};
+    if (c->n_pending++ == 0)
+        arm_timer(c);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* net_client: one outbound Kafka connection on the event loop (a follower's fetcher talking to its
- * leader). Resolves and connects without blocking, sends one request at a time (framed, with the request
- * header its (api key, version) needs) and decodes the response into the generated response struct.
+ * leader; a broker forwarding to the controller). Resolves and connects without blocking, sends requests
+ * (framed, with the request header its (api key, version) needs; one at a time, or several pipelined) and
+ * decodes each response into the generated response struct.
  *
  * Every failure (resolution, connect, write, a closed connection, a response that does not decode, no
  * answer within the request timeout) is reported once, through the pending callback, and leaves the
@@ -28,11 +29,18 @@ typedef void (*net_client_response_fn)(void *arg, int rc, void *resp);
  * request. Returns 0 or FERRY_ENOMEM. */
 int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const char *client_id, int64_t timeout_ms,
                        net_client_connect_fn connected, void *arg, struct net_client **out);
-/* Sends `req` (the generated request struct of api_key) at `version`; done(arg, rc, resp) follows. One
- * request at a time: FERRY_EINVAL if one is in flight or the client is not connected; FERRY_EINVAL or
- * FERRY_ENOMEM when it does not encode (no callback then). */
+/* Sends `req` (the generated request struct of api_key) at `version`; done(arg, rc, resp) follows. Up to
+ * the pipeline's size in flight (one unless net_client_set_pipeline), answered in order: FERRY_EINVAL if
+ * that many are in flight or the client is not connected; FERRY_EINVAL or FERRY_ENOMEM when it does not
+ * encode (no callback then). A failure is reported to every request in flight, oldest first, until the
+ * owner closes the client. */
 int net_client_send(struct net_client *c, int16_t api_key, int16_t version, const void *req,
                     net_client_response_fn done, void *arg);
+#define NET_CLIENT_MAX_PIPELINE 64
+/* Up to max_in_flight requests (1..NET_CLIENT_MAX_PIPELINE) in flight at once on this connection; those
+ * sent while a write is under way go out together in the next write. Each has the timeout of its own. */
+void net_client_set_pipeline(struct net_client *c, size_t max_in_flight);
+size_t net_client_in_flight(const struct net_client *c);
 /* After a failure: whether the peer itself closed the connection or refused it (EOF, ECONNRESET, EPIPE,
  * ECONNREFUSED: its process is gone or restarted), as opposed to a timeout or a local error. */
 bool net_client_closed_by_peer(const struct net_client *c);

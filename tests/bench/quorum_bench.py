@@ -160,13 +160,21 @@ def commit_load(args, quorum, tool):
     bad = {k: v for k, v in res.items() if v[0] not in (0, ferrytest.E_TOPIC_ALREADY_EXISTS)}
     if bad:
         raise RuntimeError("cannot create the load's topics: %r" % bad)
-    # client i talks to node i % voters: with one client, whether it is the active controller (answers
-    # at once) or forwards in an Envelope (two more hops) changes the 1-client figure
+    # client i talks to the i-th node of the list (modulo its length): with one client, whether it is the
+    # active controller (answers at once) or forwards in an Envelope (two more hops) changes the 1-client
+    # figure, so --first-client-on chooses which node heads the list
     leader = find_leader(quorum)
-    log("active controller: voter %s; client i connects to voter i %% %d + 1" % (
-        leader[0] if leader else "unknown", len(quorum.nodes)))
+    nodes = quorum.live()
+    if leader and args.first_client_on != "any":
+        on_leader = [n for n in nodes if n.node_id == leader[0]]
+        others = [n for n in nodes if n.node_id != leader[0]]
+        nodes = on_leader + others if args.first_client_on == "controller" else others + on_leader
+    bootstraps = [n.bootstrap for n in nodes]
+    log("active controller: voter %s; client i connects to voter %s[i %% %d] (first client %s)" % (
+        leader[0] if leader else "unknown", [n.node_id for n in nodes], len(nodes),
+        "on the active controller" if leader and nodes[0].node_id == leader[0] else "forwarding"))
     for clients in args.client_list:
-        r = cb.alter_configs_load(tool, quorum.bootstraps(), "bench-alter-", clients, args.inflight, args.seconds,
+        r = cb.alter_configs_load(tool, bootstraps, "bench-alter-", clients, args.inflight, args.seconds,
                                   args.warmup)
         log("Ferry quorum IncrementalAlterConfigs, %d clients x %d in flight: %.0f writes/s, p50 %.2f ms, "
             "p99 %.2f ms, errors %d %s" % (clients, args.inflight, r["writes_per_s"], r["p50_ms"], r["p99_ms"],
@@ -245,6 +253,9 @@ def main():
                     help="partitions per topic of the failover cases (default 1000)")
     ap.add_argument("--failover-settle", type=float, default=5.0,
                     help="seconds between the set-up of a failover case and the kill (default 5)")
+    ap.add_argument("--first-client-on", choices=("any", "controller", "forwarding"), default="any",
+                    help="the node of client 0 (the 1-client case): the active controller, a node that forwards "
+                         "to it in an Envelope, or node 1 whichever it is")
     ap.add_argument("--skip-zk", action="store_true", help="skip the ZooKeeper baseline")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", action="store_true")

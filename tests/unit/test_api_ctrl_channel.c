@@ -1,7 +1,7 @@
 /* ctrl_channel over the wire against a fake controller on 127.0.0.1 (on the same loop): calls in flight
- * on several connections at once; one connection failing fails only its own call (FERRY_EIO), and the
- * calls on the other connections still get their answers (before, the first failure closed all of them
- * and failed every call in flight). A forwarded admin request's Envelope carries the client's client id in
+ * pipelined on several connections at once (CTRL_CHANNEL_PIPELINE on each before the next opens); one
+ * connection failing fails only its own calls (FERRY_EIO), and the calls on the other connections still
+ * get their answers (before, the first failure closed all of them and failed every call in flight). A forwarded admin request's Envelope carries the client's client id in
  * the inner request header and its principal, serialized as Kafka's (User:ANONYMOUS), as RequestPrincipal
  * and its address as ClientHostAddress (before: client id "forwarded", a null principal, which Kafka's
  * controllers refuse, and 127.0.0.1). */
@@ -24,24 +24,26 @@
 #include "proto_codec.h"
 #include "proto_header.h"
 
-enum { NCALLS = 3, FAILING = 1 /* the call whose connection the controller closes */ };
+/* three connections: two full pipelines and one call; the controller closes the second */
+enum { NCALLS = 2 * CTRL_CHANNEL_PIPELINE + 1, NCONNS = 3, FAILING = CTRL_CHANNEL_PIPELINE + 1 };
 
 struct peer {
     struct fake *fk;
     uv_tcp_t tcp;
-    uint8_t buf[4096];
-    size_t len;
-    int32_t broker_id;      /* of the request received on it (AllocateProducerIds), -1 before */
-    int32_t correlation_id;
-    int16_t api_key, api_version;
-    size_t frame_len;       /* of the request (after its size) in buf, 0 before */
+    uint8_t buf[16384];
+    size_t len, parsed;     /* bytes received; of those, the whole frames parsed */
+    int nframes;
+    int32_t broker_id[CTRL_CHANNEL_PIPELINE]; /* of each request received on it (AllocateProducerIds) */
+    int32_t correlation_id[CTRL_CHANNEL_PIPELINE];
+    int16_t api_key, api_version; /* of the first */
+    size_t frame_len;       /* of the first request (after its size) in buf, 0 before */
     bool closed;
 };
 
 struct fake {
     uv_loop_t *loop;
     uv_tcp_t server;
-    struct peer peers[NCALLS];
+    struct peer peers[NCONNS];
     int npeers, nrequests;
 };
 
@@ -60,31 +62,40 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p->buf + p->len, (unsigned)(sizeof p->buf - p->len));
 }
 
-/* One whole request frame in the buffer: its correlation id and BrokerId (AllocateProducerIds v0). */
-static void parse_request(struct peer *p)
+/* The next whole request frame in the buffer, if any: its correlation id and BrokerId (AllocateProducerIds
+ * v0); false when none is complete. */
+static bool parse_request(struct peer *p)
 {
-    if (p->len < 4)
-        return;
-    uint32_t size = (uint32_t)p->buf[0] << 24 | (uint32_t)p->buf[1] << 16 | (uint32_t)p->buf[2] << 8 | p->buf[3];
-    if (p->len < 4 + size)
-        return;
+    const uint8_t *f = p->buf + p->parsed;
+    if (p->len - p->parsed < 4)
+        return false;
+    uint32_t size = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 | f[3];
+    if (p->len - p->parsed < 4 + size)
+        return false;
+    assert_true(p->nframes < CTRL_CHANNEL_PIPELINE);
     struct proto_reader r;
-    proto_reader_init(&r, p->buf + 4, size);
+    proto_reader_init(&r, f + 4, size);
     struct proto_request_header h;
     assert_int_equal(proto_read_request_header(&r, &h), 0);
-    p->api_key = h.api_key;
-    p->api_version = h.api_version;
-    p->correlation_id = h.correlation_id;
-    p->frame_len = size;
+    if (!p->nframes) {
+        p->api_key = h.api_key;
+        p->api_version = h.api_version;
+        p->frame_len = size;
+    }
+    p->correlation_id[p->nframes] = h.correlation_id;
+    p->broker_id[p->nframes] = -1;
     if (h.api_key == 67) {
         struct proto_arena a;
         proto_arena_init(&a);
         struct AllocateProducerIdsRequest q;
         assert_int_equal(proto_decode(proto_find(PROTO_KIND_REQUEST, 67), h.api_version, &r, &a, &q), 0);
-        p->broker_id = q.BrokerId;
+        p->broker_id[p->nframes] = q.BrokerId;
         proto_arena_free(&a);
     }
+    p->nframes++;
+    p->parsed += 4 + size;
     p->fk->nrequests++;
+    return true;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -96,17 +107,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     p->len += (size_t)n;
-    if (!p->frame_len)
-        parse_request(p);
+    while (parse_request(p))
+        ;
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
     struct fake *fk = server->data;
     assert_int_equal(status, 0);
-    assert_true(fk->npeers < NCALLS);
+    assert_true(fk->npeers < NCONNS);
     struct peer *p = &fk->peers[fk->npeers++];
-    *p = (struct peer){.fk = fk, .broker_id = -1};
+    *p = (struct peer){.fk = fk};
     uv_tcp_init(fk->loop, &p->tcp);
     p->tcp.data = p;
     assert_int_equal(uv_accept(server, (uv_stream_t *)&p->tcp), 0);
@@ -120,13 +131,13 @@ static void write_done(uv_write_t *w, int status)
     ferry_free(w);
 }
 
-/* Sends response body `resp` of (key, version) to the request on p. */
-static void respond(struct peer *p, int16_t key, int16_t version, const void *resp)
+/* Sends response body `resp` of (key, version) to request i on p. */
+static void respond_to(struct peer *p, int i, int16_t key, int16_t version, const void *resp)
 {
     struct proto_writer w;
     proto_writer_init(&w);
     proto_write_i32(&w, 0); /* the size, below */
-    proto_write_response_header(&w, key, version, p->correlation_id);
+    proto_write_response_header(&w, key, version, p->correlation_id[i]);
     assert_int_equal(proto_encode(proto_find(PROTO_KIND_RESPONSE, key), version, &w, resp), 0);
     uint32_t size = (uint32_t)w.len - 4;
     w.buf[0] = (uint8_t)(size >> 24);
@@ -139,14 +150,31 @@ static void respond(struct peer *p, int16_t key, int16_t version, const void *re
     assert_int_equal(uv_write(req, (uv_stream_t *)&p->tcp, &b, 1, write_done), 0);
 }
 
-/* Answers the AllocateProducerIds on p: ProducerIdStart = 1000 * BrokerId. */
+/* Sends response body `resp` of (key, version) to the first request on p. */
+static void respond(struct peer *p, int16_t key, int16_t version, const void *resp)
+{
+    respond_to(p, 0, key, version, resp);
+}
+
+/* Answers each AllocateProducerIds on p, in order: ProducerIdStart = 1000 * BrokerId. */
 static void answer(struct peer *p)
 {
-    struct AllocateProducerIdsResponse resp;
-    proto_struct_init(proto_msg_AllocateProducerIdsResponse.body, &resp);
-    resp.ProducerIdStart = 1000 * (int64_t)p->broker_id;
-    resp.ProducerIdLen = 1000;
-    respond(p, 67, 0, &resp);
+    for (int i = 0; i < p->nframes; i++) {
+        struct AllocateProducerIdsResponse resp;
+        proto_struct_init(proto_msg_AllocateProducerIdsResponse.body, &resp);
+        resp.ProducerIdStart = 1000 * (int64_t)p->broker_id[i];
+        resp.ProducerIdLen = 1000;
+        respond_to(p, i, 67, 0, &resp);
+    }
+}
+
+/* Whether p carries the request of broker id `id`. */
+static bool carries(const struct peer *p, int32_t id)
+{
+    for (int i = 0; i < p->nframes; i++)
+        if (p->broker_id[i] == id)
+            return true;
+    return false;
 }
 
 static void call_done(void *arg, int rc)
@@ -241,28 +269,36 @@ static void test_one_failed_connection_fails_only_its_call(void **state)
         proto_struct_init(proto_msg_AllocateProducerIdsResponse.body, &calls[i].resp);
         ctrl_channel_call(x.ch, 67, 0, &calls[i].req, NULL, &calls[i].a, &calls[i].resp, call_done, &calls[i]);
     }
-    run_until(loop, all_received, fk); /* one connection per call, each with its request in flight */
-    assert_int_equal(fk->npeers, NCALLS);
+    run_until(loop, all_received, fk); /* two full pipelines and one call on a third connection */
+    assert_int_equal(fk->npeers, NCONNS);
 
     /* the controller closes the connection of call FAILING; the others are answered only once that
      * failure reached the caller */
-    for (int i = 0; i < NCALLS; i++)
-        if (fk->peers[i].broker_id == FAILING + 1) {
+    for (int i = 0; i < NCONNS; i++)
+        if (carries(&fk->peers[i], FAILING + 1)) {
             fk->peers[i].closed = true;
             uv_close((uv_handle_t *)&fk->peers[i].tcp, NULL);
         }
     run_until(loop, failing_done, calls);
     assert_int_equal(calls[FAILING].rc, FERRY_EIO);
-    for (int i = 0; i < NCALLS; i++)
+    for (int i = 0; i < NCONNS; i++)
         if (!fk->peers[i].closed)
             answer(&fk->peers[i]);
     run_until(loop, calls_done, calls);
+    int failed = 0;
     for (int i = 0; i < NCALLS; i++) {
-        if (i == FAILING)
+        bool on_failed_conn = false;
+        for (int k = 0; k < NCONNS; k++)
+            on_failed_conn |= fk->peers[k].closed && carries(&fk->peers[k], i + 1);
+        if (on_failed_conn) {
+            assert_int_equal(calls[i].rc, FERRY_EIO);
+            failed++;
             continue;
+        }
         assert_int_equal(calls[i].rc, 0);
         assert_int_equal(calls[i].resp.ProducerIdStart, 1000 * (int64_t)(i + 1));
     }
+    assert_int_equal(failed, CTRL_CHANNEL_PIPELINE); /* the second connection's, no other */
 
     fixture_stop(&x);
     for (int i = 0; i < NCALLS; i++)
