@@ -1,6 +1,9 @@
 /* net_client: see net_client.h. The requests in flight are a FIFO (Kafka answers a connection's requests in
- * order); a request sent while a write is under way waits in `next` with the others sent meanwhile, and they
- * all go out in one write when it completes. The timer runs for the oldest request in flight. */
+ * order). A request is encoded into `next` and written at the end of the loop turn (an idle handle) or
+ * when the write under way completes, with every other request sent meanwhile in one write: a broker
+ * forwarding the 16 requests of one client read sends them together, so that the controller reads and
+ * decides them in one turn (written one by one, the first went alone and took a commit round of its own).
+ * The timer runs for the oldest request in flight. */
 #include "net_client.h"
 
 #include <stdio.h>
@@ -18,6 +21,7 @@ struct net_client {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
+    uv_idle_t flush; /* active while `next` waits for the end of the turn */
     uv_getaddrinfo_t gai;
     uv_connect_t connect_req;
     uv_write_t write_req;
@@ -25,7 +29,7 @@ struct net_client {
     char port[8];
     char *client_id;
     int64_t timeout_ms;
-    int handles;      /* tcp + timer, closed on close */
+    int handles;      /* tcp + timer + flush, closed on close */
     bool resolving;
     bool connected;
     bool writing;
@@ -45,7 +49,7 @@ struct net_client {
     size_t first, n_pending, max_pending;
     int32_t next_corr;
     struct proto_writer out;  /* being written */
-    struct proto_writer next; /* requests sent while `out` is written: the next write */
+    struct proto_writer next; /* requests sent since: the next write */
     /* bytes received */
     uint8_t *in;
     size_t in_len, in_cap;
@@ -272,9 +276,11 @@ int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const c
     proto_writer_init(&c->next);
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
+    uv_idle_init(loop, &c->flush);
     c->tcp.data = c;
     c->timer.data = c;
-    c->handles = 2;
+    c->flush.data = c;
+    c->handles = 3;
     c->gai.data = c;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     arm_timer(c);
@@ -290,7 +296,26 @@ int net_client_connect(uv_loop_t *loop, const char *host, uint16_t port, const c
     return 0;
 }
 
-static int write_out(struct net_client *c);
+static void on_written(uv_write_t *req, int status);
+
+/* The requests in `next`, in one write, unless one is under way (its completion writes them). */
+static void write_next(struct net_client *c)
+{
+    if (c->writing || !c->next.len || c->broken || c->closing)
+        return;
+    struct proto_writer w = c->out;
+    c->out = c->next;
+    c->next = w;
+    c->next.len = 0;
+    uv_buf_t buf = uv_buf_init((char *)c->out.buf, (unsigned)c->out.len);
+    c->write_req.data = c;
+    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (rc < 0) {
+        fail(c, FERRY_EIO, uv_strerror(rc));
+        return;
+    }
+    c->writing = true;
+}
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -304,25 +329,13 @@ static void on_written(uv_write_t *req, int status)
         fail_status(c, status);
         return;
     }
-    if (c->next.len && !c->broken) {
-        /* the requests sent meanwhile, in one write */
-        struct proto_writer w = c->out;
-        c->out = c->next;
-        c->next = w;
-        c->next.len = 0;
-        if (write_out(c) < 0)
-            fail(c, FERRY_EIO, "cannot write");
-    }
+    write_next(c);
 }
 
-static int write_out(struct net_client *c)
+static void on_flush(uv_idle_t *h)
 {
-    uv_buf_t buf = uv_buf_init((char *)c->out.buf, (unsigned)c->out.len);
-    c->write_req.data = c;
-    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
-    if (rc == 0)
-        c->writing = true;
-    return rc;
+    uv_idle_stop(h);
+    write_next(h->data);
 }
 
 void net_client_set_pipeline(struct net_client *c, size_t max_in_flight)
@@ -341,10 +354,8 @@ int net_client_send(struct net_client *c, int16_t api_key, int16_t version, cons
     const struct proto_message *m = proto_find(PROTO_KIND_REQUEST, api_key);
     if (!m)
         return FERRY_EINVAL;
-    /* into the write under way's successor while one is under way, else a new write */
-    struct proto_writer *w = c->writing ? &c->next : &c->out;
-    size_t start = c->writing ? w->len : 0;
-    w->len = start;
+    struct proto_writer *w = &c->next;
+    size_t start = w->len;
     w->err = 0;
     proto_write_i32(w, 0);
     struct proto_request_header h = {
@@ -363,8 +374,8 @@ int net_client_send(struct net_client *c, int16_t api_key, int16_t version, cons
         return rc;
     }
     proto_patch_i32(w, start, (int32_t)(w->len - start - 4));
-    if (!c->writing && write_out(c) < 0)
-        return FERRY_EIO;
+    if (!c->writing)
+        uv_idle_start(&c->flush, on_flush);
     c->pending[(c->first + c->n_pending) % NET_CLIENT_MAX_PIPELINE] = (struct pending_req){
         api_key, version, h.correlation_id, uv_now(c->loop) + (uint64_t)c->timeout_ms, done, arg};
     if (c->n_pending++ == 0)
@@ -381,5 +392,6 @@ void net_client_close(struct net_client *c)
         uv_cancel((uv_req_t *)&c->gai);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, handle_closed);
+    uv_close((uv_handle_t *)&c->flush, handle_closed);
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
 }

@@ -38,7 +38,8 @@ int net_client_send(struct net_client *c, int16_t api_key, int16_t version, cons
                     net_client_response_fn done, void *arg);
 #define NET_CLIENT_MAX_PIPELINE 64
 /* Up to max_in_flight requests (1..NET_CLIENT_MAX_PIPELINE) in flight at once on this connection; those
- * sent while a write is under way go out together in the next write. Each has the timeout of its own. */
+ * sent in one loop turn (or while a write is under way) go out together in one write. Each has the
+ * timeout of its own. */
 void net_client_set_pipeline(struct net_client *c, size_t max_in_flight);
 size_t net_client_in_flight(const struct net_client *c);
 /* After a failure: whether the peer itself closed the connection or refused it (EOF, ECONNRESET, EPIPE,

@@ -1,7 +1,8 @@
 /* test_net_client: the outbound Kafka connection a follower's fetcher uses (broker/net/net_client.h),
  * against a tiny libuv server in this test: a request and its decoded response; a refused connection; a
  * peer that never answers (request timeout); a peer that closes mid-request; a response that does not
- * decode; one request at a time; close with a request in flight (no callback afterwards). */
+ * decode; one request at a time; close with a request in flight (no callback afterwards); requests
+ * pipelined (net_client_set_pipeline): sent in one write, answered in order, a failure reported to each. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@ struct server {
     uint8_t buf[4096];
     size_t len;
     int port;
+    int requests; /* whole requests read */
 };
 
 struct result {
@@ -60,36 +62,39 @@ static void on_srv_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n <= 0)
         return;
     sv->len += (size_t)n;
-    if (sv->len < 4 || sv->len < 4 + proto_be32(sv->buf))
-        return;
-    /* one whole request: ApiVersions v0, correlation id at offset 8 */
-    uint32_t corr = proto_be32(sv->buf + 8);
-    sv->len = 0;
-    if (sv->mode == SILENT)
-        return;
-    if (sv->mode == CLOSE) {
-        uv_close((uv_handle_t *)&sv->conn, NULL);
-        sv->conn_open = false;
-        return;
+    while (sv->conn_open && sv->len >= 4 && sv->len >= 4 + proto_be32(sv->buf)) {
+        /* one whole request: ApiVersions v0, correlation id at offset 8 */
+        uint32_t corr = proto_be32(sv->buf + 8);
+        size_t frame = 4 + proto_be32(sv->buf);
+        memmove(sv->buf, sv->buf + frame, sv->len - frame);
+        sv->len -= frame;
+        sv->requests++;
+        if (sv->mode == SILENT)
+            continue;
+        if (sv->mode == CLOSE) {
+            uv_close((uv_handle_t *)&sv->conn, NULL);
+            sv->conn_open = false;
+            return;
+        }
+        struct proto_writer w;
+        proto_writer_init(&w);
+        proto_write_i32(&w, 0);
+        proto_write_i32(&w, (int32_t)corr);
+        if (sv->mode == GARBAGE) {
+            proto_write_i16(&w, 0);
+            proto_write_i32(&w, 1000000); /* an array count far beyond the bytes that follow */
+        } else {
+            struct ApiVersionsResponse r;
+            proto_struct_init(proto_msg_ApiVersionsResponse.body, &r);
+            struct ApiVersionsResponse_ApiVersion v[2] = {{1, 0, 11}, {23, 0, 4}};
+            r.ApiKeys = v;
+            r.ApiKeys_n = 2;
+            assert_int_equal(proto_encode(&proto_msg_ApiVersionsResponse, 0, &w, &r), 0);
+        }
+        proto_patch_i32(&w, 0, (int32_t)(w.len - 4));
+        srv_send(sv, w.buf, w.len);
+        proto_writer_free(&w);
     }
-    struct proto_writer w;
-    proto_writer_init(&w);
-    proto_write_i32(&w, 0);
-    proto_write_i32(&w, (int32_t)corr);
-    if (sv->mode == GARBAGE) {
-        proto_write_i16(&w, 0);
-        proto_write_i32(&w, 1000000); /* an array count far beyond the bytes that follow */
-    } else {
-        struct ApiVersionsResponse r;
-        proto_struct_init(proto_msg_ApiVersionsResponse.body, &r);
-        struct ApiVersionsResponse_ApiVersion v[2] = {{1, 0, 11}, {23, 0, 4}};
-        r.ApiKeys = v;
-        r.ApiKeys_n = 2;
-        assert_int_equal(proto_encode(&proto_msg_ApiVersionsResponse, 0, &w, &r), 0);
-    }
-    proto_patch_i32(&w, 0, (int32_t)(w.len - 4));
-    srv_send(sv, w.buf, w.len);
-    proto_writer_free(&w);
 }
 
 static void on_conn(uv_stream_t *l, int status)
@@ -240,6 +245,81 @@ static void test_close_while_connecting(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* PIPELINED requests sent at once on a client with room for them; each result in `order` as answered */
+enum { PIPELINED = 3 };
+struct pipelined {
+    struct result r[PIPELINED];
+    int order[PIPELINED], answered;
+};
+
+static struct pipelined *the_pipelined;
+
+static void on_pipelined_done(void *arg, int rc, void *resp)
+{
+    on_response(arg, rc, resp);
+    the_pipelined->order[the_pipelined->answered++] = (int)((struct result *)arg - the_pipelined->r);
+}
+
+static void on_pipelined_connected(void *arg, int rc)
+{
+    struct pipelined *p = arg;
+    assert_int_equal(rc, 0);
+    net_client_set_pipeline(client, PIPELINED);
+    struct ApiVersionsRequest req;
+    proto_struct_init(proto_msg_ApiVersionsRequest.body, &req);
+    for (int i = 0; i < PIPELINED; i++)
+        assert_int_equal(net_client_send(client, 18, 0, &req, on_pipelined_done, &p->r[i]), 0);
+    assert_int_equal(net_client_send(client, 18, 0, &req, on_pipelined_done, &p->r[0]), FERRY_EINVAL); /* full */
+    assert_int_equal((int)net_client_in_flight(client), PIPELINED);
+}
+
+/* PIPELINED requests against a server in `mode`: the loop runs until each was answered. */
+static struct pipelined pipeline_exchange(enum mode mode, int *requests_read)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct server sv;
+    server_start(&loop, &sv, mode);
+    static struct pipelined p;
+    memset(&p, 0, sizeof p);
+    the_pipelined = &p;
+    assert_int_equal(net_client_connect(&loop, "127.0.0.1", (uint16_t)sv.port, "test", 5000, on_pipelined_connected,
+                                        &p, &client),
+                     0);
+    while (p.answered < PIPELINED)
+        uv_run(&loop, UV_RUN_ONCE);
+    *requests_read = sv.requests;
+    net_client_close(client);
+    server_stop(&sv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return p;
+}
+
+static void test_pipelined_answered_in_order(void **state)
+{
+    (void)state;
+    int read;
+    struct pipelined p = pipeline_exchange(ANSWER, &read);
+    assert_int_equal(read, PIPELINED);
+    for (int i = 0; i < PIPELINED; i++) {
+        assert_int_equal(p.order[i], i);
+        assert_int_equal(p.r[i].rc, 0);
+        assert_int_equal(p.r[i].api_keys, 2);
+    }
+}
+
+static void test_pipelined_failure_reaches_each(void **state)
+{
+    (void)state;
+    int read;
+    struct pipelined p = pipeline_exchange(CLOSE, &read);
+    for (int i = 0; i < PIPELINED; i++) {
+        assert_int_equal(p.order[i], i);
+        assert_int_equal(p.r[i].rc, FERRY_EIO);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_peer_closes),
         cmocka_unit_test(test_garbage_response),
         cmocka_unit_test(test_close_while_connecting),
+        cmocka_unit_test(test_pipelined_answered_in_order),
+        cmocka_unit_test(test_pipelined_failure_reaches_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
