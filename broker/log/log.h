@@ -109,8 +109,6 @@ int plog_open(const char *log_dir, const char *topic, int32_t partition, const s
 void plog_adopt_files(struct plog *log);
 /* False for a log created off the loop whose files and directory entries may not be on disk yet. */
 bool plog_created_durably(const struct plog *log);
-/* A filesystem sync that began after the log was created has completed. */
-void plog_set_created_durably(struct plog *log);
 
 /* Flushes (fsync), writes the leader-epoch checkpoint, closes the files and frees the log. Removes
  * segments still waiting in `.deleted`. Returns the flush result; the log is freed in every case. */

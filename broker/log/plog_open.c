@@ -139,7 +139,6 @@ void plog_adopt_files(struct plog *log)
 }
 
 bool plog_created_durably(const struct plog *log) { return log->created_durably; }
-void plog_set_created_durably(struct plog *log) { log->created_durably = true; }
 
 void plog_assign_epoch(struct plog *log, int32_t epoch, int64_t start_offset)
 {
