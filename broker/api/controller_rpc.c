@@ -123,7 +123,7 @@ static void handle_envelope(struct broker *b, struct net_request *req, struct ct
     const struct proto_api_range *range = rc ? NULL : proto_controller_api_lookup(c->inner.api_key);
     bool ok = range && c->inner.api_key != API_ENVELOPE && c->inner.api_key != API_API_VERSIONS &&
               c->inner.api_version >= range->min_version && c->inner.api_version <= range->max_version;
-    if (ok) {
+    if (ok && ferry_log_enabled(FERRY_LOG_DEBUG)) { /* the address is formatted only for this line */
         char host[64] = "?";
         if (e->ClientHostAddress.len == 4 || e->ClientHostAddress.len == 16)
             uv_inet_ntop(e->ClientHostAddress.len == 4 ? AF_INET : AF_INET6, e->ClientHostAddress.p, host, sizeof host);

@@ -9,10 +9,12 @@ static enum ferry_log_level min_level = FERRY_LOG_INFO;
 
 void ferry_log_set_level(enum ferry_log_level level) { min_level = level; }
 
+bool ferry_log_enabled(enum ferry_log_level level) { return level >= min_level; }
+
 void ferry_log(enum ferry_log_level level, const char *module, const char *fmt, ...)
 {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    if (level < min_level)
+    if (!ferry_log_enabled(level))
         return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

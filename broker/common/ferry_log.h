@@ -3,9 +3,13 @@
 #ifndef FERRY_LOG_H
 #define FERRY_LOG_H
 
+#include <stdbool.h>
+
 enum ferry_log_level { FERRY_LOG_DEBUG, FERRY_LOG_INFO, FERRY_LOG_WARN, FERRY_LOG_ERROR };
 
 void ferry_log_set_level(enum ferry_log_level level);
+/* Whether a line at `level` is printed: lets a caller skip building what only such a line would show. */
+bool ferry_log_enabled(enum ferry_log_level level);
 void ferry_log(enum ferry_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
