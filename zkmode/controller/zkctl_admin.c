@@ -221,11 +221,9 @@ static int entry_add(struct zc_elreq *q, size_t *cap, const char *topic, size_t 
     }
     struct zc_el_entry *e = &q->e[q->n];
     memset(e, 0, sizeof(*e));
-    e->topic = ferry_malloc(topic_len + 1);
+    e->topic = ferry_strndup(topic, topic_len);
     if (!e->topic)
         return FERRY_ENOMEM;
-    memcpy(e->topic, topic, topic_len);
-    e->topic[topic_len] = 0;
     e->partition = partition;
     q->n++;
     return 0;
