@@ -138,7 +138,7 @@ static void expand_isr(struct sim *s, uint64_t token, int32_t leader, int64_t br
 
 static zk_topic_assignment topic_znode(struct sim *s, const char *name)
 {
-    char path[128];
+    char path[400];
     snprintf(path, sizeof(path), "/brokers/topics/%s", name);
     struct sim_node *n = sim_node(s, path);
     assert_non_null(n);
@@ -322,6 +322,35 @@ static void test_alter_errors(void **state)
     assert_int_equal(zkctl_alter_reassignments(s.c, 31, 0, NULL), FERRY_EINVAL);
     struct ListPartitionReassignmentsRequest lreq = {.Topics_n = -1};
     assert_int_equal(zkctl_list_reassignments(s.c, 31, 1, &lreq), FERRY_EINVAL);
+    done(&s);
+}
+
+/* Topic names up to Kafka's 249 bytes are found, moved and listed; a longer one finds no topic and is echoed
+ * whole (the names were once copied into a fixed buffer). */
+static void test_long_topic_names(void **state)
+{
+    (void)state;
+    struct sim s;
+    init_brokers(&s, 3);
+    char longest[250], too_long[301];
+    memset(longest, 'x', 249);
+    longest[249] = 0;
+    memset(too_long, 'x', 300);
+    too_long[300] = 0;
+    sim_topic(&s, longest, "{\"0\":[1,2]}", TID);
+    sim_state(&s, longest, 0, 1, 0, "[1,2]", 7, 0);
+    assert_int_equal(sim_become(&s), 0);
+    struct move m[] = {{longest, 0, 2, {2, 3}}, {too_long, 0, 1, {3}}};
+    const struct AlterPartitionReassignmentsResponse *r = alter(&s, 1, m, 2);
+    assert_int_equal(alter_err(r, 0), 0);
+    assert_true(proto_str_eq(r->Responses[0].Name, longest));
+    assert_int_equal(alter_err(r, 1), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_true(proto_str_eq(r->Responses[1].Name, too_long));
+    assert_true(znode_is(&s, longest, 0, "2,3,1", "3", "1"));
+    const struct ListPartitionReassignmentsResponse *l = list(&s, 2, longest, 0);
+    assert_int_equal(l->Topics_n, 1);
+    assert_true(proto_str_eq(l->Topics[0].Name, longest));
+    assert_int_equal(list(&s, 3, too_long, 0)->Topics_n, 0);
     done(&s);
 }
 
@@ -711,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_move_completes_when_the_target_is_in_the_isr),
         cmocka_unit_test(test_move_keeps_a_leader_in_the_target),
         cmocka_unit_test(test_alter_errors),
+        cmocka_unit_test(test_long_topic_names),
         cmocka_unit_test(test_cancel_returns_to_the_origin),
         cmocka_unit_test(test_new_target_replaces_a_running_one),
         cmocka_unit_test(test_not_controller),

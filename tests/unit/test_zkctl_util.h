@@ -288,7 +288,7 @@ TZ void sim_stop_replica_answer(struct sim *s, const zkctl_action *a)
 /* ---- building the tree the way Kafka writes it ---- */
 TZ void sim_topic(struct sim *s, const char *name, const char *partitions_json, const char *topic_id)
 {
-    char path[256], json[1024];
+    char path[400], json[1024];
     snprintf(path, sizeof(path), "/brokers/topics/%s", name);
     snprintf(json, sizeof(json),
              "{\"version\":3,\"partitions\":%s,\"adding_replicas\":{},\"removing_replicas\":{},\"topic_id\":\"%s\"}",
@@ -303,7 +303,7 @@ TZ void sim_topic(struct sim *s, const char *name, const char *partitions_json, 
 TZ void sim_topic_changed(struct sim *s, const char *name, const char *partitions_json, const char *topic_id)
 {
     sim_topic(s, name, partitions_json, topic_id);
-    char path[256];
+    char path[400];
     snprintf(path, sizeof(path), "/brokers/topics/%s", name);
     struct sim_node *n = sim_node(s, path);
     zk_topic_assignment a;
@@ -317,7 +317,7 @@ TZ void sim_topic_changed(struct sim *s, const char *name, const char *partition
 TZ void sim_state(struct sim *s, const char *topic, int partition, int leader, int leader_epoch, const char *isr,
                   int ctrl_epoch, int zkversion)
 {
-    char path[256], json[512];
+    char path[400], json[512];
     snprintf(path, sizeof(path), "/brokers/topics/%s/partitions", topic);
     if (!sim_node(s, path))
         sim_put(s, path, NULL);
@@ -421,7 +421,7 @@ TZ int sim_become(struct sim *s)
         assert_int_equal(zk_topic_assignment_decode(s->nodes[i].data, s->nodes[i].len, &assigns[n_topics], NULL), 0);
         t->assignment = &assigns[n_topics];
         for (size_t k = 0; k < assigns[n_topics].n_partitions; k++) {
-            char sp[256];
+            char sp[400];
             snprintf(sp, sizeof(sp), "%s/partitions/%d/state", p, (int)assigns[n_topics].partitions[k].partition);
             struct sim_node *sn = sim_node(s, sp);
             if (!sn)
@@ -435,7 +435,7 @@ TZ int sim_become(struct sim *s)
             t->n_states++;
         }
         t->states = states[n_topics];
-        char cp[256];
+        char cp[400];
         snprintf(cp, sizeof(cp), "/config/topics/%s", t->name);
         struct sim_node *cn = sim_node(s, cp);
         if (cn && cn->data) {
@@ -466,7 +466,7 @@ TZ int sim_become(struct sim *s)
 /* The state znode decoded (asserts it exists and decodes). */
 TZ int32_t sim_read_state(struct sim *s, const char *topic, int partition, zk_partition_state *out)
 {
-    char path[256];
+    char path[400];
     snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state", topic, partition);
     struct sim_node *n = sim_node(s, path);
     assert_non_null(n);

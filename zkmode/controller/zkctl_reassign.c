@@ -491,10 +491,11 @@ static int16_t validate(const zkctl *c, const struct zc_part *p, const int32_t *
     return 0;
 }
 
-/* A topic name from a request, as a C string (truncated names find no topic). */
-static void name_of(proto_str s, char *buf, size_t cap)
+/* A topic name from a request as a C string in the response's arena, whatever its length (a name longer
+ * than Kafka's 249 bytes finds no topic and is echoed whole); NULL when out of memory. */
+static char *name_of(zkctl_action *a, proto_str s)
 {
-    snprintf(buf, cap, "%.*s", s.len > 0 ? (int)s.len : 0, s.p ? s.p : "");
+    return proto_arena_strdup(&a->arena, s);
 }
 
 int zkctl_alter_reassignments(zkctl *c, uint64_t token, int16_t version,
@@ -519,12 +520,10 @@ int zkctl_alter_reassignments(zkctl *c, uint64_t token, int16_t version,
     for (int32_t i = 0; i < nt; i++) {
         const struct AlterPartitionReassignmentsRequest_ReassignableTopic *rt = &req->Topics[i];
         struct AlterPartitionReassignmentsResponse_ReassignableTopicResponse *tr = &r->Responses[r->Responses_n++];
-        char name[256];
-        name_of(rt->Name, name, sizeof(name));
-        int nerr = 0;
-        tr->Name = zc_astr(&a->arena, name, &nerr);
+        char *name = name_of(a, rt->Name);
+        tr->Name = (proto_str){name, name ? (int32_t)strlen(name) : -1};
         tr->Partitions = proto_arena_alloc(&a->arena, ((size_t)rt->Partitions_n + 1) * sizeof(*tr->Partitions));
-        if (!tr->Partitions || nerr) {
+        if (!tr->Partitions || !name) {
             zkctl_action_free(a);
             return FERRY_ENOMEM;
         }
@@ -636,8 +635,11 @@ int zkctl_list_reassignments(zkctl *c, uint64_t token, int16_t version,
     } else if (c->active) {
         for (int32_t i = 0; rc == 0 && i < req->Topics_n; i++) {
             const struct ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics *lt = &req->Topics[i];
-            char name[256];
-            name_of(lt->Name, name, sizeof(name));
+            const char *name = name_of(a, lt->Name);
+            if (!name) {
+                rc = FERRY_ENOMEM;
+                break;
+            }
             const struct zc_topic *t = zc_topic_find(c, name);
             for (int32_t j = 0; rc == 0 && t && !t->deleting && j < lt->PartitionIndexes_n; j++) {
                 const struct zc_part *p = zc_part_find(t, lt->PartitionIndexes[j]);
