@@ -146,6 +146,7 @@ static int apply_entity(struct zk_src *z, const struct cfg_entity *e, struct md_
     const struct md_configs *cur = md_image_configs(&z->img, e->type, e->name);
     int rc = 0;
     const zk_str_map *m = &e->cfg.config;
+    int32_t nset = 0;
     for (size_t i = 0; rc == 0 && i < m->n; i++) {
         const char *old = md_configs_get(cur, m->keys[i]);
         if (old && strcmp(old, m->values[i]) == 0)
@@ -155,8 +156,10 @@ static int apply_entity(struct zk_src *z, const struct cfg_entity *e, struct md_
                                  .Name = proto_str_from(m->keys[i]),
                                  .Value = proto_str_from(m->values[i])};
         rc = md_image_apply(&z->img, &proto_msg_ConfigRecord, &r, z->next_offset++, d);
-        if (rc == 0)
-            LOG_INFO("metadata", "config of resource %d/%s set: %s=%s", e->type, e->name, m->keys[i], m->values[i]);
+        if (rc == 0) {
+            nset++;
+            LOG_DEBUG("metadata", "config of resource %d/%s set: %s=%s", e->type, e->name, m->keys[i], m->values[i]);
+        }
         cur = md_image_configs(&z->img, e->type, e->name);
     }
     /* keys that went: collected first, the image changes under the loop */
@@ -175,8 +178,11 @@ static int apply_entity(struct zk_src *z, const struct cfg_entity *e, struct md_
                                  .Value = {NULL, -1}};
         rc = md_image_apply(&z->img, &proto_msg_ConfigRecord, &r, z->next_offset++, d);
         if (rc == 0)
-            LOG_INFO("metadata", "config %s of resource %d/%s deleted", gone[i], e->type, e->name);
+            LOG_DEBUG("metadata", "config %s of resource %d/%s deleted", gone[i], e->type, e->name);
     }
+    if (rc == 0 && nset + ngone > 0) /* one line per changed entity; its keys at debug */
+        LOG_INFO("metadata", "config of resource %d/%s changed: %" PRId32 " key(s) set, %" PRId32 " deleted", e->type,
+                 e->name, nset, ngone);
     for (int32_t i = 0; i < ngone; i++)
         ferry_free(gone[i]);
     ferry_free(gone);

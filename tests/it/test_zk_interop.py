@@ -380,6 +380,10 @@ class KafkaWrittenZooKeeper(ferrytest.FerryTestCase):
                 self.assertEqual(getattr(got[k].source, "value", got[k].source), 1,
                                  "%s %s is a dynamic topic config" % (name, k))
             self.assertTrue(got["segment.bytes"].is_default, name)
+            # one INFO line per changed entity, its keys at DEBUG only
+            line = "INFO metadata: config of resource 2/%s changed: %d key(s) set" % (name, len(cfg))
+            wait_until(lambda: line in node.log_text(), what="%s to log %r" % (node.name, line))
+            self.assertNotIn("INFO metadata: config of resource 2/%s set:" % name, node.log_text())
 
 
 if __name__ == "__main__":
