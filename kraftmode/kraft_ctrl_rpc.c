@@ -181,22 +181,29 @@ static void fail(struct kraft_op *op, int16_t code, proto_str msg)
     }
 }
 
-static void call_done(void *arg)
+/* rc: 0 once the operation's records committed; else they did not (or not known to: the lead was lost). */
+static void call_done(void *arg, int rc)
 {
     struct kraft_op *op = arg;
     struct rpc_call *call = op->rpc_ctx;
     struct kraft_ctrl *c = call->c;
     if (call->api_key == -1) {
         c->fence_queued = false;
-        if (call->fenced_id >= 0)
+        if (call->fenced_id >= 0 && rc == 0)
             LOG_WARN("kraft", "node %d: broker %d fenced: no heartbeat within broker.session.timeout.ms (%lld ms)",
                      kraft_node_id(c->node), call->fenced_id, (long long)c->hb.session_timeout_ms);
+        else if (call->fenced_id >= 0 && rc == FERRY_EUNSUPPORTED)
+            LOG_WARN("kraft", "node %d: lost the lead before the fencing of broker %d committed (the next leader "
+                              "decides)", kraft_node_id(c->node), call->fenced_id);
+        else if (call->fenced_id >= 0)
+            LOG_WARN("kraft", "node %d: the fencing of broker %d was not committed: %s", kraft_node_id(c->node),
+                     call->fenced_id, ferry_strerror(rc));
     }
     if (call->done)
         call->done(call->arg);
     if (c->stopped)
         return;
-    if (call->api_key == -1 && call->fenced_id >= 0)
+    if (call->api_key == -1 && call->fenced_id >= 0 && rc == 0)
         uv_timer_start(&c->timer, on_timer, 0, 0); /* the next stale broker, against the new image */
     else
         schedule_check(c);
@@ -220,7 +227,7 @@ static int queue_call(struct kraft_ctrl *c, int16_t api_key, int16_t version, co
     op->rpc_decide = decide;
     op->rpc_fail = fail;
     op->rpc_ctx = call;
-    op->done = call_done;
+    op->done_rc = call_done;
     op->arg = op;
     kraft_node_enqueue(c->node, op);
     return 0;

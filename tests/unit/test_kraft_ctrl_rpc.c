@@ -2,7 +2,8 @@
  * fenced until a heartbeat shows it caught up, the unfencing is in the image, a stale epoch is refused,
  * silence for broker.session.timeout.ms fences every silent broker (the node's own too: nothing heartbeats
  * for it here), a registration without log directories is refused, unknown api keys are refused
- * without a callback, and ElectLeaders elects the preferred replica once it is in the ISR. */
+ * without a callback, ElectLeaders elects the preferred replica once it is in the ISR, and a fencing whose
+ * leader lost the lead before it committed is not logged as done. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -21,6 +23,7 @@
 #include "broker/config/config.h"
 #include "kraftmode/kraft_ctrl_rpc.h"
 #include "kraftmode/kraft_node.h"
+#include "kraftmode/kraft_node_internal.h"
 #include "proto_codec.h"
 
 #define SESSION_MS 300
@@ -306,6 +309,51 @@ static void test_elect_leaders(void **state)
     assert_int_equal(r.ReplicaElectionResults[0].PartitionResult[0].ErrorCode, KERR_ELECTION_NOT_NEEDED);
 }
 
+/* Loses the lead (as a new leader's BeginQuorumEpoch would make it) once a fencing is proposed: run
+ * before the loop polls, so the proposal's fsync cannot have committed it yet. */
+static void lose_lead_once_fencing_proposed(uv_prepare_t *p)
+{
+    struct fx *f = p->data;
+    if (f->node->ninflight == 0 || f->done)
+        return;
+    kraft_node_lost_leadership(f->node);
+    f->done = 1;
+}
+
+static void test_fencing_not_logged_when_the_lead_is_lost_before_it_commits(void **state)
+{
+    struct fx *f = *state;
+    int64_t epoch = -1;
+    assert_int_equal(do_register(f, 3, true, &epoch), KERR_NONE);
+    assert_int_equal(heartbeat(f, epoch, epoch).ErrorCode, KERR_NONE);
+    assert_false(fenced(f, 2));
+    f->done = 0;
+    uv_prepare_t p;
+    uv_prepare_init(&f->loop, &p);
+    p.data = f;
+    uv_prepare_start(&p, lose_lead_once_fencing_proposed);
+    FILE *cap = tmpfile();
+    assert_non_null(cap);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(cap), 2);
+    uint64_t deadline = uv_hrtime() / 1000000 + 30000;
+    while (!f->done && uv_hrtime() / 1000000 < deadline)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    uv_close((uv_handle_t *)&p, NULL);
+    char text[8192];
+    rewind(cap);
+    text[fread(text, 1, sizeof text - 1, cap)] = '\0';
+    fclose(cap);
+    fputs(text, stderr);
+    assert_int_equal(f->done, 1);
+    assert_non_null(strstr(text, "lost the lead before the fencing of broker"));
+    assert_null(strstr(text, "fenced: no heartbeat"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +362,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocate_producer_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elect_leaders, setup_no_fencing, teardown),
+        cmocka_unit_test_setup_teardown(test_fencing_not_logged_when_the_lead_is_lost_before_it_commits, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
