@@ -514,7 +514,7 @@ int snapshot_read_chunk(const char *dir, struct snapshot_id id, int64_t position
         goto out;
     }
     *size = st.st_size;
-    if (position < 0 || position > st.st_size) {
+    if (position < 0 || position >= st.st_size) { /* as Kafka: the last chunk is the one that reaches the end */
         rc = FERRY_ERANGE;
         goto out;
     }

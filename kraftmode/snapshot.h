@@ -117,7 +117,7 @@ int snapshot_part_freeze(const char *dir, struct snapshot_id id, char *err, size
 
 /* FetchSnapshot's read: up to max bytes of snapshot `id` from byte `position`, into buf (max bytes).
  * *got receives the bytes read, *size the file size. FERRY_ENOTFOUND (no such snapshot), FERRY_ERANGE
- * (position < 0 or > size), FERRY_EIO. Blocking; thread-safe. */
+ * (position < 0 or >= size: Kafka's POSITION_OUT_OF_RANGE), FERRY_EIO. Blocking; thread-safe. */
 int snapshot_read_chunk(const char *dir, struct snapshot_id id, int64_t position, uint8_t *buf, size_t max, size_t *got,
                         int64_t *size);
 

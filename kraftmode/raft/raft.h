@@ -203,7 +203,7 @@ struct raft_msg {
         } fetch_snapshot;
         struct {
             /* Outgoing (made by the core): the I/O layer reads up to max_bytes of snapshot `snapshot` from
-             * `position`, fills size/data/len (POSITION_OUT_OF_RANGE if position > size). Incoming: all
+             * `position`, fills size/data/len (POSITION_OUT_OF_RANGE unless 0 <= position < size). Incoming: all
              * filled. */
             struct raft_snapshot_id snapshot;
             int64_t size;

@@ -521,7 +521,7 @@ static void send_msg(struct sim *s, struct node *from, const struct raft_msg *m)
             int64_t pos = m->u.fetch_snapshot_resp.position;
             if (!d->snap_bytes || d->snap.end_offset != id.end_offset || d->snap.epoch != id.epoch) {
                 e->msg.error = 98; /* SNAPSHOT_NOT_FOUND */
-            } else if (pos > (int64_t)d->snap_bytes->len) {
+            } else if (pos < 0 || pos >= (int64_t)d->snap_bytes->len) {
                 e->msg.error = 99; /* POSITION_OUT_OF_RANGE */
             } else {
                 int64_t size = (int64_t)d->snap_bytes->len, len = size - pos;
