@@ -73,8 +73,11 @@ static void publish(void *arg, const struct md_image *img, const struct md_delta
         broker_topic_config(b, t->name, &config);
         for (int32_t k = 0; k < tc->npartitions; k++) {
             const struct md_partition *mp = md_topic_partition(t, tc->partitions[k]);
-            if (mp && !hosts_replica(b, mp) && rp_partition_get(b->partitions, proto_str_from(t->name), mp->id)) {
-                /* moved away from this broker (a reassignment; in legacy mode StopReplica with deletion) */
+            if (mp && !hosts_replica(b, mp) &&
+                (rp_partition_get(b->partitions, proto_str_from(t->name), mp->id) ||
+                 rp_partition_opening(b->partitions, t->name, mp->id))) {
+                /* moved away from this broker (a reassignment; in legacy mode StopReplica with deletion); a
+                 * log being created is dropped, or deleted once created */
                 LOG_INFO("broker", "%s-%d: no longer a replica here: deleting its log", t->name, mp->id);
                 rp_partition_remove(b->partitions, t->name, mp->id);
                 roles = true;

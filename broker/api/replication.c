@@ -49,8 +49,7 @@ void api_repl_fetchers_sync(struct broker *b)
 
 void api_repl_set_fetching(struct broker *b, proto_str topic, int32_t partition, bool on)
 {
-    struct rp_partition *p = rp_partition_get(b->partitions, topic, partition);
-    if (p && rp_partition_set_fetching(p, on) && b->fetchers)
+    if (rp_set_fetching(b->partitions, topic, partition, on) && b->fetchers)
         repl_fetchers_sync(b->fetchers);
 }
 

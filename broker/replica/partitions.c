@@ -791,6 +791,19 @@ bool rp_partition_set_fetching(struct rp_partition *p, bool on)
     return true;
 }
 
+bool rp_set_fetching(struct rp_manager *m, proto_str topic, int32_t index, bool on)
+{
+    struct rp_partition *p = rp_partition_get(m, topic, index);
+    if (p)
+        return rp_partition_set_fetching(p, on);
+    char *name = ferry_strndup(topic.p ? topic.p : "", topic.len > 0 ? (size_t)topic.len : 0);
+    struct rp_opening **oo = name ? opening_slot(m, name, index) : NULL;
+    ferry_free(name);
+    if (oo) /* being created: hosted with this setting (partition_attach keeps it) */
+        rp_partition_set_fetching((*oo)->p, on);
+    return false;
+}
+
 bool rp_partition_fetches_from(const struct rp_partition *p, int32_t leader)
 {
     return !p->is_leader && !p->fetch_stopped && p->leader_id == leader;

@@ -123,6 +123,10 @@ void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, in
  * back). While off, no fetcher fetches p whatever the image says; turning it on compares epochs first
  * (truncate_check). Returns whether anything changed. */
 bool rp_partition_set_fetching(struct rp_partition *p, bool on);
+/* The same by name, for a hosted partition or one whose log is being created (it is hosted with the
+ * setting, so that a StopReplica arriving meanwhile is not lost). Returns whether a hosted partition's
+ * fetching changed (a partition being created joins the fetchers once hosted). */
+bool rp_set_fetching(struct rp_manager *m, proto_str topic, int32_t index, bool on);
 /* p is a follower with a leader to fetch from now (not the leader, fetching not stopped). */
 bool rp_partition_fetches_from(const struct rp_partition *p, int32_t leader);
 /* The leader saw a Fetch from follower replica_id at fetch_offset: records it and moves the high

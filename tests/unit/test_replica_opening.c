@@ -1,7 +1,8 @@
 /* test_replica_opening: partitions whose new logs are created off the loop (broker/replica/partitions.h):
  * hosted and reported to the opened callback once created, then made durable by the sync pass; a removal
  * while the creation runs deletes the log once created, a removal while it is queued drops it; a partition
- * removed and opened again gets a fresh log; closing the manager with creations queued and running
+ * removed and opened again gets a fresh log; fetching turned off (legacy StopReplica without deletion) while
+ * the creation runs or is queued holds once hosted; closing the manager with creations queued and running
  * loses nothing and leaks nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,6 +132,33 @@ static void test_reopen_after_remove(void **state)
     assert_int_equal(seen->calls, 1);
 }
 
+/* StopReplica without deletion for a partition whose log is being created (running or queued) takes
+ * effect once it is hosted: it does not fetch; one turned off and on again does. */
+static void test_fetching_stopped_while_opening(void **state)
+{
+    struct fixture *f = *state;
+    struct node *n = &f->n;
+    struct rp_partition *p;
+    assert_int_equal(rp_partition_open(n->m, "running", 0, id_of(1), &n->tc, 0, &p), 0);
+    assert_int_equal(rp_partition_open(n->m, "queued", 0, id_of(2), &n->tc, 0, &p), 0);
+    assert_int_equal(rp_partition_open(n->m, "again", 0, id_of(3), &n->tc, 0, &p), 0);
+    assert_false(rp_set_fetching(n->m, proto_str_from("running"), 0, false)); /* nothing hosted changed */
+    assert_false(rp_set_fetching(n->m, proto_str_from("queued"), 0, false));
+    assert_false(rp_set_fetching(n->m, proto_str_from("again"), 0, false));
+    assert_false(rp_set_fetching(n->m, proto_str_from("again"), 0, true));
+    assert_false(rp_set_fetching(n->m, proto_str_from("unknown"), 0, false));
+    const char *names[] = {"running", "queued", "again"};
+    for (int i = 0; i < 3; i++) {
+        p = node_open(n, names[i], id_of((uint8_t)(i + 1)));
+        rp_partition_make_follower(n->m, p, 2, 1);
+        assert_int_equal(rp_partition_fetches_from(p, 2), i == 2);
+    }
+    /* hosted: turned on by name (a LeaderAndIsr) */
+    assert_true(rp_set_fetching(n->m, proto_str_from("queued"), 0, true));
+    assert_true(rp_partition_fetches_from(rp_partition_get(n->m, proto_str_from("queued"), 0), 2));
+    assert_false(rp_set_fetching(n->m, proto_str_from("queued"), 0, true));
+}
+
 /* Closing with creations queued and running: the running batch's logs are closed with their directory
  * (found at the next start), the queued ones are never created. */
 static void test_close_while_opening(void **state)
@@ -161,6 +189,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hosted_then_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetching_stopped_while_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_while_opening, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
