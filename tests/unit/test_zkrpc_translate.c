@@ -697,6 +697,84 @@ static void test_stop_v1_layout(void **state)
 
 /* ---- from the wire: the golden request bodies, decoded, translated, the responses encoded and read back ---- */
 
+/* Many topics and partitions in an order unlike the hosted table's (sorted by name, then partition): every
+ * one becomes hosted at its epoch; a second request updating some and adding others, and a StopReplica
+ * deleting every third, leave exactly the expected set, still sorted. */
+#define MANY_TOPICS 40
+#define MANY_PARTS 50
+
+static void test_many_hosted_out_of_order(void **state)
+{
+    struct fixture *f = *state;
+    static int32_t r12[] = {1, 2}, i12[] = {1, 2};
+    static char names[MANY_TOPICS][16];
+    static lisr_ps ps[MANY_TOPICS][MANY_PARTS];
+    static struct LeaderAndIsrRequest_LeaderAndIsrTopicState ts[MANY_TOPICS];
+    /* topics from the last name to the first, partitions odd ones descending then even ones ascending */
+    for (int t = 0; t < MANY_TOPICS; t++) {
+        int topic = MANY_TOPICS - 1 - t;
+        snprintf(names[t], sizeof names[t], "many-%02d", topic);
+        proto_uuid id = {{0x77, (uint8_t)topic}};
+        for (int k = 0; k < MANY_PARTS; k++) {
+            int32_t p = k < MANY_PARTS / 2 ? MANY_PARTS - 1 - 2 * k : 2 * (k - MANY_PARTS / 2);
+            ps[t][k] = lps(p, 1, topic + p, 1, r12, 2, i12, 2);
+        }
+        ts[t] = (struct LeaderAndIsrRequest_LeaderAndIsrTopicState){proto_str_from(names[t]), id, ps[t], MANY_PARTS};
+    }
+    struct LeaderAndIsrRequest req = lisr(5, MY_EPOCH, ts, MANY_TOPICS);
+    /* the first half of the topics first, then all of them at a newer epoch for the even partitions */
+    req.TopicStates_n = MANY_TOPICS / 2;
+    assert_int_equal(zkrpc_leader_and_isr(&f->b, &f->img, 7, &req, &f->res), 0);
+    apply(f);
+    reset(f);
+    assert_int_equal(f->b.nhosted, MANY_TOPICS / 2 * MANY_PARTS);
+    for (int t = 0; t < MANY_TOPICS; t++)
+        for (int k = 0; k < MANY_PARTS; k++)
+            if (ps[t][k].PartitionIndex % 2 == 0)
+                ps[t][k].LeaderEpoch += 100;
+    req.TopicStates_n = MANY_TOPICS;
+    assert_int_equal(zkrpc_leader_and_isr(&f->b, &f->img, 7, &req, &f->res), 0);
+    apply(f);
+    reset(f);
+    assert_int_equal(f->b.nhosted, MANY_TOPICS * MANY_PARTS);
+    for (size_t i = 1; i < f->b.nhosted; i++) {
+        int c = strcmp(f->b.hosted[i - 1].topic, f->b.hosted[i].topic);
+        assert_true(c < 0 || (c == 0 && f->b.hosted[i - 1].partition < f->b.hosted[i].partition));
+    }
+    for (int topic = 0; topic < MANY_TOPICS; topic++) {
+        char name[16];
+        snprintf(name, sizeof name, "many-%02d", topic);
+        for (int32_t p = 0; p < MANY_PARTS; p++)
+            assert_int_equal(zkrpc_hosted_leader_epoch(&f->b, name, p), topic + p + (p % 2 == 0 ? 100 : 0));
+    }
+    /* StopReplica with deletion of every third partition of every topic, in request order */
+    static struct StopReplicaRequest_StopReplicaPartitionState sps[MANY_TOPICS][MANY_PARTS];
+    static struct StopReplicaRequest_StopReplicaTopicState sts[MANY_TOPICS];
+    for (int t = 0; t < MANY_TOPICS; t++) {
+        int n = 0;
+        for (int k = 0; k < MANY_PARTS; k++)
+            if (ps[t][k].PartitionIndex % 3 == 0)
+                sps[t][n++] = (struct StopReplicaRequest_StopReplicaPartitionState){ps[t][k].PartitionIndex,
+                                                                                    ps[t][k].LeaderEpoch + 1, true};
+        sts[t] = (struct StopReplicaRequest_StopReplicaTopicState){proto_str_from(names[t]), sps[t], n};
+    }
+    struct StopReplicaRequest sreq = stop(sts, MANY_TOPICS);
+    assert_int_equal(zkrpc_stop_replica(&f->b, &f->img, 4, &sreq, &f->res), 0);
+    apply(f);
+    reset(f);
+    size_t kept = 0;
+    for (int topic = 0; topic < MANY_TOPICS; topic++) {
+        char name[16];
+        snprintf(name, sizeof name, "many-%02d", topic);
+        for (int32_t p = 0; p < MANY_PARTS; p++) {
+            int32_t want = p % 3 == 0 ? -1 : topic + p + (p % 2 == 0 ? 100 : 0);
+            assert_int_equal(zkrpc_hosted_leader_epoch(&f->b, name, p), want);
+            kept += want >= 0;
+        }
+    }
+    assert_int_equal(f->b.nhosted, kept);
+}
+
 static void *decode_golden(struct proto_arena *a, const char *name, const struct proto_message *m)
 {
     for (size_t i = 0; i < sizeof zkrpc_goldens / sizeof zkrpc_goldens[0]; i++) {
@@ -847,6 +925,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_topic_deletion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_replica_moved_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_v1_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_hosted_out_of_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_golden_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };

@@ -83,65 +83,109 @@ int zr_stage(struct zkrpc_result *out, struct zr_staged *s, struct zr_hosted_cha
     return 0;
 }
 
+/* Pointers to staged changes by (topic, partition), each key's changes in staging order (the pointers
+ * point into one array: their order is the staging order). */
+static int cmp_staged(const void *a, const void *b)
+{
+    const struct zr_hosted_change *cx = *(const struct zr_hosted_change *const *)a;
+    const struct zr_hosted_change *cy = *(const struct zr_hosted_change *const *)b;
+    int32_t n = cx->topic.len < cy->topic.len ? cx->topic.len : cy->topic.len;
+    int c = n > 0 ? memcmp(cx->topic.p, cy->topic.p, (size_t)n) : 0;
+    if (c == 0 && cx->topic.len != cy->topic.len)
+        c = cx->topic.len < cy->topic.len ? -1 : 1;
+    if (c == 0 && cx->partition != cy->partition)
+        c = cx->partition < cy->partition ? -1 : 1;
+    return c ? c : (cx < cy ? -1 : cx > cy);
+}
+
+static bool same_key(const struct zr_hosted_change *a, const struct zr_hosted_change *b)
+{
+    return a->partition == b->partition && a->topic.len == b->topic.len &&
+           (a->topic.len <= 0 || memcmp(a->topic.p, b->topic.p, (size_t)a->topic.len) == 0);
+}
+
+/* Every change updates a hosted entry in place (binary searches, no allocation): true when it did. */
+static bool commit_in_place(struct zkrpc_broker *b, const struct zr_staged *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].remove || zr_hosted_find(b, s->v[i].topic, s->v[i].partition) < 0)
+            return false;
+    for (size_t i = 0; i < s->n; i++) {
+        struct zkrpc_hosted *h = &b->hosted[zr_hosted_find(b, s->v[i].topic, s->v[i].partition)];
+        h->leader_epoch = s->v[i].leader_epoch;
+        h->topic_id = s->v[i].topic_id;
+    }
+    return true;
+}
+
 int zr_commit(struct zkrpc_broker *b, const struct zr_staged *s)
 {
-    /* Allocate first: room for every possibly new entry, and their names. */
+    if (s->n == 0 || commit_in_place(b, s))
+        return 0;
+    /* Allocate first: the sorted order of the changes, the merged array, a name for every addition (names[i]
+     * for staged change i). */
     size_t add = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (!s->v[i].remove)
-            add++;
-    if (b->nhosted + add > b->hosted_cap) {
-        size_t ncap = b->hosted_cap ? b->hosted_cap : 16;
-        while (ncap < b->nhosted + add)
-            ncap *= 2;
-        struct zkrpc_hosted *nh = ferry_realloc(b->hosted, ncap * sizeof *nh);
-        if (!nh)
-            return FERRY_ENOMEM;
-        b->hosted = nh;
-        b->hosted_cap = ncap;
-    }
-    char **names = add ? ferry_calloc(add, sizeof *names) : NULL;
-    if (add && !names)
+        add += !s->v[i].remove;
+    size_t cap = b->nhosted + add;
+    const struct zr_hosted_change **order = ferry_malloc(s->n * sizeof *order);
+    struct zkrpc_hosted *merged = ferry_malloc((cap + 1) * sizeof *merged);
+    char **names = ferry_calloc(s->n, sizeof *names);
+    bool oom = !order || !merged || !names;
+    for (size_t i = 0; i < s->n && !oom; i++)
+        if (!s->v[i].remove && !(names[i] = ferry_strndup(s->v[i].topic.p, (size_t)s->v[i].topic.len)))
+            oom = true;
+    if (oom) {
+        for (size_t i = 0; names && i < s->n; i++)
+            ferry_free(names[i]);
+        ferry_free(names);
+        ferry_free(merged);
+        ferry_free(order);
         return FERRY_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->v[i].remove)
-            continue;
-        names[k] = ferry_strndup(s->v[i].topic.p, (size_t)s->v[i].topic.len);
-        if (!names[k]) {
-            for (size_t j = 0; j < k; j++)
-                ferry_free(names[j]);
-            ferry_free(names);
-            return FERRY_ENOMEM;
-        }
-        k++;
     }
-    /* Nothing fails from here on. */
-    k = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        const struct zr_hosted_change *c = &s->v[i];
-        long at = zr_hosted_find(b, c->topic, c->partition);
-        if (c->remove) {
-            if (at >= 0) {
-                ferry_free(b->hosted[at].topic);
-                memmove(&b->hosted[at], &b->hosted[at + 1], (b->nhosted - (size_t)at - 1) * sizeof *b->hosted);
-                b->nhosted--;
+    /* Nothing fails from here on: one merge of the hosted entries with the sorted changes. */
+    for (size_t i = 0; i < s->n; i++)
+        order[i] = &s->v[i];
+    qsort(order, s->n, sizeof *order, cmp_staged);
+    size_t nm = 0, h = 0, j = 0;
+    while (h < b->nhosted || j < s->n) {
+        const struct zr_hosted_change *first = j < s->n ? order[j] : NULL;
+        int c = !first ? -1
+                : h == b->nhosted
+                    ? 1
+                    : hosted_cmp(b->hosted[h].topic, b->hosted[h].partition, first->topic, first->partition);
+        if (c < 0) {
+            merged[nm++] = b->hosted[h++];
+            continue;
+        }
+        /* one key: its hosted entry (c == 0) and every change of it, in staging order */
+        bool present = c == 0;
+        struct zkrpc_hosted cur = present ? b->hosted[h++] : (struct zkrpc_hosted){NULL, 0, 0, {{0}}};
+        for (; j < s->n && same_key(order[j], first); j++) {
+            const struct zr_hosted_change *ch = order[j];
+            char *name = names[ch - s->v];
+            if (ch->remove) {
+                if (present)
+                    ferry_free(cur.topic);
+                present = false;
+            } else if (present) {
+                ferry_free(name);
+                cur.leader_epoch = ch->leader_epoch;
+                cur.topic_id = ch->topic_id;
+            } else {
+                cur = (struct zkrpc_hosted){name, ch->partition, ch->leader_epoch, ch->topic_id};
+                present = true;
             }
-            continue;
         }
-        char *name = names[k++];
-        if (at >= 0) {
-            ferry_free(name);
-            b->hosted[at].leader_epoch = c->leader_epoch;
-            b->hosted[at].topic_id = c->topic_id;
-            continue;
-        }
-        size_t pos = hosted_lower(b, c->topic, c->partition);
-        memmove(&b->hosted[pos + 1], &b->hosted[pos], (b->nhosted - pos) * sizeof *b->hosted);
-        b->hosted[pos] = (struct zkrpc_hosted){name, c->partition, c->leader_epoch, c->topic_id};
-        b->nhosted++;
+        if (present)
+            merged[nm++] = cur;
     }
+    ferry_free(b->hosted);
+    b->hosted = merged;
+    b->nhosted = nm;
+    b->hosted_cap = cap;
     ferry_free(names);
+    ferry_free(order);
     return 0;
 }
 
@@ -263,32 +307,93 @@ static bool str_eq(proto_str a, proto_str b)
     return a.len == b.len && (a.len <= 0 || memcmp(a.p, b.p, (size_t)a.len) == 0);
 }
 
+/* The view's indexes: open addressing over the touched topics, in the result's arena (a growth leaves the
+ * old table there: at most twice the final size). A put replaces the entry of the same key: the newest
+ * touched topic of a name / an id is its current state. */
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static uint64_t key_hash(bool by_id, proto_str name, proto_uuid id)
+{
+    return by_id ? hash_bytes(id.b, sizeof id.b) : hash_bytes(name.p, name.len > 0 ? (size_t)name.len : 0);
+}
+
+static bool key_eq(const struct zr_topic *t, bool by_id, proto_str name, proto_uuid id)
+{
+    return by_id ? proto_uuid_eq(t->id, id) : str_eq(t->name, name);
+}
+
+/* The slot holding the key, or the empty slot where it goes; NULL when the index has no table. */
+static struct zr_topic **index_slot(const struct zr_index *ix, bool by_id, proto_str name, proto_uuid id)
+{
+    if (!ix->cap)
+        return NULL;
+    size_t mask = ix->cap - 1;
+    for (size_t i = key_hash(by_id, name, id) & mask;; i = (i + 1) & mask)
+        if (!ix->slots[i] || key_eq(ix->slots[i], by_id, name, id))
+            return &ix->slots[i];
+}
+
+static struct zr_topic *index_get(const struct zr_index *ix, bool by_id, proto_str name, proto_uuid id)
+{
+    struct zr_topic **s = index_slot(ix, by_id, name, id);
+    return s ? *s : NULL;
+}
+
+static bool index_put(struct zkrpc_result *out, struct zr_index *ix, bool by_id, struct zr_topic *t)
+{
+    if ((ix->n + 1) * 2 > ix->cap) {
+        struct zr_index bigger = {zr_array(out, ix->cap ? ix->cap * 2 : 64, sizeof(struct zr_topic *)), 0,
+                                  ix->cap ? ix->cap * 2 : 64};
+        if (!bigger.slots)
+            return false;
+        for (size_t i = 0; i < ix->cap; i++)
+            if (ix->slots[i]) {
+                *index_slot(&bigger, by_id, ix->slots[i]->name, ix->slots[i]->id) = ix->slots[i];
+                bigger.n++;
+            }
+        *ix = bigger;
+    }
+    struct zr_topic **s = index_slot(ix, by_id, t->name, t->id);
+    ix->n += *s == NULL;
+    *s = t;
+    return true;
+}
+
 static struct zr_topic *touch(struct zr_view *v, proto_str name, proto_uuid id, const struct md_topic *img)
 {
     struct zr_topic *t = proto_arena_alloc(&v->out->arena, sizeof *t);
     char *copy = t ? proto_arena_strdup(&v->out->arena, name) : NULL;
     if (!copy)
         return NULL;
-    *t = (struct zr_topic){{copy, name.len}, id, img, false, v->touched};
-    v->touched = t;
+    *t = (struct zr_topic){{copy, name.len}, id, img, false};
+    if (!index_put(v->out, &v->by_name, false, t) || !index_put(v->out, &v->by_id, true, t))
+        return NULL;
     return t;
 }
+
+static const proto_uuid no_id;
 
 struct zr_topic *zr_topic_by_name(struct zr_view *v, proto_str name, bool *oom)
 {
     if (name.len < 0)
         return NULL;
-    for (struct zr_topic *t = v->touched; t; t = t->next)
-        if (str_eq(t->name, name))
-            return t->removed ? NULL : t;
+    struct zr_topic *t = index_get(&v->by_name, false, name, no_id);
+    if (t)
+        return t->removed ? NULL : t;
     const struct md_topic *it = md_image_topic_n(v->img, name.p, (size_t)name.len);
     if (!it)
         return NULL;
     /* The image's topic may already be known under its id (and removed). */
-    for (struct zr_topic *t = v->touched; t; t = t->next)
-        if (proto_uuid_eq(t->id, it->id))
-            return NULL;
-    struct zr_topic *t = touch(v, name, it->id, it);
+    if (index_get(&v->by_id, true, name, it->id))
+        return NULL;
+    t = touch(v, name, it->id, it);
     if (!t)
         *oom = true;
     return t;
@@ -296,17 +401,17 @@ struct zr_topic *zr_topic_by_name(struct zr_view *v, proto_str name, bool *oom)
 
 struct zr_topic *zr_topic_by_id(struct zr_view *v, proto_uuid id, bool *oom)
 {
-    for (struct zr_topic *t = v->touched; t; t = t->next)
-        if (proto_uuid_eq(t->id, id))
-            return t->removed ? NULL : t;
+    proto_str none = {NULL, -1};
+    struct zr_topic *t = index_get(&v->by_id, true, none, id);
+    if (t)
+        return t->removed ? NULL : t;
     const struct md_topic *it = md_image_topic_by_id(v->img, id);
     if (!it)
         return NULL;
     proto_str name = {it->name, (int32_t)strlen(it->name)};
-    for (struct zr_topic *t = v->touched; t; t = t->next)
-        if (str_eq(t->name, name))
-            return NULL; /* that name now belongs to another topic, or was removed */
-    struct zr_topic *t = touch(v, name, it->id, it);
+    if (index_get(&v->by_name, false, name, id))
+        return NULL; /* that name now belongs to another topic, or was removed */
+    t = touch(v, name, it->id, it);
     if (!t)
         *oom = true;
     return t;

@@ -14,13 +14,18 @@ struct zr_topic {
     proto_uuid id;
     const struct md_topic *img;  /* the image's topic; NULL when created by this translation */
     bool removed;                /* a RemoveTopicRecord for it was emitted */
-    struct zr_topic *next;
+};
+
+/* Touched topics by name or by id (a hash table in the result's arena; the newest per key). */
+struct zr_index {
+    struct zr_topic **slots;
+    size_t n, cap; /* cap: 0 or a power of two */
 };
 
 struct zr_view {
     const struct md_image *img;
     struct zkrpc_result *out;
-    struct zr_topic *touched; /* newest first: the first match is the current state */
+    struct zr_index by_name, by_id; /* the current state of every topic the translation touched */
 };
 
 /* A staged change to the hosted partitions. */
@@ -59,7 +64,7 @@ static inline void zr_view_init(struct zr_view *v, const struct md_image *img, s
 {
     v->img = img;
     v->out = out;
-    v->touched = NULL;
+    v->by_name = v->by_id = (struct zr_index){NULL, 0, 0};
 }
 
 /* Appends a default-initialised record of type m to out (allocated in its arena). NULL on OOM. */

@@ -91,7 +91,8 @@ static int host_partition(struct zr_view *v, const struct zr_part *p, int16_t *e
 
 /* One partition, as becomeLeaderOrFollower checks it against the hosted state. */
 static int one_partition(struct zkrpc_broker *b, struct zr_view *v, struct zr_staged *staged,
-                         const struct LeaderAndIsrRequest *req, const struct zr_part *p, int16_t *err)
+                         const struct LeaderAndIsrRequest *req, const struct zr_part *p, int16_t *err,
+                         size_t *same_epoch)
 {
     const lisr_state *ps = state(p);
     if (ps->PartitionIndex < 0 || ps->PartitionIndex > ZR_MAX_PARTITION_ID || p->topic.len <= 0) {
@@ -136,8 +137,10 @@ static int one_partition(struct zkrpc_broker *b, struct zr_view *v, struct zr_st
     } else if (!req_has_id && log_has_id && ps->Leader != b->broker_id) {
         *err = KERR_NONE; /* a downgrade away from topic ids: nothing for the image */
     } else {
-        LOG_INFO("zkrpc", "LeaderAndIsr for %.*s-%d ignored: leader epoch %d is the current one", ZR_STR(p->topic),
-                 ps->PartitionIndex, ps->LeaderEpoch);
+        /* a new controller resends every partition's state at its current epoch: one summary line */
+        LOG_DEBUG("zkrpc", "LeaderAndIsr for %.*s-%d ignored: leader epoch %d is the current one", ZR_STR(p->topic),
+                  ps->PartitionIndex, ps->LeaderEpoch);
+        (*same_epoch)++;
         *err = KERR_STALE_CONTROLLER_EPOCH;
     }
     return 0;
@@ -175,15 +178,16 @@ int zkrpc_leader_and_isr(struct zkrpc_broker *b, const struct md_image *img, int
     struct zr_view v;
     zr_view_init(&v, img, out);
     struct zr_staged staged = {NULL, 0, 0};
+    size_t same_epoch = 0;
     for (size_t i = 0; i < n; i++)
-        if (one_partition(b, &v, &staged, req, &parts[i], &errors[i]))
+        if (one_partition(b, &v, &staged, req, &parts[i], &errors[i], &same_epoch))
             goto nomem;
     if (respond(out, version, req, parts, n, errors, KERR_NONE) || zr_commit(b, &staged))
         goto nomem;
     b->controller_epoch = req->ControllerEpoch;
     LOG_INFO("zkrpc", "LeaderAndIsr from controller %d (epoch %d) for %zu partition(s): %zu hosted change(s), "
-             "%zu record(s)",
-             req->ControllerId, req->ControllerEpoch, n, staged.n, out->nrecords);
+             "%zu record(s), %zu ignored at their current leader epoch",
+             req->ControllerId, req->ControllerEpoch, n, staged.n, out->nrecords, same_epoch);
     return 0;
 nomem:
     zkrpc_result_free(out);
