@@ -45,8 +45,7 @@ void api_handle_controller_request(struct broker *b, struct net_request *req)
         net_close_for(req, why);
         return;
     }
-    for (size_t i = 0; i < resp.nswitches; i++)
-        api_repl_set_fetching(b, resp.switches[i].topic, resp.switches[i].partition, resp.switches[i].on);
+    api_repl_set_fetching(b, resp.switches, resp.nswitches);
     net_respond(req, resp.m, resp.body);
     proto_arena_free(&resp.arena);
 }

@@ -47,9 +47,12 @@ void api_repl_fetchers_sync(struct broker *b)
         repl_fetchers_sync(b->fetchers);
 }
 
-void api_repl_set_fetching(struct broker *b, proto_str topic, int32_t partition, bool on)
+void api_repl_set_fetching(struct broker *b, const struct md_fetch_switch *switches, size_t n)
 {
-    if (rp_set_fetching(b->partitions, topic, partition, on) && b->fetchers)
+    bool changed = false;
+    for (size_t i = 0; i < n; i++)
+        changed = rp_set_fetching(b->partitions, switches[i].topic, switches[i].partition, switches[i].on) || changed;
+    if (changed && b->fetchers)
         repl_fetchers_sync(b->fetchers);
 }
 

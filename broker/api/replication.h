@@ -14,9 +14,11 @@
 #define FERRY_API_REPLICATION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "broker/metadata/md_image.h"
+#include "broker/metadata/md_source.h"
 #include "broker/replica/partitions.h"
 
 struct broker;
@@ -29,9 +31,10 @@ bool api_repl_partition(struct broker *b, const struct md_topic *t, const struct
 /* One fetcher per leader broker that this broker follows partitions of (started, stopped, or moved to a
  * registration's new endpoint): after partitions changed roles or brokers changed in the image. */
 void api_repl_fetchers_sync(struct broker *b);
-/* Turns the replica fetching of a hosted partition off or on, as a controller request said
- * (md_fetch_switch: StopReplica without deletion, LeaderAndIsr); unknown partitions are ignored. */
-void api_repl_set_fetching(struct broker *b, proto_str topic, int32_t partition, bool on);
+/* Turns the replica fetching of hosted partitions off or on, as a controller request said
+ * (md_fetch_switch: StopReplica without deletion, LeaderAndIsr); unknown partitions are ignored. The
+ * fetchers follow once for the whole list (a sync walks every hosted partition). */
+void api_repl_set_fetching(struct broker *b, const struct md_fetch_switch *switches, size_t n);
 /* Asks the leader core for an ISR change of p and proposes it (no-op unless p is led here). */
 void api_repl_isr_check(struct broker *b, struct rp_partition *p);
 
