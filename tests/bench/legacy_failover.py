@@ -13,7 +13,10 @@ tests/it/zkcluster.py and examples/zookeeper-cluster-*.yaml) on a real ZooKeeper
    of /controller) gets SIGKILL. The figures run from the moment its session ends (the ephemeral
    /controller disappears, seen through a watch) until every partition has a live leader in a surviving
    broker's Metadata, and until an acks=all produce to a partition the dead broker led succeeds; the time
-   from the kill (session timeout included) is reported too. Target: 100,000 partitions in under 10 s.
+   from the kill (session timeout included) is reported too. The leader probe (LeaderProbe) asks only for
+   the topics not yet seen fully led and reads each answer only up to its first unled partition, every
+   --poll-interval; the figure is the first poll that sees every partition led, and its resolution (the
+   time since the previous poll) is reported. Target: 100,000 partitions in under 10 s.
    The killed broker is restarted before the next size.
 2. Topic creation: --topics single-partition topics through CreateTopics with --create-clients clients;
    rate until every request is answered and until every topic has a leader in Metadata (the figure
@@ -27,6 +30,7 @@ import base64
 import json
 import os
 import shutil
+import struct
 import sys
 import tempfile
 import threading
@@ -36,6 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cluster_bench as cb  # noqa: E402
+import ferrytest  # noqa: E402
+from ferrytest import KafkaConn  # noqa: E402
 import zk_ensemble  # noqa: E402
 import zkcluster  # noqa: E402
 import zkharness  # noqa: E402
@@ -111,6 +117,101 @@ def grow(args, zk, nodes, target):
     return None
 
 
+def first_bad_partition(body, dead):
+    """Metadata v1 response body of one topic: the index of its first partition without a live leader (no
+    leader, a dead one, or one not among the response's brokers), -1 when every partition has one, or None
+    when the topic is not in it (an error). Reads no further than that partition."""
+    n, p = struct.unpack_from(">i", body, 0)[0], 4
+    live = set()
+    for _ in range(n):  # node_id, host, port, rack
+        node, hl = struct.unpack_from(">ih", body, p)
+        p += 6 + hl + 4
+        rl = struct.unpack_from(">h", body, p)[0]
+        p += 2 + max(rl, 0)
+        live.add(node)
+    live -= set(dead)
+    p += 4  # controller_id
+    if struct.unpack_from(">i", body, p)[0] != 1:
+        return None
+    err, nl = struct.unpack_from(">hh", body, p + 4)
+    p += 8 + nl + 1  # error, name, is_internal
+    if err != 0:
+        return None
+    nparts = struct.unpack_from(">i", body, p)[0]
+    p += 4
+    for _ in range(nparts):
+        _, index, leader, nrep = struct.unpack_from(">hiii", body, p)
+        if leader not in live:
+            return index
+        p += 14 + 4 * nrep
+        p += 4 + 4 * struct.unpack_from(">i", body, p)[0]
+    return -1
+
+
+class LeaderProbe:
+    """Polls a broker's Metadata until every partition of `topics` has a live leader. Each poll asks, one
+    pipelined Metadata v1 request per topic, only for the topics not yet seen fully led, and reads each
+    answer only up to its first partition without a live leader; a topic seen fully led is not asked again.
+    When none is left, one full Metadata of every topic confirms it (else the topics it shows unled are
+    polled again). wait() returns the time the poll that saw the last topic led was answered, or None; the
+    resolution is the time between that poll's answer and the previous poll's."""
+
+    def __init__(self, bootstrap, topics, dead):
+        host, port = bootstrap.rsplit(":", 1)
+        self.addr = (host, int(port))
+        self.pending = list(topics)
+        self.dead = {dead}
+        self.polls = 0
+        self.resolution = None
+        self.busy = 0.0  # seconds spent polling
+
+    def _poll(self, conn):
+        corrs = [(conn.send(ferrytest.API_METADATA, 1, ferrytest.enc_metadata(1, [t])), t) for t in self.pending]
+        still = []
+        for corr, topic in corrs:
+            got, body = conn.recv()
+            if got != corr:
+                raise ferrytest.ParseError("correlation id %d, expected %d" % (got, corr))
+            if first_bad_partition(body, self.dead) != -1:
+                still.append(topic)
+        self.pending = still
+
+    def wait(self, timeout, interval):
+        deadline = time.monotonic() + timeout
+        last = None
+        conn = None
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = KafkaConn(*self.addr, timeout=60)
+                self._poll(conn)
+                if not self.pending:
+                    t_seen = time.monotonic()
+                    total, bad, _ = cb.leader_report(cb.metadata("%s:%d" % self.addr), dead=self.dead, prefix=PREFIX)
+                    if bad == 0:
+                        self.polls += 1
+                        self.busy += t_seen - t0
+                        self.resolution = t_seen - last if last else None
+                        conn.close()
+                        return t_seen
+                    log("  (probe: every topic was seen led, but a full Metadata shows %d of %d unled)" % (bad, total))
+                    self.pending = sorted({t["name"] for t in cb.metadata("%s:%d" % self.addr)["topics"]
+                                           if t["name"].startswith(PREFIX)})
+            except (OSError, ferrytest.ConnectionClosed, ferrytest.ParseError, struct.error) as e:
+                log("  (probe: %r)" % (e,))
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self.polls += 1
+            last = time.monotonic()
+            self.busy += last - t0
+            time.sleep(interval)
+        if conn is not None:
+            conn.close()
+        return None
+
+
 def failover(args, zk, nodes, size):
     err = grow(args, zk, nodes, size)
     if err:
@@ -121,21 +222,17 @@ def failover(args, zk, nodes, size):
     md = cb.metadata(survivor.bootstrap)
     led_by_victim = [(t["name"], p["partition"]) for t in md["topics"] if t["name"].startswith(PREFIX)
                      for p in t["partitions"] if p["leader"] == victim.node_id]
+    topics = sorted({t for t, _ in led_by_victim} | {t["name"] for t in md["topics"] if t["name"].startswith(PREFIX)})
     watch = ControllerWatch(zk)
     victim.kill9()
     t_kill = time.monotonic()
     if not watch.event.wait(args.session_timeout_ms / 1000.0 + 60):
         return {"partitions": size, "error": "/controller was not deleted after the controller's kill"}
     t_end = watch.gone_at
-
-    def all_led():
-        md = cb.metadata(survivor.bootstrap)
-        total, bad, _ = cb.leader_report(md, dead={victim.node_id}, prefix=PREFIX)
-        return md if total >= size and bad == 0 else None
-    md = cb.wait_for(all_led, timeout=args.lead_timeout + size / 200.0, interval=0.05)
-    t_led = time.monotonic() if md else None
+    probe = LeaderProbe(survivor.bootstrap, topics, victim.node_id)
+    t_led = probe.wait(args.lead_timeout + size / 200.0, interval=args.poll_interval)
     t_prod = None
-    if md:
+    if t_led:
         topic, part = led_by_victim[0] if led_by_victim else (PREFIX + "0000", 0)
         if cb.wait_for(lambda: cb.produce_one(cb.metadata(survivor.bootstrap, [topic]), topic, part) == 0,
                        timeout=60, interval=0.05):
@@ -143,9 +240,10 @@ def failover(args, zk, nodes, size):
     new_ctl = zkcluster.controller(zk)[0]
     res = {"partitions": size, "killed": victim.node_id, "new_controller": new_ctl, "moved": len(led_by_victim),
            "session_end_s": t_end - t_kill,
-           "led_s": t_led - t_end if t_led else None, "produce_s": t_prod - t_end if t_prod else None}
+           "led_s": t_led - t_end if t_led else None, "produce_s": t_prod - t_end if t_prod else None,
+           "polls": probe.polls, "resolution_s": probe.resolution, "probe_s": probe.busy}
     log("failover at %d partitions: %r" % (size, res))
-    if not md:
+    if not t_led:
         total, bad, _ = cb.leader_report(cb.metadata(survivor.bootstrap), dead={victim.node_id}, prefix=PREFIX)
         res["error"] = "%d of %d partitions still without a live leader after %.0f s" % (
             bad, total, args.lead_timeout + size / 200.0)
@@ -168,6 +266,9 @@ def main():
     ap.add_argument("--session-timeout-ms", type=int, default=zkcluster.SESSION_TIMEOUT_MS)
     ap.add_argument("--zk-max-in-flight", type=int, default=None,
                     help="zookeeper.max.in.flight.requests of the brokers (Kafka's default, 10, when not given)")
+    ap.add_argument("--poll-interval", type=float, default=0.05,
+                    help="seconds between the leader probe's polls after the failover (the figure's resolution is "
+                         "this plus one poll, reported)")
     ap.add_argument("--lead-timeout", type=float, default=60.0,
                     help="seconds (plus 1 per 200 partitions) to wait for leaders before calling a case failed")
     ap.add_argument("--zk-ensemble", action="store_true", help="a 3-server ZooKeeper ensemble, not one server")
@@ -244,6 +345,9 @@ def report(args, load_before, failovers, creation, failures):
                      "produce to one of its %d partitions after %s s (target < 10 s at 100,000)" % (
                          f["killed"], f["session_end_s"], "%.2f" % f["led_s"] if f["led_s"] else "never", f["moved"],
                          "%.2f" % f["produce_s"] if f["produce_s"] else "never"))
+            if f.get("resolution_s"):
+                line += " (leader probe: %d polls, %.2f s of them polling; resolution %.2f s)" % (
+                    f["polls"], f["probe_s"], f["resolution_s"])
         if "error" in f:
             line += ("; " if "killed" in f else "did not run: ") + f["error"]
         print(line)
