@@ -74,6 +74,21 @@ static int32_t topic_parts(const struct cluster *c, int32_t t)
 
 static bool hosts(const struct cluster *c, int32_t i) { return c->replicas[i][0] == SELF || c->replicas[i][1] == SELF; }
 
+/* The fields LeaderAndIsr and UpdateMetadata partition states share (the ISR is both replicas until the
+ * second one leads alone). */
+#define FILL_STATE(ps, c, i, p, controller_epoch)                                                          \
+    do {                                                                                                   \
+        (ps)->PartitionIndex = (p);                                                                        \
+        (ps)->ControllerEpoch = (controller_epoch);                                                        \
+        (ps)->Leader = (c)->leader[i];                                                                     \
+        (ps)->LeaderEpoch = (c)->epoch[i];                                                                 \
+        bool both = (c)->leader[i] == (c)->replicas[i][0];                                                 \
+        (ps)->Isr = both ? (c)->replicas[i] : &(c)->leader[i];                                             \
+        (ps)->Isr_n = both ? 2 : 1;                                                                        \
+        (ps)->Replicas = (c)->replicas[i];                                                                 \
+        (ps)->Replicas_n = 2;                                                                              \
+    } while (0)
+
 /* LeaderAndIsr v7 of the partitions `want` selects (those this broker hosts). */
 static void encode_lisr(const struct cluster *c, int32_t controller_epoch, bool (*want)(const struct cluster *, int32_t),
                         struct proto_writer *w)
@@ -99,15 +114,8 @@ static void encode_lisr(const struct cluster *c, int32_t controller_epoch, bool 
             if (!want(c, i))
                 continue;
             struct LeaderAndIsrRequest_LeaderAndIsrPartitionState *ps = &ts->PartitionStates[ts->PartitionStates_n++];
-            ps->PartitionIndex = p;
-            ps->ControllerEpoch = controller_epoch;
-            ps->Leader = c->leader[i];
-            ps->LeaderEpoch = c->epoch[i];
-            ps->Isr = c->leader[i] == c->replicas[i][0] ? c->replicas[i] : &c->leader[i];
-            ps->Isr_n = c->leader[i] == c->replicas[i][0] ? 2 : 1;
+            FILL_STATE(ps, c, i, p, controller_epoch);
             ps->PartitionEpoch = c->epoch[i];
-            ps->Replicas = c->replicas[i];
-            ps->Replicas_n = 2;
             ps->AddingReplicas_n = 0;
             ps->RemovingReplicas_n = 0;
         }
@@ -151,15 +159,8 @@ static void encode_umr(const struct cluster *c, int32_t controller_epoch, struct
         for (int32_t p = 0; p < topic_parts(c, t); p++) {
             int32_t i = t * PER_TOPIC + p;
             struct UpdateMetadataRequest_UpdateMetadataPartitionState *ps = &ts->PartitionStates[p];
-            ps->PartitionIndex = p;
-            ps->ControllerEpoch = controller_epoch;
-            ps->Leader = c->leader[i];
-            ps->LeaderEpoch = c->epoch[i];
-            ps->Isr = c->leader[i] == c->replicas[i][0] ? c->replicas[i] : &c->leader[i];
-            ps->Isr_n = c->leader[i] == c->replicas[i][0] ? 2 : 1;
+            FILL_STATE(ps, c, i, p, controller_epoch);
             ps->ZkVersion = c->epoch[i];
-            ps->Replicas = c->replicas[i];
-            ps->Replicas_n = 2;
             ps->OfflineReplicas_n = 0;
         }
     }
