@@ -121,6 +121,19 @@ void plog_close_abandon(struct plog *log);
 /* Closes the log and deletes its directory: renamed `<topic>-<partition>.<uuid>-delete` (uuid: 32 hex
  * digits, as Kafka), then removed. The log is freed in every case. */
 int plog_delete(struct plog *log);
+/* The same in two steps, as Kafka's LogManager.asyncDelete: plog_delete_begin (loop) closes and frees the
+ * log and renames its directory (one rename: the name is free for a new log at once, and a crash leaves a
+ * `-delete` directory that start-up removes); plog_delete_run (any thread) makes the rename durable,
+ * removes the renamed tree and frees `del`. begin returns 0 with `del` to run, or the error (logged; the
+ * directory stays, nothing to run). */
+struct plog_deletion {
+    char *name;   /* "<topic>-<partition>", for the log lines */
+    char *dir;    /* the partition directory as it was */
+    char *parent; /* the log directory */
+    char *target; /* the renamed directory */
+};
+int plog_delete_begin(struct plog *log, struct plog_deletion *del);
+int plog_delete_run(struct plog_deletion *del);
 
 /* Replaces the configuration (dynamic topic config change). Takes effect at the next append/retention. */
 void plog_set_config(struct plog *log, const struct plog_config *cfg);

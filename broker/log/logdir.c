@@ -540,7 +540,7 @@ void logdir_sync_end(struct logdir *d, struct logdir_sync *s, int rc)
 
 size_t logdir_unsynced_count(const struct logdir *d) { return d->nunsynced; }
 
-int logdir_delete_log(struct logdir *d, struct plog *log)
+int logdir_delete_log_begin(struct logdir *d, struct plog *log, struct plog_deletion *del)
 {
     for (size_t i = 0; i < d->nlogs; i++) {
         if (d->logs[i] == log) {
@@ -548,10 +548,17 @@ int logdir_delete_log(struct logdir *d, struct plog *log)
             memmove(d->logs + i, d->logs + i + 1, (d->nlogs - i - 1) * sizeof *d->logs);
             d->nlogs--;
             unhash(d, log);
-            return plog_delete(log);
+            return plog_delete_begin(log, del);
         }
     }
     return FERRY_ENOTFOUND;
+}
+
+int logdir_delete_log(struct logdir *d, struct plog *log)
+{
+    struct plog_deletion del;
+    int rc = logdir_delete_log_begin(d, log, &del);
+    return rc ? rc : plog_delete_run(&del);
 }
 
 void logdir_checkpoint_free(struct logdir_checkpoint *c)

@@ -149,8 +149,11 @@ int logdir_sync_run(const struct logdir_sync *s);
 void logdir_sync_end(struct logdir *d, struct logdir_sync *s, int rc);
 /* Logs created off the loop and not yet durable. */
 size_t logdir_unsynced_count(const struct logdir *d);
-/* Deletes a log of this directory (plog_delete: rename to `-delete`, then removal). */
+/* Deletes a log of this directory (plog_delete: rename to `-delete`, then removal), blocking. */
 int logdir_delete_log(struct logdir *d, struct plog *log);
+/* Deleting it off the event loop: the directory forgets the log and plog_delete_begin renames it (loop);
+ * plog_delete_run then removes it from a worker (log.h). FERRY_ENOTFOUND: not a log of d (left alone). */
+int logdir_delete_log_begin(struct logdir *d, struct plog *log, struct plog_deletion *del);
 
 /* Checkpoints: collect on the loop, write anywhere (thread-safe), free. `what` picks the files: the
  * recovery-point and log-start checkpoints (LOGDIR_CKPT_OFFSETS) and/or replication-offset-checkpoint

@@ -389,16 +389,27 @@ void plog_close_abandon(struct plog *log)
         free_log(log);
 }
 
-int plog_delete(struct plog *log)
+static void deletion_free(struct plog_deletion *del)
 {
+    ferry_free(del->name);
+    ferry_free(del->dir);
+    ferry_free(del->parent);
+    ferry_free(del->target);
+    memset(del, 0, sizeof *del);
+}
+
+int plog_delete_begin(struct plog *log, struct plog_deletion *del)
+{
+    memset(del, 0, sizeof *del);
     if (log->cleaner_offset >= 0)
         plog_clean_forget_checkpoint(log);
-    char *parent = NULL, *target = NULL;
     int rc = FERRY_ENOMEM;
     const char *slash = strrchr(log->dir, '/');
-    parent = slash ? ferry_strndup(log->dir, (size_t)(slash - log->dir)) : ferry_strdup(".");
+    del->parent = slash ? ferry_strndup(log->dir, (size_t)(slash - log->dir)) : ferry_strdup(".");
+    del->name = ferry_strdup(log->name);
+    del->dir = ferry_strdup(log->dir);
     proto_uuid u;
-    if (!parent || log_uuid_random(&u) != 0)
+    if (!del->parent || !del->name || !del->dir || log_uuid_random(&u) != 0)
         goto free_log;
     char hex[33];
     for (int i = 0; i < 16; i++)
@@ -409,34 +420,47 @@ int plog_delete(struct plog *log)
     int keep = (int)strlen(log->topic);
     if (keep > 255 - (int)strlen(suffix))
         keep = 255 - (int)strlen(suffix);
-    target = log_path_fmt("%s/%.*s%s", parent, keep, log->topic, suffix);
-    if (!target)
+    del->target = log_path_fmt("%s/%.*s%s", del->parent, keep, log->topic, suffix);
+    if (!del->target)
         goto free_log;
     for (size_t i = 0; i < log->nsegs; i++) {
         log_segment_close(log->segs[i]);
         log->segs[i] = NULL;
     }
     log->nsegs = 0;
-    if (rename(log->dir, target) != 0) {
-        LOG_ERROR("log", "%s: cannot rename %s to %s: %s", log->name, log->dir, target, strerror(errno));
+    rc = 0;
+    if (rename(log->dir, del->target) != 0) {
+        LOG_ERROR("log", "%s: cannot rename %s to %s: %s", log->name, log->dir, del->target, strerror(errno));
         rc = FERRY_EIO;
-        goto free_log;
     }
-    log_fsync_dir(parent);
-    rc = log_remove_tree(target);
-    if (rc)
-        LOG_ERROR("log", "%s: cannot remove %s: %s", log->name, target, ferry_strerror(rc));
-    else
-        LOG_INFO("log", "%s: deleted log directory %s", log->name, log->dir);
-    log_fsync_dir(parent);
 free_log:
-    ferry_free(parent);
-    ferry_free(target);
+    if (rc)
+        deletion_free(del);
     for (size_t i = 0; i < log->npending; i++)
         ferry_free(log->pending[i].stem);
     log->npending = 0;
     free_log(log);
     return rc;
+}
+
+int plog_delete_run(struct plog_deletion *del)
+{
+    log_fsync_dir(del->parent); /* the rename first: a crash from here on leaves only the -delete name */
+    int rc = log_remove_tree(del->target);
+    if (rc)
+        LOG_ERROR("log", "%s: cannot remove %s: %s", del->name, del->target, ferry_strerror(rc));
+    else
+        LOG_INFO("log", "%s: deleted log directory %s", del->name, del->dir);
+    log_fsync_dir(del->parent);
+    deletion_free(del);
+    return rc;
+}
+
+int plog_delete(struct plog *log)
+{
+    struct plog_deletion del;
+    int rc = plog_delete_begin(log, &del);
+    return rc ? rc : plog_delete_run(&del);
 }
 
 void plog_set_config(struct plog *log, const struct plog_config *cfg)

@@ -28,6 +28,13 @@ struct rp_opening {
     struct rp_opening *hash_next; /* the manager's opening index */
 };
 
+/* A removed partition's log: renamed on the loop, its directory removed by a worker (logdir_delete_log_begin,
+ * plog_delete_run), queued and run a batch at a time. */
+struct rp_deletion {
+    struct plog_deletion del;
+    struct rp_deletion *next;
+};
+
 struct rp_flush_waiter {
     rp_flush_done_fn done;
     void *arg;
@@ -59,6 +66,8 @@ struct rp_manager {
     struct rp_opening *open_queue, **open_tail;
     bool open_running;
     bool sync_running;
+    struct rp_deletion *delete_queue, **delete_tail;
+    bool delete_running;
     rp_opened_fn opened;
     void *opened_arg;
 };
@@ -143,6 +152,7 @@ static void start_flush(struct rp_manager *m, struct rp_partition *p);
 static void maybe_start_clean(struct rp_manager *m, struct rp_partition *p, int64_t now);
 static void start_open_batch(struct rp_manager *m);
 static void start_sync(struct rp_manager *m);
+static void start_delete_batch(struct rp_manager *m);
 
 struct checkpoint_work {
     uv_work_t work;
@@ -240,8 +250,9 @@ static void housekeeping_tick(uv_timer_t *t)
                 maybe_start_clean(m, p, now);
             plog_housekeeping(p->log, now);
         }
-    start_open_batch(m); /* retries after an allocation failure */
-    start_sync(m);       /* and after a failed sync */
+    start_open_batch(m);   /* retries after an allocation failure */
+    start_sync(m);         /* and after a failed sync */
+    start_delete_batch(m); /* and after an allocation failure */
 }
 
 int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_manager **out, char *err,
@@ -261,6 +272,7 @@ int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_ma
     m->cfg = cfg;
     m->broker_epoch = -1;
     m->open_tail = &m->open_queue;
+    m->delete_tail = &m->delete_queue;
     int64_t now = rp_now_ms();
     struct plog_config defaults;
     plog_config_default(&defaults);
@@ -306,12 +318,18 @@ static void partition_free(struct rp_partition *p)
 }
 
 /* The manager closes its log directories and frees itself once its timer is closed and no worker
- * (flush, checkpoint) still refers to it. */
+ * (flush, checkpoint, log creation or deletion) still refers to it. */
 static void manager_maybe_free(struct rp_manager *m)
 {
     if (!m->closing || !m->timer_closed || m->flushes_running > 0 || m->checkpoint_running || m->open_running ||
-        m->sync_running)
+        m->sync_running || m->delete_running)
         return;
+    while (m->delete_queue) { /* left by an allocation failure: removed here */
+        struct rp_deletion *x = m->delete_queue;
+        m->delete_queue = x->next;
+        plog_delete_run(&x->del);
+        ferry_free(x);
+    }
     for (size_t i = 0; i < m->ndirs; i++) {
         const char *path = m->cfg->log_dirs.items[i];
         int rc = logdir_close(m->dirs[i], m->broker_epoch);
@@ -321,6 +339,72 @@ static void manager_maybe_free(struct rp_manager *m)
     ferry_free(m->dirs);
     ferry_free(m->buckets);
     ferry_free(m);
+}
+
+/* ---- deletion of removed partitions' logs, off the loop ---- */
+
+struct delete_work {
+    uv_work_t work;
+    struct rp_manager *m;
+    struct rp_deletion *batch;
+};
+
+static void delete_work_run(uv_work_t *w)
+{
+    for (struct rp_deletion *x = ((struct delete_work *)w)->batch; x; x = x->next)
+        plog_delete_run(&x->del); /* logs its outcome */
+}
+
+static void delete_work_done(uv_work_t *w, int status)
+{
+    struct delete_work *dw = (struct delete_work *)w;
+    struct rp_manager *m = dw->m;
+    struct rp_deletion *x = dw->batch;
+    ferry_free(dw);
+    while (x) {
+        struct rp_deletion *next = x->next;
+        if (status < 0) /* the worker never ran: removed here */
+            plog_delete_run(&x->del);
+        ferry_free(x);
+        x = next;
+    }
+    m->delete_running = false;
+    start_delete_batch(m);
+    manager_maybe_free(m);
+}
+
+/* Runs every queued deletion in one worker pass (also while closing: the manager waits for them). */
+static void start_delete_batch(struct rp_manager *m)
+{
+    if (m->delete_running || !m->delete_queue)
+        return;
+    struct delete_work *dw = ferry_calloc(1, sizeof *dw);
+    if (!dw)
+        return; /* the housekeeping timer tries again */
+    dw->m = m;
+    dw->batch = m->delete_queue;
+    m->delete_queue = NULL;
+    m->delete_tail = &m->delete_queue;
+    m->delete_running = true;
+    if (uv_queue_work(m->loop, &dw->work, delete_work_run, delete_work_done) != 0)
+        delete_work_done(&dw->work, UV_EINVAL);
+}
+
+/* Deletes a removed partition's log (the caller frees the partition): its directory is renamed to
+ * `-delete` now and removed by a worker (on the loop only when there is no memory for the job). */
+static void delete_log(struct rp_manager *m, struct rp_partition *p)
+{
+    struct rp_deletion *x = ferry_calloc(1, sizeof *x);
+    int rc = x ? logdir_delete_log_begin(p->dir, p->log, &x->del) : logdir_delete_log(p->dir, p->log);
+    if (rc)
+        LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(rc));
+    if (rc || !x) {
+        ferry_free(x);
+        return;
+    }
+    *m->delete_tail = x;
+    m->delete_tail = &x->next;
+    start_delete_batch(m);
 }
 
 static void manager_closed(uv_handle_t *h)
@@ -546,9 +630,7 @@ static void open_work_done(uv_work_t *w, int status)
         } else if (m->closing) {
             partition_free(p); /* its log is closed with its directory */
         } else if (o->cancelled) {
-            int drc = logdir_delete_log(p->dir, p->log);
-            if (drc)
-                LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
+            delete_log(m, p);
             partition_free(p);
         } else {
             partition_attach(m, p);
@@ -681,9 +763,7 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
             p->removed = true; /* deleted when the running flush completes */
             return;
         }
-        int rc = logdir_delete_log(p->dir, p->log);
-        if (rc)
-            LOG_ERROR("replica", "%s-%d: deleting log failed: %s", topic, index, ferry_strerror(rc));
+        delete_log(m, p);
         partition_free(p);
         return;
     }
@@ -908,9 +988,7 @@ static void flush_work_done(uv_work_t *w, int status)
     }
     if (p->removed) {
         if (!m->closing) {
-            int drc = logdir_delete_log(p->dir, p->log);
-            if (drc)
-                LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
+            delete_log(m, p);
         }
         partition_free(p);
         manager_maybe_free(m);
@@ -983,9 +1061,7 @@ static void clean_work_done(uv_work_t *w, int status)
     m->clean_running = false;
     if (p->removed) {
         if (!m->closing) {
-            int drc = logdir_delete_log(p->dir, p->log);
-            if (drc)
-                LOG_ERROR("replica", "%s-%d: deleting log failed: %s", p->topic, p->index, ferry_strerror(drc));
+            delete_log(m, p);
         }
         partition_free(p);
         manager_maybe_free(m);

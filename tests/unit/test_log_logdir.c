@@ -391,6 +391,23 @@ static void test_clean_shutdown_and_load(void **state)
     assert_int_equal(logdir_log_count(d), 1);
     ferry_free(bdir);
 
+    /* A deletion cut by a crash after its rename (logdir_delete_log_begin, then no plog_delete_run): the
+     * directory, still holding the log's files, has its -delete name, and the next start removes it. */
+    struct plog *doomed;
+    assert_int_equal(logdir_create_log(d, "doomed", 3, &cfg, NULL, T_NOW, &doomed), 0);
+    append_n(doomed, 5, T_NOW, 10, 2);
+    assert_int_equal(plog_flush_sync(doomed), 0);
+    struct plog_deletion del;
+    assert_int_equal(logdir_delete_log_begin(d, doomed, &del), 0);
+    assert_false(log_path_exists(del.dir));
+    assert_true(log_path_exists(del.target));
+    char *renamed = ferry_strdup(del.target);
+    ferry_free(del.name);
+    ferry_free(del.dir);
+    ferry_free(del.parent);
+    ferry_free(del.target);
+    assert_null(logdir_find(d, "doomed", 3));
+
     /* A crash: no marker, next open is unclean and recovers. */
     append_n(a, 5, T_NOW, 10, 2);
     logdir_close_abandon(d);
@@ -398,6 +415,9 @@ static void test_clean_shutdown_and_load(void **state)
     assert_int_equal(logdir_open(dir, &d), 0);
     assert_false(logdir_had_clean_shutdown(d));
     assert_true(logdir_load_logs(d, &cfg, T_NOW) >= 1);
+    assert_false(log_path_exists(renamed));
+    assert_null(logdir_find(d, "doomed", 3));
+    ferry_free(renamed);
     a = logdir_find(d, "orders", 0);
     assert_int_equal(plog_log_end_offset(a), 25);
     assert_int_equal(plog_latest_epoch(a), 2);

@@ -2,12 +2,15 @@
  * hosted and reported to the opened callback once created, then made durable by the sync pass; a removal
  * while the creation runs deletes the log once created, a removal while it is queued drops it; a partition
  * removed and opened again gets a fresh log; fetching turned off (legacy StopReplica without deletion) while
- * the creation runs or is queued holds once hosted; closing the manager with creations queued and running
- * loses nothing and leaks nothing. */
+ * the creation runs or is queued holds once hosted; a removed partition's log directory is renamed to
+ * `-delete` at once and removed by a worker; closing the manager with creations queued and running loses
+ * nothing and leaks nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <dirent.h>
 
 #include <cmocka.h>
 
@@ -44,6 +47,21 @@ static bool dir_exists(const char *root, const char *name)
     bool yes = log_path_exists(p);
     ferry_free(p);
     return yes;
+}
+
+/* Directories of root whose name ends in -delete. */
+static int delete_dirs(const char *root)
+{
+    DIR *d = opendir(root);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        n += len > 7 && strcmp(e->d_name + len - 7, "-delete") == 0;
+    }
+    closedir(d);
+    return n;
 }
 
 /* A running manager with the opened callback recorded. */
@@ -159,6 +177,33 @@ static void test_fetching_stopped_while_opening(void **state)
     assert_false(rp_set_fetching(n->m, proto_str_from("queued"), 0, true));
 }
 
+/* Removing a hosted partition renames its directory to -delete on the loop (the name is free for a new log
+ * at once) and leaves the removal to a worker. */
+static void test_removed_log_deleted_off_the_loop(void **state)
+{
+    struct fixture *f = *state;
+    struct node *n = &f->n;
+    node_open(n, "old", id_of(1));
+    rp_partition_remove(n->m, "old", 0);
+    assert_null(rp_partition_get(n->m, proto_str_from("old"), 0));
+    assert_false(dir_exists(f->dir, "old-0"));
+    assert_int_equal(delete_dirs(f->dir), 1); /* renamed; not removed on the loop */
+    struct rp_partition *p = node_open(n, "old", id_of(2)); /* created again meanwhile: a fresh log */
+    proto_uuid got;
+    assert_true(plog_topic_id(p->log, &got));
+    assert_memory_equal(got.b, id_of(2).b, 16);
+    for (int i = 0; i < 100000 && delete_dirs(f->dir) > 0; i++)
+        uv_run(&n->loop, UV_RUN_ONCE);
+    assert_int_equal(delete_dirs(f->dir), 0);
+    assert_true(dir_exists(f->dir, "old-0"));
+    /* removed and the manager closed at once: the removal still happens */
+    rp_partition_remove(n->m, "old", 0);
+    node_stop(n);
+    n->m = NULL;
+    assert_int_equal(delete_dirs(f->dir), 0);
+    assert_false(dir_exists(f->dir, "old-0"));
+}
+
 /* Closing with creations queued and running: the running batch's logs are closed with their directory
  * (found at the next start), the queued ones are never created. */
 static void test_close_while_opening(void **state)
@@ -190,6 +235,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_while_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetching_stopped_while_opening, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_log_deleted_off_the_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_while_opening, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
