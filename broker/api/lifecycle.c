@@ -44,12 +44,15 @@ struct lifecycle {
     struct lc_call *call; /* in flight */
     /* controlled shutdown */
     bool want_shutdown;
-    int64_t shutdown_deadline;
+    int64_t shutdown_deadline; /* on the loop's clock (uv_now), the one the timer runs on */
     void (*shutdown_done)(void *arg);
     void *shutdown_arg;
 };
 
-static int64_t mono_ms(void) { return (int64_t)(uv_hrtime() / 1000000); }
+/* The loop's clock, which the timer uses: a deadline read from uv_hrtime (ahead of the loop's time, which is
+ * cached at the start of each turn) made the timer fire before the deadline, and a broker whose controllers
+ * never answered then waited for that answer forever (see on_timer). */
+static int64_t loop_ms(const struct lifecycle *lc) { return (int64_t)uv_now(lc->loop); }
 
 static void on_timer(uv_timer_t *t);
 
@@ -150,7 +153,7 @@ static void send_call(struct lifecycle *lc, struct lc_call *c)
 {
     lc->call = c;
     if (lc->want_shutdown) /* the deadline holds even while this call waits on a controller that is gone */
-        schedule(lc, lc->shutdown_deadline - mono_ms());
+        schedule(lc, lc->shutdown_deadline - loop_ms(lc));
     if (c->key == API_BROKER_REGISTRATION)
         ctrl_channel_call(lc->ch, c->key, REGISTRATION_VERSION, &c->reg, NULL, &c->arena, &c->reg_resp, call_done, c);
     else
@@ -195,14 +198,19 @@ static void on_timer(uv_timer_t *t)
     struct lifecycle *lc = t->data;
     if (lc->stopped)
         return;
-    if (lc->want_shutdown && mono_ms() >= lc->shutdown_deadline) {
+    if (lc->want_shutdown && loop_ms(lc) >= lc->shutdown_deadline) {
         LOG_WARN("lifecycle", "broker %d: controlled shutdown not confirmed by the controller in time",
                  lc->cfg->node_id);
         finish_shutdown(lc); /* a call still in flight is dropped by lifecycle_stop */
         return;
     }
-    if (lc->call)
+    if (lc->call) {
+        /* its answer schedules the next step; until then only the shutdown deadline may end the wait (a
+         * timer that fired before it must not leave a broker whose controllers never answer running) */
+        if (lc->want_shutdown)
+            schedule(lc, lc->shutdown_deadline - loop_ms(lc)); /* > 0: checked above */
         return;
+    }
     if (lc->epoch < 0)
         adopt_registration(lc);
     if (lc->epoch < 0 && !lc->have_bound)
@@ -273,7 +281,7 @@ bool lifecycle_fenced(const struct lifecycle *lc) { return lc->fenced; }
 void lifecycle_shutdown(struct lifecycle *lc, int64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
     lc->want_shutdown = true;
-    lc->shutdown_deadline = mono_ms() + timeout_ms;
+    lc->shutdown_deadline = loop_ms(lc) + timeout_ms;
     lc->shutdown_done = done;
     lc->shutdown_arg = arg;
     if (lc->epoch < 0) {
