@@ -258,6 +258,7 @@ static void on_tick(uv_timer_t *t)
     if (!c->loaded)
         return;
     zkc_event_rc(c, "tick", zkctl_tick(c->core, (int64_t)uv_now(c->loop)));
+    zkc_verify_tick(c);
     pump(c);
 }
 
@@ -343,6 +344,7 @@ void zk_controller_stop(struct zk_controller *c)
     c->started = c->loaded = c->load_retry = false;
     c->ids_busy = c->ids_again = c->topics_busy = c->topics_again = c->dels_busy = c->dels_again = false;
     uv_timer_stop(c->tick_timer);
+    zkc_verify_drop(c);
     zkc_event_rc(c, "resign", zkctl_resign(c->core));
     zkc_chan_drop_all(c);
     zkc_watches_remove(c);
@@ -354,6 +356,12 @@ void zk_controller_stop(struct zk_controller *c)
 }
 
 bool zk_controller_active(const struct zk_controller *c) { return c->loaded; }
+
+void zk_controller_use_image(struct zk_controller *c, const struct md_image *img, const int32_t *img_epoch)
+{
+    c->img = img;
+    c->img_epoch = img_epoch;
+}
 
 static void on_handle_closed(uv_handle_t *h)
 {

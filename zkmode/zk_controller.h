@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "broker/config/config.h"
+#include "broker/metadata/md_image.h"
 #include "proto_messages.h"
 #include "zk_elect.h"
 #include "zk_session.h"
@@ -54,6 +55,10 @@ void zk_controller_start(struct zk_controller *c, int32_t epoch, int32_t epoch_z
 void zk_controller_stop(struct zk_controller *c);
 /* Stops and frees (its uv handles close as the loop runs). Call after zk_session_close. */
 void zk_controller_free(struct zk_controller *c);
+/* The image takeover (docs/architecture.md): at failover the partition states this broker's metadata image
+ * holds are used instead of reading their znodes first, when *img_epoch (the controller epoch of the last
+ * UpdateMetadata applied to img) is the previous controller's; both outlive c. */
+void zk_controller_use_image(struct zk_controller *c, const struct md_image *img, const int32_t *img_epoch);
 /* True once the snapshot is loaded and the core is active. */
 bool zk_controller_active(const struct zk_controller *c);
 

@@ -61,6 +61,12 @@ struct zk_controller {
     uint64_t next_token;
     /* re-reads after watch events: one of each kind at a time */
     bool ids_busy, ids_again, topics_busy, topics_again, dels_busy, dels_again;
+    /* the image takeover (zk_controller_use_image): this broker's metadata image and the controller epoch of
+     * the last UpdateMetadata applied to it; NULL: every failover reads every state znode */
+    const struct md_image *img;
+    const int32_t *img_epoch;
+    struct ctl_verify *verify; /* its background read of the states taken from the image, waiting or running */
+    uint64_t verify_by_ms;     /* uv_now by which it starts even with state writes still in flight */
 };
 
 /* zk_controller.c */
@@ -83,6 +89,10 @@ void zkc_loaded(struct zk_controller *c);
 void zkc_load_start(struct zk_controller *c);
 /* Re-reads what watch events flagged while loading. */
 void zkc_refresh_flagged(struct zk_controller *c);
+/* The image takeover's background read: started from the tick once the failover's state writes are done
+ * (or verify_by_ms passed), so that it does not queue ahead of them on the session; dropped at stop. */
+void zkc_verify_tick(struct zk_controller *c);
+void zkc_verify_drop(struct zk_controller *c);
 int zkc_watches_add(struct zk_controller *c);
 void zkc_watches_remove(struct zk_controller *c);
 void zkc_topics_clear(struct zk_controller *c);

@@ -47,6 +47,7 @@ struct state_item {
     struct tp_read *t;
     int32_t partition;
     bool ok;
+    bool from_image; /* st and zkversion are the metadata image's (image takeover), not read */
     zk_partition_state st;
     int32_t zkversion;
 };
@@ -73,6 +74,7 @@ struct ctl_load {
     uint64_t term;
     int holds;
     bool failed;
+    bool use_image;      /* the image takeover: states from c->img where it has them */
     struct brk_read *brokers;
     struct tp_read *topics;
     size_t n_dels;
@@ -192,6 +194,29 @@ static void on_state(void *arg, const struct zk_result *r)
     tp_release(t);
 }
 
+/* The image takeover: the partition's state from the metadata image when it holds the same topic (same
+ * topic id: a topic deleted and created again restarts its state znodes' versions) and the partition with
+ * the replicas the assignment names. */
+static bool state_from_image(const struct md_topic *mt, const zk_partition_replicas *pr, int32_t epoch,
+                             struct state_item *s)
+{
+    const struct md_partition *ip = md_topic_partition(mt, pr->partition);
+    if (!ip || ip->leader < MD_NO_LEADER || ip->replicas.n != (int32_t)pr->n_replicas ||
+        memcmp(ip->replicas.v, pr->replicas, pr->n_replicas * sizeof(int32_t)) != 0)
+        return false;
+    int32_t *isr = ferry_malloc(((size_t)ip->isr.n + 1) * sizeof *isr);
+    if (!isr)
+        return false;
+    if (ip->isr.n)
+        memcpy(isr, ip->isr.v, (size_t)ip->isr.n * sizeof *isr);
+    s->st = (zk_partition_state){.controller_epoch = epoch, .leader = ip->leader, .leader_epoch = ip->leader_epoch,
+                                 .n_isr = (size_t)ip->isr.n, .isr = isr,
+                                 .leader_recovery_state = ip->leader_recovery_state};
+    s->zkversion = ip->partition_epoch;
+    s->ok = s->from_image = true;
+    return true;
+}
+
 static void read_states(struct tp_read *t)
 {
     bool was = zk_session_bulk(t->c->s, true); /* the failover load: see zk_session.h */
@@ -200,10 +225,15 @@ static void read_states(struct tp_read *t)
         t->load->failed = true;
         return;
     }
+    const struct md_topic *mt = t->load->use_image ? md_image_topic(t->c->img, t->name) : NULL;
+    if (mt && (!t->a.has_topic_id || !proto_uuid_eq(mt->id, t->a.topic_id)))
+        mt = NULL;
     for (size_t i = 0; i < t->a.n_partitions; i++) {
         struct state_item *s = &t->states[t->n_states++];
         s->t = t;
         s->partition = t->a.partitions[i].partition;
+        if (mt && state_from_image(mt, &t->a.partitions[i], *t->c->img_epoch, s))
+            continue;
         char path[480];
         snprintf(path, sizeof path, "%s/%s/partitions/%" PRId32 "/state", TOPICS_PATH, t->name, s->partition);
         t->left++;
@@ -806,6 +836,182 @@ static void load_free(struct ctl_load *l)
     ferry_free(l);
 }
 
+/* ---- the image takeover's background read ---- */
+
+struct vf_item {
+    struct ctl_verify *v;
+    int32_t partition;
+    bool ok;
+    zk_partition_state st;
+    int32_t zkversion;
+};
+
+struct vf_topic {
+    char *name;
+    size_t n;
+    struct vf_item *items;
+};
+
+struct ctl_verify {
+    struct zk_controller *c;
+    uint64_t term;
+    bool started, detached; /* detached: the controller stopped while it ran (the last completion frees it) */
+    int left;
+    size_t n_topics, n_items;
+    struct vf_topic *topics;
+    uint64_t started_ns;
+};
+
+static void verify_free(struct ctl_verify *v)
+{
+    for (size_t i = 0; i < v->n_topics; i++) {
+        for (size_t j = 0; j < v->topics[i].n; j++)
+            zk_partition_state_free(&v->topics[i].items[j].st);
+        ferry_free(v->topics[i].items);
+        ferry_free(v->topics[i].name);
+    }
+    ferry_free(v->topics);
+    ferry_free(v);
+}
+
+void zkc_verify_drop(struct zk_controller *c)
+{
+    struct ctl_verify *v = c->verify;
+    if (!v)
+        return;
+    c->verify = NULL;
+    if (v->started)
+        v->detached = true;
+    else
+        verify_free(v);
+}
+
+/* Every read is in: the states go to the core, which adopts the ones newer than the image. */
+static void verify_end(struct ctl_verify *v)
+{
+    struct zk_controller *c = v->c;
+    if (!v->detached && c->verify == v)
+        c->verify = NULL;
+    if (!v->detached && current(c, v->term) && c->loaded) {
+        zkctl_topic_in *ts = ferry_calloc(v->n_topics + 1, sizeof *ts);
+        zkctl_state_in *ss = ferry_calloc(v->n_items + 1, sizeof *ss);
+        if (ts && ss) {
+            size_t k = 0;
+            for (size_t i = 0; i < v->n_topics; i++) {
+                ts[i] = (zkctl_topic_in){.name = v->topics[i].name, .states = &ss[k]};
+                for (size_t j = 0; j < v->topics[i].n; j++) {
+                    const struct vf_item *it = &v->topics[i].items[j];
+                    if (it->ok) {
+                        ss[k++] = (zkctl_state_in){it->partition, &it->st, it->zkversion, false};
+                        ts[i].n_states++;
+                    }
+                }
+            }
+            zkc_event_rc(c, "partition states read", zkctl_states_read(c->core, ts, v->n_topics));
+            LOG_INFO(ZKC_MOD, "broker %" PRId32 ": %zu partition states taken from the metadata image read from "
+                     "ZooKeeper in %" PRIu64 " ms", c->broker_id, k, (uv_hrtime() - v->started_ns) / 1000000u);
+            zkc_kick(c);
+        } else {
+            LOG_ERROR(ZKC_MOD, "out of memory: the partition states read behind the image takeover are dropped");
+        }
+        ferry_free(ts);
+        ferry_free(ss);
+    }
+    verify_free(v);
+}
+
+static void on_verify_state(void *arg, const struct zk_result *r)
+{
+    struct vf_item *it = arg;
+    struct ctl_verify *v = it->v;
+    if (r->rc == ZOK && !v->detached && current(v->c, v->term)) {
+        zk_err err;
+        if (zk_partition_state_decode(r->data ? r->data : "", r->len > 0 ? (size_t)r->len : 0, &it->st, &err) == 0) {
+            it->ok = true;
+            it->zkversion = r->stat->version;
+        }
+    } else if (r->rc != ZOK && r->rc != ZNONODE && r->rc != ZCLOSING) {
+        /* the controller's own writes and re-reads still settle each partition (BADVERSION re-reads) */
+        LOG_WARN(ZKC_MOD, "cannot read a partition state behind the image takeover: %s", zk_rc_name(r->rc));
+    }
+    if (--v->left == 0)
+        verify_end(v);
+}
+
+static void verify_start(struct ctl_verify *v)
+{
+    struct zk_controller *c = v->c;
+    v->started = true;
+    v->started_ns = uv_hrtime();
+    v->left = 1;
+    bool was = zk_session_bulk(c->s, true);
+    for (size_t i = 0; i < v->n_topics; i++)
+        for (size_t j = 0; j < v->topics[i].n; j++) {
+            struct vf_item *it = &v->topics[i].items[j];
+            char path[480];
+            snprintf(path, sizeof path, "%s/%s/partitions/%" PRId32 "/state", TOPICS_PATH, v->topics[i].name,
+                     it->partition);
+            v->left++;
+            if (zk_get(c->s, path, false, on_verify_state, it) != 0)
+                v->left--;
+        }
+    zk_session_bulk(c->s, was);
+    if (--v->left == 0)
+        verify_end(v);
+}
+
+/* Seconds after the takeover by which the background read starts even with state writes in flight. */
+#define VERIFY_WAIT_MAX_MS 30000
+
+void zkc_verify_tick(struct zk_controller *c)
+{
+    struct ctl_verify *v = c->verify;
+    if (v && !v->started &&
+        (zkctl_state_writes_in_flight(c->core) == 0 || uv_now(c->loop) >= c->verify_by_ms))
+        verify_start(v);
+}
+
+/* Remembers the partitions whose states came from the image, to read them once the failover's writes are
+ * done (zkc_verify_tick). */
+static void verify_prepare(struct zk_controller *c, const struct ctl_load *l, size_t n_image)
+{
+    zkc_verify_drop(c);
+    struct ctl_verify *v = ferry_calloc(1, sizeof *v);
+    size_t nt = 0;
+    for (struct tp_read *t = l->topics; t; t = t->next)
+        nt++;
+    if (v)
+        v->topics = ferry_calloc(nt + 1, sizeof *v->topics);
+    if (!v || !v->topics)
+        goto oom;
+    *v = (struct ctl_verify){.c = c, .term = c->term, .topics = v->topics, .n_items = n_image};
+    for (struct tp_read *t = l->topics; t; t = t->next) {
+        size_t n = 0;
+        for (size_t i = 0; t->ok && i < t->n_states; i++)
+            n += t->states[i].from_image;
+        if (!n)
+            continue;
+        struct vf_topic *vt = &v->topics[v->n_topics++];
+        vt->name = ferry_strdup(t->name);
+        vt->items = ferry_calloc(n, sizeof *vt->items);
+        if (!vt->name || !vt->items)
+            goto oom;
+        for (size_t i = 0; i < t->n_states; i++)
+            if (t->states[i].from_image)
+                vt->items[vt->n++] = (struct vf_item){.v = v, .partition = t->states[i].partition};
+    }
+    c->verify = v;
+    c->verify_by_ms = uv_now(c->loop) + VERIFY_WAIT_MAX_MS;
+    return;
+oom:
+    LOG_ERROR(ZKC_MOD, "out of memory: the partition states taken from the metadata image are not read behind the "
+              "takeover (the controller's conditional writes still settle each one)");
+    if (v && v->topics)
+        verify_free(v);
+    else
+        ferry_free(v);
+}
+
 /* The snapshot from what was read; 0 or FERRY_ENOMEM. */
 static int load_apply(struct zk_controller *c, struct ctl_load *l)
 {
@@ -846,7 +1052,7 @@ static int load_apply(struct zk_controller *c, struct ctl_load *l)
         for (size_t i = 0; i < t->n_states; i++)
             if (t->states[i].ok)
                 st[ti->n_states++] = (zkctl_state_in){t->states[i].partition, &t->states[i].st,
-                                                      t->states[i].zkversion};
+                                                      t->states[i].zkversion, t->states[i].from_image};
     }
     for (size_t i = 0; rc == 0 && i < l->n_dels; i++) {
         if (zk_topic_name_valid(l->dels[i]))
@@ -856,15 +1062,20 @@ static int load_apply(struct zk_controller *c, struct ctl_load *l)
     }
     if (rc == 0) {
         uint64_t read_ns = uv_hrtime();
-        size_t n_states = 0;
-        for (size_t i = 0; i < s.n_topics; i++)
+        size_t n_states = 0, n_image = 0;
+        for (size_t i = 0; i < s.n_topics; i++) {
             n_states += topics[i].n_states;
+            for (size_t j = 0; j < topics[i].n_states; j++)
+                n_image += topics[i].states[j].from_image;
+        }
         rc = zkctl_become_controller(c->core, &s);
         if (rc == 0)
             LOG_INFO(ZKC_MOD, "broker %" PRId32 " is the active controller: epoch %" PRId32 ", %zu brokers, %zu topics, "
-                     "%zu partition states (read in %" PRIu64 " ms, decided in %" PRIu64 " ms)", c->broker_id, c->epoch,
-                     s.n_brokers, s.n_topics, n_states, (read_ns - l->started_ns) / 1000000u,
-                     (uv_hrtime() - read_ns) / 1000000u);
+                     "%zu partition states, %zu of them from the metadata image (read in %" PRIu64 " ms, decided in %"
+                     PRIu64 " ms)", c->broker_id, c->epoch, s.n_brokers, s.n_topics, n_states, n_image,
+                     (read_ns - l->started_ns) / 1000000u, (uv_hrtime() - read_ns) / 1000000u);
+        if (rc == 0 && n_image)
+            verify_prepare(c, l, n_image);
     }
     for (size_t i = 0; topics && i < s.n_topics; i++)
         ferry_free((void *)topics[i].states);
@@ -909,6 +1120,12 @@ void zkc_load_start(struct zk_controller *c)
         return;
     }
     *l = (struct ctl_load){.c = c, .term = c->term, .holds = 1, .started_ns = uv_hrtime()};
+    /* the image takeover needs an image the previous controller (this epoch - 1) sent UpdateMetadata to */
+    l->use_image = c->img && c->img_epoch && *c->img_epoch >= 0 && *c->img_epoch == c->epoch - 1;
+    if (c->img)
+        LOG_INFO(ZKC_MOD, "broker %" PRId32 ": controller epoch %" PRId32 ": %s", c->broker_id, c->epoch,
+                 l->use_image ? "partition states from the metadata image, read behind the takeover"
+                              : "the metadata image is not the previous controller's: reading every partition state");
     zkc_brokers_clear(c);
     brokers_read(c, l);
     list_read(c, false, l);

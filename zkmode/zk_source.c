@@ -316,6 +316,18 @@ static int controller_rpc(void *impl, int16_t api_key, int16_t version, const vo
     return zk_controller_rpc(((struct zk_src *)impl)->ctl, api_key, version, req, done, arg);
 }
 
+/* zk_bapi_controller_request, remembering the controller epoch of the last UpdateMetadata the image took
+ * (what the image takeover of zk_controller_use_image checks). */
+static int controller_request(void *impl, int16_t api_key, int16_t version, const void *req, struct md_response *out)
+{
+    struct zk_src *z = impl;
+    int rc = zk_bapi_controller_request(impl, api_key, version, req, out);
+    if (rc == 0 && api_key == 6 /* UpdateMetadata */ && out->body &&
+        ((const struct UpdateMetadataResponse *)out->body)->ErrorCode == 0)
+        z->img_controller_epoch = ((const struct UpdateMetadataRequest *)req)->ControllerEpoch;
+    return rc;
+}
+
 static const struct md_source_ops zk_source_ops = {
     .image = image,
     .set_publisher = set_publisher,
@@ -329,7 +341,7 @@ static const struct md_source_ops zk_source_ops = {
     .allocate_producer_ids = zk_admin_allocate_producer_ids,
     .auto_create_topics = zk_admin_auto_create_topics,
     .controller_id = zk_source_controller_id,
-    .controller_request = zk_bapi_controller_request,
+    .controller_request = controller_request,
     .alter_partition = zk_alter_partition,
     .controlled_shutdown = zk_controlled_shutdown,
     .controller_rpc = controller_rpc,
@@ -346,6 +358,7 @@ int zk_src_new(uv_loop_t *loop, const struct ferry_config *cfg, struct zk_src **
     z->reg.czxid = -1;
     z->elect.controller_id = -1;
     z->elect.known_epoch = -1;
+    z->img_controller_epoch = -1;
     z->cfg_last_seq = -1;
     md_map_init(&z->cfg_topics);
     proto_uuid seed;
@@ -369,6 +382,8 @@ int zk_src_finish_start(struct zk_src *z, struct md_source *out, char *err, size
         ferry_free(z->retry_timer);
         z->retry_timer = NULL;
     }
+    if (z->ctl)
+        zk_controller_use_image(z->ctl, &z->img, &z->img_controller_epoch);
     if (!z->retry_timer || !z->defer_timer || !z->admin_timer) {
         ferry_free(z->retry_timer);
         ferry_free(z->defer_timer);

@@ -32,6 +32,7 @@ struct zk_src {
     struct zk_elect elect;
     bool elect_started;
     struct zk_controller *ctl; /* runs the controller core while this broker holds /controller */
+    int32_t img_controller_epoch; /* of the last UpdateMetadata applied to img (-1: none): the image takeover */
     bool stopping;
     uv_timer_t *retry_timer;   /* registration retries */
     uv_timer_t *defer_timer;   /* deferred completions (never inside the call that started them) */

@@ -57,6 +57,11 @@ struct sim {
     bool hold;                  /* keep actions queued (tests that look at in-flight state) */
     bool arm_fail;              /* sim_become arms ferry_alloc_fail_after(fail_at) just before the event */
     long fail_at;
+    /* the image takeover: sim_become takes the states of these captured nodes (a broker's metadata image,
+     * sim_image_capture) instead of the tree's, marked from_image; partitions not captured are read */
+    bool use_image;
+    size_t n_image;
+    struct sim_node image[256];
 };
 
 /* Results fed back must be accepted; under an allocation-failure sweep FERRY_ENOMEM is accepted too. */
@@ -147,8 +152,45 @@ TZ void sim_clear_sent(struct sim *s)
     s->n_sent = 0;
 }
 
+TZ void sim_image_clear(struct sim *s)
+{
+    for (size_t i = 0; i < s->n_image; i++) {
+        free(s->image[i].path);
+        free(s->image[i].data);
+    }
+    s->n_image = 0;
+}
+
+/* The image a broker holds now: every partition state of the tree as the controller last told it (tests
+ * then change the tree behind its back to make it stale). */
+TZ void sim_image_capture(struct sim *s)
+{
+    sim_image_clear(s);
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        size_t l = strlen(s->nodes[i].path);
+        if (l < 6 || strcmp(s->nodes[i].path + l - 6, "/state") != 0)
+            continue;
+        assert_true(s->n_image < 256);
+        struct sim_node *n = &s->image[s->n_image++];
+        n->path = strdup(s->nodes[i].path);
+        n->data = strdup(s->nodes[i].data);
+        n->len = s->nodes[i].len;
+        n->version = s->nodes[i].version;
+    }
+    s->use_image = true;
+}
+
+TZ struct sim_node *sim_image_node(struct sim *s, const char *path)
+{
+    for (size_t i = 0; i < s->n_image; i++)
+        if (strcmp(s->image[i].path, path) == 0)
+            return &s->image[i];
+    return NULL;
+}
+
 TZ void sim_free(struct sim *s)
 {
+    sim_image_clear(s);
     sim_clear_sent(s);
     zkctl_free(s->c);
     for (size_t i = 0; i < s->n_nodes; i++) {
@@ -423,7 +465,10 @@ TZ int sim_become(struct sim *s)
         for (size_t k = 0; k < assigns[n_topics].n_partitions; k++) {
             char sp[400];
             snprintf(sp, sizeof(sp), "%s/partitions/%d/state", p, (int)assigns[n_topics].partitions[k].partition);
-            struct sim_node *sn = sim_node(s, sp);
+            struct sim_node *sn = s->use_image ? sim_image_node(s, sp) : NULL;
+            bool from_image = sn != NULL;
+            if (!sn)
+                sn = sim_node(s, sp);
             if (!sn)
                 continue;
             assert_true(t->n_states < 64);
@@ -432,6 +477,7 @@ TZ int sim_become(struct sim *s)
             si->partition = assigns[n_topics].partitions[k].partition;
             si->state = &pstates[n_topics][t->n_states];
             si->zkversion = sn->version;
+            si->from_image = from_image;
             t->n_states++;
         }
         t->states = states[n_topics];
@@ -459,6 +505,52 @@ TZ int sim_become(struct sim *s)
             zk_partition_state_free(&pstates[i][k]);
         zk_topic_assignment_free(&assigns[i]);
     }
+    sim_run(s);
+    return rc;
+}
+
+/* The image takeover's background read: every state znode of the tree's topics, fed to zkctl_states_read
+ * (and the actions that follow run). */
+TZ int sim_states_read(struct sim *s)
+{
+    zkctl_topic_in topics[16];
+    zkctl_state_in states[16][64];
+    zk_partition_state pstates[16][64];
+    char names[16][128];
+    size_t n_topics = 0;
+    int rc = 0;
+    memset(topics, 0, sizeof(topics));
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        const char *p = s->nodes[i].path;
+        int part = -1, off = 0;
+        char name[128];
+        if (sscanf(p, "/brokers/topics/%127[^/]/partitions/%d/state%n", name, &part, &off) != 2 || p[off])
+            continue;
+        size_t t = 0;
+        while (t < n_topics && strcmp(names[t], name) != 0)
+            t++;
+        if (t == n_topics) {
+            assert_true(n_topics < 16);
+            snprintf(names[n_topics], sizeof(names[n_topics]), "%s", name);
+            topics[n_topics].name = names[n_topics];
+            topics[n_topics].states = states[n_topics];
+            n_topics++;
+        }
+        zkctl_state_in *si = &states[t][topics[t].n_states];
+        if (zk_partition_state_decode(s->nodes[i].data, s->nodes[i].len, &pstates[t][topics[t].n_states], NULL)) {
+            assert_true(s->arm_fail); /* the allocation-failure sweep */
+            rc = FERRY_ENOMEM;
+            break;
+        }
+        *si = (zkctl_state_in){.partition = part, .state = &pstates[t][topics[t].n_states],
+                               .zkversion = s->nodes[i].version};
+        topics[t].n_states++;
+    }
+    if (rc == 0)
+        rc = zkctl_states_read(s->c, topics, n_topics);
+    for (size_t t = 0; t < n_topics; t++)
+        for (size_t k = 0; k < topics[t].n_states; k++)
+            zk_partition_state_free(&pstates[t][k]);
     sim_run(s);
     return rc;
 }

@@ -165,6 +165,8 @@ bool zkctl_is_active(const zkctl *c) { return c->active; }
 
 size_t zkctl_partitions_decided(const zkctl *c) { return c->n_decided; }
 
+size_t zkctl_state_writes_in_flight(const zkctl *c) { return c->n_state_writes; }
+
 static size_t batch_entries(const zkctl *c)
 {
     size_t n = c->batch.um_parts.n + c->batch.n_um_brokers;
@@ -227,12 +229,21 @@ static int snapshot_check(const zkctl_snapshot *s)
     return 0;
 }
 
-static void part_lair_to_replicas(zkctl *c, struct zc_topic *t, struct zc_part *p, int32_t only)
+void zc_part_announce(zkctl *c, struct zc_topic *t, struct zc_part *p)
 {
     for (size_t k = 0; k < p->n_replicas; k++)
-        if (zc_up(c, p->replicas[k]) && (only < 0 || p->replicas[k] == only))
+        if (zc_up(c, p->replicas[k]))
             zc_batch_lair(c, p->replicas[k], t, p, false);
     zc_batch_um_part(c, t, p);
+}
+
+void zc_mark_dead_members(const zkctl *c, struct zc_part *p)
+{
+    bool dead = p->st.leader >= 0 && !zc_up(c, p->st.leader);
+    for (size_t k = 0; k < p->st.n_isr && !dead; k++)
+        dead = !zc_up(c, p->st.isr[k]);
+    if (dead)
+        p->flags |= ZC_F_SHRINK_DEAD;
 }
 
 static void queue_purge(zkctl *c);
@@ -250,6 +261,7 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
     c->epoch_zkv = s->epoch_zkversion;
     c->now_ms = s->now_ms;
     c->next_rebalance_ms = s->now_ms + 5000; /* Kafka: first check 5 s after failover */
+    size_t n_image = 0; /* states taken from the image (image takeover) */
     for (size_t i = 0; i < s->n_brokers && !rc; i++)
         rc = zc_broker_add(c, &s->brokers[i]);
     for (size_t i = 0; i < s->n_topics && !rc; i++) {
@@ -264,15 +276,14 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
             struct zc_part *p = zc_part_find(t, ti->states[j].partition);
             if (p)
                 rc = zc_state_adopt(c, p, ti->states[j].state, ti->states[j].zkversion);
+            if (p && !rc) {
+                p->from_image = ti->states[j].from_image;
+                n_image += p->from_image;
+            }
             /* Kafka's ReplicaStateMachine.startup: replicas on brokers that are not live go OfflineReplica,
              * which takes them out of the ISR (never the last member) */
-            if (p && !rc && p->has_state) {
-                bool dead = p->st.leader >= 0 && !zc_up(c, p->st.leader);
-                for (size_t k = 0; k < p->st.n_isr && !dead; k++)
-                    dead = !zc_up(c, p->st.isr[k]);
-                if (dead)
-                    p->flags |= ZC_F_SHRINK_DEAD;
-            }
+            if (p && !rc && p->has_state)
+                zc_mark_dead_members(c, p);
         }
         if (t->n_parts && t->parts[0].has_state)
             t->parents_made = true;
@@ -285,8 +296,9 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
         c->active = false;
         return rc;
     }
-    LOG_INFO(ZC_MOD, "controller %" PRId32 ": active, epoch %" PRId32 " (zkVersion %" PRId32 "), %zu brokers, %zu topics",
-             c->cfg.controller_id, c->epoch, c->epoch_zkv, c->n_brokers, c->n_topics);
+    LOG_INFO(ZC_MOD, "controller %" PRId32 ": active, epoch %" PRId32 " (zkVersion %" PRId32 "), %zu brokers, %zu topics, "
+             "%zu partition states from the metadata image", c->cfg.controller_id, c->epoch, c->epoch_zkv, c->n_brokers,
+             c->n_topics, n_image);
     /* UpdateMetadata (live brokers) to every broker, then LeaderAndIsr for every partition to its live
      * replicas with UpdateMetadata for those partitions (Kafka's onControllerFailover) */
     zc_batch_um_all_brokers(c);
@@ -294,7 +306,7 @@ int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s)
     for (size_t i = 0; i < c->n_topics; i++)
         for (size_t j = 0; j < c->topics[i]->n_parts; j++)
             if (c->topics[i]->parts[j].has_state)
-                part_lair_to_replicas(c, c->topics[i], &c->topics[i]->parts[j], -1);
+                zc_part_announce(c, c->topics[i], &c->topics[i]->parts[j]);
     zc_batch_um_all_brokers(c);
     zc_batch_flush(c);
     for (size_t i = 0; i < s->n_deletions; i++)

@@ -102,6 +102,11 @@ typedef struct {
     int32_t partition;
     const zk_partition_state *state; /* decoded partitions/<n>/state */
     int32_t zkversion;               /* its Stat.version: the partition epoch */
+    /* The state as this broker's metadata image holds it (the previous controller's UpdateMetadata and
+     * LeaderAndIsr: leader, leader epoch, ISR, ZkVersion), not read from ZooKeeper: the core decides from it
+     * at once and writes at that zkVersion (a BADVERSION re-reads the znode and decides again); the state
+     * read from ZooKeeper later comes in with zkctl_states_read. become_controller only. */
+    bool from_image;
 } zkctl_state_in;
 
 typedef struct {
@@ -182,12 +187,23 @@ bool zkctl_is_active(const zkctl *c);
 /* How many times a partition was decided since zkctl_new (each event decides its own partitions, some
  * decide every partition): for tests of the cost of events. */
 size_t zkctl_partitions_decided(const zkctl *c);
+/* Partition-state writes in flight (the adapter holds bulk reads back until a failover's writes are done). */
+size_t zkctl_state_writes_in_flight(const zkctl *c);
 /* The next action in order, or NULL. The caller owns it. Actions must be run in this order (znode ops on
  * one session are applied in order; requests to one broker are sent in order). */
 zkctl_action *zkctl_next_action(zkctl *c);
 
 /* ---- events ---- */
+/* Failover. States marked from_image (the image takeover, docs/architecture.md) are provisional until
+ * zkctl_states_read confirms or replaces them. */
 int zkctl_become_controller(zkctl *c, const zkctl_snapshot *s);
+/* The image takeover's background read: the partition states read from ZooKeeper (topics[i].name, states;
+ * assignment and the config flags are ignored) of partitions whose state came from the image. A state newer
+ * than the controller's (a higher zkVersion, or the same zkVersion with other contents) is adopted, sent to
+ * the partition's replicas (LeaderAndIsr) and every broker (UpdateMetadata) as the failover would have, and
+ * decided again; a partition with a write in flight is left to that write (its BADVERSION re-reads);
+ * unknown topics and partitions are ignored. */
+int zkctl_states_read(zkctl *c, const zkctl_topic_in *topics, size_t n_topics);
 /* /brokers/ids changed: a broker registered (new id), bounced (same id, larger epoch: handled as a failure
  * then a start) or changed its endpoints or rack (same epoch, Kafka's BrokerModification: UpdateMetadata to
  * all; nothing when neither changed, so the adapter may pass every broker it re-reads). */

@@ -58,6 +58,7 @@ struct zc_part {
     size_t n_offline;
     int32_t *offline; /* brokers whose replica is on an offline log dir (KAFKA_STORAGE_ERROR) */
     struct zc_ra *ra; /* the reassignment in progress (zkctl_reassign.c), NULL if none */
+    bool from_image;  /* st and zkv are the image's (image takeover), not yet seen in ZooKeeper */
 };
 
 struct zc_topic {
@@ -292,6 +293,10 @@ int zc_assignment_check(const zk_topic_assignment *a);
 int zc_part_add(struct zc_topic *t, const zk_partition_replicas *pr);
 int zc_topic_add(zkctl *c, const char *name, const zk_topic_assignment *a, struct zc_topic **out);
 int zc_state_adopt(zkctl *c, struct zc_part *p, const zk_partition_state *s, int32_t zkv);
+/* Kafka's ReplicaStateMachine.startup: replicas on brokers that are not up leave the ISR (ZC_F_SHRINK_DEAD). */
+void zc_mark_dead_members(const zkctl *c, struct zc_part *p);
+/* LeaderAndIsr for p to its up replicas and UpdateMetadata for it (what a failover sends for every partition). */
+void zc_part_announce(zkctl *c, struct zc_topic *t, struct zc_part *p);
 void zc_model_clear(zkctl *c);
 void zc_delete_requested(zkctl *c, const char *name);
 

@@ -120,6 +120,7 @@ static void state_written(zkctl *c, struct zc_topic *t, struct zc_part *p, const
         return;
     }
     p->has_state = true;
+    p->from_image = false;
     p->zkv = version;
     p->ctrl_epoch = c->epoch;
     LOG_DEBUG(ZC_MOD, "%s-%" PRId32 ": leader %" PRId32 " leader_epoch %" PRId32 " isr size %zu partition_epoch %" PRId32
@@ -185,16 +186,26 @@ static void reconcile_one(zkctl *c, struct zc_topic *t, struct zc_part *p)
     zc_lisr_free(&prop);
 }
 
+/* A partition whose state names no leader that can lead: its election goes first. */
+static bool leaderless(const zkctl *c, const struct zc_part *p)
+{
+    return p->has_state && (p->st.leader < 0 || !zc_replica_live(c, p, p->st.leader));
+}
+
 void zc_reconcile(zkctl *c)
 {
     if (!c->active)
         return;
     zc_requests_progress(c);
-    for (size_t i = 0; i < c->n_topics && c->active; i++) {
-        struct zc_topic *t = c->topics[i];
-        for (size_t j = 0; !t->deleting && j < t->n_parts; j++)
-            reconcile_one(c, t, &t->parts[j]);
-    }
+    /* Kafka's onBrokerFailure: elections for the partitions that lost their leader, then the other
+     * partitions (ISR shrinks): their writes, and so their LeaderAndIsr, come first */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < c->n_topics && c->active; i++) {
+            struct zc_topic *t = c->topics[i];
+            for (size_t j = 0; !t->deleting && j < t->n_parts; j++)
+                if (leaderless(c, &t->parts[j]) == (pass == 0))
+                    reconcile_one(c, t, &t->parts[j]);
+        }
     zc_delete_progress(c);
     zc_requests_progress(c);
 }
@@ -363,6 +374,26 @@ static bool lisr_eq(const struct zc_lisr *a, const zk_partition_state *s)
            a->n_isr == s->n_isr && (!a->n_isr || memcmp(a->isr, s->isr, a->n_isr * sizeof(int32_t)) == 0);
 }
 
+/* A state read from ZooKeeper replaces the controller's. When the controller's came from the image (image
+ * takeover), the brokers got the image's at failover: they get the read one, as a failover that had read
+ * it would have sent it. */
+static void image_adopt(zkctl *c, struct zc_topic *t, struct zc_part *p, const zk_partition_state *s,
+                        int32_t version)
+{
+    bool announce = p->from_image && (version != p->zkv || !lisr_eq(&p->st, s));
+    int rc = zc_state_adopt(c, p, s, version);
+    if (rc) {
+        zc_set_error(c, rc);
+        return;
+    }
+    p->from_image = false;
+    if (announce) {
+        zc_mark_dead_members(c, p);
+        zc_part_announce(c, t, p);
+        zc_batch_um_all_brokers(c);
+    }
+}
+
 int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char *data, size_t len,
                          int32_t version)
 {
@@ -395,10 +426,11 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
             if (ours) /* our write went through before the connection broke */
                 state_written(c, t, p, pd, version, pd->old_leader == -3);
             else
-                zc_set_error(c, zc_state_adopt(c, p, &s, version));
+                image_adopt(c, t, p, &s, version);
             zk_partition_state_free(&s);
         }
     } else if (rc == ZKCTL_ZK_NONODE) {
+        p->from_image = false;
         p->has_state = false;
         zc_lisr_free(&p->st);
         p->st.leader = ZC_NO_LEADER;
@@ -409,3 +441,57 @@ int zkctl_zk_read_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, const char 
     return zc_finish_parts(c, &t, &p, 1);
 }
 
+
+int zkctl_states_read(zkctl *c, const zkctl_topic_in *topics, size_t n_topics)
+{
+    if (n_topics && !topics)
+        return FERRY_EINVAL;
+    size_t n = 0;
+    for (size_t i = 0; i < n_topics; i++) {
+        if (!topics[i].name || (topics[i].n_states && !topics[i].states))
+            return FERRY_EINVAL;
+        for (size_t j = 0; j < topics[i].n_states; j++)
+            if (!topics[i].states[j].state ||
+                (topics[i].states[j].state->n_isr && !topics[i].states[j].state->isr))
+                return FERRY_EINVAL;
+        n += topics[i].n_states;
+    }
+    if (!c->active)
+        return 0;
+    struct zc_topic **ts = ferry_calloc(n + 1, sizeof(*ts));
+    struct zc_part **ps = ferry_calloc(n + 1, sizeof(*ps));
+    if (!ts || !ps) {
+        ferry_free(ts);
+        ferry_free(ps);
+        return FERRY_ENOMEM;
+    }
+    size_t k = 0, n_newer = 0;
+    for (size_t i = 0; i < n_topics; i++) {
+        struct zc_topic *t = zc_topic_find(c, topics[i].name);
+        for (size_t j = 0; t && !t->deleting && j < topics[i].n_states; j++) {
+            const zkctl_state_in *in = &topics[i].states[j];
+            struct zc_part *p = zc_part_find(t, in->partition);
+            /* a write or re-read in flight settles the partition itself (a newer state fails its write) */
+            if (!p || p->busy || !p->has_state || in->zkversion < p->zkv)
+                continue;
+            bool newer = in->zkversion > p->zkv || (p->from_image && !lisr_eq(&p->st, in->state));
+            if (!newer) {
+                p->from_image = false; /* confirmed */
+                continue;
+            }
+            LOG_INFO(ZC_MOD, "%s-%" PRId32 ": ZooKeeper holds a newer state than the image (zkVersion %" PRId32
+                     ", the image's %" PRId32 "): adopted", t->name, p->id, in->zkversion, p->zkv);
+            image_adopt(c, t, p, in->state, in->zkversion);
+            p->from_image = false;
+            ts[k] = t;
+            ps[k++] = p;
+            n_newer++;
+        }
+    }
+    LOG_INFO(ZC_MOD, "controller %" PRId32 ": %zu partition states read behind the image takeover, %zu newer than the "
+             "image", c->cfg.controller_id, n, n_newer);
+    int rc = zc_finish_parts(c, ts, ps, k);
+    ferry_free(ts);
+    ferry_free(ps);
+    return rc;
+}
