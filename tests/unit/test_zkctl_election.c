@@ -7,26 +7,9 @@
 
 #include "broker/proto/proto_codec.h"
 
-#define ORDERS_PARTS "{\"0\":[1,2,3],\"1\":[2,3,1]}"
+static void setup_orders(struct sim *s) { sim_setup_orders(s, 1); }
 
-static void setup_orders(struct sim *s)
-{
-    sim_init(s, 1);
-    s->epoch = 7;
-    s->epoch_zkv = 7;
-    sim_add_broker(s, 1, 101);
-    sim_add_broker(s, 2, 102);
-    sim_add_broker(s, 3, 103);
-    sim_topic(s, "orders", ORDERS_PARTS, TID);
-    sim_state(s, "orders", 0, 1, 4, "[1,2,3]", 7, 9);
-    sim_state(s, "orders", 1, 2, 2, "[2,3,1]", 6, 3);
-}
-
-static void done(struct sim *s)
-{
-    assert_false(s->unchecked_write);
-    sim_free(s);
-}
+#define done sim_done
 
 static void test_failover_requests(void **state)
 {

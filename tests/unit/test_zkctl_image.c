@@ -6,27 +6,9 @@
  * before ISR shrinks, a controller that resigns mid-way, bad input and allocation failures. */
 #include "test_zkctl_util.h"
 
-#define ORDERS_PARTS "{\"0\":[1,2,3],\"1\":[2,3,1]}"
+static void setup_orders(struct sim *s) { sim_setup_orders(s, 2); }
 
-/* Brokers 1-3; orders-0 led by 1 (zkVersion 9), orders-1 led by 2 (zkVersion 3), controller epoch 7. */
-static void setup_orders(struct sim *s)
-{
-    sim_init(s, 2);
-    s->epoch = 7;
-    s->epoch_zkv = 7;
-    sim_add_broker(s, 1, 101);
-    sim_add_broker(s, 2, 102);
-    sim_add_broker(s, 3, 103);
-    sim_topic(s, "orders", ORDERS_PARTS, TID);
-    sim_state(s, "orders", 0, 1, 4, "[1,2,3]", 7, 9);
-    sim_state(s, "orders", 1, 2, 2, "[2,3,1]", 6, 3);
-}
-
-static void done(struct sim *s)
-{
-    assert_false(s->unchecked_write);
-    sim_free(s);
-}
+#define done sim_done
 
 /* Every node of b's tree is in a's with the same data and version, and the other way round. */
 static void assert_same_tree(struct sim *a, struct sim *b)

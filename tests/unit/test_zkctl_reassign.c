@@ -33,11 +33,7 @@ static void setup(struct sim *s)
     sim_clear_sent(s);
 }
 
-static void done(struct sim *s)
-{
-    assert_false(s->unchecked_write);
-    sim_free(s);
-}
+#define done sim_done
 
 /* ---- requests ---- */
 

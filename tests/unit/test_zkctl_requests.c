@@ -21,11 +21,7 @@ static void setup(struct sim *s)
     sim_clear_sent(s);
 }
 
-static void done(struct sim *s)
-{
-    assert_false(s->unchecked_write);
-    sim_free(s);
-}
+#define done sim_done
 
 /* ---- AlterPartition ---- */
 struct ap_part {

@@ -22,6 +22,10 @@
 
 #define TZ static __attribute__((unused))
 
+/* topic ids (base64) */
+#define TID "q2mT0lT5QjWcT7d3bZ0s8A"
+#define TID2 "AAAAAAAAAAAAAAAAAAAAAQ"
+
 struct sim_node {
     char *path;
     char *data;
@@ -433,6 +437,30 @@ TZ int sim_gone(struct sim *s, int32_t id)
     return rc;
 }
 
+/* The tree many tests start from: brokers 1-3; topic "orders" with orders-0 on [1,2,3] led by 1 (leader
+ * epoch 4, zkVersion 9, written by controller epoch 7) and orders-1 on [2,3,1] led by 2 (leader epoch 2,
+ * zkVersion 3, controller epoch 6); /controller_epoch 7 at zkVersion 7. */
+#define ORDERS_PARTS "{\"0\":[1,2,3],\"1\":[2,3,1]}"
+TZ void sim_setup_orders(struct sim *s, int32_t controller_id)
+{
+    sim_init(s, controller_id);
+    s->epoch = 7;
+    s->epoch_zkv = 7;
+    sim_add_broker(s, 1, 101);
+    sim_add_broker(s, 2, 102);
+    sim_add_broker(s, 3, 103);
+    sim_topic(s, "orders", ORDERS_PARTS, TID);
+    sim_state(s, "orders", 0, 1, 4, "[1,2,3]", 7, 9);
+    sim_state(s, "orders", 1, 2, 2, "[2,3,1]", 6, 3);
+}
+
+/* The end of a test: no write went without the epoch check; frees the sim. */
+TZ void sim_done(struct sim *s)
+{
+    assert_false(s->unchecked_write);
+    sim_free(s);
+}
+
 /* Reads every topic of the tree and its states through the codecs and makes the core controller with the
  * next epoch (the election's multi is simulated: /controller_epoch's zkVersion goes up by one). */
 TZ int sim_become(struct sim *s)
@@ -685,7 +713,5 @@ TZ bool sim_sweep_step_done(struct sim *s, long n)
     return reached;
 }
 
-#define TID "q2mT0lT5QjWcT7d3bZ0s8A"
-#define TID2 "AAAAAAAAAAAAAAAAAAAAAQ"
 
 #endif
