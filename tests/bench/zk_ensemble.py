@@ -130,10 +130,12 @@ class ZooKeeperEnsemble:
 
 
 def zk_write_run(tool, connect, clients, inflight=16, seconds=10.0, warmup=2.0, size=100, op="set",
-                 root="/zk_write_bench"):
+                 root="/zk_write_bench", multi=100, znodes=100000):
     """One zk_write_bench run: its RESULT line as a dict (RuntimeError when a write failed)."""
     cmd = [tool, "--connect", connect, "--clients", str(clients), "--inflight", str(inflight), "--seconds",
            str(seconds), "--warmup", str(warmup), "--size", str(size), "--op", op, "--root", root]
+    if op == "multi":
+        cmd += ["--multi", str(multi), "--znodes", str(znodes)]
     return parse_result(run(cmd, seconds + warmup + 300).stdout)
 
 
@@ -166,9 +168,12 @@ def main():
     ap.add_argument("--servers", type=int, default=3, help="ensemble size (default 3)")
     ap.add_argument("--clients", default="1,8,32", help="concurrent clients (sessions) per case")
     ap.add_argument("--inflight", type=int, default=16, help="writes in flight per client (default 16)")
-    ap.add_argument("--ops", default="set,create", help="set (setData of one znode per client) and/or create "
-                                                        "(a new sequential znode per write)")
+    ap.add_argument("--ops", default="set,create", help="set (setData of one znode per client), create (a new "
+                    "sequential znode per write) and/or multi (a fenced multi of --multi conditional setData over "
+                    "--znodes znodes, as the legacy controller writes partition states)")
     ap.add_argument("--size", type=int, default=100, help="znode data bytes (default 100)")
+    ap.add_argument("--multi", default="100", help="multi: conditional setData per multi, a list (default 100)")
+    ap.add_argument("--znodes", type=int, default=100000, help="multi: state znodes written in turn")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per case (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each case")
     ap.add_argument("--dir", default=None, help="where the temporary directory goes (default: $TMPDIR)")
@@ -191,11 +196,15 @@ def main():
         modes = ens.modes()
         for op in args.ops.split(","):
             for clients in [int(c) for c in args.clients.split(",")]:
-                res = zk_write_run(tool, ens.connect_string, clients, args.inflight, args.seconds, args.warmup,
-                                   args.size, op, root="/bench-%s-%d" % (op, clients))
-                log("%s, %d clients x %d in flight: %s writes/s, p50 %s ms, p99 %s ms" % (
-                    op, clients, args.inflight, res["writes_per_s"], res["p50_ms"], res["p99_ms"]))
-                rows.append(res)
+                for m in [int(x) for x in args.multi.split(",")] if op == "multi" else [1]:
+                    res = zk_write_run(tool, ens.connect_string, clients, args.inflight, args.seconds, args.warmup,
+                                       args.size, op, root="/bench-%s-%d-%d" % (op, clients, m), multi=m,
+                                       znodes=args.znodes)
+                    res["op"] = "multi%d" % m if op == "multi" else op
+                    log("%s, %d clients x %d in flight: %s writes/s (%s ops/s), p50 %s ms, p99 %s ms" % (
+                        res["op"], clients, args.inflight, res["writes_per_s"], res["ops_per_s"], res["p50_ms"],
+                        res["p99_ms"]))
+                    rows.append(res)
     finally:
         ens.cleanup(keep=args.keep)
         if args.keep:
@@ -207,11 +216,11 @@ def main():
           "zk_write_bench: libzookeeper_st async API, %d-byte values, %d writes in flight per client, %g s per case"
           % (args.servers, ", ".join("%d %s" % kv for kv in modes.items()), fsync_rate, args.size, args.inflight,
              args.seconds))
-    fmt = "%-7s %7s %11s %8s %8s %8s %8s"
-    print(fmt % ("op", "clients", "writes/s", "mean ms", "p50 ms", "p99 ms", "max ms"))
+    fmt = "%-8s %7s %11s %11s %8s %8s %8s %8s"
+    print(fmt % ("op", "clients", "writes/s", "ops/s", "mean ms", "p50 ms", "p99 ms", "max ms"))
     for r in rows:
-        print(fmt % (r["op"], r["clients"], "%.0f" % float(r["writes_per_s"]), r["mean_ms"], r["p50_ms"],
-                     r["p99_ms"], r["max_ms"]))
+        print(fmt % (r["op"], r["clients"], "%.0f" % float(r["writes_per_s"]), "%.0f" % float(r["ops_per_s"]),
+                     r["mean_ms"], r["p50_ms"], r["p99_ms"], r["max_ms"]))
     return 0
 
 

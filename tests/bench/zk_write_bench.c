@@ -9,7 +9,11 @@
  * (libzookeeper_st: zookeeper_interest / zookeeper_process, the way Ferry's own zk_session drives it).
  * Each client keeps K writes in flight (pipelined: a new write is sent as soon as one completes):
  *   set     zoo_aset of BYTES bytes on the client's own znode ROOT/cI (version -1: unconditional);
- *   create  zoo_acreate of a BYTES-byte persistent sequential znode ROOT/cI/n- (a new znode per write).
+ *   create  zoo_acreate of a BYTES-byte persistent sequential znode ROOT/cI/n- (a new znode per write);
+ *   multi   zoo_amulti of check(ROOT/epoch, 0) and M (--multi, 100) conditional setData of BYTES bytes on
+ *           M of the Z (--znodes, 100,000) znodes ROOT/s/N, taken in turn: what Ferry's legacy controller
+ *           writes at failover (partition states, up to 100 per fenced multi). The Z znodes are created
+ *           first (pipelined; ROOT must be new). One write = one multi; the RESULT adds ops_per_s.
  * Latency is from the zoo_a* call to its completion callback. Writes completing in the first W seconds are
  * not counted (warm-up); then the writes completing in the next S seconds are counted (throughput) and
  * their latencies kept; no write is sent after that, and the ones in flight are drained. Every write must succeed: any error ends
@@ -31,7 +35,7 @@
 
 struct opts {
     const char *connect, *op, *root;
-    int clients, inflight, size;
+    int clients, inflight, size, multi, znodes;
     double seconds, warmup;
 };
 
@@ -41,6 +45,11 @@ struct client;
 struct slot {
     struct client *c;
     double start;
+    /* multi: the ops, their results and paths, and the first of the znodes it writes */
+    zoo_op_t *ops;
+    zoo_op_result_t *results;
+    char (*paths)[96];
+    int first;
 };
 
 struct client {
@@ -59,6 +68,8 @@ struct run {
     bool stopping;
     long long outstanding, errors;
     int first_error;
+    int32_t *versions; /* multi: each state znode's version as the writes left it */
+    int next_znode;
 };
 
 static struct run R;
@@ -72,14 +83,15 @@ static void die(const char *what, const char *detail)
 static void usage(void)
 {
     fprintf(stderr, "usage: zk_write_bench --connect H:P[,H:P...] [--clients N] [--inflight K] [--seconds S]\n"
-                    "                      [--warmup W] [--size BYTES] [--op set|create] [--root PATH]\n");
+                    "                      [--warmup W] [--size BYTES] [--op set|create|multi] [--multi M]\n"
+                    "                      [--znodes Z] [--root PATH]\n");
     exit(2);
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){.op = "set", .root = "/zk_write_bench", .clients = 8, .inflight = 16, .size = 100,
-                       .seconds = 10, .warmup = 2};
+                       .multi = 100, .znodes = 100000, .seconds = 10, .warmup = 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc)
@@ -101,12 +113,17 @@ static void parse_args(int argc, char **argv, struct opts *o)
             o->seconds = atof(v);
         else if (!strcmp(a, "--warmup"))
             o->warmup = atof(v);
+        else if (!strcmp(a, "--multi"))
+            o->multi = atoi(v);
+        else if (!strcmp(a, "--znodes"))
+            o->znodes = atoi(v);
         else
             usage();
     }
     if (!o->connect || o->clients < 1 || o->inflight < 1 || o->size < 0 || o->size > 1000000 ||
-        o->seconds <= 0 || o->warmup < 0 || (strcmp(o->op, "set") && strcmp(o->op, "create")) ||
-        o->root[0] != '/' || strlen(o->root) > 200)
+        o->seconds <= 0 || o->warmup < 0 || (strcmp(o->op, "set") && strcmp(o->op, "create") && strcmp(o->op, "multi")) ||
+        o->root[0] != '/' || strlen(o->root) > 60 || o->multi < 1 || o->znodes < 1 ||
+        (long long)o->clients * o->inflight * o->multi > o->znodes) /* writes in flight never share a znode */
         usage();
 }
 
@@ -192,6 +209,47 @@ static void create_if_missing(struct client *c, const char *path)
     wait_pending(&p, "create", path);
 }
 
+/* multi: ROOT/epoch and the Z state znodes ROOT/s/N, created pipelined (at most 1000 in flight) */
+struct create_state {
+    int outstanding, failed_rc;
+};
+
+static void state_created(int rc, const char *value, const void *data)
+{
+    struct create_state *cs = (struct create_state *)data;
+    cs->outstanding--;
+    if (rc != ZOK && !cs->failed_rc)
+        cs->failed_rc = rc;
+}
+
+static void create_states(struct client *c)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/epoch", R.o.root);
+    create_if_missing(c, path);
+    snprintf(path, sizeof path, "%s/s", R.o.root);
+    create_if_missing(c, path);
+    struct create_state cs = {0, 0};
+    double t0 = bench_now_s();
+    for (int i = 0; i < R.o.znodes; i++) {
+        while (cs.outstanding >= 1000)
+            loop_once(50);
+        snprintf(path, sizeof path, "%s/s/%d", R.o.root, i);
+        int rc = zoo_acreate(c->zh, path, R.value, R.o.size, &ZOO_OPEN_ACL_UNSAFE, 0, state_created, &cs);
+        if (rc != ZOK)
+            die("zoo_acreate", zerror(rc));
+        cs.outstanding++;
+    }
+    while (cs.outstanding > 0)
+        loop_once(50);
+    if (cs.failed_rc)
+        die("creating the state znodes (a new --root is needed)", zerror(cs.failed_rc));
+    fprintf(stderr, "zk_write_bench: %d state znodes created in %.1f s\n", R.o.znodes, bench_now_s() - t0);
+    R.versions = calloc((size_t)R.o.znodes, sizeof *R.versions);
+    if (!R.versions)
+        die("out of memory", NULL);
+}
+
 static void connect_all(void)
 {
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
@@ -207,6 +265,14 @@ static void connect_all(void)
         c->slots = calloc((size_t)R.o.inflight, sizeof *c->slots);
         if (!c->slots)
             die("out of memory", NULL);
+        for (int k = 0; k < R.o.inflight && !strcmp(R.o.op, "multi"); k++) {
+            struct slot *sl = &c->slots[k];
+            sl->ops = calloc((size_t)R.o.multi + 1, sizeof *sl->ops);
+            sl->results = calloc((size_t)R.o.multi + 1, sizeof *sl->results);
+            sl->paths = calloc((size_t)R.o.multi + 1, sizeof *sl->paths);
+            if (!sl->ops || !sl->results || !sl->paths)
+                die("out of memory", NULL);
+        }
     }
     double deadline = bench_now_s() + 60;
     for (;;) {
@@ -220,6 +286,10 @@ static void connect_all(void)
         loop_once(100);
     }
     create_if_missing(&R.clients[0], R.o.root);
+    if (!strcmp(R.o.op, "multi")) {
+        create_states(&R.clients[0]);
+        return;
+    }
     for (int i = 0; i < R.o.clients; i++) {
         struct client *c = &R.clients[i];
         snprintf(c->path, sizeof c->path, "%s/c%d", R.o.root, i);
@@ -244,6 +314,8 @@ static void write_done(int rc, const void *data)
         R.stopping = true;
         return;
     }
+    for (int i = 0; s->ops && i < R.o.multi; i++)
+        R.versions[(s->first + i) % R.o.znodes]++;
     bench_latency_record(&R.lat, t, s->start);
     if (t < R.lat.end && !R.stopping)
         issue(s);
@@ -259,10 +331,31 @@ static void create_done(int rc, const char *name, const void *data)
     write_done(rc, data);
 }
 
+static void issue_multi(struct slot *s)
+{
+    s->first = R.next_znode;
+    R.next_znode = (R.next_znode + R.o.multi) % R.o.znodes;
+    snprintf(s->paths[0], sizeof s->paths[0], "%s/epoch", R.o.root);
+    zoo_check_op_init(&s->ops[0], s->paths[0], 0);
+    for (int i = 0; i < R.o.multi; i++) {
+        int z = (s->first + i) % R.o.znodes;
+        snprintf(s->paths[i + 1], sizeof s->paths[i + 1], "%s/s/%d", R.o.root, z);
+        zoo_set_op_init(&s->ops[i + 1], s->paths[i + 1], R.value, R.o.size, R.versions[z], NULL);
+    }
+    int rc = zoo_amulti(s->c->zh, R.o.multi + 1, s->ops, s->results, write_done, s);
+    if (rc != ZOK)
+        die("zoo_amulti", zerror(rc));
+    R.outstanding++;
+}
+
 static void issue(struct slot *s)
 {
     struct client *c = s->c;
     s->start = bench_now_s();
+    if (s->ops) {
+        issue_multi(s);
+        return;
+    }
     int rc = strcmp(R.o.op, "set")
                  ? zoo_acreate(c->zh, c->path, R.value, R.o.size, &ZOO_OPEN_ACL_UNSAFE, ZOO_SEQUENCE, create_done, s)
                  : zoo_aset(c->zh, c->path, R.value, R.o.size, -1, set_done, s);
@@ -302,14 +395,23 @@ int main(int argc, char **argv)
         return 1;
     }
     struct bench_summary sum = bench_latency_summary(&R.lat);
+    int per_write = strcmp(R.o.op, "multi") ? 1 : R.o.multi;
     printf("RESULT op=%s clients=%d inflight=%d size=%d seconds=%.3f writes=%lld writes_per_s=%.1f "
-           "mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+           "ops_per_s=%.1f mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
            R.o.op, R.o.clients, R.o.inflight, R.o.size, R.o.seconds, R.lat.counted,
-           (double)R.lat.counted / R.o.seconds, sum.mean, sum.p50, sum.p99, sum.max);
+           (double)R.lat.counted / R.o.seconds, (double)R.lat.counted * per_write / R.o.seconds, sum.mean,
+           sum.p50, sum.p99, sum.max);
     free(R.lat.ms);
     free(R.value);
-    for (int i = 0; i < R.o.clients; i++)
+    for (int i = 0; i < R.o.clients; i++) {
+        for (int k = 0; k < R.o.inflight; k++) {
+            free(R.clients[i].slots[k].ops);
+            free(R.clients[i].slots[k].results);
+            free(R.clients[i].slots[k].paths);
+        }
         free(R.clients[i].slots);
+    }
     free(R.clients);
+    free(R.versions);
     return 0;
 }
