@@ -149,16 +149,21 @@ def first_bad_partition(body, dead):
 
 
 class LeaderProbe:
-    """Polls a broker's Metadata until every partition of `topics` has a live leader. Each poll asks, one
-    pipelined Metadata v1 request per topic, only for the topics not yet seen fully led, and reads each
-    answer only up to its first partition without a live leader; a topic seen fully led is not asked again.
-    When none is left, one full Metadata of every topic confirms it (else the topics it shows unled are
-    polled again). wait() returns the time the poll that saw the last topic led was answered, or None; the
-    resolution is the time between that poll's answer and the previous poll's."""
+    """Polls a broker's Metadata until every partition of `topics` has a live leader, at little cost to the
+    broker: each poll walks the topics not yet seen fully led in order, asking for WINDOW of them at a time
+    (pipelined Metadata v1 requests of one topic each) and reading each answer only up to its first
+    partition without a live leader; a topic seen fully led is not asked again, and the poll stops at the
+    first window with an unled topic (the cluster is not done then). wait() returns the time the poll that
+    saw the last topic led was answered, or None; the resolution is the time between that poll's answer
+    and the previous poll's. confirm() is one full Metadata of every topic afterwards (topics were seen led
+    one at a time)."""
+
+    WINDOW = 8
 
     def __init__(self, bootstrap, topics, dead):
         host, port = bootstrap.rsplit(":", 1)
         self.addr = (host, int(port))
+        self.bootstrap = bootstrap
         self.pending = list(topics)
         self.dead = {dead}
         self.polls = 0
@@ -166,15 +171,19 @@ class LeaderProbe:
         self.busy = 0.0  # seconds spent polling
 
     def _poll(self, conn):
-        corrs = [(conn.send(ferrytest.API_METADATA, 1, ferrytest.enc_metadata(1, [t])), t) for t in self.pending]
-        still = []
-        for corr, topic in corrs:
-            got, body = conn.recv()
-            if got != corr:
-                raise ferrytest.ParseError("correlation id %d, expected %d" % (got, corr))
-            if first_bad_partition(body, self.dead) != -1:
-                still.append(topic)
-        self.pending = still
+        while self.pending:
+            window = self.pending[:self.WINDOW]
+            corrs = [conn.send(ferrytest.API_METADATA, 1, ferrytest.enc_metadata(1, [t])) for t in window]
+            unled = []
+            for corr, topic in zip(corrs, window):
+                got, body = conn.recv()
+                if got != corr:
+                    raise ferrytest.ParseError("correlation id %d, expected %d" % (got, corr))
+                if first_bad_partition(body, self.dead) != -1:
+                    unled.append(topic)
+            self.pending = unled + self.pending[len(window):]
+            if unled:
+                return
 
     def wait(self, timeout, interval):
         deadline = time.monotonic() + timeout
@@ -186,30 +195,28 @@ class LeaderProbe:
                 if conn is None:
                     conn = KafkaConn(*self.addr, timeout=60)
                 self._poll(conn)
-                if not self.pending:
-                    t_seen = time.monotonic()
-                    total, bad, _ = cb.leader_report(cb.metadata("%s:%d" % self.addr), dead=self.dead, prefix=PREFIX)
-                    if bad == 0:
-                        self.polls += 1
-                        self.busy += t_seen - t0
-                        self.resolution = t_seen - last if last else None
-                        conn.close()
-                        return t_seen
-                    log("  (probe: every topic was seen led, but a full Metadata shows %d of %d unled)" % (bad, total))
-                    self.pending = sorted({t["name"] for t in cb.metadata("%s:%d" % self.addr)["topics"]
-                                           if t["name"].startswith(PREFIX)})
             except (OSError, ferrytest.ConnectionClosed, ferrytest.ParseError, struct.error) as e:
                 log("  (probe: %r)" % (e,))
                 if conn is not None:
                     conn.close()
                 conn = None
+            t1 = time.monotonic()
             self.polls += 1
-            last = time.monotonic()
-            self.busy += last - t0
+            self.busy += t1 - t0
+            if not self.pending:
+                self.resolution = t1 - last if last else None
+                conn.close()
+                return t1
+            last = t1
             time.sleep(interval)
         if conn is not None:
             conn.close()
         return None
+
+    def confirm(self):
+        """(partitions, partitions without a live leader) in one full Metadata now."""
+        total, bad, _ = cb.leader_report(cb.metadata(self.bootstrap), dead=self.dead, prefix=PREFIX)
+        return total, bad
 
 
 def failover(args, zk, nodes, size):
@@ -237,13 +244,21 @@ def failover(args, zk, nodes, size):
         if cb.wait_for(lambda: cb.produce_one(cb.metadata(survivor.bootstrap, [topic]), topic, part) == 0,
                        timeout=60, interval=0.05):
             t_prod = time.monotonic()
+    unconfirmed = None
+    if t_led:
+        total, bad = probe.confirm()
+        if total < size or bad:
+            unconfirmed = ("every topic was seen led, but a full Metadata afterwards shows %d of %d partitions "
+                           "unled" % (bad + max(0, size - total), size))
     new_ctl = zkcluster.controller(zk)[0]
     res = {"partitions": size, "killed": victim.node_id, "new_controller": new_ctl, "moved": len(led_by_victim),
            "session_end_s": t_end - t_kill,
            "led_s": t_led - t_end if t_led else None, "produce_s": t_prod - t_end if t_prod else None,
            "polls": probe.polls, "resolution_s": probe.resolution, "probe_s": probe.busy}
     log("failover at %d partitions: %r" % (size, res))
-    if not t_led:
+    if unconfirmed:
+        res["error"] = unconfirmed
+    elif not t_led:
         total, bad, _ = cb.leader_report(cb.metadata(survivor.bootstrap), dead={victim.node_id}, prefix=PREFIX)
         res["error"] = "%d of %d partitions still without a live leader after %.0f s" % (
             bad, total, args.lead_timeout + size / 200.0)
