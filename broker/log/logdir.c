@@ -13,6 +13,7 @@
 #include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
+#include "broker/common/tp_table.h"
 #include "log_checkpoint.h"
 #include "log_fs.h"
 #include "logdir.h"
@@ -33,8 +34,7 @@ struct logdir {
     size_t nhw;
     struct plog **logs;
     size_t nlogs, logs_cap;
-    struct plog **buckets; /* (topic, partition) -> log, chained through plog.logdir_next */
-    size_t nbuckets;       /* a power of two, >= nlogs once logs exist */
+    struct tp_table by_tp; /* (topic, partition) -> log, through plog.logdir_link */
     uint64_t created;      /* logs adopted from off-loop creation so far (their plog.create_seq) */
     struct plog **unsynced; /* those not yet durable (logdir_sync_*), in creation order */
     size_t nunsynced, unsynced_cap;
@@ -143,7 +143,7 @@ static void free_dir(struct logdir *d)
     ferry_free(d->lso);
     ferry_free(d->hw);
     ferry_free(d->logs);
-    ferry_free(d->buckets);
+    tp_table_free(&d->by_tp);
     ferry_free(d->unsynced);
     ferry_free(d->path);
     ferry_free(d);
@@ -205,46 +205,6 @@ void logdir_open_opts(const struct logdir *d, const char *topic, int32_t partiti
     opts->clean_shutdown = d->clean && rp != NULL;
 }
 
-static size_t tp_hash(const char *topic, int32_t partition)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (const unsigned char *c = (const unsigned char *)topic; *c; c++)
-        h = (h ^ *c) * 1099511628211ULL;
-    h = (h ^ (uint32_t)partition) * 1099511628211ULL;
-    return (size_t)(h ^ (h >> 29));
-}
-
-static struct plog **bucket_of(const struct logdir *d, const char *topic, int32_t partition)
-{
-    return &d->buckets[tp_hash(topic, partition) & (d->nbuckets - 1)];
-}
-
-/* Keeps the table at least as large as the number of logs (lookups stay O(1) at 100,000 partitions). */
-static int grow_buckets(struct logdir *d, size_t want)
-{
-    if (want <= d->nbuckets)
-        return 0;
-    size_t n = d->nbuckets ? d->nbuckets : 64;
-    while (n < want)
-        n *= 2;
-    struct plog **nb = ferry_calloc(n, sizeof *nb);
-    if (!nb)
-        return FERRY_ENOMEM;
-    struct plog **old = d->buckets;
-    size_t oldn = d->nbuckets;
-    d->buckets = nb;
-    d->nbuckets = n;
-    for (size_t i = 0; i < oldn; i++)
-        for (struct plog *l = old[i], *next; l; l = next) {
-            next = l->logdir_next;
-            struct plog **b = bucket_of(d, l->topic, l->partition);
-            l->logdir_next = *b;
-            *b = l;
-        }
-    ferry_free(old);
-    return 0;
-}
-
 static int adopt(struct logdir *d, struct plog *log)
 {
     if (d->nlogs == d->logs_cap) {
@@ -255,23 +215,9 @@ static int adopt(struct logdir *d, struct plog *log)
         d->logs = nl;
         d->logs_cap = cap;
     }
-    int rc = grow_buckets(d, d->nlogs + 1);
-    if (rc)
-        return rc;
     d->logs[d->nlogs++] = log;
-    struct plog **b = bucket_of(d, log->topic, log->partition);
-    log->logdir_next = *b;
-    *b = log;
+    tp_table_insert(&d->by_tp, &log->logdir_link, log->topic, log->partition);
     return 0;
-}
-
-static void unhash(struct logdir *d, struct plog *log)
-{
-    for (struct plog **pp = bucket_of(d, log->topic, log->partition); *pp; pp = &(*pp)->logdir_next)
-        if (*pp == log) {
-            *pp = log->logdir_next;
-            return;
-        }
 }
 
 /* "<topic>-<partition>": true with both parts. */
@@ -391,12 +337,8 @@ struct plog *logdir_log_at(const struct logdir *d, size_t i) { return i < d->nlo
 
 struct plog *logdir_find(const struct logdir *d, const char *topic, int32_t partition)
 {
-    if (d->nbuckets == 0)
-        return NULL;
-    for (struct plog *l = *bucket_of(d, topic, partition); l; l = l->logdir_next)
-        if (l->partition == partition && strcmp(l->topic, topic) == 0)
-            return l;
-    return NULL;
+    struct tp_link *l = tp_table_find(&d->by_tp, topic, strlen(topic), partition);
+    return l ? TP_ENTRY(l, struct plog, logdir_link) : NULL;
 }
 
 int logdir_create_log(struct logdir *d, const char *topic, int32_t partition, const struct plog_config *cfg,
@@ -547,7 +489,7 @@ int logdir_delete_log_begin(struct logdir *d, struct plog *log, struct plog_dele
             forget_unsynced(d, log);
             memmove(d->logs + i, d->logs + i + 1, (d->nlogs - i - 1) * sizeof *d->logs);
             d->nlogs--;
-            unhash(d, log);
+            tp_table_remove(&d->by_tp, &log->logdir_link);
             return plog_delete_begin(log, del);
         }
     }

@@ -4,6 +4,7 @@
 #ifndef FERRY_LOG_PLOG_INTERNAL_H
 #define FERRY_LOG_PLOG_INTERNAL_H
 
+#include "broker/common/tp_table.h"
 #include "epoch_cache.h"
 #include "log.h"
 #include "segment.h"
@@ -51,7 +52,7 @@ struct plog {
     int64_t cleaner_offset;     /* first dirty offset (cleaner-offset-checkpoint); -1: none */
     int64_t tombstone_horizon;  /* earliest delete horizon of tombstones left by the cleaner, INT64_MAX none */
 
-    struct plog *logdir_next;   /* the log directory's (topic, partition) hash chain (logdir.c) */
+    struct tp_link logdir_link; /* in the log directory's (topic, partition) table (logdir.c) */
 };
 
 static inline struct log_segment *plog_active(const struct plog *log) { return log->segs[log->nsegs - 1]; }

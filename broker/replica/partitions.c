@@ -13,8 +13,6 @@
 #include "broker/log/producer_snapshot.h"
 #include "broker/producer/producer_log.h"
 
-#define HASH_BUCKETS_MIN 1024 /* doubled (x4) while partitions outnumber buckets twice */
-#define OPEN_BUCKETS 1024     /* logs being created (a batch at a time) */
 #define HOUSEKEEPING_MS 1000
 #define OPEN_BATCH_MAX 256 /* new logs per worker pass: later partitions need not wait for a huge batch */
 
@@ -24,8 +22,8 @@ struct rp_opening {
     struct logdir_new_log job;
     bool running;           /* in the worker's batch */
     bool cancelled;         /* removed meanwhile: the log is deleted once created */
-    struct rp_opening *next;      /* queue or batch */
-    struct rp_opening *hash_next; /* the manager's opening index */
+    struct rp_opening *prev, *next; /* the queue (both: a cancellation unlinks at once) or the batch (next) */
+    struct tp_link link;            /* in the manager's table of creations not cancelled */
 };
 
 /* A removed partition's log: renamed on the loop, its directory removed by a worker (logdir_delete_log_begin,
@@ -50,9 +48,7 @@ struct rp_manager {
     int64_t last_checkpoint_ms;    /* recovery-point and log-start checkpoints */
     int64_t last_hw_checkpoint_ms; /* replication-offset-checkpoint */
     bool checkpoint_running;
-    struct rp_partition **buckets; /* by hash_key & (n_buckets - 1) */
-    size_t n_buckets;               /* a power of two */
-    size_t n_hosted;
+    struct tp_table hosted; /* rp_partition.link */
     struct rp_watcher *watchers;
     uv_timer_t housekeeping;
     int64_t last_retention_ms;
@@ -62,8 +58,8 @@ struct rp_manager {
     bool timer_closed;
     /* new logs created off the loop: one batch at a time (so that two jobs for one partition never run at
      * once), then one filesystem sync per log directory for everything created (logdir_sync_*) */
-    struct rp_opening *open_buckets[OPEN_BUCKETS];
-    struct rp_opening *open_queue, **open_tail;
+    struct tp_table opening; /* rp_opening.link: queued or running, not cancelled */
+    struct rp_opening *open_head, *open_tail;
     bool open_running;
     bool sync_running;
     struct rp_deletion *delete_queue, **delete_tail;
@@ -88,45 +84,8 @@ int64_t rp_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t hash_key(const char *topic, size_t len, int32_t index)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)topic[i]) * 16777619u;
-    h = (h ^ (uint32_t)index) * 16777619u;
-    h ^= h >> 15;
-    return h * 0x2c1b3c6du;
-}
-
-static struct rp_partition **bucket_of(struct rp_manager *m, const char *topic, size_t len, int32_t index)
-{
-    return &m->buckets[hash_key(topic, len, index) & (m->n_buckets - 1)];
-}
-
-/* Links p into the table, growing it first when it is full (allocation failure: the chains get longer). */
-static void bucket_insert(struct rp_manager *m, struct rp_partition *p)
-{
-    if (m->n_hosted >= 2 * m->n_buckets) {
-        size_t n = m->n_buckets * 4;
-        struct rp_partition **v = ferry_calloc(n, sizeof *v);
-        if (v) {
-            for (size_t b = 0; b < m->n_buckets; b++)
-                for (struct rp_partition *q = m->buckets[b], *next; q; q = next) {
-                    next = q->hash_next;
-                    struct rp_partition **at = &v[hash_key(q->topic, strlen(q->topic), q->index) & (n - 1)];
-                    q->hash_next = *at;
-                    *at = q;
-                }
-            ferry_free(m->buckets);
-            m->buckets = v;
-            m->n_buckets = n;
-        }
-    }
-    struct rp_partition **at = bucket_of(m, p->topic, strlen(p->topic), p->index);
-    p->hash_next = *at;
-    *at = p;
-    m->n_hosted++;
-}
+/* The hosted partition of a link of m->hosted. */
+#define HOSTED(l) TP_ENTRY(l, struct rp_partition, link)
 
 static void plog_config_from_topic(struct plog_config *pc, const struct topic_config *tc)
 {
@@ -186,9 +145,9 @@ static void checkpoint_done(uv_work_t *w, int status)
 /* Hands every hosted partition's high watermark to its log, for replication-offset-checkpoint. */
 static void high_watermarks_to_logs(struct rp_manager *m)
 {
-    for (size_t b = 0; b < m->n_buckets; b++)
-        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
-            plog_set_checkpoint_hw(p->log, p->high_watermark);
+    for (size_t b = 0; b < m->hosted.nbuckets; b++)
+        for (struct tp_link *l = m->hosted.buckets[b]; l; l = l->next)
+            plog_set_checkpoint_hw(HOSTED(l)->log, HOSTED(l)->high_watermark);
 }
 
 /* Writes every directory's checkpoints (`what`: LOGDIR_CKPT_*) from a worker thread. */
@@ -233,8 +192,9 @@ static void housekeeping_tick(uv_timer_t *t)
     bool retention = now - m->last_retention_ms >= m->cfg->log_retention_check_interval_ms;
     if (retention)
         m->last_retention_ms = now;
-    for (size_t b = 0; b < m->n_buckets; b++)
-        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next) {
+    for (size_t b = 0; b < m->hosted.nbuckets; b++)
+        for (struct tp_link *l = m->hosted.buckets[b]; l; l = l->next) {
+            struct rp_partition *p = HOSTED(l);
             if (!p->flush_running && plog_flush_due(p->log, now))
                 start_flush(m, p);
             if (retention && !p->flush_running) {
@@ -259,19 +219,16 @@ int rp_manager_new(uv_loop_t *loop, const struct ferry_config *cfg, struct rp_ma
                    size_t errlen)
 {
     struct rp_manager *m = ferry_calloc(1, sizeof *m);
-    if (!m || !(m->dirs = ferry_calloc(cfg->log_dirs.count + 1, sizeof *m->dirs)) ||
-        !(m->buckets = ferry_calloc(HASH_BUCKETS_MIN, sizeof *m->buckets))) {
-        if (m)
-            ferry_free(m->dirs);
+    if (!m || !(m->dirs = ferry_calloc(cfg->log_dirs.count + 1, sizeof *m->dirs))) {
         ferry_free(m);
         snprintf(err, errlen, "out of memory");
         return FERRY_ENOMEM;
     }
-    m->n_buckets = HASH_BUCKETS_MIN;
+    tp_table_init(&m->hosted);
+    tp_table_init(&m->opening);
     m->loop = loop;
     m->cfg = cfg;
     m->broker_epoch = -1;
-    m->open_tail = &m->open_queue;
     m->delete_tail = &m->delete_queue;
     int64_t now = rp_now_ms();
     struct plog_config defaults;
@@ -304,7 +261,6 @@ err_after_dirs:
     for (size_t i = 0; i < m->ndirs; i++)
         logdir_close_abandon(m->dirs[i]);
     ferry_free(m->dirs);
-    ferry_free(m->buckets);
     ferry_free(m);
     return FERRY_EIO;
 }
@@ -337,7 +293,8 @@ static void manager_maybe_free(struct rp_manager *m)
             LOG_ERROR("replica", "closing log directory %s: %s", path, ferry_strerror(rc));
     }
     ferry_free(m->dirs);
-    ferry_free(m->buckets);
+    tp_table_free(&m->hosted);
+    tp_table_free(&m->opening);
     ferry_free(m);
 }
 
@@ -424,30 +381,30 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
         rp_unwatch(m, w);
         w->cancel(w);
     }
-    while (m->open_queue) { /* never created; a running batch's logs are closed with their directories */
-        struct rp_opening *o = m->open_queue;
-        m->open_queue = o->next;
+    while (m->open_head) { /* never created; a running batch's logs are closed with their directories */
+        struct rp_opening *o = m->open_head;
+        m->open_head = o->next;
         logdir_new_log_free(&o->job);
         partition_free(o->p);
         ferry_free(o);
     }
-    m->open_tail = &m->open_queue;
-    memset(m->open_buckets, 0, sizeof m->open_buckets);
-    for (size_t b = 0; b < m->n_buckets; b++) {
-        struct rp_partition *p = m->buckets[b];
-        while (p) {
-            struct rp_partition *next = p->hash_next;
+    m->open_tail = NULL;
+    tp_table_free(&m->opening); /* the running batch's completion finds nothing to take out */
+    for (size_t b = 0; b < m->hosted.nbuckets; b++) {
+        struct tp_link *l = m->hosted.buckets[b];
+        while (l) {
+            struct tp_link *next = l->next;
+            struct rp_partition *p = HOSTED(l);
             /* clean shutdown: the producer state as of the log end, so the next start needs no replay */
             prod_log_snapshot(&p->producers, p->log, plog_log_end_offset(p->log), true);
             if (p->flush_running)
                 p->removed = true; /* the running flush's completion frees the partition */
             else
                 partition_free(p); /* its log is closed with its directory */
-            p = next;
+            l = next;
         }
-        m->buckets[b] = NULL;
     }
-    m->n_hosted = 0;
+    tp_table_free(&m->hosted);
     uv_timer_stop(&m->housekeeping);
     uv_close((uv_handle_t *)&m->housekeeping, manager_closed);
 }
@@ -456,10 +413,8 @@ struct rp_partition *rp_partition_get(struct rp_manager *m, proto_str topic, int
 {
     if (topic.len < 0)
         return NULL;
-    for (struct rp_partition *p = *bucket_of(m, topic.p, (size_t)topic.len, index); p; p = p->hash_next)
-        if (p->index == index && strlen(p->topic) == (size_t)topic.len && memcmp(p->topic, topic.p, (size_t)topic.len) == 0)
-            return p;
-    return NULL;
+    struct tp_link *l = tp_table_find(&m->hosted, topic.p, (size_t)topic.len, index);
+    return l ? HOSTED(l) : NULL;
 }
 
 /* The rest of opening a partition once its log exists: config, high watermark, producer state, lookup. */
@@ -479,27 +434,29 @@ static void partition_attach(struct rp_manager *m, struct rp_partition *p)
     rp_leader_init(&p->repl);
     prod_state_init(&p->producers);
     prod_log_load(&p->producers, p->log);
-    bucket_insert(m, p);
+    tp_table_insert(&m->hosted, &p->link, p->topic, p->index);
 }
 
 /* The queued or running creation of (topic, index) that was not cancelled, or NULL. */
-static struct rp_opening **opening_slot(struct rp_manager *m, const char *topic, int32_t index)
+static struct rp_opening *opening_find(struct rp_manager *m, proto_str topic, int32_t index)
 {
-    struct rp_opening **oo = &m->open_buckets[hash_key(topic, strlen(topic), index) & (OPEN_BUCKETS - 1)];
-    for (; *oo; oo = &(*oo)->hash_next)
-        if (!(*oo)->cancelled && (*oo)->p->index == index && strcmp((*oo)->p->topic, topic) == 0)
-            return oo;
-    return NULL;
+    if (topic.len < 0)
+        return NULL;
+    struct tp_link *l = tp_table_find(&m->opening, topic.p, (size_t)topic.len, index);
+    return l ? TP_ENTRY(l, struct rp_opening, link) : NULL;
 }
 
-static void opening_unhash(struct rp_manager *m, struct rp_opening *o)
+static void queue_unlink(struct rp_manager *m, struct rp_opening *o)
 {
-    uint32_t b = hash_key(o->p->topic, strlen(o->p->topic), o->p->index) & (OPEN_BUCKETS - 1);
-    for (struct rp_opening **oo = &m->open_buckets[b]; *oo; oo = &(*oo)->hash_next)
-        if (*oo == o) {
-            *oo = o->hash_next;
-            return;
-        }
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        m->open_head = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    else
+        m->open_tail = o->prev;
+    o->prev = o->next = NULL;
 }
 
 /* A new log: created by a worker; the partition is hosted (rp_partition_get, the opened callback) once
@@ -515,11 +472,13 @@ static int queue_opening(struct rp_manager *m, struct rp_partition *p, const str
         return rc;
     }
     o->p = p;
-    *m->open_tail = o;
-    m->open_tail = &o->next;
-    uint32_t b = hash_key(p->topic, strlen(p->topic), p->index) & (OPEN_BUCKETS - 1);
-    o->hash_next = m->open_buckets[b];
-    m->open_buckets[b] = o;
+    o->prev = m->open_tail;
+    if (m->open_tail)
+        m->open_tail->next = o;
+    else
+        m->open_head = o;
+    m->open_tail = o;
+    tp_table_insert(&m->opening, &o->link, p->topic, p->index);
     start_open_batch(m);
     return 0;
 }
@@ -535,7 +494,7 @@ int rp_partition_open(struct rp_manager *m, const char *topic, int32_t index, pr
             *out = p;
         return 0;
     }
-    if (opening_slot(m, topic, index))
+    if (opening_find(m, proto_str_from(topic), index))
         return 0; /* being created: the opened callback reports it */
     p = ferry_calloc(1, sizeof *p);
     if (!p)
@@ -588,7 +547,7 @@ void rp_manager_set_opened(struct rp_manager *m, rp_opened_fn fn, void *arg)
 
 bool rp_partition_opening(struct rp_manager *m, const char *topic, int32_t index)
 {
-    return opening_slot(m, topic, index) != NULL;
+    return opening_find(m, proto_str_from(topic), index) != NULL;
 }
 
 struct open_work {
@@ -619,7 +578,8 @@ static void open_work_done(uv_work_t *w, int status)
     while (o) {
         struct rp_opening *next = o->next;
         struct rp_partition *p = o->p;
-        opening_unhash(m, o);
+        if (!o->cancelled) /* a cancelled one already left the table */
+            tp_table_remove(&m->opening, &o->link);
         if (status < 0)
             o->job.rc = FERRY_EIO; /* the worker never ran: created on the loop instead */
         int rc = logdir_new_log_finish(&o->job, &p->log);
@@ -652,22 +612,19 @@ static void open_work_done(uv_work_t *w, int status)
 
 static void start_open_batch(struct rp_manager *m)
 {
-    if (m->open_running || !m->open_queue || m->closing)
+    if (m->open_running || !m->open_head || m->closing)
         return;
     struct open_work *ow = ferry_calloc(1, sizeof *ow);
     if (!ow)
         return; /* the housekeeping timer tries again */
     struct rp_opening **tail = &ow->batch;
-    for (int i = 0; i < OPEN_BATCH_MAX && m->open_queue; i++) {
-        struct rp_opening *o = m->open_queue;
-        m->open_queue = o->next;
-        o->next = NULL;
+    for (int i = 0; i < OPEN_BATCH_MAX && m->open_head; i++) {
+        struct rp_opening *o = m->open_head;
+        queue_unlink(m, o);
         o->running = true;
         *tail = o;
         tail = &o->next;
     }
-    if (!m->open_queue)
-        m->open_tail = &m->open_queue;
     ow->m = m;
     m->open_running = true;
     uv_queue_work(m->loop, &ow->work, open_work_run, open_work_done);
@@ -743,22 +700,21 @@ void rp_topic_config_changed(struct rp_manager *m, const char *topic, const stru
 {
     struct plog_config pc;
     plog_config_from_topic(&pc, config);
-    for (size_t b = 0; b < m->n_buckets; b++)
-        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
+    for (size_t b = 0; b < m->hosted.nbuckets; b++)
+        for (struct tp_link *l = m->hosted.buckets[b]; l; l = l->next) {
+            struct rp_partition *p = HOSTED(l);
             if (strcmp(p->topic, topic) == 0) {
                 p->config = *config;
                 plog_set_config(p->log, &pc);
             }
+        }
 }
 
 void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
 {
-    for (struct rp_partition **pp = bucket_of(m, topic, strlen(topic), index); *pp; pp = &(*pp)->hash_next) {
-        struct rp_partition *p = *pp;
-        if (p->index != index || strcmp(p->topic, topic) != 0)
-            continue;
-        *pp = p->hash_next;
-        m->n_hosted--;
+    struct rp_partition *p = rp_partition_get(m, proto_str_from(topic), index);
+    if (p) {
+        tp_table_remove(&m->hosted, &p->link);
         if (p->flush_running) {
             p->removed = true; /* deleted when the running flush completes */
             return;
@@ -767,22 +723,15 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
         partition_free(p);
         return;
     }
-    struct rp_opening **oo = opening_slot(m, topic, index);
-    if (!oo)
+    struct rp_opening *o = opening_find(m, proto_str_from(topic), index);
+    if (!o)
         return;
-    struct rp_opening *o = *oo;
+    tp_table_remove(&m->opening, &o->link);
     if (o->running) { /* the worker is creating it: deleted once created */
         o->cancelled = true;
         return;
     }
-    *oo = o->hash_next; /* still queued: never created */
-    for (struct rp_opening **q = &m->open_queue; *q; q = &(*q)->next)
-        if (*q == o) {
-            *q = o->next;
-            if (m->open_tail == &o->next)
-                m->open_tail = q;
-            break;
-        }
+    queue_unlink(m, o); /* still queued: never created */
     logdir_new_log_free(&o->job);
     partition_free(o->p);
     ferry_free(o);
@@ -876,11 +825,9 @@ bool rp_set_fetching(struct rp_manager *m, proto_str topic, int32_t index, bool 
     struct rp_partition *p = rp_partition_get(m, topic, index);
     if (p)
         return rp_partition_set_fetching(p, on);
-    char *name = ferry_strndup(topic.p ? topic.p : "", topic.len > 0 ? (size_t)topic.len : 0);
-    struct rp_opening **oo = name ? opening_slot(m, name, index) : NULL;
-    ferry_free(name);
-    if (oo) /* being created: hosted with this setting (partition_attach keeps it) */
-        rp_partition_set_fetching((*oo)->p, on);
+    struct rp_opening *o = opening_find(m, topic, index);
+    if (o) /* being created: hosted with this setting (partition_attach keeps it) */
+        rp_partition_set_fetching(o->p, on);
     return false;
 }
 
@@ -1115,9 +1062,11 @@ void rp_flush(struct rp_manager *m, struct rp_partition *p, rp_flush_done_fn don
 
 void rp_foreach(struct rp_manager *m, void (*fn)(void *arg, struct rp_partition *p), void *arg)
 {
-    for (size_t b = 0; b < m->n_buckets; b++)
-        for (struct rp_partition *p = m->buckets[b]; p; p = p->hash_next)
-            fn(arg, p);
+    for (size_t b = 0; b < m->hosted.nbuckets; b++)
+        for (struct tp_link *l = m->hosted.buckets[b], *next; l; l = next) {
+            next = l->next;
+            fn(arg, HOSTED(l));
+        }
 }
 
 void rp_watch(struct rp_manager *m, struct rp_watcher *w)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "broker/common/tp_table.h"
 #include "broker/config/config.h"
 #include "broker/config/topic_config.h"
 #include "broker/log/log.h"
@@ -57,7 +58,7 @@ struct rp_partition {
     bool flush_again;
     struct rp_flush_waiter *flush_waiters;
     bool removed;
-    struct rp_partition *hash_next;
+    struct tp_link link; /* in the manager's table of hosted partitions */
 };
 
 /* Someone waiting for appends (a parked Fetch). notify is called after every append to any partition;

@@ -1,7 +1,7 @@
 /* test_replica_opening: partitions whose new logs are created off the loop (broker/replica/partitions.h):
  * hosted and reported to the opened callback once created, then made durable by the sync pass; a removal
  * while the creation runs deletes the log once created, a removal while it is queued drops it; a partition
- * removed and opened again gets a fresh log; fetching turned off (legacy StopReplica without deletion) while
+ * removed and opened again gets a fresh log; removals at the queue's head, middle and tail drop only those; fetching turned off (legacy StopReplica without deletion) while
  * the creation runs or is queued holds once hosted; a removed partition's log directory is renamed to
  * `-delete` at once and removed by a worker; closing the manager with creations queued and running loses
  * nothing and leaks nothing. */
@@ -204,6 +204,36 @@ static void test_removed_log_deleted_off_the_loop(void **state)
     assert_false(dir_exists(f->dir, "old-0"));
 }
 
+/* Removals anywhere in the queue (its head, middle and tail) drop exactly those creations; the queue
+ * stays intact for the others and for creations queued after. */
+static void test_remove_across_the_queue(void **state)
+{
+    struct fixture *f = *state;
+    struct node *n = &f->n;
+    enum { COUNT = 8 };
+    struct rp_partition *p;
+    for (int i = 0; i < COUNT; i++) { /* q0 runs, q1..q7 are queued */
+        char topic[16];
+        snprintf(topic, sizeof topic, "q%d", i);
+        assert_int_equal(rp_partition_open(n->m, topic, 0, id_of(1), &n->tc, 0, &p), 0);
+    }
+    rp_partition_remove(n->m, "q1", 0); /* the queue's head */
+    rp_partition_remove(n->m, "q4", 0); /* its middle */
+    rp_partition_remove(n->m, "q7", 0); /* its tail */
+    assert_int_equal(rp_partition_open(n->m, "q8", 0, id_of(1), &n->tc, 0, &p), 0); /* after the new tail */
+    node_open(n, "q8", id_of(1));
+    for (int i = 0; i <= COUNT; i++) {
+        char topic[16], dir[20];
+        snprintf(topic, sizeof topic, "q%d", i);
+        snprintf(dir, sizeof dir, "%s-0", topic);
+        bool removed = i == 1 || i == 4 || i == 7;
+        assert_false(rp_partition_opening(n->m, topic, 0));
+        assert_true((rp_partition_get(n->m, proto_str_from(topic), 0) != NULL) == !removed);
+        assert_true(dir_exists(f->dir, dir) == !removed);
+    }
+    assert_true(f->seen.calls >= 1);
+}
+
 /* Closing with creations queued and running: the running batch's logs are closed with their directory
  * (found at the next start), the queued ones are never created. */
 static void test_close_while_opening(void **state)
@@ -233,6 +263,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hosted_then_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_opening, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_across_the_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetching_stopped_while_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_log_deleted_off_the_loop, setup, teardown),
