@@ -11,8 +11,9 @@ ensemble (see README.md beside this file; results in docs/performance.md).
    for ZooKeeper): N clients spread over the nodes, each with K IncrementalAlterConfigs in flight on one
    connection (SET retention.ms of its own topic, a new value each time: one ConfigRecord
    committed per request, answered after the commit). Target: at least 5x ZooKeeper's writes/s.
-3. Topic creation: --topics single-partition topics, created by --create-clients clients with one
-   CreateTopics each; rate until every request is answered and until every topic has a leader in
+3. Topic creation: --topics single-partition topics (replication factor --create-rf, 1 by default;
+   legacy_failover.py's --rf defaults to 2: pass the same to both), created by --create-clients clients
+   with one CreateTopics each; rate until every request is answered and until every topic has a leader in
    Metadata. Compared with legacy mode's rate (legacy_failover.py; target at least 10x).
 4. Controller failover at --failover-partitions partitions (topics of --failover-topic-partitions
    partitions, 1000 by default, replication factor 1), --failover-settle seconds after the set-up: the
@@ -248,6 +249,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--topics", type=int, default=1000, help="single-partition topics to create (0: skip)")
     ap.add_argument("--create-clients", type=int, default=8)
+    ap.add_argument("--create-rf", type=int, default=1,
+                    help="replication factor of the created topics (default.replication.factor; default 1); "
+                         "legacy_failover.py --rf sets legacy mode's, compare like with like")
     ap.add_argument("--failover-partitions", default="10000,100000", help="'' to skip the failover cases")
     ap.add_argument("--failover-topic-partitions", type=int, default=1000,
                     help="partitions per topic of the failover cases (default 1000)")
@@ -278,7 +282,7 @@ def main():
         if not args.skip_zk:
             zk_rows = zk_baseline(args, tool, work)
         os.environ["FERRY_TEST_TMP"] = work
-        quorum = Quorum(args.voters)
+        quorum = Quorum(args.voters, extra={"default.replication.factor": args.create_rf})
         try:
             quorum.start()
         except Exception as e:  # noqa: BLE001 - reported: the quorum does not work
@@ -327,7 +331,7 @@ def report(args, load_before, fsync_rate, zk_rows, q_rows, creation, failovers, 
                      "%.2f" % q["p50_ms"] if q else "-", "%.2f" % q["p99_ms"] if q else "-", ratio,
                      (q["first_error"] or q["errors"]) if q else "no quorum"))
     if creation:
-        print(cb.creation_line(creation))
+        print(cb.creation_line(creation) + " [replication factor %d]" % args.create_rf)
     for f in failovers:
         if "error" in f:
             print("failover at %s partitions: did not run: %s" % (f.get("partitions"), f["error"]))
