@@ -134,6 +134,11 @@ static void on_multi(void *arg, const struct zk_result *r)
         zkc_event_rc(c, "znode write result",
                       zkctl_zk_multi_result(c->core, k->id, rc, failed, versions, versions ? (size_t)k->n_ops : 0));
         ferry_free(versions);
+        if (c->failover_ns && zkctl_state_writes_in_flight(c->core) == 0) {
+            LOG_INFO(ZKC_MOD, "broker %" PRId32 ": the failover's partition-state writes are done, %" PRIu64
+                     " ms after the takeover", c->broker_id, (uv_hrtime() - c->failover_ns) / 1000000u);
+            c->failover_ns = 0;
+        }
         zkc_kick(c);
     }
     ferry_free(k);
@@ -273,6 +278,7 @@ void zkc_load_failed(struct zk_controller *c)
 void zkc_loaded(struct zk_controller *c)
 {
     c->loaded = true;
+    c->failover_ns = zkctl_state_writes_in_flight(c->core) ? uv_hrtime() : 0;
     uv_timer_start(c->tick_timer, on_tick, TICK_MS, TICK_MS);
     zkc_refresh_flagged(c);
     zkc_admin_load(c);

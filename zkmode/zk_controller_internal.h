@@ -67,6 +67,7 @@ struct zk_controller {
     const int32_t *img_epoch;
     struct ctl_verify *verify; /* its background read of the states taken from the image, waiting or running */
     uint64_t verify_by_ms;     /* uv_now by which it starts even with state writes still in flight */
+    uint64_t failover_ns;      /* uv_hrtime of the takeover while its state writes are in flight (logged), else 0 */
 };
 
 /* zk_controller.c */
