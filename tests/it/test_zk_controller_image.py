@@ -4,7 +4,8 @@ the partition states its broker's metadata image holds (UpdateMetadata of the pr
 them at the image's zkVersions, fenced as ever. The state znodes must end exactly as a controller that read
 every znode first (Kafka's failover) would have written them (strict reader of Kafka's format); and a state
 changed behind the image's back just before the kill makes the conditional write fail with BADVERSION, the
-state is read again and the partition still ends as the full read would have decided it.
+state is read again and the partition still ends as the full read would have decided it. The first
+controller, whose broker never had a previous controller's UpdateMetadata, reads every state instead.
 
 Durations are logged, never asserted; every wait polls with a generous deadline."""
 import json
@@ -78,6 +79,10 @@ class ZkControllerImage(ferrytest.FerryTestCase):
         wrote, as before), kills the controller with -9 and checks the new one's writes against the full
         read's. Returns (new controller node, old controller id, before)."""
         nodes, c, ctl = start_legacy_cluster(self, zk, extra=EXTRA)
+        # the first controller has no previous controller's image: it reads every state (the fallback)
+        first = [n for n in nodes if n.node_id == ctl][0]
+        self.assertIn("the metadata image is not the previous controller's: reading every partition state",
+                      first.log_text())
         for t, a in ASSIGNMENTS.items():
             c.create("/brokers/topics/%s" % t, topic_znode(a))
         before = {t: self.settled_states(c, t, a) for t, a in ASSIGNMENTS.items()}
