@@ -9,6 +9,8 @@
  *    data watch each read leaves: the new rack goes to every broker in UpdateMetadata, the broker's channel
  *    reconnects to its new endpoint, and an unchanged rewrite sends nothing;
  *  - a fenced write whose epoch check fails makes the controller resign (zk_elect_controller_moved);
+ *  - the image takeover takes the states from the broker's image only when the previous controller filled
+ *    it, the topic id and replicas match, and reads them behind the takeover at a tick;
  *  - /admin/preferred_replica_election and /admin/reassign_partitions, present at the load or created later
  *    (the exists watch), reach the core, which elects or reassigns and deletes them.
  * The fakes replace zk_session.o, zk_elect.o and net_client.o at link time (this file defines their
@@ -24,6 +26,8 @@
 #include <cmocka.h>
 
 #include "broker/common/ferry_err.h"
+#include "broker/metadata/md_image.h"
+#include "proto_codec.h"
 #include "broker/net/net_client.h"
 #include "zkmode/zk_controller.h"
 #include "zkmode/zk_elect.h"
@@ -641,6 +645,81 @@ static void test_failover_reads_states_in_bulk(void **state)
     assert_false(zk.bulk);
 }
 
+/* A broker's image holding t1-0 as written (topic id b64, replicas [1, r2], leader 1, zkVersion zkv). */
+static void image_of_t1(struct md_image *img, const char *b64, int32_t r2, int32_t zkv)
+{
+    md_image_init(img);
+    struct TopicRecord t;
+    proto_struct_init(proto_msg_TopicRecord.body, &t);
+    t.Name = proto_str_from("t1");
+    assert_int_equal(proto_uuid_from_base64(b64, &t.TopicId), 0);
+    assert_int_equal(md_image_apply(img, &proto_msg_TopicRecord, &t, 0, NULL), 0);
+    struct PartitionRecord p;
+    proto_struct_init(proto_msg_PartitionRecord.body, &p);
+    int32_t reps[] = {1, r2};
+    p.PartitionId = 0;
+    p.TopicId = t.TopicId;
+    p.Replicas = reps;
+    p.Replicas_n = 2;
+    p.Isr = reps;
+    p.Isr_n = 2;
+    p.Leader = 1;
+    p.LeaderEpoch = 0;
+    p.PartitionEpoch = zkv;
+    assert_int_equal(md_image_apply(img, &proto_msg_PartitionRecord, &p, 1, NULL), 0);
+}
+
+static void elected_again(struct fixture *f, int32_t epoch)
+{
+    zk_controller_stop(f->c);
+    drive(f);
+    zk_controller_start(f->c, epoch, epoch);
+    drive(f);
+    assert_true(zk_controller_active(f->c));
+}
+
+/* The image takeover: with an image the previous controller (this epoch - 1) sent UpdateMetadata to, the
+ * states come from it (no read before deciding) and are read once the controller ticks with no state write
+ * in flight; an image of an older controller, of another topic id or with other replicas is not used (the
+ * state is read first, as before). */
+static void test_image_takeover(void **state)
+{
+    struct fixture *f = *state;
+    const char *tid = "AAAAAAAAAAAAAAAAAAAAAQ";
+    int32_t zkv = node_find("/brokers/topics/t1/partitions/0/state")->version;
+    struct md_image img;
+    int32_t img_epoch = 5;
+    image_of_t1(&img, tid, 2, zkv);
+    zk_controller_use_image(f->c, &img, &img_epoch);
+    size_t before = zk.state_gets;
+    elected_again(f, 6);
+    assert_int_equal(zk.state_gets, before);
+    /* the background read: at a tick (every second), bulk */
+    for (int i = 0; i < 5 && zk.state_gets == before; i++) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        drive(f);
+    }
+    assert_int_equal(zk.state_gets, before + 1);
+    assert_int_equal(zk.bulk_state_gets, zk.state_gets);
+    /* an image from controller 5 when 8 takes over: read first */
+    elected_again(f, 8);
+    assert_int_equal(zk.state_gets, before + 2);
+    /* another topic id (a topic deleted and created again), or other replicas: read first */
+    md_image_free(&img);
+    image_of_t1(&img, "AAAAAAAAAAAAAAAAAAAAAg", 2, zkv);
+    img_epoch = 8;
+    elected_again(f, 9);
+    assert_int_equal(zk.state_gets, before + 3);
+    md_image_free(&img);
+    image_of_t1(&img, tid, 3, zkv);
+    img_epoch = 9;
+    elected_again(f, 10);
+    assert_int_equal(zk.state_gets, before + 4);
+    zk_controller_stop(f->c);
+    drive(f);
+    md_image_free(&img);
+}
+
 static void test_failed_epoch_check_resigns(void **state)
 {
     struct fixture *f = *state;
@@ -694,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failover_load_writes_kafka_state_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_znode_rewritten_within_its_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_reads_states_in_bulk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_epoch_check_resigns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_znode_present_at_the_load, setup_preloaded, teardown),
