@@ -53,6 +53,11 @@
 struct ferry_config;
 struct kraft_node;
 
+/* Whether cfg can run a metadata quorum node (quorum mode, 1 to RAFT_MAX_VOTERS voters): 0, or a negative
+ * FERRY_E* with a one-line reason in err. kraft_node_start checks it first; the broker checks it before it
+ * touches any log directory. */
+int kraft_node_check_config(const struct ferry_config *cfg, char *err, size_t errlen);
+
 /* Starts the node (see above). `cfg` must outlive the node. format_if_missing: format unformatted
  * directories instead of refusing to start (the no-config default node). On failure returns a negative
  * FERRY_E* with a one-line reason in err, and *out is NULL. */

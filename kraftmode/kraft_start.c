@@ -30,7 +30,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int check_roles(const struct ferry_config *cfg, char *err, size_t errlen)
+int kraft_node_check_config(const struct ferry_config *cfg, char *err, size_t errlen)
 {
     if (cfg->mode != FERRY_MODE_QUORUM)
         return fail(err, errlen, FERRY_EUNSUPPORTED, "the metadata quorum node needs quorum mode (process.roles set, "
@@ -264,7 +264,7 @@ static int open_log(struct kraft_node *n, char *err, size_t errlen)
 
 int kraft_node_prepare(struct kraft_node *n, bool format_if_missing, char *err, size_t errlen)
 {
-    int rc = check_roles(n->cfg, err, errlen);
+    int rc = kraft_node_check_config(n->cfg, err, errlen);
     if (rc)
         return rc;
     rc = kraft_storage_ensure(n->cfg, format_if_missing, n->cluster_id, err, errlen);

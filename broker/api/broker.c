@@ -15,6 +15,7 @@
 #include "forward_source.h"
 #include "lifecycle.h"
 #include "kraftmode/kraft_ctrl_rpc.h"
+#include "kraftmode/kraft_node.h"
 #include "kraftmode/kraft_source.h"
 #include "raft_io.h"
 #include "replication.h"
@@ -204,8 +205,13 @@ static int start(struct broker *b, uv_loop_t *loop, const struct ferry_config *c
     b->loop = loop;
     b->cfg = cfg;
     b->node_id = cfg->node_id;
+    /* a configuration the metadata source will refuse (migration mode) is refused before any directory is
+     * created or locked */
+    int rc = !source && cfg->mode != FERRY_MODE_LEGACY ? kraft_node_check_config(cfg, err, errlen) : 0;
+    if (rc)
+        return rc;
     /* the log directories' locks first, so that two nodes never share a directory */
-    int rc = rp_manager_new(loop, cfg, &b->partitions, err, errlen);
+    rc = rp_manager_new(loop, cfg, &b->partitions, err, errlen);
     if (rc)
         return rc;
     rp_manager_set_opened(b->partitions, partitions_opened, b);

@@ -231,6 +231,21 @@ class StorageCliTest(ft.FerryTestCase):
         self.assertTrue(any("WARN" in l.upper() for l in lines), lines)
         ft.create_topic(n, "cli-unknown-ok", partitions=1)
 
+    def test_migration_mode_refused_before_any_directory(self):
+        """A migration-mode controller (examples/migration-controller.yaml's shape) is refused, naming the mode,
+        before its log directory is created (it used to be created and locked first)."""
+        n = self.node(name="cli-migration", auto_format=False, overrides={
+            "process.roles": "controller", "zookeeper.metadata.migration.enable": "true",
+            "zookeeper.connect": "127.0.0.1:1"})
+        n.config["listeners"] = "CONTROLLER://127.0.0.1:%d" % n.controller_port
+        n.spawn()
+        rc = n.wait_exit(120)
+        self.assertIsNotNone(rc, "ferry server kept running in migration mode")
+        self.assertNotEqual(rc, 0)
+        self.assertTrue([l for l in n.log_text().splitlines() if "migration mode" in l], n.log_tail(20))
+        self.assertFalse(os.path.exists(n.data_dir), "the refused node created %s" % n.data_dir)
+        self.assertIsNone(n.sanitizer_report())
+
 
 class StartupPortInUseTest(ft.FerryTestCase):
     def test_listener_port_in_use(self):
