@@ -182,7 +182,7 @@ const struct config_key config_keys[] = {
         UNUSED_DOC "Ferry stops reading a connection while it has 100 requests unanswered or 16 MiB of responses "
         "unsent."),
     KEY("request.timeout.ms", INT, I32, F(request_timeout_ms), "30000", NO_CHECK,
-        "Timeout of requests this node sends to other brokers and controllers."),
+        "Legacy mode: timeout of a broker's requests to its controller (AlterPartition, ControlledShutdown)."),
     KEY("max.connections", INT, I32, F(max_connections), INT32_MAX_S, CHECK_AT_LEAST(0),
         UNUSED_DOC "the number of client connections is not limited."),
     KEY("max.connections.per.ip", INT, I32, F(max_connections_per_ip), INT32_MAX_S, CHECK_AT_LEAST(0),
