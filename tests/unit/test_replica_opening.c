@@ -187,7 +187,8 @@ static void test_removed_log_deleted_off_the_loop(void **state)
     rp_partition_remove(n->m, "old", 0);
     assert_null(rp_partition_get(n->m, proto_str_from("old"), 0));
     assert_false(dir_exists(f->dir, "old-0"));
-    assert_int_equal(delete_dirs(f->dir), 1); /* renamed; not removed on the loop */
+    /* renamed on the loop; the worker was queued at once and may already have removed it */
+    assert_true(delete_dirs(f->dir) <= 1);
     struct rp_partition *p = node_open(n, "old", id_of(2)); /* created again meanwhile: a fresh log */
     proto_uuid got;
     assert_true(plog_topic_id(p->log, &got));
