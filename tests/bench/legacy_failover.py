@@ -291,6 +291,9 @@ def main():
                     help="standalone ZooKeeper's JVM heap (-Xmx) and full JIT; the test harness's 256m thrashes "
                          "its garbage collector at 100,000 partitions ('' keeps the harness's settings)")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--partition-log-dir", default=None,
+                    help="put the brokers' partition logs (log.dirs) under a temporary directory here, e.g. "
+                         "/dev/shm, and keep the metadata (Raft log / ZooKeeper data) under --dir")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
@@ -299,6 +302,7 @@ def main():
     cb.use_ferry(args.build_dir)
     load_before = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="ferry-lbench-", dir=args.dir)
+    logs_root = tempfile.mkdtemp(prefix="ferry-lbench-logs-", dir=args.partition_log_dir) if args.partition_log_dir else None
     os.environ["FERRY_TEST_TMP"] = work
     zk_jvm = ["-Xmx" + args.zk_heap, "-XX:TieredStopAtLevel=4"] if args.zk_heap else []
     zk_server = (zk_ensemble.ZooKeeperEnsemble(3, work) if args.zk_ensemble
@@ -312,6 +316,8 @@ def main():
             extra["zookeeper.max.in.flight.requests"] = args.zk_max_in_flight
         for i in (1, 2, 3):
             nodes.append(zkcluster.legacy_node(None, connect, i, extra=dict(extra)))
+        if logs_root:
+            cb.partition_logs_elsewhere(nodes, logs_root)
         for n in nodes:
             n.start()
         from kazoo.client import KazooClient
@@ -338,10 +344,11 @@ def main():
             n.stop(check=False)
             n.cleanup(keep=args.keep)
         zk_server.cleanup(keep=args.keep)
-        if args.keep:
-            log("kept %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        for d in (work, logs_root):
+            if d and args.keep:
+                log("kept %s" % d)
+            elif d:
+                shutil.rmtree(d, ignore_errors=True)
     report(args, load_before, failovers, creation, failures)
     return 0
 
@@ -353,6 +360,8 @@ def report(args, load_before, failovers, creation, failures):
                                                    "standalone (heap %s)" % (args.zk_heap or "256m"),
                                                    args.session_timeout_ms, args.zk_max_in_flight or 10, args.via,
                                                    args.rf))
+    if args.partition_log_dir:
+        print("partition logs (log.dirs) under %s; ZooKeeper's data under --dir" % args.partition_log_dir)
     for f in failovers:
         line = "failover at %d partitions: " % f["partitions"]
         if "killed" in f:

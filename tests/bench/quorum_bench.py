@@ -262,6 +262,9 @@ def main():
                          "to it in an Envelope, or node 1 whichever it is")
     ap.add_argument("--skip-zk", action="store_true", help="skip the ZooKeeper baseline")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--partition-log-dir", default=None,
+                    help="put the brokers' partition logs (log.dirs) under a temporary directory here, e.g. "
+                         "/dev/shm, and keep the metadata (Raft log / ZooKeeper data) under --dir")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     args.client_list = [int(c) for c in args.clients.split(",")]
@@ -273,6 +276,7 @@ def main():
     load_tool = os.path.join(args.build_dir, "tests", "bench", "quorum_write_bench")
     load_before = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="ferry-qbench-", dir=args.dir)
+    logs_root = tempfile.mkdtemp(prefix="ferry-qbench-logs-", dir=args.partition_log_dir) if args.partition_log_dir else None
     os.environ["FERRY_TEST_TMP"] = work
     fsync_rate = zk_ensemble.fsyncs_per_second(work)
     log("disk: %.0f fsyncs/s (4 KiB appends, one thread) in %s" % (fsync_rate, work))
@@ -283,6 +287,8 @@ def main():
             zk_rows = zk_baseline(args, tool, work)
         os.environ["FERRY_TEST_TMP"] = work
         quorum = Quorum(args.voters, extra={"default.replication.factor": args.create_rf})
+        if logs_root:
+            cb.partition_logs_elsewhere(quorum.nodes, logs_root, metadata_in_data_dir=True)
         try:
             quorum.start()
         except Exception as e:  # noqa: BLE001 - reported: the quorum does not work
@@ -307,10 +313,11 @@ def main():
     finally:
         if quorum:
             quorum.cleanup(keep=args.keep)
-        if args.keep:
-            log("kept %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        for d in (work, logs_root):
+            if d and args.keep:
+                log("kept %s" % d)
+            elif d:
+                shutil.rmtree(d, ignore_errors=True)
     report(args, load_before, fsync_rate, zk_rows, q_rows, creation, failovers, failures)
     return 0
 
@@ -318,6 +325,8 @@ def main():
 def report(args, load_before, fsync_rate, zk_rows, q_rows, creation, failovers, failures):
     print(zk_ensemble.machine_line(load_before))
     print("disk: %.0f fsyncs/s (4 KiB appends, one thread)" % fsync_rate)
+    if args.partition_log_dir:
+        print("partition logs (log.dirs) under %s; metadata log under --dir" % args.partition_log_dir)
     print("metadata writes, %d in flight per client, %g s per case: ZooKeeper 3-server ensemble setData (100 B) "
           "vs Ferry %d-voter quorum IncrementalAlterConfigs" % (args.inflight, args.seconds, args.voters))
     fmt = "%7s %12s %8s %8s %12s %8s %8s %7s  %s"
