@@ -351,6 +351,13 @@ void zk_controller_stop(struct zk_controller *c)
     c->ids_busy = c->ids_again = c->topics_busy = c->topics_again = c->dels_busy = c->dels_again = false;
     uv_timer_stop(c->tick_timer);
     zkc_verify_drop(c);
+    /* this term's failover reads and writes still queued in the session (up to one per partition) would go
+     * out ahead of everything after them: the next term's load, and after an expiry the broker's own
+     * re-registration and election on the new session */
+    size_t dropped = c->s ? zk_session_drop_bulk(c->s) : 0;
+    if (dropped)
+        LOG_INFO(ZKC_MOD, "broker %" PRId32 ": %zu ZooKeeper requests of the controller's term left unsent",
+                 c->broker_id, dropped);
     zkc_event_rc(c, "resign", zkctl_resign(c->core));
     zkc_chan_drop_all(c);
     zkc_watches_remove(c);

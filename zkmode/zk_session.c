@@ -956,4 +956,34 @@ bool zk_session_bulk(struct zk_session *s, bool on)
     return was;
 }
 
+size_t zk_session_drop_bulk(struct zk_session *s)
+{
+    size_t n = 0;
+    struct zk_req *dropped = NULL, **dropped_tail = &dropped;
+    struct zk_req **pp = &s->pend_head;
+    s->pend_tail = NULL;
+    while (*pp) {
+        struct zk_req *r = *pp;
+        if (!r->bulk) {
+            s->pend_tail = r;
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->next = NULL;
+        r->refused_rc = ZCLOSING; /* ended from the timer (end_refused), in queue order */
+        *dropped_tail = r;
+        dropped_tail = &r->next;
+        n++;
+    }
+    if (!n)
+        return 0;
+    *dropped_tail = s->refused;
+    s->refused = dropped;
+    LOG_DEBUG("zk", "%zu queued bulk request(s) dropped", n);
+    if (!s->in_process)
+        pump(s);
+    return n;
+}
+
 int64_t zk_session_id(const struct zk_session *s) { return s->session_id; }

@@ -24,6 +24,7 @@
 #define FERRY_ZK_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 #include <zookeeper/zookeeper.h>
@@ -83,6 +84,12 @@ bool zk_session_connected(const struct zk_session *s);
  * are unanswered. Half of ZooKeeper's globalOutstandingLimit (1000, for the whole server). */
 #define ZK_BULK_IN_FLIGHT 500
 bool zk_session_bulk(struct zk_session *s, bool on);
+/* Ends every request made in bulk mode that is still queued (not sent yet) with ZCLOSING, from the loop
+ * (never inside this call); requests already in flight run their course. Returns how many. For bulk work
+ * its owner gave up: the controller stopped (resigned, or its session expired), whose failover reads and
+ * writes left in the queue would otherwise go out ahead of everything made after them, the broker's
+ * re-registration and election on the next session and the next term's load included. */
+size_t zk_session_drop_bulk(struct zk_session *s);
 /* Requests sent and not yet answered. */
 int zk_session_in_flight(const struct zk_session *s);
 /* The current session id (0 before the first connection). */

@@ -28,7 +28,7 @@ class ZkSessionC(unittest.TestCase):
         self.assertEqual(res.returncode, 0, "test_zk_session failed:\n%s" % out[-6000:])
         # every case ran against the server (none skipped)
         self.assertNotIn("SKIPPED", out)
-        self.assertIn("[  PASSED  ] 10 test(s).", out)
+        self.assertIn("[  PASSED  ] 11 test(s).", out)
 
     def test_c_program_late_server_and_outage(self):
         """The program starts before the server, then asks for an outage: its requests wait and succeed."""

@@ -365,6 +365,59 @@ static void test_bulk_in_flight(void **state)
     close_all(NULL, 0);
 }
 
+/* zk_session_drop_bulk: the queued bulk requests end with ZCLOSING from the loop, in order; those in
+ * flight and the normal ones (queued behind them) get their answers. */
+struct drop_log {
+    int n, closing, nonode, first_closing, last_closing;
+    bool in_order;
+};
+static struct drop_log drop_log;
+
+static void on_dropped(void *arg, const struct zk_result *r)
+{
+    int i = (int)(intptr_t)arg;
+    drop_log.n++;
+    if (r->rc == ZCLOSING) {
+        drop_log.in_order &= drop_log.closing == 0 || i == drop_log.last_closing + 1;
+        if (drop_log.closing++ == 0)
+            drop_log.first_closing = i;
+        drop_log.last_closing = i;
+    } else if (r->rc == ZNONODE) {
+        drop_log.nonode++;
+    }
+}
+
+static void test_drop_bulk(void **state)
+{
+    (void)state;
+    NEED_ZK();
+    struct conn_state st;
+    char root[64];
+    struct zk_session *s = open_chrooted(&st, root, sizeof root);
+    drop_log = (struct drop_log){.in_order = true};
+    assert_int_equal(zk_session_drop_bulk(s), 0); /* nothing queued */
+    bool was = zk_session_bulk(s, true);
+    for (int i = 0; i < ZK_BULK_IN_FLIGHT + 100; i++)
+        assert_int_equal(zk_get(s, "/none", false, on_dropped, (void *)(intptr_t)i), 0);
+    zk_session_bulk(s, was);
+    struct res normal = {0};
+    assert_int_equal(zk_get(s, "/none", false, cb, &normal), 0);
+    assert_int_equal(zk_session_in_flight(s), ZK_BULK_IN_FLIGHT);
+    assert_int_equal(zk_session_drop_bulk(s), 100);
+    assert_int_equal(drop_log.n, 0); /* never inside the call */
+    assert_int_equal(wait_res(&normal), ZNONODE);
+    for (uint64_t deadline = uv_now(&loop) + 30000; drop_log.n < ZK_BULK_IN_FLIGHT + 100 && uv_now(&loop) < deadline;)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(drop_log.n, ZK_BULK_IN_FLIGHT + 100);
+    assert_int_equal(drop_log.closing, 100);
+    assert_int_equal(drop_log.first_closing, ZK_BULK_IN_FLIGHT);
+    assert_true(drop_log.in_order);
+    assert_int_equal(drop_log.nonode, ZK_BULK_IN_FLIGHT);
+    assert_int_equal(zk_session_drop_bulk(s), 0);
+    zk_session_close(s);
+    close_all(NULL, 0);
+}
+
 static void test_watches(void **state)
 {
     (void)state;
@@ -814,6 +867,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_bulk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_znodes, setup, teardown),
