@@ -194,15 +194,31 @@ static void on_state(void *arg, const struct zk_result *r)
     tp_release(t);
 }
 
+/* Whether the image's leader_recovery_state of a partition with these replicas and ISR size can be
+ * trusted at broker `self`. It comes with LeaderAndIsr only, which a broker gets for its own replicas; for
+ * another broker's partition the image holds RECOVERED whatever ZooKeeper has. RECOVERING (after an unclean
+ * election, until the new leader has recovered) only ever goes with an ISR of one member: an unclean
+ * election writes ISR = [leader], and an AlterPartition that widens a RECOVERING ISR is refused (Kafka's
+ * controller and zkctl alike), ISR shrinks and clean elections keep the ISR within it. So such a partition
+ * with an ISR of two or more is RECOVERED, and only one with a single-member ISR must be read first. */
+static bool image_recovery_known(const zk_partition_replicas *pr, int32_t isr_n, int32_t self)
+{
+    for (size_t i = 0; i < pr->n_replicas; i++)
+        if (pr->replicas[i] == self)
+            return true;
+    return isr_n >= 2;
+}
+
 /* The image takeover: the partition's state from the metadata image when it holds the same topic (same
  * topic id: a topic deleted and created again restarts its state znodes' versions) and the partition with
- * the replicas the assignment names. */
-static bool state_from_image(const struct md_topic *mt, const zk_partition_replicas *pr, int32_t epoch,
+ * the replicas the assignment names, and its leader_recovery_state is known (image_recovery_known). */
+static bool state_from_image(const struct md_topic *mt, const zk_partition_replicas *pr, int32_t epoch, int32_t self,
                              struct state_item *s)
 {
     const struct md_partition *ip = md_topic_partition(mt, pr->partition);
     if (!ip || ip->leader < MD_NO_LEADER || ip->replicas.n != (int32_t)pr->n_replicas ||
-        memcmp(ip->replicas.v, pr->replicas, pr->n_replicas * sizeof(int32_t)) != 0)
+        memcmp(ip->replicas.v, pr->replicas, pr->n_replicas * sizeof(int32_t)) != 0 ||
+        !image_recovery_known(pr, ip->isr.n, self))
         return false;
     int32_t *isr = ferry_malloc(((size_t)ip->isr.n + 1) * sizeof *isr);
     if (!isr)
@@ -232,7 +248,7 @@ static void read_states(struct tp_read *t)
         struct state_item *s = &t->states[t->n_states++];
         s->t = t;
         s->partition = t->a.partitions[i].partition;
-        if (mt && state_from_image(mt, &t->a.partitions[i], *t->c->img_epoch, s))
+        if (mt && state_from_image(mt, &t->a.partitions[i], *t->c->img_epoch, t->c->broker_id, s))
             continue;
         char path[480];
         snprintf(path, sizeof path, "%s/%s/partitions/%" PRId32 "/state", TOPICS_PATH, t->name, s->partition);

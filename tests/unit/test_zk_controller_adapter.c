@@ -656,8 +656,9 @@ static void test_failover_reads_states_in_bulk(void **state)
     assert_false(zk.bulk);
 }
 
-/* A broker's image holding t1-0 as written (topic id b64, replicas [1, r2], leader 1, zkVersion zkv). */
-static void image_of_t1(struct md_image *img, const char *b64, int32_t r2, int32_t zkv)
+/* A broker's image holding t1-0 (topic id b64) with the two replicas reps (the first isr_n of them the
+ * ISR, the first the leader) at zkVersion zkv. */
+static void image_of_t1_with(struct md_image *img, const char *b64, int32_t *reps, int32_t isr_n, int32_t zkv)
 {
     md_image_init(img);
     struct TopicRecord t;
@@ -667,17 +668,23 @@ static void image_of_t1(struct md_image *img, const char *b64, int32_t r2, int32
     assert_int_equal(md_image_apply(img, &proto_msg_TopicRecord, &t, 0, NULL), 0);
     struct PartitionRecord p;
     proto_struct_init(proto_msg_PartitionRecord.body, &p);
-    int32_t reps[] = {1, r2};
     p.PartitionId = 0;
     p.TopicId = t.TopicId;
     p.Replicas = reps;
     p.Replicas_n = 2;
     p.Isr = reps;
-    p.Isr_n = 2;
-    p.Leader = 1;
+    p.Isr_n = isr_n;
+    p.Leader = reps[0];
     p.LeaderEpoch = 0;
     p.PartitionEpoch = zkv;
     assert_int_equal(md_image_apply(img, &proto_msg_PartitionRecord, &p, 1, NULL), 0);
+}
+
+/* A broker's image holding t1-0 as written (topic id b64, replicas [1, r2], leader 1, zkVersion zkv). */
+static void image_of_t1(struct md_image *img, const char *b64, int32_t r2, int32_t zkv)
+{
+    int32_t reps[] = {1, r2};
+    image_of_t1_with(img, b64, reps, 2, zkv);
 }
 
 static void elected_again(struct fixture *f, int32_t epoch)
@@ -726,6 +733,36 @@ static void test_image_takeover(void **state)
     img_epoch = 9;
     elected_again(f, 10);
     assert_int_equal(zk.state_gets, before + 4);
+    zk_controller_stop(f->c);
+    drive(f);
+    md_image_free(&img);
+}
+
+/* The image lacks leader_recovery_state for a partition this broker (1) does not host: its state comes from
+ * the image only when its ISR has two members or more (RECOVERING only goes with an ISR of one); a
+ * single-member ISR is read first. */
+static void test_image_takeover_not_hosted(void **state)
+{
+    struct fixture *f = *state;
+    const char *tid = "AAAAAAAAAAAAAAAAAAAAAQ";
+    put_broker(3, 9003, NULL);
+    node_put_str("/brokers/topics/t1", "{\"version\":3,\"topic_id\":\"AAAAAAAAAAAAAAAAAAAAAQ\","
+                                       "\"partitions\":{\"0\":[2,3]},\"adding_replicas\":{},\"removing_replicas\":{}}");
+    drive(f);
+    int32_t zkv = node_find("/brokers/topics/t1/partitions/0/state")->version;
+    int32_t reps[] = {2, 3};
+    struct md_image img;
+    int32_t img_epoch = 5;
+    image_of_t1_with(&img, tid, reps, 2, zkv);
+    zk_controller_use_image(f->c, &img, &img_epoch);
+    size_t before = zk.state_gets;
+    elected_again(f, 6);
+    assert_int_equal(zk.state_gets, before); /* ISR [2, 3]: from the image */
+    md_image_free(&img);
+    image_of_t1_with(&img, tid, reps, 1, zkv);
+    img_epoch = 6;
+    elected_again(f, 7);
+    assert_int_equal(zk.state_gets, before + 1); /* ISR [2]: maybe RECOVERING, read first */
     zk_controller_stop(f->c);
     drive(f);
     md_image_free(&img);
@@ -785,6 +822,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broker_znode_rewritten_within_its_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_reads_states_in_bulk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_takeover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_takeover_not_hosted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_epoch_check_resigns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_znode_present_at_the_load, setup_preloaded, teardown),
