@@ -33,12 +33,6 @@ struct repl_fetchers {
     struct repl_fetcher *list;
 };
 
-/* One partition of a request, copied so that a partition removed meanwhile is only looked up again. */
-struct fpart {
-    char *topic;
-    int32_t index;
-};
-
 int repl_fetchers_new(struct broker *b, struct repl_fetchers **out)
 {
     struct repl_fetchers *fs = ferry_calloc(1, sizeof *fs);
@@ -89,66 +83,52 @@ static void round_soon(struct repl_fetcher *f, uint64_t delay_ms)
     uv_timer_start(&f->timer, on_timer, delay_ms, 0);
 }
 
-/* The partitions this broker follows under f->leader. */
-struct collect {
-    struct repl_fetcher *f;
-    struct proto_arena *a;
-    struct fpart *v;
-    int32_t n, cap;
-    bool epochs; /* collect those needing an epoch check (else those ready to fetch) */
-};
-
-static void collect_one(void *arg, struct rp_partition *p)
-{
-    struct collect *c = arg;
-    if (!rp_partition_fetches_from(p, c->f->leader) || p->truncate_check != c->epochs)
-        return;
-    if (c->n == c->cap) {
-        int32_t cap = c->cap ? c->cap * 2 : 16;
-        struct fpart *v = proto_arena_alloc(c->a, sizeof *v * (size_t)cap);
-        if (!v)
-            return;
-        if (c->n)
-            memcpy(v, c->v, sizeof *v * (size_t)c->n);
-        c->v = v;
-        c->cap = cap;
-    }
-    char *topic = proto_arena_strdup(c->a, proto_str_from(p->topic));
-    if (!topic)
-        return;
-    c->v[c->n++] = (struct fpart){topic, p->index};
-}
-
-/* The collected partitions grouped by topic: nt topics; first[t] is the first partition (index into v) of
- * topic t, next[i] the next one of the same topic (-1 at the end), count[t] how many. */
+/* The partitions of f's leader (those needing an epoch check, or those ready to fetch) grouped by topic: n
+ * partitions in v, nt topics; first[t] is the first partition (index into v) of topic t, next[i] the next
+ * one of the same topic (-1 at the end), count[t] how many. Used while the request is built. */
 struct grouped {
-    struct collect c;
-    int32_t nt;
+    struct rp_partition **v;
+    int32_t n, nt;
     int32_t *first, *next, *count;
 };
 
-/* Collects the partitions of f (those needing an epoch check, or those ready to fetch) and groups them;
- * false when there are none (or memory ran out). */
+/* Collects and groups the partitions of f from the manager's list of those following f's leader (not every
+ * hosted partition); false when there are none (or memory ran out). */
 static bool collect_grouped(struct repl_fetcher *f, struct proto_arena *a, bool epochs, struct grouped *g)
 {
+    struct rp_manager *m = f->set->b->partitions;
     memset(g, 0, sizeof *g);
-    g->c = (struct collect){.f = f, .a = a, .epochs = epochs};
-    rp_foreach(f->set->b->partitions, collect_one, &g->c);
-    const struct collect *c = &g->c;
-    int32_t *scratch = c->n ? proto_arena_alloc(a, sizeof *scratch * (size_t)(4 * c->n + 4)) : NULL;
-    if (!scratch)
+    size_t max = rp_following_count(m, f->leader);
+    if (max == 0 || max > INT32_MAX / 4)
         return false;
+    g->v = proto_arena_alloc(a, sizeof *g->v * max);
+    int32_t *scratch = proto_arena_alloc(a, sizeof *scratch * (4 * max + 4));
+    if (!g->v || !scratch)
+        return false;
+    int32_t n = 0;
+    for (struct rp_partition *p = rp_following_first(m, f->leader); p && (size_t)n < max; p = rp_following_next(p))
+        if (p->truncate_check == epochs)
+            g->v[n++] = p;
+    if (n == 0)
+        return false;
+    g->n = n;
     g->first = scratch;
-    g->next = scratch + c->n + 1;
-    g->count = scratch + 2 * c->n + 2;
+    g->next = scratch + n + 1;
+    g->count = scratch + 2 * n + 2;
     int32_t *first = g->first, *next = g->next, *count = g->count;
+    int32_t *last = count + n + 1; /* scratch after count */
     int32_t nt = 0;
-    int32_t *last = count + c->n + 1; /* scratch after count */
-    for (int32_t i = 0; i < c->n; i++) {
+    for (int32_t i = 0; i < n; i++) {
         next[i] = -1;
-        int32_t t = 0;
-        while (t < nt && strcmp(c->v[first[t]].topic, c->v[i].topic) != 0)
-            t++;
+        /* a topic's partitions mostly lie together in the list: the previous partition's topic first */
+        int32_t t = nt > 0 && i > 0 && strcmp(g->v[i - 1]->topic, g->v[i]->topic) == 0 ? -1 : 0;
+        if (t < 0) {
+            for (t = nt - 1; last[t] != i - 1; t--)
+                ;
+        } else {
+            while (t < nt && strcmp(g->v[first[t]]->topic, g->v[i]->topic) != 0)
+                t++;
+        }
         if (t == nt) {
             first[nt] = i;
             last[nt] = i;
@@ -230,13 +210,9 @@ static bool send_epochs(struct repl_fetcher *f, struct proto_arena *a)
     struct grouped g;
     if (!collect_grouped(f, a, true, &g))
         return false;
-    const struct collect *c = &g.c;
     if (f->ofle_version < 0) { /* a leader without OffsetForLeaderEpoch: cut to the high watermark */
-        for (int32_t i = 0; i < c->n; i++) {
-            struct rp_partition *p = rp_partition_get(b->partitions, proto_str_from(c->v[i].topic), c->v[i].index);
-            if (p)
-                truncate_to(b, p, p->high_watermark, true);
-        }
+        for (int32_t i = 0; i < g.n; i++)
+            truncate_to(b, g.v[i], g.v[i]->high_watermark, true);
         return false;
     }
     int32_t nt = g.nt;
@@ -249,17 +225,16 @@ static bool send_epochs(struct repl_fetcher *f, struct proto_arena *a)
     req.Topics_n = nt;
     for (int32_t t = 0; t < nt; t++) {
         struct OffsetForLeaderEpochRequest_OffsetForLeaderTopic *rt = &req.Topics[t];
-        rt->Topic = proto_str_from(c->v[g.first[t]].topic);
+        rt->Topic = proto_str_from(g.v[g.first[t]]->topic);
         rt->Partitions = proto_array_new(a, &desc_OffsetForLeaderEpochRequest_OffsetForLeaderPartition, g.count[t]);
         if (!rt->Partitions)
             return false;
         int32_t k = 0;
         for (int32_t i = g.first[t]; i >= 0; i = g.next[i]) {
-            struct rp_partition *p = rp_partition_get(b->partitions, proto_str_from(c->v[i].topic), c->v[i].index);
-            int32_t latest = p ? plog_latest_epoch(p->log) : -1;
-            if (!p || latest < 0) { /* nothing local to compare */
-                if (p)
-                    p->truncate_check = false;
+            struct rp_partition *p = g.v[i];
+            int32_t latest = plog_latest_epoch(p->log);
+            if (latest < 0) { /* nothing local to compare */
+                p->truncate_check = false;
                 continue;
             }
             rt->Partitions[k].Partition = p->index;
@@ -340,8 +315,7 @@ static void on_fetch(void *arg, int rc, void *resp_)
                 if (pd->LogStartOffset > end) { /* the leader deleted what we lack: start over at its log start */
                     LOG_INFO("replica", "%s-%d: behind the leader's log start %lld, restarting the log there",
                              p->topic, p->index, (long long)pd->LogStartOffset);
-                    plog_truncate_fully(p->log, pd->LogStartOffset);
-                    p->high_watermark = pd->LogStartOffset;
+                    rp_partition_restart_log(b->partitions, p, pd->LogStartOffset);
                 } else {
                     p->truncate_check = true; /* ahead of the leader: compare epochs */
                 }
@@ -356,7 +330,7 @@ static void on_fetch(void *arg, int rc, void *resp_)
             append_records(b, p, pd);
             if (pd->LogStartOffset > plog_log_start_offset(p->log) &&
                 pd->LogStartOffset <= plog_log_end_offset(p->log))
-                plog_advance_log_start_offset(p->log, pd->LogStartOffset, rp_now_ms());
+                rp_partition_advance_log_start(b->partitions, p, pd->LogStartOffset);
             rp_partition_follower_hw(b->partitions, p, pd->HighWatermark);
         }
     }
@@ -371,7 +345,6 @@ static bool send_fetch(struct repl_fetcher *f, struct proto_arena *a)
     struct grouped g;
     if (!collect_grouped(f, a, false, &g))
         return false;
-    const struct collect *c = &g.c;
     int32_t nt = g.nt;
     struct FetchRequest req;
     proto_struct_init(proto_msg_FetchRequest.body, &req);
@@ -386,15 +359,13 @@ static bool send_fetch(struct repl_fetcher *f, struct proto_arena *a)
     req.Topics_n = nt;
     for (int32_t t = 0; t < nt; t++) {
         struct FetchRequest_FetchTopic *ft = &req.Topics[t];
-        ft->Topic = proto_str_from(c->v[g.first[t]].topic);
+        ft->Topic = proto_str_from(g.v[g.first[t]]->topic);
         ft->Partitions = proto_array_new(a, &desc_FetchRequest_FetchPartition, g.count[t]);
         if (!ft->Partitions)
             return false;
         int32_t k = 0;
         for (int32_t i = g.first[t]; i >= 0; i = g.next[i]) {
-            struct rp_partition *p = rp_partition_get(b->partitions, proto_str_from(c->v[i].topic), c->v[i].index);
-            if (!p)
-                continue;
+            struct rp_partition *p = g.v[i];
             struct FetchRequest_FetchPartition *fp = &ft->Partitions[k++];
             fp->Partition = p->index;
             fp->CurrentLeaderEpoch = p->leader_epoch;
@@ -488,40 +459,20 @@ static void start_connect(struct repl_fetcher *f)
 
 /* ---- the set ---- */
 
-struct count_ctx {
-    int32_t leader;
-    int32_t n;
-};
-
-static void count_one(void *arg, struct rp_partition *p)
+static void ensure_fetcher(struct repl_fetchers *fs, int32_t leader)
 {
-    struct count_ctx *c = arg;
-    if (rp_partition_fetches_from(p, c->leader))
-        c->n++;
-}
-
-static int32_t count_following(struct repl_fetchers *fs, int32_t leader)
-{
-    struct count_ctx c = {leader, 0};
-    rp_foreach(fs->b->partitions, count_one, &c);
-    return c.n;
-}
-
-static void ensure_fetcher(void *arg, struct rp_partition *p)
-{
-    struct repl_fetchers *fs = arg;
-    if (p->leader_id < 0 || p->leader_id == fs->b->node_id || !rp_partition_fetches_from(p, p->leader_id))
+    if (leader < 0 || leader == fs->b->node_id)
         return;
     for (struct repl_fetcher *f = fs->list; f; f = f->next)
-        if (f->leader == p->leader_id)
+        if (f->leader == leader)
             return;
     struct repl_fetcher *f = ferry_calloc(1, sizeof *f);
     if (!f) {
-        LOG_ERROR("replica", "out of memory starting a fetcher for leader %d", p->leader_id);
+        LOG_ERROR("replica", "out of memory starting a fetcher for leader %d", leader);
         return;
     }
     f->set = fs;
-    f->leader = p->leader_id;
+    f->leader = leader;
     uv_timer_init(fs->b->loop, &f->timer);
     f->timer.data = f;
     f->next = fs->list;
@@ -532,10 +483,21 @@ static void ensure_fetcher(void *arg, struct rp_partition *p)
 
 void repl_fetchers_sync(struct repl_fetchers *fs)
 {
-    rp_foreach(fs->b->partitions, ensure_fetcher, fs);
+    struct rp_manager *m = fs->b->partitions;
+    int32_t leaders[64];
+    size_t n = rp_following_leaders(m, leaders, sizeof leaders / sizeof *leaders);
+    int32_t *all = n <= sizeof leaders / sizeof *leaders ? leaders : ferry_malloc(sizeof *all * n);
+    if (all && all != leaders)
+        rp_following_leaders(m, all, n);
+    for (size_t i = 0; all && i < n; i++)
+        ensure_fetcher(fs, all[i]);
+    if (!all)
+        LOG_ERROR("replica", "out of memory listing the leaders to fetch from");
+    if (all != leaders)
+        ferry_free(all);
     for (struct repl_fetcher **pp = &fs->list; *pp;) {
         struct repl_fetcher *f = *pp;
-        if (count_following(fs, f->leader) > 0) {
+        if (rp_following_count(m, f->leader) > 0) {
             pp = &f->next;
             continue;
         }

@@ -37,7 +37,7 @@ bool api_repl_partition(struct broker *b, const struct md_topic *t, const struct
         rp_partition_make_follower(b->partitions, p, mp->leader, mp->leader_epoch);
     }
     /* The set of fetchers changes only through a partition that fetches now or did before (the caller
-     * resyncs once per delta: a resync walks every partition) */
+     * resyncs once per delta) */
     return was_fetching || fetching(b, p);
 }
 
@@ -110,15 +110,24 @@ void api_repl_isr_check(struct broker *b, struct rp_partition *p)
 {
     if (!p->is_leader || !b->meta.ops->alter_partition)
         return;
-    int32_t *isr = ferry_malloc(sizeof *isr * (size_t)(p->repl.nfollowers + p->repl.nisr + 2));
-    struct alter_ctx *ctx = ferry_calloc(1, sizeof *ctx);
+    /* checked for every partition of every follower Fetch and ISR tick: nothing allocated unless a change is
+     * proposed (a few replicas fit on the stack) */
+    int32_t local[16];
+    size_t room = (size_t)(p->repl.nfollowers + p->repl.nisr + 2);
+    int32_t *isr = room <= sizeof local / sizeof *local ? local : ferry_malloc(sizeof *isr * room);
     int32_t n = 0;
-    if (!isr || !ctx || !(ctx->topic = ferry_strdup(p->topic)) ||
-        !rp_leader_isr_change(&p->repl, plog_log_end_offset(p->log), rp_now_ms(), b->cfg->replica_lag_time_max_ms,
-                              isr_eligible, b, isr, &n)) {
-        ferry_free(isr);
-        if (ctx)
-            ferry_free(ctx->topic);
+    if (!isr || !rp_leader_isr_change(&p->repl, plog_log_end_offset(p->log), rp_now_ms(),
+                                      b->cfg->replica_lag_time_max_ms, isr_eligible, b, isr, &n)) {
+        if (isr != local)
+            ferry_free(isr);
+        return;
+    }
+    struct alter_ctx *ctx = ferry_calloc(1, sizeof *ctx);
+    if (!ctx || !(ctx->topic = ferry_strdup(p->topic))) {
+        LOG_ERROR("replica", "%s-%d: out of memory proposing an ISR change", p->topic, p->index);
+        rp_leader_alter_failed(&p->repl); /* not sent: proposed again at the next check */
+        if (isr != local)
+            ferry_free(isr);
         ferry_free(ctx);
         return;
     }
@@ -144,7 +153,8 @@ void api_repl_isr_check(struct broker *b, struct rp_partition *p)
     ctx->prev = &b->alters;
     b->alters = ctx;
     b->meta.ops->alter_partition(b->meta.impl, &req, alter_done, ctx);
-    ferry_free(isr);
+    if (isr != local)
+        ferry_free(isr);
 }
 
 static void isr_tick_one(void *arg, struct rp_partition *p)

@@ -190,3 +190,5 @@ bool plog_flush_due(const struct plog *log, int64_t now_ms)
         return true;
     return n >= log->cfg.flush_messages || plog_unflushed_ms(log, now_ms) >= log->cfg.flush_ms;
 }
+
+bool plog_has_periodic_work(const struct plog *log) { return plog_unflushed_messages(log) > 0 || log->npending > 0; }

@@ -39,6 +39,13 @@ struct rp_flush_waiter {
     struct rp_flush_waiter *next;
 };
 
+/* The hosted partitions that fetch from one leader (rp_partition.follow_prev/next). */
+struct rp_follow_list {
+    int32_t leader;
+    struct rp_partition *head;
+    size_t n;
+};
+
 struct rp_manager {
     uv_loop_t *loop;
     const struct ferry_config *cfg;
@@ -66,6 +73,11 @@ struct rp_manager {
     bool delete_running;
     rp_opened_fn opened;
     void *opened_arg;
+    struct rp_follow_list *follows; /* one per leader ever followed (a few: one per broker) */
+    size_t nfollows;
+    /* the hosted partitions with periodic work (busy_needed): the housekeeping pass visits these every
+     * second and every hosted partition only when retention is checked */
+    struct rp_partition *busy;
 };
 
 struct flush_work {
@@ -172,6 +184,74 @@ static void start_checkpoint(struct rp_manager *m, unsigned what)
     uv_queue_work(m->loop, &cw->work, checkpoint_run, checkpoint_done);
 }
 
+/* ---- the partitions with periodic work ---- */
+
+/* Whether the housekeeping pass has work for p: a flush or compaction running (its completion may leave
+ * more), unflushed data or segment files awaiting deletion, producer state to expire, or a compacted log. */
+static bool busy_needed(const struct rp_manager *m, const struct rp_partition *p)
+{
+    return p->flush_running || plog_has_periodic_work(p->log) || p->producers.n > 0 ||
+           (m->cfg->log_cleaner_enable && p->config.cleanup_policy & CONFIG_CLEANUP_COMPACT);
+}
+
+/* p may have periodic work now (an append, a truncation, a new log start, a new config, just hosted). */
+static void busy_add(struct rp_manager *m, struct rp_partition *p)
+{
+    if (p->busy || p->removed)
+        return;
+    p->busy = true;
+    p->busy_prev = NULL;
+    p->busy_next = m->busy;
+    if (m->busy)
+        m->busy->busy_prev = p;
+    m->busy = p;
+}
+
+static void busy_remove(struct rp_manager *m, struct rp_partition *p)
+{
+    if (!p->busy)
+        return;
+    if (p->busy_prev)
+        p->busy_prev->busy_next = p->busy_next;
+    else
+        m->busy = p->busy_next;
+    if (p->busy_next)
+        p->busy_next->busy_prev = p->busy_prev;
+    p->busy_prev = p->busy_next = NULL;
+    p->busy = false;
+}
+
+/* One partition's periodic work (retention when it is due), then whether it stays busy. */
+static void housekeep(struct rp_manager *m, struct rp_partition *p, int64_t now, bool retention)
+{
+    if (!p->flush_running && plog_flush_due(p->log, now))
+        start_flush(m, p);
+    if (retention && !p->flush_running) {
+        int n = plog_apply_retention(p->log, now, p->high_watermark);
+        if (n > 0) {
+            LOG_INFO("replica", "%s-%d: retention deleted %d segment(s), log start offset now %lld", p->topic,
+                     p->index, n, (long long)plog_log_start_offset(p->log));
+            log_psnap_delete_below(plog_dir(p->log), plog_log_start_offset(p->log));
+        }
+    }
+    prod_state_expire(&p->producers, now, m->cfg->producer_id_expiration_ms);
+    if (!p->flush_running)
+        maybe_start_clean(m, p, now);
+    plog_housekeeping(p->log, now);
+    if (busy_needed(m, p))
+        busy_add(m, p);
+    else
+        busy_remove(m, p);
+}
+
+size_t rp_busy_count(struct rp_manager *m)
+{
+    size_t n = 0;
+    for (const struct rp_partition *p = m->busy; p; p = p->busy_next)
+        n++;
+    return n;
+}
+
 static void housekeeping_tick(uv_timer_t *t)
 {
     struct rp_manager *m = t->data;
@@ -190,26 +270,17 @@ static void housekeeping_tick(uv_timer_t *t)
             start_checkpoint(m, what);
     }
     bool retention = now - m->last_retention_ms >= m->cfg->log_retention_check_interval_ms;
-    if (retention)
+    if (retention) { /* every hosted partition (time-based retention needs no event) */
         m->last_retention_ms = now;
-    for (size_t b = 0; b < m->hosted.nbuckets; b++)
-        for (struct tp_link *l = m->hosted.buckets[b]; l; l = l->next) {
-            struct rp_partition *p = HOSTED(l);
-            if (!p->flush_running && plog_flush_due(p->log, now))
-                start_flush(m, p);
-            if (retention && !p->flush_running) {
-                int n = plog_apply_retention(p->log, now, p->high_watermark);
-                if (n > 0) {
-                    LOG_INFO("replica", "%s-%d: retention deleted %d segment(s), log start offset now %lld",
-                             p->topic, p->index, n, (long long)plog_log_start_offset(p->log));
-                    log_psnap_delete_below(plog_dir(p->log), plog_log_start_offset(p->log));
-                }
-            }
-            prod_state_expire(&p->producers, now, m->cfg->producer_id_expiration_ms);
-            if (!p->flush_running)
-                maybe_start_clean(m, p, now);
-            plog_housekeeping(p->log, now);
+        for (size_t b = 0; b < m->hosted.nbuckets; b++)
+            for (struct tp_link *l = m->hosted.buckets[b]; l; l = l->next)
+                housekeep(m, HOSTED(l), now, true);
+    } else { /* only those with periodic work: an idle partition costs nothing */
+        for (struct rp_partition *p = m->busy, *next; p; p = next) {
+            next = p->busy_next;
+            housekeep(m, p, now, false);
         }
+    }
     start_open_batch(m);   /* retries after an allocation failure */
     start_sync(m);         /* and after a failed sync */
     start_delete_batch(m); /* and after an allocation failure */
@@ -265,6 +336,89 @@ err_after_dirs:
     return FERRY_EIO;
 }
 
+/* ---- the partitions followed per leader ---- */
+
+static struct rp_follow_list *follow_list(struct rp_manager *m, int32_t leader, bool create)
+{
+    for (size_t i = 0; i < m->nfollows; i++)
+        if (m->follows[i].leader == leader)
+            return &m->follows[i];
+    if (!create)
+        return NULL;
+    struct rp_follow_list *v = ferry_realloc(m->follows, sizeof *v * (m->nfollows + 1));
+    if (!v)
+        return NULL;
+    m->follows = v;
+    v[m->nfollows] = (struct rp_follow_list){.leader = leader};
+    return &v[m->nfollows++];
+}
+
+static void follow_unlink(struct rp_manager *m, struct rp_partition *p)
+{
+    struct rp_follow_list *fl = p->following >= 0 ? follow_list(m, p->following, false) : NULL;
+    if (!fl)
+        return;
+    if (p->follow_prev)
+        p->follow_prev->follow_next = p->follow_next;
+    else
+        fl->head = p->follow_next;
+    if (p->follow_next)
+        p->follow_next->follow_prev = p->follow_prev;
+    p->follow_prev = p->follow_next = NULL;
+    p->following = -1;
+    fl->n--;
+}
+
+/* Moves a hosted partition to the list of the leader it fetches from now (none: out of every list). A new
+ * member goes first: a delta changes a topic's partitions one after another, so they lie together (a
+ * fetcher groups its request by topic). */
+static void follow_update(struct rp_manager *m, struct rp_partition *p)
+{
+    int32_t want = !p->removed && p->leader_id >= 0 && rp_partition_fetches_from(p, p->leader_id) ? p->leader_id : -1;
+    if (want == p->following)
+        return;
+    follow_unlink(m, p);
+    struct rp_follow_list *fl = want >= 0 ? follow_list(m, want, true) : NULL;
+    if (!fl) {
+        if (want >= 0)
+            LOG_ERROR("replica", "%s-%d: out of memory listing the partition under leader %d", p->topic, p->index, want);
+        return;
+    }
+    p->follow_prev = NULL;
+    p->follow_next = fl->head;
+    if (fl->head)
+        fl->head->follow_prev = p;
+    fl->head = p;
+    p->following = want;
+    fl->n++;
+}
+
+struct rp_partition *rp_following_first(struct rp_manager *m, int32_t leader)
+{
+    struct rp_follow_list *fl = follow_list(m, leader, false);
+    return fl ? fl->head : NULL;
+}
+
+struct rp_partition *rp_following_next(const struct rp_partition *p) { return p->follow_next; }
+
+size_t rp_following_count(struct rp_manager *m, int32_t leader)
+{
+    struct rp_follow_list *fl = follow_list(m, leader, false);
+    return fl ? fl->n : 0;
+}
+
+size_t rp_following_leaders(struct rp_manager *m, int32_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nfollows; i++)
+        if (m->follows[i].n > 0) {
+            if (n < cap)
+                out[n] = m->follows[i].leader;
+            n++;
+        }
+    return n;
+}
+
 static void partition_free(struct rp_partition *p)
 {
     rp_leader_free(&p->repl);
@@ -295,6 +449,7 @@ static void manager_maybe_free(struct rp_manager *m)
     ferry_free(m->dirs);
     tp_table_free(&m->hosted);
     tp_table_free(&m->opening);
+    ferry_free(m->follows);
     ferry_free(m);
 }
 
@@ -405,6 +560,7 @@ void rp_manager_close(struct rp_manager *m, int64_t broker_epoch)
         }
     }
     tp_table_free(&m->hosted);
+    m->busy = NULL;
     uv_timer_stop(&m->housekeeping);
     uv_close((uv_handle_t *)&m->housekeeping, manager_closed);
 }
@@ -431,10 +587,14 @@ static void partition_attach(struct rp_manager *m, struct rp_partition *p)
     int64_t checkpointed = plog_checkpoint_hw(p->log);
     p->high_watermark = checkpointed >= 0 ? checkpointed : plog_log_end_offset(p->log);
     p->leader_id = -1;
+    p->following = -1;
+    p->follow_prev = p->follow_next = NULL;
     rp_leader_init(&p->repl);
     prod_state_init(&p->producers);
     prod_log_load(&p->producers, p->log);
     tp_table_insert(&m->hosted, &p->link, p->topic, p->index);
+    p->busy = false;
+    busy_add(m, p); /* the first pass finds out whether it has work */
 }
 
 /* The queued or running creation of (topic, index) that was not cancelled, or NULL. */
@@ -706,6 +866,7 @@ void rp_topic_config_changed(struct rp_manager *m, const char *topic, const stru
             if (strcmp(p->topic, topic) == 0) {
                 p->config = *config;
                 plog_set_config(p->log, &pc);
+                busy_add(m, p); /* e.g. compaction turned on, or a shorter flush.ms */
             }
         }
 }
@@ -715,6 +876,8 @@ void rp_partition_remove(struct rp_manager *m, const char *topic, int32_t index)
     struct rp_partition *p = rp_partition_get(m, proto_str_from(topic), index);
     if (p) {
         tp_table_remove(&m->hosted, &p->link);
+        follow_unlink(m, p);
+        busy_remove(m, p);
         if (p->flush_running) {
             p->removed = true; /* deleted when the running flush completes */
             return;
@@ -757,6 +920,7 @@ int rp_append(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, si
     size_t segments = plog_segment_count(p->log);
     int64_t end = plog_log_end_offset(p->log);
     int rc = plog_append(p->log, batches, len, p->leader_epoch, now_ms, flags, info);
+    busy_add(m, p); /* unflushed data, producer state */
     if (rc)
         return rc;
     if (plog_segment_count(p->log) > segments) /* rolled: the new segment starts at the old log end */
@@ -788,6 +952,7 @@ int rp_partition_make_leader(struct rp_manager *m, struct rp_partition *p, int32
     p->is_leader = true;
     p->leader_id = self;
     p->leader_epoch = leader_epoch;
+    follow_update(m, p);
     rp_partition_update_hw(m, p);
     p->high_watermark = p->repl.high_watermark;
     notify_all(m, p); /* parked requests re-check leadership */
@@ -804,6 +969,7 @@ void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, in
     p->is_leader = false;
     p->leader_id = leader;
     p->leader_epoch = leader_epoch;
+    follow_update(m, p);
     if (was_leader)
         rp_leader_free(&p->repl);
     notify_all(m, p); /* parked produces and fetches answer NOT_LEADER_OR_FOLLOWER */
@@ -823,8 +989,11 @@ bool rp_partition_set_fetching(struct rp_partition *p, bool on)
 bool rp_set_fetching(struct rp_manager *m, proto_str topic, int32_t index, bool on)
 {
     struct rp_partition *p = rp_partition_get(m, topic, index);
-    if (p)
-        return rp_partition_set_fetching(p, on);
+    if (p) {
+        bool changed = rp_partition_set_fetching(p, on);
+        follow_update(m, p);
+        return changed;
+    }
     struct rp_opening *o = opening_find(m, topic, index);
     if (o) /* being created: hosted with this setting (partition_attach keeps it) */
         rp_partition_set_fetching(o->p, on);
@@ -864,6 +1033,7 @@ int rp_append_follower(struct rp_manager *m, struct rp_partition *p, uint8_t *ba
     size_t segments = plog_segment_count(p->log);
     int64_t end = plog_log_end_offset(p->log);
     int rc = plog_append(p->log, batches, len, p->leader_epoch, rp_now_ms(), PLOG_APPEND_FOLLOWER, info);
+    busy_add(m, p); /* unflushed data, producer state */
     if (rc)
         return rc;
     if (plog_segment_count(p->log) > segments)
@@ -872,6 +1042,20 @@ int rp_append_follower(struct rp_manager *m, struct rp_partition *p, uint8_t *ba
         LOG_ERROR("replica", "%s-%d: out of memory recording producer state", p->topic, p->index);
     notify_all(m, p);
     return 0;
+}
+
+int rp_partition_restart_log(struct rp_manager *m, struct rp_partition *p, int64_t offset)
+{
+    int rc = plog_truncate_fully(p->log, offset);
+    busy_add(m, p); /* the old segments await deletion */
+    p->high_watermark = offset;
+    return rc;
+}
+
+void rp_partition_advance_log_start(struct rp_manager *m, struct rp_partition *p, int64_t offset)
+{
+    plog_advance_log_start_offset(p->log, offset, rp_now_ms());
+    busy_add(m, p); /* segments below it await deletion */
 }
 
 void rp_partition_follower_hw(struct rp_manager *m, struct rp_partition *p, int64_t leader_hw)
@@ -893,6 +1077,7 @@ int rp_partition_truncate(struct rp_manager *m, struct rp_partition *p, int64_t 
     LOG_INFO("replica", "%s-%d: truncating from %lld to %lld (diverged from the leader)", p->topic, p->index,
              (long long)plog_log_end_offset(p->log), (long long)offset);
     int rc = plog_truncate_to(p->log, offset);
+    busy_add(m, p); /* truncated segments await deletion */
     if (rc)
         return rc;
     if (p->high_watermark > offset)

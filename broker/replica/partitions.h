@@ -12,6 +12,9 @@
  * file), written every replica.high.watermark.checkpoint.interval.ms and at clean close; a partition
  * opens with its checkpointed high watermark, or at its log end when the file has none for it (missing or
  * damaged file: logged, never fatal).
+ * Idle partitions cost nothing per tick: the manager lists per leader the partitions that fetch from it (the
+ * replica fetchers walk those), and its once-a-second housekeeping visits only the partitions with periodic
+ * work (rp_busy_count), every hosted partition only when retention is checked.
  *
  * Ownership: the manager owns its partitions and their logs; all of it belongs to the loop thread. */
 #ifndef FERRY_PARTITIONS_H
@@ -59,6 +62,10 @@ struct rp_partition {
     struct rp_flush_waiter *flush_waiters;
     bool removed;
     struct tp_link link; /* in the manager's table of hosted partitions */
+    int32_t following;   /* the leader whose list of followed partitions holds p (-1: none) */
+    struct rp_partition *follow_prev, *follow_next;
+    bool busy; /* in the manager's list of partitions the housekeeping pass visits every second */
+    struct rp_partition *busy_prev, *busy_next;
 };
 
 /* Someone waiting for appends (a parked Fetch). notify is called after every append to any partition;
@@ -141,11 +148,31 @@ bool rp_partition_update_hw(struct rp_manager *m, struct rp_partition *p);
  * by the caller), replays producer state, and wakes watchers. Returns plog_append's result. */
 int rp_append_follower(struct rp_manager *m, struct rp_partition *p, uint8_t *batches, size_t len,
                        struct plog_append_info *info);
+/* A follower behind the leader's log start offset starts its log over there (plog_truncate_fully), the high
+ * watermark with it. Returns plog_truncate_fully's result. */
+int rp_partition_restart_log(struct rp_manager *m, struct rp_partition *p, int64_t offset);
+/* A follower's log start offset follows the leader's (plog_advance_log_start_offset). */
+void rp_partition_advance_log_start(struct rp_manager *m, struct rp_partition *p, int64_t offset);
 /* A follower's high watermark: min(leader's, local log end); only forward. */
 void rp_partition_follower_hw(struct rp_manager *m, struct rp_partition *p, int64_t leader_hw);
 /* Truncates a follower's log to `offset` (divergence from the leader), rebuilding its producer state.
  * FERRY_EEXIST while a flush or compaction holds the log (retry later). */
 int rp_partition_truncate(struct rp_manager *m, struct rp_partition *p, int64_t offset);
+
+/* The partitions that fetch from `leader` (rp_partition_fetches_from), kept up to date by every change of
+ * role, leader or fetching, so that a replica fetcher's round visits only its own partitions: the first (NULL
+ * when none), then rp_following_next until NULL. Nothing may be opened or removed during a walk. */
+struct rp_partition *rp_following_first(struct rp_manager *m, int32_t leader);
+struct rp_partition *rp_following_next(const struct rp_partition *p);
+size_t rp_following_count(struct rp_manager *m, int32_t leader);
+/* The leaders that at least one hosted partition fetches from, at most cap of them in out; returns how many
+ * there are. */
+size_t rp_following_leaders(struct rp_manager *m, int32_t *out, size_t cap);
+
+/* How many hosted partitions the housekeeping pass visits every second: those with unflushed data, segment
+ * files awaiting deletion, producer state, a compacted log, or a flush running (every hosted partition is
+ * visited when retention is checked, log.retention.check.interval.ms). For tests and diagnostics. */
+size_t rp_busy_count(struct rp_manager *m);
 
 /* Calls fn for every hosted partition (fn must not open or remove partitions). */
 void rp_foreach(struct rp_manager *m, void (*fn)(void *arg, struct rp_partition *p), void *arg);
