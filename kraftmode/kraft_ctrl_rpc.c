@@ -8,6 +8,7 @@
 #include "broker/common/ferry_err.h"
 #include "broker/common/ferry_log.h"
 #include "kraftmode/ctrl_internal.h"
+#include "kraftmode/kraft_describe.h"
 #include "kraftmode/kraft_node_internal.h"
 
 /* The longest the fencing timer sleeps: a new term (or a registration written outside these decisions)
@@ -281,6 +282,11 @@ int kraft_ctrl_call(struct kraft_ctrl *c, int16_t api_key, int16_t version, cons
     case 33: kraft_alter_configs(n, req, version, a, resp, done, arg); return 0;
     case 37: kraft_create_partitions(n, req, version, a, resp, done, arg); return 0;
     case 44: kraft_incremental_alter_configs(n, req, version, a, resp, done, arg); return 0;
+    case 55: /* DescribeQuorum, forwarded by a broker: this node's Raft core answers at once */
+        if (kraft_describe_quorum_response(n, req, a, resp) != 0)
+            return FERRY_ENOMEM;
+        done(arg);
+        return 0;
     }
     if (!kraft_ctrl_serves(api_key))
         return FERRY_EINVAL;

@@ -43,7 +43,9 @@ bool kraft_ctrl_serves(int16_t api_key);
 
 /* Runs one controller request: req is the decoded request struct of api_key at version, resp a
  * default-initialised response struct of the same key filled in arena a. done(arg) runs from the loop
- * once the answer is final. Returns 0, or FERRY_EINVAL for a key kraft_ctrl_serves refuses (no callback). */
+ * once the answer is final. Also DescribeQuorum (55), which a broker forwards in an Envelope: answered from
+ * this node's Raft core before the call returns (done runs first; FERRY_ENOMEM, no callback, when the answer
+ * does not fit). Returns 0, or FERRY_EINVAL for a key kraft_ctrl_serves refuses and not 55 (no callback). */
 int kraft_ctrl_call(struct kraft_ctrl *c, int16_t api_key, int16_t version, const void *req, struct proto_arena *a,
                     void *resp, void (*done)(void *arg), void *arg);
 

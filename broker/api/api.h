@@ -89,8 +89,9 @@ bool api_listener_serves_quorum(const struct api_listener *l);
 /* The mode-specific table a broker listener serves after proto_broker_apis (legacy or quorum), *n its
  * length; NULL/0 for the controller listener. */
 const struct proto_api_range *api_listener_mode_apis(const struct api_listener *l, size_t *n);
-/* describe_quorum.c: DescribeQuorum (55) v0-1, on the controller listener and, in quorum mode, the broker
- * listeners, answered by the metadata source. */
+/* describe_quorum.c: DescribeQuorum (55) v0-1: on the controller listener answered from this node's quorum
+ * (metadata source describe_quorum); on a quorum-mode broker listener forwarded to the active controller. */
 void api_handle_describe_quorum(struct broker *b, struct net_request *req);
+void api_handle_describe_quorum_forwarded(struct broker *b, struct net_request *req);
 
 #endif

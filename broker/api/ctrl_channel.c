@@ -93,7 +93,8 @@ static bool forwarded_in_envelope(int16_t key)
 {
     return key == API_CREATE_TOPICS || key == API_DELETE_TOPICS || key == API_CREATE_PARTITIONS ||
            key == API_ALTER_CONFIGS || key == API_INCREMENTAL_ALTER_CONFIGS || key == API_ELECT_LEADERS ||
-           key == API_ALTER_PARTITION_REASSIGNMENTS || key == API_LIST_PARTITION_REASSIGNMENTS;
+           key == API_ALTER_PARTITION_REASSIGNMENTS || key == API_LIST_PARTITION_REASSIGNMENTS ||
+           key == API_DESCRIBE_QUORUM;
 }
 
 static const struct config_voter *target(const struct ctrl_channel *ch)

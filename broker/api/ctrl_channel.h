@@ -8,7 +8,8 @@
  * turn, sent in call order with up to 64 in flight (one per connection, opened as needed; answers may come
  * back in another order, since the controller commits many operations at once): BrokerRegistration,
  * BrokerHeartbeat, AllocateProducerIds and AlterPartition as themselves; the client admin writes (CreateTopics, DeleteTopics, CreatePartitions,
- * AlterConfigs, IncrementalAlterConfigs, ElectLeaders) inside an Envelope (58) as Kafka 3.7's brokers forward them:
+ * AlterConfigs, IncrementalAlterConfigs, ElectLeaders, the reassignment APIs) and DescribeQuorum inside an
+ * Envelope (58) as Kafka 3.7's brokers forward them:
  * RequestData = the request header (the client id given) and body, ResponseData = the response header and
  * body; an Envelope error becomes UNKNOWN_SERVER_ERROR for the caller, as Kafka's ForwardingManager does.
  * A failed connection or a timeout (controller.socket.timeout.ms) closes that connection alone and fails

@@ -147,8 +147,8 @@ void api_dispatch(void *ctx, struct net_request *req)
     case API_UPDATE_METADATA: api_handle_controller_request(b, req); break;
     case API_CONTROLLED_SHUTDOWN:
     case API_ALTER_PARTITION: api_handle_controller_rpc(b, req); break;
-    /* quorum mode only (proto_quorum_apis) */
-    case API_DESCRIBE_QUORUM: api_handle_describe_quorum(b, req); break;
+    /* quorum mode only (proto_quorum_apis): forwarded to the active controller */
+    case API_DESCRIBE_QUORUM: api_handle_describe_quorum_forwarded(b, req); break;
     /* both modes: in legacy mode the broker's own ZooKeeper-mode controller decides (md_source
      * controller_rpc), in quorum mode they are forwarded to the active controller */
     case API_ELECT_LEADERS:

@@ -3,7 +3,10 @@
  * controller through the ctrl_channel (ctrl_channel.h): in-process when this node's controller is the
  * active one, else over the wire (the client admin writes, ElectLeaders and the reassignment APIs inside an Envelope, as Kafka 3.7's brokers
  * forward them, so that clients may send them to any broker; AllocateProducerIds and AlterPartition as
- * themselves; auto-creation as a CreateTopics of Kafka's AutoTopicCreationManager). */
+ * themselves; auto-creation as a CreateTopics of Kafka's AutoTopicCreationManager). A client's
+ * DescribeQuorum on a broker listener is forwarded the same way (forward_admin, in an Envelope), as Kafka
+ * 3.7's brokers forward it; the describe_quorum operation answers from this node's own quorum (the
+ * controller listener's). */
 #include "forward_source.h"
 
 #include <string.h>
@@ -59,9 +62,10 @@ static int describe_quorum(void *impl, const struct DescribeQuorumRequest *req, 
     return f->inner.ops->describe_quorum(f->inner.impl, req, a, resp);
 }
 
-/* ---- admin writes ---- */
+/* ---- admin writes, and DescribeQuorum (forwarded as Kafka 3.7's brokers forward it) ---- */
 
 struct admin_fwd {
+    struct fwd_source *f;
     int16_t key;
     const void *req;
     struct proto_arena *a;
@@ -70,9 +74,27 @@ struct admin_fwd {
     void *arg;
 };
 
+/* A forwarded DescribeQuorum: no answer is REQUEST_TIMED_OUT at the top level, as Kafka's ForwardingManager
+ * answers (DescribeQuorumRequest.getErrorResponse); NOT_LEADER_OR_FOLLOWER came from a controller that is no
+ * longer the leader: the next call goes to another. */
+static void describe_done(struct admin_fwd *c, int rc)
+{
+    struct DescribeQuorumResponse *r = c->resp;
+    if (rc)
+        r->ErrorCode = rc == FERRY_EIO ? KERR_REQUEST_TIMED_OUT : KERR_UNKNOWN_SERVER_ERROR;
+    else if (r->Topics_n > 0 && r->Topics[0].Partitions_n > 0 &&
+             r->Topics[0].Partitions[0].ErrorCode == KERR_NOT_LEADER_OR_FOLLOWER)
+        ctrl_channel_not_controller(c->f->ch);
+    c->done(c->arg);
+}
+
 static void admin_done(void *arg, int rc)
 {
     struct admin_fwd *c = arg;
+    if (c->key == API_DESCRIBE_QUORUM) {
+        describe_done(c, rc);
+        return;
+    }
     if (rc == FERRY_EIO) /* no answer: Kafka's ForwardingManager answers a timeout so */
         kraft_fail_admin_response(c->key, c->req, c->a, c->resp, KERR_REQUEST_TIMED_OUT,
                                   "The request to the active controller failed or timed out.");
@@ -91,7 +113,7 @@ static void forward_admin(void *impl, int16_t key, const void *req, int16_t vers
         LOG_ERROR("forward", "out of memory forwarding api key %d", key);
         return;
     }
-    *c = (struct admin_fwd){key, req, a, resp, done, arg};
+    *c = (struct admin_fwd){f, key, req, a, resp, done, arg};
     ctrl_channel_call(f->ch, key, version, req, who, a, resp, admin_done, c);
 }
 

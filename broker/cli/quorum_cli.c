@@ -1,7 +1,7 @@
 /* quorum_cli: `ferry quorum describe --status|--replication`, mirroring Kafka 3.7's kafka-metadata-quorum.sh.
  *
- * Connects (kclient) to --bootstrap-server (a broker listener; Kafka's brokers forward DescribeQuorum to
- * the controller, Ferry's answer from their quorum node) or --bootstrap-controller (a controller listener:
+ * Connects (kclient) to --bootstrap-server (a broker listener, which forwards DescribeQuorum to the active
+ * controller as Kafka's brokers do; REQUEST_TIMED_OUT when it reaches none) or --bootstrap-controller (a controller listener:
  * then, as Kafka's admin client, to the active controller that listener's DescribeCluster names), sends
  * DescribeQuorum (v1 when served, else v0) for __cluster_metadata partition 0, and prints:
  *   --status       ClusterId (from DescribeCluster, v1 with EndpointType 2 on a controller listener, or
@@ -12,7 +12,7 @@
  *                  (Leader, then Follower voters, then Observers; cells left-aligned and tab-separated as
  *                  Kafka's ToolsUtils.prettyPrintTable), with --human-readable "N ms ago" for times.
  * Errors go to stderr as "Error: <what>" (for a Kafka error also its name and code); exit status 0
- * success, 1 failure (unreachable, a Kafka error such as NOT_LEADER_OR_FOLLOWER, no leader among the
+ * success, 1 failure (unreachable, a Kafka error such as NOT_LEADER_OR_FOLLOWER or REQUEST_TIMED_OUT, no leader among the
  * voters), 2 usage error. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -253,7 +253,11 @@ static void print_kafka_error(FILE *err, const struct kclient *c, int16_t code)
     fprintf(err, "Error: %s:%d answered DescribeQuorum with %s (Kafka error %d): %s\n", c->host, c->port,
             kafka_error_name(code), code, kclient_kafka_message(code));
     if (code == KERR_NOT_LEADER_OR_FOLLOWER)
-        fprintf(err, "(that node is not the quorum leader: ask the active controller)\n");
+        fprintf(err, "(that node is not the quorum leader, or the leadership is moving: ask the active "
+                     "controller, or again)\n");
+    else if (code == KERR_REQUEST_TIMED_OUT)
+        fprintf(err, "(the broker could not reach the active controller, to which it forwards DescribeQuorum: "
+                     "are the controllers running?)\n");
 }
 
 /* DescribeQuorum for the metadata partition. Returns 0 with *part, QUORUM_EXIT_FAIL after printing why. */

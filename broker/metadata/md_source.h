@@ -106,7 +106,7 @@ struct md_source_ops {
                                          int16_t version, struct proto_arena *a,
                                          struct ListPartitionReassignmentsResponse *resp, md_done_fn done, void *arg);
     /* A quorum-mode broker's source (NULL otherwise): the admin write api_key (one of the eight above; req and
-     * resp its request and response structs) from client `who` (copied), forwarded to the active controller
+     * resp its request and response structs), or DescribeQuorum (55), from client `who` (copied), forwarded to the active controller
      * as Kafka's brokers do. When set, the broker calls it instead of the operation of that API. */
     void (*forward_admin)(void *impl, int16_t api_key, const void *req, int16_t version, const struct md_requester *who,
                           struct proto_arena *a, void *resp, md_done_fn done, void *arg);

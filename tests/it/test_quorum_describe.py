@@ -1,5 +1,6 @@
 """`ferry quorum describe` against a live single-node quorum (broker and controller in one process):
-DescribeQuorum served on the broker listener (--bootstrap-server) and on the controller listener
+DescribeQuorum served on the broker listener (--bootstrap-server: forwarded to the node's own active
+controller in-process) and on the controller listener
 (--bootstrap-controller), kafka-metadata-quorum's --status lines and --replication table, the high
 watermark following metadata writes, ApiVersions advertising DescribeQuorum 0-1 on both listeners, and the
 errors (unreachable node, usage) with their exit codes."""
@@ -171,17 +172,21 @@ class QuorumDescribeTest(ft.FerryTestCase):
 
 
 class QuorumDescribeThreeVotersTest(ft.FerryTestCase):
-    """Three combined voters (test_quorum's cluster helpers): the command asked through a follower."""
+    """Three combined voters and a broker-only node (test_quorum's cluster helpers): the command asked through
+    a follower's controller listener, and through the broker listeners of a combined node that is not the
+    leader and of the broker-only node, which forward DescribeQuorum to the active controller; with every
+    controller stopped, the broker answers REQUEST_TIMED_OUT."""
     make_cluster = tq.QuorumTest.make_cluster
     describe = tq.QuorumTest.describe
     leader = tq.QuorumTest.leader
     wait_leader = tq.QuorumTest.wait_leader
 
     def test_describe_through_a_follower(self):
-        nodes = self.make_cluster()
-        for x in nodes:
+        everyone = self.make_cluster(observers=1)
+        nodes = everyone[:3]
+        for x in everyone:
             x.spawn()
-        for x in nodes:
+        for x in everyone:
             x.wait_ready(wait_metadata=False)
         lead, epoch = self.wait_leader(nodes)
         follower = next(x for x in nodes if x is not lead)
@@ -201,11 +206,62 @@ class QuorumDescribeThreeVotersTest(ft.FerryTestCase):
             if res.returncode != 0:
                 return None
             rows = [[c.strip() for c in line.rstrip("\t").split("\t")] for line in res.stdout.splitlines()[1:]]
-            return rows if len(rows) == 3 and all(r[4] != "-1" for r in rows) else None
+            return rows[:3] if len(rows) == 4 and all(r[4] != "-1" for r in rows[:3]) else None
         rows = ft.wait_until(replication, timeout=60, what="every voter caught up in describe --replication")
         self.assertEqual([r[5] for r in rows], ["Leader", "Follower", "Follower"], rows)
         self.assertEqual(rows[0][0], str(lead.node_id))
         self.assertEqual(sorted(int(r[0]) for r in rows), [1, 2, 3])
+
+        # the broker listeners of a follower and of the broker-only node forward to the active controller
+        broker_only = everyone[3]
+        for via in (follower, broker_only):
+            with self.subTest(via=via.node_id):
+                self.check_forwarded(via, lead, nodes)
+
+        # no controller left: the broker's forward fails, answered REQUEST_TIMED_OUT (Kafka's ForwardingManager)
+        for x in nodes:
+            x.stop(check=False)
+        res = quorum("--bootstrap-server", broker_only.bootstrap, "describe", "--status", "--timeout-ms", "120000")
+        self.assertEqual(res.returncode, 1, res)
+        self.assertEqual(res.stdout, "", res)
+        self.assertIn("answered DescribeQuorum with REQUEST_TIMED_OUT (Kafka error 7)", res.stderr)
+        self.assertIn("could not reach the active controller", res.stderr)
+
+    def check_forwarded(self, via, lead, nodes):
+        """--status and --replication through via's broker listener agree with the leader's DescribeQuorum on
+        its controller listener (leader id, epoch, voters; the broker-only node 4 among the observers)."""
+        def status():
+            res = quorum("--bootstrap-server", via.bootstrap, "describe", "--status", "--timeout-ms", "30000")
+            if res.returncode != 0:
+                return None
+            part = self.describe(lead)["topics"][0][1][0]
+            f = status_fields(res)
+            if f["LeaderId"] != str(part["leader"]) or f["LeaderEpoch"] != str(part["epoch"]) or \
+                    f["CurrentObservers"] != "[4]":
+                return None
+            return f, part
+        f, part = ft.wait_until(status, timeout=90, what="describe --status through node %d's broker listener"
+                                % via.node_id)
+        self.assertEqual(f["LeaderId"], str(lead.node_id))
+        self.assertEqual(f["CurrentVoters"], "[%s]" % ",".join(str(v[0]) for v in sorted(part["voters"])))
+        self.assertEqual(f["ClusterId"], nodes[0].cluster_id)
+        self.assertGreater(int(f["HighWatermark"]), 0)
+
+        def replication():
+            res = quorum("--bootstrap-server", via.bootstrap, "describe", "--replication", "--timeout-ms", "30000")
+            if res.returncode != 0:
+                return None
+            rows = [[c.strip() for c in line.rstrip("\t").split("\t")] for line in res.stdout.splitlines()[1:]]
+            return rows if len(rows) == 4 else None
+        rows = ft.wait_until(replication, timeout=90, what="describe --replication through node %d's broker "
+                             "listener" % via.node_id)
+        part = self.describe(lead)["topics"][0][1][0]
+        self.assertEqual([r[5] for r in rows], ["Leader", "Follower", "Follower", "Observer"], rows)
+        self.assertEqual(rows[0][0], str(lead.node_id))
+        self.assertEqual(sorted(int(r[0]) for r in rows[:3]), sorted(v[0] for v in part["voters"]))
+        self.assertEqual(rows[3][0], "4")
+        for r in rows:
+            self.assertGreaterEqual(int(r[1]), 0, rows)
 
 
 if __name__ == "__main__":
