@@ -126,7 +126,7 @@ class ZkControllerImage(ferrytest.FerryTestCase):
     def test_image_takeover_writes_what_a_full_read_would(self):
         zk = zkharness.start_for_test(self)
         node, ctl, _, _c = self.failover(zk)
-        self.assertNotIn("newer state than the image", node.log_text())
+        self.assertIn("read behind the image takeover, 0 newer than the image", node.log_text())
 
     def test_stale_image_badversion_rereads_and_decides_again(self):
         zk = zkharness.start_for_test(self)

@@ -223,10 +223,26 @@ void zc_reconcile_parts(zkctl *c, struct zc_topic *const *ts, struct zc_part *co
 }
 
 /* ---- results ---- */
+/* The failed state writes of one result, logged once (a failover's group of 100, or thousands of groups
+ * after a lost connection, would otherwise log a line per partition). */
+struct reread_log {
+    size_t n;
+    int rc;
+    char first[300];
+};
+
+static void reread_log_flush(const struct reread_log *rl)
+{
+    if (rl->n == 1)
+        LOG_INFO(ZC_MOD, "%s: state write failed (%d): re-reading", rl->first, rl->rc);
+    else if (rl->n > 1)
+        LOG_INFO(ZC_MOD, "%zu state writes failed, %s first (%d): re-reading them", rl->n, rl->first, rl->rc);
+}
+
 /* The result of one write (a multi of its own, or a member of a group): adopts or retries it and drops pd.
  * *t_out / *p_out: the partition to decide again (NULL: none). */
 static void write_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, int32_t version,
-                         struct zc_topic **t_out, struct zc_part **p_out)
+                         struct zc_topic **t_out, struct zc_part **p_out, struct reread_log *rl)
 {
     uint64_t id = pd->id;
     struct zc_topic *t = pd->topic ? zc_topic_find(c, pd->topic) : NULL;
@@ -261,7 +277,11 @@ static void write_result(zkctl *c, struct zc_pending *pd, enum zkctl_zk_rc rc, i
             zc_lisr_free(&p->st);
             p->st.leader = ZC_NO_LEADER;
         } else {
-            LOG_INFO(ZC_MOD, "%s-%" PRId32 ": state write failed (%d): re-reading", t->name, p->id, (int)rc);
+            LOG_DEBUG(ZC_MOD, "%s-%" PRId32 ": state write failed (%d): re-reading", t->name, p->id, (int)rc);
+            if (rl->n++ == 0) {
+                rl->rc = (int)rc;
+                snprintf(rl->first, sizeof rl->first, "%s-%" PRId32, t->name, p->id);
+            }
             reread_state(c, t, p, pd);
         }
         zc_pending_drop(c, zc_pending_find(c, id));
@@ -299,6 +319,7 @@ static int group_result(zkctl *c, struct zc_pending *g, enum zkctl_zk_rc rc, siz
     zc_pending_drop(c, g);
     struct zc_topic **ts = ferry_calloc(n + 1, sizeof(*ts));
     struct zc_part **ps = ferry_calloc(n + 1, sizeof(*ps));
+    struct reread_log rl = {0};
     for (size_t i = 0; i < n; i++) {
         struct zc_pending *pd = zc_pending_find(c, members[i]);
         if (!pd)
@@ -309,12 +330,13 @@ static int group_result(zkctl *c, struct zc_pending *g, enum zkctl_zk_rc rc, siz
             mrc = ZC_ZK_NOT_APPLIED;
         struct zc_topic *t = NULL;
         struct zc_part *p = NULL;
-        write_result(c, pd, mrc, op < n_versions ? versions[op] : 0, &t, &p);
+        write_result(c, pd, mrc, op < n_versions ? versions[op] : 0, &t, &p, &rl);
         if (ts && ps) {
             ts[i] = t;
             ps[i] = p;
         }
     }
+    reread_log_flush(&rl);
     ferry_free(members);
     if (!ts || !ps) {
         ferry_free(ts);
@@ -357,7 +379,9 @@ int zkctl_zk_multi_result(zkctl *c, uint64_t id, enum zkctl_zk_rc rc, size_t fai
         return group_result(c, pd, rc, failed_op, versions, n_versions);
     struct zc_topic *t = NULL;
     struct zc_part *p = NULL;
-    write_result(c, pd, rc, n_versions ? versions[n_versions - 1] : 0, &t, &p);
+    struct reread_log rl = {0};
+    write_result(c, pd, rc, n_versions ? versions[n_versions - 1] : 0, &t, &p, &rl);
+    reread_log_flush(&rl);
     /* only p changed (a partition without a write in flight was decided at the end of an earlier event) */
     return zc_finish_parts(c, &t, &p, 1);
 }
@@ -479,8 +503,9 @@ int zkctl_states_read(zkctl *c, const zkctl_topic_in *topics, size_t n_topics)
                 p->from_image = false; /* confirmed */
                 continue;
             }
-            LOG_INFO(ZC_MOD, "%s-%" PRId32 ": ZooKeeper holds a newer state than the image (zkVersion %" PRId32
-                     ", the image's %" PRId32 "): adopted", t->name, p->id, in->zkversion, p->zkv);
+            /* per partition at DEBUG: the count is in the line below (a stale image may miss thousands) */
+            LOG_DEBUG(ZC_MOD, "%s-%" PRId32 ": ZooKeeper holds a newer state than the image (zkVersion %" PRId32
+                      ", the image's %" PRId32 "): adopted", t->name, p->id, in->zkversion, p->zkv);
             image_adopt(c, t, p, in->state, in->zkversion);
             p->from_image = false;
             ts[k] = t;
