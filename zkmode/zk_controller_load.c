@@ -1,9 +1,12 @@
 /* zk_controller_load: ZooKeeper into the controller core (see zk_controller.h). The failover load reads
  * /brokers/ids, /brokers/topics and /admin/delete_topics (child watches), every broker, every topic znode
  * (data watch) with its /config/topics entry and partition state znodes, all pipelined, and ends with
- * zkctl_become_controller. Watch events afterwards re-read one kind at a time (brokers, topic list,
- * deletions) or one topic, and become core events. Reads of another term (the controller stopped or started
- * again meanwhile) are dropped when they end. */
+ * zkctl_become_controller. With the image takeover (zk_controller_use_image) a partition's state comes from
+ * the broker's metadata image instead of its znode where the image can be trusted (state_from_image), and
+ * those znodes are read in the background once the failover's writes are done (zkc_verify_tick, then
+ * zkctl_states_read). Watch events afterwards re-read one kind at a time (brokers, topic list, deletions) or
+ * one topic, and become core events. Reads of another term (the controller stopped or started again
+ * meanwhile) are dropped when they end. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,12 +238,12 @@ static bool state_from_image(const struct md_topic *mt, const zk_partition_repli
 
 static void read_states(struct tp_read *t)
 {
-    bool was = zk_session_bulk(t->c->s, true); /* the failover load: see zk_session.h */
     t->states = ferry_calloc(t->a.n_partitions + 1, sizeof *t->states);
     if (!t->states) {
         t->load->failed = true;
         return;
     }
+    bool was = zk_session_bulk(t->c->s, true); /* the failover load: see zk_session.h */
     const struct md_topic *mt = t->load->use_image ? md_image_topic(t->c->img, t->name) : NULL;
     if (mt && (!t->a.has_topic_id || !proto_uuid_eq(mt->id, t->a.topic_id)))
         mt = NULL;

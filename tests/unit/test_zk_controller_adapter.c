@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "broker/metadata/md_image.h"
 #include "proto_codec.h"
@@ -656,6 +657,29 @@ static void test_failover_reads_states_in_bulk(void **state)
     assert_false(zk.bulk);
 }
 
+/* Whatever allocation fails in a failover load, the session's bulk mode is off again afterwards: left on, it
+ * would mark every later request of the session (the broker's own re-registration included) as bulk work,
+ * which the next stop drops unsent. */
+static void test_failover_alloc_failures_leave_bulk_off(void **state)
+{
+    struct fixture *f = *state;
+    assert_non_null(node_find("/brokers/topics/t1/partitions/0/state")); /* the load reads it */
+    int32_t epoch = 6;
+    for (long n = 0;; n++, epoch++) {
+        zk_controller_stop(f->c);
+        drive(f);
+        ferry_alloc_fail_after(n);
+        zk_controller_start(f->c, epoch, epoch);
+        drive(f);
+        bool active = zk_controller_active(f->c);
+        ferry_alloc_fail_after(-1);
+        assert_false(zk.bulk);
+        if (active && n > 0)
+            break;
+        assert_true(n < 5000);
+    }
+}
+
 /* A broker's image holding t1-0 (topic id b64) with the two replicas reps (the first isr_n of them the
  * ISR, the first the leader) at zkVersion zkv. */
 static void image_of_t1_with(struct md_image *img, const char *b64, int32_t *reps, int32_t isr_n, int32_t zkv)
@@ -821,6 +845,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failover_load_writes_kafka_state_znodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_znode_rewritten_within_its_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_reads_states_in_bulk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failover_alloc_failures_leave_bulk_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_takeover_not_hosted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_epoch_check_resigns, setup, teardown),
