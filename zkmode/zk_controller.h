@@ -8,6 +8,10 @@
  *    /admin/delete_topics and a data watch on each topic znode, then hands the snapshot to
  *    zkctl_become_controller. Later watch events re-read what changed and become core events. A znode
  *    that does not decode is logged with its path and left out; the rest keeps working.
+ *    The image takeover (zk_controller_use_image, docs/compatibility.md): when this broker's metadata image
+ *    is the previous controller's, the partition states it holds are used instead of reading their state
+ *    znodes first; those znodes are read behind the takeover once its state writes are done
+ *    (zkctl_states_read).
  *  - the core's actions run in order: ZK_MULTI through zk_elect_fenced_multi (each reported once), ZK_READ
  *    with zk_get, SEND on the controller channel of the target broker (zk_controller_chan.c: one ordered
  *    connection per live broker to its inter-broker listener, made on demand, dropped when the broker goes or

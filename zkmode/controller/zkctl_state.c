@@ -1,5 +1,7 @@
 /* zkctl_state.c: partition-state znode writes (create, conditional set), re-reads after a failed or unknown
- * write, the reconcile pass that turns decisions into writes, and the results of znode operations. */
+ * write, the reconcile pass that turns decisions into writes (elections first), the results of znode
+ * operations, and the image takeover's background read (zkctl_states_read: a state newer than the image's
+ * is adopted and announced). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
