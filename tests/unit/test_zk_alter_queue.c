@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "broker/common/ferry_alloc.h"
 #include "broker/common/ferry_err.h"
 #include "proto_codec.h"
 #include "zkmode/zk_alter_queue.h"
@@ -174,6 +175,52 @@ static void answers_matched(void **state)
     zk_alterq_free(&q);
 }
 
+/* Failed allocations: an add that fails queues nothing and leaves the partition free; a send that fails
+ * leaves its proposals in flight and zk_alterq_requeue puts them back, so that the next send carries every
+ * queued proposal once; every proposal is answered through zk_alterq_finish and nothing leaks. */
+static void alloc_failures(void **state)
+{
+    (void)state;
+    bool sent_despite_failure = false;
+    for (long n = 0; !sent_despite_failure; n++) {
+        assert_true(n < 1000);
+        struct zk_alterq q;
+        zk_alterq_init(&q);
+        struct proto_arena arena;
+        proto_arena_init(&arena);
+        ferry_alloc_fail_after(n);
+        size_t queued = 0;
+        for (int32_t p = 0; p < 40; p++) {
+            int rc = add(&q, p % 2 ? T1 : T2, p, 4);
+            assert_true(rc == 0 || rc == FERRY_ENOMEM);
+            queued += rc == 0;
+        }
+        struct AlterPartitionRequest req;
+        int rc = zk_alterq_send(&q, &arena, 1, 7, &req);
+        ferry_alloc_fail_after(-1);
+        sent_despite_failure = queued == 40 && rc == 0;
+        if (rc == FERRY_ENOMEM) {
+            assert_null(q.unsent);
+            zk_alterq_requeue(&q);
+            proto_arena_free(&arena);
+            proto_arena_init(&arena);
+            rc = zk_alterq_send(&q, &arena, 1, 7, &req);
+        }
+        assert_int_equal(rc, queued ? 0 : 1);
+        size_t in_req = 0;
+        for (int32_t t = 0; queued && t < req.Topics_n; t++)
+            in_req += (size_t)req.Topics[t].Partitions_n;
+        assert_int_equal(in_req, queued);
+        struct zk_alterq_item *items = zk_alterq_finish(&q, NULL);
+        assert_int_equal(count(items), queued);
+        zk_alterq_free_items(items);
+        for (int32_t p = 0; p < 40; p++) /* nothing waits any more */
+            assert_int_equal(add(&q, p % 2 ? T1 : T2, p, 4), 0);
+        proto_arena_free(&arena);
+        zk_alterq_free(&q);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +228,7 @@ int main(void)
         cmocka_unit_test(duplicates_refused_while_waiting),
         cmocka_unit_test(failed_request_requeued_first),
         cmocka_unit_test(answers_matched),
+        cmocka_unit_test(alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
