@@ -2,7 +2,8 @@
  * -> kraft_ctrl): the broker's own controller calls (AllocateProducerIds, AlterPartition, auto-creation)
  * still in flight when the broker stops (broker_stop's order: channel, controller, then the source, which
  * stops the node) get no callback, as every call at stop, and their memory goes with the source (LeakSanitizer
- * failed the test before: a broker stopped with an ISR change or a producer-id block pending leaked it). */
+ * failed the test before: a broker stopped with an ISR change or a producer-id block pending leaked it); a
+ * forwarded DescribeQuorum answered in-process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,10 +19,12 @@
 
 #include "broker/api/ctrl_channel.h"
 #include "broker/api/forward_source.h"
+#include "api_support.h"
 #include "broker/common/ferry_err.h"
 #include "kraftmode/kraft_ctrl_rpc.h"
 #include "kraftmode/kraft_node.h"
 #include "kraftmode/kraft_source.h"
+#include "proto_codec.h"
 
 static int callbacks;
 
@@ -78,6 +81,64 @@ static void test_stop_with_own_calls_in_flight(void **state)
     kraft_fixture_remove_dir(dir);
 }
 
+static void on_done(void *arg) { (*(int *)arg)++; }
+
+/* A client's DescribeQuorum handed to forward_admin (a broker listener's) on the active controller's node
+ * goes to its controller in-process, which answers from the Raft core at once: the leader's view. */
+static void test_forwarded_describe_quorum_in_process(void **state)
+{
+    (void)state;
+    char dir[512];
+    struct ferry_config cfg;
+    kraft_fixture_config(dir, sizeof dir, "api-forward-dq", &cfg);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    char err[512];
+    struct kraft_node *node = NULL;
+    assert_int_equal(kraft_node_start(&loop, &cfg, true, &node, err, sizeof err), 0);
+    struct kraft_ctrl *ctrl = NULL;
+    assert_int_equal(kraft_ctrl_new(&loop, node, 600000, &ctrl), 0);
+    struct ctrl_channel *ch = NULL;
+    assert_int_equal(ctrl_channel_new(&loop, &cfg, node, ctrl, &ch), 0);
+    assert_true(ctrl_channel_is_local(ch));
+    struct md_source inner, src;
+    kraft_source_init(node, &inner);
+    assert_int_equal(forward_source_new(&inner, ch, &cfg, &src), 0);
+
+    struct proto_arena a;
+    proto_arena_init(&a);
+    struct DescribeQuorumRequest_PartitionData part = {0};
+    struct DescribeQuorumRequest_TopicData topic = {proto_str_from("__cluster_metadata"), &part, 1};
+    struct DescribeQuorumRequest req;
+    proto_struct_init(proto_msg_DescribeQuorumRequest.body, &req);
+    req.Topics = &topic;
+    req.Topics_n = 1;
+    struct DescribeQuorumResponse resp;
+    proto_struct_init(proto_msg_DescribeQuorumResponse.body, &resp);
+    int answered = 0;
+    src.ops->forward_admin(src.impl, API_DESCRIBE_QUORUM, &req, 1, NULL, &a, &resp, on_done, &answered);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(answered, 1);
+    assert_int_equal(resp.ErrorCode, 0);
+    assert_int_equal(resp.Topics_n, 1);
+    assert_int_equal(resp.Topics[0].Partitions_n, 1);
+    const struct DescribeQuorumResponse_PartitionData *p = &resp.Topics[0].Partitions[0];
+    assert_int_equal(p->ErrorCode, 0);
+    assert_int_equal(p->LeaderId, cfg.node_id);
+    assert_true(p->LeaderEpoch >= 1);
+    assert_int_equal(p->CurrentVoters_n, 1);
+    assert_int_equal(p->CurrentVoters[0].ReplicaId, cfg.node_id);
+    proto_arena_free(&a);
+
+    ctrl_channel_stop(ch);
+    kraft_ctrl_stop(ctrl);
+    src.ops->stop(src.impl);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    config_free(&cfg);
+    kraft_fixture_remove_dir(dir);
+}
+
 /* A source that is not a quorum node's refuses to be wrapped, and keeps nothing. */
 static void test_wrong_inner_refused(void **state)
 {
@@ -91,6 +152,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_with_own_calls_in_flight),
+        cmocka_unit_test(test_forwarded_describe_quorum_in_process),
         cmocka_unit_test(test_wrong_inner_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
