@@ -322,10 +322,11 @@ int64_t plog_unflushed_ms(const struct plog *log, int64_t now_ms);
 /* True when flush.messages or flush.ms says a flush is due, or when a segment rolled since the last flush
  * (Kafka flushes rolled segments in the background, so crash recovery only has the active one to read). */
 bool plog_flush_due(const struct plog *log, int64_t now_ms);
-/* Whether the log has periodic work left: unflushed data (a flush will come due) or segment files awaiting
- * their deletion (file.delete.delay.ms, plog_housekeeping). A log without either needs no visit until it
- * is appended to, truncated, or has its log start offset moved. */
-bool plog_has_periodic_work(const struct plog *log);
+/* Whether the log has periodic work left: a flush due, or unflushed data with a flush.ms (due some time
+ * without another append), or segment files awaiting their deletion (file.delete.delay.ms,
+ * plog_housekeeping). A log without any needs no visit until it is appended to (which may roll it or reach
+ * flush.messages), truncated, reconfigured, or has its log start offset moved. */
+bool plog_has_periodic_work(const struct plog *log, int64_t now_ms);
 
 /* ---- uuids (their text form is proto_uuid_to_base64 / proto_uuid_from_base64 in proto_types.h) ---- */
 

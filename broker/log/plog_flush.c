@@ -191,4 +191,12 @@ bool plog_flush_due(const struct plog *log, int64_t now_ms)
     return n >= log->cfg.flush_messages || plog_unflushed_ms(log, now_ms) >= log->cfg.flush_ms;
 }
 
-bool plog_has_periodic_work(const struct plog *log) { return plog_unflushed_messages(log) > 0 || log->npending > 0; }
+bool plog_has_periodic_work(const struct plog *log, int64_t now_ms)
+{
+    if (log->npending > 0)
+        return true;
+    if (plog_unflushed_messages(log) <= 0)
+        return false;
+    /* without flush.ms only an append (a roll, flush.messages) makes a flush due */
+    return log->cfg.flush_ms < INT64_MAX || plog_flush_due(log, now_ms);
+}

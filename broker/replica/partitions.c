@@ -187,10 +187,11 @@ static void start_checkpoint(struct rp_manager *m, unsigned what)
 /* ---- the partitions with periodic work ---- */
 
 /* Whether the housekeeping pass has work for p: a flush or compaction running (its completion may leave
- * more), unflushed data or segment files awaiting deletion, producer state to expire, or a compacted log. */
-static bool busy_needed(const struct rp_manager *m, const struct rp_partition *p)
+ * more), a flush that is due or will be by flush.ms, segment files awaiting deletion, producer state to
+ * expire, or a compacted log. */
+static bool busy_needed(const struct rp_manager *m, const struct rp_partition *p, int64_t now)
 {
-    return p->flush_running || plog_has_periodic_work(p->log) || p->producers.n > 0 ||
+    return p->flush_running || plog_has_periodic_work(p->log, now) || p->producers.n > 0 ||
            (m->cfg->log_cleaner_enable && p->config.cleanup_policy & CONFIG_CLEANUP_COMPACT);
 }
 
@@ -238,7 +239,7 @@ static void housekeep(struct rp_manager *m, struct rp_partition *p, int64_t now,
     if (!p->flush_running)
         maybe_start_clean(m, p, now);
     plog_housekeeping(p->log, now);
-    if (busy_needed(m, p))
+    if (busy_needed(m, p, now))
         busy_add(m, p);
     else
         busy_remove(m, p);

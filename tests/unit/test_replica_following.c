@@ -5,7 +5,8 @@
  *    a new leader, leaves when made the leader, when its fetching is stopped (joins again when turned on) and
  *    when removed; the leaders listed are those with a partition to fetch;
  *  - the partitions with periodic work (rp_busy_count): a hosted partition is visited until it has none; an
- *    append makes it busy, the housekeeping pass flushes it when flush.ms says so, then lets it go. */
+ *    append makes it busy, the housekeeping pass flushes it when flush.ms says so, then lets it go; one
+ *    whose data only an append can make due (no flush.ms) is let go unflushed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,6 +181,9 @@ static void test_dirty_log_flushed_when_due(void **state)
     assert_int_equal(rp_append(m, idle, w.buf, w.len, rp_now_ms(), &info), 0);
     proto_writer_free(&w);
     assert_int_equal(rp_busy_count(m), 1);
+    /* without flush.ms nor flush.messages nothing but another append makes it due: it leaves unflushed */
+    assert_true(run_until(&f->n, none_busy, idle));
+    assert_int_equal(plog_unflushed_messages(idle->log), 1);
 }
 
 int main(void)
