@@ -979,7 +979,7 @@ static void verify_start(struct ctl_verify *v)
         verify_end(v);
 }
 
-/* Seconds after the takeover by which the background read starts even with state writes in flight. */
+/* How long (ms) after the takeover the background read starts even with state writes still in flight. */
 #define VERIFY_WAIT_MAX_MS 30000
 
 void zkc_verify_tick(struct zk_controller *c)
