@@ -236,6 +236,9 @@ void zk_src_on_state(void *arg, enum zk_session_event ev)
     switch (ev) {
     case ZK_EV_EXPIRED:
         z->registered = false;
+        /* the controller sends nothing to an expired broker: the image may miss its changes from now on, so a
+         * takeover reads every state until the next UpdateMetadata (sent to the re-registered broker) */
+        z->img_controller_epoch = -1;
         if (z->elect_started)
             zk_elect_session_expired(&z->elect);
         break;
