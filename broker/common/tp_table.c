@@ -73,8 +73,11 @@ struct tp_link *tp_table_find(const struct tp_table *t, const char *topic, size_
     if (t->nbuckets == 0)
         return NULL;
     uint32_t h = tp_hash(topic, len, partition);
+    /* the entry's name has exactly len bytes (strnlen reads no further than its NUL), then the bytes match:
+     * a name with a NUL inside matches nothing and reads nothing past the entry's name */
     for (struct tp_link *l = t->buckets[h & (t->nbuckets - 1)]; l; l = l->next)
-        if (l->hash == h && l->partition == partition && strncmp(l->topic, topic, len) == 0 && l->topic[len] == '\0')
+        if (l->hash == h && l->partition == partition && strnlen(l->topic, len + 1) == len &&
+            memcmp(l->topic, topic, len) == 0)
             return l;
     return NULL;
 }

@@ -1,5 +1,5 @@
 /* tp_table: the (topic, partition) intrusive hash table: finds exactly what was inserted (names that are
- * prefixes of each other, many partitions of one topic), grows with its entries, removes during iteration,
+ * prefixes of each other, many partitions of one topic; not a name with a NUL inside), grows with its entries, removes during iteration,
  * and keeps working when its allocations fail. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,12 +138,33 @@ static void works_without_memory(void **state)
     tp_table_free(&t);
 }
 
+/* A request's name with a NUL inside whose hash equals an entry's (FNV-1a over "a" and over the key below
+ * collide: the key's last bytes were found by a meet-in-the-middle search): no match, and nothing read
+ * past the entry's name (the name is a 2-byte allocation, so the address sanitizer catches an over-read). */
+static void name_with_nul_is_not_found(void **state)
+{
+    (void)state;
+    struct tp_table t;
+    tp_table_init(&t);
+    char *name = ferry_strdup("a");
+    assert_non_null(name);
+    struct tp_link link;
+    tp_table_insert(&t, &link, name, 5);
+    static const char key[] = {'a', '\0', 'S', ';', 'G', 'M', (char)0xaa};
+    assert_int_equal(tp_hash(key, sizeof key, 5), tp_hash("a", 1, 5)); /* the collision is real */
+    assert_null(tp_table_find(&t, key, sizeof key, 5));
+    assert_ptr_equal(tp_table_find(&t, "a", 1, 5), &link);
+    tp_table_free(&t);
+    ferry_free(name);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(finds_what_was_inserted),
         cmocka_unit_test(grows_and_iterates),
         cmocka_unit_test(works_without_memory),
+        cmocka_unit_test(name_with_nul_is_not_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
