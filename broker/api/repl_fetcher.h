@@ -10,7 +10,7 @@
  *    the high watermark follows the response's, the log start offset follows the leader's.
  * A failed connection is retried after replica.fetch.backoff.ms, looking the leader's endpoint up again.
  * Which fetchers exist follows the image (repl_fetchers_sync after every delta), leaving out partitions whose
- * fetching is stopped (rp_partition_set_fetching: legacy StopReplica without deletion). A round and a resync
+ * fetching is stopped (rp_set_fetching: legacy StopReplica without deletion). A round and a resync
  * visit only the partitions that follow a leader (the replica manager's lists, rp_following_*), not every
  * hosted partition.
  *

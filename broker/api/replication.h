@@ -32,8 +32,9 @@ bool api_repl_partition(struct broker *b, const struct md_topic *t, const struct
  * registration's new endpoint): after partitions changed roles or brokers changed in the image. */
 void api_repl_fetchers_sync(struct broker *b);
 /* Turns the replica fetching of hosted partitions off or on, as a controller request said
- * (md_fetch_switch: StopReplica without deletion, LeaderAndIsr); unknown partitions are ignored. The
- * fetchers follow once for the whole list (a sync walks every hosted partition). */
+ * (md_fetch_switch: StopReplica without deletion, LeaderAndIsr); a partition whose log is being created
+ * keeps the setting once hosted, unknown partitions are ignored. The fetchers are synced once for the whole
+ * list, when a hosted partition's fetching changed. */
 void api_repl_set_fetching(struct broker *b, const struct md_fetch_switch *switches, size_t n);
 /* Asks the leader core for an ISR change of p and proposes it (no-op unless p is led here). */
 void api_repl_isr_check(struct broker *b, struct rp_partition *p);

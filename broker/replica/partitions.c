@@ -976,7 +976,8 @@ void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, in
     notify_all(m, p); /* parked produces and fetches answer NOT_LEADER_OR_FOLLOWER */
 }
 
-bool rp_partition_set_fetching(struct rp_partition *p, bool on)
+/* Sets the flag only: rp_set_fetching keeps a hosted partition's following list in step. */
+static bool set_fetching(struct rp_partition *p, bool on)
 {
     if (p->fetch_stopped == !on)
         return false;
@@ -991,13 +992,13 @@ bool rp_set_fetching(struct rp_manager *m, proto_str topic, int32_t index, bool 
 {
     struct rp_partition *p = rp_partition_get(m, topic, index);
     if (p) {
-        bool changed = rp_partition_set_fetching(p, on);
+        bool changed = set_fetching(p, on);
         follow_update(m, p);
         return changed;
     }
     struct rp_opening *o = opening_find(m, topic, index);
     if (o) /* being created: hosted with this setting (partition_attach keeps it) */
-        rp_partition_set_fetching(o->p, on);
+        set_fetching(o->p, on);
     return false;
 }
 

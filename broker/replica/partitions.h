@@ -54,7 +54,7 @@ struct rp_partition {
     struct rp_leader repl;
     bool truncate_check; /* follower: the leader or its epoch changed, compare epochs before fetching */
     bool fetch_stopped;  /* follower: fetching turned off (legacy StopReplica without deletion) until a
-                          * LeaderAndIsr turns it on again (rp_partition_set_fetching) */
+                          * LeaderAndIsr turns it on again (rp_set_fetching) */
     /* private */
     struct logdir *dir; /* the log directory that owns the log */
     bool flush_running;
@@ -127,13 +127,12 @@ int rp_partition_make_leader(struct rp_manager *m, struct rp_partition *p, int32
                              int32_t nisr);
 /* This broker follows `leader` (-1: no leader) at leader_epoch; a new leader or epoch sets truncate_check. */
 void rp_partition_make_follower(struct rp_manager *m, struct rp_partition *p, int32_t leader, int32_t leader_epoch);
-/* Turns p's fetching off or on (Kafka's ReplicaManager: StopReplica removes the fetcher, LeaderAndIsr adds it
- * back). While off, no fetcher fetches p whatever the image says; turning it on compares epochs first
- * (truncate_check). Returns whether anything changed. */
-bool rp_partition_set_fetching(struct rp_partition *p, bool on);
-/* The same by name, for a hosted partition or one whose log is being created (it is hosted with the
- * setting, so that a StopReplica arriving meanwhile is not lost). Returns whether a hosted partition's
- * fetching changed (a partition being created joins the fetchers once hosted). */
+/* Turns a partition's fetching off or on (Kafka's ReplicaManager: StopReplica removes the fetcher,
+ * LeaderAndIsr adds it back). While off, no fetcher fetches it whatever the image says; turning it on compares
+ * epochs first (truncate_check). For a hosted partition (the lists of partitions following each leader
+ * follow) or one whose log is being created (it is hosted with the setting, so that a StopReplica arriving
+ * meanwhile is not lost). Returns whether a hosted partition's fetching changed (a partition being created
+ * joins the fetchers once hosted). */
 bool rp_set_fetching(struct rp_manager *m, proto_str topic, int32_t index, bool on);
 /* p is a follower with a leader to fetch from now (not the leader, fetching not stopped). */
 bool rp_partition_fetches_from(const struct rp_partition *p, int32_t leader);
