@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 
@@ -177,6 +178,21 @@ static void test_fetching_stopped_while_opening(void **state)
     assert_false(rp_set_fetching(n->m, proto_str_from("queued"), 0, true));
 }
 
+/* A job that holds the only worker thread (main sets UV_THREADPOOL_SIZE=1) until released. */
+struct worker_blocker {
+    uv_work_t work;
+    uv_sem_t release;
+    bool done;
+};
+
+static void blocker_run(uv_work_t *w) { uv_sem_wait(&((struct worker_blocker *)w)->release); }
+
+static void blocker_done(uv_work_t *w, int status)
+{
+    (void)status;
+    ((struct worker_blocker *)w)->done = true;
+}
+
 /* Removing a hosted partition renames its directory to -delete on the loop (the name is free for a new log
  * at once) and leaves the removal to a worker. */
 static void test_removed_log_deleted_off_the_loop(void **state)
@@ -184,11 +200,19 @@ static void test_removed_log_deleted_off_the_loop(void **state)
     struct fixture *f = *state;
     struct node *n = &f->n;
     node_open(n, "old", id_of(1));
+    struct worker_blocker blocker = {.done = false};
+    assert_int_equal(uv_sem_init(&blocker.release, 0), 0);
+    assert_int_equal(uv_queue_work(&n->loop, &blocker.work, blocker_run, blocker_done), 0);
     rp_partition_remove(n->m, "old", 0);
     assert_null(rp_partition_get(n->m, proto_str_from("old"), 0));
     assert_false(dir_exists(f->dir, "old-0"));
-    /* renamed on the loop; the worker was queued at once and may already have removed it */
-    assert_true(delete_dirs(f->dir) <= 1);
+    int renamed = delete_dirs(f->dir); /* the worker is released before any assertion can end the test */
+    uv_sem_post(&blocker.release);
+    for (int i = 0; i < 100000 && !blocker.done; i++)
+        uv_run(&n->loop, UV_RUN_ONCE);
+    assert_true(blocker.done);
+    uv_sem_destroy(&blocker.release);
+    assert_int_equal(renamed, 1); /* renamed on the loop; the removal waited for the worker */
     struct rp_partition *p = node_open(n, "old", id_of(2)); /* created again meanwhile: a fresh log */
     proto_uuid got;
     assert_true(plog_topic_id(p->log, &got));
@@ -261,6 +285,7 @@ static void test_close_while_opening(void **state)
 
 int main(void)
 {
+    setenv("UV_THREADPOOL_SIZE", "1", 1); /* before the first job: test_removed_log_deleted_off_the_loop */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hosted_then_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_opening, setup, teardown),
