@@ -28,6 +28,48 @@
 
 static int callbacks;
 
+/* A single-voter combined node with its controller, the in-process channel to it and the forward_source under
+ * test wrapped around the node's own source. */
+struct fwd_node {
+    char dir[512];
+    struct ferry_config cfg;
+    uv_loop_t loop;
+    struct kraft_node *node;
+    struct kraft_ctrl *ctrl;
+    struct ctrl_channel *ch;
+    struct md_source inner, src;
+};
+
+static void fwd_node_start(struct fwd_node *f, const char *name)
+{
+    memset(f, 0, sizeof *f);
+    kraft_fixture_config(f->dir, sizeof f->dir, name, &f->cfg);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    char err[512];
+    assert_int_equal(kraft_node_start(&f->loop, &f->cfg, true, &f->node, err, sizeof err), 0);
+    assert_int_equal(kraft_ctrl_new(&f->loop, f->node, 600000, &f->ctrl), 0);
+    assert_int_equal(ctrl_channel_new(&f->loop, &f->cfg, f->node, f->ctrl, &f->ch), 0);
+    assert_true(ctrl_channel_is_local(f->ch));
+    kraft_source_init(f->node, &f->inner);
+    assert_int_equal(forward_source_new(&f->inner, f->ch, &f->cfg, &f->src), 0);
+}
+
+/* broker_stop's order: channel, controller, then the source (which stops the node); then the loop drains */
+static void fwd_node_stop(struct fwd_node *f)
+{
+    ctrl_channel_stop(f->ch);
+    kraft_ctrl_stop(f->ctrl);
+    f->src.ops->stop(f->src.impl);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+static void fwd_node_free(struct fwd_node *f)
+{
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    config_free(&f->cfg);
+    kraft_fixture_remove_dir(f->dir);
+}
+
 static void on_pids(void *arg, int64_t first, int32_t len, int16_t error)
 {
     (void)arg;
@@ -47,38 +89,19 @@ static void on_alter(void *arg, int16_t error)
 static void test_stop_with_own_calls_in_flight(void **state)
 {
     (void)state;
-    char dir[512];
-    struct ferry_config cfg;
-    kraft_fixture_config(dir, sizeof dir, "api-forward", &cfg);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    char err[512];
-    struct kraft_node *node = NULL;
-    assert_int_equal(kraft_node_start(&loop, &cfg, true, &node, err, sizeof err), 0);
-    struct kraft_ctrl *ctrl = NULL;
-    assert_int_equal(kraft_ctrl_new(&loop, node, 600000, &ctrl), 0);
-    struct ctrl_channel *ch = NULL;
-    assert_int_equal(ctrl_channel_new(&loop, &cfg, node, ctrl, &ch), 0);
-    assert_true(ctrl_channel_is_local(ch));
-    struct md_source inner, src;
-    kraft_source_init(node, &inner);
-    assert_int_equal(forward_source_new(&inner, ch, &cfg, &src), 0);
+    struct fwd_node f;
+    fwd_node_start(&f, "api-forward");
 
     callbacks = 0;
-    src.ops->allocate_producer_ids(src.impl, cfg.node_id, 1, on_pids, NULL);
+    f.src.ops->allocate_producer_ids(f.src.impl, f.cfg.node_id, 1, on_pids, NULL);
     int32_t isr[] = {1};
-    struct md_alter_partition q = {.broker_id = cfg.node_id, .broker_epoch = 1, .partition = 0, .leader_epoch = 0,
+    struct md_alter_partition q = {.broker_id = f.cfg.node_id, .broker_epoch = 1, .partition = 0, .leader_epoch = 0,
                                    .new_isr = isr, .nisr = 1};
-    src.ops->alter_partition(src.impl, &q, on_alter, NULL);
-    /* broker_stop's order, before the loop ran the calls */
-    ctrl_channel_stop(ch);
-    kraft_ctrl_stop(ctrl);
-    src.ops->stop(src.impl);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    f.src.ops->alter_partition(f.src.impl, &q, on_alter, NULL);
+    /* stopped before the loop ran the calls */
+    fwd_node_stop(&f);
     assert_int_equal(callbacks, 0);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    config_free(&cfg);
-    kraft_fixture_remove_dir(dir);
+    fwd_node_free(&f);
 }
 
 static void on_done(void *arg) { (*(int *)arg)++; }
@@ -88,22 +111,8 @@ static void on_done(void *arg) { (*(int *)arg)++; }
 static void test_forwarded_describe_quorum_in_process(void **state)
 {
     (void)state;
-    char dir[512];
-    struct ferry_config cfg;
-    kraft_fixture_config(dir, sizeof dir, "api-forward-dq", &cfg);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    char err[512];
-    struct kraft_node *node = NULL;
-    assert_int_equal(kraft_node_start(&loop, &cfg, true, &node, err, sizeof err), 0);
-    struct kraft_ctrl *ctrl = NULL;
-    assert_int_equal(kraft_ctrl_new(&loop, node, 600000, &ctrl), 0);
-    struct ctrl_channel *ch = NULL;
-    assert_int_equal(ctrl_channel_new(&loop, &cfg, node, ctrl, &ch), 0);
-    assert_true(ctrl_channel_is_local(ch));
-    struct md_source inner, src;
-    kraft_source_init(node, &inner);
-    assert_int_equal(forward_source_new(&inner, ch, &cfg, &src), 0);
+    struct fwd_node f;
+    fwd_node_start(&f, "api-forward-dq");
 
     struct proto_arena a;
     proto_arena_init(&a);
@@ -116,27 +125,22 @@ static void test_forwarded_describe_quorum_in_process(void **state)
     struct DescribeQuorumResponse resp;
     proto_struct_init(proto_msg_DescribeQuorumResponse.body, &resp);
     int answered = 0;
-    src.ops->forward_admin(src.impl, API_DESCRIBE_QUORUM, &req, 1, NULL, &a, &resp, on_done, &answered);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    f.src.ops->forward_admin(f.src.impl, API_DESCRIBE_QUORUM, &req, 1, NULL, &a, &resp, on_done, &answered);
+    uv_run(&f.loop, UV_RUN_NOWAIT);
     assert_int_equal(answered, 1);
     assert_int_equal(resp.ErrorCode, 0);
     assert_int_equal(resp.Topics_n, 1);
     assert_int_equal(resp.Topics[0].Partitions_n, 1);
     const struct DescribeQuorumResponse_PartitionData *p = &resp.Topics[0].Partitions[0];
     assert_int_equal(p->ErrorCode, 0);
-    assert_int_equal(p->LeaderId, cfg.node_id);
+    assert_int_equal(p->LeaderId, f.cfg.node_id);
     assert_true(p->LeaderEpoch >= 1);
     assert_int_equal(p->CurrentVoters_n, 1);
-    assert_int_equal(p->CurrentVoters[0].ReplicaId, cfg.node_id);
+    assert_int_equal(p->CurrentVoters[0].ReplicaId, f.cfg.node_id);
     proto_arena_free(&a);
 
-    ctrl_channel_stop(ch);
-    kraft_ctrl_stop(ctrl);
-    src.ops->stop(src.impl);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    config_free(&cfg);
-    kraft_fixture_remove_dir(dir);
+    fwd_node_stop(&f);
+    fwd_node_free(&f);
 }
 
 /* A source that is not a quorum node's refuses to be wrapped, and keeps nothing. */
